@@ -1,0 +1,1 @@
+"""Sinks: where pairs go (JSONL file, Kafka). Thin adapters at the edge of the pipeline."""
