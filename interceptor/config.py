@@ -126,12 +126,25 @@ class TlsConfig:
 
 @dataclass
 class KubernetesConfig:
+    """Enrichment from the API server (interceptor/enrich): pods on this node, services, owners."""
+
     enabled: bool = False
     node_name: str = ""  # from the downward API (env NODE_NAME) when empty
     kubeconfig: str = ""  # empty: in-cluster
-    resync_s: float = 300.0
+    scope: Literal["node", "cluster"] = "node"  # watch pods of this node only, or of the whole cluster
+    resync_s: float = 300.0  # full relist this often (safety net); 0: only on start and 410 Gone
+    watch_timeout_s: float = 240.0  # server-side timeout of one watch request; resumed from resourceVersion
+    request_timeout_s: float = 30.0  # connect/read timeout of list and get requests
+    backoff_initial_s: float = 0.5  # reconnect backoff doubles up to backoff_max_s (with jitter)
+    backoff_max_s: float = 30.0
+    deleted_pod_retention_s: float = 120.0  # a gone pod still names pairs captured while it lived
+    clock_skew_s: float = 2.0  # tolerated skew between the API server's and this node's clocks
+    cluster_cidrs: list[str] = field(default_factory=list)  # internal ranges; empty: private ranges
+    max_pods: int = 50_000
     include_namespaces: list[str] = field(default_factory=list)
     exclude_namespaces: list[str] = field(default_factory=lambda: ["kube-system"])
+    include_pods: list[str] = field(default_factory=list)  # globs on "namespace/pod" or "namespace/workload"
+    exclude_pods: list[str] = field(default_factory=list)
 
 
 @dataclass
