@@ -1,0 +1,313 @@
+"""Real traffic, end to end: real servers and clients in network namespaces, tcpdump on the veth,
+``interceptor replay`` on the capture, every pair checked against what the client recorded.
+
+Servers (not ours): nginx (static JSON, gzip → chunked, 204, 304, proxy with 100-continue) and
+Python's ``http.server`` in three framings (Content-Length keep-alive, chunked, HTTP/1.0
+close-delimited). Clients (not ours): ``requests``, ``http.client``, curl, and a raw socket that
+pipelines. The client's record is the truth; tshark on the same file is the bar to beat.
+Loss is real (iptables random drop → TCP retransmits); reordering, duplication and capture loss are
+made by rewriting the capture (no netem on this kernel). See docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.netns import Link, NetnsLab, NetnsPair, make_pair
+from tests.interceptor.tools import nginx, pcaprewrite
+from tests.interceptor.tools.echo_server import json_doc
+from tests.interceptor.tools.realtraffic import (
+    Exchange,
+    assert_covers_tshark,
+    assert_same,
+    assert_subset,
+    count,
+    drops,
+    replay,
+    run_client,
+    tshark_available,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.netns]
+
+TOOLS = Path(__file__).parent / "tools"
+NGINX, ECHO, CHUNKED, HTTP10 = 8080, 9000, 9001, 9002
+FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
+
+
+@dataclass
+class Site:
+    pair: NetnsPair
+    workdir: Path
+
+    @property
+    def ip(self) -> str:
+        return self.pair.server_ip
+
+    @property
+    def link(self) -> Link:
+        return self.pair.link
+
+
+@pytest.fixture(scope="module")
+def site(netns_module_lab: NetnsLab) -> Site:
+    """client/server namespaces; in the server: nginx on 8080 and the Python servers on 9000-9002."""
+    if not nginx.available():
+        pytest.skip("nginx not installed (apt nginx-light)")
+    lab = netns_module_lab
+    pair = make_pair(lab)
+    py = sys.executable
+    for port, mode in ((ECHO, "keepalive"), (CHUNKED, "chunked"), (HTTP10, "http10")):
+        lab.start_server(pair.server, [py, str(TOOLS / "echo_server.py"), str(port), mode], port, name=mode)
+    lab.start_server(pair.server, nginx.write_config(lab.workdir / "nginx", NGINX, ECHO), NGINX, name="nginx")
+    return Site(pair, lab.workdir)
+
+
+def captured(site: Site, tmp_path: Path, name: str, fn, **capture_kw):
+    """Run ``fn()`` (the client) while tcpdump captures the veth; returns (truth, capture path)."""
+    cap = site.pair.capture(tmp_path / f"{name}.pcap", **capture_kw)
+    try:
+        truth = fn()
+    finally:
+        cap.stop()
+    assert cap.kernel_dropped() == 0, f"tcpdump dropped packets: {cap.log}"
+    return truth, cap.path
+
+
+def body(obj: object) -> str:
+    return json.dumps(obj)
+
+
+def mixed_plan(n: int = 1) -> list[dict]:
+    """GET (gzip-able JSON of several sizes), POST/PUT echo, 204, HEAD, 304, fixed JSON."""
+    plan: list[dict] = []
+    for i in range(n):
+        plan += [
+            {"method": "GET", "path": f"/static/doc{nginx.STATIC_SIZES[i % 4]}.json"},
+            {"method": "POST", "path": f"/echo/users?i={i}", "body": body({"email": f"a{i}@example.com", "n": i}),
+             "headers": {"Content-Type": "application/json"}},
+            {"method": "GET", "path": "/nocontent"},
+            {"method": "HEAD", "path": "/static/doc1000.json"},
+            {"method": "GET", "path": "/static/doc200.json", "headers": {"If-Modified-Since": FUTURE}},
+            {"method": "PUT", "path": "/echo/profile", "body": body({"name": "Jane Roe", "pad": "x" * (50 * i)}),
+             "headers": {"Content-Type": "application/json"}},
+            {"method": "GET", "path": "/json"},
+        ]
+    return plan
+
+
+def python_plan() -> list[dict]:
+    """For the Python servers (their routes: /json/<n>, /echo, /nocontent, /etag)."""
+    return [
+        {"method": "GET", "path": "/json/3000"},
+        {"method": "POST", "path": "/echo", "body": body({"card": "4111 1111 1111 1111", "pad": "p" * 2000}),
+         "headers": {"Content-Type": "application/json"}},
+        {"method": "GET", "path": "/nocontent"},
+        {"method": "HEAD", "path": "/json/500"},
+        {"method": "GET", "path": "/etag", "headers": {"If-None-Match": '"v1"'}},
+        {"method": "GET", "path": "/etag"},
+        {"method": "GET", "path": "/json/20"},
+    ]
+
+
+def check(truth: list[Exchange], capture: Path, tmp_path: Path, oracle: bool = True) -> tuple[list, dict]:
+    records, stats = replay(capture, tmp_path)
+    assert_same(truth, records)
+    if oracle and tshark_available():
+        assert_covers_tshark(capture, records)
+    return records, stats
+
+
+# -- framings and clients ------------------------------------------------------------------------
+def test_keepalive_requests_nginx_gzip(site: Site, tmp_path: Path) -> None:
+    """One requests.Session: gzip'd (hence chunked) nginx responses, echo, 204, HEAD, 304."""
+    truth, cap = captured(site, tmp_path, "keepalive",
+                          lambda: run_client(site.pair.client, "requests", site.ip, NGINX, mixed_plan(3)))
+    assert len(truth) == 21 and {t.status for t in truth} == {200, 204, 304}
+    records, _ = check(truth, cap, tmp_path)
+    gz = [r for r in records if r["request"]["target"].startswith("/static/doc5000")]
+    assert gz and any(k.lower() == "content-encoding" and v == "gzip" for k, v in gz[0]["response"]["headers"])
+    assert len({(r["src"]["ip"], r["src"]["port"]) for r in records}) == 1, "one keep-alive connection"
+    assert all(r["dst"] == {"ip": site.ip, "port": NGINX} for r in records)
+
+
+def test_pipelining_raw_socket(site: Site, tmp_path: Path) -> None:
+    """Every request in one write (shared segments); nginx answers in order."""
+    plan = mixed_plan(2)
+    truth, cap = captured(site, tmp_path, "pipeline", lambda: run_client(site.pair.client, "pipeline", site.ip, NGINX, plan))
+    check(truth, cap, tmp_path)
+
+
+@pytest.mark.parametrize("port,lib", [(CHUNKED, "httpclient"), (ECHO, "requests"), (HTTP10, "httpclient")],
+                         ids=["chunked-trailers", "content-length", "http10-close-delimited"])
+def test_python_server_framings(site: Site, tmp_path: Path, port: int, lib: str) -> None:
+    truth, cap = captured(site, tmp_path, f"py{port}",
+                          lambda: run_client(site.pair.client, lib, site.ip, port, python_plan()))
+    assert {t.status for t in truth} == {200, 204, 304}
+    check(truth, cap, tmp_path)
+
+
+def test_expect_100_continue_curl(site: Site, tmp_path: Path) -> None:
+    """curl with a large POST and Expect: 100-continue, to nginx (proxy) and to http.server: the
+    interim 100 is not the response."""
+    payload = body({"records": [{"email": f"u{i}@example.com"} for i in range(8000)]}).encode()
+    (tmp_path / "big.json").write_bytes(payload)
+    ns = site.pair.client
+
+    def client() -> list[Exchange]:
+        out = []
+        for port, path in ((NGINX, "/echo/upload"), (ECHO, "/upload")):
+            res = ns.run(["curl", "-sS", "-v", "-H", "Content-Type: application/json", "-H", "Expect: 100-continue",
+                          "--data-binary", f"@{tmp_path / 'big.json'}", "-o", str(tmp_path / "resp"),
+                          "-w", "%{http_code}", f"http://{site.ip}:{port}{path}"])
+            assert "HTTP/1.1 100 Continue" in res.stderr, res.stderr[-500:]
+            out.append(Exchange("POST", path, int(res.stdout), payload, (tmp_path / "resp").read_bytes()))
+        return out
+
+    truth, cap = captured(site, tmp_path, "continue", client)
+    check(truth, cap, tmp_path)
+
+
+def test_curl_keepalive_compressed_ipv6(site: Site, tmp_path: Path) -> None:
+    """curl reusing one connection for several URLs over IPv6, gzip decoded (--compressed)."""
+    ns, ip6 = site.pair.client, site.link.ip6_b
+    sizes = nginx.STATIC_SIZES
+
+    def client() -> list[Exchange]:
+        argv = ["curl", "-sS", "-g", "--compressed"]
+        for s in sizes:
+            argv += ["-o", str(tmp_path / f"o{s}"), f"http://[{ip6}]:{NGINX}/static/doc{s}.json"]
+        ns.run(argv)
+        return [Exchange("GET", f"/static/doc{s}.json", 200, b"", (tmp_path / f"o{s}").read_bytes()) for s in sizes]
+
+    truth, cap = captured(site, tmp_path, "curl6", client)
+    assert truth[0].resp_body == json_doc(sizes[0])
+    records, _ = check(truth, cap, tmp_path)
+    assert records[0]["dst"]["ip"] == ip6
+
+
+@pytest.mark.parametrize("offloads", [True, False], ids=["offloads-on", "offloads-off"])
+def test_offloads(site: Site, tmp_path: Path, offloads: bool) -> None:
+    """Large bodies without gzip: with TSO/GSO tcpdump sees super-MTU segments, without it wire-sized."""
+    plan = [{"method": "GET", "path": "/static/doc40000.json"},
+            {"method": "POST", "path": "/echo/big", "body": body({"blob": "b" * 60000}),
+             "headers": {"Content-Type": "application/json"}}] * 3
+    site.link.set_offloads(offloads)
+    try:
+        truth, cap = captured(site, tmp_path, "offloads",
+                              lambda: run_client(site.pair.client, "httpclient", site.ip, NGINX, plan))
+    finally:
+        site.link.set_offloads(True)
+    linktype, recs = pcaprewrite.read_records(cap)
+    biggest = max(len(b) for _, b in recs)
+    assert (biggest > 1514) == offloads, f"largest frame {biggest} bytes"
+    check(truth, cap, tmp_path)
+
+
+# -- capture formats -----------------------------------------------------------------------------
+def test_capture_formats(site: Site, tmp_path: Path) -> None:
+    """The same traffic as nanosecond pcap from tcpdump, and rewritten as pcapng, gzip pcap, gzip pcapng."""
+    truth, cap = captured(site, tmp_path, "formats",
+                          lambda: run_client(site.pair.client, "requests", site.ip, NGINX, mixed_plan(1)),
+                          extra=["--time-stamp-precision=nano"])
+    assert cap.read_bytes()[:4] == b"\x4d\x3c\xb2\xa1", "tcpdump wrote a nanosecond pcap"
+    linktype, recs = pcaprewrite.read_records(cap)
+    variants = [cap,
+                pcaprewrite.write_pcapng(tmp_path / "f.pcapng", linktype, recs),
+                pcaprewrite.write_pcap(tmp_path / "f.pcap.gz", linktype, recs, compress=True),
+                pcaprewrite.write_pcapng(tmp_path / "f.pcapng.gz", linktype, recs, compress=True)]
+    first = None
+    for v in variants:
+        records, _ = replay(v, tmp_path)
+        assert_same(truth, records)
+        ts = sorted((r["ts_request"], r["ts_response"]) for r in records)
+        first = first or ts
+        assert all(abs(a - b) < 2e-6 for x, y in zip(ts, first, strict=True) for a, b in zip(x, y, strict=True)), v
+
+
+# -- loss, reordering, duplication ---------------------------------------------------------------
+def test_real_loss_retransmissions(site: Site, tmp_path: Path) -> None:
+    """iptables drops 4% of TCP packets at random after the tap (INPUT) in both namespaces: the
+    capture holds every original and its retransmissions; all exchanges are paired exactly once."""
+    plan = mixed_plan(6)
+    for ns in (site.pair.client, site.pair.server):
+        site.pair.lab.random_drop(ns, 0.04, chain="INPUT")
+    try:
+        truth, cap = captured(site, tmp_path, "loss",
+                              lambda: run_client(site.pair.client, "requests", site.ip, NGINX, plan))
+    finally:
+        for ns in (site.pair.client, site.pair.server):
+            ns.run(["iptables", "-F", "INPUT"])
+    _, recs = pcaprewrite.read_records(cap)
+    frames = [b for _, b in recs if pcaprewrite.tcp_payload_len(b) > 0]
+    retransmitted = len(frames) - len(set(frames))
+    records, stats = replay(cap, tmp_path)
+    assert_same(truth, records)
+    # Retransmitted data must be recognised as such (counted), not parsed twice.
+    if retransmitted:
+        assert count(stats, "retrans") + count(stats, "duplicate") + count(stats, "overlap") > 0, stats
+
+
+def _rewrite_case(site: Site, tmp_path: Path, name: str):
+    truth, cap = captured(site, tmp_path, name,
+                          lambda: run_client(site.pair.client, "pipeline", site.ip, NGINX, mixed_plan(2))
+                          + run_client(site.pair.client, "requests", site.ip, NGINX, mixed_plan(2)))
+    linktype, recs = pcaprewrite.read_records(cap)
+    return truth, linktype, recs
+
+
+def test_reordered_and_duplicated_capture(site: Site, tmp_path: Path) -> None:
+    truth, linktype, recs = _rewrite_case(site, tmp_path, "reorder")
+    rng = random.Random(7)
+    swapped, n_swaps = pcaprewrite.swap_neighbours(recs, rng, 0.3, linktype)
+    duped, n_dups = pcaprewrite.duplicate(recs, rng, 0.3, linktype)
+    both, _ = pcaprewrite.duplicate(swapped, rng, 0.2, linktype)
+    assert n_swaps > 3 and n_dups > 3
+    for name, variant in (("swapped", swapped), ("duplicated", duped), ("both", both)):
+        path = pcaprewrite.write_pcap(tmp_path / f"{name}.pcap", linktype, variant)
+        records, stats = replay(path, tmp_path)
+        assert_same(truth, records)
+        if tshark_available():
+            assert_covers_tshark(path, records)
+
+
+def test_capture_loss_counted(site: Site, tmp_path: Path) -> None:
+    """A tap that missed packets: what is emitted is exact, what is lost is counted, the rest of the
+    connection is still paired (resynchronisation)."""
+    truth, linktype, recs = _rewrite_case(site, tmp_path, "caploss")
+    variant, gone = pcaprewrite.remove(recs, random.Random(3), 3, linktype)
+    path = pcaprewrite.write_pcap(tmp_path / "lossy.pcap", linktype, variant)
+    records, stats = replay(path, tmp_path)
+    assert_subset(truth, records)
+    assert len(records) >= len(truth) - 2 * len(gone), (len(records), len(truth), gone)
+    assert len(records) < len(truth) or sum(drops(stats).values()) > 0
+    assert sum(drops(stats).values()) > 0, f"no drop counted for {len(gone)} missing data packets: {stats}"
+
+
+# -- the lab itself ------------------------------------------------------------------------------
+def test_netns_lab_cleans_up(tmp_path: Path) -> None:
+    """The fixture library leaves no namespace or process behind, even when the body raises."""
+    import subprocess
+
+    from tests.fixtures.netns import NetnsUnavailable
+
+    try:
+        lab = NetnsLab(tmp_path / "lab")
+    except NetnsUnavailable as e:
+        pytest.skip(str(e))
+    names: list[str] = []
+    with pytest.raises(RuntimeError, match="boom"), lab:
+        p = make_pair(lab)
+        names = [p.client.name, p.server.name]
+        srv = lab.start_server(p.server, [sys.executable, "-m", "http.server", "8000"], 8000)
+        p.capture(tmp_path / "x.pcap")
+        raise RuntimeError("boom")
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not any(n in listed for n in names)
+    assert srv.poll() is not None

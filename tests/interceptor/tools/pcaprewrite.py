@@ -1,0 +1,113 @@
+"""Capture-file rewriting with dpkt: what a lossy, reordering or duplicating tap would have seen.
+
+This kernel has no netem, so reordering, duplication and capture loss are made by rewriting a real
+capture: records are ``(ts, frame)`` tuples; the functions here return new lists, deterministic for
+a given ``random.Random``. Only records carrying TCP payload are disturbed (handshakes stay put),
+which is where a real tap's troubles matter for pairing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import dpkt
+
+Record = tuple[float, bytes]
+
+
+def _open(path: Path):
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the reader's file
+    if raw.read(2) == b"\x1f\x8b":
+        raw.close()
+        return gzip.open(path, "rb")
+    raw.seek(0)
+    return raw
+
+
+def read_records(path: Path | str) -> tuple[int, list[Record]]:
+    """(linktype, records) of a pcap or pcapng file, gzip-compressed or not."""
+    with _open(Path(path)) as f:
+        magic = f.read(4)
+        f.seek(0)
+        reader = dpkt.pcapng.Reader(f) if magic == b"\x0a\x0d\x0d\x0a" else dpkt.pcap.Reader(f)
+        return reader.datalink(), [(ts, bytes(buf)) for ts, buf in reader]
+
+
+def write_pcap(path: Path | str, linktype: int, records: list[Record], nano: bool = False,
+               compress: bool = False) -> Path:
+    path = Path(path)
+    with (gzip.open(path, "wb") if compress else open(path, "wb")) as f:
+        w = dpkt.pcap.Writer(f, linktype=linktype, nano=nano, snaplen=262144)
+        for ts, buf in records:
+            w.writepkt(buf, ts)
+    return path
+
+
+def write_pcapng(path: Path | str, linktype: int, records: list[Record], compress: bool = False) -> Path:
+    path = Path(path)
+    with (gzip.open(path, "wb") if compress else open(path, "wb")) as f:
+        w = dpkt.pcapng.Writer(f, linktype=linktype, snaplen=262144)
+        for ts, buf in records:
+            w.writepkt(buf, ts)
+    return path
+
+
+def tcp_payload_len(frame: bytes, linktype: int = dpkt.pcap.DLT_EN10MB) -> int:
+    """TCP payload length of an Ethernet or raw-IP frame (0 when not TCP)."""
+    try:
+        if linktype == dpkt.pcap.DLT_EN10MB:
+            ip = dpkt.ethernet.Ethernet(frame).data
+        elif linktype in (dpkt.pcap.DLT_RAW, 101):
+            ip = dpkt.ip.IP(frame) if frame[0] >> 4 == 4 else dpkt.ip6.IP6(frame)
+        else:
+            return 0
+        tcp = ip.data
+        return len(tcp.data) if isinstance(tcp, dpkt.tcp.TCP) else 0
+    except (dpkt.UnpackError, IndexError, AttributeError):
+        return 0
+
+
+def _data_indexes(records: list[Record], linktype: int) -> list[int]:
+    return [i for i, (_, buf) in enumerate(records) if tcp_payload_len(buf, linktype) > 0]
+
+
+def swap_neighbours(records: list[Record], rng: random.Random, fraction: float,
+                    linktype: int = dpkt.pcap.DLT_EN10MB) -> tuple[list[Record], int]:
+    """Swap a fraction of data records with the next record (timestamps stay in file order,
+    as a tap's would). Returns (records, swaps)."""
+    out = list(records)
+    idx = _data_indexes(out, linktype)
+    swaps, last = 0, -2
+    for i in idx:
+        if i + 1 < len(out) and i > last + 1 and rng.random() < fraction:
+            (t1, b1), (t2, b2) = out[i], out[i + 1]
+            out[i], out[i + 1] = (t1, b2), (t2, b1)
+            swaps, last = swaps + 1, i + 1
+    return out, swaps
+
+
+def duplicate(records: list[Record], rng: random.Random, fraction: float,
+              linktype: int = dpkt.pcap.DLT_EN10MB) -> tuple[list[Record], int]:
+    """Repeat a fraction of data records, 0–3 records later. Returns (records, duplicates)."""
+    dup_at: dict[int, list[bytes]] = {}
+    n = 0
+    for i in _data_indexes(records, linktype):
+        if rng.random() < fraction:
+            dup_at.setdefault(min(len(records) - 1, i + rng.randint(0, 3)), []).append(records[i][1])
+            n += 1
+    out: list[Record] = []
+    for i, (ts, buf) in enumerate(records):
+        out.append((ts, buf))
+        out.extend((ts, d) for d in dup_at.get(i, []))
+    return out, n
+
+
+def remove(records: list[Record], rng: random.Random, count: int,
+           linktype: int = dpkt.pcap.DLT_EN10MB) -> tuple[list[Record], list[int]]:
+    """Remove ``count`` data records (a tap that fell behind). Returns (records, removed indexes)."""
+    idx = _data_indexes(records, linktype)
+    gone = sorted(rng.sample(idx, min(count, len(idx))))
+    drop = set(gone)
+    return [r for i, r in enumerate(records) if i not in drop], gone

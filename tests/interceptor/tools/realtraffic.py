@@ -1,0 +1,147 @@
+"""Helpers of the real-traffic tests: run recorded clients in a namespace, replay a capture through
+``interceptor replay``, ask tshark for its pairs, and compare exchanges.
+
+An ``Exchange`` is the comparable core of a pair: method, target, status and the decoded bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter as Multiset
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tests.fixtures.netns import Netns
+
+TOOLS = Path(__file__).parent
+REPO = TOOLS.parents[2]
+
+
+class Exchange(NamedTuple):
+    method: str
+    target: str
+    status: int
+    req_body: bytes
+    resp_body: bytes
+
+    def short(self) -> str:
+        return f"{self.method} {self.target} -> {self.status} ({len(self.req_body)}B/{len(self.resp_body)}B)"
+
+
+def run_client(ns: Netns, lib: str, host: str, port: int, plan: list[dict[str, Any]]) -> list[Exchange]:
+    """Run tools/http_client.py in ``ns``; return what the client sent and received."""
+    res = ns.run([sys.executable, str(TOOLS / "http_client.py"), lib, host, str(port)],
+                 input=json.dumps(plan), env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    return [Exchange(r["method"], r["target"], r["status"], base64.b64decode(r["req_body"]),
+                     base64.b64decode(r["resp_body"])) for r in json.loads(res.stdout)]
+
+
+def replay(capture: Path, workdir: Path, keep_all: bool = True, extra: list[str] | None = None,
+           check: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``interceptor replay CAPTURE --out - --stats FILE [--keep-all]`` as a subprocess (the CLI a
+    user runs). Returns (pair records, stats)."""
+    stats = workdir / f"{capture.name}.stats.json"
+    argv = [sys.executable, "-c", "import sys; from interceptor.cli import main; sys.exit(main())",
+            "replay", str(capture), "--out", "-", "--stats", str(stats), *(["--keep-all"] if keep_all else []),
+            *(extra or [])]
+    res = subprocess.run(argv, capture_output=True, timeout=120, cwd=REPO)
+    if check and res.returncode != 0:
+        raise AssertionError(f"interceptor replay {capture} exited {res.returncode}: {res.stderr.decode()[-2000:]}")
+    records = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+    return records, (json.loads(stats.read_text()) if stats.exists() else {})
+
+
+def _body(part: dict[str, Any]) -> bytes:
+    text = part.get("body") or ""
+    return base64.b64decode(text) if part.get("body_encoding") == "base64" else text.encode()
+
+
+def exchange_of(record: dict[str, Any]) -> Exchange:
+    req, resp = record["request"], record["response"]
+    return Exchange(req["method"], req["target"], int(resp["status"]), _body(req), _body(resp))
+
+
+def drops(stats: dict[str, Any]) -> dict[str, int]:
+    return dict(stats.get("dropped", {}))
+
+
+def count(stats: dict[str, Any], word: str) -> int:
+    """Sum of counters whose name contains ``word`` (names are the core's choice)."""
+    return sum(v for k, v in stats.get("counts", {}).items() if word in k)
+
+
+def assert_same(truth: list[Exchange], records: list[dict[str, Any]]) -> None:
+    """Every exchange the client made is a pair, byte-exact, and there is no other pair."""
+    got = Multiset(exchange_of(r) for r in records)
+    want = Multiset(truth)
+    missing, extra = want - got, got - want
+    if missing or extra:
+        raise AssertionError(_diff(missing, extra, len(truth), len(records)))
+
+
+def assert_subset(truth: list[Exchange], records: list[dict[str, Any]]) -> None:
+    """Every pair emitted is one the client made (nothing invented, nothing corrupted)."""
+    extra = Multiset(exchange_of(r) for r in records) - Multiset(truth)
+    if extra:
+        raise AssertionError(_diff(Multiset(), extra, len(truth), len(records)))
+
+
+def _diff(missing: Multiset, extra: Multiset, n_truth: int, n_got: int) -> str:
+    lines = [f"client made {n_truth} exchanges, replay emitted {n_got} pairs"]
+    lines += [f"  missing: {e.short()} x{n}" for e, n in list(missing.items())[:10]]
+    lines += [f"  unexpected: {e.short()} x{n} body={e.resp_body[:80]!r}" for e, n in list(extra.items())[:10]]
+    return "\n".join(lines)
+
+
+# -- tshark ---------------------------------------------------------------------------------------
+def tshark_available() -> bool:
+    return shutil.which("tshark") is not None
+
+
+def tshark_pairs(capture: Path) -> list[Exchange]:
+    """The pairs tshark finds: each response with ``http.request_in`` whose request frame holds exactly
+    one request (tshark merges requests pipelined in one segment and cannot pair them)."""
+    fields = ["frame.number", "http.request.method", "http.request.uri", "http.response.code",
+              "http.request_in", "http.file_data"]
+    argv = ["tshark", "-r", str(capture), "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", "http",
+            "-T", "json", *sum((["-e", f] for f in fields), [])]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise AssertionError(f"tshark failed: {res.stderr[-1000:]}")
+    frames = {}
+    for pkt in json.loads(res.stdout or "[]"):
+        layers = pkt["_source"]["layers"]
+        frames[int(layers["frame.number"][0])] = layers
+    out = []
+    for layers in frames.values():
+        if "http.response.code" not in layers or "http.request_in" not in layers:
+            continue
+        req = frames.get(int(layers["http.request_in"][0]))
+        if req is None or len(req.get("http.request.method", [])) != 1:
+            continue
+        status = int(layers["http.response.code"][0])
+        # A HEAD/204/304 response has no body; tshark's file_data there would belong to nothing.
+        out.append(Exchange(req["http.request.method"][0], req["http.request.uri"][0], status,
+                            _tshark_body(req), _tshark_body(layers)))
+    return out
+
+
+def _tshark_body(layers: dict[str, Any]) -> bytes:
+    data = layers.get("http.file_data", [""])
+    return data[0].encode() if len(data) == 1 else b""
+
+
+def assert_covers_tshark(capture: Path, records: list[dict[str, Any]]) -> int:
+    """Every pair tshark finds, we find (same method, target, status, bodies). Returns tshark's count."""
+    theirs = Multiset(tshark_pairs(capture))
+    ours = Multiset(exchange_of(r) for r in records)
+    missing = theirs - ours
+    if missing:
+        raise AssertionError(f"tshark found {sum(theirs.values())} pairs, we miss {sum(missing.values())}:\n"
+                             + "\n".join(f"  {e.short()}" for e in list(missing)[:10]))
+    return sum(theirs.values())
