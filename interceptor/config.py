@@ -94,10 +94,11 @@ class CaptureConfig:
     """Live capture on a node (libpcap taps chosen by discovery)."""
 
     proc_root: str = "/proc"
-    snaplen: int = 65535
+    snaplen: int = 262144  # veth offloads (GRO/TSO) hand up segments larger than 64 KiB
     buffer_bytes: int = 8 * MiB  # kernel buffer per tap
     bpf_filter: str = "tcp"
     dispatch_max: int = 512  # packets per tap per loop turn, so one busy tap cannot starve the rest
+    block_timeout_ms: int = 50  # TPACKET_V3 block timeout: the longest a captured packet waits
     rescan_interval_s: float = 10.0
     exclude_interfaces: list[str] = field(
         default_factory=lambda: [
