@@ -1,0 +1,452 @@
+"""Decides which personal-data types one leaf holds, from its key path and its value together.
+
+A value-only regex is the weak baseline: an order number can pass Luhn, a product can have a name,
+a version string looks like an IP address. So each rule asks the key first (does it name the type,
+does it name something else?) and the value second (shape, checksum, vocabulary). Rules are plain
+functions; ``Classifier.classify`` runs them in a fixed order and returns the types found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import phonenumbers
+
+from processor import validators as v
+from processor.keys import KeyInfo, key_info
+from processor.names import FIRST_NAMES
+
+# --- key vocabularies -------------------------------------------------------------------------
+
+# Keys that name an identifier of a thing, not a person's data: a number under them is not a card or phone.
+NOT_PERSONAL = frozenset(
+    """id ids uuid guid order invoice tracking track sku ref reference transaction txn tx confirmation
+    ticket serial barcode gtin ean upc isbn version ver build revision rev hash checksum count total
+    amount price cost qty quantity size length offset limit page cursor timestamp ts epoch code status
+    sequence seq batch shipment parcel product item booking reservation receipt request trace span
+    correlation session nonce idempotency latency duration port pid uid gid zone sort rank score""".split()
+)
+# Parents under which "name" is not a person's name.
+THING_PARENTS = frozenset(
+    """product item category company org organization organisation file service app application project
+    team brand store shop merchant bank city country street tag label plan event field group role repo
+    repository model device host cluster namespace pod node metric feature sku variant course book song
+    movie title department business vendor supplier campaign region venue warehouse attribute option
+    line cart package module library dataset table column queue topic bucket image container deployment
+    workload server database job task policy rule flag setting config env environment font color currency
+    tier coupon promotion skill language hotel restaurant airline flight route menu dish recipe channel
+    playlist album artist_id lesson""".split()
+)
+PERSON_PARENTS = frozenset(
+    """user customer person contact owner holder cardholder recipient sender employee patient author
+    member account profile buyer seller passenger guest traveler traveller driver applicant student
+    client beneficiary payer payee shipper consignee billing shipping emergency spouse parent child
+    manager assignee reporter signer subscriber attendee candidate tenant resident lead""".split()
+)
+
+EMAIL_WORDS = frozenset({"email", "mail", "emailaddress"})
+PHONE_WORDS = frozenset({"phone", "mobile", "tel", "telephone", "cell", "cellphone", "msisdn", "fax", "whatsapp", "sms"})
+NAME_COMPACTS = frozenset(
+    """firstname lastname fullname givenname familyname surname middlename forename maidenname
+    cardholdername holdername nameoncard cardholder accountholdername contactname customername
+    personname legalname displayname realname patientname recipientname sendername billingname
+    shippingname fname lname""".split()
+)
+ADDRESS_COMPACTS = frozenset(
+    """address addr street streetaddress address1 address2 addressline1 addressline2 line1 line2 city
+    town zip zipcode postcode postalcode postal province county district suburb homeaddress
+    mailingaddress billingaddress shippingaddress residence housenumber apartment apt building floor
+    latitude longitude lat lng lon long geo geolocation coordinate coordinates location gps""".split()
+)
+ADDRESS_EXCLUDE = frozenset({"email", "ip", "mac", "wallet", "id", "url", "uri", "host", "web", "contract", "memory", "bitcoin", "eth"})
+CVV_COMPACTS = frozenset({"cvv", "cvc", "cvv2", "cvc2", "csc", "securitycode", "cardsecuritycode", "cardverificationvalue", "cardcode", "cardverification", "cvn"})
+EXPIRY_COMPACTS = frozenset(
+    {"exp", "expiry", "expiration", "expdate", "expirydate", "expirationdate", "validthru", "validuntil", "cardexpiry", "cardexp", "ccexp", "expires", "cardexpiration"}
+)
+CARD_COMPACTS = frozenset(
+    {"card", "cardnumber", "cardnum", "cardno", "cc", "ccnumber", "ccnum", "ccno", "pan", "creditcard", "creditcardnumber", "debitcard", "debitcardnumber", "primaryaccountnumber", "paymentcard", "cardpan"}
+)
+MASKED_COMPACTS = frozenset({"last4", "lastfour", "cardlast4", "lastdigits", "last4digits", "maskedpan", "maskedcard", "maskednumber", "maskedcardnumber", "panmasked"})
+PASSWORD_COMPACTS = frozenset(
+    {"password", "passwd", "pwd", "pass", "passphrase", "newpassword", "oldpassword", "currentpassword", "confirmpassword", "passwordconfirmation", "userpassword", "pin", "pincode", "secretanswer", "securityanswer", "loginpassword", "dbpassword"}
+)
+PASSWORD_EXCLUDE = frozenset({"policy", "min", "max", "length", "hint", "strength", "required", "expire", "expired", "expiry", "changed", "reset", "updated", "last", "rule", "complexity", "less", "age", "count", "attempt", "set", "type", "enabled", "url", "link", "field", "label"})
+SSN_COMPACTS = frozenset({"ssn", "socialsecuritynumber", "socialsecurity", "socialsecurityno", "ssnnumber", "ss"})
+PASSPORT_COMPACTS = frozenset({"passport", "passportnumber", "passportno", "passportnum", "passportid"})
+DL_COMPACTS = frozenset(
+    {"driverlicense", "driverslicense", "driverlicence", "driverslicence", "drivinglicense", "drivinglicence", "dl", "dlnumber", "dlno", "driverlicensenumber", "driverslicensenumber", "drivinglicencenumber", "licensenumber", "licencenumber"}
+)
+TAX_COMPACTS = frozenset(
+    {"taxid", "tin", "taxnumber", "taxidentificationnumber", "vat", "vatnumber", "vatid", "vatno", "ein", "itin", "taxpayerid", "taxpayernumber", "taxcode", "nif", "cpf", "steuerid", "utr", "taxreference", "fiscalcode", "codicefiscale"}
+)
+BIRTH_COMPACTS = frozenset({"dob", "birthdate", "birthday", "dateofbirth", "birth", "born", "bday", "birthdt", "birthdateutc"})
+GENDER_COMPACTS = frozenset({"gender", "sex", "genderidentity"})
+GENDER_VALUES = frozenset({"male", "female", "m", "f", "man", "woman", "nonbinary", "non-binary", "other", "x", "diverse", "trans", "transgender", "agender", "genderqueer", "prefer_not_to_say", "prefer not to say", "undisclosed"})
+USERNAME_COMPACTS = frozenset({"username", "login", "loginname", "userlogin", "handle", "nickname", "screenname", "nick", "accountname", "uname"})
+TOKEN_WORDS = frozenset({"token", "apikey", "secret", "key"})
+TOKEN_COMPACTS = frozenset(
+    {"apikey", "apitoken", "accesstoken", "refreshtoken", "idtoken", "authtoken", "sessiontoken", "bearertoken", "clientsecret", "secretkey", "accesskey", "privatetoken", "secret", "token", "apisecret", "appsecret", "xapikey", "authkey", "secretaccesskey", "awssecretaccesskey", "sessionid", "sessionkey", "signingkey", "webhooksecret", "accesskeysecret", "oauthtoken", "xauthtoken", "sid"}
+)
+TOKEN_EXCLUDE = frozenset({"page", "cursor", "next", "continuation", "sync", "etag", "idempotency", "csrf", "xsrf", "type", "expire", "expires", "expiry", "ttl", "count", "url", "name", "id", "scope", "hint", "public", "pagination", "prev", "previous", "kind"})
+
+# --- value shapes -----------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+_EMAIL_IN_TEXT = re.compile(r"(?<![\w.@/:-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
+_PHONE_CHARS = re.compile(r"\+?[\d\s().-]{7,22}")
+_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}")
+_MASKED = re.compile(r"[0-9*xX•#\s-]{12,23}")
+_API_KEYS = [
+    re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}"),  # AWS access key id
+    re.compile(r"AIza[0-9A-Za-z_-]{35}"),  # Google API key
+    re.compile(r"ya29\.[0-9A-Za-z_-]{20,}"),  # Google OAuth access token
+    re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}"),  # GitHub
+    re.compile(r"github_pat_[A-Za-z0-9_]{40,}"),
+    re.compile(r"glpat-[0-9A-Za-z_-]{20,}"),  # GitLab
+    re.compile(r"xox[abposr]-[0-9A-Za-z-]{10,}"),  # Slack
+    re.compile(r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}"),  # Stripe secret / restricted
+    re.compile(r"sk-(?:proj-)?[A-Za-z0-9_-]{32,}"),  # OpenAI-style
+    re.compile(r"SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}"),  # SendGrid
+    re.compile(r"npm_[A-Za-z0-9]{36}"),
+]
+_STREET = re.compile(
+    r"\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-zA-Z'.-]*\s+){1,4}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Sq|Square)\.?(?:,.*)?"
+)
+_STRASSE = re.compile(r"[A-ZÄÖÜ][\wäöüß.-]+(?:straße|strasse|weg|platz|allee|gasse)\s+\d{1,4}[a-z]?(?:,.*)?")
+_DATE = re.compile(
+    r"(?:(?P<y1>\d{4})[-/.](?P<m1>\d{1,2})[-/.](?P<d1>\d{1,2})(?:T00:00:00(?:\.0+)?Z?)?"
+    r"|(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y2>\d{4}))"
+)
+_EXPIRY = re.compile(r"(0[1-9]|1[0-2])\s?[/-]\s?(\d{2}|20\d{2})")
+_NAME_WORD = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ'’-]+|[A-ZÀ-Ý]\.?|(?:van|von|de|da|del|der|di|le|la|bin|al)")
+_ALNUM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{3,18}[A-Za-z0-9]")
+_USERNAME = re.compile(r"[A-Za-z0-9._@-]{2,40}")
+_ZIP = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{2,9}")
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=.~]{16,}")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomType:
+    """A user-defined type: a regex on the key path and/or the value (both must match when both set)."""
+
+    name: str
+    sensitivity: str
+    key: re.Pattern[str] | None
+    value: re.Pattern[str] | None
+
+
+def parse_custom(items: list[dict[str, str]]) -> list[CustomType]:
+    """Compile custom types from config; a bad entry fails with a message naming it."""
+    out = []
+    for i, item in enumerate(items):
+        where = f"processor.custom_types[{i}]"
+        name = item.get("name", "")
+        if not name:
+            raise ValueError(f"{where}: 'name' is required")
+        if not item.get("key_regex") and not item.get("value_regex"):
+            raise ValueError(f"{where}: give key_regex, value_regex or both")
+        level = item.get("sensitivity", "medium")
+        if level not in ("low", "medium", "high"):
+            raise ValueError(f"{where}.sensitivity: must be low, medium or high, got {level!r}")
+        try:
+            key = re.compile(item["key_regex"], re.I) if item.get("key_regex") else None
+            value = re.compile(item["value_regex"]) if item.get("value_regex") else None
+        except re.error as e:
+            raise ValueError(f"{where}: bad regex: {e}") from None
+        out.append(CustomType(name, level, key, value))
+    return out
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def _personal_id_key(k: KeyInfo) -> bool:
+    """The key names an identifier of a thing (order_id, sku, tracking_number...)."""
+    return any(w in NOT_PERSONAL for w in k.words)
+
+
+def _is_key(k: KeyInfo, compacts: frozenset[str]) -> bool:
+    if k.compact in compacts:
+        return True
+    # "billing_card_number", "customer_email_address": a known compact as the key's tail
+    for n in (2, 3):
+        if len(k.words) > n and "".join(k.words[-n:]) in compacts:
+            return True
+    return len(k.words) > 1 and k.words[-1] in compacts and k.words[-1] not in ("pass", "pin", "ss", "tin", "dl", "pan", "cc", "geo", "long", "lat", "line1", "line2", "sex", "exp", "login", "handle", "nick", "sid", "key", "token", "secret", "postal")
+
+
+def rule_private_key(k: KeyInfo, val: str) -> str | None:
+    if "-----BEGIN" in val and "PRIVATE KEY-----" in val:
+        return "private_key"
+    return None
+
+
+def rule_card_context(k: KeyInfo, val: str) -> str | None:
+    """CVV, expiry, masked card by key context; the value must have the right shape."""
+    if _is_key(k, CVV_COMPACTS):
+        return "card_cvv" if val.isdigit() and len(val) in (3, 4) else None
+    if _is_key(k, EXPIRY_COMPACTS) or (k.parent_compact in CARD_COMPACTS and k.compact in ("expmonth", "expyear", "expirymonth", "expiryyear", "expirationmonth", "expirationyear")):
+        if _EXPIRY.fullmatch(val):
+            return "card_expiry"
+        if k.compact.endswith(("month", "year")) and val.isdigit() and len(val) in (1, 2, 4):
+            return "card_expiry"
+        return None
+    if _is_key(k, MASKED_COMPACTS):
+        return "masked_card" if (val.isdigit() and len(val) == 4) or _masked_card(val) else None
+    return None
+
+
+def _masked_card(val: str) -> bool:
+    if not _MASKED.fullmatch(val):
+        return False
+    masks = sum(ch in "*xX•#" for ch in val)
+    digits = sum(ch.isdigit() for ch in val)
+    return masks >= 4 and 2 <= digits <= 10 and 13 <= masks + digits <= 19 and val[-1] not in "*xX•#"
+
+
+def rule_card(k: KeyInfo, val: str) -> str | None:
+    digits = v.card_digits(val)
+    if digits is None or v.card_brand(digits) is None or not v.luhn_ok(digits):
+        return None
+    keyed = _is_key(k, CARD_COMPACTS) or (k.parent_compact in CARD_COMPACTS | {"payment", "paymentmethod", "source", "instrument"} and k.compact in ("number", "num", "no", "value", ""))
+    if keyed:
+        return "card_number"
+    if _personal_id_key(k) or k.has("number", "no", "num", "phone", "imei", "account", "acct", "iban"):
+        return None
+    return "card_number"
+
+
+def rule_masked(k: KeyInfo, val: str) -> str | None:
+    return "masked_card" if _masked_card(val) and not _personal_id_key(k) else None
+
+
+def rule_secret_keys(k: KeyInfo, val: str) -> str | None:
+    """Passwords and tokens named by their key."""
+    if _is_key(k, PASSWORD_COMPACTS) and not any(w in PASSWORD_EXCLUDE for w in k.words):
+        if k.compact in ("pin", "pincode") and not (val.isdigit() and 4 <= len(val) <= 8):
+            return None
+        if val.strip("*•") == "" or len(val) > 256 or v.jwt_ok(val):
+            return None
+        if _DATE.fullmatch(val[:10]) or val.lower() in ("true", "false", "null", "none", "required", "optional"):
+            return None
+        return "password"
+    if (k.compact in TOKEN_COMPACTS or (k.words and k.words[-1] in TOKEN_WORDS)) and not any(w in TOKEN_EXCLUDE for w in k.words):
+        if v.jwt_ok(val):
+            return "jwt"
+        if _OPAQUE.fullmatch(val) and sum(c.isdigit() for c in val) >= 2 and sum(c.isalpha() for c in val) >= 4:
+            return "api_key"
+    return None
+
+
+def rule_government(k: KeyInfo, val: str) -> str | None:
+    if _is_key(k, SSN_COMPACTS):
+        return "ssn" if v.ssn_ok(val, formatted_only=False) else None
+    if _is_key(k, PASSPORT_COMPACTS) or (k.parent_has("passport") and k.compact in ("number", "no", "num", "id")):
+        return "passport" if _doc_number(val, 6, 12) else None
+    if _is_key(k, DL_COMPACTS) and (k.compact not in ("licensenumber", "licencenumber") or k.ancestors & {"driver", "driving", "dl"}):
+        return "driver_license" if _doc_number(val, 5, 18) else None
+    if (k.parent_compact in ("driverlicense", "driverslicense", "drivinglicense", "driverlicence", "drivinglicence") and k.compact in ("number", "no", "num", "id")):
+        return "driver_license" if _doc_number(val, 5, 18) else None
+    if _is_key(k, TAX_COMPACTS):
+        return "tax_id" if _doc_number(val, 6, 20) else None
+    return None
+
+
+def _doc_number(val: str, lo: int, hi: int) -> bool:
+    compact = val.replace("-", "").replace(" ", "").replace(".", "").replace("/", "")
+    return lo <= len(compact) <= hi and compact.isalnum() and any(c.isdigit() for c in compact)
+
+
+def rule_identity(k: KeyInfo, val: str) -> str | None:
+    """Birth date, gender, person name, username: the key names them, the value fits."""
+    if _is_key(k, BIRTH_COMPACTS) or (k.compact == "date" and k.parent_has("birth")):
+        return "birth_date" if _plausible_birth_date(val) else None
+    if _is_key(k, GENDER_COMPACTS):
+        return "gender" if val.strip().lower() in GENDER_VALUES else None
+    if _is_key(k, NAME_COMPACTS) or (k.compact in ("first", "last", "given", "family", "middle") and k.parent_has("name")):
+        return "person_name" if _looks_like_name(val) else None
+    if k.compact == "name" or k.compact == "fullname" or (k.words and k.words[-1] == "name" and len(k.words) == 2):
+        return _bare_name(k, val)
+    if _is_key(k, USERNAME_COMPACTS) and not any(w in ("count", "at", "time", "date", "attempt", "url", "type", "method", "enabled") for w in k.words):
+        return "username" if _USERNAME.fullmatch(val) and not val.isdigit() and "@" not in val else None
+    return None
+
+
+def _bare_name(k: KeyInfo, val: str) -> str | None:
+    """``name`` alone is a person's name only under a person-like parent, or when it reads like one."""
+    owner = k.words[0] if len(k.words) == 2 else ""
+    ctx = set(k.parent) | ({owner} if owner else set())
+    if ctx & THING_PARENTS or (owner and owner not in PERSON_PARENTS):
+        return None
+    if not _looks_like_name(val):
+        return None
+    if ctx & PERSON_PARENTS:
+        return "person_name"
+    first = val.split()[0].strip(".,").lower()
+    return "person_name" if first in FIRST_NAMES and len(val.split()) >= 2 else None
+
+
+def _looks_like_name(val: str) -> bool:
+    if not 2 <= len(val) <= 60 or any(c.isdigit() for c in val):
+        return False
+    words = val.replace(",", " ").split()
+    if not 1 <= len(words) <= 5:
+        return False
+    return all(_NAME_WORD.fullmatch(w) for w in words)
+
+
+def _plausible_birth_date(val: str) -> bool:
+    m = _DATE.fullmatch(val.strip())
+    if not m:
+        return False
+    year = int(m.group("y1") or m.group("y2"))
+    return 1900 <= year <= 2026
+
+
+def rule_address(k: KeyInfo, val: str) -> str | None:
+    if any(w in ADDRESS_EXCLUDE for w in k.words):
+        return None
+    keyed = _is_key(k, ADDRESS_COMPACTS) or (k.parent_has("address", "location", "geo", "residence", "home") and k.compact in ("line", "state", "country", "region", "number", "unit", "building", "house"))
+    if keyed:
+        if k.compact in ("latitude", "longitude", "lat", "lng", "lon", "long"):
+            try:
+                return "address" if abs(float(val)) <= 180 and "." in val else None
+            except ValueError:
+                return None
+        if k.compact in ("zip", "zipcode", "postcode", "postalcode", "postal"):
+            return "address" if _ZIP.fullmatch(val) and any(c.isdigit() for c in val) else None
+        if k.compact in ("location", "geo", "geolocation", "gps", "coordinate", "coordinates"):
+            return "address" if (_STREET.fullmatch(val) or _latlng(val) or ("," in val and any(c.isalpha() for c in val))) else None
+        if any(c.isalpha() for c in val) and len(val) <= 200 and val.lower() not in ("true", "false", "null", "n/a", "none"):
+            return "address"
+        return None
+    if _STREET.fullmatch(val) or _STRASSE.fullmatch(val):
+        return "address"
+    return None
+
+
+def _latlng(val: str) -> bool:
+    parts = val.split(",")
+    if len(parts) != 2:
+        return False
+    try:
+        a, b = float(parts[0]), float(parts[1])
+    except ValueError:
+        return False
+    return abs(a) <= 90 and abs(b) <= 180 and "." in val
+
+
+def rule_email(k: KeyInfo, val: str) -> str | None:
+    if "@" not in val:
+        return None
+    if _EMAIL.fullmatch(val):
+        return "email"
+    if " " in val and len(val) < 2000 and _EMAIL_IN_TEXT.search(val):
+        return "email"
+    return None
+
+
+def rule_values(k: KeyInfo, val: str) -> str | None:
+    """Types whose value carries its own proof: IBAN, formatted SSN, JWT, API keys, IP, MAC."""
+    first = val[0]
+    if first == "e" and v.jwt_ok(val):
+        return "jwt"
+    if first.isalpha() and first.isupper() and len(val) >= 15 and v.iban_ok(val):
+        return "iban"
+    if first.isdigit() and len(val) == 11 and v.ssn_ok(val):
+        return None if _personal_id_key(k) else "ssn"
+    if len(val) >= 16 and any(p.fullmatch(val) for p in _API_KEYS):
+        return "api_key"
+    if (first.isdigit() or ":" in val) and (kind := v.ip_kind(val)):
+        if kind == "v4" and any(w in ("version", "ver", "build", "oid", "release") for w in k.words):
+            return None
+        return "ip_address"
+    if len(val) == 17 and _MAC.fullmatch(val):
+        return "mac_address"
+    if len(val) == 12 and k.has("mac") and all(c in "0123456789abcdefABCDEF" for c in val):
+        return "mac_address"
+    return None
+
+
+def rule_phone(k: KeyInfo, val: str) -> str | None:
+    keyed = any(w in PHONE_WORDS for w in k.words) or k.compact in PHONE_WORDS
+    if not _PHONE_CHARS.fullmatch(val):
+        return None
+    digits = sum(c.isdigit() for c in val)
+    if not 7 <= digits <= 15:
+        return None
+    if keyed and not any(w in ("id", "type", "count", "verified", "country", "code", "ext", "extension") for w in k.words):
+        return "phone" if _phone_parses(val, strict=False) else None
+    if _personal_id_key(k) or k.has("number", "no", "num", "imei", "account", "zip", "postal"):
+        return None
+    # unkeyed: needs international form or human formatting, and a valid number
+    if val.startswith("+") or (not val.isdigit() and any(c in val for c in " -().")):
+        return "phone" if _phone_parses(val, strict=True) else None
+    return None
+
+
+def _phone_parses(val: str, strict: bool) -> bool:
+    try:
+        num = phonenumbers.parse(val, None if val.startswith("+") else "US")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(num) if strict else phonenumbers.is_possible_number(num)
+
+
+Rule = Callable[[KeyInfo, str], "str | None"]
+
+# Order matters: key-named types first (they know better than shapes), then self-proving values.
+RULES: list[Rule] = [
+    rule_private_key,
+    rule_card_context,
+    rule_secret_keys,
+    rule_government,
+    rule_identity,
+    rule_email,
+    rule_values,
+    rule_card,
+    rule_masked,
+    rule_phone,
+    rule_address,
+]
+
+
+class Classifier:
+    """Key + value -> types. Pure; holds only compiled custom types."""
+
+    def __init__(self, custom: list[CustomType] | None = None) -> None:
+        self.custom = custom or []
+
+    def classify(self, path: str, value: str) -> list[str]:
+        val = value.strip()
+        if not val or len(val) > 8192:
+            return []
+        k = key_info(path)
+        found: list[str] = []
+        for ct in self.custom:
+            if (ct.key is None or ct.key.search(path)) and (ct.value is None or ct.value.search(val)):
+                found.append(ct.name)
+        for rule in RULES:
+            t = rule(k, val)
+            if t:
+                found.append(t)
+                break
+        return found
+
+    def classify_header(self, name: str, value: str) -> list[str]:
+        """Authorization schemes are headers' own business; other headers go through ``classify``."""
+        if name in ("authorization", "proxy-authorization"):
+            scheme, _, token = value.strip().partition(" ")
+            scheme = scheme.lower()
+            token = token.strip()
+            if scheme == "bearer" and token:
+                return ["auth_bearer", "jwt"] if v.jwt_ok(token) else ["auth_bearer"]
+            if scheme == "basic" and v.basic_auth_ok(token):
+                return ["auth_basic"]
+            return ["api_key"] if len(value) >= 16 else []
+        if name in ("x-forwarded-for", "x-real-ip", "forwarded", "true-client-ip", "cf-connecting-ip"):
+            first = value.split(",")[0].strip().removeprefix("for=").strip('"[]')
+            return ["ip_address"] if v.ip_kind(first) else []
+        return self.classify(name, value)

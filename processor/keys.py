@@ -1,0 +1,60 @@
+"""What a key path says about its value: words of the last key and of its parent, cached per path.
+
+``customer.billingAddress.zip_code`` -> last words ``('zip', 'code')``, parent words
+``('billing', 'address')``. Paths repeat across pairs (same API, same schema), so the analysis is
+memoised; the cache is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    words: tuple[str, ...]  # the last key's words, lower case, plural 's' kept
+    compact: str  # the last key's words joined: "zipcode", "cardnumber"
+    parent: tuple[str, ...]  # the nearest named ancestor's words
+    parent_compact: str
+    ancestors: frozenset[str]  # every word of every key on the path above the last
+    in_array: bool  # the value is an element of a list ("emails[]")
+
+    def has(self, *words: str) -> bool:
+        return any(w in self.words for w in words)
+
+    def parent_has(self, *words: str) -> bool:
+        return any(w in self.parent for w in words)
+
+
+def split_words(key: str) -> tuple[str, ...]:
+    spaced = _CAMEL.sub(" ", key)
+    return tuple(w.lower() for w in _SPLIT.split(spaced) if w)
+
+
+def singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("sses"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=65536)
+def key_info(path: str) -> KeyInfo:
+    parts = [p for p in path.split(".") if p and p != "$"]
+    in_array = bool(parts) and parts[-1].endswith("[]")
+    names = [p.replace("[]", "") for p in parts]
+    names = [n for n in names if n and not n.isdigit()]
+    last = names[-1] if names else ""
+    parent = names[-2] if len(names) > 1 else ""
+    words = tuple(singular(w) for w in split_words(last))
+    pwords = tuple(singular(w) for w in split_words(parent))
+    ancestors = frozenset(singular(w) for n in names[:-1] for w in split_words(n))
+    return KeyInfo(words, "".join(words), pwords, "".join(pwords), ancestors, in_array)

@@ -1,0 +1,31 @@
+"""Masking as Soveren does it: the shape of a value without the value (letters -> '*', digits -> '1')."""
+
+from __future__ import annotations
+
+MAX_SAMPLE = 48
+
+_TABLE: dict[int, str] = {}
+
+
+def mask(value: str, limit: int = MAX_SAMPLE) -> str:
+    """``john.doe@example.com`` -> ``****.***@*******.***``; cut to ``limit`` characters.
+
+    Every letter of any script becomes ``*`` and every digit ``1``; punctuation and spaces stay,
+    so a reader sees the format (an email, a formatted card number) but never the content.
+    """
+    cut = value[:limit]
+    out = []
+    for ch in cut:
+        if ch.isdigit():
+            out.append("1")
+        elif ch.isalpha():
+            out.append("*")
+        elif ch.isspace():
+            out.append(" ")
+        elif ch.isprintable() and ord(ch) < 128:
+            out.append(ch)
+        else:
+            out.append("*")
+    if len(value) > limit:
+        out.append("…")
+    return "".join(out)

@@ -1,0 +1,202 @@
+"""Turns a pair record's bodies, query string and headers into leaves: (location, key path, value).
+
+Bounded whatever the payload: arrays are trimmed to ``max_array_items`` elements (Soveren trims to
+ten), nesting below ``max_depth`` is not entered, and at most ``max_leaves`` leaves come out of one
+message. Which bound was hit is reported, so the caller can count it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+import orjson
+
+MAX_VALUE_CHARS = 8192  # longer strings are cut before detection (a private key block fits)
+
+
+@dataclass(slots=True)
+class Leaf:
+    location: str  # "request.body", "response.body", "request.query", "request.header", ...
+    path: str  # "user.emails[]", "card.number", "authorization"
+    value: str
+
+
+@dataclass
+class Bounds:
+    max_array_items: int = 10
+    max_depth: int = 32
+    max_leaves: int = 5000
+    max_form_fields: int = 1000
+
+
+@dataclass
+class WalkResult:
+    leaves: list[Leaf] = field(default_factory=list)
+    limits: set[str] = field(default_factory=set)  # "array", "depth", "leaves", "value", "json", ...
+
+
+# Headers that carry no personal data (or that we never want to report); everything else is scanned.
+SKIP_HEADERS = frozenset(
+    """host content-type content-length content-encoding transfer-encoding connection accept
+    accept-encoding accept-language accept-ranges cache-control pragma date expires etag last-modified
+    if-none-match if-modified-since vary server user-agent keep-alive upgrade te trailer age via
+    x-request-id x-correlation-id x-b3-traceid x-b3-spanid x-b3-parentspanid x-b3-sampled traceparent
+    tracestate x-envoy-upstream-service-time x-envoy-expected-rq-timeout-ms x-frame-options
+    x-content-type-options x-xss-protection strict-transport-security access-control-allow-origin
+    access-control-allow-methods access-control-allow-headers access-control-max-age origin referer
+    x-powered-by content-security-policy location link""".split()
+)
+
+_BRACKETS = re.compile(r"\[([^\]]*)\]")
+
+
+def body_text(msg: dict[str, Any]) -> str | None:
+    """The body as text, or None when it is binary."""
+    body = msg.get("body", "")
+    if msg.get("body_encoding") == "base64":
+        try:
+            raw = base64.b64decode(body, validate=False)
+            return raw.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+    return body
+
+
+def content_kind(headers: list[list[str]], text: str) -> str | None:
+    """'json', 'form' or None, from the content type; sniffed when the header is missing."""
+    ctype = ""
+    for name, value in headers:
+        if name.lower() == "content-type":
+            ctype = value.lower()
+            break
+    if "json" in ctype:
+        return "json"
+    if "x-www-form-urlencoded" in ctype:
+        return "form"
+    if ctype:
+        return None
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        return "json"
+    if "=" in text[:200] and " " not in text[:200]:
+        return "form"
+    return None
+
+
+class Walker:
+    def __init__(self, bounds: Bounds) -> None:
+        self.b = bounds
+
+    def walk_json(self, text: str, location: str, out: WalkResult) -> None:
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            out.limits.add("json")
+            return
+        budget = [self.b.max_leaves]
+        self._node(doc, "", 0, location, out, budget)
+
+    def _node(self, node: Any, path: str, depth: int, loc: str, out: WalkResult, budget: list[int]) -> None:
+        if budget[0] <= 0:
+            out.limits.add("leaves")
+            return
+        if isinstance(node, dict):
+            if depth >= self.b.max_depth:
+                out.limits.add("depth")
+                return
+            for k, v in node.items():
+                if budget[0] <= 0:
+                    out.limits.add("leaves")
+                    return
+                self._node(v, f"{path}.{k}" if path else str(k), depth + 1, loc, out, budget)
+        elif isinstance(node, list):
+            if depth >= self.b.max_depth:
+                out.limits.add("depth")
+                return
+            if len(node) > self.b.max_array_items:
+                out.limits.add("array")
+            for v in node[: self.b.max_array_items]:
+                self._node(v, path + "[]", depth + 1, loc, out, budget)
+        elif node is None or isinstance(node, bool):
+            return
+        else:
+            value = node if isinstance(node, str) else str(node)
+            if len(value) > MAX_VALUE_CHARS:
+                out.limits.add("value")
+                value = value[:MAX_VALUE_CHARS]
+            if value:
+                budget[0] -= 1
+                out.leaves.append(Leaf(loc, path or "$", value))
+
+    def walk_form(self, text: str, location: str, out: WalkResult) -> None:
+        n = 0
+        for part in text.split("&"):
+            if not part:
+                continue
+            if n >= min(self.b.max_form_fields, self.b.max_leaves):
+                out.limits.add("leaves")
+                return
+            n += 1
+            key, _, value = part.partition("=")
+            key = form_key_path(unquote_plus(key))
+            value = unquote_plus(value)[:MAX_VALUE_CHARS]
+            if value:
+                out.leaves.append(Leaf(location, key, value))
+
+    def walk_headers(self, headers: list[list[str]], location: str, out: WalkResult) -> None:
+        for item in headers[:200]:
+            if len(item) != 2:
+                continue
+            name, value = item[0].lower(), item[1]
+            if name in SKIP_HEADERS or not value:
+                continue
+            if name == "cookie":
+                for part in value.split(";")[:50]:
+                    ck, _, cv = part.strip().partition("=")
+                    if cv:
+                        out.leaves.append(Leaf(location, f"cookie.{ck}", cv[:MAX_VALUE_CHARS]))
+            elif name == "set-cookie":
+                ck, _, rest = value.partition("=")
+                cv = rest.split(";", 1)[0]
+                if cv:
+                    out.leaves.append(Leaf(location, f"set-cookie.{ck.strip()}", cv[:MAX_VALUE_CHARS]))
+            else:
+                out.leaves.append(Leaf(location, name, value[:MAX_VALUE_CHARS]))
+
+    def walk_message(self, msg: dict[str, Any], part: str, out: WalkResult) -> None:
+        """One half of a pair: its headers, its query string (requests), its body."""
+        headers = msg.get("headers") or []
+        self.walk_headers(headers, f"{part}.header", out)
+        if part == "request":
+            target = msg.get("target", "")
+            _, sep, query = target.partition("?")
+            if sep and query:
+                self.walk_form(query.split("#", 1)[0], "request.query", out)
+        text = body_text(msg)
+        if not text:
+            return
+        kind = content_kind(headers, text)
+        if kind == "json":
+            self.walk_json(text, f"{part}.body", out)
+        elif kind == "form":
+            self.walk_form(text, f"{part}.body", out)
+
+
+def form_key_path(key: str) -> str:
+    """``user[address][city]`` -> ``user.address.city``; ``items[0][sku]`` / ``tags[]`` -> ``items[].sku``."""
+    if "[" not in key:
+        return key
+    head = key.split("[", 1)[0]
+    parts = [head]
+    for m in _BRACKETS.finditer(key):
+        inner = m.group(1)
+        if inner == "" or inner.isdigit():
+            parts[-1] += "[]"
+        else:
+            parts.append(inner)
+    return ".".join(parts)
