@@ -1,19 +1,62 @@
 """The sans-I/O pipeline: packets (or decrypted byte streams) in, filtered pairs out.
 
 Stages, each its own module: ``capture.packets`` (link/IP/TCP decoding) → ``reassembly`` (ordered
-byte streams per direction) → ``http`` (message framing) → ``pairs`` (request/response matching) →
-``filters`` (noise) → the ``on_pair`` callback (enrichment, sinks). No sockets or files in here; time
-is whatever timestamp the caller passes, so a pcap replays exactly as it was captured.
+byte streams per direction) → ``http`` (message framing) → ``conversation`` (request/response
+matching) → bounds and ``filters`` → the ``on_pair`` callback (enrichment, sinks). No sockets or
+files in here; time is whatever timestamp the caller passes, so a pcap replays exactly as it was
+captured.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from interceptor.capture.packets import TCP_FIN, TCP_RST, TCP_SYN, Segment, decode, ip_text
 from interceptor.config import Config
+from interceptor.conversation import Context, Conversation
 from interceptor.counters import Counters
+from interceptor.filters import PairFilter
+from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
+from interceptor.reassembly import Budget, TcpStream
+
+TCP_ACK = 0x10
+# Decoder results that are not traffic we could have used: counted, but not as drops.
+SKIPPED = {"not_ip", "not_tcp", "unsupported_linktype"}
+
+Address = tuple[bytes, int]
+
+
+class Flow:
+    """A TCP connection: two reassembled directions feeding one conversation."""
+
+    __slots__ = ("a", "streams", "conversation", "last_seen", "closed")
+
+    def __init__(self, a: Address, streams: tuple[TcpStream, TcpStream], conversation: Conversation, ts: float) -> None:
+        self.a = a  # the address that sends direction 0
+        self.streams = streams
+        self.conversation = conversation
+        self.last_seen = ts
+        self.closed = [False, False]
+
+
+class _Direction:
+    """Adapts a TCP stream's in-order bytes to one direction of a conversation."""
+
+    __slots__ = ("conversation", "direction", "parser")
+
+    def __init__(self, conversation: Conversation, direction: int) -> None:
+        self.conversation = conversation
+        self.direction = direction
+        self.parser = conversation.parsers[direction]
+
+    def data(self, payload: bytes, ts: float) -> None:
+        self.parser.feed(payload, ts)
+
+    def gap(self) -> None:
+        self.conversation.gap(self.direction)
 
 
 class Pipeline:
@@ -26,35 +69,221 @@ class Pipeline:
         on_pair: Callable[[Pair], None],
         source: dict[str, Any] | None = None,
     ) -> None:
-        raise NotImplementedError
+        core = config.core
+        self.config = config
+        self.counters = counters
+        self.on_pair = on_pair
+        self.source = source or {"kind": "pcap-file"}
+        self.budget = Budget(core.max_buffered_bytes)
+        self.filter = PairFilter(config.filters)
+        limits = Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies)
+        self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
+        self.flows: OrderedDict[tuple[Address, Address], Flow] = OrderedDict()
+        self.streams: dict[Hashable, Conversation] = {}
+        self.stream_seen: dict[Hashable, float] = {}
+        self.now = 0.0
 
+    # -- packets ----------------------------------------------------------------------------------
     def feed_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any] | None = None) -> None:
         """One captured frame. ``linktype`` is the pcap LINKTYPE_* value. ``source`` overrides the
         pipeline's default source for flows this packet creates (e.g. which tap saw it). The same TCP
         connection seen on two taps is one flow: duplicates are treated as retransmissions."""
-        raise NotImplementedError
+        counters = self.counters
+        counters.counts["packets"] += 1
+        if ts > self.now:
+            self.now = ts
+        try:
+            seg = decode(linktype, data)
+        except Exception:  # noqa: BLE001 - a decoder bug must never stop capture
+            counters.drop("decode_error")
+            return
+        if type(seg) is str:
+            if seg in SKIPPED:
+                counters.inc("packets.skipped." + seg)
+            else:
+                counters.drop(seg)
+            return
+        try:
+            self._segment(seg, ts, source)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - never crash on traffic: count and go on
+            counters.drop("internal_error")
+            self._forget(seg)  # type: ignore[arg-type]
 
+    def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
+        a = (seg.src, seg.sport)
+        b = (seg.dst, seg.dport)
+        key = (a, b) if a < b else (b, a)
+        flows = self.flows
+        flow = flows.get(key)
+        payload = seg.payload
+        flags = seg.flags
+        if flow is None:
+            if flags & TCP_RST or not (payload or flags & TCP_SYN):
+                return  # a bare ACK or FIN of a connection we do not track
+            flow = self._new_flow(key, a, b, flags, ts, source)
+            if flow is None:
+                return
+        else:
+            flows.move_to_end(key)
+            flow.last_seen = ts
+        direction = 0 if a == flow.a else 1
+        conversation = flow.conversation
+        if conversation.dead:
+            if flags & (TCP_FIN | TCP_RST):
+                self._end(key, flow, ts, "")
+            return
+        stream = flow.streams[direction]
+        if flags & TCP_SYN:
+            stream.syn(seg.seq)
+            conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
+        if payload:
+            self.counters.counts["tcp.payload_bytes"] += len(payload)
+            stream.segment(seg.seq, payload, ts)
+        if flags & TCP_FIN:
+            stream.fin(seg.seq + (1 if flags & TCP_SYN else 0), len(payload))
+        if flags & TCP_RST:
+            self._end(key, flow, ts, "connection_reset")
+        elif stream.fin_at is not None and stream.finished and not flow.closed[direction]:
+            flow.closed[direction] = True
+            conversation.close_direction(direction, ts)
+            if all(flow.closed):
+                self._end(key, flow, ts, "no_response")
+
+    def _new_flow(
+        self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None
+    ) -> Flow | None:
+        if len(self.flows) >= self.config.core.max_flows:
+            self._expire_idle(ts)
+            if len(self.flows) >= self.config.core.max_flows:
+                self.counters.drop("flow_table_full")
+                return None
+        endpoints = (Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1]))
+        # A connection whose SYN we saw starts at a message boundary; otherwise search for one.
+        conversation = Conversation(self.ctx, endpoints, source or self.source, synced=bool(flags & TCP_SYN))
+        streams = tuple(
+            TcpStream(_Direction(conversation, d), self.counters, self.budget, self.config.core.max_out_of_order_segments)
+            for d in (0, 1)
+        )
+        flow = Flow(a, streams, conversation, ts)  # type: ignore[arg-type]
+        self.flows[key] = flow
+        self.counters.inc("flows")
+        if not flags & TCP_SYN:
+            self.counters.inc("flows.midstream")
+        return flow
+
+    def _end(self, key: tuple[Address, Address], flow: Flow, ts: float, reason: str) -> None:
+        """The connection is over (FIN both ways, RST, idle, or end of input)."""
+        self.flows.pop(key, None)
+        for direction, stream in enumerate(flow.streams):
+            stream.flush(ts)  # held data after a hole is still delivered
+            stream.release()
+            if not flow.closed[direction]:
+                flow.closed[direction] = True
+                flow.conversation.close_direction(direction, ts)
+        flow.conversation.close(ts, reason or "no_response")
+
+    def _forget(self, seg: Segment) -> None:
+        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        flow = self.flows.pop((a, b) if a < b else (b, a), None)
+        if flow is not None:
+            for stream in flow.streams:
+                stream.release()
+
+    # -- byte streams (TLS plaintext) ---------------------------------------------------------------
     def feed_stream(
         self, conn_id: Hashable, direction: int, ts: float, data: bytes,
         a: Endpoint, b: Endpoint, source: dict[str, Any],
     ) -> None:
         """Plaintext bytes of a connection already in order (TLS uprobes). ``direction`` 0 means
         a→b, 1 means b→a; which side is the client is decided from the content."""
-        raise NotImplementedError
+        if ts > self.now:
+            self.now = ts
+        conversation = self.streams.get(conn_id)
+        if conversation is None:
+            conversation = Conversation(self.ctx, (a, b), source, synced=True)
+            self.streams[conn_id] = conversation
+            self.counters.inc("streams")
+        self.stream_seen[conn_id] = ts
+        self.counters.counts["stream.bytes"] += len(data)
+        try:
+            conversation.parsers[direction].feed(data, ts)
+        except Exception:  # noqa: BLE001 - never crash on traffic
+            self.counters.drop("internal_error")
+            self.streams.pop(conn_id, None)
 
     def stream_gap(self, conn_id: Hashable, direction: int) -> None:
         """Bytes were lost in one direction of a stream: the message in progress is abandoned and
         the parser resynchronises on the next message start."""
-        raise NotImplementedError
+        conversation = self.streams.get(conn_id)
+        if conversation is not None:
+            self.counters.inc("stream.gaps")
+            conversation.gap(direction)
 
     def stream_close(self, conn_id: Hashable, ts: float) -> None:
-        """The connection ended (SSL_free, FIN): bodies delimited by close are completed."""
-        raise NotImplementedError
+        """The connection ended (SSL_free, close): bodies delimited by close are completed."""
+        conversation = self.streams.pop(conn_id, None)
+        self.stream_seen.pop(conn_id, None)
+        if conversation is not None:
+            conversation.close(ts)
 
+    # -- time -------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
-        """Expire requests waiting too long for a response and idle flows."""
-        raise NotImplementedError
+        """Expire requests waiting too long for a response, and idle flows."""
+        if now > self.now:
+            self.now = now
+        self._expire_idle(now)
+        for flow in self.flows.values():
+            if flow.conversation.queue:
+                flow.conversation.expire(now)
+        idle_limit = now - self.config.core.flow_idle_timeout_s
+        for conn_id, conversation in list(self.streams.items()):
+            conversation.expire(now)
+            if self.stream_seen.get(conn_id, now) < idle_limit:
+                self.stream_close(conn_id, now)
+                self.counters.inc("stream.idle_expired")
+        self.counters.set_gauge("flows.tracked", len(self.flows))
+        self.counters.set_gauge("buffer.bytes", self.budget.used)
+
+    def _expire_idle(self, now: float) -> None:
+        limit = now - self.config.core.flow_idle_timeout_s
+        flows = self.flows
+        while flows:
+            key, flow = next(iter(flows.items()))
+            if flow.last_seen >= limit:
+                break
+            self.counters.inc("flows.idle_expired")
+            self._end(key, flow, now, "flow_idle_timeout")
 
     def close(self, now: float | None = None) -> None:
         """End of input: complete what can be completed, count the rest as dropped."""
-        raise NotImplementedError
+        ts = self.now if now is None else now
+        for key, flow in list(self.flows.items()):
+            self._end(key, flow, ts, "end_of_capture")
+        for conn_id in list(self.streams):
+            self.stream_close(conn_id, ts)
+
+    # -- output -----------------------------------------------------------------------------------
+    def _emit(self, pair: Pair) -> None:
+        counters = self.counters
+        counters.counts["pairs.matched"] += 1
+        if pair.body_bytes > self.config.core.max_pair_bytes:
+            if self.config.core.oversize != "truncate":
+                counters.drop("pair_too_large")
+                return
+            _truncate_pair(pair, self.config.core.max_pair_bytes)
+        reason = self.filter.reason(pair)
+        if reason is not None:
+            counters.drop(reason)
+            return
+        counters.counts["pairs.emitted"] += 1
+        self.on_pair(pair)
+
+
+def _truncate_pair(pair: Pair, limit: int) -> None:
+    """Keep the request whole if possible and cut the response to fit the pair bound."""
+    req, resp = pair.request, pair.response
+    if len(req.body) > limit:
+        req.body, req.truncated = req.body[:limit], True
+    room = limit - len(req.body)
+    if len(resp.body) > room:
+        resp.body, resp.truncated = resp.body[:room], True

@@ -1,0 +1,158 @@
+"""Link, IP and TCP header decoding for captured frames, written for the hot path.
+
+``decode`` turns one frame into a ``Segment`` tuple or a drop reason. It uses ``struct`` on the
+raw bytes instead of dpkt objects: measured here dpkt's object decoding costs 14–18 µs per packet,
+slicing with ``struct`` 3–4× less (see README). Supported link types: Ethernet (with 802.1Q/802.1ad
+tags), Linux cooked v1 and v2, raw IP, BSD loopback (NULL/LOOP), IPv4 and IPv6 (with extension
+headers); IP fragments are counted and dropped (TCP almost never fragments).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import NamedTuple
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_RAW_ALT = 12  # DLT_RAW as some platforms number it
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+ETH_IPV4 = 0x0800
+ETH_IPV6 = 0x86DD
+ETH_VLAN = (0x8100, 0x88A8, 0x9100)
+
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_ACK = 0x10
+
+_IPV6_EXT = {0, 43, 60, 51}  # hop-by-hop, routing, destination options, AH
+_IPV6_FRAGMENT = 44
+
+_u16 = struct.Struct("!H").unpack_from
+_tcp = struct.Struct("!HHIIBB").unpack_from
+_u32le = struct.Struct("<I").unpack_from
+_u32be = struct.Struct("!I").unpack_from
+
+
+class Segment(NamedTuple):
+    """One TCP segment. Addresses are packed bytes (4 or 16); ``ip_text`` renders them."""
+
+    src: bytes
+    sport: int
+    dst: bytes
+    dport: int
+    seq: int
+    ack: int
+    flags: int
+    payload: bytes
+
+
+def ip_text(addr: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
+
+
+def decode(linktype: int, frame: bytes) -> Segment | str:
+    """Decode a frame down to TCP. Returns the segment, or a short drop reason."""
+    if linktype == LINKTYPE_ETHERNET:
+        if len(frame) < 14:
+            return "truncated_link"
+        ethertype = _u16(frame, 12)[0]
+        off = 14
+        while ethertype in ETH_VLAN:
+            if len(frame) < off + 4:
+                return "truncated_link"
+            ethertype = _u16(frame, off + 2)[0]
+            off += 4
+    elif linktype == LINKTYPE_LINUX_SLL:
+        if len(frame) < 16:
+            return "truncated_link"
+        ethertype = _u16(frame, 14)[0]
+        off = 16
+    elif linktype == LINKTYPE_LINUX_SLL2:
+        if len(frame) < 20:
+            return "truncated_link"
+        ethertype = _u16(frame, 0)[0]
+        off = 20
+    elif linktype in (LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_IPV4, LINKTYPE_IPV6):
+        if not frame:
+            return "truncated_link"
+        version = frame[0] >> 4
+        ethertype = ETH_IPV4 if version == 4 else ETH_IPV6 if version == 6 else 0
+        off = 0
+    elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
+        if len(frame) < 4:
+            return "truncated_link"
+        family = (_u32be if linktype == LINKTYPE_LOOP else _u32le)(frame, 0)[0]
+        ethertype = ETH_IPV4 if family == 2 else ETH_IPV6 if family in (10, 24, 28, 30) else 0
+        off = 4
+    else:
+        return "unsupported_linktype"
+    if ethertype == ETH_IPV4:
+        return _ipv4(frame, off)
+    if ethertype == ETH_IPV6:
+        return _ipv6(frame, off)
+    return "not_ip"
+
+
+def _ipv4(frame: bytes, off: int) -> Segment | str:
+    if len(frame) < off + 20:
+        return "truncated_ip"
+    b0 = frame[off]
+    if b0 >> 4 != 4:
+        return "bad_ip"
+    ihl = (b0 & 0x0F) * 4
+    if ihl < 20:
+        return "bad_ip"
+    if frame[off + 9] != 6:
+        return "not_tcp"
+    if _u16(frame, off + 6)[0] & 0x3FFF:  # MF flag or fragment offset
+        return "ip_fragment"
+    total = _u16(frame, off + 2)[0]
+    # Total length trims Ethernet padding; 0 appears on TSO captures (the kernel fills it later).
+    end = off + total if total else len(frame)
+    if end > len(frame):
+        end = len(frame)  # snaplen-cut frame: TCP will see a short payload and a gap
+    return _tcp_segment(frame, off + ihl, end, frame[off + 12 : off + 16], frame[off + 16 : off + 20])
+
+
+def _ipv6(frame: bytes, off: int) -> Segment | str:
+    if len(frame) < off + 40:
+        return "truncated_ip"
+    if frame[off] >> 4 != 6:
+        return "bad_ip"
+    plen = _u16(frame, off + 4)[0]
+    nxt = frame[off + 6]
+    src = frame[off + 8 : off + 24]
+    dst = frame[off + 24 : off + 40]
+    end = off + 40 + plen if plen else len(frame)
+    if end > len(frame):
+        end = len(frame)
+    p = off + 40
+    while nxt in _IPV6_EXT:
+        if len(frame) < p + 8:
+            return "truncated_ip"
+        hdr_len = (frame[p + 1] + 2) * 4 if nxt == 51 else (frame[p + 1] + 1) * 8
+        nxt = frame[p]
+        p += hdr_len
+    if nxt == _IPV6_FRAGMENT:
+        return "ip_fragment"
+    if nxt != 6:
+        return "not_tcp"
+    return _tcp_segment(frame, p, end, src, dst)
+
+
+def _tcp_segment(frame: bytes, p: int, end: int, src: bytes, dst: bytes) -> Segment | str:
+    if end < p + 20:
+        return "truncated_tcp"
+    sport, dport, seq, ack, doff, flags = _tcp(frame, p)
+    hlen = (doff >> 4) * 4
+    if hlen < 20 or p + hlen > end:
+        return "truncated_tcp"
+    return Segment(src, sport, dst, dport, seq, ack, flags, frame[p + hlen : end])

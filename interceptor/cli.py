@@ -1,0 +1,201 @@
+"""The ``interceptor`` command: ``replay`` a capture file; ``run`` and ``discover`` on a node."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from interceptor import __version__
+from interceptor.capture.pcapfile import CaptureError, CaptureReader
+from interceptor.config import Config, ConfigError, load_config
+from interceptor.counters import Counters
+from interceptor.pipeline import Pipeline
+from interceptor.sinks.base import Sink
+
+TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="interceptor", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_replay(sub)
+    _register_agent(sub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"interceptor: config error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _register_agent(sub: Any) -> None:
+    """``run`` and ``discover`` live in interceptor.agent (live capture on a node)."""
+    try:
+        from interceptor import agent
+    except ImportError:
+        return
+    agent.register(sub)
+
+
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that produces pairs."""
+    p.add_argument("--config", metavar="PATH", help="YAML configuration file")
+    p.add_argument("--out", metavar="PATH", help="write pairs as JSON Lines to PATH ('-' for stdout)")
+    p.add_argument("--kafka", metavar="BOOTSTRAP", help="publish pairs to Kafka at BOOTSTRAP (host:port,...)")
+    p.add_argument("--topic", metavar="TOPIC", help="Kafka topic for pairs (default from config: pairs)")
+    p.add_argument("--keep-all", action="store_true", help="disable content-type, status, URL and header filters")
+    p.add_argument("--stats", metavar="PATH", help="write counters as JSON to PATH at the end ('-' for stdout)")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config)
+    if args.keep_all:
+        cfg.filters.keep_all = True
+    if args.kafka:
+        cfg.kafka.bootstrap_servers = args.kafka
+    if args.topic:
+        cfg.kafka.topic = args.topic
+    return cfg
+
+
+def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters) -> list[Sink]:
+    sinks: list[Sink] = []
+    if args.out:
+        from interceptor.sinks.jsonl import JsonlSink
+
+        sinks.append(JsonlSink(args.out, counters))
+    if cfg.kafka.bootstrap_servers:
+        from interceptor.sinks.kafka import KafkaSink
+
+        sinks.append(KafkaSink(cfg.kafka, counters, node=cfg.node_name))
+    return sinks
+
+
+def publish_to(sinks: list[Sink]) -> Any:
+    if len(sinks) == 1:
+        return sinks[0].publish
+
+    def publish(pair: Any) -> None:
+        for sink in sinks:
+            sink.publish(pair)
+
+    return publish
+
+
+def write_stats(path: str | None, counters: Counters, extra: dict[str, Any]) -> None:
+    if not path:
+        return
+    data = orjson.dumps({**counters.snapshot(), **extra}, option=orjson.OPT_INDENT_2) + b"\n"
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        Path(path).write_bytes(data)
+
+
+# -- replay -------------------------------------------------------------------------------------
+def _add_replay(sub: Any) -> None:
+    p = sub.add_parser("replay", help="read a pcap/pcapng capture (optionally gzipped) and emit pairs")
+    p.add_argument("file", help="capture file (.pcap, .pcapng, optionally .gz)")
+    add_common_args(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress display even on a terminal")
+    p.set_defaults(func=cmd_replay)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    counters = Counters()
+    try:
+        reader = CaptureReader(args.file)
+    except CaptureError as e:
+        print(f"interceptor: {e}", file=sys.stderr)
+        return 1
+    sinks = open_sinks(args, cfg, counters)
+    pipeline = Pipeline(cfg, counters, publish_to(sinks) if sinks else (lambda pair: None),
+                        source={"kind": "pcap-file", "file": str(args.file)})
+    progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
+    started = time.monotonic()
+    error = replay_file(reader, pipeline, sinks, progress)
+    reports = [sink.close(cfg.kafka.flush_timeout_s) for sink in sinks]
+    elapsed = time.monotonic() - started
+    progress.clear()
+    extra = {"file": str(args.file), "format": reader.format, "elapsed_s": round(elapsed, 3), "sinks": reports}
+    if error is not None:
+        extra["error"] = str(error)
+    write_stats(args.stats, counters, extra)
+    print(summary(counters, reader.packets, elapsed), file=sys.stderr)
+    if error is not None:
+        print(f"interceptor: {error} (processed {reader.packets} packets before it)", file=sys.stderr)
+        return 1 if reader.packets == 0 else 0
+    return 0
+
+
+def replay_file(reader: CaptureReader, pipeline: Pipeline, sinks: list[Sink], progress: Progress) -> CaptureError | None:
+    """Feed every readable packet; return the error that stopped the read, if any."""
+    next_tick = None
+    feed = pipeline.feed_packet
+    try:
+        for i, (ts, linktype, frame) in enumerate(reader):
+            feed(ts, frame, linktype)
+            if next_tick is None:
+                next_tick = ts + TICK_S
+            elif ts >= next_tick:
+                pipeline.tick(ts)
+                next_tick = ts + TICK_S
+                for sink in sinks:
+                    sink.poll()
+            if not i & 0x3FFF:
+                progress.show(reader, pipeline)
+        return None
+    except CaptureError as e:
+        return e
+    finally:
+        pipeline.close()
+
+
+class Progress:
+    """A one-line progress display on a terminal (stderr)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+
+    def show(self, reader: CaptureReader, pipeline: Pipeline) -> None:
+        if not self.enabled:
+            return
+        c = pipeline.counters
+        rate = reader.packets / max(time.monotonic() - self.started, 1e-6)
+        sys.stderr.write(
+            f"\r{reader.packets:>10} packets  {c.get('pairs.emitted'):>9} pairs  "
+            f"{len(pipeline.flows):>7} flows  {rate:>9.0f} pkt/s"
+        )
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 72 + "\r")
+
+
+def summary(counters: Counters, packets: int, elapsed: float) -> str:
+    drops = counters.drops()
+    pairs = counters.get("pairs.emitted")
+    lines = [
+        f"replayed {packets} packets in {elapsed:.2f}s: {counters.get('flows')} flows, "
+        f"{counters.get('http.requests')} requests, {counters.get('http.responses')} responses, "
+        f"{pairs} pairs emitted, {sum(drops.values())} dropped"
+    ]
+    for reason, n in sorted(drops.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  dropped {reason}: {n}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

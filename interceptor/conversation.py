@@ -1,0 +1,191 @@
+"""One connection's HTTP conversation: a parser per direction and the requests awaiting responses.
+
+Responses answer requests in order (HTTP/1.1 pipelining included). Timestamps guard the pairing
+after damage: a response cannot answer a request that started after it, and after a gap in the
+response direction a response is matched to the newest request that started before it (the
+responses of the older ones were lost). Every request or response that does not end in a pair is
+counted once, by the first reason it failed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from interceptor.counters import Counters
+from interceptor.http import Limits, MessageParser
+from interceptor.pairs import Endpoint, Pair, Request, Response
+from interceptor.reassembly import Budget
+
+
+@dataclass(slots=True)
+class Context:
+    """What all conversations of a pipeline share."""
+
+    limits: Limits
+    counters: Counters
+    budget: Budget
+    response_timeout_s: float
+    max_pending_requests: int
+    emit: Callable[[Pair], None]
+
+
+@dataclass(slots=True)
+class Waiting:
+    """A request (complete, or failed with ``failed`` as the reason) waiting for its response."""
+
+    ts: float
+    method: str
+    request: Request | None
+    failed: str = ""
+
+
+class Conversation:
+    """``endpoints[d]`` sends direction ``d``; ``parsers[d]`` parses it."""
+
+    def __init__(self, ctx: Context, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any], synced: bool) -> None:
+        self.ctx = ctx
+        self.endpoints = endpoints
+        self.source = source
+        self.parsers = (self._parser(synced), self._parser(synced))
+        self.queue: deque[Waiting] = deque()
+        self.response_gap = False
+        self.client: int | None = None  # direction that carries requests, once known
+
+    def _parser(self, synced: bool) -> MessageParser:
+        parser = MessageParser(
+            self.ctx.limits, self.ctx.counters, self.ctx.budget, self._on_message, self._request_method, synced
+        )
+        parser.on_role = self._on_role
+        return parser
+
+    def _on_role(self, parser: MessageParser) -> None:
+        direction = self.parsers.index(parser)
+        self.set_client(direction if parser.role == "request" else 1 - direction)
+
+    def __repr__(self) -> str:
+        return f"<Conversation client={self.client} waiting={len(self.queue)} {self.parsers}>"
+
+    @property
+    def dead(self) -> bool:
+        """Neither direction will ever yield a message again (not HTTP, upgraded, or closed)."""
+        return all(p.state.value == "dead" for p in self.parsers)
+
+    def set_client(self, direction: int) -> None:
+        """The TCP handshake told us who the client is."""
+        if self.client is None:
+            self.client = direction
+            self.parsers[direction].role = "request"
+            self.parsers[1 - direction].role = "response"
+
+    def gap(self, direction: int) -> None:
+        if self.parsers[direction].role == "response":
+            self.response_gap = True
+        self.parsers[direction].gap()
+
+    # -- events from the parsers ------------------------------------------------------------------
+    def _request_method(self) -> str | None:
+        if self.queue:
+            return self.queue[0].method
+        if self.client is not None:
+            msg = self.parsers[self.client].msg
+            if msg is not None and msg.is_request:
+                return msg.start[0]
+        return None
+
+    def _on_message(self, parser: MessageParser, msg: Request | Response | None, reason: str, ts: float) -> None:
+        if reason == "upgraded":
+            for p in self.parsers:
+                p.state = p.state.DEAD
+            self._fail_all("upgraded_connection", count=False)
+            return
+        if parser.role == "request":
+            self._request(msg, reason, ts)  # type: ignore[arg-type]
+        else:
+            self._response(msg, reason, ts)  # type: ignore[arg-type]
+
+    def _request(self, request: Request | None, reason: str, ts: float) -> None:
+        counters = self.ctx.counters
+        if request is None:
+            counters.drop(reason)
+            self._enqueue(Waiting(ts, "", None, reason))
+        else:
+            counters.inc("http.requests")
+            self._enqueue(Waiting(ts, request.method, request))
+
+    def _enqueue(self, waiting: Waiting) -> None:
+        if len(self.queue) >= self.ctx.max_pending_requests:
+            oldest = self.queue.popleft()
+            if not oldest.failed:
+                self.ctx.counters.drop("pipeline_depth")
+        self.queue.append(waiting)
+
+    def _response(self, response: Response | None, reason: str, ts: float) -> None:
+        counters = self.ctx.counters
+        if response is not None:
+            counters.inc("http.responses")
+        waiting = self._match(ts)
+        if waiting is None:
+            counters.drop("response_without_request" if response is not None else reason)
+            return
+        if waiting.failed:
+            counters.inc("http.responses_to_failed_requests")
+            if response is None:
+                counters.inc("http.responses_failed_too")
+            return
+        if response is None:
+            counters.drop(reason)
+            return
+        assert waiting.request is not None
+        c, s = self.client, 1 - (self.client or 0)
+        src, dst = self.endpoints[c or 0], self.endpoints[s]
+        self.ctx.emit(Pair(waiting.request, response, src, dst, self.source))
+
+    def _match(self, ts: float) -> Waiting | None:
+        """Pop the request this response (first byte at ``ts``) answers, or None."""
+        queue = self.queue
+        if not queue or queue[0].ts > ts:
+            return None
+        if self.response_gap:
+            self.response_gap = False
+            while len(queue) > 1 and queue[1].ts <= ts:
+                lost = queue.popleft()
+                if not lost.failed:
+                    self.ctx.counters.drop("response_lost")
+        return queue.popleft()
+
+    # -- time and end -----------------------------------------------------------------------------
+    def expire(self, now: float) -> None:
+        """Drop requests that waited longer than the response timeout."""
+        limit = now - self.ctx.response_timeout_s
+        queue = self.queue
+        while queue and queue[0].ts < limit:
+            # A response already being received is not late: its first byte came in time.
+            resp_parser = self.parsers[1 - self.client] if self.client is not None else None
+            if resp_parser is not None and resp_parser.msg is not None and resp_parser.msg.ts >= queue[0].ts:
+                return
+            waiting = queue.popleft()
+            if not waiting.failed:
+                self.ctx.counters.drop("response_timeout")
+
+    def close_direction(self, direction: int, ts: float) -> None:
+        self.parsers[direction].close(ts)
+
+    def close(self, ts: float, reason: str = "no_response") -> None:
+        """The connection is over: complete close-delimited bodies, count requests left unanswered."""
+        for p in self.parsers:
+            if p.state.value != "dead":
+                p.close(ts)
+        self._fail_all(reason)
+
+    def _fail_all(self, reason: str, count: bool = True) -> None:
+        while self.queue:
+            waiting = self.queue.popleft()
+            if count and not waiting.failed:
+                self.ctx.counters.drop(reason)
+
+    @property
+    def held_bytes(self) -> int:
+        return sum(p.held_bytes for p in self.parsers)

@@ -1,0 +1,82 @@
+"""Noise filters: which pairs are worth sending downstream (Soveren's defaults, all configurable).
+
+``PairFilter.reason(pair)`` returns the drop reason, or None to keep the pair. ``keep_all`` turns
+off the content-type, status, URL and header filters (the size bounds live in the pipeline).
+
+Content types are compared on the media type only (parameters such as ``charset`` ignored, case
+folded). With ``json_suffix`` on (default) structured-syntax types ``application/*+json`` count as
+JSON: problem+json and vnd.api+json bodies carry the same kind of data.
+"""
+
+from __future__ import annotations
+
+from interceptor.config import ConfigError, FilterConfig
+from interceptor.pairs import Pair
+
+
+def media_type(content_type: str) -> str:
+    """``Application/JSON; charset=utf-8`` → ``application/json``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def url_path(target: str) -> str:
+    """The path of a request target (origin form or absolute form), without the query."""
+    if "://" in target:
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        target = rest[slash:] if slash >= 0 else "/"
+    for sep in ("?", "#"):
+        target = target.split(sep, 1)[0]
+    return target or "/"
+
+
+class PairFilter:
+    def __init__(self, cfg: FilterConfig) -> None:
+        self.keep_all = cfg.keep_all
+        self.content_types = {media_type(t) for t in cfg.content_types}
+        self.json_suffix = cfg.json_suffix
+        self.user_agents = tuple(p.lower() for p in cfg.drop_user_agent_prefixes)
+        self.request_headers = {h.lower() for h in cfg.drop_request_headers}
+        self.statuses, self.status_classes = _statuses(cfg.drop_statuses)
+        self.urls = {u.rstrip("/") or "/" for u in cfg.drop_urls}
+
+    def reason(self, pair: Pair) -> str | None:
+        if self.keep_all:
+            return None
+        status = pair.response.status
+        if status in self.statuses or status // 100 in self.status_classes:
+            return "filtered_status"
+        request = pair.request
+        path = url_path(request.target).rstrip("/") or "/"
+        if path in self.urls:
+            return "filtered_url"
+        for name, value in request.headers:
+            lname = name.lower()
+            if lname in self.request_headers:
+                return "filtered_header"
+            if lname == "user-agent" and value.lower().startswith(self.user_agents):
+                return "filtered_user_agent"
+        if not (self.wanted(request.content_type) or self.wanted(pair.response.content_type)):
+            return "filtered_content_type"
+        return None
+
+    def wanted(self, content_type: str) -> bool:
+        mt = media_type(content_type)
+        if mt in self.content_types:
+            return True
+        return self.json_suffix and mt.endswith("+json") and "application/json" in self.content_types
+
+
+def _statuses(specs: list[str]) -> tuple[set[int], set[int]]:
+    """'301' → exact status; '4xx' → the whole class."""
+    exact: set[int] = set()
+    classes: set[int] = set()
+    for spec in specs:
+        s = spec.strip().lower()
+        if len(s) == 3 and s.endswith("xx") and s[0].isdigit():
+            classes.add(int(s[0]))
+        elif s.isdigit():
+            exact.add(int(s))
+        else:
+            raise ConfigError(f"filters.drop_statuses: {spec!r} is neither a status (301) nor a class (4xx)")
+    return exact, classes

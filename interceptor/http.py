@@ -1,0 +1,539 @@
+"""Passive HTTP/1.x message framing for one direction of a connection.
+
+A ``MessageParser`` is fed the ordered bytes of one direction and hands complete messages (head +
+decoded body) to its owner. It is a small explicit state machine (``State``), detects HTTP by
+content rather than port, and can start anywhere: after a gap, or on a capture that began
+mid-connection, it searches for the next request or status line (``resync``). Bodies are framed by
+Content-Length, chunked encoding (extensions, trailers) or connection close; bodies are stored up
+to the message bound and Content-Encoding (gzip, deflate, br) is removed with the same bound, so a
+decompression bomb stops at the limit.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import brotli
+
+from interceptor.counters import Counters
+from interceptor.pairs import Headers, Request, Response
+from interceptor.reassembly import Budget
+
+REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) ([^ \r\n]+) HTTP/1\.([01])\r\n")
+# After a gap only well-known methods count, so body bytes are not taken for a request line.
+RESYNC_REQUEST = re.compile(
+    rb"(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|TRACE|CONNECT|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|"
+    rb"LOCK|UNLOCK|REPORT|SEARCH|PURGE) [^ \r\n]+ HTTP/1\.[01]\r\n"
+)
+STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([^\r\n]*))?\r\n")
+RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
+START_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,31} |HTTP/1\.")
+CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
+HEAD_END = b"\r\n\r\n"
+
+
+class State(enum.Enum):
+    DETECT = "detect"  # expecting a message start at the buffer's beginning
+    RESYNC = "resync"  # searching for the next message start after damage
+    BODY_LENGTH = "body_length"
+    CHUNK_SIZE = "chunk_size"
+    CHUNK_DATA = "chunk_data"
+    CHUNK_END = "chunk_end"
+    TRAILERS = "trailers"
+    BODY_CLOSE = "body_close"
+    DEAD = "dead"  # not HTTP, or upgraded to another protocol: ignore the rest
+
+
+@dataclass(slots=True)
+class Limits:
+    max_message_bytes: int
+    max_header_bytes: int
+    truncate: bool  # True: keep the first bytes and mark truncated; False: drop oversize messages
+    decode: bool = True
+
+
+@dataclass(slots=True)
+class Partial:
+    """A message whose head has been parsed and whose body is being framed."""
+
+    is_request: bool
+    start: tuple[str, ...]  # (method, target, version) or (version, status, reason)
+    headers: Headers
+    ts: float
+    content_encoding: str
+    parts: list[bytes] = field(default_factory=list)
+    stored: int = 0
+    body_size: int = 0
+    remaining: int = 0
+    oversize: str = ""  # drop reason once the body can no longer be kept
+    truncated: bool = False
+    wire_bytes: int = 0
+
+
+class MessageParser:
+    """Frames messages in one direction; ``role`` is 'request', 'response' or None (not yet known)."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        counters: Counters,
+        budget: Budget,
+        on_message: Callable[[MessageParser, Request | Response | None, str, float], None],
+        request_method: Callable[[], str | None],
+        synced: bool,
+    ) -> None:
+        self.limits = limits
+        self.counters = counters
+        self.budget = budget
+        self.on_message = on_message  # (parser, message or None if dropped, drop reason, first-byte ts)
+        self.request_method = request_method  # method of the request a response answers
+        self.role: str | None = None
+        self.state = State.DETECT if synced else State.RESYNC
+        self.buf = b""
+        self.buf_ts = 0.0
+        self.msg: Partial | None = None
+        self.messages = 0
+        self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
+
+    def __repr__(self) -> str:
+        return f"<MessageParser {self.role} {self.state.value} buf={len(self.buf)}>"
+
+    # -- input -------------------------------------------------------------------------------
+    def feed(self, data: bytes, ts: float) -> None:
+        if self.state is State.DEAD:
+            return
+        if self.buf:
+            self.buf += data
+        else:
+            self.buf = data
+            self.buf_ts = ts
+        while self.buf and self._step(ts):
+            pass
+        if not self.buf:
+            self.buf_ts = ts
+
+    data = feed  # the reassembly consumer interface
+
+    def gap(self) -> None:
+        """Bytes were lost: abandon the message in progress and search for the next start."""
+        if self.state is State.DEAD:
+            return
+        if self.msg is not None:
+            self._abandon("gap")
+        self.buf = b""
+        self.state = State.RESYNC
+
+    def close(self, ts: float) -> None:
+        """The direction ended: a body delimited by close is complete; anything else is cut."""
+        if self.state is State.BODY_CLOSE and self.msg is not None:
+            self._complete()
+        elif self.msg is not None:
+            self._abandon("incomplete_at_close")
+        self.buf = b""
+        self.state = State.DEAD
+
+    @property
+    def held_bytes(self) -> int:
+        return len(self.buf) + (self.msg.stored if self.msg else 0)
+
+    # -- state machine -------------------------------------------------------------------------
+    def _step(self, ts: float) -> bool:
+        """Make progress on the buffer; False when more input is needed."""
+        state = self.state
+        if state is State.DETECT:
+            return self._head(ts)
+        if state is State.BODY_LENGTH:
+            return self._body_length()
+        if state is State.CHUNK_SIZE:
+            return self._chunk_size()
+        if state is State.CHUNK_DATA:
+            return self._chunk_data()
+        if state is State.CHUNK_END:
+            return self._chunk_end()
+        if state is State.TRAILERS:
+            return self._trailers()
+        if state is State.BODY_CLOSE:
+            self._store(self.buf)
+            self.buf = b""
+            return False
+        if state is State.RESYNC:
+            return self._resync()
+        self.buf = b""  # DEAD
+        return False
+
+    def _resync(self) -> bool:
+        buf = self.buf
+        patterns = []
+        if self.role != "response":
+            patterns.append(RESYNC_REQUEST)
+        if self.role != "request":
+            patterns.append(RESYNC_STATUS)
+        best = -1
+        for pattern in patterns:
+            m = pattern.search(buf)
+            if m and (best < 0 or m.start() < best):
+                best = m.start()
+        if best < 0:
+            # Keep only a possible partial start line: what follows the last line break.
+            cut = buf.rfind(b"\n") + 1
+            skipped = cut if len(buf) - cut <= self.limits.max_header_bytes else len(buf)
+            self.counters.inc("http.resync_skipped_bytes", skipped)
+            self.buf = buf[skipped:]
+            return False
+        self.counters.inc("http.resync_skipped_bytes", best)
+        self.counters.inc("http.resyncs")
+        self.buf = buf[best:]
+        self.state = State.DETECT
+        return True
+
+    def _head(self, ts: float) -> bool:
+        buf = self.buf
+        if buf[:1] in (b"\r", b"\n"):  # stray line breaks between messages are tolerated (RFC 9112 2.2)
+            self.buf = buf = buf.lstrip(b"\r\n")
+            if not buf:
+                return False
+        end = buf.find(HEAD_END)
+        if end < 0:
+            if len(buf) >= 8 and not START_PREFIX.match(buf):
+                return self._not_http()
+            if len(buf) > self.limits.max_header_bytes:
+                self.counters.drop("header_too_large")
+                self.buf = b""
+                self.state = State.RESYNC
+            return False
+        if end > self.limits.max_header_bytes:
+            self.counters.drop("header_too_large")
+            self.buf = buf[end + 4 :]
+            self.state = State.RESYNC
+            return True
+        first_line_end = buf.find(b"\r\n") + 2
+        start_line = buf[:first_line_end]
+        if self.role != "response" and (m := REQUEST_LINE.match(start_line)):
+            is_request = True
+            start = (m[1].decode("ascii"), m[2].decode("latin-1"), "HTTP/1." + chr(m[3][0]))
+        elif self.role != "request" and (m := STATUS_LINE.match(start_line)):
+            is_request = False
+            start = ("HTTP/1." + chr(m[1][0]), m[2].decode("ascii"), (m[3] or b"").decode("latin-1"))
+        else:
+            return self._not_http()
+        if self.role is None:
+            self.role = "request" if is_request else "response"
+            if self.on_role is not None:
+                self.on_role(self)
+        headers = parse_headers(buf[first_line_end:end])
+        self.buf = buf[end + 4 :]
+        msg_ts = self.buf_ts
+        self.buf_ts = ts
+        return self._begin(is_request, start, headers, msg_ts, end + 4)
+
+    def _not_http(self) -> bool:
+        if self.messages == 0 and self.state is State.DETECT and self.role is None:
+            # The connection's first bytes are not HTTP (TLS, a database protocol...): ignore it.
+            self.counters.inc("http.non_http_streams")
+            self.state = State.DEAD
+            self.buf = b""
+            return False
+        self.counters.drop("http_parse_error")
+        self.state = State.RESYNC
+        self.buf = self.buf[1:]
+        return True
+
+    def _begin(self, is_request: bool, start: tuple[str, ...], headers: Headers, ts: float, head_len: int) -> bool:
+        length: int | None = None
+        chunked = False
+        encoding = ""
+        for name, value in headers:
+            lname = name.lower()
+            if lname == "content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = -1
+            elif lname == "transfer-encoding":
+                chunked = value.lower().rstrip().endswith("chunked")
+            elif lname == "content-encoding":
+                encoding = value.strip().lower()
+        msg = Partial(is_request, start, headers, ts, encoding, wire_bytes=head_len)
+        self.msg = msg
+        if length is not None and length < 0 and not chunked:
+            self.msg = None
+            self.counters.drop("bad_content_length")
+            self.state = State.RESYNC
+            return True
+        if not is_request:
+            status = int(start[1])
+            if status < 200:
+                return self._interim(status)
+            method = self.request_method()
+            if method == "HEAD" or status in (204, 304):
+                return self._no_body()
+            if method == "CONNECT":
+                return self._upgrade()
+        if chunked:
+            self.state = State.CHUNK_SIZE
+        elif length is not None and length > 0:
+            msg.remaining = length
+            self.state = State.BODY_LENGTH
+        elif is_request or length == 0:
+            return self._no_body()
+        else:
+            self.state = State.BODY_CLOSE
+        return True
+
+    def _no_body(self) -> bool:
+        self._complete()
+        return True
+
+    def _interim(self, status: int) -> bool:
+        self.msg = None
+        if status == 101:
+            return self._upgrade()
+        self.counters.inc("http.interim_responses")  # 100 Continue & co: not the final response
+        self.state = State.DETECT
+        return True
+
+    def _upgrade(self) -> bool:
+        self.counters.inc("http.upgraded_connections")  # WebSocket, CONNECT tunnels: not HTTP after this
+        self.msg = None
+        self.state = State.DEAD
+        self.buf = b""
+        self.on_message(self, None, "upgraded", 0.0)
+        return False
+
+    def _body_length(self) -> bool:
+        msg = self.msg
+        assert msg is not None
+        buf = self.buf
+        n = msg.remaining
+        if len(buf) < n:
+            self._store(buf)
+            msg.remaining -= len(buf)
+            msg.wire_bytes += len(buf)
+            self.buf = b""
+            return False
+        self._store(buf[:n] if len(buf) > n else buf)
+        msg.wire_bytes += n
+        self.buf = buf[n:]
+        self._complete()
+        return True
+
+    def _chunk_size(self) -> bool:
+        buf = self.buf
+        m = CHUNK_SIZE.match(buf)
+        if m is None:
+            if b"\r\n" in buf[:1024] or len(buf) > 1024:
+                return self._framing_error()
+            return False
+        size = int(m[1], 16)
+        msg = self.msg
+        assert msg is not None
+        msg.wire_bytes += m.end()
+        self.buf = buf[m.end() :]
+        if size == 0:
+            self.state = State.TRAILERS
+        else:
+            msg.remaining = size
+            self.state = State.CHUNK_DATA
+        return True
+
+    def _chunk_data(self) -> bool:
+        msg = self.msg
+        assert msg is not None
+        buf = self.buf
+        n = msg.remaining
+        take = buf[:n] if len(buf) > n else buf
+        self._store(take)
+        msg.remaining -= len(take)
+        msg.wire_bytes += len(take)
+        self.buf = buf[len(take) :]
+        if msg.remaining:
+            return False
+        self.state = State.CHUNK_END
+        return True
+
+    def _chunk_end(self) -> bool:
+        if len(self.buf) < 2:
+            return False
+        if self.buf[:2] != b"\r\n":
+            return self._framing_error()
+        self.buf = self.buf[2:]
+        self.state = State.CHUNK_SIZE
+        return True
+
+    def _trailers(self) -> bool:
+        buf = self.buf
+        if buf.startswith(b"\r\n"):
+            self.buf = buf[2:]
+        else:
+            end = buf.find(HEAD_END)
+            if end < 0:
+                if len(buf) > self.limits.max_header_bytes:
+                    return self._framing_error()
+                return False
+            assert self.msg is not None
+            self.msg.headers.extend(parse_headers(buf[:end]))  # trailer fields follow the headers
+            self.buf = buf[end + 4 :]
+        self._complete()
+        return True
+
+    def _framing_error(self) -> bool:
+        self._abandon("chunked_framing_error")
+        self.state = State.RESYNC
+        return True
+
+    # -- body storage and completion ------------------------------------------------------------
+    def _store(self, data: bytes) -> None:
+        msg = self.msg
+        if msg is None or not data:
+            return
+        msg.body_size += len(data)
+        if msg.oversize:
+            return
+        room = self.limits.max_message_bytes - msg.stored
+        if len(data) > room:
+            if not self.limits.truncate:
+                self._shed(msg, "request_too_large" if msg.is_request else "response_too_large")
+                return
+            data = data[:room]
+            msg.truncated = True
+        if not data:
+            return
+        if not self.budget.reserve(len(data)):
+            self._shed(msg, "memory_budget")
+            return
+        msg.parts.append(data)
+        msg.stored += len(data)
+
+    def _shed(self, msg: Partial, reason: str) -> None:
+        """Stop keeping this message's body; it will be dropped when complete."""
+        msg.oversize = reason
+        self.budget.release(msg.stored)
+        msg.parts = []
+        msg.stored = 0
+
+    def _release(self, msg: Partial) -> bytes:
+        body = b"".join(msg.parts) if len(msg.parts) != 1 else msg.parts[0]
+        self.budget.release(msg.stored)
+        msg.parts = []
+        msg.stored = 0
+        return body
+
+    def _abandon(self, reason: str) -> None:
+        msg = self.msg
+        if msg is not None:
+            self._release(msg)
+            self.msg = None
+            self.on_message(self, None, reason, msg.ts)
+
+    def _complete(self) -> None:
+        msg = self.msg
+        assert msg is not None
+        self.msg = None
+        self.messages += 1
+        self.state = State.DETECT
+        body = self._release(msg)
+        if msg.oversize:
+            self.on_message(self, None, msg.oversize, msg.ts)
+            return
+        body_size = msg.body_size
+        if msg.content_encoding and self.limits.decode and body:
+            body, body_size, reason = self._decode(msg, body)
+            if reason:
+                self.on_message(self, None, reason, msg.ts)
+                return
+        if msg.is_request:
+            method, target, version = msg.start
+            out: Request | Response = Request(
+                version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes,
+                method=method, target=target,
+            )
+        else:
+            version, status, reason_phrase = msg.start
+            out = Response(
+                version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes,
+                status=int(status), reason=reason_phrase,
+            )
+        self.on_message(self, out, "", msg.ts)
+
+    def _decode(self, msg: Partial, body: bytes) -> tuple[bytes, int, str]:
+        limit = self.limits.max_message_bytes
+        try:
+            decoded, complete = decode_content(msg.content_encoding, body, limit)
+        except UnsupportedEncoding:
+            self.counters.inc("http.unknown_content_encoding")
+            return body, msg.body_size, ""
+        except (zlib.error, brotli.error, ValueError):
+            self.counters.inc("http.content_decode_errors")
+            return body, msg.body_size, ""
+        if not complete:
+            self.counters.inc("http.decompression_limit_hits")
+            if not self.limits.truncate:
+                return b"", 0, "decompression_limit"
+            msg.truncated = True
+        return decoded, len(decoded) if complete else max(len(decoded), msg.body_size), ""
+
+
+def parse_headers(block: bytes) -> Headers:
+    """Header lines (CRLF-separated, no final blank line) to [name, value] in wire order.
+
+    Obsolete line folding is joined to the previous value; a line without a colon is skipped.
+    """
+    headers: Headers = []
+    if not block:
+        return headers
+    for line in block.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + line.strip().decode("latin-1"))
+            continue
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
+    return headers
+
+
+class UnsupportedEncoding(ValueError):
+    pass
+
+
+def decode_content(encoding: str, body: bytes, limit: int) -> tuple[bytes, bool]:
+    """Undo Content-Encoding (possibly a list, applied in order); at most ``limit`` bytes out.
+
+    Returns (decoded, complete): complete is False when the output would exceed the limit.
+    """
+    codings = [c.strip() for c in encoding.split(",") if c.strip() and c.strip() != "identity"]
+    complete = True
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            body, done = _zlib(body, zlib.MAX_WBITS | 16, limit)
+        elif coding == "deflate":
+            try:
+                body, done = _zlib(body, zlib.MAX_WBITS, limit)
+            except zlib.error:  # many servers send raw deflate without the zlib wrapper
+                body, done = _zlib(body, -zlib.MAX_WBITS, limit)
+        elif coding == "br":
+            body, done = _brotli(body, limit)
+        else:
+            raise UnsupportedEncoding(coding)
+        complete = complete and done
+    return body, complete
+
+
+def _zlib(data: bytes, wbits: int, limit: int) -> tuple[bytes, bool]:
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(data, limit + 1)
+    if len(out) > limit:
+        return out[:limit], False
+    return out, True
+
+
+def _brotli(data: bytes, limit: int) -> tuple[bytes, bool]:
+    d = brotli.Decompressor()
+    out = d.process(data, output_buffer_limit=limit + 1)
+    if len(out) > limit:
+        return out[:limit], False
+    return out, True

@@ -1,0 +1,169 @@
+"""TCP reassembly of one direction of a connection into an ordered byte stream.
+
+Sequence numbers are unwrapped to a 64-bit stream offset, so wrap-around at 2**32 is invisible to
+the rest. Retransmissions and overlaps keep the bytes delivered first (as most stacks do); segments
+after a hole wait in a bounded set; when the set or the shared memory budget is exhausted, or the
+flow ends with a hole, the hole is declared a gap and the consumer resynchronises after it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from interceptor.counters import Counters
+
+MASK32 = 0xFFFFFFFF
+HALF32 = 0x80000000
+
+
+class StreamConsumer(Protocol):
+    def data(self, payload: bytes, ts: float) -> None: ...
+
+    def gap(self) -> None: ...
+
+
+class Budget:
+    """Bytes held across all flows (out-of-order segments, partial messages): one shared cap."""
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def reserve(self, n: int) -> bool:
+        if self.used + n > self.limit:
+            return False
+        self.used += n
+        return True
+
+    def release(self, n: int) -> None:
+        self.used -= n
+
+
+class TcpStream:
+    """One direction. ``segment`` takes a raw sequence number and payload and delivers in order."""
+
+    __slots__ = ("consumer", "counters", "budget", "max_pending", "next", "pending", "pending_bytes", "fin_at")
+
+    def __init__(self, consumer: StreamConsumer, counters: Counters, budget: Budget, max_pending: int) -> None:
+        self.consumer = consumer
+        self.counters = counters
+        self.budget = budget
+        self.max_pending = max_pending
+        self.next: int | None = None  # next expected stream offset (unwrapped)
+        self.pending: dict[int, bytes] = {}  # offset -> payload, waiting for a hole to fill
+        self.pending_bytes = 0
+        self.fin_at: int | None = None
+
+    def syn(self, seq: int) -> None:
+        if self.next is None:
+            self.next = (seq + 1) & MASK32
+
+    def _offset(self, seq: int) -> int:
+        """Unwrap a 32-bit sequence number to the offset nearest to ``next``."""
+        nxt = self.next
+        assert nxt is not None
+        return nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
+
+    def segment(self, seq: int, payload: bytes, ts: float) -> None:
+        if self.next is None:  # capture started mid-connection: take this segment as the start
+            self.next = seq
+        self._place(self._offset(seq), payload, ts)
+
+    def _place(self, start: int, payload: bytes, ts: float) -> None:
+        nxt = self.next
+        assert nxt is not None
+        end = start + len(payload)
+        if end <= nxt:
+            self.counters.inc("tcp.retransmitted_segments")
+            return
+        if start < nxt:  # overlap with bytes already delivered: theirs win
+            self.counters.inc("tcp.overlapping_segments")
+            payload = payload[nxt - start :]
+            start = nxt
+        if start == nxt:
+            self.next = end
+            self.consumer.data(payload, ts)
+            if self.pending:
+                self._drain(ts)
+            return
+        self._hold(start, payload, ts)
+
+    def fin(self, seq: int, payload_len: int) -> None:
+        if self.next is None:
+            self.next = seq
+        self.fin_at = self._offset(seq) + payload_len
+
+    @property
+    def finished(self) -> bool:
+        return self.fin_at is not None and self.next is not None and self.next >= self.fin_at and not self.pending
+
+    def _hold(self, start: int, payload: bytes, ts: float) -> None:
+        pending = self.pending
+        if start in pending:
+            if len(pending[start]) >= len(payload):
+                self.counters.inc("tcp.retransmitted_segments")
+                return
+            self._forget(start)
+        if len(pending) < self.max_pending and self.budget.reserve(len(payload)):
+            pending[start] = payload
+            self.pending_bytes += len(payload)
+            self.counters.inc("tcp.out_of_order_segments")
+            return
+        # No room to wait for the hole: give up on it and go on from the earliest data we have.
+        self.counters.drop("tcp_out_of_order_limit" if len(pending) >= self.max_pending else "memory_budget")
+        first = min(start, min(pending)) if pending else start
+        self._jump(first, ts)
+        if first == start:
+            self._place(start, payload, ts)
+        else:
+            self._drain(ts)
+            self._place(start, payload, ts)
+
+    def _jump(self, offset: int, ts: float) -> None:
+        nxt = self.next
+        assert nxt is not None
+        self.counters.inc("tcp.gaps")
+        self.counters.inc("tcp.gap_bytes", offset - nxt)
+        self.next = offset
+        self.consumer.gap()
+
+    def _forget(self, start: int) -> bytes:
+        payload = self.pending.pop(start)
+        self.pending_bytes -= len(payload)
+        self.budget.release(len(payload))
+        return payload
+
+    def _drain(self, ts: float) -> None:
+        pending = self.pending
+        while pending:
+            start = min(pending)
+            nxt = self.next
+            assert nxt is not None
+            if start > nxt:
+                return
+            payload = self._forget(start)
+            end = start + len(payload)
+            if end <= nxt:
+                continue
+            self.next = end
+            self.consumer.data(payload[nxt - start :], ts)
+
+    def skip_gap(self, ts: float) -> None:
+        """Give up on the hole before the first held segment: signal a gap, deliver what follows."""
+        if self.pending:
+            self._jump(min(self.pending), ts)
+            self._drain(ts)
+
+    def flush(self, ts: float) -> None:
+        """The flow is ending: skip every remaining hole so held data is not lost silently."""
+        while self.pending:
+            self.skip_gap(ts)
+
+    def release(self) -> None:
+        """Return held bytes to the budget (flow evicted)."""
+        if self.pending_bytes:
+            self.budget.release(self.pending_bytes)
+        self.pending.clear()
+        self.pending_bytes = 0
