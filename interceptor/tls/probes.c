@@ -1,0 +1,316 @@
+// TLS plaintext capture: uprobes on OpenSSL (SSL_write/SSL_read/_ex, SSL_free) and Go crypto/tls
+// ((*Conn).Write/Read at entry + every RET, (*Conn).Close). Compiled by BCC at run time; the Python
+// side (interceptor/tls/*.py) attaches the functions and reads the ring buffer.
+//
+// Every event carries the byte offset of its data in the connection's direction, kept here per
+// (pid, conn, direction): a record lost in the ring buffer leaves a hole in the offsets that user
+// space sees and turns into a stream gap. Data is copied in CHUNK-sized records, each submitted with
+// only the bytes it holds (never the maximum), up to MAX_CHUNKS per call (CHUNK * MAX_CHUNKS bytes).
+#include <uapi/linux/ptrace.h>
+
+#ifndef CHUNK
+#define CHUNK 65536            // a power of two (the verifier clamp below relies on it)
+#endif
+#ifndef MAX_CHUNKS
+#define MAX_CHUNKS 32          // 2 MiB per call (more iterations exceed the verifier's limits)
+#endif
+#ifndef NCPU
+#define NCPU 256               // possible CPUs (user space passes the real number)
+#endif
+#ifndef RING_PAGES
+#define RING_PAGES 4096
+#endif
+
+#define KIND_OPENSSL 0
+#define KIND_GOTLS 1
+#define EV_DATA 0
+#define EV_CLOSE 1
+#define DIR_WRITE 0
+#define DIR_READ 1
+
+struct event_t {
+    u64 ts;        // bpf_ktime_get_ns (CLOCK_MONOTONIC)
+    u64 conn;      // SSL* or *tls.Conn
+    u64 offset;    // of data[0] in this direction of the connection
+    u32 pid;
+    u32 tid;
+    s32 fd;        // socket fd when known, else -1
+    u32 len;       // bytes in data
+    u8 type;       // EV_DATA, EV_CLOSE
+    u8 dir;        // DIR_WRITE (this process sends), DIR_READ (it receives)
+    u8 kind;       // KIND_OPENSSL, KIND_GOTLS
+    u8 pad[5];
+    char data[CHUNK];
+};
+
+struct call_key_t {
+    u64 id;        // OpenSSL: pid_tgid; Go: tgid
+    u64 g;         // Go: goroutine pointer (R14); OpenSSL: 0
+};
+
+struct call_t {
+    u64 conn;
+    u64 buf;
+    u64 outlen;    // size_t* of SSL_*_ex, else 0
+    s32 fd;        // learnt from a read/write syscall made during the call
+    u8 dir;
+    u8 ex;
+    u8 pad[2];
+};
+
+struct conn_key_t {
+    u32 pid;
+    u32 dir;
+    u64 conn;
+};
+
+struct pid_conn_t {
+    u32 pid;
+    u32 pad;
+    u64 conn;
+};
+
+BPF_RINGBUF_OUTPUT(events, RING_PAGES);
+// Scratch for one record per CPU: an ARRAY indexed by CPU, since a per-CPU array's value is limited
+// to 32 KiB and larger chunks mean fewer loop iterations for the verifier.
+BPF_ARRAY(scratch, struct event_t, NCPU);
+BPF_HASH(calls, struct call_key_t, struct call_t, 16384);
+BPF_HASH(offsets, struct conn_key_t, u64, 65536);
+BPF_HASH(conn_fd, struct pid_conn_t, s32, 65536);
+BPF_HASH(skip_pids, u32, u8, 16384);     // processes excluded by config (and the agent itself)
+BPF_ARRAY(lost, u64, 4);                 // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
+
+static __always_inline void count_lost(u32 idx) {
+    u64 *v = lost.lookup(&idx);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+}
+
+static __always_inline int skipped(u32 pid) {
+    return skip_pids.lookup(&pid) != 0;
+}
+
+static __always_inline s32 known_fd(u32 pid, u64 conn) {
+    struct pid_conn_t pk = {.pid = pid, .conn = conn};
+    s32 *fd = conn_fd.lookup(&pk);
+    return fd ? *fd : -1;
+}
+
+// Copies n bytes at buf as consecutive CHUNK records and advances the direction's offset by n.
+static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s32 fd, u64 buf, u64 n) {
+    struct conn_key_t ck = {.pid = pid, .dir = dir, .conn = conn};
+    u64 zero = 0;
+    u64 *offp = offsets.lookup_or_try_init(&ck, &zero);
+    if (!offp)
+        return;
+    u64 start = *offp;
+    *offp = start + n;   // one connection's calls are sequential (SSL* and tls.Conn are locked)
+    u32 k = bpf_get_smp_processor_id();
+    struct event_t *ev = scratch.lookup(&k);
+    if (!ev)
+        return;
+    ev->ts = bpf_ktime_get_ns();
+    ev->conn = conn;
+    ev->pid = pid;
+    ev->tid = tid;
+    ev->fd = fd;
+    ev->type = EV_DATA;
+    ev->dir = dir;
+    ev->kind = kind;
+    u64 done = 0;
+    for (int i = 0; i < MAX_CHUNKS; i++) {
+        if (done >= n)
+            break;
+        u64 left = n - done;
+        u32 len = left > CHUNK ? CHUNK : (u32)left;
+        asm volatile("" : "+r"(len));          // keep clang from undoing the clamp
+        len = ((len - 1) & (CHUNK - 1)) + 1;    // [1, CHUNK], visible to the verifier
+        ev->offset = start + done;
+        ev->len = len;
+        if (bpf_probe_read_user(ev->data, len, (void *)(buf + done)) != 0)
+            count_lost(kind * 2 + 1);
+        else if (events.ringbuf_output(ev, offsetof(struct event_t, data) + len, 0) != 0)
+            count_lost(kind * 2);
+        done += len;
+    }
+    // Bytes past MAX_CHUNKS * CHUNK are not sent: the offset jump shows user space a gap.
+}
+
+static __always_inline void emit_close(u32 pid, u64 conn, u8 kind) {
+    struct conn_key_t ck = {.pid = pid, .dir = DIR_WRITE, .conn = conn};
+    offsets.delete(&ck);
+    ck.dir = DIR_READ;
+    offsets.delete(&ck);
+    struct pid_conn_t pk = {.pid = pid, .conn = conn};
+    conn_fd.delete(&pk);
+    struct {
+        u64 ts, conn, offset;
+        u32 pid, tid;
+        s32 fd;
+        u32 len;
+        u8 type, dir, kind, pad[5];
+    } ev = {};
+    ev.ts = bpf_ktime_get_ns();
+    ev.conn = conn;
+    ev.pid = pid;
+    ev.fd = -1;
+    ev.type = EV_CLOSE;
+    ev.kind = kind;
+    if (events.ringbuf_output(&ev, sizeof(ev), 0) != 0)
+        count_lost(kind * 2);
+}
+
+// ---- OpenSSL ----------------------------------------------------------------------------------
+
+static __always_inline int ssl_entry(struct pt_regs *ctx, u8 dir, u8 ex) {
+    u64 id = bpf_get_current_pid_tgid();
+    if (skipped(id >> 32))
+        return 0;
+    struct call_key_t key = {.id = id};
+    struct call_t call = {};
+    call.conn = PT_REGS_PARM1(ctx);
+    call.buf = PT_REGS_PARM2(ctx);
+    call.outlen = ex ? PT_REGS_PARM4(ctx) : 0;
+    call.fd = -1;
+    call.dir = dir;
+    call.ex = ex;
+    calls.update(&key, &call);
+    return 0;
+}
+
+int ssl_write_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 0); }
+int ssl_read_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 0); }
+int ssl_write_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 1); }
+int ssl_read_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 1); }
+
+// Shared by the four return probes: the data is copied at return so that non-blocking retries
+// (which return <= 0) produce nothing and the length is what OpenSSL reports.
+int ssl_return(struct pt_regs *ctx) {
+    u64 id = bpf_get_current_pid_tgid();
+    struct call_key_t key = {.id = id};
+    struct call_t *call = calls.lookup(&key);
+    if (!call)
+        return 0;
+    struct call_t c = *call;
+    calls.delete(&key);
+    long ret = PT_REGS_RC(ctx);
+    u64 n = 0;
+    if (c.ex) {
+        if (ret == 1 && c.outlen)
+            bpf_probe_read_user(&n, sizeof(n), (void *)c.outlen);
+    } else if (ret > 0) {
+        n = ret;
+    }
+    if (n == 0)
+        return 0;
+    u32 pid = id >> 32;
+    s32 fd = c.fd;
+    if (fd >= 0) {
+        struct pid_conn_t pk = {.pid = pid, .conn = c.conn};
+        conn_fd.update(&pk, &fd);
+    } else {
+        fd = known_fd(pid, c.conn);
+    }
+    emit(pid, (u32)id, c.conn, c.dir, KIND_OPENSSL, fd, c.buf, n);
+    return 0;
+}
+
+int ssl_free_entry(struct pt_regs *ctx) {
+    u64 id = bpf_get_current_pid_tgid();
+    if (skipped(id >> 32))
+        return 0;
+    u64 conn = PT_REGS_PARM1(ctx);
+    struct conn_key_t ck = {.pid = id >> 32, .dir = DIR_WRITE, .conn = conn};
+    struct conn_key_t cr = {.pid = id >> 32, .dir = DIR_READ, .conn = conn};
+    if (!offsets.lookup(&ck) && !offsets.lookup(&cr))
+        return 0;   // no data was seen on it: nothing to close
+    emit_close(id >> 32, conn, KIND_OPENSSL);
+    return 0;
+}
+
+// The socket under an SSL*: the fd of a read/write syscall made while an SSL call is in flight on
+// the same thread (works for SSL_set_fd and custom BIOs such as curl's, whatever the OpenSSL layout).
+static __always_inline void note_fd(s64 fd) {
+    struct call_key_t key = {.id = bpf_get_current_pid_tgid()};
+    struct call_t *call = calls.lookup(&key);
+    if (call && call->fd < 0)
+        call->fd = fd;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_write) { note_fd(args->fd); return 0; }
+TRACEPOINT_PROBE(syscalls, sys_enter_read) { note_fd(args->fd); return 0; }
+TRACEPOINT_PROBE(syscalls, sys_enter_sendto) { note_fd(args->fd); return 0; }
+TRACEPOINT_PROBE(syscalls, sys_enter_recvfrom) { note_fd(args->fd); return 0; }
+
+// ---- Go crypto/tls ------------------------------------------------------------------------------
+// Register ABI (Go 1.17+): receiver RAX, slice pointer RBX, length RCX; result n in RAX at RET;
+// the current goroutine in R14. Never uretprobes (they break Go's stack moves): one uprobe at the
+// entry and one at every RET, calls keyed by (tgid, goroutine) since goroutines change threads.
+
+static __always_inline s32 go_conn_fd(u64 conn) {
+    // tls.Conn{conn net.Conn (itab, data)} -> *net.TCPConn{conn{fd *netFD}} -> netFD{pfd poll.FD{
+    // fdmu fdMutex (16 bytes), Sysfd int}}. User space checks the fd really is a socket.
+    u64 data = 0, netfd = 0;
+    s64 sysfd = -1;
+    if (bpf_probe_read_user(&data, sizeof(data), (void *)(conn + 8)) || !data)
+        return -1;
+    if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)data) || !netfd)
+        return -1;
+    if (bpf_probe_read_user(&sysfd, sizeof(sysfd), (void *)(netfd + 16)))
+        return -1;
+    return (sysfd >= 0 && sysfd < (1 << 20)) ? (s32)sysfd : -1;
+}
+
+static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
+    u64 id = bpf_get_current_pid_tgid();
+    u32 pid = id >> 32;
+    if (skipped(pid))
+        return 0;
+    struct call_key_t key = {.id = pid, .g = ctx->r14};
+    struct call_t call = {};
+    call.conn = ctx->ax;
+    call.buf = ctx->bx;
+    call.fd = known_fd(pid, call.conn);
+    if (call.fd < 0) {
+        call.fd = go_conn_fd(call.conn);
+        if (call.fd >= 0) {
+            struct pid_conn_t pk = {.pid = pid, .conn = call.conn};
+            conn_fd.update(&pk, &call.fd);
+        }
+    }
+    call.dir = dir;
+    calls.update(&key, &call);
+    return 0;
+}
+
+int go_write_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_WRITE); }
+int go_read_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_READ); }
+
+int go_return(struct pt_regs *ctx) {
+    u64 id = bpf_get_current_pid_tgid();
+    u32 pid = id >> 32;
+    struct call_key_t key = {.id = pid, .g = ctx->r14};
+    struct call_t *call = calls.lookup(&key);
+    if (!call)
+        return 0;
+    struct call_t c = *call;
+    calls.delete(&key);
+    long n = ctx->ax;
+    if (n <= 0)
+        return 0;
+    emit(pid, (u32)id, c.conn, c.dir, KIND_GOTLS, c.fd, c.buf, n);
+    return 0;
+}
+
+int go_close_entry(struct pt_regs *ctx) {
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    if (skipped(pid))
+        return 0;
+    u64 conn = ctx->ax;
+    struct conn_key_t ck = {.pid = pid, .dir = DIR_WRITE, .conn = conn};
+    struct conn_key_t cr = {.pid = pid, .dir = DIR_READ, .conn = conn};
+    if (!offsets.lookup(&ck) && !offsets.lookup(&cr))
+        return 0;
+    emit_close(pid, conn, KIND_GOTLS);
+    return 0;
+}

@@ -1,0 +1,70 @@
+// Test program for the eBPF TLS source: an HTTPS echo server and a keep-alive HTTPS client.
+//
+//	tlsprog server CERT KEY          prints "LISTEN <port>", echoes POST bodies as application/json
+//	tlsprog client URL N SIZE        waits for a line on stdin, then N POSTs of a SIZE-byte JSON body
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+)
+
+func main() {
+	switch os.Args[1] {
+	case "server":
+		server(os.Args[2], os.Args[3])
+	case "client":
+		n, _ := strconv.Atoi(os.Args[3])
+		size, _ := strconv.Atoi(os.Args[4])
+		client(os.Args[2], n, size)
+	}
+}
+
+func server(cert, key string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("LISTEN %d\n", ln.Addr().(*net.TCPAddr).Port)
+	os.Stdout.Sync()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})
+	srv := &http.Server{Handler: h, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	panic(srv.ServeTLS(ln, cert, key))
+}
+
+// Body returns a JSON document of exactly size bytes (size >= 16).
+func Body(i, size int) []byte {
+	head := fmt.Sprintf(`{"i":%d,"pad":"`, i)
+	return []byte(head + string(bytes.Repeat([]byte("x"), size-len(head)-2)) + `"}`)
+}
+
+func client(url string, n, size int) {
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		ForceAttemptHTTP2: false,
+		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	c := &http.Client{Transport: tr}
+	for i := 0; i < n; i++ {
+		resp, err := c.Post(url, "application/json", bytes.NewReader(Body(i, size)))
+		if err != nil {
+			panic(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%d %d\n", resp.StatusCode, len(b))
+	}
+	tr.CloseIdleConnections()
+}
