@@ -1,0 +1,359 @@
+"""bench/replay: pairs/s of the replay core on one core vs tshark on the same file, and peak RSS
+with 10k concurrent open flows.
+
+    python3 bench/replay.py                 # generate (once, cached) + measure
+    python3 bench/replay.py --exchanges 20000 --skip-tshark
+    python3 bench/replay.py --profile       # + cProfile top functions of the core
+
+The large capture is real traffic: a raw-socket keep-alive client POSTing ~1 KB JSON to nginx, which
+answers ~1 KB JSON, in two network namespaces joined by a veth, captured by tcpdump (needs root).
+Without namespaces (``--synthetic`` or not root) an equivalent valid TCP stream is synthesised.
+Captures are cached in /var/cache/privacy-sensor/bench (or $BENCH_CACHE) and reused.
+
+Targets (issue 2): >= 50k pairs/s on one core, >= 5x tshark, <= 200 MiB peak RSS with 10k open flows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CACHE = Path(os.environ.get("BENCH_CACHE", "/var/cache/privacy-sensor/bench"))
+NGINX_PORT = 8080
+LINKTYPE_ETHERNET = 1
+
+
+def cache_dir() -> Path:
+    try:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        return CACHE
+    except OSError:
+        d = Path(tempfile.gettempdir()) / "privacy-sensor-bench"
+        d.mkdir(exist_ok=True)
+        return d
+
+
+def request_body(i: int) -> bytes:
+    """~1 KB of JSON with personal-looking fields, different per exchange."""
+    people = ",".join(
+        f'{{"id":{i * 8 + k},"name":"Person {i}-{k}","email":"p{i}.{k}@example.com","phone":"+1-202-555-{k:04d}"}}'
+        for k in range(10)
+    )
+    return f'{{"batch":{i},"people":[{people}]}}'.encode()
+
+
+# -- real capture ---------------------------------------------------------------------------------
+CLIENT = textwrap.dedent('''
+    import socket, sys, time
+    sys.path.insert(0, sys.argv[5])
+    from bench.replay import request_body
+    host, port, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    s = socket.create_connection((host, port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    deadline = time.monotonic() + 600
+    buf = b""
+    for i in range(first, first + n):
+        body = request_body(i)
+        s.sendall(b"POST /api/v1/users/%d HTTP/1.1\\r\\nHost: api\\r\\nContent-Type: application/json\\r\\n"
+                  b"Content-Length: %d\\r\\n\\r\\n%s" % (i, len(body), body))
+        while b"\\r\\n\\r\\n" not in buf:
+            buf += s.recv(65536)
+        head, _, buf = buf.partition(b"\\r\\n\\r\\n")
+        clen = int(head.lower().split(b"content-length:")[1].split(b"\\r\\n")[0])
+        while len(buf) < clen:
+            buf += s.recv(65536)
+        buf = buf[clen:]
+        if time.monotonic() > deadline:
+            break
+    s.close()
+''')
+
+NGINX_CONF = '''
+user root;
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d};
+    keepalive_requests 1000000;
+    server {{
+        listen {port};
+        location / {{
+            default_type application/json;
+            return 200 '{{"request":"$request_id","time":"$msec","uri":"$uri","status":"stored","owner":{{"name":"Jane Roe","email":"jane.roe@example.com","phone":"+1-202-555-0143","address":"1600 Pennsylvania Ave NW, Washington, DC 20500"}},"tags":["alpha","beta","gamma","delta","epsilon"],"history":[{{"ts":1700000000,"event":"created","by":"svc-accounts"}},{{"ts":1700000100,"event":"updated","by":"svc-billing"}},{{"ts":1700000200,"event":"verified","by":"svc-kyc"}},{{"ts":1700000300,"event":"exported","by":"svc-reports"}}],"notes":"{pad}"}}';
+        }}
+    }}
+}}
+'''
+
+
+def generate_real(path: Path, exchanges: int, conns: int) -> dict:
+    from tests.fixtures.netns import NetnsLab, make_pair
+
+    work = Path(tempfile.mkdtemp(prefix="bench-netns-"))
+    try:
+        with NetnsLab(work) as lab:
+            pair = make_pair(lab)
+            (work / "ng").mkdir()
+            conf = work / "ng" / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(d=work / "ng", port=NGINX_PORT, pad="n" * 300))
+            lab.start_server(pair.server, ["nginx", "-p", str(work / "ng"), "-c", str(conf)], NGINX_PORT, name="nginx")
+            cap = lab.capture(pair.server, pair.link.dev_b, path, f"tcp port {NGINX_PORT}", extra=["-B", "262144"])
+            t0 = time.monotonic()
+            per = exchanges // conns
+            procs = [pair.client.popen([sys.executable, "-c", CLIENT, pair.server_ip, str(NGINX_PORT),
+                                        str(k * per), str(per), str(REPO)]) for k in range(conns)]
+            for p in procs:
+                p.wait(timeout=900)
+            took = time.monotonic() - t0
+            cap.stop(timeout=60)
+            return {"kind": "real", "exchanges": per * conns, "connections": conns,
+                    "tcpdump_dropped": cap.kernel_dropped(), "generate_s": round(took, 1)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- synthetic captures ---------------------------------------------------------------------------
+class Synth:
+    """Valid Ethernet/IPv4/TCP frames of client↔server conversations, written as a pcap."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, LINKTYPE_ETHERNET))
+        self.ts = 1_700_000_000.0
+
+    def frame(self, src: tuple[str, int], dst: tuple[str, int], seq: int, ack: int, flags: int,
+              payload: bytes = b"") -> None:
+        import socket
+
+        tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags,
+                          65535, 0, 0)
+        total = 20 + len(tcp) + len(payload)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 0, 0x4000, 64, 6, 0,
+                         socket.inet_aton(src[0]), socket.inet_aton(dst[0]))
+        ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+        eth = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+        data = eth + ip + tcp + payload
+        self.ts += 0.00001
+        sec = int(self.ts)
+        self.f.write(struct.pack("<IIII", sec, int((self.ts - sec) * 1e6), len(data), len(data)) + data)
+
+
+def _checksum(b: bytes) -> int:
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+SYN, ACK, PSH = 0x02, 0x10, 0x08
+
+
+def synth_keepalive(path: Path, exchanges: int, conns: int) -> dict:
+    """The same shape as the real capture, synthesised (1 request + 1 response segment each)."""
+    resp_body = (b'{"status":"stored","owner":{"name":"Jane Roe","email":"jane.roe@example.com"},"notes":"'
+                 + b"n" * 850 + b'"}')
+    with open(path, "wb") as f:
+        s = Synth(f)
+        per = exchanges // conns
+        for c in range(conns):
+            cli, srv = ("198.18.0.1", 40000 + c), ("198.18.0.2", NGINX_PORT)
+            cseq, sseq = 1000, 5000
+            s.frame(cli, srv, cseq, 0, SYN)
+            s.frame(srv, cli, sseq, cseq + 1, SYN | ACK)
+            cseq, sseq = cseq + 1, sseq + 1
+            for i in range(c * per, (c + 1) * per):
+                body = request_body(i)
+                req = (b"POST /api/v1/users/%d HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (i, len(body), body))
+                resp = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\nConnection: keep-alive\r\n\r\n%s" % (len(resp_body), resp_body))
+                s.frame(cli, srv, cseq, sseq, PSH | ACK, req)
+                cseq += len(req)
+                s.frame(srv, cli, sseq, cseq, PSH | ACK, resp)
+                sseq += len(resp)
+    return {"kind": "synthetic", "exchanges": per * conns, "connections": conns, "tcpdump_dropped": 0}
+
+
+def synth_open_flows(path: Path, flows: int) -> dict:
+    """``flows`` connections that each send a ~1 KB JSON request and stay open (no response, no FIN)."""
+    with open(path, "wb") as f:
+        s = Synth(f)
+        for c in range(flows):
+            cli = (f"198.18.{1 + c // 50000}.{1 + (c // 250) % 200}", 10000 + c % 50000)
+            srv = ("198.19.0.2", 8080 + c % 7)
+            s.frame(cli, srv, 1000, 0, SYN)
+            s.frame(srv, cli, 5000, 1001, SYN | ACK)
+            body = request_body(c)
+            req = (b"POST /api/v1/users/%d HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n%s" % (c, len(body), body))
+            s.frame(cli, srv, 1001, 5001, PSH | ACK, req)
+    return {"kind": "synthetic-open-flows", "flows": flows}
+
+
+def get_capture(name: str, regen: bool, make) -> tuple[Path, dict]:
+    path = cache_dir() / f"{name}.pcap"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists() and not regen:
+        return path, json.loads(meta.read_text())
+    tmp = path.with_suffix(".partial")
+    info = make(tmp)
+    tmp.replace(path)
+    info["bytes"] = path.stat().st_size
+    meta.write_text(json.dumps(info))
+    return path, info
+
+
+# -- measurements ---------------------------------------------------------------------------------
+def pin_one_core() -> int:
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def run_core(path: Path, profile: bool = False) -> dict:
+    """Read + decode + reassemble + parse + pair + filter, in this process on one core."""
+    from interceptor.capture.pcapfile import CaptureReader
+    from interceptor.config import Config
+    from interceptor.counters import Counters
+    from interceptor.pipeline import Pipeline
+
+    with CaptureReader(path) as reader:
+        frames = list(reader)  # read once, outside the timed loop (file I/O is not the core)
+    pairs = 0
+
+    def on_pair(_pair) -> None:
+        nonlocal pairs
+        pairs += 1
+
+    counters = Counters()
+    pipe = Pipeline(Config(), counters, on_pair, source={"kind": "pcap-file", "file": str(path)})
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+    t0 = time.perf_counter()
+    for ts, linktype, frame in frames:
+        pipe.feed_packet(ts, frame, linktype)
+    pipe.close()
+    core_s = time.perf_counter() - t0
+    if prof is not None:
+        prof.disable()
+    t1 = time.perf_counter()
+    with CaptureReader(path) as reader:
+        n = sum(1 for _ in reader)
+    read_s = time.perf_counter() - t1
+    out = {"pairs": pairs, "packets": len(frames), "core_s": core_s, "read_s": read_s,
+           "drops": counters.drops()}
+    if prof is not None:
+        import io
+        import pstats
+
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(15)
+        out["profile"] = buf.getvalue()
+    assert n == len(frames)
+    return out
+
+
+def run_tshark(path: Path, cpu: int) -> dict:
+    argv = ["taskset", "-c", str(cpu), "tshark", "-r", str(path), "-Y", "http.response", "-T", "fields",
+            "-e", "http.request.method", "-e", "http.response.code", "-e", "http.response_for.uri"]
+    t0 = time.perf_counter()
+    res = subprocess.run(argv, capture_output=True, timeout=1800)
+    took = time.perf_counter() - t0
+    return {"pairs": sum(1 for line in res.stdout.splitlines() if line.strip()), "s": took}
+
+
+PEAK_RSS_CHILD = textwrap.dedent('''
+    import resource, sys, time
+    sys.path.insert(0, sys.argv[2])
+    from interceptor.capture.pcapfile import CaptureReader
+    from interceptor.config import Config
+    from interceptor.counters import Counters
+    from interceptor.pipeline import Pipeline
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    counters = Counters()
+    pipe = Pipeline(Config(), counters, lambda p: None, source={"kind": "pcap-file"})
+    with CaptureReader(sys.argv[1]) as reader:
+        for ts, lt, frame in reader:  # streamed, as `interceptor replay` does
+            pipe.feed_packet(ts, frame, lt)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    flows = counters.snapshot()["gauges"]
+    print(base, peak, repr(flows))
+''')
+
+
+def run_peak_rss(path: Path) -> dict:
+    res = subprocess.run([sys.executable, "-c", PEAK_RSS_CHILD, str(path), str(REPO)], capture_output=True,
+                         text=True, timeout=600)
+    if res.returncode != 0:
+        raise RuntimeError(f"peak RSS run failed: {res.stderr[-1500:]}")
+    base, peak, gauges = res.stdout.split(" ", 2)
+    return {"baseline_mib": int(base) / 1024, "peak_mib": int(peak) / 1024, "gauges": gauges.strip()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--exchanges", type=int, default=100_000)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--flows", type=int, default=10_000)
+    ap.add_argument("--synthetic", action="store_true", help="synthesise the keep-alive capture (no netns)")
+    ap.add_argument("--regen", action="store_true", help="regenerate cached captures")
+    ap.add_argument("--skip-tshark", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="print the core's top functions (cProfile)")
+    args = ap.parse_args()
+
+    real = not args.synthetic and os.geteuid() == 0 and shutil.which("nginx") and shutil.which("tcpdump")
+    kind = "real" if real else "synth"
+    name = f"keepalive-{kind}-{args.exchanges}"
+    make = (lambda p: generate_real(p, args.exchanges, args.connections)) if real else (
+        lambda p: synth_keepalive(p, args.exchanges, args.connections))
+    path, info = get_capture(name, args.regen, make)
+    print(f"capture: {path} ({info['bytes'] / 1e6:.0f} MB, {info})")
+
+    cpu = pin_one_core()
+    core = run_core(path, args.profile)
+    pps = core["pairs"] / core["core_s"]
+    print(f"interceptor core (cpu {cpu}): {core['pairs']} pairs from {core['packets']} packets in "
+          f"{core['core_s']:.2f} s = {pps:,.0f} pairs/s, {1e6 / pps:.1f} us/pair "
+          f"(+ reading the file: {core['read_s']:.2f} s); drops: {core['drops']}")
+    print(f"  incl. file reading: {core['pairs'] / (core['core_s'] + core['read_s']):,.0f} pairs/s")
+    if core.get("profile"):
+        print(core["profile"])
+    if not args.skip_tshark and shutil.which("tshark"):
+        ts = run_tshark(path, cpu)
+        tps = ts["pairs"] / ts["s"] if ts["s"] else 0
+        print(f"tshark -Y http.response -T fields: {ts['pairs']} pairs in {ts['s']:.2f} s = {tps:,.0f} pairs/s")
+        if tps:
+            print(f"ratio interceptor core / tshark: {pps / tps:.1f}x  (target >= 5x; target >= 50,000 pairs/s)")
+
+    flows_path, _ = get_capture(f"open-flows-{args.flows}", args.regen,
+                                lambda p: synth_open_flows(p, args.flows))
+    rss = run_peak_rss(flows_path)
+    print(f"peak RSS with {args.flows} open flows (each with a pending ~1 KB request): {rss['peak_mib']:.0f} MiB "
+          f"(interpreter + imports: {rss['baseline_mib']:.0f} MiB; target <= 200 MiB); gauges {rss['gauges']}")
+    return 0
+
+
+if __name__ == "__main__":
+    random.seed(0)
+    sys.exit(main())
