@@ -63,21 +63,31 @@ class FilterConfig:
 
 @dataclass
 class KafkaConfig:
+    """The Kafka sink: producer tuning, topics, security, the in-memory buffer and the disk spool.
+
+    See docs/kafka.md. Every byte bound is in bytes; librdkafka settings not covered here go in
+    ``extra`` (passed through as is, and they win over the values derived from this section).
+    """
+
     bootstrap_servers: str = ""  # empty: no Kafka sink
     topic: str = "pairs"
-    heartbeat_topic: str = "sensor-heartbeat"
+    heartbeat_topic: str = "sensor-heartbeat"  # empty: no heartbeat
     heartbeat_interval_s: float = 30.0
-    create_topics: bool = True
+    create_topics: bool = True  # create missing topics (partitions, max.message.bytes) at start
     partitions: int = 10
-    max_message_bytes: int = 5 * MB
+    max_message_bytes: int = 5 * MB  # producer message.max.bytes and topic max.message.bytes
     compression: Literal["zstd", "lz4", "gzip", "snappy", "none"] = "zstd"
     linger_ms: int = 50
     batch_size: int = 1_000_000
     buffer_bytes: int = 256 * MiB  # librdkafka's in-memory queue
-    delivery_timeout_s: float = 300.0
+    delivery_timeout_s: float = 300.0  # message.timeout.ms: then a pair is spooled or dropped
     flush_timeout_s: float = 30.0
+    idempotence: bool = True  # no duplicates or reordering on producer retries
+    reconnect_backoff_max_ms: int = 2000  # a restarted broker is found again within this
     spool_dir: str = ""  # empty: no disk spool
     spool_bytes: int = 1024 * MiB
+    spool_segment_bytes: int = 8 * MiB  # a segment file is deleted once all its pairs are delivered
+    spool_replay_bytes: int = 16 * MiB  # at most this much spooled data in the producer queue at once
     key: Literal["destination", "endpoint", "none"] = "endpoint"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str = ""

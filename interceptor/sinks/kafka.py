@@ -1,0 +1,455 @@
+"""Kafka sink: publishes pair records to a topic with confluent-kafka, and accounts for every one.
+
+Every pair handed to ``publish`` ends up in exactly one of: delivered (the broker acknowledged
+it), dropped with a reason (``Counters.drop``), still in the producer's queue, or waiting in the
+disk spool. ``accounting()`` shows the sum; after ``close()`` nothing is left in the queue:
+
+    accepted + spool_recovered == delivered + sum(dropped) + in_flight + spool_pending
+
+Capture is never blocked: a full in-memory buffer (librdkafka's queue, ``kafka.buffer_bytes``)
+sends pairs to the disk spool when there is one, or drops them (``kafka_queue_full``). While the
+broker is down new pairs go straight to the spool, which is replayed in order when it is back.
+See docs/kafka.md for the message format (value, key, headers) and the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from functools import partial
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from interceptor.config import ConfigError, KafkaConfig
+from interceptor.counters import Counters
+from interceptor.pairs import SCHEMA_VERSION, Pair
+from interceptor.sinks.spool import KafkaHeaders, Spool
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SCHEMA = "sensor-heartbeat.v1"
+# Bytes a record adds beyond key and value (headers, framing): the size pre-check leaves room.
+RECORD_OVERHEAD = 512
+# Delivery failures worth another try later: with a spool they go back to disk, not to the floor.
+RETRIABLE = {"kafka_timeout", "kafka_broker_down", "kafka_purged"}
+
+C_ACCEPTED = "sink.kafka.accepted"
+C_DELIVERED = "sink.kafka.delivered"
+C_SPOOLED = "sink.kafka.spooled"
+C_RESPOOLED = "sink.kafka.respooled"
+C_REPLAYED = "sink.kafka.replayed"
+C_RECOVERED = "sink.kafka.spool_recovered"
+C_HB_SENT = "sink.kafka.heartbeats_delivered"
+C_HB_FAILED = "sink.kafka.heartbeats_failed"
+DROP_REASONS = (
+    "kafka_queue_full", "kafka_too_large", "kafka_unknown_topic", "kafka_timeout", "kafka_auth",
+    "kafka_broker_down", "kafka_purged", "kafka_error", "kafka_encode", "kafka_spool_full",
+    "kafka_spool_corrupt",
+)
+
+
+def classify(err: KafkaError) -> str:
+    """A drop reason for a librdkafka error (a counter name: few, stable, documented)."""
+    code = err.code()
+    if code in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError._MSG_SIZE_TOO_LARGE,
+                KafkaError.MESSAGE_TOO_LARGE if hasattr(KafkaError, "MESSAGE_TOO_LARGE") else -999):
+        return "kafka_too_large"
+    if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION,
+                KafkaError.TOPIC_AUTHORIZATION_FAILED):
+        return "kafka_unknown_topic"
+    if code in (KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT):
+        return "kafka_timeout"
+    if code in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED,
+                KafkaError.CLUSTER_AUTHORIZATION_FAILED, KafkaError._SSL):
+        return "kafka_auth"
+    if code in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,
+                KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.NOT_LEADER_FOR_PARTITION):
+        return "kafka_broker_down"
+    if code in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT):
+        return "kafka_purged"
+    return "kafka_error"
+
+
+# -- message key: decides the partition, so which consumer sees an endpoint's traffic ------------
+
+def _destination(pair: Pair) -> str:
+    """The server: namespace/workload when enrichment named it (stable across pod restarts), else ip:port."""
+    meta = pair.dst.meta
+    if meta.get("workload") and meta.get("namespace"):
+        return f"{meta['namespace']}/{meta['workload']}:{pair.dst.port}"
+    return f"{pair.dst.ip}:{pair.dst.port}"
+
+
+def key_endpoint(pair: Pair) -> bytes:
+    """destination + method + path without the query: one endpoint's traffic on one partition."""
+    path = pair.request.target.split("?", 1)[0]
+    return f"{_destination(pair)} {pair.request.method} {path}".encode()
+
+
+def key_destination(pair: Pair) -> bytes:
+    return _destination(pair).encode()
+
+
+def key_none(pair: Pair) -> None:
+    return None
+
+
+KEYS = {"endpoint": key_endpoint, "destination": key_destination, "none": key_none}
+
+
+# -- librdkafka configuration ------------------------------------------------------------------
+
+def security_config(cfg: KafkaConfig) -> dict[str, Any]:
+    """bootstrap, TLS and SASL settings: shared by the producer and the admin client."""
+    out: dict[str, Any] = {"bootstrap.servers": cfg.bootstrap_servers, "security.protocol": cfg.security_protocol}
+    optional = {
+        "sasl.mechanism": cfg.sasl_mechanism, "sasl.username": cfg.sasl_username,
+        "sasl.password": cfg.sasl_password, "ssl.ca.location": cfg.ssl_ca_location,
+        "ssl.certificate.location": cfg.ssl_certificate_location, "ssl.key.location": cfg.ssl_key_location,
+    }
+    out.update({k: v for k, v in optional.items() if v})
+    out.update({k: v for k, v in cfg.extra.items() if k.split(".")[0] in ("ssl", "sasl", "security", "socket")})
+    return out
+
+
+def producer_config(cfg: KafkaConfig, node: str) -> dict[str, Any]:
+    """The producer's settings, derived from the config section; ``kafka.extra`` wins."""
+    conf = security_config(cfg)
+    conf.update({
+        "client.id": f"privacy-sensor-{node}" if node else "privacy-sensor",
+        "compression.type": cfg.compression,
+        "linger.ms": cfg.linger_ms,
+        "batch.size": cfg.batch_size,
+        "message.max.bytes": cfg.max_message_bytes,
+        # The buffer is budgeted in bytes; the message-count cap is set out of the way.
+        "queue.buffering.max.kbytes": max(1, cfg.buffer_bytes // 1024),
+        "queue.buffering.max.messages": 10_000_000,
+        "message.timeout.ms": max(1, int(cfg.delivery_timeout_s * 1000)),
+        "acks": "all",
+        "enable.idempotence": cfg.idempotence,
+        "reconnect.backoff.max.ms": max(100, cfg.reconnect_backoff_max_ms),
+        "statistics.interval.ms": 1000,  # broker state and queue bytes, served by poll()
+    })
+    conf.update(cfg.extra)
+    return conf
+
+
+class KafkaSink:
+    """The ``kafka`` sink (see the module docstring for the accounting it guarantees)."""
+
+    def __init__(self, config: KafkaConfig, counters: Counters, node: str = "") -> None:
+        if not config.bootstrap_servers:
+            raise ConfigError("kafka.bootstrap_servers: empty; set it (host:port[,host:port]) to publish to Kafka")
+        self.config = config
+        self.counters = counters
+        self.node = node or os.environ.get("NODE_NAME", "") or socket.gethostname()
+        self.topic = config.topic
+        self._key = KEYS[config.key]
+        self._source_cache: dict[str, bytes] = {}
+        self._in_flight = 0  # pairs handed to librdkafka whose delivery report has not come yet
+        self._publishes = 0
+        self.broker_up: bool | None = None  # from the 1 s statistics; None until the first
+        self.stats: dict[str, Any] = {}  # the last librdkafka statistics (tx bytes for the bench)
+        self.errors: dict[str, str] = {}  # reason -> last error text, for the report
+        self._logged: dict[str, float] = {}
+        self._closed = False
+        for reason in DROP_REASONS:  # listed from the start, so dashboards see zeros, not gaps
+            counters.drop(reason, 0)
+        conf = producer_config(config, self.node)
+        conf.update(error_cb=self._on_error, stats_cb=self._on_stats, logger=logging.getLogger("librdkafka"))
+        try:
+            self._producer = Producer(conf)
+        except KafkaException as e:
+            raise ConfigError(f"kafka: invalid producer setting: {e.args[0].str()}") from None
+        self.spool: Spool | None = None
+        if config.spool_dir:
+            self.spool = Spool(config.spool_dir, config.spool_bytes, config.spool_segment_bytes, counters)
+            counters.inc(C_RECOVERED, self.spool.recovered)
+            if self.spool.recovered:
+                log.info("kafka: %d pairs waiting in the spool %s from an earlier run", self.spool.recovered,
+                         config.spool_dir)
+        self._replay_bytes = 0  # spooled bytes now in the producer queue
+        self._next_topic_try = 0.0
+        self._topics_ready = self._ensure_topics(wait_s=5.0)
+        self._next_heartbeat = time.monotonic()  # the first heartbeat says "started"
+
+    # -- the hot path ---------------------------------------------------------------------------
+
+    def publish(self, pair: Pair) -> None:
+        """Take one pair: into the producer queue, the spool, or a counted drop. Never raises."""
+        self.counters.inc(C_ACCEPTED)
+        try:
+            value = pair.to_json()
+            key = self._key(pair)
+            headers = self._headers(pair)
+        except Exception as e:  # a record that cannot be encoded must not stop capture
+            self._drop("kafka_encode", f"pair {getattr(pair, 'id', '?')}: {e}")
+            return
+        if len(value) + len(key or b"") + RECORD_OVERHEAD > self.config.max_message_bytes:
+            self._drop("kafka_too_large", f"pair {pair.id}: {len(value)} bytes; kafka.max_message_bytes is "
+                       f"{self.config.max_message_bytes}")
+            return
+        if self.spool is not None and (self.spool.pending or self.broker_up is False):
+            self._to_spool(key, value, headers, C_SPOOLED)  # keep the order: behind what waits on disk
+            return
+        self._produce(key, value, headers)
+        self._publishes += 1
+        if self._publishes & 1023 == 0:
+            self._producer.poll(0)  # serve delivery reports: they hold queue space until served
+
+    def _produce(self, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
+        try:
+            self._producer.produce(self.topic, value, key, headers=headers, on_delivery=self._on_delivery)
+        except BufferError:
+            self._producer.poll(0)
+            if self.spool is not None:
+                self._to_spool(key, value, headers, C_SPOOLED)
+            else:
+                self._drop("kafka_queue_full", f"in-memory buffer full (kafka.buffer_bytes={self.config.buffer_bytes})")
+            return
+        except KafkaException as e:
+            self._drop(classify(e.args[0]), e.args[0].str())
+            return
+        self._in_flight += 1
+
+    def _headers(self, pair: Pair) -> KafkaHeaders:
+        """Routing facts a consumer can read without parsing the value."""
+        kind = str(pair.source.get("kind", ""))
+        src = self._source_cache.get(kind)
+        if src is None:
+            src = self._source_cache.setdefault(kind, kind.encode())
+        return [
+            ("schema_version", b"%d" % SCHEMA_VERSION),
+            ("source", src),
+            ("node", self.node.encode()),
+            ("truncated_request", b"1" if pair.request.truncated else b"0"),
+            ("truncated_response", b"1" if pair.response.truncated else b"0"),
+        ]
+
+    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
+        self._in_flight -= 1
+        if err is None:
+            self.counters.inc(C_DELIVERED)
+            return
+        self._failed(err, msg)
+
+    def _on_replay_delivery(self, segment: int, size: int, err: KafkaError | None, msg: Any) -> None:
+        self._replay_bytes -= size
+        self._on_delivery(err, msg)
+        assert self.spool is not None
+        self.spool.ack(segment)
+
+    def _failed(self, err: KafkaError, msg: Any) -> None:
+        """A pair the broker did not take: back to the spool if worth retrying, else a counted drop."""
+        reason = classify(err)
+        if reason in RETRIABLE and self.spool is not None:
+            self.errors[reason] = err.str()
+            self._to_spool(msg.key(), msg.value(), list(msg.headers() or []), C_RESPOOLED)
+            return
+        self._drop(reason, f"topic {msg.topic()}: {err.str()}")
+
+    def _to_spool(self, key: bytes | None, value: bytes, headers: KafkaHeaders, counter: str) -> None:
+        assert self.spool is not None
+        try:
+            ok = self.spool.append(key, value, headers)
+        except OSError as e:
+            self._drop("kafka_spool_full", f"spool {self.config.spool_dir}: {e}")
+            return
+        if ok:
+            self.counters.inc(counter)
+        else:
+            self._drop("kafka_spool_full", f"spool {self.config.spool_dir} full (kafka.spool_bytes={self.config.spool_bytes})")
+
+    def _drop(self, reason: str, text: str) -> None:
+        self.counters.drop(reason)
+        self.errors[reason] = text
+        self._log_rate_limited(reason, f"kafka: pair dropped ({reason}): {text}")
+
+    # -- housekeeping ---------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Delivery reports, statistics, spool replay, topic creation retries, heartbeats."""
+        self._producer.poll(0)
+        now = time.monotonic()
+        if not self._topics_ready and now >= self._next_topic_try:
+            self._topics_ready = self._ensure_topics(wait_s=0.5)
+        if self.spool is not None:
+            self._replay()
+            self.spool.flush()
+        if self.config.heartbeat_topic and now >= self._next_heartbeat:
+            self._next_heartbeat = now + max(0.1, self.config.heartbeat_interval_s)
+            self._heartbeat()
+        self.counters.set_gauge("sink.kafka.in_flight", self._in_flight)
+        self.counters.set_gauge("sink.kafka.buffer_bytes", self.stats.get("msg_size", 0))
+        if self.spool is not None:
+            self.counters.set_gauge("sink.kafka.spool_bytes", self.spool.bytes)
+            self.counters.set_gauge("sink.kafka.spool_pending", self.spool.pending)
+
+    def _replay(self) -> None:
+        """Move spooled pairs, oldest first, into the producer queue while the broker is up.
+
+        While it is down one record at a time is in the queue: it makes librdkafka keep trying to
+        connect, and it is the first to go when the broker is back.
+        """
+        spool = self.spool
+        assert spool is not None
+        window = self.config.spool_replay_bytes if self.broker_up else 1
+        while spool.pending and self._replay_bytes < window:
+            rec = spool.peek()
+            if rec is None:
+                break
+            cb = partial(self._on_replay_delivery, rec.segment, len(rec.value))
+            try:
+                self._producer.produce(self.topic, rec.value, rec.key, headers=rec.headers, on_delivery=cb)
+            except BufferError:
+                return  # the queue is full of fresher pairs; try again at the next poll
+            except KafkaException as e:
+                spool.take()
+                self.counters.inc(C_REPLAYED)
+                self._drop(classify(e.args[0]), e.args[0].str())
+                spool.ack(rec.segment)
+                continue
+            spool.take()
+            self.counters.inc(C_REPLAYED)
+            self._in_flight += 1
+            self._replay_bytes += len(rec.value)
+
+    def _on_error(self, err: KafkaError) -> None:
+        """Client-wide trouble (connection refused, authentication, all brokers down): logged, kept."""
+        reason = classify(err)
+        self.errors[reason] = err.str()
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.broker_up = False
+        self.counters.inc(f"sink.kafka.errors.{reason}")
+        self._log_rate_limited("client." + reason, f"kafka: {self.config.bootstrap_servers}: {err.str()}")
+
+    def _on_stats(self, raw: str) -> None:
+        self.stats = orjson.loads(raw)
+        brokers = self.stats.get("brokers", {}).values()
+        self.broker_up = any(b.get("state") == "UP" for b in brokers)
+
+    def _log_rate_limited(self, what: str, text: str, every_s: float = 30.0) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(what, -every_s) >= every_s:
+            self._logged[what] = now
+            log.warning("%s", text)
+
+    # -- topics ---------------------------------------------------------------------------------
+
+    def _ensure_topics(self, wait_s: float) -> bool:
+        """Create the topics if configured, or check the pairs topic exists. True when settled."""
+        self._next_topic_try = time.monotonic() + 10.0
+        admin = AdminClient({**security_config(self.config), "log_level": 3})
+        if not self.config.create_topics:
+            try:
+                md = admin.list_topics(self.topic, timeout=wait_s)
+            except KafkaException as e:
+                self.errors["kafka_broker_down"] = e.args[0].str()
+                return False
+            t = md.topics.get(self.topic)
+            if t is None or t.error is not None:
+                text = (f"topic '{self.topic}' does not exist on {self.config.bootstrap_servers} and "
+                        "kafka.create_topics is false: pairs will be dropped as kafka_unknown_topic")
+                self.errors["kafka_unknown_topic"] = text
+                log.error("kafka: %s", text)
+            return True
+        wanted = [NewTopic(self.topic, num_partitions=max(1, self.config.partitions), replication_factor=-1,
+                           config={"max.message.bytes": str(self.config.max_message_bytes)})]
+        if self.config.heartbeat_topic:
+            wanted.append(NewTopic(self.config.heartbeat_topic, num_partitions=1, replication_factor=-1))
+        futures = admin.create_topics(wanted, operation_timeout=wait_s, request_timeout=wait_s)
+        settled = True
+        for name, fut in futures.items():
+            try:
+                fut.result(timeout=wait_s + 1)
+                log.info("kafka: created topic %s on %s", name, self.config.bootstrap_servers)
+            except KafkaException as e:
+                err = e.args[0]
+                if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue
+                settled = False
+                self.errors["topic_create"] = f"topic {name}: {err.str()}"
+                self._log_rate_limited("topic_create", f"kafka: cannot create topic {name} on "
+                                       f"{self.config.bootstrap_servers}: {err.str()} (retrying)")
+            except Exception as e:  # a timeout of the future itself
+                settled = False
+                self.errors["topic_create"] = f"topic {name}: {e!r}"
+        return settled
+
+    # -- heartbeat ------------------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        body = {
+            "schema": HEARTBEAT_SCHEMA,
+            "ts": time.time(),
+            "node": self.node,
+            "pid": os.getpid(),
+            "topic": self.topic,
+            "sink": self.accounting(),
+            "counters": self.counters.snapshot(),
+        }
+        try:
+            self._producer.produce(self.config.heartbeat_topic, orjson.dumps(body), self.node.encode(),
+                                   on_delivery=self._on_heartbeat)
+        except (BufferError, KafkaException):
+            self.counters.inc(C_HB_FAILED)
+
+    def _on_heartbeat(self, err: KafkaError | None, msg: Any) -> None:
+        self.counters.inc(C_HB_SENT if err is None else C_HB_FAILED)
+
+    # -- accounting and shutdown ----------------------------------------------------------------
+
+    def accounting(self) -> dict[str, Any]:
+        """Where every accepted pair is now; ``balanced`` says the books add up."""
+        c = self.counters
+        dropped = {r: n for r in DROP_REASONS if (n := c.dropped(r))}
+        pending = self.spool.pending if self.spool is not None else 0
+        inputs = c.get(C_ACCEPTED) + c.get(C_RECOVERED)
+        outputs = c.get(C_DELIVERED) + sum(dropped.values()) + self._in_flight + pending
+        return {
+            "accepted": c.get(C_ACCEPTED),
+            "spool_recovered": c.get(C_RECOVERED),
+            "delivered": c.get(C_DELIVERED),
+            "dropped": dropped,
+            "in_flight": self._in_flight,
+            "spool_pending": pending,
+            "spool_bytes": self.spool.bytes if self.spool is not None else 0,
+            "spooled": c.get(C_SPOOLED),
+            "respooled": c.get(C_RESPOOLED),
+            "replayed": c.get(C_REPLAYED),
+            "balanced": inputs == outputs,
+        }
+
+    def close(self, timeout_s: float | None = None) -> dict[str, Any]:
+        """Flush within the deadline; what is still queued then goes to the spool or is counted as
+        dropped (``kafka_purged``), so ``in_flight`` is 0 in the report."""
+        if self._closed:
+            return self.report()
+        deadline = time.monotonic() + (self.config.flush_timeout_s if timeout_s is None else timeout_s)
+        while self.spool is not None and self.spool.pending and self.broker_up and time.monotonic() < deadline:
+            self.poll()  # drain the spool while the broker takes it
+            self._producer.flush(min(0.2, max(0.0, deadline - time.monotonic())))
+        left = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        if not left and self.config.heartbeat_topic:
+            self._heartbeat()  # the final counters
+            left = self._producer.flush(max(0.0, min(2.0, deadline - time.monotonic())))
+        if left:
+            log.warning("kafka: %d messages not delivered within the %.1fs flush deadline", left,
+                        timeout_s if timeout_s is not None else self.config.flush_timeout_s)
+            self._producer.purge(in_queue=True, in_flight=True, blocking=True)
+            self._producer.flush(1.0)  # serve the purge reports: they spool or count each pair
+        if self.spool is not None:
+            self.spool.close()
+        self._closed = True
+        report = self.report()
+        log.info("kafka: closed: %s", report)
+        return report
+
+    def report(self) -> dict[str, Any]:
+        return {"sink": "kafka", "bootstrap": self.config.bootstrap_servers, "topic": self.topic,
+                **self.accounting(), "errors": dict(self.errors)}
