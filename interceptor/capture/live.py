@@ -75,12 +75,8 @@ class PcapTap:
 
     def dispatch(self, max_packets: int, on_packet: OnPacket) -> int:
         """Hand up to ``max_packets`` queued packets to ``on_packet``; OSError when the device died."""
-        linktype, source = self.linktype, self.source
-
-        def cb(ts: float, data: bytes) -> None:
-            on_packet(ts, data, linktype, source)
-
-        n = self.handle.dispatch(max_packets, cb)
+        # pypcap passes the extra arguments through: on_packet(ts, data, linktype, source), no wrapper.
+        n = self.handle.dispatch(max_packets, on_packet, self.linktype, self.source)
         if n > 0:
             self.stats.packets += n
         return n

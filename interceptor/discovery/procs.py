@@ -48,10 +48,12 @@ def group_by_netns(proc_root: str = "/proc", max_procs: int = 100_000) -> dict[i
             break
         info = proc.info
         pid = info["pid"]
+        argv = info.get("cmdline") or []
+        if not argv:  # kernel threads and zombies: they own no sockets of a pod
+            continue
         ns = netns_id(pid, proc_root)
         if ns is None:  # gone, a kernel thread, or no permission
             continue
-        argv = info.get("cmdline") or []
         argv0 = os.path.basename(argv[0]) if argv else ""
         entry = ProcInfo(pid, info.get("name") or "", argv0, read_proc_cgroup(pid, proc_root))
         groups.setdefault(ns, NetnsProcs(ns)).procs.append(entry)

@@ -1,0 +1,271 @@
+"""The node agent: ``interceptor run`` (live capture into the pipeline) and ``interceptor discover``.
+
+``run`` is the DaemonSet's main loop. One thread does everything on the hot path: poll all taps,
+dispatch a bounded number of packets from each into ONE shared Pipeline (the same connection seen
+on two taps is one flow; the duplicates count as retransmissions), tick the pipeline about once a
+second, rescan the node periodically (and on SIGHUP), and on SIGTERM stop the taps and flush pairs
+in flight to the sinks within ``metrics.stop_timeout_s``. The metrics endpoint runs in a daemon
+thread and only reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from interceptor.capture.live import TapSet
+from interceptor.config import Config
+from interceptor.counters import Counters
+from interceptor.discovery.plan import plan_taps
+from interceptor.discovery.scan import Namespace, scan
+from interceptor.metrics import Health, MemoryGuard, MetricsServer
+from interceptor.pipeline import Pipeline
+from interceptor.sinks.base import Sink
+
+log = logging.getLogger("interceptor.agent")
+TICK_S = 1.0
+POLL_S = 0.1
+
+
+def register(subparsers: Any) -> None:
+    """Add ``run`` and ``discover`` to the ``interceptor`` command's subparsers."""
+    from interceptor.cli import add_common_args
+
+    run = subparsers.add_parser("run", help="capture live traffic of the pods on this node")
+    add_common_args(run)
+    _add_selection_args(run)
+    run.add_argument("--node", help="node name in each pair's source (default: config, $NODE_NAME, hostname)")
+    run.add_argument("--metrics", metavar="HOST:PORT", help="metrics/probe listen address ('' disables)")
+    run.add_argument("--rescan", type=float, metavar="S", help="seconds between discovery passes")
+    run.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
+    run.set_defaults(func=cmd_run)
+
+    disc = subparsers.add_parser("discover", help="show namespaces, pods, interfaces, mesh and the tap plan")
+    disc.add_argument("--config", metavar="PATH", help="YAML configuration file")
+    _add_selection_args(disc)
+    disc.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    disc.set_defaults(func=cmd_discover)
+
+
+def _add_selection_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--include-netns", action="append", metavar="GLOB",
+                   help="tap only namespaces whose inode, net:[inode], netns name or pod UID matches")
+    p.add_argument("--exclude-netns", action="append", metavar="GLOB")
+    p.add_argument("--include-interface", action="append", metavar="GLOB", help="host-side interface names")
+    p.add_argument("--exclude-interface", action="append", metavar="GLOB",
+                   help="added to the default exclusion list")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    if hasattr(args, "keep_all"):
+        from interceptor.cli import config_from_args
+
+        cfg = config_from_args(args)
+    else:
+        from interceptor.config import load_config
+
+        cfg = load_config(args.config)
+    cap = cfg.capture
+    cap.include_namespaces += args.include_netns or []
+    cap.exclude_namespaces += args.exclude_netns or []
+    cap.include_interfaces += args.include_interface or []
+    cap.exclude_interfaces += args.exclude_interface or []
+    return cfg
+
+
+def node_name(cfg: Config, override: str | None = None) -> str:
+    return override or cfg.node_name or cfg.kubernetes.node_name or os.environ.get("NODE_NAME") or socket.gethostname()
+
+
+# -- discover -------------------------------------------------------------------------------------
+def cmd_discover(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    spaces = scan(cfg.capture)
+    taps, skips = plan_taps(spaces, cfg.capture)
+    if args.json:
+        doc = {
+            "node": node_name(cfg),
+            "namespaces": [ns.to_dict() for ns in spaces],
+            "taps": [t.to_dict() for t in taps],
+            "skipped": [s.to_dict() for s in skips],
+        }
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    print(render_table(spaces, taps, skips))
+    return 0
+
+
+def render_table(spaces: list[Namespace], taps: list[Any], skips: list[Any]) -> str:
+    tap_by_ns = {t.netns: f"{t.kind} {t.interface}" for t in taps}
+    skip_by_ns = {s.netns: f"skip: {s.reason}" for s in skips if s.netns not in tap_by_ns}
+    rows = [("NETNS", "NAME/POD", "PROCESSES", "CONTAINERS", "INTERFACES", "HOST VETH", "MESH", "TAP")]
+    for ns in spaces:
+        ifaces = ", ".join(
+            f"{lk.name}({' '.join(a for a in lk.addresses if ':' not in a) or '-'})" for lk in ns.links
+        )
+        procs = ",".join(sorted({p.name for p in ns.procs}))
+        rows.append((
+            ns.id + (" host" if ns.is_host else ""),
+            ns.pod_uid or ",".join(ns.names) or "-",
+            f"{len(ns.procs)} {procs[:40]}",
+            str(len(ns.containers)),
+            ifaces[:60] or ns.error or "-",
+            ",".join(ns.host_peers.values()) or "-",
+            ns.mesh.mesh or "-",
+            tap_by_ns.get(ns.id) or ("-" if ns.is_host else skip_by_ns.get(ns.id, "-")),
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.append(f"{len(spaces)} namespaces, {len(taps)} taps")
+    return "\n".join(lines)
+
+
+# -- run ------------------------------------------------------------------------------------------
+class Agent:
+    """Owns the taps, the shared pipeline and the sinks for one ``run``."""
+
+    def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], node: str) -> None:
+        from interceptor.cli import publish_to
+
+        self.cfg = cfg
+        self.counters = counters
+        self.sinks = sinks
+        self.pipeline = Pipeline(cfg, counters, publish_to(sinks) if sinks else (lambda pair: None),
+                                 source={"kind": "pcap-veth", "node": node})
+        self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
+        self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
+        self.health = Health()
+        self.stopping = False
+        self.rescan_requested = True
+        self._feed = self.pipeline.feed_packet
+        self._errors_logged = 0
+
+    def on_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any]) -> None:
+        if self.guard.over:
+            self.counters.drop("memory_limit")
+            return
+        try:
+            self._feed(ts, data, linktype, source)
+        except Exception:  # noqa: BLE001 - a bug on one packet must not stop the capture
+            self.counters.drop("pipeline_error")
+            if self._errors_logged < 5:
+                self._errors_logged += 1
+                log.exception("pipeline failed on a packet from %s", source.get("interface"))
+
+    def rescan(self) -> None:
+        started = time.monotonic()
+        try:
+            specs, _ = plan_taps(scan(self.cfg.capture), self.cfg.capture)
+        except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
+            self.counters.inc("discovery.failed")
+            log.exception("discovery failed")
+            return
+        opened, closed = self.taps.sync(specs)
+        self.counters.inc("discovery.scans")
+        self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
+        if opened or closed:
+            log.info("rescan: %d taps (+%d -%d)", len(self.taps.taps), opened, closed)
+        self.health.ready = True
+
+    def housekeeping(self, now: float) -> None:
+        self.pipeline.tick(now)
+        for sink in self.sinks:
+            sink.poll()
+        self.taps.refresh_stats()
+        self.guard.check()
+        self.health.beat()
+
+    def run(self, duration: float | None = None) -> None:
+        cap = self.cfg.capture
+        start = time.monotonic()
+        next_tick = next_scan = start
+        while not self.stopping:
+            mono = time.monotonic()
+            if self.rescan_requested or mono >= next_scan:
+                self.rescan_requested = False
+                self.rescan()
+                next_scan = mono + cap.rescan_interval_s
+            self.taps.poll_once(POLL_S)
+            mono = time.monotonic()
+            if mono >= next_tick:
+                self.housekeeping(time.time())
+                next_tick = mono + TICK_S
+            if duration is not None and mono - start >= duration:
+                break
+
+    def shutdown(self) -> list[dict[str, Any]]:
+        """Drain what the kernel already captured (bounded), stop the taps, flush pairs in flight."""
+        deadline = time.monotonic() + self.cfg.metrics.stop_timeout_s
+        for _ in range(50):
+            if self.taps.poll_once(0.0) == 0:
+                break
+        self.taps.refresh_stats()
+        self.taps.close_all()
+        self.pipeline.close(time.time())
+        reports = []
+        for sink in self.sinks:
+            reports.append(sink.close(max(0.0, deadline - time.monotonic())))
+        return reports
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from interceptor.cli import open_sinks, write_stats
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = _config(args)
+    if args.rescan is not None:
+        cfg.capture.rescan_interval_s = args.rescan
+    if args.metrics is not None:
+        cfg.metrics.listen = args.metrics
+    node = node_name(cfg, args.node)
+    cfg.node_name = node
+    counters = Counters()
+    sinks = open_sinks(args, cfg, counters)
+    agent = Agent(cfg, counters, sinks, node)
+    metrics = None
+    if cfg.metrics.listen:
+        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats).start()
+        log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
+
+    def on_term(signum: int, _frame: Any) -> None:
+        agent.stopping = True
+
+    def on_hup(signum: int, _frame: Any) -> None:
+        agent.rescan_requested = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGHUP, on_hup)
+    started = time.monotonic()
+    try:
+        agent.run(args.duration)
+    finally:
+        reports = agent.shutdown()
+        if metrics is not None:
+            metrics.close()
+    elapsed = time.monotonic() - started
+    write_stats(args.stats, counters, {"node": node, "elapsed_s": round(elapsed, 3), "sinks": reports})
+    drops = counters.drops()
+    print(f"interceptor run: {counters.get('capture.packets')} packets, {counters.get('pairs.emitted')} pairs, "
+          f"{sum(drops.values())} dropped {dict(sorted(drops.items()))} in {elapsed:.1f}s", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m interceptor.agent run|discover`` (the same commands as ``interceptor run|discover``)."""
+    parser = argparse.ArgumentParser(prog="interceptor-agent")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
