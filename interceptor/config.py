@@ -126,13 +126,17 @@ class CaptureConfig:
 
 @dataclass
 class TlsConfig:
+    """eBPF uprobes on OpenSSL and Go crypto/tls (interceptor/tls); see docs/tls.md."""
+
     enabled: bool = False
     openssl: bool = True
     gotls: bool = True
-    scan_interval_s: float = 2.0
-    include_commands: list[str] = field(default_factory=list)
-    exclude_commands: list[str] = field(default_factory=list)
-    perf_pages: int = 256
+    scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
+    include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
+    exclude_commands: list[str] = field(default_factory=list)  # comm globs
+    ring_buffer_bytes: int = 32 * MiB  # kernel→agent buffer (rounded up to a power-of-two pages)
+    kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/ebpf.sh's merged tree
+    max_streams: int = 20_000  # TLS connections followed at once; beyond, new ones are dropped
 
 
 @dataclass
