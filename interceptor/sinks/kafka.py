@@ -53,26 +53,25 @@ DROP_REASONS = (
 )
 
 
+_REASONS_BY_NAME = {
+    "kafka_too_large": ["MSG_SIZE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE", "RECORD_LIST_TOO_LARGE"],
+    "kafka_unknown_topic": ["UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION",
+                            "TOPIC_AUTHORIZATION_FAILED", "INVALID_TOPIC_EXCEPTION"],
+    "kafka_timeout": ["_MSG_TIMED_OUT", "_TIMED_OUT", "REQUEST_TIMED_OUT"],
+    "kafka_auth": ["_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED", "_SSL",
+                   "ILLEGAL_SASL_STATE", "UNSUPPORTED_SASL_MECHANISM"],
+    "kafka_broker_down": ["_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE", "NOT_ENOUGH_REPLICAS",
+                          "NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE"],
+    "kafka_purged": ["_PURGE_QUEUE", "_PURGE_INFLIGHT"],
+}
+# Codes by name, skipping names a given confluent-kafka version does not have.
+_REASON_BY_CODE = {getattr(KafkaError, name): reason for reason, names in _REASONS_BY_NAME.items()
+                   for name in names if hasattr(KafkaError, name)}
+
+
 def classify(err: KafkaError) -> str:
     """A drop reason for a librdkafka error (a counter name: few, stable, documented)."""
-    code = err.code()
-    if code in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError._MSG_SIZE_TOO_LARGE,
-                KafkaError.MESSAGE_TOO_LARGE if hasattr(KafkaError, "MESSAGE_TOO_LARGE") else -999):
-        return "kafka_too_large"
-    if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION,
-                KafkaError.TOPIC_AUTHORIZATION_FAILED):
-        return "kafka_unknown_topic"
-    if code in (KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT):
-        return "kafka_timeout"
-    if code in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED,
-                KafkaError.CLUSTER_AUTHORIZATION_FAILED, KafkaError._SSL):
-        return "kafka_auth"
-    if code in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,
-                KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.NOT_LEADER_FOR_PARTITION):
-        return "kafka_broker_down"
-    if code in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT):
-        return "kafka_purged"
-    return "kafka_error"
+    return _REASON_BY_CODE.get(err.code(), "kafka_error")
 
 
 # -- message key: decides the partition, so which consumer sees an endpoint's traffic ------------

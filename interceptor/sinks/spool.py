@@ -135,7 +135,9 @@ class Spool:
             return False
         if self._writer is None or self.sizes[self._wseg] + len(frame) > self.segment_bytes:
             self._roll()
-        assert self._writer is not None
+            self._wseg += 1
+            self.sizes[self._wseg] = 0
+            self._writer = self._path(self._wseg).open("ab", buffering=256 * 1024)
         self._writer.write(frame)
         self.sizes[self._wseg] += len(frame)
         self.unread += 1
@@ -146,9 +148,6 @@ class Spool:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._wseg += 1
-        self.sizes[self._wseg] = 0
-        self._writer = self._path(self._wseg).open("ab", buffering=256 * 1024)
 
     def flush(self) -> None:
         """Hand buffered records to the OS, so a killed process loses none of them."""
