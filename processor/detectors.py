@@ -42,7 +42,8 @@ THING_PARENTS = frozenset(
 PERSON_PARENTS = frozenset(
     """user customer person contact owner holder cardholder recipient sender employee patient author
     member account profile buyer seller passenger guest traveler traveller driver applicant student
-    client beneficiary payer payee shipper consignee billing shipping emergency spouse parent child
+    client beneficiary payer payee shipper consignee billing shipping emergency spouse parent child ship bill
+    deliver delivery card creditcard debitcard cardholder
     manager assignee reporter signer subscriber attendee candidate tenant resident lead""".split()
 )
 
@@ -89,7 +90,7 @@ TOKEN_WORDS = frozenset({"token", "apikey", "secret", "key"})
 TOKEN_COMPACTS = frozenset(
     {"apikey", "apitoken", "accesstoken", "refreshtoken", "idtoken", "authtoken", "sessiontoken", "bearertoken", "clientsecret", "secretkey", "accesskey", "privatetoken", "secret", "token", "apisecret", "appsecret", "xapikey", "authkey", "secretaccesskey", "awssecretaccesskey", "sessionid", "sessionkey", "signingkey", "webhooksecret", "accesskeysecret", "oauthtoken", "xauthtoken", "sid"}
 )
-TOKEN_EXCLUDE = frozenset({"page", "cursor", "next", "continuation", "sync", "etag", "idempotency", "csrf", "xsrf", "type", "expire", "expires", "expiry", "ttl", "count", "url", "name", "id", "scope", "hint", "public", "pagination", "prev", "previous", "kind"})
+TOKEN_EXCLUDE = frozenset({"cache", "partition", "sort", "primary", "foreign", "object", "routing", "lookup", "dedup", "dedupe", "bucket", "storage", "row", "hash", "page", "cursor", "next", "continuation", "sync", "etag", "idempotency", "csrf", "xsrf", "type", "expire", "expires", "expiry", "ttl", "count", "url", "name", "id", "scope", "hint", "public", "pagination", "prev", "previous", "kind"})
 
 # --- value shapes -----------------------------------------------------------------------------
 
@@ -120,7 +121,7 @@ _DATE = re.compile(
     r"|(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y2>\d{4}))"
 )
 _EXPIRY = re.compile(r"(0[1-9]|1[0-2])\s?[/-]\s?(\d{2}|20\d{2})")
-_NAME_WORD = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ'’-]+|[A-ZÀ-Ý]\.?|(?:van|von|de|da|del|der|di|le|la|bin|al)")
+_NAME_WORD = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ]*(?:['’-][A-ZÀ-Ý]?[a-zà-ÿ]+)*|[A-ZÀ-Ý]\.?|(?:van|von|de|da|del|der|di|le|la|bin|al)")
 _ALNUM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{3,18}[A-Za-z0-9]")
 _USERNAME = re.compile(r"[A-Za-z0-9._@-]{2,40}")
 _ZIP = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{2,9}")
@@ -232,7 +233,7 @@ def rule_secret_keys(k: KeyInfo, val: str) -> str | None:
         if _DATE.fullmatch(val[:10]) or val.lower() in ("true", "false", "null", "none", "required", "optional"):
             return None
         return "password"
-    if (k.compact in TOKEN_COMPACTS or (k.words and k.words[-1] in TOKEN_WORDS)) and not any(w in TOKEN_EXCLUDE for w in k.words):
+    if k.compact in TOKEN_COMPACTS or (k.words and k.words[-1] in TOKEN_WORDS and not any(w in TOKEN_EXCLUDE for w in k.words)):
         if v.jwt_ok(val):
             return "jwt"
         if _OPAQUE.fullmatch(val) and sum(c.isdigit() for c in val) >= 2 and sum(c.isalpha() for c in val) >= 4:
@@ -267,10 +268,10 @@ def rule_identity(k: KeyInfo, val: str) -> str | None:
         return "gender" if val.strip().lower() in GENDER_VALUES else None
     if _is_key(k, NAME_COMPACTS) or (k.compact in ("first", "last", "given", "family", "middle") and k.parent_has("name")):
         return "person_name" if _looks_like_name(val) else None
-    if k.compact == "name" or k.compact == "fullname" or (k.words and k.words[-1] == "name" and len(k.words) == 2):
-        return _bare_name(k, val)
     if _is_key(k, USERNAME_COMPACTS) and not any(w in ("count", "at", "time", "date", "attempt", "url", "type", "method", "enabled") for w in k.words):
         return "username" if _USERNAME.fullmatch(val) and not val.isdigit() and "@" not in val else None
+    if k.compact == "name" or k.compact == "fullname" or (k.words and k.words[-1] == "name" and len(k.words) == 2):
+        return _bare_name(k, val)
     return None
 
 
@@ -284,8 +285,9 @@ def _bare_name(k: KeyInfo, val: str) -> str | None:
         return None
     if ctx & PERSON_PARENTS:
         return "person_name"
+    # neutral key: "Given Family" with a known given name; three words read more like a product
     first = val.split()[0].strip(".,").lower()
-    return "person_name" if first in FIRST_NAMES and len(val.split()) >= 2 else None
+    return "person_name" if first in FIRST_NAMES and len(val.split()) == 2 else None
 
 
 def _looks_like_name(val: str) -> bool:
@@ -308,7 +310,10 @@ def _plausible_birth_date(val: str) -> bool:
 def rule_address(k: KeyInfo, val: str) -> str | None:
     if any(w in ADDRESS_EXCLUDE for w in k.words):
         return None
-    keyed = _is_key(k, ADDRESS_COMPACTS) or (k.parent_has("address", "location", "geo", "residence", "home") and k.compact in ("line", "state", "country", "region", "number", "unit", "building", "house"))
+    keyed = _is_key(k, ADDRESS_COMPACTS) or (
+        (k.parent_has("address", "location", "geo", "residence", "home") or (k.parent_compact in PERSON_PARENTS and "card" not in k.parent_compact) or k.parent_compact in ("shipto", "billto"))
+        and k.compact in ("line", "state", "country", "region", "number", "unit", "building", "house")
+    )
     if keyed:
         if k.compact in ("latitude", "longitude", "lat", "lng", "lon", "long"):
             try:
