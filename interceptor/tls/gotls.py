@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from interceptor.tls.attach import ProbePoint
 from interceptor.tls.elf import Elf, ElfError, Symbol
 
 WRITE = "crypto/tls.(*Conn).Write"
@@ -106,3 +107,15 @@ def pclntab_symbols(elf: Elf, names: set[str]) -> dict[str, Symbol]:
             if len(found) == len(names):
                 break
     return found
+
+
+def probe_points(path: str) -> list[ProbePoint] | None:
+    """Entry and RET uprobes for a Go binary, or None when it has no crypto/tls to probe."""
+    probes = find_go_probes(path)
+    if probes is None:
+        return None
+    entry_fns = {WRITE: "go_write_entry", READ: "go_read_entry", CLOSE: "go_close_entry"}
+    points = [ProbePoint(off, entry_fns[name]) for name, off in probes.entries.items()]
+    for rets in probes.returns.values():
+        points += [ProbePoint(off, "go_return") for off in rets]
+    return points

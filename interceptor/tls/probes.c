@@ -74,9 +74,10 @@ BPF_RINGBUF_OUTPUT(events, RING_PAGES);
 // Scratch for one record per CPU: an ARRAY indexed by CPU, since a per-CPU array's value is limited
 // to 32 KiB and larger chunks mean fewer loop iterations for the verifier.
 BPF_ARRAY(scratch, struct event_t, NCPU);
-BPF_HASH(calls, struct call_key_t, struct call_t, 16384);
-BPF_HASH(offsets, struct conn_key_t, u64, 65536);
-BPF_HASH(conn_fd, struct pid_conn_t, s32, 65536);
+// LRU maps: entries of threads or connections that vanish without a return/free age out by themselves.
+BPF_TABLE("lru_hash", struct call_key_t, struct call_t, calls, 16384);
+BPF_TABLE("lru_hash", struct conn_key_t, u64, offsets, 65536);
+BPF_TABLE("lru_hash", struct pid_conn_t, s32, conn_fd, 65536);
 BPF_HASH(skip_pids, u32, u8, 16384);     // processes excluded by config (and the agent itself)
 BPF_ARRAY(lost, u64, 4);                 // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
 
@@ -101,8 +102,10 @@ static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s3
     struct conn_key_t ck = {.pid = pid, .dir = dir, .conn = conn};
     u64 zero = 0;
     u64 *offp = offsets.lookup_or_try_init(&ck, &zero);
-    if (!offp)
+    if (!offp) {
+        count_lost(kind * 2 + 1);
         return;
+    }
     u64 start = *offp;
     *offp = start + n;   // one connection's calls are sequential (SSL* and tls.Conn are locked)
     u32 k = bpf_get_smp_processor_id();
@@ -193,7 +196,7 @@ int ssl_return(struct pt_regs *ctx) {
         return 0;
     struct call_t c = *call;
     calls.delete(&key);
-    long ret = PT_REGS_RC(ctx);
+    int ret = (int)PT_REGS_RC(ctx);   // an int: the upper half of RAX is not part of it
     u64 n = 0;
     if (c.ex) {
         if (ret == 1 && c.outlen)

@@ -1,0 +1,321 @@
+"""The TLS source: attaches the uprobes to what running processes use and feeds their plaintext to
+the same pipeline as packets (``feed_stream``/``stream_gap``/``stream_close``).
+
+Run it from the agent's loop: ``poll(timeout_ms)`` reads the ring buffer (blocking at most that long;
+``fileno()`` is readable when records wait) and, every ``tls.scan_interval_s``, rescans /proc for new
+processes, lazily loaded libssl and exited processes. Not thread-safe: call it from the thread that
+owns the pipeline.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fnmatch
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from interceptor.config import Config
+from interceptor.counters import Counters
+from interceptor.pairs import Endpoint
+from interceptor.tls import events, gotls, loader, openssl, procfs
+from interceptor.tls.attach import Attacher, ProbePoint, Target
+
+log = logging.getLogger(__name__)
+UNKNOWN = ("0.0.0.0", 0)
+
+
+@dataclass
+class PidInfo:
+    command: str
+    excluded: bool
+    keys: set[tuple[int, int]] = field(default_factory=set)  # attached files it uses
+    ssl_found: bool = False  # a libssl was seen in its maps: no need to read them again
+    exe_done: bool = False
+
+
+@dataclass
+class Stream:
+    conn_id: tuple[Any, ...]
+    a: Endpoint  # the traced process's end
+    b: Endpoint  # its peer
+    source: dict[str, Any]
+    check: events.StreamCheck
+    last: float
+
+
+class TlsSource:
+    """Owns the loaded BPF program; see the module docstring. ``process_filter(pid) -> bool`` (e.g.
+    namespace or pod rules from enrichment) is applied after the command globs of the config."""
+
+    def __init__(self, config: Config, counters: Counters, pipeline: Any, bpf: Any,
+                 process_filter: Callable[[int], bool] | None = None) -> None:
+        self.cfg = config.tls
+        self.proc = config.capture.proc_root
+        self.idle_s = config.core.flow_idle_timeout_s
+        self.counters = counters
+        self.pipeline = pipeline
+        self.bpf = bpf
+        self.process_filter = process_filter
+        self.attacher = Attacher(bpf)
+        self.targets: dict[tuple[int, int], Target] = {}
+        self.not_probeable: set[tuple[int, int]] = set()
+        self.pids: dict[int, PidInfo] = {}
+        self.streams: dict[tuple[str, int, int], Stream] = {}
+        self._gen = 0
+        self._wall = time.time() - time.monotonic()
+        self._lost_seen = [0, 0, 0, 0]
+        self._skip = bpf["skip_pids"]
+        self._skip[ctypes.c_uint32(os.getpid())] = ctypes.c_uint8(1)  # never trace the agent itself
+        self._offsets = bpf["offsets"]
+        self._lost = bpf["lost"]
+        self._ring = bpf["events"]
+        self._ring.open_ring_buffer(self._on_record)
+        self._next_scan = 0.0
+        self.scan()
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def fileno(self) -> int:
+        """The ring buffer map's fd: readable (epoll/select) when records are waiting."""
+        return int(self._ring.map_fd)
+
+    def poll(self, timeout_ms: int = 100) -> None:
+        """Deliver waiting records to the pipeline; rescan processes when due."""
+        self._wall = time.time() - time.monotonic()
+        self.bpf.ring_buffer_poll(timeout_ms)
+        now = time.monotonic()
+        if now >= self._next_scan:
+            self.scan()
+            self._count_lost()
+            self._expire(now)
+
+    def close(self) -> None:
+        """Detach everything and end the open streams."""
+        self.bpf.ring_buffer_consume()
+        ts = time.time()
+        for st in list(self.streams.values()):
+            self.pipeline.stream_close(st.conn_id, ts)
+        self.streams.clear()
+        for t in self.targets.values():
+            self.attacher.detach(t)
+        self.targets.clear()
+        try:
+            self.bpf.cleanup()
+        except Exception as e:  # a failing tracefs clean-up must not break shutdown
+            log.warning("tls: BPF clean-up: %s", e)
+
+    # ---- records ------------------------------------------------------------------------------
+
+    def _on_record(self, _ctx: Any, data: Any, size: int) -> int:
+        try:
+            ev = events.decode(ctypes.string_at(data, size))
+        except events.EventError:
+            self.counters.drop("tls_bad_record")
+            return 0
+        try:
+            self._handle(ev)
+        except Exception:  # never let one record stop the source
+            log.exception("tls: record from pid %d failed", ev.pid)
+            self.counters.drop("tls_record_error")
+        return 0
+
+    def _handle(self, ev: events.Event) -> None:
+        key = (ev.kind, ev.pid, ev.conn)
+        st = self.streams.get(key)
+        ts = ev.ts_ns / 1e9 + self._wall
+        if ev.type == events.EV_CLOSE:
+            if st is not None:
+                del self.streams[key]
+                self.pipeline.stream_close(st.conn_id, ts)
+            return
+        info = self.pids.get(ev.pid) or self._new_pid(ev.pid)
+        if info is not None and info.excluded:
+            self.counters.inc("tls.excluded_records")
+            return
+        if st is None:
+            st = self._open(key, ev, info)
+            if st is None:
+                return
+        verdict = st.check.classify(ev)
+        if verdict == "restart":  # the pointer names a new connection (its free/close was lost)
+            self.pipeline.stream_close(st.conn_id, ts)
+            del self.streams[key]
+            st = self._open(key, ev, info)
+            if st is None:
+                return
+            verdict = "ok" if st.check.classify(ev) == "ok" else "gap"
+        if verdict == "gap":
+            self.counters.inc(f"tls.{ev.kind}.gaps")
+            self.pipeline.stream_gap(st.conn_id, ev.dir)
+        st.last = time.monotonic()
+        self.counters.inc(f"tls.{ev.kind}.bytes", len(ev.data))
+        self.pipeline.feed_stream(st.conn_id, ev.dir, ts, ev.data, st.a, st.b, st.source)
+
+    def _open(self, key: tuple[str, int, int], ev: events.Event, info: PidInfo | None) -> Stream | None:
+        if len(self.streams) >= self.cfg.max_streams:
+            self.counters.drop("tls_too_many_streams")
+            return None
+        self._gen += 1
+        addrs = procfs.fd_addresses(ev.pid, ev.fd, self.proc)
+        if addrs is None:
+            self.counters.inc("tls.unresolved_addresses")
+        local, remote = addrs or (UNKNOWN, UNKNOWN)
+        command = info.command if info else (procfs.command(ev.pid, self.proc) or "")
+        st = Stream(
+            conn_id=("tls", ev.kind, ev.pid, ev.conn, self._gen),
+            a=Endpoint(*local), b=Endpoint(*remote),
+            source={"kind": ev.kind, "pid": ev.pid, "command": command},
+            check=events.StreamCheck(), last=time.monotonic(),
+        )
+        self.streams[key] = st
+        self.counters.inc(f"tls.{ev.kind}.streams")
+        return st
+
+    def _expire(self, now: float) -> None:
+        """Streams idle past core.flow_idle_timeout_s (a Go conn garbage-collected unclosed, a lost
+        SSL_free) are closed; the BPF offsets age out of their LRU map."""
+        ts = time.time()
+        for key, st in list(self.streams.items()):
+            if now - st.last > self.idle_s or key[1] not in self.pids:
+                del self.streams[key]
+                self.pipeline.stream_close(st.conn_id, ts)
+        self.counters.set_gauge("tls.streams", len(self.streams))
+
+    def _count_lost(self) -> None:
+        for i in range(4):
+            value = self._lost[ctypes.c_int(i)].value
+            delta, self._lost_seen[i] = value - self._lost_seen[i], value
+            if delta:
+                kind = events.KINDS[i // 2]
+                what = "lost_samples" if i % 2 == 0 else "unreadable_samples"
+                self.counters.inc(f"tls.{kind}.{what}", delta)
+                self.counters.drop(f"tls_{kind}_{what}", delta)
+
+    # ---- processes ----------------------------------------------------------------------------
+
+    def _new_pid(self, pid: int) -> PidInfo | None:
+        command = procfs.command(pid, self.proc)
+        if command is None:
+            return None
+        info = PidInfo(command, excluded=not self._wanted(pid, command))
+        if pid == os.getpid():
+            info.excluded = True
+        if info.excluded:
+            self._skip[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
+        self.pids[pid] = info
+        return info
+
+    def _wanted(self, pid: int, command: str) -> bool:
+        if self.cfg.include_commands and not any(fnmatch.fnmatchcase(command, g) for g in self.cfg.include_commands):
+            return False
+        if any(fnmatch.fnmatchcase(command, g) for g in self.cfg.exclude_commands):
+            return False
+        return self.process_filter(pid) if self.process_filter else True
+
+    def scan(self) -> None:
+        """Attach to the libraries and binaries of new processes, detach from files no longer used."""
+        self._next_scan = time.monotonic() + self.cfg.scan_interval_s
+        live = procfs.pids(self.proc)
+        for pid in set(self.pids) - live:
+            self._forget(pid)
+        for pid in live:
+            info = self.pids.get(pid) or self._new_pid(pid)
+            if info is None or info.excluded or info.ssl_found:
+                continue
+            self._scan_pid(pid, info)
+        self.counters.set_gauge("tls.attached_files", len(self.targets))
+        self.counters.set_gauge("tls.processes", sum(1 for i in self.pids.values() if i.keys))
+
+    def _scan_pid(self, pid: int, info: PidInfo) -> None:
+        if not info.exe_done:
+            info.exe_done = True
+            exe = procfs.exe_path(pid, self.proc)
+            if exe is None:  # kernel thread or gone
+                info.ssl_found = True
+                return
+            self._use(pid, info, f"{self.proc}/{pid}/exe", exe_file=True)
+        if not self.cfg.openssl:
+            return
+        for m in procfs.file_mappings(pid, self.proc) or []:
+            if openssl.is_libssl(m.path):
+                info.ssl_found = True
+                self._use(pid, info, procfs.in_root(pid, m.path.removesuffix(" (deleted)"), self.proc))
+
+    def _use(self, pid: int, info: PidInfo, path: str, exe_file: bool = False) -> None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        key = (st.st_dev, st.st_ino)
+        target = self.targets.get(key)
+        if target is None:
+            if key in self.not_probeable:
+                return
+            target = self._attach(key, path, exe_file)
+            if target is None:
+                return
+        target.pids.add(pid)
+        info.keys.add(key)
+
+    def _attach(self, key: tuple[int, int], path: str, exe_file: bool) -> Target | None:
+        points: list[ProbePoint] | None = None
+        kind = "openssl"
+        if exe_file and self.cfg.gotls:
+            points, kind = gotls.probe_points(path), "gotls"
+        if points is None and self.cfg.openssl:  # a library, or an executable with OpenSSL linked in
+            points, kind = openssl.probe_points(path), "openssl"
+        if not points:
+            self.not_probeable.add(key)  # not OpenSSL nor Go with crypto/tls: never look again
+            return None
+        target = Target(key, kind, path)
+        try:
+            self.attacher.attach(target, points)
+        except OSError as e:  # e.g. the process exited meanwhile: tried again with the next one
+            log.warning("tls: %s", e)
+            self.counters.inc("tls.attach_failures")
+            return None
+        self.targets[key] = target
+        log.info("tls: attached %d %s probes to %s", len(points), kind, path)
+        return target
+
+    def _forget(self, pid: int) -> None:
+        info = self.pids.pop(pid)
+        if info.excluded:
+            self._skip.pop(ctypes.c_uint32(pid), None)
+        for key in info.keys:
+            target = self.targets.get(key)
+            if target is None:
+                continue
+            target.pids.discard(pid)
+            if not target.pids:
+                self.attacher.detach(target)
+                del self.targets[key]
+                log.info("tls: detached from %s (no process uses it)", target.path)
+
+
+def start_tls_source(config: Config, counters: Counters, pipeline: Any,
+                     process_filter: Callable[[int], bool] | None = None) -> TlsSource | None:
+    """The TLS source, or None when disabled or impossible here (one log line says why, and
+    ``tls.unavailable.<reason>`` is counted); packet capture is not affected either way."""
+    if not config.tls.enabled:
+        log.info("tls: disabled (tls.enabled is false)")
+        return None
+    try:
+        bpf = loader.load(config.tls)
+        source = TlsSource(config, counters, pipeline, bpf, process_filter)
+    except loader.Unavailable as e:
+        log.warning("tls: TLS capture off: %s", e)
+        counters.inc(f"tls.unavailable.{e.code}")
+        counters.set_gauge("tls.active", 0)
+        return None
+    except Exception as e:  # anything else BCC may throw at start: still not fatal for the agent
+        log.warning("tls: TLS capture off: %s: %s", type(e).__name__, e)
+        counters.inc("tls.unavailable.start_failed")
+        counters.set_gauge("tls.active", 0)
+        return None
+    counters.set_gauge("tls.active", 1)
+    return source

@@ -1,0 +1,62 @@
+"""Test program for the eBPF TLS source (run as its own process, so it is traced).
+
+    pytls.py server CERT KEY            HTTPS echo server on 127.0.0.1:0; prints "LISTEN <port>"
+    pytls.py client PORT N SIZE         waits for a line on stdin, THEN imports ssl (late), and sends
+                                        N keep-alive POSTs of a SIZE-byte JSON body with http.client
+"""
+
+import sys
+
+
+def body(i: int, size: int) -> bytes:
+    head = f'{{"i":{i},"pad":"'
+    return (head + "y" * (size - len(head) - 2) + '"}').encode()
+
+
+def server(cert: str, key: str) -> None:
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            data = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    print("LISTEN", httpd.server_address[1], flush=True)
+    httpd.serve_forever()
+
+
+def client(port: int, n: int, size: int) -> None:
+    sys.stdin.readline()
+    import http.client  # noqa: F401  (imports ssl: libssl is mapped only now)
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+    for i in range(n):
+        conn.request("POST", f"/py/{i}", body=body(i, size), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        print(resp.status, len(resp.read()), flush=True)
+    conn.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "server":
+        server(sys.argv[2], sys.argv[3])
+    else:
+        client(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
