@@ -81,6 +81,7 @@ PY_CLIENT = textwrap.dedent("""
 # number of connections sets the offered rate (wrk2 is not in Debian).
 WRK_DELAY = "function delay()\n  return 1\nend\n"
 LOAD_CPU: list[str] = []  # taskset prefix for the load generator and nginx (the other core)
+BUFFER_MIB = [64]  # kernel buffer of the tap (capture.buffer_bytes)
 
 
 def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple[int, float]:
@@ -113,7 +114,8 @@ def run_step(node, pod, conns: int, seconds: float, cpu: int | None, use_wrk: bo
            "--include-netns", node.pattern, "--metrics", "", "--keep-all"]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "SENSOR__CAPTURE__BUFFER_BYTES": str(BUFFER_MIB[0] << 20)}
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     me = psutil.Process(proc.pid)
     time.sleep(2.0)  # interpreter start-up, first discovery pass, tap opened
     if proc.poll() is not None:
@@ -130,7 +132,8 @@ def run_step(node, pod, conns: int, seconds: float, cpu: int | None, use_wrk: bo
     err = proc.communicate(timeout=120)[1]
     data = json.loads(stats.read_text())
     pairs = data["counts"].get("pairs.emitted", 0)
-    cpu_s = (c1.user + c1.system) - (c0.user + c0.system)
+    # Until the end of the drain: a tap that fell behind spends its CPU after the load stopped.
+    cpu_s = data.get("cpu_s", c1.user + c1.system) - (c0.user + c0.system)
     rate = requests / took
     return {
         "conns": conns,
@@ -152,6 +155,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="load per step")
     ap.add_argument("--cpu", type=int, default=1 if (os.cpu_count() or 1) > 1 else None,
                     help="pin the interceptor to this core (load and nginx go to the others)")
+    ap.add_argument("--buffer-mib", type=int, default=64, help="kernel buffer of the tap (capture.buffer_bytes)")
     ap.add_argument("--unpaced", action="store_true", help="wrk at full speed (no 1 ms delay per request)")
     ap.add_argument("--python-client", action="store_true", help="use the Python client even if wrk exists")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -160,6 +164,7 @@ def main() -> int:
         print("bench/live needs root (network namespaces)", file=sys.stderr)
         return 2
     use_wrk = shutil.which("wrk") is not None and not args.python_client
+    BUFFER_MIB[0] = args.buffer_mib
     if args.cpu is not None:
         others = [str(c) for c in range(os.cpu_count() or 1) if c != args.cpu]
         LOAD_CPU[:] = ["taskset", "-c", ",".join(others)] if others else []
@@ -176,7 +181,8 @@ def main() -> int:
         conf.write_text(NGINX_CONF.format(d=work / "ng", port=PORT, pad="n" * 700))
         node.lab.start_server(pod.ns, [*LOAD_CPU, "nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT, name="nginx")
         print(f"load: {'wrk' + ('' if args.unpaced else ' paced ~1k req/s per conn') if use_wrk else 'python client'}, {args.seconds:g}s per step, interceptor on "
-              f"{'core ' + str(args.cpu) if args.cpu is not None else 'any core'}; {os.cpu_count()} cores shared")
+              f"{'core ' + str(args.cpu) if args.cpu is not None else 'any core'}, tap buffer {args.buffer_mib} MiB; "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
         print(f"{'conns':>5} {'req/s':>8} {'pairs':>8} {'requests':>9} {'kdrops':>7} {'cpu/s':>6} "
               f"{'cpu/1k pairs/s':>14} {'RSS MiB':>8}")
         for conns in [int(c) for c in args.conns.split(",")]:

@@ -204,9 +204,9 @@ class Agent:
     def shutdown(self) -> list[dict[str, Any]]:
         """Drain what the kernel already captured (bounded), stop the taps, flush pairs in flight."""
         deadline = time.monotonic() + self.cfg.metrics.stop_timeout_s
-        for _ in range(50):
-            if self.taps.poll_once(0.0) == 0:
-                break
+        drain_until = time.monotonic() + self.cfg.metrics.stop_timeout_s / 2  # the rest is for the sinks
+        while time.monotonic() < drain_until and self.taps.poll_once(0.0) > 0:
+            pass
         self.taps.refresh_stats()
         self.taps.close_all()
         self.pipeline.close(time.time())
@@ -252,7 +252,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
     elapsed = time.monotonic() - started
-    write_stats(args.stats, counters, {"node": node, "elapsed_s": round(elapsed, 3), "sinks": reports})
+    write_stats(args.stats, counters, {"node": node, "elapsed_s": round(elapsed, 3), "cpu_s": round(time.process_time(), 3),
+                                    "sinks": reports})
     drops = counters.drops()
     print(f"interceptor run: {counters.get('capture.packets')} packets, {counters.get('pairs.emitted')} pairs, "
           f"{sum(drops.values())} dropped {dict(sorted(drops.items()))} in {elapsed:.1f}s", file=sys.stderr)
