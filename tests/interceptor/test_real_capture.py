@@ -76,7 +76,7 @@ def captured(site: Site, tmp_path: Path, name: str, fn, **capture_kw):
         truth = fn()
     finally:
         cap.stop()
-    assert cap.kernel_dropped() == 0, f"tcpdump dropped packets: {cap.log}"
+    assert cap.complete(), f"tcpdump did not write every packet: {cap.log}"
     return truth, cap.path
 
 
@@ -255,26 +255,56 @@ def test_real_loss_retransmissions(site: Site, tmp_path: Path) -> None:
 
 
 def _rewrite_case(site: Site, tmp_path: Path, name: str):
-    truth, cap = captured(site, tmp_path, name,
-                          lambda: run_client(site.pair.client, "pipeline", site.ip, NGINX, mixed_plan(2))
-                          + run_client(site.pair.client, "requests", site.ip, NGINX, mixed_plan(2)))
+    """Pipelined and keep-alive exchanges plus multi-segment bodies (no gzip, offloads off) so that
+    consecutive data segments of one direction exist to be reordered."""
+    big = [{"method": "GET", "path": "/static/doc40000.json"},
+           {"method": "POST", "path": "/echo/bulk", "body": body({"rows": ["r" * 100] * 150}),
+            "headers": {"Content-Type": "application/json"}}]
+    site.link.set_offloads(False)
+    try:
+        truth, cap = captured(site, tmp_path, name,
+                              lambda: run_client(site.pair.client, "pipeline", site.ip, NGINX, mixed_plan(2))
+                              + run_client(site.pair.client, "requests", site.ip, NGINX, mixed_plan(2))
+                              + run_client(site.pair.client, "httpclient", site.ip, NGINX, big * 2))
+    finally:
+        site.link.set_offloads(True)
     linktype, recs = pcaprewrite.read_records(cap)
     return truth, linktype, recs
 
 
 def test_reordered_and_duplicated_capture(site: Site, tmp_path: Path) -> None:
+    """TCP reordering (consecutive segments of one direction swapped) and duplicated segments:
+    every exchange paired exactly once, byte-exact."""
     truth, linktype, recs = _rewrite_case(site, tmp_path, "reorder")
     rng = random.Random(7)
-    swapped, n_swaps = pcaprewrite.swap_neighbours(recs, rng, 0.3, linktype)
+    swapped, n_swaps = pcaprewrite.swap_neighbours(recs, rng, 0.5, linktype)
     duped, n_dups = pcaprewrite.duplicate(recs, rng, 0.3, linktype)
     both, _ = pcaprewrite.duplicate(swapped, rng, 0.2, linktype)
-    assert n_swaps > 3 and n_dups > 3
+    assert n_swaps > 5 and n_dups > 5, (n_swaps, n_dups)
     for name, variant in (("swapped", swapped), ("duplicated", duped), ("both", both)):
         path = pcaprewrite.write_pcap(tmp_path / f"{name}.pcap", linktype, variant)
         records, stats = replay(path, tmp_path)
-        assert_same(truth, records)
+        try:
+            assert_same(truth, records)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}\ndrops: {drops(stats)}") from None
         if tshark_available():
             assert_covers_tshark(path, records)
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: a response captured before the end of its request is "
+                   "dropped, then its request is paired with the next response (wrong pair, body read to close)")
+def test_cross_direction_reordering_never_corrupts(site: Site, tmp_path: Path) -> None:
+    """A tap reading its direction queues out of step: a response segment shows up before the end
+    of its request. What is emitted must be exact, and what is not emitted must be counted."""
+    truth, linktype, recs = _rewrite_case(site, tmp_path, "cross")
+    variant, n = pcaprewrite.swap_neighbours(recs, random.Random(11), 0.3, linktype, across=True)
+    assert n > 3
+    path = pcaprewrite.write_pcap(tmp_path / "cross.pcap", linktype, variant)
+    records, stats = replay(path, tmp_path)
+    assert_subset(truth, records)
+    lost = len(truth) - len(records)
+    assert sum(drops(stats).values()) >= lost > -1, f"{lost} exchanges lost, drops counted: {drops(stats)}"
 
 
 def test_capture_loss_counted(site: Site, tmp_path: Path) -> None:

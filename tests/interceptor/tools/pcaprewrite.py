@@ -32,7 +32,8 @@ def read_records(path: Path | str) -> tuple[int, list[Record]]:
         magic = f.read(4)
         f.seek(0)
         reader = dpkt.pcapng.Reader(f) if magic == b"\x0a\x0d\x0d\x0a" else dpkt.pcap.Reader(f)
-        return reader.datalink(), [(ts, bytes(buf)) for ts, buf in reader]
+        # float(): dpkt gives Decimal timestamps for nanosecond pcaps, which its pcapng writer rejects
+        return reader.datalink(), [(float(ts), bytes(buf)) for ts, buf in reader]
 
 
 def write_pcap(path: Path | str, linktype: int, records: list[Record], nano: bool = False,
@@ -56,17 +57,25 @@ def write_pcapng(path: Path | str, linktype: int, records: list[Record], compres
 
 def tcp_payload_len(frame: bytes, linktype: int = dpkt.pcap.DLT_EN10MB) -> int:
     """TCP payload length of an Ethernet or raw-IP frame (0 when not TCP)."""
+    info = _tcp_info(frame, linktype)
+    return info[1] if info else 0
+
+
+def _tcp_info(frame: bytes, linktype: int) -> tuple[tuple, int] | None:
+    """((src, sport, dst, dport), payload length) of a TCP frame, else None."""
     try:
         if linktype == dpkt.pcap.DLT_EN10MB:
             ip = dpkt.ethernet.Ethernet(frame).data
         elif linktype in (dpkt.pcap.DLT_RAW, 101):
             ip = dpkt.ip.IP(frame) if frame[0] >> 4 == 4 else dpkt.ip6.IP6(frame)
         else:
-            return 0
+            return None
         tcp = ip.data
-        return len(tcp.data) if isinstance(tcp, dpkt.tcp.TCP) else 0
+        if not isinstance(tcp, dpkt.tcp.TCP):
+            return None
+        return (ip.src, tcp.sport, ip.dst, tcp.dport), len(tcp.data)
     except (dpkt.UnpackError, IndexError, AttributeError):
-        return 0
+        return None
 
 
 def _data_indexes(records: list[Record], linktype: int) -> list[int]:
@@ -74,17 +83,26 @@ def _data_indexes(records: list[Record], linktype: int) -> list[int]:
 
 
 def swap_neighbours(records: list[Record], rng: random.Random, fraction: float,
-                    linktype: int = dpkt.pcap.DLT_EN10MB) -> tuple[list[Record], int]:
-    """Swap a fraction of data records with the next record (timestamps stay in file order,
-    as a tap's would). Returns (records, swaps)."""
+                    linktype: int = dpkt.pcap.DLT_EN10MB, across: bool = False) -> tuple[list[Record], int]:
+    """Swap a fraction of data records with the next data record (timestamps stay in file order,
+    as a tap's would). Returns (records, swaps).
+
+    ``across=False`` (TCP reordering): only when both carry data of the same direction of the same
+    connection, so causality between request and response is kept. ``across=True``: only when the
+    next data record is of the other direction (a tap whose per-direction queues are read out of
+    step: a response's first segment may come before the end of its request)."""
     out = list(records)
     idx = _data_indexes(out, linktype)
-    swaps, last = 0, -2
-    for i in idx:
-        if i + 1 < len(out) and i > last + 1 and rng.random() < fraction:
-            (t1, b1), (t2, b2) = out[i], out[i + 1]
-            out[i], out[i + 1] = (t1, b2), (t2, b1)
-            swaps, last = swaps + 1, i + 1
+    swaps, last = 0, -1
+    for a, b in zip(idx, idx[1:], strict=False):
+        if a <= last:
+            continue
+        ka, kb = _tcp_info(out[a][1], linktype), _tcp_info(out[b][1], linktype)
+        same = ka is not None and kb is not None and ka[0] == kb[0]
+        if same != across and rng.random() < fraction:
+            (t1, b1), (t2, b2) = out[a], out[b]
+            out[a], out[b] = (t1, b2), (t2, b1)
+            swaps, last = swaps + 1, b
     return out, swaps
 
 
