@@ -172,16 +172,26 @@ class MetricsConfig:
 
 @dataclass
 class ProcessorConfig:
+    """Detection consumers (pairs -> detections) and the map service (detections -> map + web)."""
+
     bootstrap_servers: str = "127.0.0.1:9092"
     group_id: str = "privacy-processor"
     pairs_topic: str = "pairs"
     detections_topic: str = "detections"
-    max_array_items: int = 10
+    detections_partitions: int = 10  # when the processor creates the topic
+    max_array_items: int = 10  # Soveren trims arrays to ten elements
     max_depth: int = 32
-    max_leaves: int = 5000
+    max_leaves: int = 5000  # per message half
+    # [{name, key_regex and/or value_regex, sensitivity: low|medium|high}]
     custom_types: list[dict[str, str]] = field(default_factory=list)
-    map_db: str = "sqlite:///var/lib/sensor/map.db"
+    batch_size: int = 500  # messages per consume() -> produce -> flush -> commit round
+    session_timeout_ms: int = 10_000  # how soon a dead instance's partitions move to the others
+    flush_timeout_s: float = 30.0
+    full_schema_check: bool = False  # validate every pair against pair.v1.json (~1 ms each); else structural
+    map_group_id: str = "privacy-map"
+    map_db: str = "sqlite:///var/lib/sensor/map.db"  # or postgresql://user:pass@host/db
     map_listen: str = "0.0.0.0:8080"
+    map_seen_retention_s: float = 7 * 86400.0  # pair ids remembered for de-duplication
 
 
 @dataclass
