@@ -23,17 +23,18 @@ from interceptor.counters import Counters
 from interceptor.pairs import Headers, Request, Response
 from interceptor.reassembly import Budget
 
-REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) ([^ \r\n]+) HTTP/1\.([01])\r\n")
 # After a gap only well-known methods count, so body bytes are not taken for a request line.
 RESYNC_REQUEST = re.compile(
     rb"(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|TRACE|CONNECT|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|"
     rb"LOCK|UNLOCK|REPORT|SEARCH|PURGE) [^ \r\n]+ HTTP/1\.[01]\r\n"
 )
-STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([^\r\n]*))?\r\n")
 RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
 START_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,31} |HTTP/1\.")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
 HEAD_END = b"\r\n\r\n"
+HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
+METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
+WSP = (" ", "\t")
 
 
 class State(enum.Enum):
@@ -61,8 +62,9 @@ class Partial:
     """A message whose head has been parsed and whose body is being framed."""
 
     is_request: bool
-    start: tuple[str, ...]  # (method, target, version) or (version, status, reason)
+    start: tuple[str, str, str]  # (method, target, version) or (version, status, reason)
     headers: Headers
+    index: dict[str, str]  # lower-case name -> first value
     ts: float
     content_encoding: str
     parts: list[bytes] = field(default_factory=list)
@@ -124,8 +126,18 @@ class MessageParser:
             return
         if self.msg is not None:
             self._abandon("gap")
+        elif self.buf and self.state is State.DETECT and self._guess_role():
+            self.on_message(self, None, "gap", self.buf_ts)  # the head of a message was cut
         self.buf = b""
         self.state = State.RESYNC
+
+    def _guess_role(self) -> bool:
+        """Before its first head is complete, tell a direction's role from the bytes it has."""
+        if self.role is None and START_PREFIX.match(self.buf):
+            self.role = "response" if self.buf.startswith(b"HTTP/1.") else "request"
+            if self.on_role is not None:
+                self.on_role(self)
+        return self.role is not None
 
     def close(self, ts: float) -> None:
         """The direction ended: a body delimited by close is complete; anything else is cut."""
@@ -210,25 +222,21 @@ class MessageParser:
             self.buf = buf[end + 4 :]
             self.state = State.RESYNC
             return True
-        first_line_end = buf.find(b"\r\n") + 2
-        start_line = buf[:first_line_end]
-        if self.role != "response" and (m := REQUEST_LINE.match(start_line)):
-            is_request = True
-            start = (m[1].decode("ascii"), m[2].decode("latin-1"), "HTTP/1." + chr(m[3][0]))
-        elif self.role != "request" and (m := STATUS_LINE.match(start_line)):
-            is_request = False
-            start = ("HTTP/1." + chr(m[1][0]), m[2].decode("ascii"), (m[3] or b"").decode("latin-1"))
-        else:
+        head = buf[:end].decode("latin-1")
+        first, _, block = head.partition("\r\n")
+        parsed = parse_start_line(first, self.role)
+        if parsed is None:
             return self._not_http()
+        is_request, start = parsed
         if self.role is None:
             self.role = "request" if is_request else "response"
             if self.on_role is not None:
                 self.on_role(self)
-        headers = parse_headers(buf[first_line_end:end])
+        headers, index = parse_headers(block)
         self.buf = buf[end + 4 :]
         msg_ts = self.buf_ts
         self.buf_ts = ts
-        return self._begin(is_request, start, headers, msg_ts, end + 4)
+        return self._begin(is_request, start, headers, index, msg_ts, end + 4)
 
     def _not_http(self) -> bool:
         if self.messages == 0 and self.state is State.DETECT and self.role is None:
@@ -242,22 +250,20 @@ class MessageParser:
         self.buf = self.buf[1:]
         return True
 
-    def _begin(self, is_request: bool, start: tuple[str, ...], headers: Headers, ts: float, head_len: int) -> bool:
+    def _begin(
+        self, is_request: bool, start: tuple[str, str, str], headers: Headers, index: dict[str, str],
+        ts: float, head_len: int,
+    ) -> bool:
         length: int | None = None
-        chunked = False
-        encoding = ""
-        for name, value in headers:
-            lname = name.lower()
-            if lname == "content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = -1
-            elif lname == "transfer-encoding":
-                chunked = value.lower().rstrip().endswith("chunked")
-            elif lname == "content-encoding":
-                encoding = value.strip().lower()
-        msg = Partial(is_request, start, headers, ts, encoding, wire_bytes=head_len)
+        cl = index.get("content-length")
+        if cl is not None:
+            try:
+                length = int(cl)
+            except ValueError:
+                length = -1
+        chunked = index.get("transfer-encoding", "").lower().rstrip().endswith("chunked")
+        encoding = index.get("content-encoding", "").strip().lower()
+        msg = Partial(is_request, start, headers, index, ts, encoding, wire_bytes=head_len)
         self.msg = msg
         if length is not None and length < 0 and not chunked:
             self.msg = None
@@ -375,7 +381,10 @@ class MessageParser:
                     return self._framing_error()
                 return False
             assert self.msg is not None
-            self.msg.headers.extend(parse_headers(buf[:end]))  # trailer fields follow the headers
+            trailers, index = parse_headers(buf[:end].decode("latin-1"))
+            self.msg.headers.extend(trailers)  # trailer fields follow the headers
+            for name, value in index.items():
+                self.msg.index.setdefault(name, value)
             self.buf = buf[end + 4 :]
         self._complete()
         return True
@@ -448,13 +457,13 @@ class MessageParser:
         if msg.is_request:
             method, target, version = msg.start
             out: Request | Response = Request(
-                version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes,
+                version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
                 method=method, target=target,
             )
         else:
             version, status, reason_phrase = msg.start
             out = Response(
-                version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes,
+                version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
                 status=int(status), reason=reason_phrase,
             )
         self.on_message(self, out, "", msg.ts)
@@ -477,23 +486,52 @@ class MessageParser:
         return decoded, len(decoded) if complete else max(len(decoded), msg.body_size), ""
 
 
-def parse_headers(block: bytes) -> Headers:
-    """Header lines (CRLF-separated, no final blank line) to [name, value] in wire order.
+def parse_start_line(line: str, role: str | None) -> tuple[bool, tuple[str, str, str]] | None:
+    """A request line (method, target, version) or a status line (version, status, reason).
+
+    Returns (is_request, parts), or None when the line is neither (or not of the expected ``role``).
+    """
+    if line.startswith("HTTP/1."):
+        if role == "request":
+            return None
+        parts = line.split(" ", 2)
+        if len(parts) < 2 or parts[0] not in HTTP_VERSIONS:
+            return None
+        status = parts[1]
+        if len(status) != 3 or not status.isdigit() or status[0] == "0":
+            return None
+        return False, (parts[0], status, parts[2] if len(parts) == 3 else "")
+    if role == "response":
+        return None
+    parts = line.split(" ")
+    if len(parts) != 3 or parts[2] not in HTTP_VERSIONS or not parts[1]:
+        return None
+    method = parts[0]
+    if not (method.isascii() and method.isupper() and len(method) <= 32) or not METHOD.fullmatch(method):
+        return None
+    return True, (method, parts[1], parts[2])
+
+
+def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:
+    """Header lines (CRLF-separated, no final blank line) to [name, value] in wire order, plus an
+    index of lower-case name → first value.
 
     Obsolete line folding is joined to the previous value; a line without a colon is skipped.
     """
     headers: Headers = []
     if not block:
-        return headers
-    for line in block.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and headers:
-            name, value = headers[-1]
-            headers[-1] = (name, value + " " + line.strip().decode("latin-1"))
+        return headers, {}
+    for line in block.split("\r\n"):
+        if line[:1] in WSP:
+            if headers:
+                name, value = headers[-1]
+                headers[-1] = (name, value + " " + line.strip())
             continue
-        name, sep, value = line.partition(b":")
+        name, sep, value = line.partition(":")
         if sep:
-            headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
-    return headers
+            headers.append((name, value.strip()))
+    index = {name.lower(): value for name, value in reversed(headers)}
+    return headers, index
 
 
 class UnsupportedEncoding(ValueError):

@@ -38,8 +38,12 @@ class Message:
     truncated: bool
     ts: float  # first byte of the message
     wire_bytes: int = 0  # head + framed body as captured, for accounting
+    index: dict[str, str] | None = None  # lower-case header name -> first value, when the parser built it
 
     def header(self, name: str) -> str | None:
+        """First value of header ``name`` (lower-case)."""
+        if self.index is not None:
+            return self.index.get(name)
         return header_value(self.headers, name)
 
     @property

@@ -132,3 +132,30 @@ def write_pcap(path: str, records: list[tuple[float, bytes]], linktype: int = LI
             sec = int(ts)
             usec = int(round((ts - sec) * 1e6))
             f.write(struct.pack("<IIII", sec, usec, len(data), len(data)) + data)
+
+
+def replay(records: list[tuple[float, bytes]], config: object = None, linktype: int = LINKTYPE_ETHERNET,
+           close: bool = True) -> tuple[list, object]:
+    """Feed records through a fresh pipeline; returns (pairs, counters)."""
+    from interceptor.config import Config
+    from interceptor.counters import Counters
+    from interceptor.pipeline import Pipeline
+
+    pairs: list = []
+    counters = Counters()
+    pipeline = Pipeline(config or Config(), counters, pairs.append)  # type: ignore[arg-type]
+    for ts, data in records:
+        pipeline.feed_packet(ts, data, linktype)
+    if close:
+        pipeline.close()
+    return pairs, counters
+
+
+def keep_all_config(**core: object) -> object:
+    from interceptor.config import Config
+
+    cfg = Config()
+    cfg.filters.keep_all = True
+    for k, v in core.items():
+        setattr(cfg.core, k, v)
+    return cfg

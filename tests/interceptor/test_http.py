@@ -1,0 +1,235 @@
+"""HTTP/1.x framing and pairing from bytes (fed as streams, so every split can be tried)."""
+
+import gzip
+import zlib
+
+import brotli
+import pytest
+
+from interceptor.config import Config
+from interceptor.counters import Counters
+from interceptor.http import decode_content, parse_headers, parse_start_line
+from interceptor.pairs import Endpoint
+from interceptor.pipeline import Pipeline
+from tests.interceptor.packetgen import http_request, http_response
+
+A, B = Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.2", 80)
+
+
+def make(keep_all: bool = True, **core: object) -> tuple[Pipeline, list, Counters]:
+    cfg = Config()
+    cfg.filters.keep_all = keep_all
+    for k, v in core.items():
+        setattr(cfg.core, k, v)
+    pairs: list = []
+    counters = Counters()
+    return Pipeline(cfg, counters, pairs.append), pairs, counters
+
+
+def exchange(chunks: list[tuple[int, bytes]], keep_all: bool = True, close: bool = True, **core: object):
+    """Feed (direction, bytes) chunks of one connection; 0 = client→server."""
+    p, pairs, counters = make(keep_all, **core)
+    for i, (direction, data) in enumerate(chunks):
+        p.feed_stream("c", direction, 100.0 + i * 0.001, data, A, B, {"kind": "openssl"})
+    if close:
+        p.close()
+    return pairs, counters
+
+
+def test_keep_alive_pairs_in_order() -> None:
+    chunks = []
+    for i in range(5):
+        chunks += [(0, http_request(target=f"/u/{i}")), (1, http_response(body=b'{"n":%d}' % i))]
+    pairs, c = exchange(chunks)
+    assert [p.request.target for p in pairs] == [f"/u/{i}" for i in range(5)]
+    assert [p.response.body for p in pairs] == [b'{"n":%d}' % i for i in range(5)]
+    assert pairs[0].src == A and pairs[0].dst == B
+    assert c.drops() == {}
+
+
+def test_client_is_found_from_content_whichever_direction() -> None:
+    pairs, _ = exchange([(1, http_request()), (0, http_response())])
+    assert pairs[0].src == B and pairs[0].dst == A
+
+
+def test_pipelined_requests_split_at_every_byte() -> None:
+    reqs = b"".join(http_request(target=f"/p/{i}", body=b'{"i":%d}' % i) for i in range(3))
+    resps = b"".join(http_response(body=b'{"r":%d}' % i) for i in range(3))
+    for cut in range(1, len(reqs)):
+        pairs, c = exchange([(0, reqs[:cut]), (0, reqs[cut:]), (1, resps)])
+        assert [p.request.target for p in pairs] == ["/p/0", "/p/1", "/p/2"], cut
+        assert [p.response.body for p in pairs] == [b'{"r":0}', b'{"r":1}', b'{"r":2}']
+    for cut in range(1, len(resps)):
+        pairs, _ = exchange([(0, reqs), (1, resps[:cut]), (1, resps[cut:])])
+        assert [p.request.body for p in pairs] == [b'{"i":0}', b'{"i":1}', b'{"i":2}'], cut
+
+
+def test_byte_by_byte() -> None:
+    data = http_request(body=b'{"a":"b"}')
+    pairs, _ = exchange([(0, bytes([x])) for x in data] + [(1, http_response())])
+    assert pairs[0].request.body == b'{"a":"b"}'
+
+
+def chunked(parts: list[bytes], ext: bool = False, trailers: str = "") -> bytes:
+    out = b""
+    for part in parts:
+        out += f"{len(part):x}{';name=value' if ext else ''}\r\n".encode() + part + b"\r\n"
+    return out + b"0\r\n" + trailers.encode() + b"\r\n"
+
+
+def test_chunked_with_extensions_and_trailers() -> None:
+    body = chunked([b'{"a":', b'"x"', b"}"], ext=True, trailers="X-Checksum: abc\r\n")
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for cut in range(1, len(body)):
+        pairs, _ = exchange([(0, http_request()), (1, head + body[:cut]), (1, body[cut:])])
+        assert pairs[0].response.body == b'{"a":"x"}', cut
+        assert ("X-Checksum", "abc") in pairs[0].response.headers
+
+
+def test_chunked_request_body() -> None:
+    head = b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    pairs, _ = exchange([(0, head + chunked([b"{}", b""[:0] or b" "])), (1, http_response())])
+    assert pairs[0].request.body == b"{} "
+
+
+def test_body_delimited_by_close() -> None:
+    resp = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + b'{"long":"body"}'
+    pairs, _ = exchange([(0, http_request()), (1, resp[:30]), (1, resp[30:])])
+    assert pairs[0].response.body == b'{"long":"body"}'
+    assert pairs[0].response.version == "HTTP/1.0"
+
+
+def test_expect_100_continue_interim_response_is_not_the_response() -> None:
+    req = http_request(body=b'{"big":1}', headers=[("Expect", "100-continue")])
+    head, body = req.split(b"\r\n\r\n", 1)
+    pairs, c = exchange([(0, head + b"\r\n\r\n"), (1, b"HTTP/1.1 100 Continue\r\n\r\n"), (0, body),
+                         (1, http_response(status=201))])
+    assert len(pairs) == 1 and pairs[0].response.status == 201
+    assert pairs[0].request.body == b'{"big":1}'
+    assert c.get("http.interim_responses") == 1
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_responses_without_body(status: int) -> None:
+    resp = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\r\n".encode()
+    pairs, _ = exchange([(0, http_request()), (1, resp), (0, http_request(target="/2")), (1, http_response())])
+    assert [p.response.status for p in pairs] == [status, 200]
+    assert pairs[0].response.body == b""
+
+
+def test_head_response_has_no_body_even_with_content_length() -> None:
+    req = b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+    pairs, _ = exchange([(0, req), (1, resp), (0, http_request(target="/next")), (1, http_response())])
+    assert [(p.request.method, p.response.body) for p in pairs] == [("HEAD", b""), ("POST", b'{"id":1}')]
+
+
+def test_content_encodings_are_decoded() -> None:
+    raw = b'{"email":"a@b.c"}' * 10
+    for name, data in [("gzip", gzip.compress(raw)), ("deflate", zlib.compress(raw)),
+                       ("deflate", zlib.compress(raw)[2:-4]), ("br", brotli.compress(raw))]:
+        pairs, _ = exchange([(0, http_request()), (1, http_response(body=data, headers=[("Content-Encoding", name)]))])
+        assert pairs[0].response.body == raw, name
+        assert pairs[0].response.body_size == len(raw)
+
+
+def test_decompression_bomb_stops_at_the_limit() -> None:
+    bomb = gzip.compress(b"0" * 50_000_000)
+    resp = http_response(body=bomb, headers=[("Content-Encoding", "gzip")])
+    pairs, c = exchange([(0, http_request()), (1, resp)], max_message_bytes=1_000_000)
+    assert pairs == [] and c.dropped("decompression_limit") == 1
+    pairs, c = exchange([(0, http_request()), (1, resp)], max_message_bytes=1_000_000, oversize="truncate")
+    # the pair bound (1 MB for both bodies) cuts the response to what the request leaves
+    assert len(pairs[0].response.body) == 1_000_000 - len(pairs[0].request.body)
+    assert pairs[0].response.truncated
+
+
+def test_decode_content_limit_and_unknown() -> None:
+    assert decode_content("gzip", gzip.compress(b"x" * 100), 10) == (b"x" * 10, False)
+    with pytest.raises(ValueError):
+        decode_content("zstd", b"..", 10)
+
+
+def test_oversize_message_dropped_or_truncated() -> None:
+    big = b'{"x":"' + b"a" * 2000 + b'"}'
+    pairs, c = exchange([(0, http_request(body=big)), (1, http_response())], max_message_bytes=1000)
+    assert pairs == [] and c.dropped("request_too_large") == 1
+    pairs, c = exchange([(0, http_request(body=big)), (1, http_response())], max_message_bytes=1000, oversize="truncate")
+    assert pairs[0].request.body == big[:1000] and pairs[0].request.truncated
+    assert pairs[0].request.body_size == len(big)
+
+
+def test_pair_bound() -> None:
+    pairs, c = exchange([(0, http_request(body=b"a" * 600)), (1, http_response(body=b"b" * 600))], max_pair_bytes=1000)
+    assert pairs == [] and c.dropped("pair_too_large") == 1
+
+
+def test_response_timeout_drops_the_request() -> None:
+    p, pairs, c = make()
+    p.feed_stream("c", 0, 10.0, http_request(), A, B, {"kind": "openssl"})
+    p.tick(15.0)
+    assert c.drops() == {}
+    p.tick(21.0)  # default timeout 10 s
+    assert c.dropped("response_timeout") == 1
+    p.feed_stream("c", 1, 22.0, http_response(), A, B, {"kind": "openssl"})
+    assert pairs == [] and c.dropped("response_without_request") == 1
+
+
+def test_gap_in_request_abandons_it_and_resyncs() -> None:
+    p, pairs, c = make()
+    src = {"kind": "openssl"}
+    p.feed_stream("c", 0, 1.0, http_request(body=b'{"a":1}')[:40], A, B, src)
+    p.stream_gap("c", 0)
+    p.feed_stream("c", 0, 1.1, b'tail of lost body"}', A, B, src)
+    p.feed_stream("c", 1, 1.2, http_response(body=b'{"lost":1}'), A, B, src)
+    p.feed_stream("c", 0, 1.3, http_request(target="/after"), A, B, src)
+    p.feed_stream("c", 1, 1.4, http_response(body=b'{"ok":1}'), A, B, src)
+    assert [(x.request.target, x.response.body) for x in pairs] == [("/after", b'{"ok":1}')]
+    assert c.dropped("gap") == 1
+
+
+def test_gap_in_responses_pairs_with_newest_request() -> None:
+    p, pairs, c = make()
+    src = {"kind": "openssl"}
+    p.feed_stream("c", 0, 1.0, http_request(target="/1"), A, B, src)
+    p.feed_stream("c", 1, 1.1, http_response(body=b'{"r":1}')[:20], A, B, src)
+    p.stream_gap("c", 1)
+    p.feed_stream("c", 0, 1.2, http_request(target="/2"), A, B, src)
+    p.feed_stream("c", 1, 1.3, http_response(body=b'{"r":2}'), A, B, src)
+    assert [(x.request.target, x.response.body) for x in pairs] == [("/2", b'{"r":2}')]
+    assert c.dropped("gap") == 1
+
+
+def test_non_http_connection_is_ignored() -> None:
+    pairs, c = exchange([(0, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 50), (1, b"\x16\x03\x03" * 20)])
+    assert pairs == [] and c.get("http.non_http_streams") == 2 and c.drops() == {}
+
+
+def test_upgrade_stops_parsing() -> None:
+    req = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    pairs, c = exchange([(0, req), (1, resp), (0, b"\x81\x05hello"), (1, b"\x81\x02hi")])
+    assert pairs == [] and c.get("http.upgraded_connections") == 1
+
+
+def test_start_line_and_header_parsing() -> None:
+    assert parse_start_line("GET /a?b=1 HTTP/1.1", None) == (True, ("GET", "/a?b=1", "HTTP/1.1"))
+    assert parse_start_line("HTTP/1.0 404 Not Found", None) == (False, ("HTTP/1.0", "404", "Not Found"))
+    assert parse_start_line("HTTP/1.1 200", "response") == (False, ("HTTP/1.1", "200", ""))
+    assert parse_start_line("get / HTTP/1.1", None) is None
+    assert parse_start_line("GET / HTTP/2.0", None) is None
+    assert parse_start_line("GET / HTTP/1.1", "response") is None
+    headers, index = parse_headers("A: 1\r\nX-Long: a\r\n  b\r\nA: 2\r\nbroken line\r\nB:  spaced  ")
+    assert headers == [("A", "1"), ("X-Long", "a b"), ("A", "2"), ("B", "spaced")]
+    assert index == {"a": "1", "x-long": "a b", "b": "spaced"}
+
+
+def test_stray_crlf_between_messages() -> None:
+    pairs, c = exchange([(0, http_request(target="/1") + b"\r\n"), (1, http_response()),
+                         (0, http_request(target="/2")), (1, http_response())])
+    assert [p.request.target for p in pairs] == ["/1", "/2"] and c.drops() == {}
+
+
+def test_requests_without_response_are_counted_at_close() -> None:
+    pairs, c = exchange([(0, http_request()), (1, http_response()), (0, http_request(target="/x"))])
+    assert len(pairs) == 1 and c.dropped("no_response") == 1
