@@ -1,0 +1,185 @@
+"""``processor``: detect personal data in pair records and build the data-flow map.
+
+    processor consume [--bootstrap B]                 Kafka group: pairs topic -> detections topic
+    processor map [--bootstrap B] [--db URL]          Kafka group: detections -> map store + web page
+    processor map --no-kafka [--from-file F]          serve a map store (optionally loading detections JSONL)
+    processor detect [PAIRS.jsonl|-] [-o OUT|-]       offline: pair records in, detections records out
+
+Settings come from ``--config`` (the ``processor:`` section) and ``SENSOR__PROCESSOR__*`` variables;
+flags override both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+import orjson
+
+from interceptor.config import ConfigError, ProcessorConfig, load_config
+from interceptor.counters import Counters
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config).processor
+        _override(cfg, args)
+        return args.func(cfg, args)
+    except (ConfigError, ValueError) as e:
+        print(f"processor: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="processor", description="Find personal data in HTTP pairs and build the data-flow map.")
+    p.add_argument("--config", metavar="PATH", help="YAML configuration file (section 'processor')")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("consume", help="consumer group: pairs topic -> detections topic")
+    _kafka_args(c)
+    c.add_argument("--group", dest="group_id")
+    c.add_argument("--pairs-topic")
+    c.add_argument("--detections-topic")
+    c.set_defaults(func=cmd_consume)
+
+    m = sub.add_parser("map", help="consume detections, keep the map, serve the API and web page")
+    _kafka_args(m)
+    m.add_argument("--group", dest="map_group_id")
+    m.add_argument("--detections-topic")
+    m.add_argument("--db", dest="map_db", help="sqlite:///path/map.db (default) or postgresql://...")
+    m.add_argument("--listen", dest="map_listen", help="host:port for the HTTP API and page (port 0: any free)")
+    m.add_argument("--no-kafka", action="store_true", help="do not consume; only serve (and --from-file)")
+    m.add_argument("--from-file", metavar="JSONL", help="apply detections records from a file first")
+    m.add_argument("--port-file", metavar="PATH", help="write the bound HTTP port here (for scripts and tests)")
+    m.set_defaults(func=cmd_map)
+
+    d = sub.add_parser("detect", help="offline: pair records (JSONL) in, detections records (JSONL) out")
+    d.add_argument("input", nargs="?", default="-")
+    d.add_argument("-o", "--output", default="-")
+    d.set_defaults(func=cmd_detect)
+    return p
+
+
+def _kafka_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bootstrap", dest="bootstrap_servers", metavar="HOST:PORT")
+    p.add_argument("--exit-when-idle", type=float, default=0.0, metavar="S", help="stop after S seconds without messages")
+    p.add_argument("--stats-interval", type=float, default=30.0, metavar="S", help="print counters to stderr every S seconds (0: never)")
+
+
+def _override(cfg: ProcessorConfig, args: argparse.Namespace) -> None:
+    for name in ("bootstrap_servers", "group_id", "map_group_id", "pairs_topic", "detections_topic", "map_db", "map_listen"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(cfg, name, value)
+
+
+def _stats_printer(counters: Counters, interval: float, stop: threading.Event) -> None:
+    def run() -> None:
+        while not stop.wait(interval):
+            print(orjson.dumps(counters.snapshot()).decode(), file=sys.stderr, flush=True)
+    if interval > 0:
+        threading.Thread(target=run, name="stats", daemon=True).start()
+
+
+def cmd_consume(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+    from processor.kafkaio import BatchLoop, consumer_config, ensure_topic
+    from processor.service import DetectService
+
+    counters = Counters()
+    service = DetectService(cfg, counters)  # compiles custom types: config errors surface here
+    ensure_topic(cfg.bootstrap_servers, cfg.detections_topic, cfg.detections_partitions)
+    loop = BatchLoop(consumer_config(cfg.bootstrap_servers, cfg.group_id, cfg.session_timeout_ms), [cfg.pairs_topic],
+                     service, counters, cfg.batch_size, name="processor")
+    loop.install_signal_handlers()
+    _stats_printer(counters, args.stats_interval, loop.stop)
+    print(f"processor: consuming {cfg.pairs_topic} as group {cfg.group_id} on {cfg.bootstrap_servers} -> {cfg.detections_topic}",
+          file=sys.stderr, flush=True)
+    loop.run(idle_exit_s=args.exit_when_idle)
+    service.producer.flush(cfg.flush_timeout_s)
+    print("processor: stopped " + orjson.dumps(counters.snapshot()).decode(), file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+    from processor.mapstore import MapStore
+    from processor.server import MapServer
+    from processor.service import MapService, parse_detections
+
+    counters = Counters()
+    store = MapStore(cfg.map_db, cfg.map_seen_retention_s)
+    if args.from_file:
+        records: list[dict[str, Any]] = []
+        with _open_in(args.from_file) as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    rec = parse_detections(line)
+                    if isinstance(rec, str):
+                        counters.drop(f"map.{rec}")
+                        print(f"processor map: {args.from_file}:{n}: skipped ({rec})", file=sys.stderr)
+                    else:
+                        records.append(rec)
+        counters.inc("map.applied", store.apply_many(records))
+    server = MapServer(store, cfg.map_listen, counters.snapshot).start()
+    if args.port_file:
+        with open(args.port_file, "w") as f:
+            f.write(f"{server.port}\n")
+    print(f"processor map: serving http://{cfg.map_listen.rpartition(':')[0]}:{server.port}/ from {cfg.map_db}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    try:
+        if args.no_kafka:
+            import signal
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            stop.wait(args.exit_when_idle or None)
+        else:
+            from processor.kafkaio import BatchLoop, consumer_config
+            loop = BatchLoop(consumer_config(cfg.bootstrap_servers, cfg.map_group_id, cfg.session_timeout_ms), [cfg.detections_topic],
+                             MapService(store, counters), counters, cfg.batch_size, name="map")
+            loop.install_signal_handlers()
+            _stats_printer(counters, args.stats_interval, loop.stop)
+            loop.run(idle_exit_s=args.exit_when_idle)
+    finally:
+        server.stop()
+        store.close()
+    print("processor map: stopped " + orjson.dumps(counters.snapshot()).decode(), file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_detect(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+    from processor.core import Poison, Processor
+
+    counters = Counters()
+    core = Processor(cfg, counters, full_schema=cfg.full_schema_check)
+    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+    try:
+        with _open_in(args.input) as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    res = core.handle(line.encode() if isinstance(line, str) else line)
+                except Poison as e:
+                    counters.drop(f"processor.{e.reason}")
+                    print(f"processor detect: {args.input}:{n}: skipped: {e}", file=sys.stderr)
+                    continue
+                out.write(res.value + b"\n")
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    print("processor detect: " + orjson.dumps(counters.snapshot()).decode(), file=sys.stderr)
+    return 0
+
+
+def _open_in(path: str) -> Any:
+    if path == "-":
+        import contextlib
+        return contextlib.nullcontext(sys.stdin)
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror}") from None

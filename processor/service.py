@@ -1,0 +1,132 @@
+"""The two services as batch handlers for ``kafkaio.BatchLoop``: the detector (pairs -> detections)
+and the map (detections -> store). Each is a few lines around a pure core."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, Message, Producer
+
+from interceptor.config import ProcessorConfig
+from interceptor.counters import Counters
+from processor.core import Poison, Processor
+from processor.mapstore import MapStore
+
+
+def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 20,
+        "compression.type": "zstd",
+        "client.id": "privacy-processor",
+        **(extra or {}),
+    }
+
+
+class _RateLog:
+    """At most one line per reason per interval: poison floods must not flood the log."""
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self.interval_s = interval_s
+        self.last: dict[str, float] = {}
+
+    def __call__(self, reason: str, line: str) -> None:
+        now = time.monotonic()
+        if now - self.last.get(reason, -1e9) >= self.interval_s:
+            self.last[reason] = now
+            print(line, file=sys.stderr, flush=True)
+
+
+class DetectService:
+    """Batch handler: detect every pair, produce its result keyed by flow edge, flush; raise if not delivered."""
+
+    def __init__(self, cfg: ProcessorConfig, counters: Counters, producer: Producer | None = None) -> None:
+        self.cfg = cfg
+        self.counters = counters
+        self.core = Processor(cfg, counters, full_schema=cfg.full_schema_check)
+        self.producer = producer or Producer(producer_config(cfg.bootstrap_servers))
+        self.failed = 0
+        self.rlog = _RateLog()
+
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.failed += 1
+            self.counters.inc("processor.delivery_failed")
+        else:
+            self.counters.inc("processor.produced")
+
+    def __call__(self, batch: list[Message]) -> None:
+        self.failed = 0
+        for m in batch:
+            try:
+                res = self.core.handle(m.value() or b"")
+            except Poison as e:
+                self.counters.drop(f"processor.{e.reason}")
+                self.rlog(e.reason, f"processor: skipped {m.topic()}[{m.partition()}]@{m.offset()}: {e}")
+                continue
+            except Exception as e:  # a detector bug must not stop the stream; counted, visible
+                self.counters.drop("processor.internal_error")
+                self.rlog("internal", f"processor: internal error on {m.topic()}[{m.partition()}]@{m.offset()}: {type(e).__name__}: {e}")
+                continue
+            self._produce(res.key, res.value, res.record["pair_id"])
+        left = self.producer.flush(self.cfg.flush_timeout_s)
+        if left or self.failed:
+            raise RuntimeError(f"{left} detections undelivered, {self.failed} failed")
+
+    def _produce(self, key: bytes, value: bytes, pair_id: str) -> None:
+        while True:
+            try:
+                self.producer.produce(self.cfg.detections_topic, value=value, key=key,
+                                      headers=[("pair_id", pair_id.encode()), ("schema", b"detections.v1")],
+                                      on_delivery=self._delivered)
+                self.producer.poll(0)
+                return
+            except BufferError:  # local queue full: let deliveries drain, then retry
+                self.producer.poll(0.2)
+
+
+REQUIRED = ("pair_id", "edge", "src", "dst")
+
+
+class MapService:
+    """Batch handler: decode detections records and apply them to the store in one transaction."""
+
+    def __init__(self, store: MapStore, counters: Counters) -> None:
+        self.store = store
+        self.counters = counters
+        self.rlog = _RateLog()
+        self._last_prune = time.monotonic()
+
+    def __call__(self, batch: list[Message]) -> None:
+        records = []
+        for m in batch:
+            rec = parse_detections(m.value() or b"")
+            if isinstance(rec, str):
+                self.counters.drop(f"map.{rec}")
+                self.rlog(rec, f"map: skipped {m.topic()}[{m.partition()}]@{m.offset()}: {rec}")
+                continue
+            records.append(rec)
+        new = self.store.apply_many(records)  # raises -> the loop retries the batch
+        self.counters.inc("map.applied", new)
+        self.counters.inc("map.duplicates", len(records) - new)
+        if time.monotonic() - self._last_prune > 3600:
+            self._last_prune = time.monotonic()
+            self.store.prune_seen()
+
+
+def parse_detections(raw: bytes) -> dict[str, Any] | str:
+    """The record, or the drop reason."""
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "invalid_json"
+    if not isinstance(rec, dict) or rec.get("schema_version") != 1 or any(k not in rec for k in REQUIRED):
+        return "schema_mismatch"
+    if not isinstance(rec["src"], dict) or not isinstance(rec["dst"], dict) or "id" not in rec["src"] or "id" not in rec["dst"]:
+        return "schema_mismatch"
+    return rec
