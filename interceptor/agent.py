@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from interceptor.capture.live import TapSet
-from interceptor.config import Config
+from interceptor.config import Config, ConfigError
 from interceptor.counters import Counters
 from interceptor.discovery.plan import plan_taps
 from interceptor.discovery.scan import Namespace, scan
@@ -225,6 +225,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg.capture.rescan_interval_s = args.rescan
     if args.metrics is not None:
         cfg.metrics.listen = args.metrics
+    if cfg.capture.source != "pcap":
+        raise ConfigError(f"capture.source: {cfg.capture.source!r} is not implemented; use 'pcap'")
     node = node_name(cfg, args.node)
     cfg.node_name = node
     counters = Counters()
