@@ -4,6 +4,7 @@ each attributed to its namespace and interface; a pod deleted mid-capture does n
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -109,3 +110,30 @@ def test_run_captures_every_pod_and_survives_pod_deletion(node_lab, tmp_path: Pa
     counts = json.loads(stats.read_text())
     assert counts["counts"].get("capture.tap_vanished", 0) + counts["counts"].get("capture.tap_closed", 0) >= 1
     assert counts["dropped"].get("capture_kernel", 0) == 0
+
+
+def test_memory_limit_drops_instead_of_growing(node_lab, tmp_path: Path) -> None:
+    pod = node_lab.pod("web")
+    node_lab.app(pod, "server", "8080", port=8080, name="server")
+    out, stats, err = tmp_path / "pairs.jsonl", tmp_path / "stats.json", tmp_path / "run.err"
+    port = _free_local_port()
+    env = {**os.environ, "SENSOR__METRICS__MEMORY_LIMIT_BYTES": str(1 << 20)}  # 1 MiB: always over
+    with open(err, "wb") as errf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "interceptor.cli", "run", "--out", str(out), "--stats", str(stats),
+             "--include-netns", node_lab.pattern, "--metrics", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=errf, env=env,
+        )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc)
+        time.sleep(1.2)  # the guard is checked once a second
+        assert len(node_lab.client(pod.pod_ip, 8080, 3, "web")) == 3
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+    assert rc == 0, err.read_text()
+    counts = json.loads(stats.read_text())
+    assert counts["dropped"].get("memory_limit", 0) > 0
+    assert counts["counts"].get("memory.limit_reached") == 1
+    assert out.read_text() == ""
