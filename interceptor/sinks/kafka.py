@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from interceptor.config import ConfigError, KafkaConfig
 from interceptor.counters import Counters
@@ -116,15 +116,20 @@ def security_config(cfg: KafkaConfig) -> dict[str, Any]:
     return out
 
 
-def producer_config(cfg: KafkaConfig, node: str) -> dict[str, Any]:
-    """The producer's settings, derived from the config section; ``kafka.extra`` wins."""
+def producer_config(cfg: KafkaConfig, node: str, max_message_bytes: int | None = None) -> dict[str, Any]:
+    """The producer's settings, derived from the config section; ``kafka.extra`` wins.
+
+    ``max_message_bytes`` is the effective cap (a topic's own limit may be lower than the config's):
+    a batch larger than the topic allows is refused whole, small pairs in it too.
+    """
+    limit = max_message_bytes or cfg.max_message_bytes
     conf = security_config(cfg)
     conf.update({
         "client.id": f"privacy-sensor-{node}" if node else "privacy-sensor",
         "compression.type": cfg.compression,
         "linger.ms": cfg.linger_ms,
-        "batch.size": cfg.batch_size,
-        "message.max.bytes": cfg.max_message_bytes,
+        "batch.size": max(1, min(cfg.batch_size, limit - RECORD_OVERHEAD)),
+        "message.max.bytes": limit,
         # The buffer is budgeted in bytes; the message-count cap is set out of the way.
         "queue.buffering.max.kbytes": max(1, cfg.buffer_bytes // 1024),
         "queue.buffering.max.messages": 10_000_000,
@@ -159,7 +164,10 @@ class KafkaSink:
         self._closed = False
         for reason in DROP_REASONS:  # listed from the start, so dashboards see zeros, not gaps
             counters.drop(reason, 0)
-        conf = producer_config(config, self.node)
+        self.max_message_bytes = config.max_message_bytes  # lowered to the topic's limit if that is lower
+        self._next_topic_try = 0.0
+        self._topics_ready = self._ensure_topics(wait_s=5.0)
+        conf = producer_config(config, self.node, self.max_message_bytes)
         conf.update(error_cb=self._on_error, stats_cb=self._on_stats, logger=logging.getLogger("librdkafka"))
         try:
             self._producer = Producer(conf)
@@ -173,8 +181,6 @@ class KafkaSink:
                 log.info("kafka: %d pairs waiting in the spool %s from an earlier run", self.spool.recovered,
                          config.spool_dir)
         self._replay_bytes = 0  # spooled bytes now in the producer queue
-        self._next_topic_try = 0.0
-        self._topics_ready = self._ensure_topics(wait_s=5.0)
         self._next_heartbeat = time.monotonic()  # the first heartbeat says "started"
 
     # -- the hot path ---------------------------------------------------------------------------
@@ -189,9 +195,9 @@ class KafkaSink:
         except Exception as e:  # a record that cannot be encoded must not stop capture
             self._drop("kafka_encode", f"pair {getattr(pair, 'id', '?')}: {e}")
             return
-        if len(value) + len(key or b"") + RECORD_OVERHEAD > self.config.max_message_bytes:
-            self._drop("kafka_too_large", f"pair {pair.id}: {len(value)} bytes; kafka.max_message_bytes is "
-                       f"{self.config.max_message_bytes}")
+        if len(value) + len(key or b"") + RECORD_OVERHEAD > self.max_message_bytes:
+            self._drop("kafka_too_large", f"pair {pair.id}: {len(value)} bytes; the limit is {self.max_message_bytes}"
+                       f" (kafka.max_message_bytes {self.config.max_message_bytes}, and the topic's max.message.bytes)")
             return
         if self.spool is not None and (self.spool.pending or self.broker_up is False):
             self._to_spool(key, value, headers, C_SPOOLED)  # keep the order: behind what waits on disk
@@ -356,6 +362,8 @@ class KafkaSink:
                         "kafka.create_topics is false: pairs will be dropped as kafka_unknown_topic")
                 self.errors["kafka_unknown_topic"] = text
                 log.error("kafka: %s", text)
+                return True
+            self._learn_topic_limit(admin, wait_s)
             return True
         wanted = [NewTopic(self.topic, num_partitions=max(1, self.config.partitions), replication_factor=-1,
                            config={"max.message.bytes": str(self.config.max_message_bytes)})]
@@ -378,7 +386,23 @@ class KafkaSink:
             except Exception as e:  # a timeout of the future itself
                 settled = False
                 self.errors["topic_create"] = f"topic {name}: {e!r}"
+        if settled:
+            self._learn_topic_limit(admin, wait_s)
         return settled
+
+    def _learn_topic_limit(self, admin: AdminClient, wait_s: float) -> None:
+        """An existing topic may allow less than kafka.max_message_bytes: check pairs against its limit."""
+        resource = ConfigResource(ResourceType.TOPIC, self.topic)
+        try:
+            entries = admin.describe_configs([resource], request_timeout=wait_s)[resource].result(timeout=wait_s + 1)
+            limit = int(entries["max.message.bytes"].value)
+        except Exception as e:  # no limit learned: the broker's refusals are still counted
+            log.info("kafka: cannot read max.message.bytes of topic %s: %s", self.topic, e)
+            return
+        if limit < self.max_message_bytes:
+            log.warning("kafka: topic %s allows %d-byte messages, less than kafka.max_message_bytes %d: larger "
+                        "pairs are dropped as kafka_too_large", self.topic, limit, self.config.max_message_bytes)
+            self.max_message_bytes = limit
 
     # -- heartbeat ------------------------------------------------------------------------------
 
