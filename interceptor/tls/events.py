@@ -5,12 +5,15 @@ The header layout must match ``struct event_t``; a record holds exactly ``len`` 
 
 from __future__ import annotations
 
+import socket
 import struct
 from dataclasses import dataclass
 
-# ts, conn, offset, pid, tid, fd, len, type, dir, kind, pad[5]
-HEADER = struct.Struct("<QQQIIiIBBB5x")
-assert HEADER.size == 48
+# ts, conn, offset, pid, tid, fd, len, type, dir, kind, pad[5], then struct addr_t: family, lport, rport,
+# pad, laddr[16], raddr[16]
+HEADER = struct.Struct("<QQQIIiIBBB5xHHH2x16s16s")
+assert HEADER.size == 88
+AF_INET, AF_INET6 = 2, 10
 
 EV_DATA, EV_CLOSE = 0, 1
 DIR_WRITE, DIR_READ = 0, 1
@@ -33,6 +36,7 @@ class Event:
     dir: int  # DIR_WRITE: the process sent it; DIR_READ: it received it
     kind: str
     data: bytes
+    addrs: tuple[tuple[str, int], tuple[str, int]] | None = None  # (local, remote) from the kernel
 
     @property
     def end(self) -> int:
@@ -43,10 +47,24 @@ def decode(raw: bytes) -> Event:
     """One ring-buffer record. Raises EventError on a malformed one."""
     if len(raw) < HEADER.size:
         raise EventError(f"record of {len(raw)} bytes is shorter than the {HEADER.size}-byte header")
-    ts, conn, off, pid, tid, fd, n, typ, direction, kind = HEADER.unpack_from(raw)
+    ts, conn, off, pid, tid, fd, n, typ, direction, kind, family, lport, rport, laddr, raddr = HEADER.unpack_from(raw)
     if HEADER.size + n > len(raw) or kind >= len(KINDS) or direction > 1:
         raise EventError(f"bad record: len={n} kind={kind} dir={direction} size={len(raw)}")
-    return Event(ts, conn, off, pid, tid, fd, typ, direction, KINDS[kind], raw[HEADER.size:HEADER.size + n])
+    data = raw[HEADER.size:HEADER.size + n]
+    return Event(ts, conn, off, pid, tid, fd, typ, direction, KINDS[kind], data, addresses(family, lport, laddr, rport, raddr))
+
+
+def addresses(family: int, lport: int, laddr: bytes, rport: int, raddr: bytes) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    if family == AF_INET:
+        return (socket.inet_ntop(socket.AF_INET, laddr[:4]), lport), (socket.inet_ntop(socket.AF_INET, raddr[:4]), rport)
+    if family == AF_INET6:
+        local, remote = socket.inet_ntop(socket.AF_INET6, laddr), socket.inet_ntop(socket.AF_INET6, raddr)
+        return (_unmap(local), lport), (_unmap(remote), rport)
+    return None
+
+
+def _unmap(ip: str) -> str:
+    return ip[7:] if ip.startswith("::ffff:") and "." in ip else ip
 
 
 @dataclass(slots=True)

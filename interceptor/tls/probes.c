@@ -7,6 +7,8 @@
 // space sees and turns into a stream gap. Data is copied in CHUNK-sized records, each submitted with
 // only the bytes it holds (never the maximum), up to MAX_CHUNKS per call (CHUNK * MAX_CHUNKS bytes).
 #include <uapi/linux/ptrace.h>
+#include <uapi/linux/in.h>
+#include <linux/socket.h>
 
 #ifndef CHUNK
 #define CHUNK 65536            // a power of two (the verifier clamp below relies on it)
@@ -28,6 +30,17 @@
 #define DIR_WRITE 0
 #define DIR_READ 1
 
+// Socket addresses, recorded in the kernel when a TCP socket becomes ESTABLISHED: reading them from
+// /proc later loses the race with short connections (the fd is closed before user space looks).
+struct addr_t {
+    u16 family;    // AF_INET, AF_INET6; 0: unknown
+    u16 lport;     // host order
+    u16 rport;
+    u16 pad;
+    u8 laddr[16];  // network order; IPv4 in the first 4 bytes
+    u8 raddr[16];
+};
+
 struct event_t {
     u64 ts;        // bpf_ktime_get_ns (CLOCK_MONOTONIC)
     u64 conn;      // SSL* or *tls.Conn
@@ -40,6 +53,7 @@ struct event_t {
     u8 dir;        // DIR_WRITE (this process sends), DIR_READ (it receives)
     u8 kind;       // KIND_OPENSSL, KIND_GOTLS
     u8 pad[5];
+    struct addr_t addr;  // of the connection's socket (family 0 when unknown)
     char data[CHUNK];
 };
 
@@ -52,6 +66,7 @@ struct call_t {
     u64 conn;
     u64 buf;
     u64 outlen;    // size_t* of SSL_*_ex, else 0
+    u64 sk;        // struct sock * of a send/recv made during the call
     s32 fd;        // learnt from a read/write syscall made during the call
     u8 dir;
     u8 ex;
@@ -78,6 +93,9 @@ BPF_ARRAY(scratch, struct event_t, NCPU);
 BPF_TABLE("lru_hash", struct call_key_t, struct call_t, calls, 16384);
 BPF_TABLE("lru_hash", struct conn_key_t, u64, offsets, 65536);
 BPF_TABLE("lru_hash", struct pid_conn_t, s32, conn_fd, 65536);
+BPF_TABLE("lru_hash", struct pid_conn_t, u64, conn_sk, 65536);
+BPF_TABLE("lru_hash", u64, struct addr_t, sk_addrs, 65536);      // struct sock * -> addresses
+BPF_TABLE("lru_hash", u64, struct call_key_t, go_thread, 16384); // pid_tgid -> Go call in flight
 BPF_HASH(skip_pids, u32, u8, 16384);     // processes excluded by config (and the agent itself)
 BPF_ARRAY(lost, u64, 4);                 // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
 
@@ -98,7 +116,18 @@ static __always_inline s32 known_fd(u32 pid, u64 conn) {
 }
 
 // Copies n bytes at buf as consecutive CHUNK records and advances the direction's offset by n.
-static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s32 fd, u64 buf, u64 n) {
+// The socket of conn: the one seen in this call, else the one remembered from an earlier call.
+static __always_inline u64 conn_socket(u32 pid, u64 conn, u64 sk) {
+    struct pid_conn_t pk = {.pid = pid, .conn = conn};
+    if (sk) {
+        conn_sk.update(&pk, &sk);
+        return sk;
+    }
+    u64 *known = conn_sk.lookup(&pk);
+    return known ? *known : 0;
+}
+
+static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s32 fd, u64 sk, u64 buf, u64 n) {
     struct conn_key_t ck = {.pid = pid, .dir = dir, .conn = conn};
     u64 zero = 0;
     u64 *offp = offsets.lookup_or_try_init(&ck, &zero);
@@ -120,6 +149,13 @@ static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s3
     ev->type = EV_DATA;
     ev->dir = dir;
     ev->kind = kind;
+    ev->addr.family = 0;
+    sk = conn_socket(pid, conn, sk);
+    if (sk) {
+        struct addr_t *a = sk_addrs.lookup(&sk);
+        if (a)
+            ev->addr = *a;
+    }
     u64 done = 0;
     for (int i = 0; i < MAX_CHUNKS; i++) {
         if (done >= n)
@@ -146,12 +182,14 @@ static __always_inline void emit_close(u32 pid, u64 conn, u8 kind) {
     offsets.delete(&ck);
     struct pid_conn_t pk = {.pid = pid, .conn = conn};
     conn_fd.delete(&pk);
+    conn_sk.delete(&pk);
     struct {
         u64 ts, conn, offset;
         u32 pid, tid;
         s32 fd;
         u32 len;
         u8 type, dir, kind, pad[5];
+        struct addr_t addr;
     } ev = {};
     ev.ts = bpf_ktime_get_ns();
     ev.conn = conn;
@@ -214,7 +252,7 @@ int ssl_return(struct pt_regs *ctx) {
     } else {
         fd = known_fd(pid, c.conn);
     }
-    emit(pid, (u32)id, c.conn, c.dir, KIND_OPENSSL, fd, c.buf, n);
+    emit(pid, (u32)id, c.conn, c.dir, KIND_OPENSSL, fd, c.sk, c.buf, n);
     return 0;
 }
 
@@ -238,6 +276,53 @@ static __always_inline void note_fd(s64 fd) {
     struct call_t *call = calls.lookup(&key);
     if (call && call->fd < 0)
         call->fd = fd;
+}
+
+// The struct sock under the call in flight on this thread (OpenSSL by thread, Go through go_thread).
+static __always_inline void note_sk(u64 sk) {
+    u64 id = bpf_get_current_pid_tgid();
+    struct call_key_t key = {.id = id};
+    struct call_t *call = calls.lookup(&key);
+    if (!call) {
+        struct call_key_t *gk = go_thread.lookup(&id);
+        if (!gk)
+            return;
+        call = calls.lookup(gk);
+        if (!call)
+            return;
+    }
+    if (!call->sk)
+        call->sk = sk;
+}
+
+TRACEPOINT_PROBE(sock, sock_send_length) { note_sk((u64)args->sk); return 0; }
+TRACEPOINT_PROBE(sock, sock_recv_length) { note_sk((u64)args->sk); return 0; }
+
+#define TCP_ESTABLISHED 1
+#define TCP_CLOSE 7
+TRACEPOINT_PROBE(sock, inet_sock_set_state) {
+    if (args->protocol != IPPROTO_TCP)
+        return 0;
+    u64 sk = (u64)args->skaddr;
+    if (args->newstate == TCP_CLOSE) {
+        sk_addrs.delete(&sk);
+        return 0;
+    }
+    if (args->newstate != TCP_ESTABLISHED)
+        return 0;
+    struct addr_t a = {};
+    a.family = args->family;
+    a.lport = args->sport;
+    a.rport = args->dport;
+    if (a.family == AF_INET) {
+        __builtin_memcpy(a.laddr, args->saddr, 4);
+        __builtin_memcpy(a.raddr, args->daddr, 4);
+    } else {
+        __builtin_memcpy(a.laddr, args->saddr_v6, 16);
+        __builtin_memcpy(a.raddr, args->daddr_v6, 16);
+    }
+    sk_addrs.update(&sk, &a);
+    return 0;
 }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_write) { note_fd(args->fd); return 0; }
@@ -283,6 +368,7 @@ static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
     }
     call.dir = dir;
     calls.update(&key, &call);
+    go_thread.update(&id, &key);  // lets the sock tracepoints find this call
     return 0;
 }
 
@@ -301,7 +387,7 @@ int go_return(struct pt_regs *ctx) {
     long n = ctx->ax;
     if (n <= 0)
         return 0;
-    emit(pid, (u32)id, c.conn, c.dir, KIND_GOTLS, c.fd, c.buf, n);
+    emit(pid, (u32)id, c.conn, c.dir, KIND_GOTLS, c.fd, c.sk, c.buf, n);
     return 0;
 }
 

@@ -160,7 +160,9 @@ class TlsSource:
             self.counters.drop("tls_too_many_streams")
             return None
         self._gen += 1
-        addrs = procfs.fd_addresses(ev.pid, ev.fd, self.proc)
+        # the kernel's record of the socket; /proc only for sockets older than the probes
+        addrs = ev.addrs or procfs.fd_addresses(ev.pid, ev.fd, self.proc)
+        self.counters.inc("tls.addresses_from_kernel" if ev.addrs else "tls.addresses_from_proc")
         if addrs is None:
             self.counters.inc("tls.unresolved_addresses")
         local, remote = addrs or (UNKNOWN, UNKNOWN)

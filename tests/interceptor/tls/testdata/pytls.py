@@ -1,8 +1,9 @@
 """Test program for the eBPF TLS source (run as its own process, so it is traced).
 
     pytls.py server CERT KEY            HTTPS echo server on 127.0.0.1:0; prints "LISTEN <port>"
-    pytls.py client PORT N SIZE         waits for a line on stdin, THEN imports ssl (late), and sends
-                                        N keep-alive POSTs of a SIZE-byte JSON body with http.client
+    pytls.py client PORT SIZES          waits for a line on stdin, THEN imports ssl (late), and sends
+                                        keep-alive POSTs /py/<i> of JSON bodies of the comma-separated
+                                        SIZES with http.client
 """
 
 import sys
@@ -39,7 +40,7 @@ def server(cert: str, key: str) -> None:
     httpd.serve_forever()
 
 
-def client(port: int, n: int, size: int) -> None:
+def client(port: int, sizes: list[int]) -> None:
     sys.stdin.readline()
     import http.client  # noqa: F401  (imports ssl: libssl is mapped only now)
     import ssl
@@ -48,7 +49,7 @@ def client(port: int, n: int, size: int) -> None:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
-    for i in range(n):
+    for i, size in enumerate(sizes):
         conn.request("POST", f"/py/{i}", body=body(i, size), headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         print(resp.status, len(resp.read()), flush=True)
@@ -59,4 +60,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "server":
         server(sys.argv[2], sys.argv[3])
     else:
-        client(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        client(int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")])

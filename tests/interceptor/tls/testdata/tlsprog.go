@@ -1,7 +1,8 @@
 // Test program for the eBPF TLS source: an HTTPS echo server and a keep-alive HTTPS client.
 //
 //	tlsprog server CERT KEY          prints "LISTEN <port>", echoes POST bodies as application/json
-//	tlsprog client URL N SIZE        waits for a line on stdin, then N POSTs of a SIZE-byte JSON body
+//	tlsprog client URL SIZES         waits for a line on stdin, then keep-alive POSTs of JSON bodies of
+//	                                 the comma-separated SIZES to URL/<i>
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 )
 
 func main() {
@@ -21,9 +23,12 @@ func main() {
 	case "server":
 		server(os.Args[2], os.Args[3])
 	case "client":
-		n, _ := strconv.Atoi(os.Args[3])
-		size, _ := strconv.Atoi(os.Args[4])
-		client(os.Args[2], n, size)
+		var sizes []int
+		for _, s := range strings.Split(os.Args[3], ",") {
+			n, _ := strconv.Atoi(s)
+			sizes = append(sizes, n)
+		}
+		client(os.Args[2], sizes)
 	}
 }
 
@@ -49,7 +54,7 @@ func Body(i, size int) []byte {
 	return []byte(head + string(bytes.Repeat([]byte("x"), size-len(head)-2)) + `"}`)
 }
 
-func client(url string, n, size int) {
+func client(url string, sizes []int) {
 	bufio.NewReader(os.Stdin).ReadString('\n')
 	tr := &http.Transport{
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
@@ -57,8 +62,8 @@ func client(url string, n, size int) {
 		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	c := &http.Client{Transport: tr}
-	for i := 0; i < n; i++ {
-		resp, err := c.Post(url, "application/json", bytes.NewReader(Body(i, size)))
+	for i, size := range sizes {
+		resp, err := c.Post(fmt.Sprintf("%s/%d", url, i), "application/json", bytes.NewReader(Body(i, size)))
 		if err != nil {
 			panic(err)
 		}

@@ -1,0 +1,118 @@
+"""The eBPF TLS source end to end: real TLS processes on loopback, real uprobes, the real pipeline.
+
+Each exchange is seen by both of its processes (both ends are traced here), so each request gives
+two pairs: one attributed to the client's pid and one to the server's, with the same addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.fixtures.tls import TlsHarness
+
+pytestmark = [pytest.mark.slow, pytest.mark.ebpf]
+
+
+def body(i: int, size: int) -> bytes:
+    """The JSON bodies the test programs send (pytls.py body(), tlsprog.go Body())."""
+    head = f'{{"i":{i},"pad":"'
+    return (head + "y" * (size - len(head) - 2) + '"}').encode()
+
+
+def go_body(i: int, size: int) -> bytes:
+    head = f'{{"i":{i},"pad":"'
+    return (head + "x" * (size - len(head) - 2) + '"}').encode()
+
+
+def for_pid(pid: int, prefix: str):
+    return lambda p: p.source.get("pid") == pid and p.request.target.startswith(prefix)
+
+
+def assert_pair(p, method: str, target: str, req: bytes, status: int, resp: bytes, server_port: int) -> None:
+    assert (p.request.method, p.request.target, p.response.status) == (method, target, status)
+    assert p.request.body == req and len(p.request.body) == len(req)
+    assert p.response.body == resp
+    assert p.dst.ip == "127.0.0.1" and p.dst.port == server_port
+    assert p.src.ip == "127.0.0.1" and p.src.port not in (0, server_port)
+
+
+def test_curl_to_python_server(tls_harness: TlsHarness, tmp_path, tls_certs) -> None:
+    h = tls_harness
+    server, port = h.start_server(*h.python("server", *tls_certs))  # started after the source
+    h.wait_attached(server.pid)
+    big = json.dumps({"items": ["a" * 90 for _ in range(1000)]}).encode()  # > 64 KB: several SSL writes
+    assert len(big) > 64 * 1024
+    (tmp_path / "big.json").write_bytes(big)
+    small = b'{"email":"jane@example.com"}'
+    for target, data in (("/curl/small", small), ("/curl/big", big)):
+        curl = h.spawn("curl", "-sk", "--fail", "-H", "Content-Type: application/json", "--data-binary",
+                       "@" + str(tmp_path / "big.json") if data is big else small.decode(),
+                       f"https://127.0.0.1:{port}{target}")
+        out, _ = curl.communicate(timeout=30)
+        assert out.encode() == data
+        for pid in (curl.pid, server.pid):
+            pairs = h.wait_pairs(lambda p, pid=pid, t=target: p.source.get("pid") == pid and p.request.target == t, 1)
+            assert len(pairs) == 1, f"pid {pid} {target}: {pairs}"
+            (p,) = pairs
+            assert p.source["kind"] == "openssl"
+            assert p.source["command"] == ("curl" if pid == curl.pid else "python3")
+            assert_pair(p, "POST", target, data, 200, data, port)
+
+
+def test_python_client_imports_ssl_late(tls_harness: TlsHarness, tls_certs) -> None:
+    h = tls_harness
+    server, port = h.start_server(*h.python("server", *tls_certs))
+    sizes = [300, 70_000, 1_000_000]
+    client = h.spawn(*h.python("client", str(port), ",".join(map(str, sizes))), stdin=True)
+    assert not h.attached(client.pid), "libssl mapped before 'import ssl'"
+    out, err = client.communicate("go\n", timeout=60)
+    assert client.returncode == 0, err
+    assert out.split("\n")[:3] == [f"200 {s}" for s in sizes]
+    got = h.wait_pairs(for_pid(client.pid, "/py/"), len(sizes))
+    got.sort(key=lambda p: p.request.target)
+    assert [p.request.target for p in got] == [f"/py/{i}" for i in range(len(sizes))]
+    for i, (p, size) in enumerate(zip(got, sizes, strict=True)):
+        assert p.source == {"kind": "openssl", "pid": client.pid, "command": "python3"}
+        assert_pair(p, "POST", f"/py/{i}", body(i, size), 200, body(i, size), port)
+    server_side = h.wait_pairs(for_pid(server.pid, "/py/"), len(sizes))
+    assert sorted(len(p.response.body) for p in server_side) == sorted(sizes)
+    # one keep-alive connection on each side: the same client address in every pair
+    assert len({(p.src.ip, p.src.port) for p in got + server_side}) == 1
+
+
+def test_go_client_and_stripped_go_server(tls_harness: TlsHarness, go_tlsprog, tls_certs) -> None:
+    h = tls_harness
+    normal, stripped = go_tlsprog
+    server, port = h.start_server(stripped, "server", *tls_certs)  # symbols from .gopclntab
+    sizes = [200, 70_000, 1_000_000]
+    client = h.spawn(normal, "client", f"https://127.0.0.1:{port}/go", ",".join(map(str, sizes)), stdin=True)
+    h.wait_attached(server.pid)
+    h.wait_attached(client.pid)
+    kinds = {h.source.targets[k].kind for k in h.source.pids[client.pid].keys}
+    assert kinds == {"gotls"}
+    out, err = client.communicate("go\n", timeout=60)
+    assert client.returncode == 0, err
+    for pid in (client.pid, server.pid):
+        got = sorted(h.wait_pairs(for_pid(pid, "/go/"), len(sizes)), key=lambda p: p.request.target)
+        assert [p.request.target for p in got] == [f"/go/{i}" for i in range(len(sizes))], pid
+        for i, (p, size) in enumerate(zip(got, sizes, strict=True)):
+            assert p.source["kind"] == "gotls" and p.source["pid"] == pid
+            assert p.source["command"].startswith("tlsprog")
+            assert_pair(p, "POST", f"/go/{i}", go_body(i, size), 200, go_body(i, size), port)
+
+
+def test_go_server_and_curl(tls_harness: TlsHarness, go_tlsprog, tls_certs) -> None:
+    h = tls_harness
+    server, port = h.start_server(go_tlsprog[0], "server", *tls_certs)
+    h.wait_attached(server.pid)
+    data = b'{"card":"4111 1111 1111 1111"}'
+    out = subprocess.run(["curl", "-sk", "--fail", "-H", "Content-Type: application/json", "-d", data.decode(),
+                          f"https://127.0.0.1:{port}/mixed"], capture_output=True, timeout=30, check=True).stdout
+    assert out == data
+    (p,) = h.wait_pairs(lambda p: p.source.get("pid") == server.pid and p.request.target == "/mixed", 1)
+    assert_pair(p, "POST", "/mixed", data, 200, data, port)
+    assert h.counters.get("tls.openssl.lost_samples") == 0 and h.counters.get("tls.gotls.lost_samples") == 0
+    assert h.counters.get("tls.addresses_from_kernel") > 0
