@@ -448,9 +448,9 @@ class Classifier:
             token = token.strip()
             if scheme == "bearer" and token:
                 return ["auth_bearer", "jwt"] if v.jwt_ok(token) else ["auth_bearer"]
-            if scheme == "basic" and v.basic_auth_ok(token):
-                return ["auth_basic"]
-            return ["api_key"] if len(value) >= 16 else []
+            if scheme == "basic":
+                return ["auth_basic"] if v.basic_auth_ok(token) else []
+            return ["api_key"] if len(value) >= 16 else []  # "Token ...", "ApiKey ...", a bare key
         if name in ("x-forwarded-for", "x-real-ip", "forwarded", "true-client-ip", "cf-connecting-ip"):
             first = value.split(",")[0].strip().removeprefix("for=").strip('"[]')
             return ["ip_address"] if v.ip_kind(first) else []

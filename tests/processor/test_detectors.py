@@ -1,0 +1,131 @@
+"""Key and value decide together: the type is found where it is, and near-misses stay clean."""
+
+import pytest
+
+from processor.detectors import Classifier, parse_custom
+
+C = Classifier()
+
+POSITIVE = [
+    ("user.email", "jane.doe@example.com", "email"),
+    ("contactEmail", "j@corp.example.org", "email"),
+    ("message", "please write to jane@example.com soon", "email"),
+    ("phone", "(415) 555-2671", "phone"),
+    ("mobile_phone", "+44 20 7946 0958", "phone"),
+    ("contact", "+1 415 555 2671", "phone"),
+    ("card.number", "4111 1111 1111 1111", "card_number"),
+    ("payment.card_number", "5555555555554444", "card_number"),
+    ("value", "3782-822463-10005", "card_number"),
+    ("card.last4", "4242", "masked_card"),
+    ("display", "**** **** **** 4242", "masked_card"),
+    ("card.cvv", "123", "card_cvv"),
+    ("security_code", "4321", "card_cvv"),
+    ("card.expiry", "09/28", "card_expiry"),
+    ("card.exp_month", "9", "card_expiry"),
+    ("account", "DE89 3704 0044 0532 0130 00", "iban"),
+    ("ssn", "536221234", "ssn"),
+    ("x", "536-22-1234", "ssn"),
+    ("client_ip", "10.20.30.40", "ip_address"),
+    ("peer", "2001:db8::1", "ip_address"),
+    ("hwaddr", "00:1A:2B:3C:4D:5E", "mac_address"),
+    ("customer.name", "Jane Doe", "person_name"),
+    ("name", "Maria Garcia", "person_name"),
+    ("lastName", "O'Brien", "person_name"),
+    ("shipping.street", "1600 Amphitheatre Pkwy", "address"),
+    ("note", "221 Baker Street", "address"),
+    ("postal_code", "94107", "address"),
+    ("dob", "1984-02-29", "birth_date"),
+    ("birthDate", "02/29/1984", "birth_date"),
+    ("gender", "Female", "gender"),
+    ("passport_number", "X12345678", "passport"),
+    ("drivers_license", "D1234567", "driver_license"),
+    ("tax_id", "12-3456789", "tax_id"),
+    ("id_token", "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjMifQ.c2ln", "jwt"),
+    ("refresh_token", "8xLOxBtZp8qJ3nVw0aYcT2rD5", "api_key"),
+    ("config.key", "AKIAIOSFODNN7EXAMPL3", "api_key"),
+    ("v", "ghp_" + "a1B2" * 9, "api_key"),
+    ("tls.key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "private_key"),
+    ("password", "hunter2", "password"),
+    ("new_password", "correct horse battery staple", "password"),
+    ("username", "jdoe84", "username"),
+]
+
+NEAR_MISSES = [
+    ("order_number", "4111111111111111"),  # passes Luhn, named as an order
+    ("tracking_id", "4012888888881881"),
+    ("invoice_no", "5105105105105100"),
+    ("support_line_id", "4155552671"),
+    ("customer_ref", "415-555-2671"),
+    ("ticket", "536-22-1234"),
+    ("product.name", "Grace Hopper Biography"),
+    ("items[].name", "Jack Daniels Whiskey"),
+    ("company.name", "Johnson & Johnson"),
+    ("name", "Wireless Mouse"),
+    ("version", "10.2.0.1"),
+    ("firmware_version", "3.4.5.120"),
+    ("expires_at", "2026-03-01T00:00:00Z"),
+    ("created_at", "1984-02-29"),
+    ("password_policy", "strong"),
+    ("password_hint", "first pet"),
+    ("password", "********"),
+    ("next_page_token", "c2VjcmV0LXBhZ2UtdG9rZW4tMTIzNDU2"),
+    ("cache_key", "user42-profile-v3-abc123def"),
+    ("token_type", "Bearer"),
+    ("iban_check", "DE88370400440532013000"),  # mod-97 fails
+    ("ssn", "666-12-3456"),  # area 666 is never issued
+    ("x", "000-12-3456"),
+    ("gender", "unknown-value-42"),
+    ("dob", "yesterday"),
+    ("sku", "SKU-88231-A"),
+    ("status", "shipped"),
+    ("amount", "4111.11"),
+    ("city_count", "12"),
+]
+
+
+@pytest.mark.parametrize("path,value,expected", POSITIVE)
+def test_finds_the_type(path: str, value: str, expected: str) -> None:
+    assert C.classify(path, value) == [expected]
+
+
+@pytest.mark.parametrize("path,value", NEAR_MISSES)
+def test_near_misses_stay_clean(path: str, value: str) -> None:
+    assert C.classify(path, value) == []
+
+
+def test_value_only_is_not_enough_for_card_under_id_keys() -> None:
+    # the same Luhn-valid digits: a card under a card key, nothing under an order key
+    assert C.classify("card.pan", "4012888888881881") == ["card_number"]
+    assert C.classify("order.id", "4012888888881881") == []
+
+
+def test_authorization_headers() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"
+    assert C.classify_header("authorization", f"Bearer {jwt}") == ["auth_bearer", "jwt"]
+    assert C.classify_header("authorization", "Bearer opaque-token-1234") == ["auth_bearer"]
+    assert C.classify_header("authorization", "Basic dXNlcjpwYXNzd29yZA==") == ["auth_basic"]
+    assert C.classify_header("authorization", "Basic bm9jb2xvbg==") == []  # no user:password inside
+    assert C.classify_header("x-forwarded-for", "203.0.113.7, 10.0.0.1") == ["ip_address"]
+    assert C.classify_header("x-api-key", "AIza" + "x1" * 17 + "y") == ["api_key"]
+
+
+def test_custom_types_key_and_value() -> None:
+    custom = parse_custom([
+        {"name": "employee_id", "key_regex": r"employee_?id", "value_regex": r"^E\d{6}$", "sensitivity": "medium"},
+        {"name": "loyalty_card", "value_regex": r"^LOY-\d{8}$"},
+    ])
+    c = Classifier(custom)
+    assert c.classify("staff.employee_id", "E123456") == ["employee_id"]
+    assert c.classify("staff.employee_id", "X123456") == []  # key matches, value does not
+    assert c.classify("anything", "LOY-12345678") == ["loyalty_card"]
+
+
+@pytest.mark.parametrize("bad,msg", [
+    ({"key_regex": "x"}, "'name' is required"),
+    ({"name": "a"}, "give key_regex, value_regex or both"),
+    ({"name": "a", "value_regex": "("}, "bad regex"),
+    ({"name": "a", "value_regex": "x", "sensitivity": "extreme"}, "sensitivity"),
+])
+def test_custom_type_errors_name_the_entry(bad: dict, msg: str) -> None:
+    with pytest.raises(ValueError, match=r"processor\.custom_types\[0\].*" + msg.split()[0]):
+        parse_custom([bad])

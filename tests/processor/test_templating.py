@@ -1,0 +1,37 @@
+from processor.templating import Templater, obvious_id
+
+
+def test_obvious_ids() -> None:
+    for seg in ("123", "9f1c2e3a4b5c", "550e8400-e29b-41d4-a716-446655440000", "2024-01-31", "a@b.io", "usr_8Hx2k9Lq"):
+        assert obvious_id(seg), seg
+    for seg in ("users", "v1", "orders", "me", "api", "line-items", "checkoutSession"):
+        assert not obvious_id(seg), seg
+
+
+def test_ids_become_placeholders_words_stay() -> None:
+    t = Templater()
+    assert t.template("svc", "/users/123/orders/9f1c2e3a4b5c?x=1") == "/users/{id}/orders/{id}"
+    assert t.template("svc", "/api/v1/users/me") == "/api/v1/users/me"
+
+
+def test_learned_per_endpoint_keeping_frequent_words() -> None:
+    t = Templater(max_children=10, stable_min=5)
+    for _ in range(6):
+        t.template("profiles", "/p/me/settings")
+    names = [f"/p/{w}/settings" for w in "alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia".split()]
+    out = [t.template("profiles", n) for n in names]
+    assert out[-1] == "/p/{id}/settings"  # many distinct words here: a parameter
+    assert t.template("profiles", "/p/me/settings") == "/p/me/settings"  # the frequent word stays
+    assert t.template("profiles", "/p/zed/settings") == "/p/{id}/settings"
+    # another endpoint learns on its own
+    assert t.template("other", "/p/zed/settings") == "/p/zed/settings"
+
+
+def test_bounded_state() -> None:
+    t = Templater(max_endpoints=5, max_nodes=50)
+    for i in range(100):
+        t.template(f"ep{i}", "/a/b")
+    assert len(t._trees) == 5
+    for i in range(1000):
+        t.template("big", f"/{'abcdefghij'[i % 10]}x{i % 7}/k{i}/z")
+    assert t._trees["big"][1][0] <= 50
