@@ -194,3 +194,21 @@ def test_memory_bounded_under_flood() -> None:
     assert counters.drops(), "flood beyond max_flows must be counted"
     pipe.close()
     assert pipe.budget.used == 0
+
+
+def test_atheris_short_run(tmp_path) -> None:
+    """15 s of coverage-guided fuzzing (tests/interceptor/fuzz_atheris.py) when atheris is installed."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    if importlib.util.find_spec("atheris") is None:
+        pytest.skip("atheris not installed (scripts/setup.d/realtraffic.sh installs it)")
+    harness = Path(__file__).parent / "fuzz_atheris.py"
+    res = subprocess.run([sys.executable, str(harness), "-max_total_time=15", "-rss_limit_mb=1024",
+                          f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Done" in res.stderr
