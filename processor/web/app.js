@@ -102,7 +102,7 @@ function drawGraph() {
   svg.replaceChildren();
   const defs = el("defs");
   for (const lv of ["none", "low", "medium", "high"]) {
-    const m = el("marker", { id: "arrow-" + lv, viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "8", markerHeight: "8", orient: "auto-start-reverse" });
+    const m = el("marker", { id: "arrow-" + lv, viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "14", markerHeight: "14", markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
     m.append(el("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: { none: "#9aa3b2", low: "#2f9e44", medium: "#f08c00", high: "#e03131" }[lv] }));
     defs.append(m);
   }
@@ -144,8 +144,9 @@ function drawGraph() {
     else if (n.kind === "external") shape = el("path", { d: "M 0 -22 L 22 0 L 0 22 L -22 0 z", class: "node-shape external" });
     else shape = el("rect", { x: -16, y: -16, width: 32, height: 32, class: "node-shape " + n.kind });
     shape.append(el("title", {}, `${n.id} (${n.kind})`));
-    g.append(shape, el("text", { y: 36, "text-anchor": "middle", class: "node-label" }, n.name));
-    if (n.namespace) g.append(el("text", { y: 49, "text-anchor": "middle", class: "node-ns" }, n.namespace));
+    // labels beside the node, so lines arriving from above or below never hide them
+    g.append(shape, el("text", { x: 26, y: 0, class: "node-label" }, n.name));
+    if (n.namespace) g.append(el("text", { x: 26, y: 13, class: "node-ns" }, n.namespace));
     gNodes.append(g);
   }
   svg.append(gEdges, gNodes, gLabels);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The processor's extras: Playwright's Node library (driving Debian's chromium, no browser download)
+# for the web page test, and Presidio's analyzer for the detection benchmark's comparison (its pattern
+# recognizers only: no spaCy model is downloaded or needed). npm's tree lives outside the clone, so a
+# second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CACHE="${PROCESSOR_CACHE:-/var/cache/privacy-sensor/processor}"
+PLAYWRIGHT_VERSION=1.65.1
+PRESIDIO_VERSION=2.2.366
+
+mkdir -p "$CACHE/npm"
+if [ "$(node -p "try{require('$CACHE/npm/node_modules/playwright-core/package.json').version}catch(e){''}" 2>/dev/null)" = "$PLAYWRIGHT_VERSION" ]; then
+  echo "processor: playwright-core $PLAYWRIGHT_VERSION cached in $CACHE/npm"
+else
+  echo "processor: npm install playwright-core@$PLAYWRIGHT_VERSION into $CACHE/npm"
+  (cd "$CACHE/npm" && [ -f package.json ] || echo '{"private": true}' > package.json)
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 nice npm install --prefix "$CACHE/npm" --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_VERSION"
+fi
+
+if python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('presidio-analyzer') != '$PRESIDIO_VERSION')" 2>/dev/null; then
+  echo "processor: presidio-analyzer $PRESIDIO_VERSION installed"
+else
+  echo "processor: pip install presidio-analyzer==$PRESIDIO_VERSION (pattern recognizers; no model download)"
+  nice python3 -m pip install -q --disable-pip-version-check "presidio-analyzer==$PRESIDIO_VERSION" 2>&1 | grep -v "Running pip as the 'root'" || true
+fi
+command -v chromium >/dev/null || { echo "processor: chromium missing (scripts/setup.d/processor.apt)" >&2; exit 1; }
