@@ -239,7 +239,7 @@ class MessageParser:
         return self._begin(is_request, start, headers, index, msg_ts, end + 4)
 
     def _not_http(self) -> bool:
-        if self.messages == 0 and self.state is State.DETECT and self.role is None:
+        if self.messages == 0 and self.state is State.DETECT:
             # The connection's first bytes are not HTTP (TLS, a database protocol...): ignore it.
             self.counters.inc("http.non_http_streams")
             self.state = State.DEAD
@@ -436,7 +436,7 @@ class MessageParser:
         if msg is not None:
             self._release(msg)
             self.msg = None
-            self.on_message(self, None, reason, msg.ts)
+            self.on_message(self, None, msg.oversize or reason, msg.ts)  # the first failure is the reason
 
     def _complete(self) -> None:
         msg = self.msg

@@ -9,7 +9,7 @@ captured.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -27,12 +27,22 @@ TCP_ACK = 0x10
 SKIPPED = {"not_ip", "not_tcp", "unsupported_linktype"}
 
 Address = tuple[bytes, int]
+Deferred = tuple[int, int, int, bytes, float]
+
+
+def _ahead_of_peer(flow: Flow, direction: int, ack: int, flags: int) -> bool:
+    """Does this segment acknowledge bytes of the other direction that we have not delivered?"""
+    if not flags & TCP_ACK:
+        return False
+    peer = flow.streams[1 - direction]
+    nxt = peer.next
+    return nxt is not None and peer.offset(ack) > nxt
 
 
 class Flow:
     """A TCP connection: two reassembled directions feeding one conversation."""
 
-    __slots__ = ("a", "streams", "conversation", "last_seen", "closed")
+    __slots__ = ("a", "streams", "conversation", "last_seen", "closed", "deferred")
 
     def __init__(self, a: Address, streams: tuple[TcpStream, TcpStream], conversation: Conversation, ts: float) -> None:
         self.a = a  # the address that sends direction 0
@@ -40,6 +50,8 @@ class Flow:
         self.conversation = conversation
         self.last_seen = ts
         self.closed = [False, False]
+        # Per direction: (seq, ack, flags, payload, ts) held until the peer's bytes they ack arrive.
+        self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
 
 
 class _Direction:
@@ -82,6 +94,7 @@ class Pipeline:
         self.streams: dict[Hashable, Conversation] = {}
         self.stream_seen: dict[Hashable, float] = {}
         self.now = 0.0
+        self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
 
     # -- packets ----------------------------------------------------------------------------------
     def feed_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any] | None = None) -> None:
@@ -132,22 +145,65 @@ class Pipeline:
             if flags & (TCP_FIN | TCP_RST):
                 self._end(key, flow, ts, "")
             return
-        stream = flow.streams[direction]
         if flags & TCP_SYN:
-            stream.syn(seg.seq)
+            flow.streams[direction].syn(seg.seq)
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
+        deferred = flow.deferred[direction]
+        if payload and (deferred or _ahead_of_peer(flow, direction, seg.ack, flags)):
+            # This segment acknowledges bytes of the other direction that have not arrived yet
+            # (taps read out of step, or reordering): hold it so a response never overtakes its request.
+            if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
+                deferred.append((seg.seq, seg.ack, flags, payload, ts))
+                self.counters.counts["tcp.deferred_segments"] += 1
+                return
+            self._release_deferred(key, flow, direction)
+        self._deliver(key, flow, direction, seg.seq, flags, payload, ts)
+
+    def _deliver(self, key: tuple[Address, Address], flow: Flow, direction: int, seq: int, flags: int,
+                 payload: bytes, ts: float) -> None:
+        stream = flow.streams[direction]
         if payload:
             self.counters.counts["tcp.payload_bytes"] += len(payload)
-            stream.segment(seg.seq, payload, ts)
+            stream.segment(seq, payload, ts)
         if flags & TCP_FIN:
-            stream.fin(seg.seq + (1 if flags & TCP_SYN else 0), len(payload))
+            stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
             self._end(key, flow, ts, "connection_reset")
-        elif stream.fin_at is not None and stream.finished and not flow.closed[direction]:
+            return
+        if stream.fin_at is not None and stream.finished and not flow.closed[direction]:
             flow.closed[direction] = True
-            conversation.close_direction(direction, ts)
+            flow.conversation.close_direction(direction, ts)
             if all(flow.closed):
                 self._end(key, flow, ts, "no_response")
+                return
+        if payload and flow.deferred[1 - direction]:
+            self._retry_deferred(key, flow, 1 - direction)
+
+    def _retry_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
+        """Deliver held segments whose acknowledged bytes have now arrived."""
+        deferred = flow.deferred[direction]
+        while deferred and key in self.flows:
+            seq, ack, flags, payload, ts = deferred[0]
+            if _ahead_of_peer(flow, direction, ack, flags):
+                return
+            deferred.popleft()
+            self.budget.release(len(payload))
+            self._deliver(key, flow, direction, seq, flags, payload, ts)
+
+    def _release_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
+        """Deliver held segments even though the bytes they acknowledge never came (capture loss)."""
+        deferred = flow.deferred[direction]
+        peer = flow.streams[1 - direction]
+        if deferred:
+            self.counters.inc("tcp.deferred_released_unmet", len(deferred))
+        while deferred and key in self.flows:
+            seq, ack, flags, payload, ts = deferred.popleft()
+            self.budget.release(len(payload))
+            # Cumulative ACKs prove the peer's missing bytes were received, only not captured:
+            # give up on those holes first, so the peer's later data is paired in order.
+            while peer.pending and _ahead_of_peer(flow, direction, ack, flags):
+                peer.skip_gap(ts)
+            self._deliver(key, flow, direction, seq, flags, payload, ts)
 
     def _new_flow(
         self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None
@@ -173,7 +229,10 @@ class Pipeline:
 
     def _end(self, key: tuple[Address, Address], flow: Flow, ts: float, reason: str) -> None:
         """The connection is over (FIN both ways, RST, idle, or end of input)."""
-        self.flows.pop(key, None)
+        for direction in (0, 1):
+            self._release_deferred(key, flow, direction)
+        if self.flows.pop(key, None) is None:
+            return  # delivering the held segments ended it already
         for direction, stream in enumerate(flow.streams):
             stream.flush(ts)  # held data after a hole is still delivered
             stream.release()
@@ -232,7 +291,9 @@ class Pipeline:
         if now > self.now:
             self.now = now
         self._expire_idle(now)
-        for flow in self.flows.values():
+        for key, flow in list(self.flows.items()):
+            if flow.deferred[0] or flow.deferred[1]:
+                self._release_stale(key, flow, now)
             if flow.conversation.queue:
                 flow.conversation.expire(now)
         idle_limit = now - self.config.core.flow_idle_timeout_s
@@ -243,6 +304,13 @@ class Pipeline:
                 self.counters.inc("stream.idle_expired")
         self.counters.set_gauge("flows.tracked", len(self.flows))
         self.counters.set_gauge("buffer.bytes", self.budget.used)
+
+    def _release_stale(self, key: tuple[Address, Address], flow: Flow, now: float) -> None:
+        limit = now - self.config.core.reorder_wait_s
+        for direction in (0, 1):
+            deferred = flow.deferred[direction]
+            if deferred and deferred[0][4] < limit:
+                self._release_deferred(key, flow, direction)
 
     def _expire_idle(self, now: float) -> None:
         limit = now - self.config.core.flow_idle_timeout_s

@@ -60,7 +60,7 @@ class TcpStream:
         if self.next is None:
             self.next = (seq + 1) & MASK32
 
-    def _offset(self, seq: int) -> int:
+    def offset(self, seq: int) -> int:
         """Unwrap a 32-bit sequence number to the offset nearest to ``next``."""
         nxt = self.next
         assert nxt is not None
@@ -69,7 +69,7 @@ class TcpStream:
     def segment(self, seq: int, payload: bytes, ts: float) -> None:
         if self.next is None:  # capture started mid-connection: take this segment as the start
             self.next = seq
-        self._place(self._offset(seq), payload, ts)
+        self._place(self.offset(seq), payload, ts)
 
     def _place(self, start: int, payload: bytes, ts: float) -> None:
         nxt = self.next
@@ -93,7 +93,7 @@ class TcpStream:
     def fin(self, seq: int, payload_len: int) -> None:
         if self.next is None:
             self.next = seq
-        self.fin_at = self._offset(seq) + payload_len
+        self.fin_at = self.offset(seq) + payload_len
 
     @property
     def finished(self) -> bool:

@@ -139,7 +139,7 @@ class CaptureReader:
                 else:
                     raise CaptureError(self.path, start, "bad pcapng byte-order magic")
                 length = struct.unpack(endian + "I", head)[0]
-                body = bom + self._read(length - 12) if length >= 12 else b""
+                body = bom + self._read(length - 16) if length >= 16 else b""  # the BOM is part of the body
                 interfaces = []
             else:
                 length = struct.unpack(endian + "I", head)[0]
