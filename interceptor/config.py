@@ -38,6 +38,7 @@ class CoreConfig:
     max_buffered_bytes: int = 256 * MiB  # across all flows: reassembly holes + partial messages
     max_flows: int = 200_000  # tracked TCP connections
     max_out_of_order_segments: int = 256  # per direction, waiting for a hole to fill
+    reorder_wait_s: float = 0.5  # a segment acking bytes not yet seen waits this long for them
     response_timeout_s: float = 10.0  # a request waits this long for its response, then is dropped
     flow_idle_timeout_s: float = 60.0  # a connection with no packets for this long is forgotten
     max_pending_requests: int = 64  # per connection (pipelining depth)
