@@ -74,6 +74,29 @@ def classify(err: KafkaError) -> str:
     return _REASON_BY_CODE.get(err.code(), "kafka_error")
 
 
+class RepeatFilter(logging.Filter):
+    """Lets one copy of a log line through per ``every_s``: librdkafka repeats a refused connection
+    every reconnect backoff, which would flood the log while the broker is down."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text, now = record.getMessage(), time.monotonic()
+        if now - self.last.get(text, -self.every_s) < self.every_s:
+            return False
+        if len(self.last) > 1000:
+            self.last.clear()
+        self.last[text] = now
+        return True
+
+
+rdkafka_log = logging.getLogger("librdkafka")
+rdkafka_log.addFilter(RepeatFilter())
+
+
 # -- message key: decides the partition, so which consumer sees an endpoint's traffic ------------
 
 def _destination(pair: Pair) -> str:
@@ -154,7 +177,7 @@ class KafkaSink:
         self.node = node or os.environ.get("NODE_NAME", "") or socket.gethostname()
         self.topic = config.topic
         self._key = KEYS[config.key]
-        self._source_cache: dict[str, bytes] = {}
+        self._header_cache: dict[tuple[Any, bool, bool], KafkaHeaders] = {}
         self._in_flight = 0  # pairs handed to librdkafka whose delivery report has not come yet
         self._publishes = 0
         self.broker_up: bool | None = None  # from the 1 s statistics; None until the first
@@ -168,7 +191,7 @@ class KafkaSink:
         self._next_topic_try = 0.0
         self._topics_ready = self._ensure_topics(wait_s=5.0)
         conf = producer_config(config, self.node, self.max_message_bytes)
-        conf.update(error_cb=self._on_error, stats_cb=self._on_stats, logger=logging.getLogger("librdkafka"))
+        conf.update(error_cb=self._on_error, stats_cb=self._on_stats, logger=rdkafka_log)
         try:
             self._producer = Producer(conf)
         except KafkaException as e:
@@ -223,18 +246,20 @@ class KafkaSink:
         self._in_flight += 1
 
     def _headers(self, pair: Pair) -> KafkaHeaders:
-        """Routing facts a consumer can read without parsing the value."""
-        kind = str(pair.source.get("kind", ""))
-        src = self._source_cache.get(kind)
-        if src is None:
-            src = self._source_cache.setdefault(kind, kind.encode())
-        return [
-            ("schema_version", b"%d" % SCHEMA_VERSION),
-            ("source", src),
-            ("node", self.node.encode()),
-            ("truncated_request", b"1" if pair.request.truncated else b"0"),
-            ("truncated_response", b"1" if pair.response.truncated else b"0"),
-        ]
+        """Routing facts a consumer can read without parsing the value (a few combinations, cached)."""
+        ck = (pair.source.get("kind", ""), pair.request.truncated, pair.response.truncated)
+        headers = self._header_cache.get(ck)
+        if headers is None:
+            headers = [
+                ("schema_version", b"%d" % SCHEMA_VERSION),
+                ("source", str(ck[0]).encode()),
+                ("node", self.node.encode()),
+                ("truncated_request", b"1" if ck[1] else b"0"),
+                ("truncated_response", b"1" if ck[2] else b"0"),
+            ]
+            if len(self._header_cache) < 256:
+                self._header_cache[ck] = headers
+        return headers
 
     def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
         self._in_flight -= 1
@@ -349,7 +374,7 @@ class KafkaSink:
     def _ensure_topics(self, wait_s: float) -> bool:
         """Create the topics if configured, or check the pairs topic exists. True when settled."""
         self._next_topic_try = time.monotonic() + 10.0
-        admin = AdminClient({**security_config(self.config), "log_level": 3})
+        admin = AdminClient({**security_config(self.config), "log_level": 0})  # errors come back in the futures
         if not self.config.create_topics:
             try:
                 md = admin.list_topics(self.topic, timeout=wait_s)
