@@ -177,10 +177,14 @@ class Pipeline:
                 self._end(key, flow, ts, "no_response")
                 return
         if payload and flow.deferred[1 - direction]:
-            self._retry_deferred(key, flow, 1 - direction)
+            self._retry_deferred(key, flow, 1 - direction, ts)
 
-    def _retry_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
-        """Deliver held segments whose acknowledged bytes have now arrived."""
+    def _retry_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int, now: float) -> None:
+        """Deliver held segments whose acknowledged bytes have now arrived.
+
+        They take the time of the segment that released them when that is later: a response's
+        first byte cannot precede the request it answers, whatever the taps' clocks said.
+        """
         deferred = flow.deferred[direction]
         while deferred and key in self.flows:
             seq, ack, flags, payload, ts = deferred[0]
@@ -188,7 +192,7 @@ class Pipeline:
                 return
             deferred.popleft()
             self.budget.release(len(payload))
-            self._deliver(key, flow, direction, seq, flags, payload, ts)
+            self._deliver(key, flow, direction, seq, flags, payload, max(ts, now))
 
     def _release_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
         """Deliver held segments even though the bytes they acknowledge never came (capture loss)."""
