@@ -183,3 +183,7 @@ def _open_in(path: str) -> Any:
         return open(path, encoding="utf-8")
     except OSError as e:
         raise ValueError(f"{path}: {e.strerror}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -47,7 +47,7 @@ def node_of(ep: dict[str, Any], host_header: str | None) -> dict[str, Any]:
         short = host.split(".")[0]
         parts = host.split(".")
         hns = parts[1] if len(parts) > 2 and parts[2] == "svc" else ns
-        return {"id": f"{hns}/{short}", "kind": "service", "name": short, "namespace": hns, "ip": ip}
+        return {"id": f"{hns}/{short}" if hns else f"svc:{short}", "kind": "service", "name": short, "namespace": hns, "ip": ip}
     return {"id": f"ip:{ip}", "kind": "ip", "name": ip, "namespace": ns, "ip": ip}
 
 
