@@ -233,25 +233,25 @@ def test_capture_formats(site: Site, tmp_path: Path) -> None:
 
 # -- loss, reordering, duplication ---------------------------------------------------------------
 def test_real_loss_retransmissions(site: Site, tmp_path: Path) -> None:
-    """iptables drops 4% of TCP packets at random after the tap (INPUT) in both namespaces: the
-    capture holds every original and its retransmissions; all exchanges are paired exactly once."""
+    """iptables drops 6% of TCP packets at random after the tap (INPUT) in both namespaces: the
+    capture holds every original and its retransmissions; all exchanges are paired exactly once and
+    the retransmitted segments are counted, not parsed twice."""
     plan = mixed_plan(6)
     for ns in (site.pair.client, site.pair.server):
-        site.pair.lab.random_drop(ns, 0.04, chain="INPUT")
+        site.pair.lab.random_drop(ns, 0.06, chain="INPUT")
     try:
         truth, cap = captured(site, tmp_path, "loss",
                               lambda: run_client(site.pair.client, "requests", site.ip, NGINX, plan))
     finally:
         for ns in (site.pair.client, site.pair.server):
             ns.run(["iptables", "-F", "INPUT"])
-    _, recs = pcaprewrite.read_records(cap)
-    frames = [b for _, b in recs if pcaprewrite.tcp_payload_len(b) > 0]
-    retransmitted = len(frames) - len(set(frames))
+    linktype, recs = pcaprewrite.read_records(cap)
+    retransmitted = pcaprewrite.retransmissions(recs, linktype)
     records, stats = replay(cap, tmp_path)
     assert_same(truth, records)
-    # Retransmitted data must be recognised as such (counted), not parsed twice.
-    if retransmitted:
-        assert count(stats, "retrans") + count(stats, "duplicate") + count(stats, "overlap") > 0, stats
+    if retransmitted == 0:
+        pytest.skip("random drop hit no data segment this time (p ~ 1e-4)")
+    assert count(stats, "tcp.retransmitted_segments") >= retransmitted, (retransmitted, stats["counts"])
 
 
 def _rewrite_case(site: Site, tmp_path: Path, name: str):
@@ -292,8 +292,9 @@ def test_reordered_and_duplicated_capture(site: Site, tmp_path: Path) -> None:
             assert_covers_tshark(path, records)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a response captured before the end of its request is "
-                   "dropped, then its request is paired with the next response (wrong pair, body read to close)")
+@pytest.mark.xfail(strict=True, reason="core bug: a held (ack-deferred) response keeps its earlier timestamp, "
+                   "Conversation._match refuses it (request ts > response ts) and the next response is paired "
+                   "with this request")
 def test_cross_direction_reordering_never_corrupts(site: Site, tmp_path: Path) -> None:
     """A tap reading its direction queues out of step: a response segment shows up before the end
     of its request. What is emitted must be exact, and what is not emitted must be counted."""

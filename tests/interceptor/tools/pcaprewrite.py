@@ -89,8 +89,9 @@ def swap_neighbours(records: list[Record], rng: random.Random, fraction: float,
 
     ``across=False`` (TCP reordering): only when both carry data of the same direction of the same
     connection, so causality between request and response is kept. ``across=True``: only when the
-    next data record is of the other direction (a tap whose per-direction queues are read out of
-    step: a response's first segment may come before the end of its request)."""
+    next data record is the other direction of the same connection (a tap whose per-direction
+    queues are read out of step: a response's first segment may come before the end of its
+    request)."""
     out = list(records)
     idx = _data_indexes(out, linktype)
     swaps, last = 0, -1
@@ -98,8 +99,11 @@ def swap_neighbours(records: list[Record], rng: random.Random, fraction: float,
         if a <= last:
             continue
         ka, kb = _tcp_info(out[a][1], linktype), _tcp_info(out[b][1], linktype)
-        same = ka is not None and kb is not None and ka[0] == kb[0]
-        if same != across and rng.random() < fraction:
+        if ka is None or kb is None:
+            continue
+        (sa, pa, da, qa), (sb, pb, db, qb) = ka[0], kb[0]
+        wanted = (sb, pb, db, qb) == (da, qa, sa, pa) if across else ka[0] == kb[0]
+        if wanted and rng.random() < fraction:
             (t1, b1), (t2, b2) = out[a], out[b]
             out[a], out[b] = (t1, b2), (t2, b1)
             swaps, last = swaps + 1, b
@@ -129,3 +133,23 @@ def remove(records: list[Record], rng: random.Random, count: int,
     gone = sorted(rng.sample(idx, min(count, len(idx))))
     drop = set(gone)
     return [r for i, r in enumerate(records) if i not in drop], gone
+
+
+def retransmissions(records: list[Record], linktype: int = dpkt.pcap.DLT_EN10MB) -> int:
+    """Data segments whose (connection direction, sequence number, length) was already seen: TCP
+    retransmissions (frame bytes differ from the original: TCP timestamps change)."""
+    seen: set[tuple] = set()
+    n = 0
+    for _, buf in records:
+        try:
+            eth = dpkt.ethernet.Ethernet(buf) if linktype == dpkt.pcap.DLT_EN10MB else None
+            ip = eth.data if eth is not None else None
+            tcp = ip.data if ip is not None else None
+        except (dpkt.UnpackError, IndexError):
+            continue
+        if not isinstance(tcp, dpkt.tcp.TCP) or not tcp.data:
+            continue
+        key = (ip.src, tcp.sport, ip.dst, tcp.dport, tcp.seq, len(tcp.data))
+        n += key in seen
+        seen.add(key)
+    return n
