@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from interceptor.counters import Counters
-from interceptor.http import Limits, MessageParser
+from interceptor.http import Limits, MessageParser, State
 from interceptor.pairs import Endpoint, Pair, Request, Response
 from interceptor.reassembly import Budget
 
@@ -71,7 +71,7 @@ class Conversation:
     @property
     def dead(self) -> bool:
         """Neither direction will ever yield a message again (not HTTP, upgraded, or closed)."""
-        return all(p.state.value == "dead" for p in self.parsers)
+        return self.parsers[0].state is State.DEAD and self.parsers[1].state is State.DEAD
 
     def set_client(self, direction: int) -> None:
         """The TCP handshake told us who the client is."""
@@ -98,7 +98,7 @@ class Conversation:
     def _on_message(self, parser: MessageParser, msg: Request | Response | None, reason: str, ts: float) -> None:
         if reason == "upgraded":
             for p in self.parsers:
-                p.state = p.state.DEAD
+                p.state = State.DEAD
             self._fail_all("upgraded_connection", count=False)
             return
         if parser.role == "request":
@@ -176,7 +176,7 @@ class Conversation:
     def close(self, ts: float, reason: str = "no_response") -> None:
         """The connection is over: complete close-delimited bodies, count requests left unanswered."""
         for p in self.parsers:
-            if p.state.value != "dead":
+            if p.state is not State.DEAD:
                 p.close(ts)
         self._fail_all(reason)
 

@@ -50,12 +50,12 @@ class PairFilter:
         path = url_path(request.target).rstrip("/") or "/"
         if path in self.urls:
             return "filtered_url"
-        for name, value in request.headers:
-            lname = name.lower()
-            if lname in self.request_headers:
-                return "filtered_header"
-            if lname == "user-agent" and value.lower().startswith(self.user_agents):
-                return "filtered_user_agent"
+        index = request.index if request.index is not None else {n.lower(): v for n, v in reversed(request.headers)}
+        if not self.request_headers.isdisjoint(index):
+            return "filtered_header"
+        agent = index.get("user-agent")
+        if agent is not None and agent.lower().startswith(self.user_agents):
+            return "filtered_user_agent"
         if not (self.wanted(request.content_type) or self.wanted(pair.response.content_type)):
             return "filtered_content_type"
         return None

@@ -108,6 +108,10 @@ class MessageParser:
     def feed(self, data: bytes, ts: float) -> None:
         if self.state is State.DEAD:
             return
+        if not self.buf and self.state is State.DETECT:
+            data = self._express(data, ts)
+            if not data:
+                return
         if self.buf:
             self.buf += data
         else:
@@ -119,6 +123,56 @@ class MessageParser:
             self.buf_ts = ts
 
     data = feed  # the reassembly consumer interface
+
+    def _express(self, data: bytes, ts: float) -> bytes:
+        """The common case in one pass: whole messages with a Content-Length body (or none)
+        starting at the beginning of ``data``. Returns what it could not handle, for the state
+        machine. Must behave exactly as the general path does on the same bytes."""
+        limits = self.limits
+        while data:
+            end = data.find(HEAD_END)
+            if end < 0 or end > limits.max_header_bytes:
+                return data
+            first, _, block = data[:end].decode("latin-1").partition("\r\n")
+            parsed = parse_start_line(first, self.role)
+            if parsed is None:
+                return data
+            is_request, start = parsed
+            headers, index = parse_headers(block)
+            if "transfer-encoding" in index:
+                return data
+            cl = index.get("content-length")
+            if is_request:
+                if self.role is None:
+                    return data
+            elif self.role is None or start[1][0] == "1" or start[1] in ("204", "304"):
+                return data
+            elif cl is None or self.request_method() in ("HEAD", "CONNECT"):
+                return data
+            try:
+                length = int(cl) if cl is not None else 0
+            except ValueError:
+                return data
+            body_end = end + 4 + length
+            if length < 0 or body_end > len(data) or length > limits.max_message_bytes:
+                return data
+            body = data[end + 4 : body_end]
+            encoding = index.get("content-encoding")
+            if encoding and limits.decode and body:
+                return data  # decoding has its own bounds and accounting: the general path
+            self.messages += 1
+            if is_request:
+                method, target, version = start
+                self.on_message(self, Request(version, headers, body, length, False, ts, body_end, index,
+                                              method=method, target=target), "", ts)
+            else:
+                version, status, reason = start
+                self.on_message(self, Response(version, headers, body, length, False, ts, body_end, index,
+                                               status=int(status), reason=reason), "", ts)
+            data = data[body_end:]
+            if self.state is not State.DETECT:
+                return data
+        return data
 
     def gap(self) -> None:
         """Bytes were lost: abandon the message in progress and search for the next start."""
@@ -519,8 +573,22 @@ def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:
     Obsolete line folding is joined to the previous value; a line without a colon is skipped.
     """
     headers: Headers = []
+    index: dict[str, str] = {}
     if not block:
-        return headers, {}
+        return headers, index
+    if "\r\n " in block or "\r\n\t" in block:
+        return _parse_folded_headers(block)
+    for line in block.split("\r\n"):
+        name, sep, value = line.partition(":")
+        if sep:
+            value = value.strip()
+            headers.append((name, value))
+            index.setdefault(name.lower(), value)
+    return headers, index
+
+
+def _parse_folded_headers(block: str) -> tuple[Headers, dict[str, str]]:
+    headers: Headers = []
     for line in block.split("\r\n"):
         if line[:1] in WSP:
             if headers:
@@ -530,8 +598,7 @@ def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:
         name, sep, value = line.partition(":")
         if sep:
             headers.append((name, value.strip()))
-    index = {name.lower(): value for name, value in reversed(headers)}
-    return headers, index
+    return headers, {name.lower(): value for name, value in reversed(headers)}
 
 
 class UnsupportedEncoding(ValueError):

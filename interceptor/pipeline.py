@@ -139,6 +139,8 @@ class Pipeline:
         else:
             flows.move_to_end(key)
             flow.last_seen = ts
+            if not payload and not flags & (TCP_SYN | TCP_FIN | TCP_RST):
+                return  # a bare ACK: nothing to reassemble (the common third of all packets)
         direction = 0 if a == flow.a else 1
         conversation = flow.conversation
         if conversation.dead:

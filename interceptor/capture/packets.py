@@ -58,8 +58,25 @@ def ip_text(addr: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
 
 
+# Ethernet + IPv4 without options + TCP, the common case, in one unpack.
+_eth_ip4_tcp = struct.Struct("!12xHBxHxxHxB2x4s4sHHIIBB").unpack_from
+
+
 def decode(linktype: int, frame: bytes) -> Segment | str:
     """Decode a frame down to TCP. Returns the segment, or a short drop reason."""
+    if linktype == LINKTYPE_ETHERNET and len(frame) >= 54:
+        ethertype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = _eth_ip4_tcp(frame, 0)
+        if ethertype == ETH_IPV4 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
+            end = 14 + total if total else len(frame)
+            if end > len(frame):
+                end = len(frame)
+            start = 34 + (doff >> 4) * 4
+            if start <= end and doff >= 0x50:
+                return Segment(src, sport, dst, dport, seq, ack, flags, frame[start:end])
+    return _decode(linktype, frame)
+
+
+def _decode(linktype: int, frame: bytes) -> Segment | str:
     if linktype == LINKTYPE_ETHERNET:
         if len(frame) < 14:
             return "truncated_link"
