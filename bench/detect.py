@@ -163,7 +163,9 @@ def main() -> int:
             print(f"  {path:40} {mask(value, 40):42} gold={gold} pred={pred}")
     report("value-only regex baseline", *score(data, baseline)[:3], per_type=True)
     pres = None if args.no_presidio else presidio()
-    if pres is None:
+    if args.no_presidio:
+        print("\npresidio: skipped (--no-presidio)")
+    elif pres is None:
         print("\npresidio-analyzer: not installed (scripts/setup.d/processor.sh installs it); skipped")
     else:
         covered = set(PRESIDIO_MAP.values())

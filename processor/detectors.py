@@ -69,6 +69,7 @@ EXPIRY_COMPACTS = frozenset(
 CARD_COMPACTS = frozenset(
     {"card", "cardnumber", "cardnum", "cardno", "cc", "ccnumber", "ccnum", "ccno", "pan", "creditcard", "creditcardnumber", "debitcard", "debitcardnumber", "primaryaccountnumber", "paymentcard", "cardpan"}
 )
+CARD_PARENTS = CARD_COMPACTS | {"payment", "paymentmethod", "source", "instrument"}
 MASKED_COMPACTS = frozenset({"last4", "lastfour", "cardlast4", "lastdigits", "last4digits", "maskedpan", "maskedcard", "maskednumber", "maskedcardnumber", "panmasked"})
 PASSWORD_COMPACTS = frozenset(
     {"password", "passwd", "pwd", "pass", "passphrase", "newpassword", "oldpassword", "currentpassword", "confirmpassword", "passwordconfirmation", "userpassword", "pin", "pincode", "secretanswer", "securityanswer", "loginpassword", "dbpassword"}
@@ -169,6 +170,14 @@ def _personal_id_key(k: KeyInfo) -> bool:
 
 
 def _is_key(k: KeyInfo, compacts: frozenset[str]) -> bool:
+    """Does the key name one of ``compacts``? Memoised on the (cached) KeyInfo: paths repeat."""
+    found = k.memo.get(id(compacts))
+    if found is None:
+        found = k.memo[id(compacts)] = _is_key_uncached(k, compacts)
+    return found
+
+
+def _is_key_uncached(k: KeyInfo, compacts: frozenset[str]) -> bool:
     if k.compact in compacts:
         return True
     # "billing_card_number", "customer_email_address": a known compact as the key's tail
@@ -211,7 +220,7 @@ def rule_card(k: KeyInfo, val: str) -> str | None:
     digits = v.card_digits(val)
     if digits is None or v.card_brand(digits) is None or not v.luhn_ok(digits):
         return None
-    keyed = _is_key(k, CARD_COMPACTS) or (k.parent_compact in CARD_COMPACTS | {"payment", "paymentmethod", "source", "instrument"} and k.compact in ("number", "num", "no", "value", ""))
+    keyed = _is_key(k, CARD_COMPACTS) or (k.parent_compact in CARD_PARENTS and k.compact in ("number", "num", "no", "value", ""))
     if keyed:
         return "card_number"
     if _personal_id_key(k) or k.has("number", "no", "num", "phone", "imei", "account", "acct", "iban"):
@@ -402,20 +411,30 @@ def _phone_parses(val: str, strict: bool) -> bool:
 
 Rule = Callable[[KeyInfo, str], "str | None"]
 
+_KEY_VOCABULARIES = (CVV_COMPACTS, EXPIRY_COMPACTS, MASKED_COMPACTS, PASSWORD_COMPACTS, SSN_COMPACTS, PASSPORT_COMPACTS, DL_COMPACTS,
+                     TAX_COMPACTS, BIRTH_COMPACTS, GENDER_COMPACTS, NAME_COMPACTS, USERNAME_COMPACTS, TOKEN_COMPACTS)
+_DL_PARENTS = frozenset({"driverlicense", "driverslicense", "drivinglicense", "driverlicence", "drivinglicence"})
+
+
+def key_names_something(k: KeyInfo) -> bool:
+    """Could any key-named rule fire for this key? Most keys (price, sku, status) name nothing, and for
+    them only the value-proving rules run. Conservative: a superset of what the key rules test."""
+    gate = k.memo.get(0)
+    if gate is None:
+        gate = k.memo[0] = (
+            any(_is_key(k, vocab) for vocab in _KEY_VOCABULARIES)
+            or bool(k.words and k.words[-1] in TOKEN_WORDS)
+            or "name" in k.words
+            or k.parent_compact in CARD_COMPACTS or k.parent_compact in _DL_PARENTS
+            or k.parent_has("passport", "birth", "name")
+        )
+    return gate
+
 # Order matters: key-named types first (they know better than shapes), then self-proving values.
-RULES: list[Rule] = [
-    rule_private_key,
-    rule_card_context,
-    rule_secret_keys,
-    rule_government,
-    rule_identity,
-    rule_email,
-    rule_values,
-    rule_card,
-    rule_masked,
-    rule_phone,
-    rule_address,
-]
+KEY_RULES: list[Rule] = [rule_card_context, rule_secret_keys, rule_government, rule_identity]
+VALUE_RULES: list[Rule] = [rule_email, rule_values, rule_card, rule_masked, rule_phone, rule_address]
+RULES: list[Rule] = [rule_private_key, *KEY_RULES, *VALUE_RULES]
+_VALUE_ONLY: list[Rule] = [rule_private_key, *VALUE_RULES]
 
 
 class Classifier:
@@ -433,7 +452,7 @@ class Classifier:
         for ct in self.custom:
             if (ct.key is None or ct.key.search(path)) and (ct.value is None or ct.value.search(val)):
                 found.append(ct.name)
-        for rule in RULES:
+        for rule in RULES if key_names_something(k) else _VALUE_ONLY:
             t = rule(k, val)
             if t:
                 found.append(t)

@@ -8,7 +8,7 @@ memoised; the cache is bounded.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -23,6 +23,7 @@ class KeyInfo:
     parent_compact: str
     ancestors: frozenset[str]  # every word of every key on the path above the last
     in_array: bool  # the value is an element of a list ("emails[]")
+    memo: dict[int, bool] = field(default_factory=dict, compare=False, hash=False)  # per-vocabulary answers
 
     def has(self, *words: str) -> bool:
         return any(w in self.words for w in words)
