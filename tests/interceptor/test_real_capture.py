@@ -29,6 +29,8 @@ from tests.interceptor.tools.realtraffic import (
     assert_subset,
     count,
     drops,
+    go_client,
+    goapp_binary,
     replay,
     run_client,
     tshark_available,
@@ -208,6 +210,23 @@ def test_offloads(site: Site, tmp_path: Path, offloads: bool) -> None:
     biggest = max(len(b) for _, b in recs)
     assert (biggest > 1514) == offloads, f"largest frame {biggest} bytes"
     check(truth, cap, tmp_path)
+
+
+def test_go_client_and_server(site: Site, tmp_path: Path) -> None:
+    """Go's net/http on both ends: keep-alive, gzip negotiation, chunked bodies from several Flushes."""
+    binary = goapp_binary()
+    if binary is None:
+        pytest.skip("no Go toolchain")
+    port = 9100
+    proc = site.pair.lab.start_server(site.pair.server, [str(binary), "server", str(port)], port, name="goapp")
+    try:
+        truth, cap = captured(site, tmp_path, "go", lambda: go_client(site.pair.client, binary, site.ip, port, 9))
+    finally:
+        site.pair.lab.stop(proc)
+    assert len(truth) == 9
+    records, _ = check(truth, cap, tmp_path)
+    chunked = [r for r in records if r["request"]["target"].startswith("/big/")]
+    assert chunked and all(any(k.lower() == "transfer-encoding" for k, _ in r["response"]["headers"]) for r in chunked)
 
 
 # -- capture formats -----------------------------------------------------------------------------

@@ -145,3 +145,33 @@ def assert_covers_tshark(capture: Path, records: list[dict[str, Any]]) -> int:
         raise AssertionError(f"tshark found {sum(theirs.values())} pairs, we miss {sum(missing.values())}:\n"
                              + "\n".join(f"  {e.short()}" for e in list(missing)[:10]))
     return sum(theirs.values())
+
+
+# -- Go ---------------------------------------------------------------------------------------------
+GO = Path("/usr/local/go/bin/go")
+GO_CACHE = Path("/var/cache/privacy-sensor/realtraffic")
+
+
+def goapp_binary() -> Path | None:
+    """tools/goapp built once (cached by a hash of its source), or None without a Go toolchain."""
+    import hashlib
+
+    src = TOOLS / "goapp" / "main.go"
+    go = GO if GO.exists() else (Path(shutil.which("go")) if shutil.which("go") else None)
+    if go is None:
+        return None
+    binary = GO_CACHE / f"goapp-{hashlib.sha256(src.read_bytes()).hexdigest()[:12]}"
+    if not binary.exists():
+        GO_CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = binary.with_suffix(".tmp")
+        env = {**os.environ, "GO111MODULE": "off", "GOCACHE": str(GO_CACHE / "gocache")}
+        subprocess.run(["nice", str(go), "build", "-o", str(tmp), str(src)], check=True, env=env,
+                       capture_output=True, timeout=600)
+        tmp.replace(binary)
+    return binary
+
+
+def go_client(ns: Netns, binary: Path, host: str, port: int, n: int) -> list[Exchange]:
+    res = ns.run([str(binary), "client", host, str(port), str(n)], timeout=60)
+    return [Exchange(r["method"], r["target"], r["status"], base64.b64decode(r["req_body"]),
+                     base64.b64decode(r["resp_body"])) for r in json.loads(res.stdout)]
