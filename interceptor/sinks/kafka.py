@@ -188,14 +188,11 @@ class KafkaSink:
         for reason in DROP_REASONS:  # listed from the start, so dashboards see zeros, not gaps
             counters.drop(reason, 0)
         self.max_message_bytes = config.max_message_bytes  # lowered to the topic's limit if that is lower
+        self._producer = self._make_producer()  # first, so a bad setting fails before any network wait
         self._next_topic_try = 0.0
         self._topics_ready = self._ensure_topics(wait_s=5.0)
-        conf = producer_config(config, self.node, self.max_message_bytes)
-        conf.update(error_cb=self._on_error, stats_cb=self._on_stats, logger=rdkafka_log)
-        try:
-            self._producer = Producer(conf)
-        except KafkaException as e:
-            raise ConfigError(f"kafka: invalid producer setting: {e.args[0].str()}") from None
+        if self.max_message_bytes < config.max_message_bytes:
+            self._producer = self._make_producer()  # batches must fit the topic's smaller limit
         self.spool: Spool | None = None
         if config.spool_dir:
             self.spool = Spool(config.spool_dir, config.spool_bytes, config.spool_segment_bytes, counters)
@@ -205,6 +202,14 @@ class KafkaSink:
                          config.spool_dir)
         self._replay_bytes = 0  # spooled bytes now in the producer queue
         self._next_heartbeat = time.monotonic()  # the first heartbeat says "started"
+
+    def _make_producer(self) -> Producer:
+        conf = producer_config(self.config, self.node, self.max_message_bytes)
+        conf.update(error_cb=self._on_error, stats_cb=self._on_stats, logger=rdkafka_log)
+        try:
+            return Producer(conf)
+        except KafkaException as e:
+            raise ConfigError(f"kafka: invalid producer setting: {e.args[0].str()}") from None
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -374,7 +379,10 @@ class KafkaSink:
     def _ensure_topics(self, wait_s: float) -> bool:
         """Create the topics if configured, or check the pairs topic exists. True when settled."""
         self._next_topic_try = time.monotonic() + 10.0
-        admin = AdminClient({**security_config(self.config), "log_level": 0})  # errors come back in the futures
+        try:
+            admin = AdminClient({**security_config(self.config), "log_level": 0})  # errors come back in futures
+        except KafkaException as e:
+            raise ConfigError(f"kafka: invalid client setting: {e.args[0].str()}") from None
         if not self.config.create_topics:
             try:
                 md = admin.list_topics(self.topic, timeout=wait_s)

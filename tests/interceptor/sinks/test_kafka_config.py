@@ -63,3 +63,11 @@ def test_config_section_from_yaml(tmp_path: Path) -> None:
 def test_empty_bootstrap_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="kafka.bootstrap_servers"):
         KafkaSink(KafkaConfig(), Counters())
+
+
+def test_invalid_librdkafka_setting_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="kafka: invalid .*ssl.bogus"):
+        KafkaSink(KafkaConfig(bootstrap_servers="127.0.0.1:1", extra={"ssl.bogus": "1"}), Counters())
+    with pytest.raises(ConfigError, match="kafka: invalid producer setting.*-5"):
+        KafkaSink(KafkaConfig(bootstrap_servers="127.0.0.1:1", create_topics=False,
+                              extra={"linger.ms": "-5"}), Counters())
