@@ -180,7 +180,8 @@ def test_two_instances_one_killed_nothing_missing(kafka_broker_control, tmp_path
     assert b_log.rsplit("assigned [", 1)[1].startswith(all_parts.removeprefix("assigned [")), b_log[-2000:]
     final = json.loads(b_log.split("processor: stopped ", 1)[1].splitlines()[0])
     assert final["dropped"] == {"processor.invalid_json": 1, "processor.schema_mismatch": 2}, final
-    assert a_done >= 100 and final["counts"]["processor.pairs"] >= total - a_done  # B did the rest (and maybe redid a little)
+    # A's committed work was not redone (B did less than everything), yet nothing is missing from the map
+    assert a_done >= 100 and final["counts"]["processor.pairs"] < total
     map_final = json.loads(logs["map"].read_text().split("processor map: stopped ", 1)[1].splitlines()[0])
     assert map_final["counts"]["map.applied"] == total
 
