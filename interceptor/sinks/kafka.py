@@ -185,8 +185,6 @@ class KafkaSink:
         self.errors: dict[str, str] = {}  # reason -> last error text, for the report
         self._logged: dict[str, float] = {}
         self._closed = False
-        for reason in DROP_REASONS:  # listed from the start, so dashboards see zeros, not gaps
-            counters.drop(reason, 0)
         self.max_message_bytes = config.max_message_bytes  # lowered to the topic's limit if that is lower
         self._producer = self._make_producer()  # first, so a bad setting fails before any network wait
         self._next_topic_try = 0.0
