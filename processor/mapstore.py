@@ -48,15 +48,13 @@ class MapStore:
             self.conn: Any = psycopg.connect(url, autocommit=False)
             self.ph, self.greatest = "%s", "GREATEST"
         else:
-            path = url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite://") else url
-            if url.startswith("sqlite:///"):
-                path = "/" + url.removeprefix("sqlite:///")
-            if path not in ("", ":memory:"):
+            path = sqlite_path(url)
+            if path != ":memory:":
                 try:
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 except OSError as e:
                     raise ValueError(f"processor.map_db: cannot create the folder of {path}: {e}") from None
-            self.conn = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level="DEFERRED")
+            self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.ph, self.greatest = "?", "max"
@@ -197,6 +195,15 @@ class MapStore:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///var/lib/x.db`` and ``sqlite:////var/lib/x.db`` -> ``/var/lib/x.db``; a bare path is a path;
+    ``:memory:`` (or ``sqlite://``) is an in-memory map, gone at exit."""
+    if not url.startswith("sqlite:"):
+        return url or ":memory:"
+    rest = url.removeprefix("sqlite:").lstrip("/")
+    return ":memory:" if rest in ("", ":memory:") else "/" + rest
 
 
 def _type_level(t: str, rec: dict[str, Any]) -> str:

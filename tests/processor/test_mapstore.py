@@ -71,3 +71,19 @@ def test_prune_seen(tmp_path: Path) -> None:
     store.apply_many(recs)
     assert store.prune_seen(now=recs[-1]["ts"] + 3600) == 9
     assert store.stats()["seen"] == 0 and store.stats()["edges"] == 3
+
+
+def test_sqlite_urls() -> None:
+    from processor.mapstore import sqlite_path
+    assert sqlite_path("sqlite:///var/lib/sensor/map.db") == "/var/lib/sensor/map.db"
+    assert sqlite_path("sqlite:////tmp/x.db") == "/tmp/x.db"
+    assert sqlite_path("sqlite://") == sqlite_path(":memory:") == ":memory:"
+    assert sqlite_path("rel/x.db") == "rel/x.db"
+
+
+def test_unwritable_db_folder_names_the_key(tmp_path: Path) -> None:
+    import pytest
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="processor.map_db"):
+        MapStore(f"sqlite:///{blocker}/sub/map.db")
