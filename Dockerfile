@@ -18,8 +18,12 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY interceptor ./interceptor
 COPY processor ./processor
-RUN python3 -m venv /opt/build \
- && /opt/build/bin/pip wheel -w /wheels .
+# Offline builds: wheels made outside (pip wheel -w wheelhouse . setuptools wheel) in ./wheelhouse
+# of the context are used with --no-index; without them, pip downloads from PyPI.
+RUN --mount=type=bind,target=/ctx \
+    if ls /ctx/wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /ctx/wheelhouse; fi \
+ && python3 -m venv /opt/build \
+ && /opt/build/bin/pip wheel "$@" -w /wheels .
 
 # ---- runtime ---------------------------------------------------------------------------------------
 FROM ${BASE} AS runtime

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,21 @@ from interceptor.enrich.objects import parse_pod
 
 LIST_PAGE = 500
 EXPIRE_EVERY_S = 10.0
+
+
+def _unblock(resp: Any) -> None:
+    """Wake a thread blocked reading a watch response.
+
+    ``resp.close()`` from another thread blocks on the SSL object the reader holds; a plain
+    socket-level shutdown does not, and makes the blocked read return at once.
+    """
+    sock = getattr(getattr(resp, "connection", None), "sock", None)
+    if sock is None:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class Gone(Exception):
@@ -112,10 +128,7 @@ class KubeWatcher:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         for resp in list(self._responses.values()):
-            try:
-                resp.close()  # unblocks a thread waiting in a watch read
-            except Exception:  # noqa: BLE001 - closing a half-dead socket may fail any way
-                pass
+            _unblock(resp)
         for t in self._threads:
             t.join(timeout)
 

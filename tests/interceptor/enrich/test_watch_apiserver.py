@@ -108,8 +108,8 @@ def test_pods_owners_services_from_the_api_server(api, ns, watcher):
         "selector": {"app": "billing"}, "ports": [{"port": 80, "targetPort": 8080}]}})
     cluster_ip = svc.spec.cluster_ip
 
-    meta = wait_for(lambda: (m := lookup(w, "10.244.1.10", 8080)).get("workload") == "billing" and m,
-                    what="billing pod enriched with its Deployment")
+    meta = wait_for(lambda: (m := lookup(w, "10.244.1.10", 8080)).get("workload") == "billing"
+                    and "service" in m and m, what="billing pod enriched with its Deployment and service")
     # The ReplicaSet name carries no pod-template-hash: the Deployment came from the owner GET.
     assert meta == {"pod": "billing-1", "namespace": ns, "workload": "billing", "workload_kind": "Deployment",
                     "container": "app", "service": "billing-api", "node": NODE}
