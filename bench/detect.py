@@ -135,8 +135,8 @@ def presidio() -> Predict | None:
         best, best_score = None, 0.0
         for rec in recognizers:
             for res in rec.analyze(value, rec.supported_entities, None) or []:
-                # a finding must cover the whole value (as ours do), and score above Presidio's own floor
-                if res.start == 0 and res.end >= len(value.strip()) and res.score > best_score and res.score >= 0.3:
+                # any span counts (ours also finds an email inside free text); the best-scoring finding wins
+                if res.score > best_score and res.score >= 0.3:
                     best, best_score = PRESIDIO_MAP.get(res.entity_type), res.score
         return best
 
