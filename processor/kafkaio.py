@@ -67,6 +67,7 @@ class BatchLoop:
         self.stop = threading.Event()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.assigned: set[tuple[str, int]] = set()
+        self.last_assign = 0.0
 
     def _on_error(self, err: KafkaError) -> None:
         self.counters.inc(f"{self.name}.kafka_errors")
@@ -77,6 +78,7 @@ class BatchLoop:
     def _on_assign(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
         self.counters.inc(f"{self.name}.rebalance.assigned")
         self.assigned |= {(p.topic, p.partition) for p in parts}
+        self.last_assign = time.monotonic()  # idle time counts from here: joining a group takes seconds
         self.log(f"{self.name}: assigned {sorted(p.partition for p in parts)}")
 
     def _on_revoke(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
@@ -105,7 +107,7 @@ class BatchLoop:
                     elif err.code() != KafkaError._PARTITION_EOF:
                         self.counters.inc(f"{self.name}.consume_errors")
                 if not batch:
-                    if idle_exit_s and time.monotonic() - last_msg > idle_exit_s:
+                    if idle_exit_s and time.monotonic() - max(last_msg, self.last_assign) > idle_exit_s:
                         break
                     continue
                 last_msg = time.monotonic()
