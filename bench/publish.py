@@ -16,6 +16,7 @@ import argparse
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,7 @@ def main() -> None:
         if env is not None:
             subprocess.run(["bash", str(ROOT / "scripts/kafka.sh"), "stop"], env=env, check=False,
                            stdout=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
