@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = "localhost/debian-bookworm"
 TAG = "localhost/privacy-sensor:smoke"
 PODMAN = ["podman", "--cgroup-manager=cgroupfs"]
+# runc cannot set rlimits up to this sandbox's hard limits ("operation not permitted"), lower ones work.
+RUN_LIMITS = ["--ulimit=nofile=1024:1024", "--ulimit=nproc=1024:1024"]
 
 
 def test_hadolint_passes():
@@ -62,13 +64,13 @@ def test_podman_smoke_build_runs_interceptor_help(tmp_path):
         ["nice", *PODMAN, "build", "--isolation=chroot", "--build-arg", f"BASE={BASE}", "-t", TAG, str(ctx)],
         capture_output=True, text=True, timeout=1800)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    run = subprocess.run([*PODMAN, "run", "--rm", "--network=none", TAG, "interceptor", "--help"],
+    run = subprocess.run([*PODMAN, "run", "--rm", "--network=none", *RUN_LIMITS, TAG, "interceptor", "--help"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "replay" in run.stdout
     probe = subprocess.run(
-        [*PODMAN, "run", "--rm", "--network=none", TAG, "python3", "-c",
-         "import os, interceptor.config, pcap, bcc, confluent_kafka; print(os.getuid())"],
+        [*PODMAN, "run", "--rm", "--network=none", *RUN_LIMITS, TAG, "python3", "-c",
+         "import os, interceptor.config, pcap, bcc, confluent_kafka, kubernetes; print(os.getuid())"],
         capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "10001"  # non-root by default (the processor's role)
