@@ -72,14 +72,17 @@ def site(netns_module_lab: NetnsLab) -> Site:
 
 
 def captured(site: Site, tmp_path: Path, name: str, fn, **capture_kw):
-    """Run ``fn()`` (the client) while tcpdump captures the veth; returns (truth, capture path)."""
-    cap = site.pair.capture(tmp_path / f"{name}.pcap", **capture_kw)
-    try:
-        truth = fn()
-    finally:
-        cap.stop()
-    assert cap.complete(), f"tcpdump did not write every packet: {cap.log}"
-    return truth, cap.path
+    """Run ``fn()`` (the client) while tcpdump captures the veth; returns (truth, capture path).
+    If tcpdump could not keep up (the machine is shared), the exchange is run once more."""
+    for _attempt in range(2):
+        cap = site.pair.capture(tmp_path / f"{name}.pcap", **capture_kw)
+        try:
+            truth = fn()
+        finally:
+            cap.stop()
+        if cap.complete():
+            return truth, cap.path
+    raise AssertionError(f"tcpdump did not write every packet (twice): {cap.log}")
 
 
 def body(obj: object) -> str:
@@ -118,11 +121,14 @@ def python_plan() -> list[dict]:
     ]
 
 
-def check(truth: list[Exchange], capture: Path, tmp_path: Path, oracle: bool = True) -> tuple[list, dict]:
+def check(truth: list[Exchange], capture: Path, tmp_path: Path, tshark_finds: bool = True) -> tuple[list, dict]:
+    """Replay equals the client's record; every pair tshark finds we find (``tshark_finds``: tshark
+    is expected to find some, so the oracle is not vacuous)."""
     records, stats = replay(capture, tmp_path)
     assert_same(truth, records)
-    if oracle and tshark_available():
-        assert assert_covers_tshark(capture, records) > 0, "tshark found no pair: the oracle checked nothing"
+    if tshark_available():
+        n = assert_covers_tshark(capture, records)
+        assert n > 0 or not tshark_finds, "tshark found no pair: the oracle checked nothing"
     return records, stats
 
 
@@ -143,7 +149,7 @@ def test_pipelining_raw_socket(site: Site, tmp_path: Path) -> None:
     """Every request in one write (shared segments); nginx answers in order."""
     plan = mixed_plan(2)
     truth, cap = captured(site, tmp_path, "pipeline", lambda: run_client(site.pair.client, "pipeline", site.ip, NGINX, plan))
-    check(truth, cap, tmp_path)
+    check(truth, cap, tmp_path, tshark_finds=False)  # tshark pairs none of the requests sharing a segment
 
 
 @pytest.mark.parametrize("port,lib", [(CHUNKED, "httpclient"), (ECHO, "requests"), (HTTP10, "httpclient")],
@@ -311,9 +317,6 @@ def test_reordered_and_duplicated_capture(site: Site, tmp_path: Path) -> None:
             assert_covers_tshark(path, records)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a held (ack-deferred) response keeps its earlier timestamp, "
-                   "Conversation._match refuses it (request ts > response ts) and the next response is paired "
-                   "with this request")
 def test_cross_direction_reordering_never_corrupts(site: Site, tmp_path: Path) -> None:
     """A tap reading its direction queues out of step: a response segment shows up before the end
     of its request. What is emitted must be exact, and what is not emitted must be counted."""
