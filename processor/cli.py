@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--group", dest="group_id")
     c.add_argument("--pairs-topic")
     c.add_argument("--detections-topic")
+    c.add_argument("--metrics-listen", metavar="HOST:PORT", help="serve /metrics (Prometheus) and /healthz here")
     c.set_defaults(func=cmd_consume)
 
     m = sub.add_parser("map", help="consume detections, keep the map, serve the API and web page")
@@ -97,6 +98,9 @@ def cmd_consume(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
                      service, counters, cfg.batch_size, name="processor")
     loop.install_signal_handlers()
     _stats_printer(counters, args.stats_interval, loop.stop)
+    if args.metrics_listen:
+        from processor.metrics import serve_metrics
+        serve_metrics(args.metrics_listen, counters.snapshot)
     print(f"processor: consuming {cfg.pairs_topic} as group {cfg.group_id} on {cfg.bootstrap_servers} -> {cfg.detections_topic}",
           file=sys.stderr, flush=True)
     loop.run(idle_exit_s=args.exit_when_idle)

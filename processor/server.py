@@ -4,6 +4,7 @@
     GET /api/nodes, /api/edges                   the same, one list each
     GET /api/types                               the data-type catalogue with sensitivities
     GET /api/stats                               row counts and consumer counters
+    GET /metrics                                 the counters in Prometheus text format
     GET /healthz                                 ok
     GET /                                        the web page (graph + table)
 """
@@ -21,6 +22,8 @@ import orjson
 
 from processor.datatypes import TYPES
 from processor.mapstore import MapStore
+from processor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from processor.metrics import render as render_metrics
 
 _STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
            "/style.css": ("style.css", "text/css; charset=utf-8")}
@@ -64,6 +67,8 @@ def _handler(store: MapStore, stats: Callable[[], dict[str, Any]]) -> type[BaseH
                     self._json([{"type": t, "sensitivity": s, "category": c, "label": label} for t, (s, c, label) in TYPES.items()])
                 elif url.path == "/api/stats":
                     self._json({"store": store.stats(), **stats()})
+                elif url.path == "/metrics":
+                    self._send(200, render_metrics(stats()), METRICS_CONTENT_TYPE)
                 elif url.path == "/healthz":
                     self._send(200, b"ok\n", "text/plain")
                 else:

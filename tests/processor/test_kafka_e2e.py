@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -220,15 +221,20 @@ def test_replayed_capture_through_interceptor_to_map(kafka_broker_control, tmp_p
     assert rep.returncode == 0, rep.stderr
     env = _env(broker.bootstrap, pairs_t, det_t, group, batch=50)
     log, mlog = tmp_path / "p.log", tmp_path / "m.log"
-    p = _start(["consume", "--stats-interval", "0"], env, log)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        mport = sock.getsockname()[1]
+    p = _start(["consume", "--stats-interval", "0", "--metrics-listen", f"127.0.0.1:{mport}"], env, log)
     m = _start(["map", "--db", f"sqlite:///{tmp_path}/map.db", "--listen", "127.0.0.1:0", "--port-file", str(tmp_path / "port")], env, mlog)
     try:
         port = _wait_port(tmp_path / "port", m, mlog)
         _wait_map(port, 20, timeout=90)
         edges = requests.get(f"http://127.0.0.1:{port}/api/edges", timeout=5).json()
+        metrics = requests.get(f"http://127.0.0.1:{mport}/metrics", timeout=5).text
     finally:
         _stop(p)
         _stop(m)
+    assert "privacy_processor_pairs_total 20\n" in metrics and "privacy_processor_pairs_with_detections_total 20\n" in metrics
     assert len(edges) == 1, edges
     e = edges[0]
     assert (e["src"], e["method"], e["path"], e["count"]) == ("ip:10.2.0.1", "POST", "/api/users/{id}/payout", 20)

@@ -31,3 +31,19 @@ def test_api_endpoints(tmp_path: Path) -> None:
         assert requests.get(f"{base}/healthz", timeout=5).text == "ok\n"
     finally:
         srv.stop()
+
+
+def test_metrics_text(tmp_path: Path) -> None:
+    from interceptor.counters import Counters
+    counters = Counters()
+    counters.inc("map.applied", 7)
+    counters.drop("map.invalid_json", 2)
+    store = MapStore(f"sqlite:///{tmp_path}/map.db")
+    srv = MapServer(store, "127.0.0.1:0", counters.snapshot).start()
+    try:
+        r = requests.get(f"http://127.0.0.1:{srv.port}/metrics", timeout=5)
+    finally:
+        srv.stop()
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "privacy_map_applied_total 7\n" in r.text
+    assert 'privacy_dropped_total{reason="map.invalid_json"} 2\n' in r.text
