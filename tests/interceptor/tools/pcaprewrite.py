@@ -153,3 +153,51 @@ def retransmissions(records: list[Record], linktype: int = dpkt.pcap.DLT_EN10MB)
         n += key in seen
         seen.add(key)
     return n
+
+
+def wrap_sequences(records: list[Record], before_wrap: int = 3000) -> list[Record]:
+    """Rewrite TCP sequence/ack numbers (Ethernet/IPv4 or IPv6) so that every direction of every
+    connection wraps past 2**32 ``before_wrap`` bytes after its first sequence number: real traffic
+    with a sequence wrap-around in the middle of its messages. Checksums are recomputed."""
+    shift: dict[tuple, int] = {}
+    out: list[Record] = []
+    for ts, buf in records:
+        try:
+            eth = dpkt.ethernet.Ethernet(buf)
+        except dpkt.UnpackError:
+            out.append((ts, buf))
+            continue
+        ip = eth.data
+        tcp = getattr(ip, "data", None)
+        if not isinstance(tcp, dpkt.tcp.TCP):
+            out.append((ts, buf))
+            continue
+        me, peer = (ip.src, tcp.sport, ip.dst, tcp.dport), (ip.dst, tcp.dport, ip.src, tcp.sport)
+        if me not in shift:
+            shift[me] = (2**32 - before_wrap - tcp.seq) & 0xFFFFFFFF
+        tcp.seq = (tcp.seq + shift[me]) & 0xFFFFFFFF
+        if tcp.flags & dpkt.tcp.TH_ACK and peer in shift:
+            tcp.ack = (tcp.ack + shift[peer]) & 0xFFFFFFFF
+        tcp.sum = 0
+        if isinstance(ip, dpkt.ip.IP):
+            ip.sum = 0
+        out.append((ts, bytes(eth)))
+    return out
+
+
+def two_taps(records: list[Record], delay: float = 0.00002) -> list[Record]:
+    """Every frame seen twice, as by two taps on one path (pod veth and host side): the copy follows
+    ``delay`` seconds later, interleaved by time."""
+    doubled = [(ts, buf) for ts, buf in records] + [(ts + delay, buf) for ts, buf in records]
+    return sorted(doubled, key=lambda r: r[0])
+
+
+def data_records_by_connection(records: list[Record], linktype: int = dpkt.pcap.DLT_EN10MB) -> list[list[int]]:
+    """Indexes of data records grouped by TCP connection, connections in order of first appearance."""
+    groups: dict[frozenset, list[int]] = {}
+    for i, (_, buf) in enumerate(records):
+        info = _tcp_info(buf, linktype)
+        if info and info[1]:
+            (src, sport, dst, dport), _ = info
+            groups.setdefault(frozenset({(src, sport), (dst, dport)}), []).append(i)
+    return list(groups.values())
