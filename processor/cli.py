@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as e:
         print(f"processor: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # Kafka unreachable at start-up and the like: one line, not a traceback
+        if type(e).__module__.startswith("confluent_kafka") or type(e).__name__ == "KafkaException":
+            print(f"processor: Kafka at {getattr(args, 'bootstrap_servers', None) or 'the configured bootstrap'}: {e}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         return 130
 
@@ -93,7 +98,7 @@ def cmd_consume(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
 
     counters = Counters()
     service = DetectService(cfg, counters)  # compiles custom types: config errors surface here
-    ensure_topic(cfg.bootstrap_servers, cfg.detections_topic, cfg.detections_partitions)
+    ensure_topic(cfg.bootstrap_servers, cfg.detections_topic, cfg.detections_partitions, timeout_s=cfg.flush_timeout_s)
     loop = BatchLoop(consumer_config(cfg.bootstrap_servers, cfg.group_id, cfg.session_timeout_ms), [cfg.pairs_topic],
                      service, counters, cfg.batch_size, name="processor")
     loop.install_signal_handlers()
