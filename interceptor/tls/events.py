@@ -10,12 +10,12 @@ import struct
 from dataclasses import dataclass
 
 # ts, conn, offset, pid, tid, fd, len, type, dir, kind, pad[5], then struct addr_t: family, lport, rport,
-# pad, laddr[16], raddr[16]
-HEADER = struct.Struct("<QQQIIiIBBB5xHHH2x16s16s")
-assert HEADER.size == 88
+# pad, laddr[16], raddr[16]; comm[16] (the thread's command, read in the kernel)
+HEADER = struct.Struct("<QQQIIiIBBB5xHHH2x16s16s16s")
+assert HEADER.size == 104
 AF_INET, AF_INET6 = 2, 10
 
-EV_DATA, EV_CLOSE = 0, 1
+EV_DATA, EV_CLOSE, EV_EXEC = 0, 1, 2
 DIR_WRITE, DIR_READ = 0, 1
 KINDS = ("openssl", "gotls")
 
@@ -37,6 +37,7 @@ class Event:
     kind: str
     data: bytes
     addrs: tuple[tuple[str, int], tuple[str, int]] | None = None  # (local, remote) from the kernel
+    comm: str = ""
 
     @property
     def end(self) -> int:
@@ -47,11 +48,12 @@ def decode(raw: bytes) -> Event:
     """One ring-buffer record. Raises EventError on a malformed one."""
     if len(raw) < HEADER.size:
         raise EventError(f"record of {len(raw)} bytes is shorter than the {HEADER.size}-byte header")
-    ts, conn, off, pid, tid, fd, n, typ, direction, kind, family, lport, rport, laddr, raddr = HEADER.unpack_from(raw)
+    ts, conn, off, pid, tid, fd, n, typ, direction, kind, family, lport, rport, laddr, raddr, comm = HEADER.unpack_from(raw)
     if HEADER.size + n > len(raw) or kind >= len(KINDS) or direction > 1:
         raise EventError(f"bad record: len={n} kind={kind} dir={direction} size={len(raw)}")
     data = raw[HEADER.size:HEADER.size + n]
-    return Event(ts, conn, off, pid, tid, fd, typ, direction, KINDS[kind], data, addresses(family, lport, laddr, rport, raddr))
+    return Event(ts, conn, off, pid, tid, fd, typ, direction, KINDS[kind], data,
+                 addresses(family, lport, laddr, rport, raddr), comm.split(b"\0", 1)[0].decode("utf-8", "replace"))
 
 
 def addresses(family: int, lport: int, laddr: bytes, rport: int, raddr: bytes) -> tuple[tuple[str, int], tuple[str, int]] | None:

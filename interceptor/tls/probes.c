@@ -27,6 +27,7 @@
 #define KIND_GOTLS 1
 #define EV_DATA 0
 #define EV_CLOSE 1
+#define EV_EXEC 2      // a process called exec: user space looks at it now, not at the next rescan
 #define DIR_WRITE 0
 #define DIR_READ 1
 
@@ -54,7 +55,19 @@ struct event_t {
     u8 kind;       // KIND_OPENSSL, KIND_GOTLS
     u8 pad[5];
     struct addr_t addr;  // of the connection's socket (family 0 when unknown)
+    char comm[16];       // of the thread: the process may be gone before user space reads /proc
     char data[CHUNK];
+};
+
+// The header alone (EV_CLOSE, EV_EXEC): event_t without data.
+struct notice_t {
+    u64 ts, conn, offset;
+    u32 pid, tid;
+    s32 fd;
+    u32 len;
+    u8 type, dir, kind, pad[5];
+    struct addr_t addr;
+    char comm[16];
 };
 
 struct call_key_t {
@@ -98,6 +111,13 @@ BPF_TABLE("lru_hash", u64, struct addr_t, sk_addrs, 65536);      // struct sock 
 BPF_TABLE("lru_hash", u64, struct call_key_t, go_thread, 16384); // pid_tgid -> Go call in flight
 BPF_HASH(skip_pids, u32, u8, 16384);     // processes excluded by config (and the agent itself)
 BPF_ARRAY(lost, u64, 4);                 // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
+
+// Data and close records are written without waking the reader: it polls with a timeout and takes
+// them in batches (a wake-up per record costs the traced programs a context switch on a busy node).
+// The buffer must hold one poll interval of traffic (tls.ring_buffer_bytes); overflow is counted.
+static __always_inline u64 wake_flags(void) {
+    return BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count_lost(u32 idx) {
     u64 *v = lost.lookup(&idx);
@@ -150,6 +170,7 @@ static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s3
     ev->dir = dir;
     ev->kind = kind;
     ev->addr.family = 0;
+    bpf_get_current_comm(ev->comm, sizeof(ev->comm));
     sk = conn_socket(pid, conn, sk);
     if (sk) {
         struct addr_t *a = sk_addrs.lookup(&sk);
@@ -168,7 +189,7 @@ static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s3
         ev->len = len;
         if (bpf_probe_read_user(ev->data, len, (void *)(buf + done)) != 0)
             count_lost(kind * 2 + 1);
-        else if (events.ringbuf_output(ev, offsetof(struct event_t, data) + len, 0) != 0)
+        else if (events.ringbuf_output(ev, offsetof(struct event_t, data) + len, wake_flags()) != 0)
             count_lost(kind * 2);
         done += len;
     }
@@ -183,21 +204,14 @@ static __always_inline void emit_close(u32 pid, u64 conn, u8 kind) {
     struct pid_conn_t pk = {.pid = pid, .conn = conn};
     conn_fd.delete(&pk);
     conn_sk.delete(&pk);
-    struct {
-        u64 ts, conn, offset;
-        u32 pid, tid;
-        s32 fd;
-        u32 len;
-        u8 type, dir, kind, pad[5];
-        struct addr_t addr;
-    } ev = {};
+    struct notice_t ev = {};
     ev.ts = bpf_ktime_get_ns();
     ev.conn = conn;
     ev.pid = pid;
     ev.fd = -1;
     ev.type = EV_CLOSE;
     ev.kind = kind;
-    if (events.ringbuf_output(&ev, sizeof(ev), 0) != 0)
+    if (events.ringbuf_output(&ev, sizeof(ev), wake_flags()) != 0)
         count_lost(kind * 2);
 }
 
@@ -401,5 +415,19 @@ int go_close_entry(struct pt_regs *ctx) {
     if (!offsets.lookup(&ck) && !offsets.lookup(&cr))
         return 0;
     emit_close(pid, conn, KIND_GOTLS);
+    return 0;
+}
+
+// ---- new programs --------------------------------------------------------------------------------
+// A Go binary's probes must be attached before its first TLS call: the periodic rescan alone would
+// miss every process younger than the scan interval.
+TRACEPOINT_PROBE(sched, sched_process_exec) {
+    struct notice_t ev = {};
+    ev.ts = bpf_ktime_get_ns();
+    ev.pid = bpf_get_current_pid_tgid() >> 32;
+    ev.fd = -1;
+    ev.type = EV_EXEC;
+    bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+    events.ringbuf_output(&ev, sizeof(ev), BPF_RB_FORCE_WAKEUP);  // attach before it gets far
     return 0;
 }

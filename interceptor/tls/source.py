@@ -127,12 +127,15 @@ class TlsSource:
         key = (ev.kind, ev.pid, ev.conn)
         st = self.streams.get(key)
         ts = ev.ts_ns / 1e9 + self._wall
+        if ev.type == events.EV_EXEC:
+            self._exec(ev.pid, ev.comm)
+            return
         if ev.type == events.EV_CLOSE:
             if st is not None:
                 del self.streams[key]
                 self.pipeline.stream_close(st.conn_id, ts)
             return
-        info = self.pids.get(ev.pid) or self._new_pid(ev.pid)
+        info = self.pids.get(ev.pid) or self._new_pid(ev.pid, ev.comm)
         if info is not None and info.excluded:
             self.counters.inc("tls.excluded_records")
             return
@@ -166,7 +169,7 @@ class TlsSource:
         if addrs is None:
             self.counters.inc("tls.unresolved_addresses")
         local, remote = addrs or (UNKNOWN, UNKNOWN)
-        command = info.command if info else (procfs.command(ev.pid, self.proc) or "")
+        command = info.command if info else ev.comm
         st = Stream(
             conn_id=("tls", ev.kind, ev.pid, ev.conn, self._gen),
             a=Endpoint(*local), b=Endpoint(*remote),
@@ -199,9 +202,10 @@ class TlsSource:
 
     # ---- processes ----------------------------------------------------------------------------
 
-    def _new_pid(self, pid: int) -> PidInfo | None:
-        command = procfs.command(pid, self.proc)
-        if command is None:
+    def _new_pid(self, pid: int, comm: str = "") -> PidInfo | None:
+        """Classify a process by its command (/proc, else the kernel's ``comm`` of its record)."""
+        command = procfs.command(pid, self.proc) or comm
+        if not command:
             return None
         info = PidInfo(command, excluded=not self._wanted(pid, command))
         if pid == os.getpid():
@@ -210,6 +214,14 @@ class TlsSource:
             self._skip[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
         self.pids[pid] = info
         return info
+
+    def _exec(self, pid: int, comm: str) -> None:
+        """A new program in ``pid``: attach to it now (Go binaries, OpenSSL linked in)."""
+        if pid in self.pids:
+            self._forget(pid)
+        info = self._new_pid(pid, comm)
+        if info is not None and not info.excluded:
+            self._scan_pid(pid, info)
 
     def _wanted(self, pid: int, command: str) -> bool:
         if self.cfg.include_commands and not any(fnmatch.fnmatchcase(command, g) for g in self.cfg.include_commands):

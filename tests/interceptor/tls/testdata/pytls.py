@@ -7,6 +7,7 @@
 """
 
 import sys
+import time
 
 
 def body(i: int, size: int) -> bytes:
@@ -20,6 +21,7 @@ def server(cert: str, key: str) -> None:
 
     class Echo(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # head and body are two writes: no 40 ms delayed-ACK stall
 
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers["Content-Length"]))
@@ -49,11 +51,13 @@ def client(port: int, sizes: list[int]) -> None:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+    start = time.perf_counter()
     for i, size in enumerate(sizes):
         conn.request("POST", f"/py/{i}", body=body(i, size), headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         print(resp.status, len(resp.read()), flush=True)
     conn.close()
+    print("ELAPSED", time.perf_counter() - start, flush=True)
 
 
 if __name__ == "__main__":

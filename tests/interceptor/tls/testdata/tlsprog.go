@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -62,6 +63,7 @@ func client(url string, sizes []int) {
 		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	c := &http.Client{Transport: tr}
+	start := time.Now()
 	for i, size := range sizes {
 		resp, err := c.Post(fmt.Sprintf("%s/%d", url, i), "application/json", bytes.NewReader(Body(i, size)))
 		if err != nil {
@@ -72,4 +74,5 @@ func client(url string, sizes []int) {
 		fmt.Printf("%d %d\n", resp.StatusCode, len(b))
 	}
 	tr.CloseIdleConnections()
+	fmt.Printf("ELAPSED %f\n", time.Since(start).Seconds())
 }
