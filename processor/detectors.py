@@ -316,14 +316,29 @@ def _plausible_birth_date(val: str) -> bool:
     return 1900 <= year <= 2026
 
 
+def _address_key(k: KeyInfo) -> str:
+    """'no' (never an address), 'yes' (the key names an address part) or 'maybe'; memoised per path."""
+    found = k.memo.get(1)
+    if found is None:
+        if any(w in ADDRESS_EXCLUDE for w in k.words):
+            found = "no"
+        elif _is_key(k, ADDRESS_COMPACTS) or (
+            (k.parent_has("address", "location", "geo", "residence", "home") or (k.parent_compact in PERSON_PARENTS and "card" not in k.parent_compact)
+             or k.parent_compact in ("shipto", "billto"))
+            and k.compact in ("line", "state", "country", "region", "number", "unit", "building", "house")
+        ):
+            found = "yes"
+        else:
+            found = "maybe"
+        k.memo[1] = found
+    return found
+
+
 def rule_address(k: KeyInfo, val: str) -> str | None:
-    if any(w in ADDRESS_EXCLUDE for w in k.words):
+    keyed = _address_key(k)
+    if keyed == "no":
         return None
-    keyed = _is_key(k, ADDRESS_COMPACTS) or (
-        (k.parent_has("address", "location", "geo", "residence", "home") or (k.parent_compact in PERSON_PARENTS and "card" not in k.parent_compact) or k.parent_compact in ("shipto", "billto"))
-        and k.compact in ("line", "state", "country", "region", "number", "unit", "building", "house")
-    )
-    if keyed:
+    if keyed == "yes":
         if k.compact in ("latitude", "longitude", "lat", "lng", "lon", "long"):
             try:
                 return "address" if abs(float(val)) <= 180 and "." in val else None
@@ -336,7 +351,7 @@ def rule_address(k: KeyInfo, val: str) -> str | None:
         if any(c.isalpha() for c in val) and len(val) <= 200 and val.lower() not in ("true", "false", "null", "n/a", "none"):
             return "address"
         return None
-    if _STREET.fullmatch(val) or _STRASSE.fullmatch(val):
+    if " " in val and ((val[0].isdigit() and _STREET.fullmatch(val)) or (val[0].isupper() and _STRASSE.fullmatch(val))):
         return "address"
     return None
 
