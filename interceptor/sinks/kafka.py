@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from functools import partial
 from typing import Any
 
@@ -28,7 +29,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 from interceptor.config import ConfigError, KafkaConfig
 from interceptor.counters import Counters
 from interceptor.pairs import SCHEMA_VERSION, Pair
-from interceptor.sinks.spool import KafkaHeaders, Spool
+from interceptor.sinks.spool import KafkaHeaders, Spool, SpoolRecord
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ class KafkaSink:
                 log.info("kafka: %d pairs waiting in the spool %s from an earlier run", self.spool.recovered,
                          config.spool_dir)
         self._replay_bytes = 0  # spooled bytes now in the producer queue
+        self._retry: deque[SpoolRecord] = deque()  # replays that failed for a passing reason
         self._next_heartbeat = time.monotonic()  # the first heartbeat says "started"
 
     def _make_producer(self) -> Producer:
@@ -225,7 +227,7 @@ class KafkaSink:
             self._drop("kafka_too_large", f"pair {pair.id}: {len(value)} bytes; the limit is {self.max_message_bytes}"
                        f" (kafka.max_message_bytes {self.config.max_message_bytes}, and the topic's max.message.bytes)")
             return
-        if self.spool is not None and (self.spool.pending or self.broker_up is False):
+        if self.spool is not None and (self.spool_pending or self.broker_up is False):
             self._to_spool(key, value, headers, C_SPOOLED)  # keep the order: behind what waits on disk
             return
         self._produce(key, value, headers)
@@ -271,11 +273,24 @@ class KafkaSink:
             return
         self._failed(err, msg)
 
-    def _on_replay_delivery(self, segment: int, size: int, err: KafkaError | None, msg: Any) -> None:
-        self._replay_bytes -= size
-        self._on_delivery(err, msg)
+    def _on_replay_delivery(self, rec: SpoolRecord, err: KafkaError | None, msg: Any) -> None:
+        """A pair read from the spool: acknowledged on disk once delivered or dropped for good.
+
+        One that failed for a passing reason stays unacknowledged in its segment (so a restart
+        finds it once, not twice) and waits in ``_retry`` to go first at the next replay.
+        """
         assert self.spool is not None
-        self.spool.ack(segment)
+        self._replay_bytes -= len(rec.value)
+        self._in_flight -= 1
+        if err is None:
+            self.counters.inc(C_DELIVERED)
+        elif classify(err) in RETRIABLE:
+            self.errors[classify(err)] = err.str()
+            self._retry.append(rec)
+            return
+        else:
+            self._drop(classify(err), f"topic {msg.topic()}: {err.str()}")
+        self.spool.ack(rec.segment)
 
     def _failed(self, err: KafkaError, msg: Any) -> None:
         """A pair the broker did not take: back to the spool if worth retrying, else a counted drop."""
@@ -321,7 +336,7 @@ class KafkaSink:
         self.counters.set_gauge("sink.kafka.buffer_bytes", self.stats.get("msg_size", 0))
         if self.spool is not None:
             self.counters.set_gauge("sink.kafka.spool_bytes", self.spool.bytes)
-            self.counters.set_gauge("sink.kafka.spool_pending", self.spool.pending)
+            self.counters.set_gauge("sink.kafka.spool_pending", self.spool_pending)
 
     def _replay(self) -> None:
         """Move spooled pairs, oldest first, into the producer queue while the broker is up.
@@ -332,25 +347,37 @@ class KafkaSink:
         spool = self.spool
         assert spool is not None
         window = self.config.spool_replay_bytes if self.broker_up else 1
-        while spool.pending and self._replay_bytes < window:
-            rec = spool.peek()
+        while self._replay_bytes < window:
+            from_retry = bool(self._retry)
+            rec = self._retry[0] if from_retry else spool.peek()
             if rec is None:
                 break
-            cb = partial(self._on_replay_delivery, rec.segment, len(rec.value))
+            cb = partial(self._on_replay_delivery, rec)
             try:
                 self._producer.produce(self.topic, rec.value, rec.key, headers=rec.headers, on_delivery=cb)
             except BufferError:
                 return  # the queue is full of fresher pairs; try again at the next poll
             except KafkaException as e:
-                spool.take()
-                self.counters.inc(C_REPLAYED)
+                self._taken(from_retry)
                 self._drop(classify(e.args[0]), e.args[0].str())
                 spool.ack(rec.segment)
                 continue
-            spool.take()
-            self.counters.inc(C_REPLAYED)
+            self._taken(from_retry)
             self._in_flight += 1
             self._replay_bytes += len(rec.value)
+
+    def _taken(self, from_retry: bool) -> None:
+        if from_retry:
+            self._retry.popleft()
+        else:
+            assert self.spool is not None
+            self.spool.take()
+            self.counters.inc(C_REPLAYED)
+
+    @property
+    def spool_pending(self) -> int:
+        """Pairs on disk waiting for the broker (including replays that failed and wait to go again)."""
+        return self.spool.pending + len(self._retry) if self.spool is not None else 0
 
     def _on_error(self, err: KafkaError) -> None:
         """Client-wide trouble (connection refused, authentication, all brokers down): logged, kept."""
@@ -462,7 +489,7 @@ class KafkaSink:
         """Where every accepted pair is now; ``balanced`` says the books add up."""
         c = self.counters
         dropped = {r: n for r in DROP_REASONS if (n := c.dropped(r))}
-        pending = self.spool.pending if self.spool is not None else 0
+        pending = self.spool_pending
         inputs = c.get(C_ACCEPTED) + c.get(C_RECOVERED)
         outputs = c.get(C_DELIVERED) + sum(dropped.values()) + self._in_flight + pending
         return {
@@ -485,10 +512,13 @@ class KafkaSink:
         if self._closed:
             return self.report()
         deadline = time.monotonic() + (self.config.flush_timeout_s if timeout_s is None else timeout_s)
-        while self.spool is not None and self.spool.pending and self.broker_up and time.monotonic() < deadline:
+        while self.spool_pending and self.broker_up and time.monotonic() < deadline:
             self.poll()  # drain the spool while the broker takes it
             self._producer.flush(min(0.2, max(0.0, deadline - time.monotonic())))
-        left = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        wait = max(0.0, deadline - time.monotonic())
+        if self.spool is not None and self.broker_up is False:
+            wait = min(wait, 1.0)  # the broker is down: the queue goes to disk, no use waiting for it
+        left = self._producer.flush(wait)
         if not left and self.config.heartbeat_topic:
             self._heartbeat()  # the final counters
             left = self._producer.flush(max(0.0, min(2.0, deadline - time.monotonic())))

@@ -182,7 +182,7 @@ def test_broker_killed_tiny_buffer_with_spool_loses_nothing(kafka_broker_control
                             delivery_timeout_s=5.0), counters)
     pairs = make_pairs(2000)
     kill_mid_stream(broker, sink, pairs, 300)
-    assert poll_until(sink, lambda: sink.spool is not None and sink.spool.pending == 0, 60)
+    assert poll_until(sink, lambda: sink.spool_pending == 0, 60)
     report = sink.close(60)
     assert report["delivered"] == 2000 and not report["dropped"], report
     assert report["spooled"] > 0, report
@@ -237,7 +237,7 @@ def test_spool_survives_a_killed_interceptor(kafka_broker_control: KafkaBroker, 
     sink = KafkaSink(config(broker.bootstrap, topic, spool_dir=str(spool_dir), create_topics=False,
                             heartbeat_topic=""), counters)
     assert sink.accounting()["spool_recovered"] == 500
-    assert poll_until(sink, lambda: sink.spool is not None and sink.spool.pending == 0, 60)
+    assert poll_until(sink, lambda: sink.spool_pending == 0, 60)
     report = sink.close(30)
     assert report["delivered"] == 500 and not report["dropped"], report
     assert_balanced(report, counters)
@@ -339,3 +339,28 @@ def test_sasl_wrong_password_is_a_counted_auth_error(kafka_broker_control: Kafka
     assert "authentication" in report["errors"].get("kafka_auth", "").lower(), report  # type: ignore[union-attr]
     assert sum(report["dropped"].values()) == 10, report  # type: ignore[union-attr]
     assert_balanced(report, counters)
+
+
+def test_close_with_broker_down_spools_the_queue_fast(kafka_broker: str, tmp_path: Path) -> None:
+    """Shutdown while Kafka is unreachable: nothing waits for the full deadline, nothing is lost;
+    the next run (here pointed at a live broker) delivers it all."""
+    spool = str(tmp_path / "spool")
+    counters = Counters()
+    sink = KafkaSink(config(f"127.0.0.1:{free_port()}", "pairs", spool_dir=spool, heartbeat_topic=""), counters)
+    pairs = make_pairs(60)
+    publish_all(sink, pairs[:30], every=10)
+    poll_until(sink, lambda: sink.broker_up is False, 10)
+    publish_all(sink, pairs[30:], every=10)
+    started = time.monotonic()
+    report = sink.close(30)
+    assert time.monotonic() - started < 10
+    assert report["spool_pending"] == 60 and report["delivered"] == 0 and not report["dropped"], report
+    assert_balanced(report, counters)
+
+    topic = topic_name("spool-move")
+    counters = Counters()
+    sink = KafkaSink(config(kafka_broker, topic, spool_dir=spool, heartbeat_topic=""), counters)
+    assert poll_until(sink, lambda: sink.spool_pending == 0, 30)
+    report = sink.close(30)
+    assert report["delivered"] == 60 and report["spool_recovered"] == 60, report
+    assert sorted(ids_read(kafka_broker, topic)) == sorted(p.id for p in pairs)  # the probe not twice
