@@ -18,6 +18,7 @@
 #   KAFKA_CACHE=/var/cache/privacy-sensor/kafka     where the jars are
 #   KAFKA_HEAP=-Xms128m -Xmx512m  KAFKA_JVM_OPTS=... (replaces the fast-start defaults)
 #   KAFKA_START_TIMEOUT_S=90 KAFKA_STOP_TIMEOUT_S=20
+#   KAFKA_NO_CDS=1                no class-data-sharing archive (see cds_opts)
 # A restart on the same data dir keeps the topics and messages (the crash/restart tests rely on it).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
