@@ -26,7 +26,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from interceptor.config import ConfigError, KubernetesConfig
 from interceptor.counters import Counters
 from interceptor.enrich.index import ClusterIndex
-from interceptor.enrich.objects import parse_pod
+from interceptor.enrich.objects import OwnerRef, parse_pod
 
 LIST_PAGE = 500
 EXPIRE_EVERY_S = 10.0
@@ -205,6 +205,8 @@ class KubeWatcher:
             res.replace(items, now)
         self.counters.inc(f"k8s.{res.name}.lists")
         self._synced[res.name] = True
+        if res.name == "pods":
+            self._resolve_owners(items)
         return meta.get("resourceVersion") or ""
 
     def _watch(self, res: _Resource, rv: str) -> Iterator[dict[str, Any]]:
@@ -249,37 +251,51 @@ class KubeWatcher:
                 self._last_expire = now
                 self.index.expire(now)
         self.counters.inc(f"k8s.{res.name}.events")
+        if res.name == "pods" and kind != "DELETED":
+            self._resolve_owners([obj])
         return rv
 
     # ---- pods and their owners -------------------------------------------------------------------
 
     def _replace_pods(self, items: list[dict[str, Any]], now: float) -> None:
         self.index.replace_pods(items, now)
-        for obj in items:
-            self._fetch_owner(obj)
 
     def _apply_pod(self, event: str, obj: dict[str, Any], now: float) -> None:
         self.index.apply_pod(event, obj, now)
-        if event != "DELETED":
-            self._fetch_owner(obj)
 
-    def _fetch_owner(self, obj: dict[str, Any]) -> None:
-        """GET the pod's ReplicaSet/Job once, to learn its Deployment/CronJob (called under lock)."""
-        pod = parse_pod(obj)
-        owner = self.index.missing_owner(pod)
-        if owner is None:
-            return
+    def _resolve_owners(self, objs: list[dict[str, Any]]) -> None:
+        """GET each unknown ReplicaSet/Job once, to learn its Deployment/CronJob.
+
+        Runs outside the index lock: a slow API server must never hold up ``Enricher.enrich``.
+        """
+        wanted: dict[tuple[str, str, str], OwnerRef] = {}
+        with self.lock:
+            for obj in objs:
+                pod = parse_pod(obj)
+                owner = self.index.missing_owner(pod)
+                if owner is not None:
+                    wanted[(pod.namespace, owner.kind, owner.name)] = owner
+        for (ns, kind, _), owner in wanted.items():
+            if self._stop.is_set():
+                return
+            fetched = self._fetch_owner(ns, owner)
+            if fetched is None:
+                return  # API server trouble: do not queue up more timeouts; retried later
+            with self.lock:
+                self.index.apply_owner(kind, fetched)
+
+    def _fetch_owner(self, ns: str, owner: OwnerRef) -> dict[str, Any] | None:
         read = (self._apps.read_namespaced_replica_set if owner.kind == "ReplicaSet"
                 else self._batch.read_namespaced_job)
         try:
-            resp = read(owner.name, pod.namespace, _preload_content=False,
-                        _request_timeout=self.cfg.request_timeout_s)
-            self.index.apply_owner(owner.kind, json.loads(resp.data))
+            resp = read(owner.name, ns, _preload_content=False, _request_timeout=self.cfg.request_timeout_s)
             self.counters.inc("k8s.owner_fetches")
+            return json.loads(resp.data)
         except ApiException as e:
+            self.counters.inc("k8s.owner_fetch_errors")
             if e.status in (403, 404):  # no RBAC or already gone: remember, do not ask again
-                self.index.apply_owner(owner.kind, {"metadata": {"namespace": pod.namespace,
-                                                                  "name": owner.name}})
+                return {"metadata": {"namespace": ns, "name": owner.name}}
+            return None
+        except Exception:  # noqa: BLE001 - unreachable: retried on the pod's next event or relist
             self.counters.inc("k8s.owner_fetch_errors")
-        except Exception:  # noqa: BLE001 - unreachable: retried on the pod's next event
-            self.counters.inc("k8s.owner_fetch_errors")
+            return None

@@ -172,3 +172,21 @@ def test_api_server_restart_mid_watch_resumes_and_stays_idle(kube_apiserver, api
     print(f"resumed: watch_resumed={counters.get('k8s.pods.watch_resumed')} "
           f"relists_after_410={counters.get('k8s.pods.relist_gone')} lists={counters.get('k8s.pods.lists')} "
           f"apiserver start {kube_apiserver.start_seconds:.1f} s")
+
+
+def test_watch_resumes_from_its_resource_version_without_relisting(kube_apiserver, api, ns):
+    core, _ = api
+    cfg = KubernetesConfig(enabled=True, kubeconfig=kube_apiserver.kubeconfig, watch_timeout_s=1,
+                           exclude_namespaces=[])
+    counters = Counters()
+    w = KubeWatcher(cfg, ClusterIndex(counters), counters, kube_apiserver.api_client(), node_name=NODE)
+    w.start()
+    try:
+        assert w.wait_synced(30)
+        time.sleep(3.5)  # the server ends each watch after 1 s
+        create_pod(core, ns, "late", "10.244.1.70")
+        wait_for(lambda: lookup(w, "10.244.1.70", 8080).get("pod") == "late", what="pod after resumed watches")
+        assert counters.get("k8s.pods.watch_resumed") >= 2
+        assert counters.get("k8s.pods.lists") == 1 and counters.get("k8s.pods.errors") == 0
+    finally:
+        w.stop()
