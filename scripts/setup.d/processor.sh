@@ -9,6 +9,10 @@ CACHE="${PROCESSOR_CACHE:-/var/cache/privacy-sensor/processor}"
 PLAYWRIGHT_VERSION=1.65.1
 PRESIDIO_VERSION=2.2.366
 
+if ! command -v npm >/dev/null; then  # the image's Node comes with npm; Debian's nodejs does not
+  echo "processor: apt-get install npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null
+fi
 mkdir -p "$CACHE/npm"
 if [ "$(node -p "try{require('$CACHE/npm/node_modules/playwright-core/package.json').version}catch(e){''}" 2>/dev/null)" = "$PLAYWRIGHT_VERSION" ]; then
   echo "processor: playwright-core $PLAYWRIGHT_VERSION cached in $CACHE/npm"
