@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -190,3 +191,34 @@ def test_watch_resumes_from_its_resource_version_without_relisting(kube_apiserve
         assert counters.get("k8s.pods.lists") == 1 and counters.get("k8s.pods.errors") == 0
     finally:
         w.stop()
+
+
+def test_start_enrichment_from_config_file_excludes_kube_system(kube_apiserver, api, ns, tmp_path):
+    from interceptor.config import load_config
+    from interceptor.enrich import start_enrichment
+
+    core, _ = api
+    create_pod(core, ns, "shop-api", "10.244.1.80")
+    create_pod(core, "kube-system", f"coredns-{ns}", "10.244.1.81")
+    p = tmp_path / "config.yaml"
+    p.write_text(f"kubernetes:\n  enabled: true\n  kubeconfig: {kube_apiserver.kubeconfig}\n")
+    cfg = load_config(p, env={})
+    counters = Counters()
+    old = os.environ.get("NODE_NAME")
+    os.environ["NODE_NAME"] = NODE  # the downward API's env, as in the chart
+    try:
+        enricher, watcher = start_enrichment(cfg, counters)
+    finally:
+        if old is None:
+            os.environ.pop("NODE_NAME")
+        else:
+            os.environ["NODE_NAME"] = old
+    try:
+        assert watcher.wait_synced(30)
+        wait_for(lambda: lookup(watcher, "10.244.1.81", 53).get("namespace") == "kube-system", what="dns pod")
+        kept = enricher.enrich(make_pair(("10.244.1.80", 40000), ("8.8.8.8", 443), time.time()))
+        assert kept is not None and kept.src.meta["pod"] == "shop-api" and kept.dst.meta == {"external": True}
+        assert enricher.enrich(make_pair(("10.244.1.80", 40000), ("10.244.1.81", 53), time.time())) is None
+        assert counters.dropped("enrich_excluded_namespace") == 1
+    finally:
+        watcher.stop()
