@@ -10,6 +10,7 @@ nothing else: the enricher keeps answering from the index, marking pairs ``meta_
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import socket
@@ -28,6 +29,7 @@ from interceptor.counters import Counters
 from interceptor.enrich.index import ClusterIndex
 from interceptor.enrich.objects import OwnerRef, parse_pod
 
+log = logging.getLogger(__name__)
 LIST_PAGE = 500
 EXPIRE_EVERY_S = 10.0
 
@@ -107,6 +109,7 @@ class KubeWatcher:
         self._responses: dict[str, Any] = {}
         self._synced: dict[str, bool] = {}
         self._last_expire = 0.0
+        self.last_error = ""
         pod_selector = f"spec.nodeName={node_name}" if cfg.scope == "node" and node_name else ""
         self.resources = [
             _Resource("pods", self._core.list_pod_for_all_namespaces, pod_selector,
@@ -161,12 +164,16 @@ class KubeWatcher:
             except Gone:
                 self.counters.inc(f"k8s.{res.name}.relist_gone")
                 rv = None
+                self._stop.wait(self.cfg.backoff_initial_s)  # relist soon, but never in a tight loop
                 continue
             except Exception as e:  # noqa: BLE001 - any failure: out of sync, back off, retry
+                if self._synced.get(res.name):
+                    log.warning("kubernetes %s watch lost (%s: %s); pairs are marked meta_stale until it "
+                                "is back", res.name, type(e).__name__, str(e)[:200])
                 self._synced[res.name] = False
                 self.counters.inc(f"k8s.{res.name}.errors")
                 self.counters.set_gauge(f"k8s.{res.name}.last_error_at", time.time())
-                self._last_error = f"{res.name}: {type(e).__name__}: {e}"[:300]
+                self.last_error = f"{res.name}: {type(e).__name__}: {e}"[:300]
             else:
                 if events or time.monotonic() - started > 1.0:
                     backoff = self.cfg.backoff_initial_s

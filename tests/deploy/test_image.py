@@ -54,6 +54,7 @@ def build_context(dest: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a first build on a new machine: wheels + apt layers, several minutes
 def test_podman_smoke_build_runs_interceptor_help(tmp_path):
     if not shutil.which("podman"):
         pytest.skip("podman not installed (scripts/setup.d/k8s.apt)")
