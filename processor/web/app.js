@@ -77,16 +77,27 @@ function layout(nodes, ls) {
       for (let j = i + 1; j < ids.length; j++) {
         const a = pos[ids[i]], b = pos[ids[j]];
         let dx = a.x - b.x, dy = a.y - b.y, d2 = dx * dx + dy * dy + 0.01;
-        const rep = 60000 / d2, d = Math.sqrt(d2);
+        const rep = 140000 / d2, d = Math.sqrt(d2);
         f[ids[i]].x += (rep * dx) / d; f[ids[i]].y += (rep * dy) / d;
         f[ids[j]].x -= (rep * dx) / d; f[ids[j]].y -= (rep * dy) / d;
       }
     for (const l of ls) {
       const a = pos[l.src], b = pos[l.dst];
       if (!a || !b || l.src === l.dst) continue;
-      const dx = b.x - a.x, dy = b.y - a.y, d = Math.sqrt(dx * dx + dy * dy) + 0.01, k = 0.02 * (d - 260);
+      const dx = b.x - a.x, dy = b.y - a.y, d = Math.sqrt(dx * dx + dy * dy) + 0.01, k = 0.02 * (d - 300);
       f[l.src].x += (k * dx) / d; f[l.src].y += (k * dy) / d;
       f[l.dst].x -= (k * dx) / d; f[l.dst].y -= (k * dy) / d;
+    }
+    // keep nodes off other nodes' lines: a node near a line's middle is pushed away from it
+    for (const l of ls) {
+      const a = pos[l.src], b = pos[l.dst];
+      if (!a || !b) continue;
+      const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+      for (const id of ids) {
+        if (id === l.src || id === l.dst) continue;
+        const dx = pos[id].x - mx, dy = pos[id].y - my, d = Math.sqrt(dx * dx + dy * dy) + 0.01;
+        if (d < 110) { f[id].x += (8 * dx) / d; f[id].y += (8 * dy) / d; }
+      }
     }
     for (const id of ids) {
       f[id].x += 0.01 * (W / 2 - pos[id].x); f[id].y += 0.01 * (H / 2 - pos[id].y);
@@ -132,8 +143,10 @@ function drawGraph() {
     const text = types.length ? types.join(", ") : "no personal data";
     const lines = [];
     for (let i = 0; i < types.length || i === 0; i += 3) lines.push(types.length ? types.slice(i, i + 3).join(", ") : text);
-    const label = el("text", { x: mx, y: my - 4 - 12 * (lines.length - 1) / 2, "text-anchor": "middle", class: "edge-label", "data-edge": l.src + " → " + l.dst });
-    lines.forEach((ln, i) => label.append(el("tspan", { x: mx, dy: i ? 13 : 0 }, ln)));
+    // on the curve itself: a quadratic Bézier's midpoint is (start + 2·control + end) / 4
+    const lx = (sx + 2 * mx + ex) / 4, ly = (sy + 2 * my + ey) / 4;
+    const label = el("text", { x: lx, y: ly - 4 - 12 * (lines.length - 1) / 2, "text-anchor": "middle", class: "edge-label", "data-edge": l.src + " → " + l.dst });
+    lines.forEach((ln, i) => label.append(el("tspan", { x: lx, dy: i ? 13 : 0 }, ln)));
     gLabels.append(label);
   }
   for (const n of nodes) {
