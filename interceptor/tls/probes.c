@@ -30,6 +30,7 @@
 #define EV_EXEC 2      // a process called exec: user space looks at it now, not at the next rescan
 #define DIR_WRITE 0
 #define DIR_READ 1
+#define GO_HANDSHAKE 2  // a call record that only learns the connection's socket
 
 // Socket addresses, recorded in the kernel when a TCP socket becomes ESTABLISHED: reading them from
 // /proc later loses the race with short connections (the fd is closed before user space looks).
@@ -363,12 +364,22 @@ static __always_inline s32 go_conn_fd(u64 conn) {
     return (sysfd >= 0 && sysfd < (1 << 20)) ? (s32)sysfd : -1;
 }
 
+// Writes are copied at entry: the data is all there (Go's Write writes everything or fails), and at
+// the RET the peer's answer may already have been read and recorded by another goroutine, which
+// would put the response before its request. Reads are copied at the RET (n is known only then).
+// A second entry without a RET in between is the same call restarted after morestack grew the
+// stack: ignored, or its data would be recorded twice.
+#define GO_HANDSHAKE_KEY (1ULL << 32)  // handshakeContext runs nested in Read/Write: its own key
+
 static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
     u64 id = bpf_get_current_pid_tgid();
     u32 pid = id >> 32;
     if (skipped(pid))
         return 0;
-    struct call_key_t key = {.id = pid, .g = ctx->r14};
+    struct call_key_t key = {.id = pid | (dir == GO_HANDSHAKE ? GO_HANDSHAKE_KEY : 0), .g = ctx->r14};
+    struct call_t *prev = calls.lookup(&key);
+    if (prev && prev->conn == ctx->ax && prev->buf == ctx->bx && prev->dir == dir)
+        return 0;
     struct call_t call = {};
     call.conn = ctx->ax;
     call.buf = ctx->bx;
@@ -383,11 +394,17 @@ static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
     call.dir = dir;
     calls.update(&key, &call);
     go_thread.update(&id, &key);  // lets the sock tracepoints find this call
+    long n = ctx->cx;
+    if (dir == DIR_WRITE && n > 0)
+        emit(pid, (u32)id, call.conn, DIR_WRITE, KIND_GOTLS, call.fd, 0, call.buf, n);
     return 0;
 }
 
 int go_write_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_WRITE); }
 int go_read_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_READ); }
+// handshakeContext: its reads and writes on the socket tell the connection's struct sock before the
+// first Write, so even the first record of a connection carries the addresses.
+int go_handshake_entry(struct pt_regs *ctx) { return go_entry(ctx, GO_HANDSHAKE); }
 
 int go_return(struct pt_regs *ctx) {
     u64 id = bpf_get_current_pid_tgid();
@@ -399,9 +416,26 @@ int go_return(struct pt_regs *ctx) {
     struct call_t c = *call;
     calls.delete(&key);
     long n = ctx->ax;
-    if (n <= 0)
+    if (c.dir != DIR_READ || n <= 0) {
+        conn_socket(pid, c.conn, c.sk);  // remember the socket seen during a write or handshake
         return 0;
+    }
     emit(pid, (u32)id, c.conn, c.dir, KIND_GOTLS, c.fd, c.sk, c.buf, n);
+    return 0;
+}
+
+int go_handshake_return(struct pt_regs *ctx) {
+    u64 id = bpf_get_current_pid_tgid();
+    u32 pid = id >> 32;
+    struct call_key_t key = {.id = pid | GO_HANDSHAKE_KEY, .g = ctx->r14};
+    struct call_t *call = calls.lookup(&key);
+    if (!call)
+        return 0;
+    conn_socket(pid, call->conn, call->sk);
+    calls.delete(&key);
+    struct call_key_t outer = {.id = pid, .g = ctx->r14};
+    if (calls.lookup(&outer))
+        go_thread.update(&id, &outer);  // the Read/Write around it gets the next socket operations
     return 0;
 }
 

@@ -86,7 +86,8 @@ class TlsSource:
     def poll(self, timeout_ms: int = 100) -> None:
         """Deliver waiting records to the pipeline; rescan processes when due."""
         self._wall = time.time() - time.monotonic()
-        self.bpf.ring_buffer_poll(timeout_ms)
+        self.bpf.ring_buffer_poll(timeout_ms)  # sleeps until an exec record or the timeout ...
+        self.bpf.ring_buffer_consume()  # ... then takes the batch (data records wake nobody)
         now = time.monotonic()
         if now >= self._next_scan:
             self.scan()
