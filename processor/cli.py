@@ -121,6 +121,7 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
 
     counters = Counters()
     store = MapStore(cfg.map_db, cfg.map_seen_retention_s)
+    service = MapService(store, counters)
     if args.from_file:
         records: list[dict[str, Any]] = []
         with _open_in(args.from_file) as f:
@@ -132,7 +133,7 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
                         print(f"processor map: {args.from_file}:{n}: skipped ({rec})", file=sys.stderr)
                     else:
                         records.append(rec)
-        counters.inc("map.applied", store.apply_many(records))
+        service.apply_records(records)
     server = MapServer(store, cfg.map_listen, counters.snapshot).start()
     if args.port_file:
         with open(args.port_file, "w") as f:
@@ -148,7 +149,7 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
         else:
             from processor.kafkaio import BatchLoop, consumer_config
             loop = BatchLoop(consumer_config(cfg.bootstrap_servers, cfg.map_group_id, cfg.session_timeout_ms), [cfg.detections_topic],
-                             MapService(store, counters), counters, cfg.batch_size, name="map")
+                             service, counters, cfg.batch_size, name="map")
             loop.install_signal_handlers()
             _stats_printer(counters, args.stats_interval, loop.stop)
             loop.run(idle_exit_s=args.exit_when_idle)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,53 @@ class MapStore:
                 (*key, d.get("sample", "")),
             )
         return 1
+
+    def compact(self, retemplate: Callable[[str, str], str]) -> int:
+        """Merge edges whose path now has a coarser template (``retemplate(dst, path)``): the
+        ``/users/alice``, ``/users/bob`` seen before ``/users/{id}`` was learned fold into it, with
+        counts summed, types and fields merged, first/last seen widened. Returns edges merged."""
+        q = self._q
+        merged = 0
+        with self._lock:
+            cur = self.conn.cursor()
+            try:
+                cur.execute("SELECT edge, src, dst, method, path FROM edges")
+                for edge, src, dst, method, path in cur.fetchall():
+                    new_path = retemplate(dst, path)
+                    if new_path == path:
+                        continue
+                    new = f"{src}|{dst}|{method}|{new_path}"
+                    cur.execute(
+                        q("""INSERT INTO edges (edge, src, dst, method, path, count, with_data, sensitivity, first_seen, last_seen)
+                           SELECT ?, src, dst, method, ?, count, with_data, sensitivity, first_seen, last_seen FROM edges WHERE edge = ?
+                           ON CONFLICT (edge) DO UPDATE SET count = edges.count + excluded.count,
+                           with_data = edges.with_data + excluded.with_data, sensitivity = GREATEST(edges.sensitivity, excluded.sensitivity),
+                           last_seen = GREATEST(edges.last_seen, excluded.last_seen),
+                           first_seen = CASE WHEN excluded.first_seen < edges.first_seen THEN excluded.first_seen ELSE edges.first_seen END"""),
+                        (new, new_path, edge),
+                    )
+                    cur.execute(
+                        q("""INSERT INTO edge_types (edge, type, count, sensitivity, first_seen, last_seen)
+                           SELECT ?, type, count, sensitivity, first_seen, last_seen FROM edge_types WHERE edge = ?
+                           ON CONFLICT (edge, type) DO UPDATE SET count = edge_types.count + excluded.count,
+                           last_seen = GREATEST(edge_types.last_seen, excluded.last_seen),
+                           first_seen = CASE WHEN excluded.first_seen < edge_types.first_seen THEN excluded.first_seen ELSE edge_types.first_seen END"""),
+                        (new, edge),
+                    )
+                    cur.execute(
+                        q("""INSERT INTO edge_fields (edge, type, part, loc, path, sample, count)
+                           SELECT ?, type, part, loc, path, sample, count FROM edge_fields WHERE edge = ?
+                           ON CONFLICT (edge, type, part, loc, path) DO UPDATE SET count = edge_fields.count + excluded.count"""),
+                        (new, edge),
+                    )
+                    for table in ("edges", "edge_types", "edge_fields"):
+                        cur.execute(q(f"DELETE FROM {table} WHERE edge = ?"), (edge,))
+                    merged += 1
+                self.conn.commit()
+            except Exception:
+                self.conn.rollback()
+                raise
+        return merged
 
     def prune_seen(self, now: float | None = None) -> int:
         """Forget pair ids older than the retention: redelivery never reaches that far back."""

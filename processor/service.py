@@ -14,6 +14,7 @@ from interceptor.config import ProcessorConfig
 from interceptor.counters import Counters
 from processor.core import Poison, Processor
 from processor.mapstore import MapStore
+from processor.templating import Templater
 
 
 def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -101,6 +102,11 @@ class MapService:
         self.counters = counters
         self.rlog = _RateLog()
         self._last_prune = time.monotonic()
+        # Each detector instance learns URL templates on its own share of the traffic; the map sees
+        # all of it, learns once more on the already-templated paths, and folds stored edges into a
+        # template as soon as one is learned (see MapStore.compact).
+        self.templater = Templater()
+        self._collapses = 0
 
     def __call__(self, batch: list[Message]) -> None:
         records = []
@@ -111,12 +117,28 @@ class MapService:
                 self.rlog(rec, f"map: skipped {m.topic()}[{m.partition()}]@{m.offset()}: {rec}")
                 continue
             records.append(rec)
-        new = self.store.apply_many(records)  # raises -> the loop retries the batch
+        self.apply_records(records)  # raises -> the loop retries the batch
+
+    def apply_records(self, records: list[dict[str, Any]]) -> None:
+        records = [self.retemplate(rec) for rec in records]
+        new = self.store.apply_many(records)
         self.counters.inc("map.applied", new)
         self.counters.inc("map.duplicates", len(records) - new)
+        if self.templater.collapses != self._collapses:
+            self._collapses = self.templater.collapses
+            self.counters.inc("map.edges_merged", self.store.compact(self.templater.lookup))
         if time.monotonic() - self._last_prune > 3600:
             self._last_prune = time.monotonic()
             self.store.prune_seen()
+
+
+    def retemplate(self, rec: dict[str, Any]) -> dict[str, Any]:
+        path = rec.get("path_template") or "/"
+        new = self.templater.template(rec["dst"]["id"], path)
+        if new != path:
+            rec["path_template"] = new
+            rec["edge"] = f"{rec['src']['id']}|{rec['dst']['id']}|{rec.get('method', '')}|{new}"
+        return rec
 
 
 def parse_detections(raw: bytes) -> dict[str, Any] | str:

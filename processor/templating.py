@@ -52,6 +52,7 @@ class Templater:
         self.max_endpoints = max_endpoints
         self.max_nodes = max_nodes
         self._trees: OrderedDict[str, tuple[_Node, list[int]]] = OrderedDict()
+        self.collapses = 0  # positions turned into parameters so far (the map compacts its edges on a change)
 
     def template(self, endpoint: str, target: str) -> str:
         path = target.split("?", 1)[0].split("#", 1)[0]
@@ -66,6 +67,21 @@ class Templater:
         for seg in segments:
             word = ID if obvious_id(seg) else seg
             node, word = self._step(node, word, size)
+            out.append(word)
+        return "/" + "/".join(out)
+
+    def lookup(self, endpoint: str, path: str) -> str:
+        """The template ``path`` gets now, without learning from it (for re-templating stored paths)."""
+        entry = self._trees.get(endpoint)
+        segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
+        node: _Node | None = entry[0] if entry else None
+        out = []
+        for seg in segments:
+            word = ID if obvious_id(seg) else seg
+            if node is not None:
+                if node.variable and word not in node.stable:
+                    word = ID
+                node = node.children.get(word)
             out.append(word)
         return "/" + "/".join(out)
 
@@ -101,6 +117,7 @@ class Templater:
     def _collapse(self, node: _Node) -> None:
         """Too many distinct words here: it is a parameter. Frequent words stay; the rest merge into {id}."""
         node.variable = True
+        self.collapses += 1
         node.stable = {w for w, n in node.hits.items() if n >= self.stable_min and w != ID}
         merged = node.children.get(ID) or _Node()
         for w in list(node.children):

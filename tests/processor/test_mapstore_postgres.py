@@ -67,4 +67,9 @@ def test_postgres_store_same_behaviour(postgres_url: str) -> None:
     # a second service instance sharing the database sees the same map
     again = MapStore(postgres_url)
     assert again.graph() == g and again.stats()["seen"] == 9
+    # folding edges into a template works with PostgreSQL's upsert too
+    assert again.compact(lambda dst, path: "/pay/{id}" if path == "/charges" else path) == 1
+    moved = [x for x in again.graph()["edges"] if x["path"] == "/pay/{id}"]
+    assert len(moved) == 1 and moved[0]["count"] == 3 and [t["type"] for t in moved[0]["types"]] == ["card_number"]
+    assert moved[0]["fields"][0]["path"] == "card.number"
     again.close()
