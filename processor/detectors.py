@@ -62,6 +62,7 @@ ADDRESS_COMPACTS = frozenset(
     latitude longitude lat lng lon long geo geolocation coordinate coordinates location gps""".split()
 )
 ADDRESS_EXCLUDE = frozenset({"email", "ip", "mac", "wallet", "id", "url", "uri", "host", "web", "contract", "memory", "bitcoin", "eth"})
+HOLDER_COMPACTS = frozenset({"holder", "accountholder", "owner", "beneficiary", "recipient", "payee", "payer", "cardowner"})
 CVV_COMPACTS = frozenset({"cvv", "cvc", "cvv2", "cvc2", "csc", "securitycode", "cardsecuritycode", "cardverificationvalue", "cardcode", "cardverification", "cvn"})
 EXPIRY_COMPACTS = frozenset(
     {"exp", "expiry", "expiration", "expdate", "expirydate", "expirationdate", "validthru", "validuntil", "cardexpiry", "cardexp", "ccexp", "expires", "cardexpiration"}
@@ -281,6 +282,12 @@ def rule_identity(k: KeyInfo, val: str) -> str | None:
         return "username" if _USERNAME.fullmatch(val) and not val.isdigit() and "@" not in val else None
     if k.compact == "name" or k.compact == "fullname" or (k.words and k.words[-1] == "name" and len(k.words) == 2):
         return _bare_name(k, val)
+    if k.compact in HOLDER_COMPACTS:  # card.holder, account.owner: a person when it reads like one
+        if not _looks_like_name(val):
+            return None
+        if k.parent_compact in CARD_PARENTS or k.parent_has("account", "bank", "card", "payment"):
+            return "person_name"
+        return "person_name" if val.split()[0].lower() in FIRST_NAMES and len(val.split()) == 2 else None
     return None
 
 
@@ -438,6 +445,7 @@ def key_names_something(k: KeyInfo) -> bool:
     if gate is None:
         gate = k.memo[0] = (
             any(_is_key(k, vocab) for vocab in _KEY_VOCABULARIES)
+            or k.compact in HOLDER_COMPACTS
             or bool(k.words and k.words[-1] in TOKEN_WORDS)
             or "name" in k.words
             or k.parent_compact in CARD_COMPACTS or k.parent_compact in _DL_PARENTS
