@@ -428,6 +428,8 @@ def test_concurrent_keepalive_under_loss(netns_lab: NetnsLab, tmp_path: Path) ->
         assert orjson.loads(r["response"]["body"])["uri"] == r["request"]["target"]
     linktype, recs = pcaprewrite.read_records(cap.path)
     assert count(stats, "tcp.retransmitted_segments") >= pcaprewrite.retransmissions(recs, linktype) > 0
+    if tshark_available():
+        assert assert_covers_tshark(cap.path, records, distinct=True) > 0
 
 
 # -- the lab itself ------------------------------------------------------------------------------

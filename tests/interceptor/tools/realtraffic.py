@@ -136,9 +136,12 @@ def _tshark_body(layers: dict[str, Any]) -> bytes:
     return data[0].encode() if len(data) == 1 else b""
 
 
-def assert_covers_tshark(capture: Path, records: list[dict[str, Any]]) -> int:
-    """Every pair tshark finds, we find (same method, target, status, bodies). Returns tshark's count."""
+def assert_covers_tshark(capture: Path, records: list[dict[str, Any]], distinct: bool = False) -> int:
+    """Every pair tshark finds, we find (same method, target, status, bodies). Returns tshark's count.
+    ``distinct``: compare sets (tshark emits a pair again for retransmitted data)."""
     theirs = Multiset(tshark_pairs(capture))
+    if distinct:
+        theirs = Multiset(set(theirs))
     ours = Multiset(exchange_of(r) for r in records)
     missing = theirs - ours
     if missing:
