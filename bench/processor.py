@@ -14,6 +14,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -73,6 +74,23 @@ def bench_core(raws: list[bytes], seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def bench_map(raws: list[bytes], db: str) -> float:
+    """The map service's side: detections records applied to SQLite in batches of 500."""
+    from processor.mapstore import MapStore
+    from processor.service import MapService
+
+    proc = Processor()
+    recs = [proc.handle(r).record for r in raws]
+    store = MapStore(db)
+    svc = MapService(store, Counters())
+    t0 = time.perf_counter()
+    for i in range(0, len(recs), 500):
+        svc.apply_records(recs[i:i + 500])
+    rate = len(recs) / (time.perf_counter() - t0)
+    store.close()
+    return rate
+
+
 def bench_kafka(bootstrap: str, raws: list[bytes], total: int) -> float:
     from confluent_kafka import Producer
 
@@ -121,6 +139,8 @@ def main() -> int:
           f"records {sum(map(len, raws)) / len(raws):.0f} B")
     rate = bench_core(raws, args.seconds)
     print(f"core (parse + detect + serialise), one process: {rate:,.0f} pairs/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"map service, SQLite file: {bench_map(make_pairs(5000, seed=11), f'sqlite:///{tmp}/map.db'):,.0f} detections records/s")
     if args.kafka:
         krate = bench_kafka(args.kafka, raws, args.messages)
         print(f"one Kafka consumer instance (consume -> detect -> produce -> flush -> commit): {krate:,.0f} pairs/s")
