@@ -151,7 +151,7 @@ class Pipeline:
             flow.streams[direction].syn(seg.seq)
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
         deferred = flow.deferred[direction]
-        if payload and (deferred or _ahead_of_peer(flow, direction, seg.ack, flags)):
+        if payload and (deferred or flags & TCP_ACK and _ahead_of_peer(flow, direction, seg.ack, flags)):
             # This segment acknowledges bytes of the other direction that have not arrived yet
             # (taps read out of step, or reordering): hold it so a response never overtakes its request.
             if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):

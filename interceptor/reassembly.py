@@ -67,9 +67,15 @@ class TcpStream:
         return nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
 
     def segment(self, seq: int, payload: bytes, ts: float) -> None:
-        if self.next is None:  # capture started mid-connection: take this segment as the start
-            self.next = seq
-        self._place(self.offset(seq), payload, ts)
+        nxt = self.next
+        if nxt is None:  # capture started mid-connection: take this segment as the start
+            self.next = nxt = seq
+        start = nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
+        if start == nxt and not self.pending:  # in order, nothing held: the common case
+            self.next = nxt + len(payload)
+            self.consumer.data(payload, ts)
+            return
+        self._place(start, payload, ts)
 
     def _place(self, start: int, payload: bytes, ts: float) -> None:
         nxt = self.next
