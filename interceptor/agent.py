@@ -133,13 +133,12 @@ class Agent:
     """Owns the taps, the shared pipeline and the sinks for one ``run``."""
 
     def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], node: str) -> None:
-        from interceptor.cli import publish_to
+        from interceptor.cli import Output
 
         self.cfg = cfg
         self.counters = counters
-        self.sinks = sinks
-        self.pipeline = Pipeline(cfg, counters, publish_to(sinks) if sinks else (lambda pair: None),
-                                 source={"kind": "pcap-veth", "node": node})
+        self.output = Output(cfg, counters, sinks)
+        self.pipeline = Pipeline(cfg, counters, self.output.on_pair, source={"kind": "pcap-veth", "node": node})
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
         self.health = Health()
@@ -177,8 +176,7 @@ class Agent:
 
     def housekeeping(self, now: float) -> None:
         self.pipeline.tick(now)
-        for sink in self.sinks:
-            sink.poll()
+        self.output.poll()
         self.taps.refresh_stats()
         self.guard.check()
         self.health.beat()
@@ -210,10 +208,7 @@ class Agent:
         self.taps.refresh_stats()
         self.taps.close_all()
         self.pipeline.close(time.time())
-        reports = []
-        for sink in self.sinks:
-            reports.append(sink.close(max(0.0, deadline - time.monotonic())))
-        return reports
+        return self.output.close(max(0.0, deadline - time.monotonic()))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

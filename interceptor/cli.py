@@ -80,6 +80,8 @@ def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters) -> lis
 
 
 def publish_to(sinks: list[Sink]) -> Any:
+    if not sinks:
+        return lambda pair: None
     if len(sinks) == 1:
         return sinks[0].publish
 
@@ -88,6 +90,42 @@ def publish_to(sinks: list[Sink]) -> Any:
             sink.publish(pair)
 
     return publish
+
+
+class Output:
+    """What happens to an emitted pair: Kubernetes enrichment (when enabled), then the sinks."""
+
+    def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], wait_for_sync: bool = False) -> None:
+        self.sinks = sinks
+        self.watcher: Any = None
+        publish = publish_to(sinks)
+        if not cfg.kubernetes.enabled:
+            self.on_pair = publish
+            return
+        from interceptor.enrich import start_enrichment
+
+        enricher, self.watcher = start_enrichment(cfg, counters)
+        enrich = enricher.enrich
+        if wait_for_sync and not self.watcher.wait_synced(cfg.kubernetes.request_timeout_s):
+            print("interceptor: the Kubernetes API did not answer in time; pairs carry what is known "
+                  "(meta_stale)", file=sys.stderr)
+
+        def on_pair(pair: Any) -> None:
+            enriched = enrich(pair)
+            if enriched is not None:  # None: excluded by namespace/pod rules (counted)
+                publish(enriched)
+
+        self.on_pair = on_pair
+
+    def poll(self) -> None:
+        for sink in self.sinks:
+            sink.poll()
+
+    def close(self, timeout_s: float) -> list[dict[str, Any]]:
+        if self.watcher is not None:
+            self.watcher.stop()
+        deadline = time.monotonic() + timeout_s
+        return [sink.close(max(0.0, deadline - time.monotonic())) for sink in self.sinks]
 
 
 def write_stats(path: str | None, counters: Counters, extra: dict[str, Any]) -> None:
@@ -118,13 +156,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except CaptureError as e:
         print(f"interceptor: {e}", file=sys.stderr)
         return 1
-    sinks = open_sinks(args, cfg, counters)
-    pipeline = Pipeline(cfg, counters, publish_to(sinks) if sinks else (lambda pair: None),
-                        source={"kind": "pcap-file", "file": str(args.file)})
+    # A replay is not live: wait for the first list of the cluster so every pair can be named.
+    output = Output(cfg, counters, open_sinks(args, cfg, counters), wait_for_sync=True)
+    pipeline = Pipeline(cfg, counters, output.on_pair, source={"kind": "pcap-file", "file": str(args.file)})
     progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     started = time.monotonic()
-    error = replay_file(reader, pipeline, sinks, progress)
-    reports = [sink.close(cfg.kafka.flush_timeout_s) for sink in sinks]
+    error = replay_file(reader, pipeline, output, progress)
+    reports = output.close(cfg.kafka.flush_timeout_s)
     elapsed = time.monotonic() - started
     progress.clear()
     extra = {"file": str(args.file), "format": reader.format, "elapsed_s": round(elapsed, 3), "sinks": reports}
@@ -138,7 +176,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def replay_file(reader: CaptureReader, pipeline: Pipeline, sinks: list[Sink], progress: Progress) -> CaptureError | None:
+def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progress: Progress) -> CaptureError | None:
     """Feed every readable packet; return the error that stopped the read, if any."""
     next_tick = None
     feed = pipeline.feed_packet
@@ -150,8 +188,7 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, sinks: list[Sink], pr
             elif ts >= next_tick:
                 pipeline.tick(ts)
                 next_tick = ts + TICK_S
-                for sink in sinks:
-                    sink.poll()
+                output.poll()
             if not i & 0x3FFF:
                 progress.show(reader, pipeline)
         return None
