@@ -123,13 +123,12 @@ class Pipeline:
             self._forget(seg)  # type: ignore[arg-type]
 
     def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
-        a = (seg.src, seg.sport)
-        b = (seg.dst, seg.dport)
+        src, sport, dst, dport, seq, ack, flags, payload = seg
+        a = (src, sport)
+        b = (dst, dport)
         key = (a, b) if a < b else (b, a)
         flows = self.flows
         flow = flows.get(key)
-        payload = seg.payload
-        flags = seg.flags
         if flow is None:
             if flags & TCP_RST or not (payload or flags & TCP_SYN):
                 return  # a bare ACK or FIN of a connection we do not track
@@ -148,18 +147,18 @@ class Pipeline:
                 self._end(key, flow, ts, "")
             return
         if flags & TCP_SYN:
-            flow.streams[direction].syn(seg.seq)
+            flow.streams[direction].syn(seq)
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
         deferred = flow.deferred[direction]
-        if payload and (deferred or flags & TCP_ACK and _ahead_of_peer(flow, direction, seg.ack, flags)):
+        if payload and (deferred or flags & TCP_ACK and _ahead_of_peer(flow, direction, ack, flags)):
             # This segment acknowledges bytes of the other direction that have not arrived yet
             # (taps read out of step, or reordering): hold it so a response never overtakes its request.
             if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
-                deferred.append((seg.seq, seg.ack, flags, payload, ts))
+                deferred.append((seq, ack, flags, payload, ts))
                 self.counters.counts["tcp.deferred_segments"] += 1
                 return
             self._release_deferred(key, flow, direction)
-        self._deliver(key, flow, direction, seg.seq, flags, payload, ts)
+        self._deliver(key, flow, direction, seq, flags, payload, ts)
 
     def _deliver(self, key: tuple[Address, Address], flow: Flow, direction: int, seq: int, flags: int,
                  payload: bytes, ts: float) -> None:
