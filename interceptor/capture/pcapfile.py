@@ -22,6 +22,7 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 20
 MAX_RECORD = 256 * 1024 * 1024  # a record claiming more than this is corruption, not a packet
 
 
@@ -99,20 +100,27 @@ class CaptureReader:
         _vmaj, _vmin, _zone, _sigfigs, _snaplen, linktype = struct.unpack(endian + "HHiIII", header)
         linktype &= 0x0FFFFFFF  # upper bits carry FCS info
         self.offset = 24
-        rec = struct.Struct(endian + "IIII")
-        read = self._read
+        unpack = struct.Struct(endian + "IIII").unpack_from
+        # Records are cut out of 1 MiB blocks: one read call per block, not two per packet.
+        buf, pos = b"", 0
         while True:
-            hdr = read(16)
-            if not hdr:
-                return
-            if len(hdr) < 16:
-                raise CaptureError(self.path, self.offset, "truncated record header (capture cut short)")
-            sec, frac, caplen, _origlen = rec.unpack(hdr)
+            if len(buf) - pos < 16:
+                buf, pos = buf[pos:] + self._read(CHUNK), 0
+                if not buf:
+                    return
+                if len(buf) < 16:
+                    raise CaptureError(self.path, self.offset, "truncated record header (capture cut short)")
+            sec, frac, caplen, _origlen = unpack(buf, pos)
             if caplen > MAX_RECORD:
                 raise CaptureError(self.path, self.offset, f"record length {caplen} is not plausible (corrupt file)")
-            data = read(caplen)
-            if len(data) < caplen:
-                raise CaptureError(self.path, self.offset, "truncated record (capture cut short)")
+            end = pos + 16 + caplen
+            if end > len(buf):
+                buf, pos = buf[pos:] + self._read(max(CHUNK, caplen + 16)), 0
+                end = 16 + caplen
+                if end > len(buf):
+                    raise CaptureError(self.path, self.offset, "truncated record (capture cut short)")
+            data = buf[pos + 16 : end]
+            pos = end
             self.offset += 16 + caplen
             self.packets += 1
             yield sec + frac * resolution, linktype, data
