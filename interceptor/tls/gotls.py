@@ -19,8 +19,10 @@ from interceptor.tls.elf import Elf, ElfError, Symbol
 WRITE = "crypto/tls.(*Conn).Write"
 READ = "crypto/tls.(*Conn).Read"
 CLOSE = "crypto/tls.(*Conn).Close"
-HANDSHAKE = "crypto/tls.(*Conn).handshakeContext"  # optional: learns the socket before the first Write
-FUNCS = {WRITE, READ, CLOSE, HANDSHAKE}
+# Optional: run once per connection (unlike handshakeContext, which every Read/Write calls); their
+# socket I/O tells the probes the connection's socket before the first Write.
+HANDSHAKES = {"crypto/tls.(*Conn).clientHandshake", "crypto/tls.(*Conn).serverHandshake"}
+FUNCS = {WRITE, READ, CLOSE} | HANDSHAKES
 
 EM_X86_64 = 62
 PCLN_MAGICS = {0xFFFFFFF0: "1.18", 0xFFFFFFF1: "1.20"}  # Go 1.18+ layouts (register ABI is 1.17+)
@@ -115,12 +117,14 @@ def probe_points(path: str) -> list[ProbePoint] | None:
     probes = find_go_probes(path)
     if probes is None:
         return None
-    entry_fns = {WRITE: "go_write_entry", READ: "go_read_entry", CLOSE: "go_close_entry",
-                 HANDSHAKE: "go_handshake_entry"}
-    points = [ProbePoint(off, entry_fns[name]) for name, off in probes.entries.items()]
-    for name, rets in probes.returns.items():
-        fn = "go_handshake_return" if name == HANDSHAKE else "go_return"
-        points += [ProbePoint(off, fn) for off in rets]
-    if HANDSHAKE in probes.entries and not probes.returns.get(HANDSHAKE):
-        points = [p for p in points if p.fn != "go_handshake_entry"]  # an entry without RETs would leak
+    entry_fns = {WRITE: "go_write_entry", READ: "go_read_entry", CLOSE: "go_close_entry"}
+    entry_fns.update(dict.fromkeys(HANDSHAKES, "go_handshake_entry"))
+    points = []
+    for name, off in probes.entries.items():
+        rets = probes.returns.get(name, [])
+        if name in HANDSHAKES and not rets:
+            continue  # an entry without its RETs would leave calls behind
+        points.append(ProbePoint(off, entry_fns[name]))
+        fn = "go_handshake_return" if name in HANDSHAKES else "go_return"
+        points += [ProbePoint(ret, fn) for ret in rets]
     return points

@@ -369,7 +369,7 @@ static __always_inline s32 go_conn_fd(u64 conn) {
 // would put the response before its request. Reads are copied at the RET (n is known only then).
 // A second entry without a RET in between is the same call restarted after morestack grew the
 // stack: ignored, or its data would be recorded twice.
-#define GO_HANDSHAKE_KEY (1ULL << 32)  // handshakeContext runs nested in Read/Write: its own key
+#define GO_HANDSHAKE_KEY (1ULL << 32)  // the handshake may run nested in Read/Write: its own key
 
 static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
     u64 id = bpf_get_current_pid_tgid();
@@ -402,8 +402,8 @@ static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
 
 int go_write_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_WRITE); }
 int go_read_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_READ); }
-// handshakeContext: its reads and writes on the socket tell the connection's struct sock before the
-// first Write, so even the first record of a connection carries the addresses.
+// clientHandshake/serverHandshake: their reads and writes on the socket tell the connection's struct
+// sock before the first Write, so even the first record of a connection carries the addresses.
 int go_handshake_entry(struct pt_regs *ctx) { return go_entry(ctx, GO_HANDSHAKE); }
 
 int go_return(struct pt_regs *ctx) {
