@@ -19,6 +19,7 @@ import socket
 import struct
 import tracemalloc
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -260,14 +261,8 @@ def _segments(stream: bytes, side: int, seq: int, ack: int, draw, cli, srv) -> t
     return segs, seq
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(exchange, min_size=1, max_size=6), st.booleans(), st.data())
-def test_segmented_reordered_duplicated_conversation_pairs_exactly(exchanges, pipelined, data) -> None:
-    """Valid keep-alive (or pipelined) exchanges cut into random segments, neighbouring segments of
-    one direction swapped, a response's first segment sometimes captured before its request's last
-    one (taps out of step), some segments sent twice, sequence numbers near wrap-around: the pairs
-    are exactly the exchanges (method, target, status, bodies)."""
-    draw = data.draw
+def _conversation(exchanges, pipelined: bool, draw) -> list[bytes]:
+    """Frames of one connection carrying ``exchanges`` (see the property below)."""
     cli, srv = ("198.18.0.1", 40000), ("198.18.0.2", 8080)
     cseq0 = draw(st.sampled_from([1000, 2**32 - 700]))
     sseq0 = draw(st.sampled_from([5000, 2**32 - 900]))
@@ -289,7 +284,10 @@ def test_segmented_reordered_duplicated_conversation_pairs_exactly(exchanges, pi
                 frames += rsegs[:-1] + ssegs[:1] + rsegs[-1:] + ssegs[1:]
             else:
                 frames += rsegs + ssegs
-    frames = [f for frame in frames for f in ([frame, frame] if draw(st.integers(0, 9)) == 0 else [frame])]
+    return [f for frame in frames for f in ([frame, frame] if draw(st.integers(0, 9)) == 0 else [frame])]
+
+
+def _replay(frames: list[bytes]) -> tuple[list[tuple], Counters, Pipeline]:
     cfg = Config()
     cfg.filters.keep_all = True
     counters = Counters()
@@ -299,6 +297,37 @@ def test_segmented_reordered_duplicated_conversation_pairs_exactly(exchanges, pi
         pipe.feed_packet(1000.0 + i * 1e-4, frame, 1)
     pipe.close()
     got = [(p.request.method, p.request.target, p.request.body, p.response.status, p.response.body) for p in pairs]
+    return got, counters, pipe
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(exchange, min_size=1, max_size=6), st.booleans(), st.data())
+def test_segmented_reordered_duplicated_conversation_pairs_exactly(exchanges, pipelined, data) -> None:
+    """Valid keep-alive (or pipelined) exchanges cut into random segments, neighbouring segments of
+    one direction swapped, a response's first segment sometimes captured before its request's last
+    one (taps out of step), some segments sent twice, sequence numbers near wrap-around: the pairs
+    are exactly the exchanges (method, target, status, bodies)."""
+    got, counters, pipe = _replay(_conversation(exchanges, pipelined, data.draw))
     want = [(m, f"/{p}", rb, s, sb) for m, p, rb, s, sb, _ in exchanges]
     assert got == want, counters.snapshot()
+    assert_healthy(pipe, counters)
+
+
+@pytest.mark.xfail(strict=False, reason="core bug (report #4): a request lost by the capture shifts pairing by one "
+                   "(its response is paired with the next request); fix idea: pair by ACK numbers")
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(exchange, min_size=2, max_size=6), st.data())
+def test_capture_loss_never_yields_a_wrong_pair(exchanges, data) -> None:
+    """Keep-alive conversations (not pipelined: there a lost request cannot be placed) with one data
+    segment missing from the capture: every pair emitted is one of the exchanges, byte-exact, and
+    every exchange not emitted is counted as a drop."""
+    frames = _conversation(exchanges, False, data.draw)
+    data_frames = [i for i in range(2, len(frames)) if len(frames[i]) > 54]
+    gone = data.draw(st.sampled_from(data_frames), label="removed frame")
+    frames = [f for i, f in enumerate(frames) if i != gone and f != frames[gone]]
+    got, counters, pipe = _replay(frames)
+    want = [(m, f"/{p}", rb, s, sb) for m, p, rb, s, sb, _ in exchanges]
+    wrong = [g for g in got if g not in want]
+    assert not wrong, f"wrong pairs: {[(g[0], g[1], g[3], len(g[2]), len(g[4])) for g in wrong]} {counters.snapshot()}"
+    assert sum(counters.drops().values()) >= len(want) - len(got), counters.snapshot()
     assert_healthy(pipe, counters)
