@@ -116,3 +116,31 @@ def test_go_server_and_curl(tls_harness: TlsHarness, go_tlsprog, tls_certs) -> N
     assert_pair(p, "POST", "/mixed", data, 200, data, port)
     assert h.counters.get("tls.openssl.lost_samples") == 0 and h.counters.get("tls.gotls.lost_samples") == 0
     assert h.counters.get("tls.addresses_from_kernel") > 0
+
+
+def test_lost_records_resynchronise(tls_certs) -> None:
+    """A ring buffer too small for a 1 MB body: records are lost and counted, the connection gets a
+    gap, and the next requests on the same keep-alive connection still pair exactly."""
+    from tests.fixtures.tls import harness_config
+
+    cfg = harness_config()
+    cfg.tls.ring_buffer_bytes = 256 * 1024
+    h = TlsHarness(cfg)
+    try:
+        if h.source is None:
+            pytest.skip("TLS source unavailable here")
+        server, port = h.start_server(*h.python("server", *tls_certs))
+        h.wait_attached(server.pid)
+        sizes = [1_000_000, 200, 300]
+        client = h.spawn(*h.python("client", str(port), ",".join(map(str, sizes))), stdin=True)
+        out, err = client.communicate("go\n", timeout=60)
+        assert client.returncode == 0, err
+        got = sorted(h.wait_pairs(for_pid(client.pid, "/py/"), 2), key=lambda p: p.request.target)
+        assert [p.request.target for p in got] == ["/py/1", "/py/2"]
+        for p, i in zip(got, (1, 2), strict=True):
+            assert_pair(p, "POST", f"/py/{i}", body(i, sizes[i]), 200, body(i, sizes[i]), port)
+        counts = h.call(lambda: (h.source._count_lost(), dict(h.counters.counts))[1])
+        assert counts["tls.openssl.lost_samples"] > 0 and counts["tls.openssl.gaps"] > 0, counts
+        assert counts["stream.gaps"] > 0
+    finally:
+        h.close()
