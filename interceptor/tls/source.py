@@ -80,7 +80,8 @@ class TlsSource:
     # ---- the loop -----------------------------------------------------------------------------
 
     def fileno(self) -> int:
-        """The ring buffer map's fd: readable (epoll/select) when records are waiting."""
+        """The ring buffer map's fd (epoll/select). Data records do not wake it (they are taken in
+        batches by every ``poll``), exec notices do: call ``poll`` at least every ~100 ms anyway."""
         return int(self._ring.map_fd)
 
     def poll(self, timeout_ms: int = 100) -> None:
