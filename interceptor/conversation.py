@@ -59,7 +59,12 @@ class Conversation:
             self.ctx.limits, self.ctx.counters, self.ctx.budget, self._on_message, self._request_method, synced
         )
         parser.on_role = self._on_role
+        parser.on_gap = self._on_gap
         return parser
+
+    def _on_gap(self, parser: MessageParser) -> None:
+        if parser.role == "response":
+            self.response_gap = True  # the next response may answer a later request
 
     def _on_role(self, parser: MessageParser) -> None:
         direction = self.parsers.index(parser)
@@ -81,8 +86,6 @@ class Conversation:
             self.parsers[1 - direction].role = "response"
 
     def gap(self, direction: int) -> None:
-        if self.parsers[direction].role == "response":
-            self.response_gap = True
         self.parsers[direction].gap()
 
     # -- events from the parsers ------------------------------------------------------------------

@@ -34,6 +34,7 @@ CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
 HEAD_END = b"\r\n\r\n"
 HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
 METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
+KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 WSP = (" ", "\t")
 
 
@@ -100,6 +101,7 @@ class MessageParser:
         self.msg: Partial | None = None
         self.messages = 0
         self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
+        self.on_gap: Callable[[MessageParser], None] | None = None  # told before a gap is handled
 
     def __repr__(self) -> str:
         return f"<MessageParser {self.role} {self.state.value} buf={len(self.buf)}>"
@@ -169,6 +171,8 @@ class MessageParser:
                 version, status, reason = start
                 self.on_message(self, Response(version, headers, body, length, False, ts, body_end, index,
                                                status=int(status), reason=reason), "", ts)
+            if body_end == len(data):
+                return b""
             data = data[body_end:]
             if self.state is not State.DETECT:
                 return data
@@ -178,6 +182,8 @@ class MessageParser:
         """Bytes were lost: abandon the message in progress and search for the next start."""
         if self.state is State.DEAD:
             return
+        if self.on_gap is not None:
+            self.on_gap(self)
         if self.msg is not None:
             self._abandon("gap")
         elif self.buf and self.state is State.DETECT and self._guess_role():
@@ -561,7 +567,7 @@ def parse_start_line(line: str, role: str | None) -> tuple[bool, tuple[str, str,
     if len(parts) != 3 or parts[2] not in HTTP_VERSIONS or not parts[1]:
         return None
     method = parts[0]
-    if not (method.isascii() and method.isupper() and len(method) <= 32) or not METHOD.fullmatch(method):
+    if method not in KNOWN_METHODS and (len(method) > 32 or not METHOD.fullmatch(method)):
         return None
     return True, (method, parts[1], parts[2])
 

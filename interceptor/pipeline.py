@@ -54,23 +54,6 @@ class Flow:
         self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
 
 
-class _Direction:
-    """Adapts a TCP stream's in-order bytes to one direction of a conversation."""
-
-    __slots__ = ("conversation", "direction", "parser")
-
-    def __init__(self, conversation: Conversation, direction: int) -> None:
-        self.conversation = conversation
-        self.direction = direction
-        self.parser = conversation.parsers[direction]
-
-    def data(self, payload: bytes, ts: float) -> None:
-        self.parser.feed(payload, ts)
-
-    def gap(self) -> None:
-        self.conversation.gap(self.direction)
-
-
 class Pipeline:
     """Feed with ``feed_packet`` (capture) or ``feed_stream`` (TLS plaintext); pairs go to ``on_pair``."""
 
@@ -222,7 +205,7 @@ class Pipeline:
         # A connection whose SYN we saw starts at a message boundary; otherwise search for one.
         conversation = Conversation(self.ctx, endpoints, source or self.source, synced=bool(flags & TCP_SYN))
         streams = tuple(
-            TcpStream(_Direction(conversation, d), self.counters, self.budget, self.config.core.max_out_of_order_segments)
+            TcpStream(conversation.parsers[d], self.counters, self.budget, self.config.core.max_out_of_order_segments)
             for d in (0, 1)
         )
         flow = Flow(a, streams, conversation, ts)  # type: ignore[arg-type]
