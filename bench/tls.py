@@ -102,8 +102,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", choices=["openssl", "gotls"])
-    ap.add_argument("--consumer", choices=["pipeline", "count"], default="pipeline",
-                    help="pipeline: the real HTTP core makes pairs; count: records only counted (probe cost)")
+    ap.add_argument("--consumer", choices=["pipeline", "count", "empty"], default="pipeline",
+                    help="pipeline: the real HTTP core makes pairs; count: records only counted (probe cost); "
+                         "empty: the probes return at once (the cost of the uprobe traps alone)")
     ap.add_argument("--nice", type=int, default=0, help="niceness of the consumer thread (an agent's priority)")
     args = ap.parse_args()
     cfg = Config()
@@ -117,8 +118,9 @@ def main() -> None:
             ratios, base, hooked, pairs = [], [], [], []
             for _ in range(args.rounds):
                 base.append(run_once(server_cmd, client_cmd, args.requests))
-                pipeline = CountingPipeline() if args.consumer == "count" else None
-                harness = TlsHarness(cfg, pipeline, nice=args.nice)
+                pipeline = CountingPipeline() if args.consumer != "pipeline" else None
+                cflags = ("-DEMPTY_PROBES",) if args.consumer == "empty" else ()
+                harness = TlsHarness(cfg, pipeline, nice=args.nice, extra_cflags=cflags)
                 if harness.source is None:
                     raise SystemExit(f"bench/tls: TLS source unavailable: {harness.counters.snapshot()['counts']}")
                 try:

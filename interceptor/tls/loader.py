@@ -98,7 +98,7 @@ def ring_pages(nbytes: int) -> int:
     return 1 << (pages - 1).bit_length()
 
 
-def load(cfg: TlsConfig) -> Any:
+def load(cfg: TlsConfig, extra_cflags: tuple[str, ...] = ()) -> Any:
     """Compile and load probes.c; returns the bcc.BPF object. Raises Unavailable with the reason."""
     import_bcc()
     check_permission()
@@ -109,7 +109,7 @@ def load(cfg: TlsConfig) -> Any:
     mount_tracefs()
     from bcc import BPF
 
-    cflags = [f"-DNCPU={possible_cpus()}", f"-DRING_PAGES={ring_pages(cfg.ring_buffer_bytes)}"]
+    cflags = [f"-DNCPU={possible_cpus()}", f"-DRING_PAGES={ring_pages(cfg.ring_buffer_bytes)}", *extra_cflags]
     try:
         return BPF(src_file=str(PROBES_C).encode(), cflags=cflags)
     except Exception as e:  # BCC raises bare Exception for compile and load errors

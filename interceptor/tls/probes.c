@@ -23,6 +23,14 @@
 #define RING_PAGES 4096
 #endif
 
+// EMPTY_PROBES (bench/tls --consumer empty): the hot programs return at once, to measure what the
+// uprobe traps alone cost the traced programs.
+#ifdef EMPTY_PROBES
+#define EMPTY_RETURN return 0
+#else
+#define EMPTY_RETURN
+#endif
+
 #define KIND_OPENSSL 0
 #define KIND_GOTLS 1
 #define EV_DATA 0
@@ -219,6 +227,7 @@ static __always_inline void emit_close(u32 pid, u64 conn, u8 kind) {
 // ---- OpenSSL ----------------------------------------------------------------------------------
 
 static __always_inline int ssl_entry(struct pt_regs *ctx, u8 dir, u8 ex) {
+    EMPTY_RETURN;
     u64 id = bpf_get_current_pid_tgid();
     if (skipped(id >> 32))
         return 0;
@@ -242,6 +251,7 @@ int ssl_read_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 1);
 // Shared by the four return probes: the data is copied at return so that non-blocking retries
 // (which return <= 0) produce nothing and the length is what OpenSSL reports.
 int ssl_return(struct pt_regs *ctx) {
+    EMPTY_RETURN;
     u64 id = bpf_get_current_pid_tgid();
     struct call_key_t key = {.id = id};
     struct call_t *call = calls.lookup(&key);
@@ -372,6 +382,7 @@ static __always_inline s32 go_conn_fd(u64 conn) {
 #define GO_HANDSHAKE_KEY (1ULL << 32)  // the handshake may run nested in Read/Write: its own key
 
 static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
+    EMPTY_RETURN;
     u64 id = bpf_get_current_pid_tgid();
     u32 pid = id >> 32;
     if (skipped(pid))
@@ -407,6 +418,7 @@ int go_read_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_READ); }
 int go_handshake_entry(struct pt_regs *ctx) { return go_entry(ctx, GO_HANDSHAKE); }
 
 int go_return(struct pt_regs *ctx) {
+    EMPTY_RETURN;
     u64 id = bpf_get_current_pid_tgid();
     u32 pid = id >> 32;
     struct call_key_t key = {.id = pid, .g = ctx->r14};

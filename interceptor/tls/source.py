@@ -314,14 +314,15 @@ class TlsSource:
 
 
 def start_tls_source(config: Config, counters: Counters, pipeline: Any,
-                     process_filter: Callable[[int], bool] | None = None) -> TlsSource | None:
+                     process_filter: Callable[[int], bool] | None = None,
+                     extra_cflags: tuple[str, ...] = ()) -> TlsSource | None:
     """The TLS source, or None when disabled or impossible here (one log line says why, and
     ``tls.unavailable.<reason>`` is counted); packet capture is not affected either way."""
     if not config.tls.enabled:
         log.info("tls: disabled (tls.enabled is false)")
         return None
     try:
-        bpf = loader.load(config.tls)
+        bpf = loader.load(config.tls, extra_cflags)
         source = TlsSource(config, counters, pipeline, bpf, process_filter)
     except loader.Unavailable as e:
         log.warning("tls: TLS capture off: %s", e)
