@@ -7,7 +7,10 @@ two pairs: one attributed to the client's pid and one to the server's, with the 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -144,3 +147,32 @@ def test_lost_records_resynchronise(tls_certs) -> None:
         assert counts["stream.gaps"] > 0
     finally:
         h.close()
+
+
+def test_container_library_through_proc_root(tls_harness: TlsHarness, tls_certs, tmp_path) -> None:
+    """A process in its own mount namespace with its own copy of libssl (as in a container image):
+    the copy is found through /proc/<pid>/root and attached as a file of its own."""
+    h = tls_harness
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare")
+    server, port = h.start_server(*h.python("server", *tls_certs))
+    system = os.path.realpath("/usr/lib/x86_64-linux-gnu/libssl.so.3")
+    copy = tmp_path / "libssl.so.3"
+    shutil.copy2(system, copy)
+    script = (f"mount --bind {copy} /usr/lib/x86_64-linux-gnu/libssl.so.3 && exec "
+              + " ".join(h.python("client", str(port), "250", "early")))
+    client = h.spawn("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, stdin=True)
+    # the client pid is the shell's (exec): wait until its own libssl (the copy's inode) is attached
+    deadline = time.monotonic() + 20
+    copy_key = (os.stat(copy).st_dev, os.stat(copy).st_ino)
+    while copy_key not in h.call(lambda: dict(h.source.targets)) or not h.attached(client.pid):
+        assert time.monotonic() < deadline, "the container's libssl was never attached"
+        time.sleep(0.1)
+    target = h.call(lambda: h.source.targets[copy_key])
+    assert target.path == f"/proc/{client.pid}/root/usr/lib/x86_64-linux-gnu/libssl.so.3"
+    assert copy_key != (os.stat(system).st_dev, os.stat(system).st_ino)
+    out, err = client.communicate("go\n", timeout=60)
+    assert client.returncode == 0, err
+    (p,) = h.wait_pairs(for_pid(client.pid, "/py/"), 1)
+    assert p.source == {"kind": "openssl", "pid": client.pid, "command": "python3"}
+    assert_pair(p, "POST", "/py/0", body(0, 250), 200, body(0, 250), port)

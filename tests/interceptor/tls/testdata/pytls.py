@@ -3,7 +3,8 @@
     pytls.py server CERT KEY            HTTPS echo server on 127.0.0.1:0; prints "LISTEN <port>"
     pytls.py client PORT SIZES          waits for a line on stdin, THEN imports ssl (late), and sends
                                         keep-alive POSTs /py/<i> of JSON bodies of the comma-separated
-                                        SIZES with http.client
+                                        SIZES with http.client ("early" as 4th argument:
+                                        import ssl before waiting)
 """
 
 import sys
@@ -42,9 +43,11 @@ def server(cert: str, key: str) -> None:
     httpd.serve_forever()
 
 
-def client(port: int, sizes: list[int]) -> None:
+def client(port: int, sizes: list[int], early: bool = False) -> None:
+    if early:
+        import ssl  # noqa: F401  (libssl mapped before the wait)
     sys.stdin.readline()
-    import http.client  # noqa: F401  (imports ssl: libssl is mapped only now)
+    import http.client  # noqa: F401  (imports ssl: libssl is mapped only now, unless early)
     import ssl
 
     ctx = ssl.create_default_context()
@@ -64,4 +67,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "server":
         server(sys.argv[2], sys.argv[3])
     else:
-        client(int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")])
+        client(int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")], sys.argv[4:] == ["early"])
