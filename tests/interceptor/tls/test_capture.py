@@ -176,3 +176,6 @@ def test_container_library_through_proc_root(tls_harness: TlsHarness, tls_certs,
     (p,) = h.wait_pairs(for_pid(client.pid, "/py/"), 1)
     assert p.source == {"kind": "openssl", "pid": client.pid, "command": "python3"}
     assert_pair(p, "POST", "/py/0", body(0, 250), 200, body(0, 250), port)
+    # gone: the next scan detaches the file nobody maps any more
+    h.call(h.source.scan)
+    assert copy_key not in h.call(lambda: dict(h.source.targets))
