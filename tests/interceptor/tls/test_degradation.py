@@ -70,3 +70,17 @@ def test_disabled_is_silent_none() -> None:
     counters = Counters()
     assert start_tls_source(Config(), counters, pipeline=None) is None
     assert counters.snapshot()["counts"] == {}
+
+
+def test_missing_headers_named_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the permission check comes first)")
+    cfg = Config()
+    cfg.tls.enabled = True
+    cfg.tls.kernel_headers = "/nonexistent/kernel-headers"
+    counters = Counters()
+    with caplog.at_level("WARNING", logger="interceptor.tls.source"):
+        assert start_tls_source(cfg, counters, pipeline=None) is None
+    assert counters.get("tls.unavailable.no_headers") == 1
+    (rec,) = caplog.records
+    assert "tls.kernel_headers: /nonexistent/kernel-headers is not a directory" in rec.getMessage()
