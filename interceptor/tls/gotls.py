@@ -59,7 +59,7 @@ def find_go_probes(path: str) -> GoProbes | None:
                 entry = elf.file_offset(sym.addr)
                 if entry is None:
                     continue
-                probes.entries[name] = entry
+                probes.entries[name] = elf.file_offset(entry_probe_address(elf.read(sym.addr, 32), sym.addr))
                 if name != CLOSE:
                     rets = ret_addresses(elf.read(sym.addr, sym.size), sym.addr)
                     probes.returns[name] = [o for o in map(elf.file_offset, rets) if o is not None]
@@ -68,6 +68,22 @@ def find_go_probes(path: str) -> GoProbes | None:
             return probes
     except (OSError, ElfError):
         return None
+
+
+def entry_probe_address(code: bytes, addr: int) -> int:
+    """Where to put the "entry" uprobe: on the prologue's ``jbe`` (to morestack) when the instructions
+    before it are the stack check only (``cmp rsp, [r14+16]``, maybe ``lea r12, [rsp-N]``): the
+    argument registers are still untouched there, and the kernel emulates a conditional jump, while
+    the ``cmp`` at the entry must be single-stepped (one trap more on every call)."""
+    import capstone
+
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    for i, (a, _size, mnem, ops) in enumerate(md.disasm_lite(code, addr)):
+        if mnem == "jbe" and i > 0:
+            return a
+        if i >= 2 or not (mnem == "cmp" and "[r14 + 0x10]" in ops or mnem == "lea" and ops.startswith("r12,")):
+            break
+    return addr
 
 
 def ret_addresses(code: bytes, addr: int) -> list[int]:
