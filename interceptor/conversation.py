@@ -40,6 +40,12 @@ class Waiting:
     method: str
     request: Request | None
     failed: str = ""
+    offset: int | None = None  # where the request starts in the client's TCP stream
+    peer_ack: int | None = None  # how much of the server's stream the client had received then
+
+
+# After loss, a response that could answer several pipelined requests: none of them is paired.
+AMBIGUOUS = Waiting(0.0, "", None, "ambiguous_after_loss")
 
 
 class Conversation:
@@ -90,12 +96,16 @@ class Conversation:
 
     # -- events from the parsers ------------------------------------------------------------------
     def _request_method(self) -> str | None:
-        if self.queue:
-            return self.queue[0].method
+        """Method of the request the response being parsed answers (HEAD and CONNECT frame it)."""
         if self.client is not None:
+            waiting = self._peek(self.parsers[1 - self.client].head_ack)
+            if waiting is not None:
+                return waiting.method
             msg = self.parsers[self.client].msg
             if msg is not None and msg.is_request:
                 return msg.start[0]
+        elif self.queue:
+            return self.queue[0].method
         return None
 
     def _on_message(self, parser: MessageParser, msg: Request | Response | None, reason: str, ts: float) -> None:
@@ -105,18 +115,19 @@ class Conversation:
             self._fail_all("upgraded_connection", count=False)
             return
         if parser.role == "request":
-            self._request(msg, reason, ts)  # type: ignore[arg-type]
+            self._request(msg, reason, ts, parser.last_offset, parser.last_ack)  # type: ignore[arg-type]
         else:
-            self._response(msg, reason, ts)  # type: ignore[arg-type]
+            self._response(msg, reason, ts, parser.last_ack)  # type: ignore[arg-type]
 
-    def _request(self, request: Request | None, reason: str, ts: float) -> None:
+    def _request(self, request: Request | None, reason: str, ts: float, offset: int | None,
+                 peer_ack: int | None) -> None:
         counters = self.ctx.counters
         if request is None:
             counters.drop(reason)
-            self._enqueue(Waiting(ts, "", None, reason))
+            self._enqueue(Waiting(ts, "", None, reason, offset, peer_ack))
         else:
             counters.inc("http.requests")
-            self._enqueue(Waiting(ts, request.method, request))
+            self._enqueue(Waiting(ts, request.method, request, "", offset, peer_ack))
 
     def _enqueue(self, waiting: Waiting) -> None:
         if len(self.queue) >= self.ctx.max_pending_requests:
@@ -125,11 +136,11 @@ class Conversation:
                 self.ctx.counters.drop("pipeline_depth")
         self.queue.append(waiting)
 
-    def _response(self, response: Response | None, reason: str, ts: float) -> None:
+    def _response(self, response: Response | None, reason: str, ts: float, ack: int | None) -> None:
         counters = self.ctx.counters
         if response is not None:
             counters.inc("http.responses")
-        waiting = self._match(ts)
+        waiting = self._match(ts, ack)
         if waiting is None:
             counters.drop("response_without_request" if response is not None else reason)
             return
@@ -146,18 +157,53 @@ class Conversation:
         src, dst = self.endpoints[c or 0], self.endpoints[s]
         self.ctx.emit(Pair(waiting.request, response, src, dst, self.source))
 
-    def _match(self, ts: float) -> Waiting | None:
-        """Pop the request this response (first byte at ``ts``) answers, or None."""
+    def _peek(self, ack: int | None, ts: float | None = None) -> Waiting | None:
+        """The queued request that a response (first byte at ``ts``, in a segment acknowledging
+        the client's stream up to ``ack``) answers, or None if it answers none we know of."""
         queue = self.queue
-        if not queue or queue[0].ts > ts:
+        if not queue:
             return None
-        if self.response_gap:
-            self.response_gap = False
-            while len(queue) > 1 and queue[1].ts <= ts:
-                lost = queue.popleft()
-                if not lost.failed:
-                    self.ctx.counters.drop("response_lost")
-        return queue.popleft()
+        first = queue[0]
+        i = 0
+        if ack is not None and first.offset is not None:
+            # TCP sequence space decides, not clocks: the server had received at least the start
+            # of the request it answers. A request lost by the capture leaves its response here.
+            if first.offset >= ack:
+                return None
+            if self.response_gap:  # responses were lost: answer the newest request the server had begun
+                while i + 1 < len(queue) and (nxt := queue[i + 1].offset) is not None and nxt < ack:
+                    i += 1
+                # Keep-alive: the client sent that request after receiving more of the server's
+                # stream than for the one before (an earlier response came, then was lost from the
+                # capture). Pipelined requests sent in one flight cannot be told apart: pair none.
+                if i and (queue[i].peer_ack is None or queue[i].peer_ack == queue[i - 1].peer_ack):
+                    return AMBIGUOUS
+            return queue[i]
+        if ts is not None and first.ts > ts:  # byte streams (TLS): only time is known
+            return None
+        if self.response_gap and ts is not None:
+            while i + 1 < len(queue) and queue[i + 1].ts <= ts:
+                i += 1
+        return queue[i]
+
+    def _match(self, ts: float, ack: int | None) -> Waiting | None:
+        """Pop the request a completed response answers; the older ones lost their responses."""
+        waiting = self._peek(ack, ts)
+        if waiting is None:
+            return None
+        if waiting is AMBIGUOUS:
+            while self.queue and self.queue[0].offset is not None and ack is not None and self.queue[0].offset < ack:
+                if not self.queue.popleft().failed:
+                    self.ctx.counters.drop("ambiguous_after_loss")
+            return AMBIGUOUS  # response_gap stays set: the following responses are as uncertain
+        self.response_gap = False
+        while self.queue[0] is not waiting:
+            self._lost(self.queue.popleft())
+        return self.queue.popleft()
+
+    def _lost(self, waiting: Waiting) -> None:
+        if not waiting.failed:
+            self.ctx.counters.drop("response_lost")
 
     # -- time and end -----------------------------------------------------------------------------
     def expire(self, now: float) -> None:

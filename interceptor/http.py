@@ -75,6 +75,8 @@ class Partial:
     oversize: str = ""  # drop reason once the body can no longer be kept
     truncated: bool = False
     wire_bytes: int = 0
+    offset: int | None = None  # stream offset of the first byte (TCP only)
+    ack: int | None = None  # other direction's offset acknowledged when the first byte was sent
 
 
 class MessageParser:
@@ -98,6 +100,18 @@ class MessageParser:
         self.state = State.DETECT if synced else State.RESYNC
         self.buf = b""
         self.buf_ts = 0.0
+        # TCP sequence space (None for TLS byte streams): the stream offset just past the data fed so
+        # far, and the other direction's offset acknowledged by the segment that brought the first
+        # byte of the buffer. Pairing after loss uses them (see Conversation._match).
+        self.stream_end: int | None = None
+        self.cur_ack: int | None = None
+        self.cur_ts = 0.0
+        self.cur_len = 0
+        self.buf_ack: int | None = None
+        self.head_offset: int | None = None
+        self.head_ack: int | None = None
+        self.last_offset: int | None = None  # of the message last reported to on_message
+        self.last_ack: int | None = None
         self.msg: Partial | None = None
         self.messages = 0
         self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
@@ -107,9 +121,13 @@ class MessageParser:
         return f"<MessageParser {self.role} {self.state.value} buf={len(self.buf)}>"
 
     # -- input -------------------------------------------------------------------------------
-    def feed(self, data: bytes, ts: float) -> None:
+    def feed(self, data: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
         if self.state is State.DEAD:
             return
+        self.cur_ack = ack
+        self.cur_ts = ts
+        self.cur_len = len(data)
+        self.stream_end = None if offset is None else offset + len(data)
         if not self.buf and self.state is State.DETECT:
             data = self._express(data, ts)
             if not data:
@@ -119,10 +137,12 @@ class MessageParser:
         else:
             self.buf = data
             self.buf_ts = ts
+            self.buf_ack = ack
         while self.buf and self._step(ts):
             pass
         if not self.buf:
             self.buf_ts = ts
+            self.buf_ack = ack
 
     data = feed  # the reassembly consumer interface
 
@@ -149,8 +169,12 @@ class MessageParser:
                     return data
             elif self.role is None or start[1][0] == "1" or start[1] in ("204", "304"):
                 return data
-            elif cl is None or self.request_method() in ("HEAD", "CONNECT"):
+            elif cl is None:
                 return data
+            else:
+                self.head_ack = self.cur_ack
+                if self.request_method() in ("HEAD", "CONNECT"):
+                    return data
             try:
                 length = int(cl) if cl is not None else 0
             except ValueError:
@@ -163,6 +187,8 @@ class MessageParser:
             if encoding and limits.decode and body:
                 return data  # decoding has its own bounds and accounting: the general path
             self.messages += 1
+            self.last_offset = None if self.stream_end is None else self.stream_end - len(data)
+            self.last_ack = self.cur_ack
             if is_request:
                 method, target, version = start
                 self.on_message(self, Request(version, headers, body, length, False, ts, body_end, index,
@@ -187,6 +213,8 @@ class MessageParser:
         if self.msg is not None:
             self._abandon("gap")
         elif self.buf and self.state is State.DETECT and self._guess_role():
+            self.last_offset = None if self.stream_end is None else self.stream_end - len(self.buf)
+            self.last_ack = self.buf_ack
             self.on_message(self, None, "gap", self.buf_ts)  # the head of a message was cut
         self.buf = b""
         self.state = State.RESYNC
@@ -255,12 +283,21 @@ class MessageParser:
             skipped = cut if len(buf) - cut <= self.limits.max_header_bytes else len(buf)
             self.counters.inc("http.resync_skipped_bytes", skipped)
             self.buf = buf[skipped:]
+            self._rebase()
             return False
         self.counters.inc("http.resync_skipped_bytes", best)
         self.counters.inc("http.resyncs")
         self.buf = buf[best:]
+        self._rebase()
         self.state = State.DETECT
         return True
+
+    def _rebase(self) -> None:
+        """The buffer was cut at the front: if what is left came with the latest chunk, the next
+        message's first byte has that chunk's time and acknowledgement, not the old buffer's."""
+        if len(self.buf) <= self.cur_len:
+            self.buf_ts = self.cur_ts
+            self.buf_ack = self.cur_ack
 
     def _head(self, ts: float) -> bool:
         buf = self.buf
@@ -296,6 +333,9 @@ class MessageParser:
         self.buf = buf[end + 4 :]
         msg_ts = self.buf_ts
         self.buf_ts = ts
+        self.head_offset = None if self.stream_end is None else self.stream_end - len(buf)
+        self.head_ack = self.buf_ack
+        self.buf_ack = self.cur_ack
         return self._begin(is_request, start, headers, index, msg_ts, end + 4)
 
     def _not_http(self) -> bool:
@@ -323,7 +363,8 @@ class MessageParser:
                 length = -1
         chunked = index.get("transfer-encoding", "").lower().rstrip().endswith("chunked")
         encoding = index.get("content-encoding", "").strip().lower()
-        msg = Partial(is_request, start, headers, index, ts, encoding, wire_bytes=head_len)
+        msg = Partial(is_request, start, headers, index, ts, encoding, wire_bytes=head_len,
+                      offset=self.head_offset, ack=self.head_ack)
         self.msg = msg
         if length is not None and length < 0 and not chunked:
             self.msg = None
@@ -496,6 +537,7 @@ class MessageParser:
         if msg is not None:
             self._release(msg)
             self.msg = None
+            self.last_offset, self.last_ack = msg.offset, msg.ack
             self.on_message(self, None, msg.oversize or reason, msg.ts)  # the first failure is the reason
 
     def _complete(self) -> None:
@@ -505,6 +547,7 @@ class MessageParser:
         self.messages += 1
         self.state = State.DETECT
         body = self._release(msg)
+        self.last_offset, self.last_ack = msg.offset, msg.ack
         if msg.oversize:
             self.on_message(self, None, msg.oversize, msg.ts)
             return

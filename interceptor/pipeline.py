@@ -20,7 +20,7 @@ from interceptor.counters import Counters
 from interceptor.filters import PairFilter
 from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
-from interceptor.reassembly import Budget, TcpStream
+from interceptor.reassembly import HALF32, MASK32, Budget, TcpStream
 
 TCP_ACK = 0x10
 # Decoder results that are not traffic we could have used: counted, but not as drops.
@@ -141,14 +141,20 @@ class Pipeline:
                 self.counters.counts["tcp.deferred_segments"] += 1
                 return
             self._release_deferred(key, flow, direction)
-        self._deliver(key, flow, direction, seq, flags, payload, ts)
+        self._deliver(key, flow, direction, seq, ack, flags, payload, ts)
 
-    def _deliver(self, key: tuple[Address, Address], flow: Flow, direction: int, seq: int, flags: int,
+    def _deliver(self, key: tuple[Address, Address], flow: Flow, direction: int, seq: int, ack: int, flags: int,
                  payload: bytes, ts: float) -> None:
         stream = flow.streams[direction]
         if payload:
             self.counters.counts["tcp.payload_bytes"] += len(payload)
-            stream.segment(seq, payload, ts)
+            peer = flow.streams[1 - direction]
+            peer_next = peer.next
+            # The acknowledged offset of the other direction travels with the bytes (pairing after loss).
+            acked = None
+            if flags & TCP_ACK and peer_next is not None:
+                acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
+            stream.segment(seq, payload, ts, acked)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -176,7 +182,7 @@ class Pipeline:
                 return
             deferred.popleft()
             self.budget.release(len(payload))
-            self._deliver(key, flow, direction, seq, flags, payload, max(ts, now))
+            self._deliver(key, flow, direction, seq, ack, flags, payload, max(ts, now))
 
     def _release_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
         """Deliver held segments even though the bytes they acknowledge never came (capture loss)."""
@@ -191,7 +197,7 @@ class Pipeline:
             # give up on those holes first, so the peer's later data is paired in order.
             while peer.pending and _ahead_of_peer(flow, direction, ack, flags):
                 peer.skip_gap(ts)
-            self._deliver(key, flow, direction, seq, flags, payload, ts)
+            self._deliver(key, flow, direction, seq, ack, flags, payload, ts)
 
     def _new_flow(
         self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None

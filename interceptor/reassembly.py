@@ -16,8 +16,11 @@ MASK32 = 0xFFFFFFFF
 HALF32 = 0x80000000
 
 
+Held = tuple[bytes, float, "int | None"]  # payload, capture time, ack (other direction's offset)
+
+
 class StreamConsumer(Protocol):
-    def data(self, payload: bytes, ts: float) -> None: ...
+    def data(self, payload: bytes, ts: float, offset: int, ack: int | None) -> None: ...
 
     def gap(self) -> None: ...
 
@@ -52,7 +55,7 @@ class TcpStream:
         self.budget = budget
         self.max_pending = max_pending
         self.next: int | None = None  # next expected stream offset (unwrapped)
-        self.pending: dict[int, bytes] = {}  # offset -> payload, waiting for a hole to fill
+        self.pending: dict[int, Held] = {}  # offset -> held segment, waiting for a hole to fill
         self.pending_bytes = 0
         self.fin_at: int | None = None
 
@@ -66,18 +69,20 @@ class TcpStream:
         assert nxt is not None
         return nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
 
-    def segment(self, seq: int, payload: bytes, ts: float) -> None:
+    def segment(self, seq: int, payload: bytes, ts: float, ack: int | None = None) -> None:
+        """Take a segment. ``ack`` is the segment's acknowledgement unwrapped into the other
+        direction's offsets (None when unknown); it travels with the bytes to the consumer."""
         nxt = self.next
         if nxt is None:  # capture started mid-connection: take this segment as the start
             self.next = nxt = seq
         start = nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
         if start == nxt and not self.pending:  # in order, nothing held: the common case
             self.next = nxt + len(payload)
-            self.consumer.data(payload, ts)
+            self.consumer.data(payload, ts, start, ack)
             return
-        self._place(start, payload, ts)
+        self._place(start, payload, ts, ack)
 
-    def _place(self, start: int, payload: bytes, ts: float) -> None:
+    def _place(self, start: int, payload: bytes, ts: float, ack: int | None) -> None:
         nxt = self.next
         assert nxt is not None
         end = start + len(payload)
@@ -90,11 +95,11 @@ class TcpStream:
             start = nxt
         if start == nxt:
             self.next = end
-            self.consumer.data(payload, ts)
+            self.consumer.data(payload, ts, start, ack)
             if self.pending:
-                self._drain(ts)
+                self._drain()
             return
-        self._hold(start, payload, ts)
+        self._hold(start, payload, ts, ack)
 
     def fin(self, seq: int, payload_len: int) -> None:
         if self.next is None:
@@ -105,29 +110,27 @@ class TcpStream:
     def finished(self) -> bool:
         return self.fin_at is not None and self.next is not None and self.next >= self.fin_at and not self.pending
 
-    def _hold(self, start: int, payload: bytes, ts: float) -> None:
+    def _hold(self, start: int, payload: bytes, ts: float, ack: int | None) -> None:
         pending = self.pending
         if start in pending:
-            if len(pending[start]) >= len(payload):
+            if len(pending[start][0]) >= len(payload):
                 self.counters.inc("tcp.retransmitted_segments")
                 return
             self._forget(start)
         if len(pending) < self.max_pending and self.budget.reserve(len(payload)):
-            pending[start] = payload
+            pending[start] = (payload, ts, ack)  # each keeps its own time and ack
             self.pending_bytes += len(payload)
             self.counters.inc("tcp.out_of_order_segments")
             return
         # No room to wait for the hole: give up on it and go on from the earliest data we have.
         self.counters.drop("tcp_out_of_order_limit" if len(pending) >= self.max_pending else "memory_budget")
         first = min(start, min(pending)) if pending else start
-        self._jump(first, ts)
-        if first == start:
-            self._place(start, payload, ts)
-        else:
-            self._drain(ts)
-            self._place(start, payload, ts)
+        self._jump(first)
+        if first != start:
+            self._drain()
+        self._place(start, payload, ts, ack)
 
-    def _jump(self, offset: int, ts: float) -> None:
+    def _jump(self, offset: int) -> None:
         nxt = self.next
         assert nxt is not None
         self.counters.inc("tcp.gaps")
@@ -135,13 +138,13 @@ class TcpStream:
         self.next = offset
         self.consumer.gap()
 
-    def _forget(self, start: int) -> bytes:
-        payload = self.pending.pop(start)
-        self.pending_bytes -= len(payload)
-        self.budget.release(len(payload))
-        return payload
+    def _forget(self, start: int) -> Held:
+        held = self.pending.pop(start)
+        self.pending_bytes -= len(held[0])
+        self.budget.release(len(held[0]))
+        return held
 
-    def _drain(self, ts: float) -> None:
+    def _drain(self) -> None:
         pending = self.pending
         while pending:
             start = min(pending)
@@ -149,18 +152,18 @@ class TcpStream:
             assert nxt is not None
             if start > nxt:
                 return
-            payload = self._forget(start)
+            payload, ts, ack = self._forget(start)
             end = start + len(payload)
             if end <= nxt:
                 continue
             self.next = end
-            self.consumer.data(payload[nxt - start :], ts)
+            self.consumer.data(payload[nxt - start :], ts, nxt, ack)
 
-    def skip_gap(self, ts: float) -> None:
+    def skip_gap(self, ts: float = 0.0) -> None:
         """Give up on the hole before the first held segment: signal a gap, deliver what follows."""
         if self.pending:
-            self._jump(min(self.pending), ts)
-            self._drain(ts)
+            self._jump(min(self.pending))
+            self._drain()
 
     def flush(self, ts: float) -> None:
         """The flow is ending: skip every remaining hole so held data is not lost silently."""

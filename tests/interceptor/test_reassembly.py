@@ -7,9 +7,11 @@ from interceptor.reassembly import Budget, TcpStream
 class Sink:
     def __init__(self) -> None:
         self.out: list[bytes | None] = []  # None marks a gap
+        self.meta: list[tuple[int, float, int | None]] = []  # (offset, ts, ack) of each delivery
 
-    def data(self, payload: bytes, ts: float) -> None:
+    def data(self, payload: bytes, ts: float, offset: int = 0, ack: int | None = None) -> None:
         self.out.append(payload)
+        self.meta.append((offset, ts, ack))
 
     def gap(self) -> None:
         self.out.append(None)
@@ -115,3 +117,12 @@ def test_fin_marks_the_end() -> None:
     assert not s.finished
     s.segment(1, b"abc", 0)
     assert s.finished
+
+
+def test_held_segments_keep_their_own_time_offset_and_ack() -> None:
+    s, sink, _, _ = stream()
+    s.syn(0)
+    s.segment(4, b"def", 2.0, 70)
+    s.segment(1, b"abc", 1.0, 50)
+    assert sink.out == [b"abc", b"def"]
+    assert sink.meta == [(1, 1.0, 50), (4, 2.0, 70)]
