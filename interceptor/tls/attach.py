@@ -9,7 +9,6 @@ that maps the file, including processes started later.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -34,6 +33,7 @@ class Target:
     path: str
     events: list[bytes] = field(default_factory=list)  # perf event names, for detaching
     pids: set[int] = field(default_factory=set)
+    idle_since: float | None = None  # monotonic time the last process using it went away
 
 
 class Attacher:
@@ -52,16 +52,12 @@ class Attacher:
             self._fns[name] = self.bpf.load_func(name.encode(), BPF.KPROBE)
         return self._fns[name]
 
-    def attach(self, target: Target, points: list[ProbePoint]) -> None:
+    def attach(self, target: Target, points: list[ProbePoint], fd: int) -> None:
         """Attach every point or none: on a failure the ones done are detached and OSError raised.
 
-        The file is opened once and attached through ``/proc/self/fd/N``: a path through another
-        process's /proc/<pid>/root stops resolving when that process exits halfway."""
-        fd = os.open(target.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            self._attach_fd(target, points, f"/proc/self/fd/{fd}".encode())
-        finally:
-            os.close(fd)
+        ``fd`` is the file opened by the caller: attaching through ``/proc/self/fd/N`` still works when
+        the process whose /proc/<pid>/root led to the file has exited meanwhile."""
+        self._attach_fd(target, points, f"/proc/self/fd/{fd}".encode())
 
     def _attach_fd(self, target: Target, points: list[ProbePoint], path: bytes) -> None:
         label = self._name_re.sub(b"_", target.path.encode())[-120:]

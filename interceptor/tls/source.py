@@ -63,6 +63,7 @@ class TlsSource:
         self.attacher = Attacher(bpf)
         self.targets: dict[tuple[int, int], Target] = {}
         self.not_probeable: set[tuple[int, int]] = set()
+        self._points: dict[tuple[int, int], tuple[str, list[ProbePoint]]] = {}  # ELF work done once per file
         self.pids: dict[int, PidInfo] = {}
         self.streams: dict[tuple[str, int, int], Stream] = {}
         self._gen = 0
@@ -243,6 +244,7 @@ class TlsSource:
             if info is None or info.excluded or info.ssl_found:
                 continue
             self._scan_pid(pid, info)
+        self._detach_idle(time.monotonic())
         self.counters.set_gauge("tls.attached_files", len(self.targets))
         self.counters.set_gauge("tls.processes", sum(1 for i in self.pids.values() if i.keys))
 
@@ -262,24 +264,34 @@ class TlsSource:
                 self._use(pid, info, procfs.in_root(pid, m.path.removesuffix(" (deleted)"), self.proc))
 
     def _use(self, pid: int, info: PidInfo, path: str, exe_file: bool = False) -> None:
+        # Opened first and worked on through /proc/self/fd: a short-lived process may exit while its
+        # file is parsed and attached, and the next run of the same program is then covered.
         try:
-            st = os.stat(path)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return
-        key = (st.st_dev, st.st_ino)
-        target = self.targets.get(key)
-        if target is None:
-            if key in self.not_probeable:
-                return
-            target = self._attach(key, path, exe_file)
+        try:
+            st = os.fstat(fd)
+            key = (st.st_dev, st.st_ino)
+            target = self.targets.get(key)
             if target is None:
-                return
+                if key in self.not_probeable:
+                    return
+                target = self._attach(key, path, fd, exe_file)
+                if target is None:
+                    return
+        finally:
+            os.close(fd)
         target.pids.add(pid)
+        target.idle_since = None
         info.keys.add(key)
 
-    def _attach(self, key: tuple[int, int], path: str, exe_file: bool) -> Target | None:
+    def _probe_points(self, key: tuple[int, int], fd: int, exe_file: bool) -> tuple[str, list[ProbePoint]] | None:
+        if key in self._points:
+            return self._points[key]
         points: list[ProbePoint] | None = None
         kind = "openssl"
+        path = f"/proc/self/fd/{fd}"
         if exe_file and self.cfg.gotls:
             points, kind = gotls.probe_points(path), "gotls"
         if points is None and self.cfg.openssl:  # a library, or an executable with OpenSSL linked in
@@ -287,9 +299,17 @@ class TlsSource:
         if not points:
             self.not_probeable.add(key)  # not OpenSSL nor Go with crypto/tls: never look again
             return None
+        self._points[key] = (kind, points)
+        return kind, points
+
+    def _attach(self, key: tuple[int, int], path: str, fd: int, exe_file: bool) -> Target | None:
+        found = self._probe_points(key, fd, exe_file)
+        if found is None:
+            return None
+        kind, points = found
         target = Target(key, kind, path)
         try:
-            self.attacher.attach(target, points)
+            self.attacher.attach(target, points, fd)
         except OSError as e:  # e.g. the process exited meanwhile: tried again with the next one
             log.warning("tls: %s", e)
             self.counters.inc("tls.attach_failures")
@@ -307,9 +327,17 @@ class TlsSource:
             if target is None:
                 continue
             target.pids.discard(pid)
-            if not target.pids:
+            if not target.pids and target.idle_since is None:
+                target.idle_since = time.monotonic()
+
+    def _detach_idle(self, now: float) -> None:
+        """Files no process has mapped for ``tls.detach_after_s`` (short-lived programs that run again
+        and again stay attached: their first TLS calls come before an attach could)."""
+        for key, target in list(self.targets.items()):
+            if target.idle_since is not None and now - target.idle_since >= self.cfg.detach_after_s:
                 self.attacher.detach(target)
                 del self.targets[key]
+                self._points.pop(key, None)
                 log.info("tls: detached from %s (no process uses it)", target.path)
 
 

@@ -176,6 +176,9 @@ def test_container_library_through_proc_root(tls_harness: TlsHarness, tls_certs,
     (p,) = h.wait_pairs(for_pid(client.pid, "/py/"), 1)
     assert p.source == {"kind": "openssl", "pid": client.pid, "command": "python3"}
     assert_pair(p, "POST", "/py/0", body(0, 250), 200, body(0, 250), port)
-    # gone: the next scan detaches the file nobody maps any more
+    # gone: once tls.detach_after_s has passed, the next scan detaches the file nobody maps any more
+    h.call(h.source.scan)
+    assert h.call(lambda: h.source.targets[copy_key].idle_since) is not None
+    h.call(lambda: setattr(h.source.targets[copy_key], "idle_since", time.monotonic() - h.config.tls.detach_after_s))
     h.call(h.source.scan)
     assert copy_key not in h.call(lambda: dict(h.source.targets))
