@@ -164,6 +164,10 @@ class Conversation:
         if not queue:
             return None
         first = queue[0]
+        if not self.response_gap:  # the common case: the oldest request, if the response can answer it
+            if ack is not None and first.offset is not None:
+                return None if first.offset >= ack else first
+            return None if ts is not None and first.ts > ts else first
         i = 0
         if ack is not None and first.offset is not None:
             # TCP sequence space decides, not clocks: the server had received at least the start
