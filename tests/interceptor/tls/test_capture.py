@@ -182,3 +182,18 @@ def test_container_library_through_proc_root(tls_harness: TlsHarness, tls_certs,
     h.call(lambda: setattr(h.source.targets[copy_key], "idle_since", time.monotonic() - h.config.tls.detach_after_s))
     h.call(h.source.scan)
     assert copy_key not in h.call(lambda: dict(h.source.targets))
+
+
+def test_short_lived_go_client_run_again(tls_harness: TlsHarness, go_tlsprog, tls_certs) -> None:
+    """A Go client that starts talking at once and exits within milliseconds: the exec notice gets
+    its binary attached, and it stays attached, so the next runs are captured completely."""
+    h = tls_harness
+    server, port = h.start_server(*h.python("server", *tls_certs))
+    h.wait_attached(server.pid)
+    for run in range(2):
+        client = h.spawn(go_tlsprog[0], "client", f"https://127.0.0.1:{port}/quick{run}", "120,130", stdin=True)
+        client.communicate("go\n", timeout=30)  # the line is there at once: no waiting for attach
+        assert client.returncode == 0
+    got = h.wait_pairs(lambda p: p.source.get("pid") == client.pid, 2, timeout=10)
+    assert sorted(p.request.target for p in got) == ["/quick1/0", "/quick1/1"]
+    assert {p.source["kind"] for p in got} == {"gotls"}
