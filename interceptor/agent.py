@@ -46,6 +46,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--metrics", metavar="HOST:PORT", help="metrics/probe listen address ('' disables)")
     run.add_argument("--rescan", type=float, metavar="S", help="seconds between discovery passes")
     run.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
+    run.add_argument("--tls", action="store_true", help="also capture TLS plaintext with eBPF uprobes (tls.enabled)")
     run.set_defaults(func=cmd_run)
 
     disc = subparsers.add_parser("discover", help="show namespaces, pods, interfaces, mesh and the tap plan")
@@ -139,6 +140,11 @@ class Agent:
         self.counters = counters
         self.output = Output(cfg, counters, sinks)
         self.pipeline = Pipeline(cfg, counters, self.output.on_pair, source={"kind": "pcap-veth", "node": node})
+        self.tls: Any = None
+        if cfg.tls.enabled:  # None when BPF is not possible here: logged and counted, capture goes on
+            from interceptor.tls.source import start_tls_source
+
+            self.tls = start_tls_source(cfg, counters, self.pipeline)
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
         self.health = Health()
@@ -192,6 +198,8 @@ class Agent:
                 self.rescan()
                 next_scan = mono + cap.rescan_interval_s
             self.taps.poll_once(POLL_S)
+            if self.tls is not None:
+                self.tls.poll(0)  # TLS plaintext goes through the same pipeline, on this thread
             mono = time.monotonic()
             if mono >= next_tick:
                 self.housekeeping(time.time())
@@ -207,6 +215,8 @@ class Agent:
             pass
         self.taps.refresh_stats()
         self.taps.close_all()
+        if self.tls is not None:
+            self.tls.close()
         self.pipeline.close(time.time())
         return self.output.close(max(0.0, deadline - time.monotonic()))
 
@@ -216,6 +226,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = _config(args)
+    if args.tls:
+        cfg.tls.enabled = True
     if args.rescan is not None:
         cfg.capture.rescan_interval_s = args.rescan
     if args.metrics is not None:
