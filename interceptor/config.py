@@ -139,6 +139,7 @@ class TlsConfig:
     kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/ebpf.sh's merged tree
     max_streams: int = 20_000  # TLS connections followed at once; beyond, new ones are dropped
     detach_after_s: float = 300.0  # a file no process maps stays attached this long (short-lived programs)
+    one_pair_per_connection: bool = True  # client and server both traced on this node: pair one end only
 
 
 @dataclass

@@ -76,6 +76,9 @@ class Pipeline:
         self.flows: OrderedDict[tuple[Address, Address], Flow] = OrderedDict()
         self.streams: dict[Hashable, Conversation] = {}
         self.stream_seen: dict[Hashable, float] = {}
+        self.stream_owner: dict[tuple[str, int, str, int], Hashable] = {}  # connection -> stream that pairs it
+        self.stream_keys: dict[Hashable, tuple[str, int, str, int]] = {}
+        self.mirrors: set[Hashable] = set()
         self.now = 0.0
         self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
 
@@ -251,18 +254,36 @@ class Pipeline:
         a→b, 1 means b→a; which side is the client is decided from the content."""
         if ts > self.now:
             self.now = ts
+        self.stream_seen[conn_id] = ts
         conversation = self.streams.get(conn_id)
         if conversation is None:
+            if conn_id in self.mirrors or self.config.tls.one_pair_per_connection and self._is_mirror(conn_id, a, b):
+                self.counters.counts["stream.mirrored_bytes"] += len(data)
+                return
             conversation = Conversation(self.ctx, (a, b), source, synced=True)
             self.streams[conn_id] = conversation
             self.counters.inc("streams")
-        self.stream_seen[conn_id] = ts
         self.counters.counts["stream.bytes"] += len(data)
         try:
             conversation.parsers[direction].feed(data, ts)
         except Exception:  # noqa: BLE001 - never crash on traffic
             self.counters.drop("internal_error")
             self.streams.pop(conn_id, None)
+
+    def _is_mirror(self, conn_id: Hashable, a: Endpoint, b: Endpoint) -> bool:
+        """Client and server on one node are both traced: the same connection arrives from both
+        processes. Only the first one seen yields pairs; the other is its mirror, counted."""
+        if not (a.port and b.port and a.ip and b.ip):
+            return False  # addresses unknown: cannot tell two connections apart
+        key = (a.ip, a.port, b.ip, b.port) if (a.ip, a.port) < (b.ip, b.port) else (b.ip, b.port, a.ip, a.port)
+        owner = self.stream_owner.get(key)
+        if owner is not None and owner != conn_id and owner in self.streams:
+            self.mirrors.add(conn_id)
+            self.counters.inc("stream.mirrored")
+            return True
+        self.stream_owner[key] = conn_id
+        self.stream_keys[conn_id] = key
+        return False
 
     def stream_gap(self, conn_id: Hashable, direction: int) -> None:
         """Bytes were lost in one direction of a stream: the message in progress is abandoned and
@@ -276,6 +297,10 @@ class Pipeline:
         """The connection ended (SSL_free, close): bodies delimited by close are completed."""
         conversation = self.streams.pop(conn_id, None)
         self.stream_seen.pop(conn_id, None)
+        self.mirrors.discard(conn_id)
+        key = self.stream_keys.pop(conn_id, None)
+        if key is not None and self.stream_owner.get(key) == conn_id:
+            del self.stream_owner[key]
         if conversation is not None:
             conversation.close(ts)
 
@@ -296,6 +321,8 @@ class Pipeline:
             if self.stream_seen.get(conn_id, now) < idle_limit:
                 self.stream_close(conn_id, now)
                 self.counters.inc("stream.idle_expired")
+        for conn_id in [c for c in self.mirrors if self.stream_seen.get(c, now) < idle_limit]:
+            self.stream_close(conn_id, now)
         self.counters.set_gauge("flows.tracked", len(self.flows))
         self.counters.set_gauge("buffer.bytes", self.budget.used)
 
@@ -321,7 +348,7 @@ class Pipeline:
         ts = self.now if now is None else now
         for key, flow in list(self.flows.items()):
             self._end(key, flow, ts, "end_of_capture")
-        for conn_id in list(self.streams):
+        for conn_id in list(self.streams) + list(self.mirrors):
             self.stream_close(conn_id, ts)
 
     # -- output -----------------------------------------------------------------------------------

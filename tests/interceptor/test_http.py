@@ -233,3 +233,21 @@ def test_stray_crlf_between_messages() -> None:
 def test_requests_without_response_are_counted_at_close() -> None:
     pairs, c = exchange([(0, http_request()), (1, http_response()), (0, http_request(target="/x"))])
     assert len(pairs) == 1 and c.dropped("no_response") == 1
+
+
+def test_both_ends_of_one_tls_connection_yield_one_pair() -> None:
+    """Client and server traced on one node: the same exchange comes from both processes."""
+    p, pairs, c = make()
+    client_src = {"kind": "openssl", "pid": 10}
+    server_src = {"kind": "openssl", "pid": 20}
+    req, resp = http_request(), http_response()
+    p.feed_stream(("c", 10), 0, 1.0, req, A, B, client_src)  # the client writes...
+    p.feed_stream(("s", 20), 1, 1.0, req, B, A, server_src)  # ...the server reads
+    p.feed_stream(("s", 20), 0, 1.1, resp, B, A, server_src)
+    p.feed_stream(("c", 10), 1, 1.1, resp, A, B, client_src)
+    p.close()
+    assert len(pairs) == 1 and pairs[0].source["pid"] == 10
+    assert c.get("stream.mirrored") == 1 and c.drops() == {}
+    # a later connection on other ports is its own
+    p.feed_stream(("c", 11), 0, 2.0, req, Endpoint("10.0.0.1", 40001), B, client_src)
+    assert ("c", 11) in p.streams

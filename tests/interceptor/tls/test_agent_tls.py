@@ -21,7 +21,7 @@ def test_run_with_tls_writes_openssl_pairs(tls_certs: tuple[str, str], tmp_path:
     if os.geteuid() != 0:
         pytest.skip("eBPF TLS tests need root")
     cfg = tmp_path / "sensor.yaml"
-    cfg.write_text("tls:\n  include_commands: ['python3*', 'curl']\n  scan_interval_s: 0.5\n")
+    cfg.write_text("tls:\n  include_commands: ['python*', 'curl']\n  scan_interval_s: 0.5\n")
     out, stats = tmp_path / "pairs.jsonl", tmp_path / "stats.json"
     server = subprocess.Popen([sys.executable, str(PYTLS), "server", *tls_certs], stdout=subprocess.PIPE, text=True)
     agent = None
@@ -54,7 +54,7 @@ def test_run_with_tls_writes_openssl_pairs(tls_certs: tuple[str, str], tmp_path:
     tls = [r for r in records if r["request"]["target"] == "/agent/tls"]
     assert tls, f"no TLS pair written; stderr: {err[-2000:]}"
     for rec in tls:
-        assert rec["source"]["kind"] == "openssl" and rec["source"]["command"] in ("curl", "python3")
+        assert rec["source"]["kind"] == "openssl" and rec["source"]["command"] in ("curl", Path(sys.executable).name[:15])
         assert rec["request"]["body"] == body and rec["response"]["body"] == body
         assert rec["dst"]["port"] == port and rec["response"]["status"] == 200
     assert json.loads(stats.read_text())["gauges"].get("tls.active") == 1

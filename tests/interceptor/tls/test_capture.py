@@ -10,13 +10,17 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.fixtures.tls import TlsHarness
 
 pytestmark = [pytest.mark.slow, pytest.mark.ebpf]
+
+PY_COMMAND = Path(sys.executable).name[:15]  # the servers and clients run as this interpreter
 
 
 def body(i: int, size: int) -> bytes:
@@ -61,7 +65,7 @@ def test_curl_to_python_server(tls_harness: TlsHarness, tmp_path, tls_certs) -> 
             assert len(pairs) == 1, f"pid {pid} {target}: {pairs}"
             (p,) = pairs
             assert p.source["kind"] == "openssl"
-            assert p.source["command"] == ("curl" if pid == curl.pid else "python3")
+            assert p.source["command"] == ("curl" if pid == curl.pid else PY_COMMAND)
             assert_pair(p, "POST", target, data, 200, data, port)
 
 
@@ -78,7 +82,7 @@ def test_python_client_imports_ssl_late(tls_harness: TlsHarness, tls_certs) -> N
     got.sort(key=lambda p: p.request.target)
     assert [p.request.target for p in got] == [f"/py/{i}" for i in range(len(sizes))]
     for i, (p, size) in enumerate(zip(got, sizes, strict=True)):
-        assert p.source == {"kind": "openssl", "pid": client.pid, "command": "python3"}
+        assert p.source == {"kind": "openssl", "pid": client.pid, "command": PY_COMMAND}
         assert_pair(p, "POST", f"/py/{i}", body(i, size), 200, body(i, size), port)
     server_side = h.wait_pairs(for_pid(server.pid, "/py/"), len(sizes))
     assert sorted(len(p.response.body) for p in server_side) == sorted(sizes)
@@ -174,7 +178,7 @@ def test_container_library_through_proc_root(tls_harness: TlsHarness, tls_certs,
     out, err = client.communicate("go\n", timeout=60)
     assert client.returncode == 0, err
     (p,) = h.wait_pairs(for_pid(client.pid, "/py/"), 1)
-    assert p.source == {"kind": "openssl", "pid": client.pid, "command": "python3"}
+    assert p.source == {"kind": "openssl", "pid": client.pid, "command": PY_COMMAND}
     assert_pair(p, "POST", "/py/0", body(0, 250), 200, body(0, 250), port)
     # gone: once tls.detach_after_s has passed, the next scan detaches the file nobody maps any more
     h.call(h.source.scan)
