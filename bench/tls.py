@@ -109,7 +109,8 @@ def main() -> None:
     args = ap.parse_args()
     cfg = Config()
     cfg.tls.enabled = True
-    cfg.tls.include_commands = ["python3*", "tlsprog*"]
+    cfg.tls.include_commands = ["python*", "tlsprog*"]
+    cfg.tls.one_pair_per_connection = False  # both processes yield their pairs: 2 per request
     with tempfile.TemporaryDirectory() as d:
         cert, key = certs(Path(d))
         for stack in [args.only] if args.only else ["openssl", "gotls"]:
