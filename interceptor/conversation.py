@@ -239,6 +239,12 @@ class Conversation:
             if count and not waiting.failed:
                 self.ctx.counters.drop(reason)
 
+    def discard(self) -> None:
+        """Forget everything without emitting (after an internal error): held bytes go back."""
+        for p in self.parsers:
+            p.discard()
+        self.queue.clear()
+
     @property
     def held_bytes(self) -> int:
         return sum(p.held_bytes for p in self.parsers)

@@ -219,6 +219,14 @@ class MessageParser:
         self.buf = b""
         self.state = State.RESYNC
 
+    def discard(self) -> None:
+        """Stop for good, returning the partial body's bytes to the budget."""
+        if self.msg is not None:
+            self._release(self.msg)
+            self.msg = None
+        self.buf = b""
+        self.state = State.DEAD
+
     def _guess_role(self) -> bool:
         """Before its first head is complete, tell a direction's role from the bytes it has."""
         if self.role is None and START_PREFIX.match(self.buf):

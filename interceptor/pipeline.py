@@ -239,11 +239,17 @@ class Pipeline:
         flow.conversation.close(ts, reason or "no_response")
 
     def _forget(self, seg: Segment) -> None:
+        """Drop a flow whose processing failed, returning everything it held to the budget."""
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         flow = self.flows.pop((a, b) if a < b else (b, a), None)
         if flow is not None:
             for stream in flow.streams:
                 stream.release()
+            for deferred in flow.deferred:
+                for held in deferred:
+                    self.budget.release(len(held[3]))
+                deferred.clear()
+            flow.conversation.discard()
 
     # -- byte streams (TLS plaintext) ---------------------------------------------------------------
     def feed_stream(
@@ -269,6 +275,7 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - never crash on traffic
             self.counters.drop("internal_error")
             self.streams.pop(conn_id, None)
+            conversation.discard()
 
     def _is_mirror(self, conn_id: Hashable, a: Endpoint, b: Endpoint) -> bool:
         """Client and server on one node are both traced: the same connection arrives from both
@@ -365,7 +372,10 @@ class Pipeline:
             counters.drop(reason)
             return
         counters.counts["pairs.emitted"] += 1
-        self.on_pair(pair)
+        try:
+            self.on_pair(pair)
+        except Exception:  # noqa: BLE001 - a failing sink (disk full...) must not tear down the flow
+            counters.drop("output_error")
 
 
 def _truncate_pair(pair: Pair, limit: int) -> None:
