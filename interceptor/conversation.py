@@ -126,7 +126,7 @@ class Conversation:
             counters.drop(reason)
             self._enqueue(Waiting(ts, "", None, reason, offset, peer_ack))
         else:
-            counters.inc("http.requests")
+            counters.counts["http.requests"] += 1
             self._enqueue(Waiting(ts, request.method, request, "", offset, peer_ack))
 
     def _enqueue(self, waiting: Waiting) -> None:
@@ -139,7 +139,7 @@ class Conversation:
     def _response(self, response: Response | None, reason: str, ts: float, ack: int | None) -> None:
         counters = self.ctx.counters
         if response is not None:
-            counters.inc("http.responses")
+            counters.counts["http.responses"] += 1
         waiting = self._match(ts, ack)
         if waiting is None:
             counters.drop("response_without_request" if response is not None else reason)

@@ -25,8 +25,9 @@ def url_path(target: str) -> str:
         rest = target.split("://", 1)[1]
         slash = rest.find("/")
         target = rest[slash:] if slash >= 0 else "/"
-    for sep in ("?", "#"):
-        target = target.split(sep, 1)[0]
+    target = target.partition("?")[0]
+    if "#" in target:
+        target = target.partition("#")[0]
     return target or "/"
 
 

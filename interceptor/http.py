@@ -122,13 +122,15 @@ class MessageParser:
 
     # -- input -------------------------------------------------------------------------------
     def feed(self, data: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
-        if self.state is State.DEAD:
+        state = self.state
+        if state is State.DEAD:
             return
+        n = len(data)
         self.cur_ack = ack
         self.cur_ts = ts
-        self.cur_len = len(data)
-        self.stream_end = None if offset is None else offset + len(data)
-        if not self.buf and self.state is State.DETECT:
+        self.cur_len = n
+        self.stream_end = None if offset is None else offset + n
+        if state is State.DETECT and not self.buf:
             data = self._express(data, ts)
             if not data:
                 return

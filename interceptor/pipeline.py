@@ -27,16 +27,7 @@ TCP_ACK = 0x10
 SKIPPED = {"not_ip", "not_tcp", "unsupported_linktype"}
 
 Address = tuple[bytes, int]
-Deferred = tuple[int, int, int, bytes, float]
-
-
-def _ahead_of_peer(flow: Flow, direction: int, ack: int, flags: int) -> bool:
-    """Does this segment acknowledge bytes of the other direction that we have not delivered?"""
-    if not flags & TCP_ACK:
-        return False
-    peer = flow.streams[1 - direction]
-    nxt = peer.next
-    return nxt is not None and peer.offset(ack) > nxt
+Deferred = tuple[int, "int | None", int, bytes, float]  # seq, acked offset, flags, payload, ts
 
 
 class Flow:
@@ -81,6 +72,7 @@ class Pipeline:
         self.mirrors: set[Hashable] = set()
         self.now = 0.0
         self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
+        self.max_pair_bytes = core.max_pair_bytes
 
     # -- packets ----------------------------------------------------------------------------------
     def feed_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any] | None = None) -> None:
@@ -135,29 +127,28 @@ class Pipeline:
         if flags & TCP_SYN:
             flow.streams[direction].syn(seq)
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
-        deferred = flow.deferred[direction]
-        if payload and (deferred or flags & TCP_ACK and _ahead_of_peer(flow, direction, ack, flags)):
-            # This segment acknowledges bytes of the other direction that have not arrived yet
-            # (taps read out of step, or reordering): hold it so a response never overtakes its request.
-            if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
-                deferred.append((seq, ack, flags, payload, ts))
-                self.counters.counts["tcp.deferred_segments"] += 1
-                return
-            self._release_deferred(key, flow, direction)
-        self._deliver(key, flow, direction, seq, ack, flags, payload, ts)
+        acked = None  # the other direction's offset this segment acknowledges (unwrapped)
+        if payload:
+            peer_next = flow.streams[1 - direction].next
+            if flags & TCP_ACK and peer_next is not None:
+                acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
+            deferred = flow.deferred[direction]
+            if deferred or acked is not None and acked > peer_next:  # type: ignore[operator]
+                # It acknowledges bytes of the other direction that have not arrived yet (taps read
+                # out of step, reordering): hold it so a response never overtakes its request.
+                if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
+                    deferred.append((seq, acked, flags, payload, ts))
+                    self.counters.counts["tcp.deferred_segments"] += 1
+                    return
+                self._release_deferred(key, flow, direction)
+        self._deliver(key, flow, direction, seq, acked, flags, payload, ts)
 
-    def _deliver(self, key: tuple[Address, Address], flow: Flow, direction: int, seq: int, ack: int, flags: int,
-                 payload: bytes, ts: float) -> None:
+    def _deliver(self, key: tuple[Address, Address], flow: Flow, direction: int, seq: int, acked: int | None,
+                 flags: int, payload: bytes, ts: float) -> None:
         stream = flow.streams[direction]
         if payload:
             self.counters.counts["tcp.payload_bytes"] += len(payload)
-            peer = flow.streams[1 - direction]
-            peer_next = peer.next
-            # The acknowledged offset of the other direction travels with the bytes (pairing after loss).
-            acked = None
-            if flags & TCP_ACK and peer_next is not None:
-                acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
-            stream.segment(seq, payload, ts, acked)
+            stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -179,13 +170,14 @@ class Pipeline:
         first byte cannot precede the request it answers, whatever the taps' clocks said.
         """
         deferred = flow.deferred[direction]
+        peer = flow.streams[1 - direction]
         while deferred and key in self.flows:
-            seq, ack, flags, payload, ts = deferred[0]
-            if _ahead_of_peer(flow, direction, ack, flags):
+            seq, acked, flags, payload, ts = deferred[0]
+            if acked is not None and peer.next is not None and acked > peer.next:
                 return
             deferred.popleft()
             self.budget.release(len(payload))
-            self._deliver(key, flow, direction, seq, ack, flags, payload, max(ts, now))
+            self._deliver(key, flow, direction, seq, acked, flags, payload, max(ts, now))
 
     def _release_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
         """Deliver held segments even though the bytes they acknowledge never came (capture loss)."""
@@ -194,13 +186,13 @@ class Pipeline:
         if deferred:
             self.counters.inc("tcp.deferred_released_unmet", len(deferred))
         while deferred and key in self.flows:
-            seq, ack, flags, payload, ts = deferred.popleft()
+            seq, acked, flags, payload, ts = deferred.popleft()
             self.budget.release(len(payload))
             # Cumulative ACKs prove the peer's missing bytes were received, only not captured:
             # give up on those holes first, so the peer's later data is paired in order.
-            while peer.pending and _ahead_of_peer(flow, direction, ack, flags):
+            while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
                 peer.skip_gap(ts)
-            self._deliver(key, flow, direction, seq, ack, flags, payload, ts)
+            self._deliver(key, flow, direction, seq, acked, flags, payload, ts)
 
     def _new_flow(
         self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None
@@ -362,11 +354,11 @@ class Pipeline:
     def _emit(self, pair: Pair) -> None:
         counters = self.counters
         counters.counts["pairs.matched"] += 1
-        if pair.body_bytes > self.config.core.max_pair_bytes:
+        if pair.body_bytes > self.max_pair_bytes:
             if self.config.core.oversize != "truncate":
                 counters.drop("pair_too_large")
                 return
-            _truncate_pair(pair, self.config.core.max_pair_bytes)
+            _truncate_pair(pair, self.max_pair_bytes)
         reason = self.filter.reason(pair)
         if reason is not None:
             counters.drop(reason)
