@@ -98,7 +98,18 @@ class Pair:
     src: Endpoint  # the client
     dst: Endpoint  # the server
     source: dict[str, Any]  # {"kind": "pcap-file", "file": ...} / {"kind": "openssl", "pid": ...}
-    id: str = field(default_factory=_ids.next)
+    _id: str = ""
+
+    @property
+    def id(self) -> str:
+        """Unique per pair; made when first asked for (most pairs are filtered before that)."""
+        if not self._id:
+            self._id = _ids.next()
+        return self._id
+
+    @id.setter
+    def id(self, value: str) -> None:
+        self._id = value
 
     @property
     def body_bytes(self) -> int:
