@@ -36,8 +36,18 @@ class Event:
     dir: int  # DIR_WRITE: the process sent it; DIR_READ: it received it
     kind: str
     data: bytes
-    addrs: tuple[tuple[str, int], tuple[str, int]] | None = None  # (local, remote) from the kernel
-    comm: str = ""
+    raw_addr: tuple[int, int, bytes, int, bytes] | None = None  # family, lport, laddr, rport, raddr
+    raw_comm: bytes = b""
+
+    # Addresses and command are decoded only when a stream opens or a process appears, not per record.
+    @property
+    def addrs(self) -> tuple[tuple[str, int], tuple[str, int]] | None:
+        """(local, remote) as the kernel recorded them, or None."""
+        return addresses(*self.raw_addr) if self.raw_addr is not None else None
+
+    @property
+    def comm(self) -> str:
+        return self.raw_comm.split(b"\0", 1)[0].decode("utf-8", "replace")
 
     @property
     def end(self) -> int:
@@ -53,7 +63,7 @@ def decode(raw: bytes) -> Event:
         raise EventError(f"bad record: len={n} kind={kind} dir={direction} size={len(raw)}")
     data = raw[HEADER.size:HEADER.size + n]
     return Event(ts, conn, off, pid, tid, fd, typ, direction, KINDS[kind], data,
-                 addresses(family, lport, laddr, rport, raddr), comm.split(b"\0", 1)[0].decode("utf-8", "replace"))
+                 (family, lport, laddr, rport, raddr), comm)
 
 
 def addresses(family: int, lport: int, laddr: bytes, rport: int, raddr: bytes) -> tuple[tuple[str, int], tuple[str, int]] | None:

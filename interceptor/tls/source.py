@@ -25,6 +25,7 @@ from interceptor.tls import events, gotls, loader, openssl, procfs
 from interceptor.tls.attach import Attacher, ProbePoint, Target
 
 log = logging.getLogger(__name__)
+BYTES_KEY = {kind: f"tls.{kind}.bytes" for kind in events.KINDS}
 UNKNOWN = ("0.0.0.0", 0)
 
 
@@ -157,8 +158,8 @@ class TlsSource:
         if verdict == "gap":
             self.counters.inc(f"tls.{ev.kind}.gaps")
             self.pipeline.stream_gap(st.conn_id, ev.dir)
-        st.last = time.monotonic()
-        self.counters.inc(f"tls.{ev.kind}.bytes", len(ev.data))
+        st.last = ev.ts_ns / 1e9  # CLOCK_MONOTONIC, as time.monotonic()
+        self.counters.counts[BYTES_KEY[ev.kind]] += len(ev.data)
         self.pipeline.feed_stream(st.conn_id, ev.dir, ts, ev.data, st.a, st.b, st.source)
 
     def _open(self, key: tuple[str, int, int], ev: events.Event, info: PidInfo | None) -> Stream | None:
