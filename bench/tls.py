@@ -106,11 +106,14 @@ def main() -> None:
                     help="pipeline: the real HTTP core makes pairs; count: records only counted (probe cost); "
                          "empty: the probes return at once (the cost of the uprobe traps alone)")
     ap.add_argument("--nice", type=int, default=0, help="niceness of the consumer thread (an agent's priority)")
+    ap.add_argument("--both-ends", action="store_true", help="pairs from both traced processes (2 per request)")
     args = ap.parse_args()
     cfg = Config()
     cfg.tls.enabled = True
     cfg.tls.include_commands = ["python*", "tlsprog*"]
-    cfg.tls.one_pair_per_connection = False  # both processes yield their pairs: 2 per request
+    # Client and server are both traced here: by default one pair per request is kept (the agent's
+    # default); --both-ends makes each process yield its own pairs (2 per request).
+    cfg.tls.one_pair_per_connection = not args.both_ends
     with tempfile.TemporaryDirectory() as d:
         cert, key = certs(Path(d))
         for stack in [args.only] if args.only else ["openssl", "gotls"]:
@@ -136,7 +139,7 @@ def main() -> None:
                   f"no probes {statistics.median(base):.3f} s, probes + consumer {statistics.median(hooked):.3f} s, "
                   f"ratio {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)}; "
                   f"{'pairs' if args.consumer == 'pipeline' else 'requests'} captured per round: {pairs}, "
-                  f"expected {2 * args.requests})")
+                  f"expected {(2 if args.both_ends else 1) * args.requests})")
 
 
 if __name__ == "__main__":
