@@ -191,17 +191,9 @@ class KubeWatcher:
         while True:
             kwargs: dict[str, Any] = {"limit": LIST_PAGE, "_preload_content": False,
                                       "_request_timeout": self.cfg.request_timeout_s}
-            if res.field_selector:
-                kwargs["field_selector"] = res.field_selector
             if token:
                 kwargs["_continue"] = token
-            try:
-                resp = res.call(**kwargs)
-            except ApiException as e:
-                if e.status == 410:
-                    raise Gone() from None
-                raise
-            body = json.loads(resp.data)
+            body = json.loads(self._call(res, kwargs).data)
             items.extend(body.get("items") or [])
             meta = body.get("metadata") or {}
             token = meta.get("continue")
@@ -216,20 +208,25 @@ class KubeWatcher:
             self._resolve_owners(items)
         return meta.get("resourceVersion") or ""
 
+    @staticmethod
+    def _call(res: _Resource, kwargs: dict[str, Any]) -> Any:
+        """One list or watch request; 410 Gone (resourceVersion too old) becomes Gone: relist."""
+        if res.field_selector:
+            kwargs["field_selector"] = res.field_selector
+        try:
+            return res.call(**kwargs)
+        except ApiException as e:
+            if e.status == 410:
+                raise Gone() from None
+            raise
+
     def _watch(self, res: _Resource, rv: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "watch": True, "resource_version": rv, "allow_watch_bookmarks": True,
             "timeout_seconds": int(self.cfg.watch_timeout_s), "_preload_content": False,
             "_request_timeout": (self.cfg.request_timeout_s, self.cfg.watch_timeout_s + 30),
         }
-        if res.field_selector:
-            kwargs["field_selector"] = res.field_selector
-        try:
-            resp = res.call(**kwargs)
-        except ApiException as e:
-            if e.status == 410:
-                raise Gone() from None
-            raise
+        resp = self._call(res, kwargs)
         self._responses[res.name] = resp
         self._synced[res.name] = True  # connected and resuming from a known resourceVersion
         try:
