@@ -26,7 +26,7 @@ from interceptor.config import Config, ConfigError
 from interceptor.counters import Counters
 from interceptor.discovery.plan import plan_taps
 from interceptor.discovery.scan import Namespace, scan
-from interceptor.metrics import Health, MemoryGuard, MetricsServer
+from interceptor.metrics import CpuGuard, Health, MemoryGuard, MetricsServer
 from interceptor.pipeline import Pipeline
 from interceptor.sinks.base import Sink
 
@@ -146,6 +146,7 @@ class Agent:
 
             self.tls = start_tls_source(cfg, counters, self.pipeline)
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
+        self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
         self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
         self.health = Health()
         self.stopping = False
@@ -185,6 +186,7 @@ class Agent:
         self.output.poll()
         self.taps.refresh_stats()
         self.guard.check()
+        self.pipeline.accept_new_flows = not self.cpu_guard.check()
         self.health.beat()
 
     def run(self, duration: float | None = None) -> None:

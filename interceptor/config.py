@@ -169,7 +169,7 @@ class KubernetesConfig:
 class MetricsConfig:
     listen: str = "0.0.0.0:18954"  # empty: no metrics endpoint
     memory_limit_bytes: int = 1536 * MiB
-    cpu_limit: float = 1.0
+    cpu_limit: float = 1.0  # cores; above it new connections are not followed (dropped.cpu_limit); 0: off
     stop_timeout_s: float = 55.0
 
 

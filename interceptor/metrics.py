@@ -166,3 +166,35 @@ class MemoryGuard:
             log.warning("RSS %d back under %d: capturing again", rss, self.resume)
         self.counters.set_gauge("memory.over_limit", 1.0 if self.over else 0.0)
         return self.over
+
+
+class CpuGuard:
+    """Stay within ``limit`` cores: when the last interval used more, the agent stops taking new
+    connections (counted as ``dropped.cpu_limit``) until usage falls back under the limit.
+    Connections already followed go on whole: nothing already captured is cut in the middle."""
+
+    def __init__(self, limit_cores: float, counters: Counters, min_interval_s: float = 0.5) -> None:
+        self.limit = limit_cores
+        self.counters = counters
+        self.min_interval = min_interval_s
+        self.over = False
+        self._last = (time.monotonic(), time.process_time())
+
+    def check(self) -> bool:
+        if self.limit <= 0:
+            return False
+        now, cpu = time.monotonic(), time.process_time()
+        wall = now - self._last[0]
+        if wall < self.min_interval:
+            return self.over
+        used = (cpu - self._last[1]) / wall
+        self._last = (now, cpu)
+        self.counters.set_gauge("cpu.cores_used", round(used, 3))
+        if used > self.limit and not self.over:
+            self.counters.inc("cpu.limit_reached")
+            log.warning("CPU %.2f cores above the limit %.2f: not following new connections", used, self.limit)
+        elif used <= self.limit and self.over:
+            log.warning("CPU %.2f cores back under %.2f: following new connections again", used, self.limit)
+        self.over = used > self.limit
+        self.counters.set_gauge("cpu.over_limit", 1.0 if self.over else 0.0)
+        return self.over

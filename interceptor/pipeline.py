@@ -73,6 +73,7 @@ class Pipeline:
         self.now = 0.0
         self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
         self.max_pair_bytes = core.max_pair_bytes
+        self.accept_new_flows = True  # False while the agent sheds load: new connections are not followed
 
     # -- packets ----------------------------------------------------------------------------------
     def feed_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any] | None = None) -> None:
@@ -197,6 +198,9 @@ class Pipeline:
     def _new_flow(
         self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None
     ) -> Flow | None:
+        if not self.accept_new_flows:  # shedding load (the agent's CPU guard)
+            self.counters.drop("cpu_limit")
+            return None
         if len(self.flows) >= self.config.core.max_flows:
             self._expire_idle(ts)
             if len(self.flows) >= self.config.core.max_flows:
