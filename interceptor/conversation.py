@@ -244,7 +244,3 @@ class Conversation:
         for p in self.parsers:
             p.discard()
         self.queue.clear()
-
-    @property
-    def held_bytes(self) -> int:
-        return sum(p.held_bytes for p in self.parsers)

@@ -246,10 +246,6 @@ class MessageParser:
         self.buf = b""
         self.state = State.DEAD
 
-    @property
-    def held_bytes(self) -> int:
-        return len(self.buf) + (self.msg.stored if self.msg else 0)
-
     # -- state machine -------------------------------------------------------------------------
     def _step(self, ts: float) -> bool:
         """Make progress on the buffer; False when more input is needed."""

@@ -159,7 +159,3 @@ def encode_body(body: bytes) -> tuple[str, str]:
         return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return base64.b64encode(body).decode("ascii"), "base64"
-
-
-def decode_body(text: str, encoding: str) -> bytes:
-    return base64.b64decode(text) if encoding == "base64" else text.encode("utf-8")

@@ -112,12 +112,14 @@ def test_run_captures_every_pod_and_survives_pod_deletion(node_lab, tmp_path: Pa
     assert counts["dropped"].get("capture_kernel", 0) == 0
 
 
-def test_memory_limit_drops_instead_of_growing(node_lab, tmp_path: Path) -> None:
-    pod = node_lab.pod("web")
+def _run_over_limit(node_lab, tmp_path: Path, pod_name: str, env_var: str, value: str) -> tuple[dict, str]:
+    """`interceptor run` with one limit set so low that it is always exceeded, while a client makes
+    three exchanges with a pod; returns the final counters and the pairs file's text."""
+    pod = node_lab.pod(pod_name)
     node_lab.app(pod, "server", "8080", port=8080, name="server")
     out, stats, err = tmp_path / "pairs.jsonl", tmp_path / "stats.json", tmp_path / "run.err"
     port = _free_local_port()
-    env = {**os.environ, "SENSOR__METRICS__MEMORY_LIMIT_BYTES": str(1 << 20)}  # 1 MiB: always over
+    env = {**os.environ, env_var: value}
     with open(err, "wb") as errf:
         proc = subprocess.Popen(
             [sys.executable, "-m", "interceptor.cli", "run", "--out", str(out), "--stats", str(stats),
@@ -126,42 +128,26 @@ def test_memory_limit_drops_instead_of_growing(node_lab, tmp_path: Path) -> None
         )
     try:
         _wait_ready(f"http://127.0.0.1:{port}", proc)
-        time.sleep(1.2)  # the guard is checked once a second
-        assert len(node_lab.client(pod.pod_ip, 8080, 3, "web")) == 3
+        time.sleep(1.5)  # the guards are checked once a second
+        assert len(node_lab.client(pod.pod_ip, 8080, 3, pod_name)) == 3
         time.sleep(0.3)
     finally:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(30)
     assert rc == 0, err.read_text()
-    counts = json.loads(stats.read_text())
+    return json.loads(stats.read_text()), out.read_text()
+
+
+def test_memory_limit_drops_instead_of_growing(node_lab, tmp_path: Path) -> None:
+    counts, pairs = _run_over_limit(node_lab, tmp_path, "web", "SENSOR__METRICS__MEMORY_LIMIT_BYTES", str(1 << 20))
     assert counts["dropped"].get("memory_limit", 0) > 0
     assert counts["counts"].get("memory.limit_reached") == 1
-    assert out.read_text() == ""
+    assert pairs == ""
 
 
 def test_cpu_limit_sheds_new_connections(node_lab, tmp_path: Path) -> None:
     """Above metrics.cpu_limit the agent stops following new connections (counted), keeps running."""
-    pod = node_lab.pod("cpu")
-    node_lab.app(pod, "server", "8080", port=8080, name="server")
-    out, stats, err = tmp_path / "pairs.jsonl", tmp_path / "stats.json", tmp_path / "run.err"
-    port = _free_local_port()
-    env = {**os.environ, "SENSOR__METRICS__CPU_LIMIT": "0.000001"}  # any work at all is over
-    with open(err, "wb") as errf:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "interceptor.cli", "run", "--out", str(out), "--stats", str(stats),
-             "--include-netns", node_lab.pattern, "--metrics", f"127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=errf, env=env,
-        )
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}", proc)
-        time.sleep(1.5)  # the guard is checked once a second
-        assert len(node_lab.client(pod.pod_ip, 8080, 3, "cpu")) == 3
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(30)
-    assert rc == 0, err.read_text()
-    counts = json.loads(stats.read_text())
+    counts, pairs = _run_over_limit(node_lab, tmp_path, "cpu", "SENSOR__METRICS__CPU_LIMIT", "0.000001")
     assert counts["dropped"].get("cpu_limit", 0) > 0
     assert counts["counts"].get("cpu.limit_reached", 0) >= 1
-    assert out.read_text() == ""
+    assert pairs == ""
