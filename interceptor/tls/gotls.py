@@ -1,11 +1,18 @@
-"""Go crypto/tls probe points: where ``(*Conn).Write``/``Read``/``Close`` start and where they return.
+"""Go crypto/tls probe points: where ``(*Conn).Write``/``Read``/``Close`` start and where their data is.
 
 Uretprobes must never be used on Go (the runtime copies goroutine stacks and then finds a foreign
-return address: ``fatal error: unknown caller pc``). Instead an entry uprobe plus one uprobe on every
-RET instruction of the function. Function bounds come from the ELF symbol table, or, for stripped
-binaries (``-ldflags "-s -w"``), from ``.gopclntab``, which the Go runtime itself needs and so is
-always there. RETs are found by disassembling the function with capstone: scanning for a 0xC3 byte
-would also hit immediates and ModRM bytes, and a uprobe in the middle of an instruction corrupts it.
+return address: ``fatal error: unknown caller pc``). Placement (cheapest first; see x86.py for why
+the instruction under a probe matters so much):
+
+- Entry probes sit on the instruction right after the prologue's stack check (``push rbp`` since Go
+  1.21: emulated, reached once per call even when the stack grows); else on the check's ``jbe``.
+- Write: its data is copied at that entry (Go's Write writes everything or fails): no other probe.
+- Read: its data is copied at its one ``call runtime.memmove`` (``copy(b, c.input)``: RBX is the
+  decrypted source, RCX the count), a direct call the kernel emulates; only when that call is not
+  found, at every RET (single-stepped: found by decoding, each is a trap).
+
+Function bounds come from the ELF symbol table, or, for stripped binaries (``-ldflags "-s -w"``),
+from ``.gopclntab``, which the Go runtime itself needs and so is always there.
 """
 
 from __future__ import annotations
@@ -13,12 +20,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from interceptor.tls import x86
 from interceptor.tls.attach import ProbePoint
 from interceptor.tls.elf import Elf, ElfError, Symbol
 
 WRITE = "crypto/tls.(*Conn).Write"
 READ = "crypto/tls.(*Conn).Read"
 CLOSE = "crypto/tls.(*Conn).Close"
+MEMMOVE = "runtime.memmove"  # not probed: its call site in Read is
 # Optional: run once per connection (unlike handshakeContext, which every Read/Write calls); their
 # socket I/O tells the probes the connection's socket before the first Write.
 HANDSHAKES = {"crypto/tls.(*Conn).clientHandshake", "crypto/tls.(*Conn).serverHandshake"}
@@ -33,8 +42,10 @@ class GoProbes:
     """File offsets for the uprobes of one Go binary."""
 
     path: str
-    entries: dict[str, int] = field(default_factory=dict)  # function name → entry offset
+    entries: dict[str, int] = field(default_factory=dict)  # function name → entry probe offset
+    once: dict[str, bool] = field(default_factory=dict)  # entry probe reached once per call
     returns: dict[str, list[int]] = field(default_factory=dict)  # function → RET offsets
+    read_copy: int | None = None  # Read's call to runtime.memmove
     symbols_from: str = "symtab"
 
 
@@ -49,20 +60,24 @@ def find_go_probes(path: str) -> GoProbes | None:
             if elf.machine != EM_X86_64 or not is_go(elf):
                 return None
             probes = GoProbes(path)
-            syms = elf.find_symbols(FUNCS)
+            syms = elf.find_symbols(FUNCS | {MEMMOVE})
             if WRITE not in syms or READ not in syms:
-                syms = pclntab_symbols(elf, FUNCS)
+                syms = pclntab_symbols(elf, FUNCS | {MEMMOVE})
                 probes.symbols_from = "gopclntab"
             if WRITE not in syms or READ not in syms:
                 return None
             for name, sym in syms.items():
-                entry = elf.file_offset(sym.addr)
-                if entry is None:
+                if name == MEMMOVE or elf.file_offset(sym.addr) is None:
                     continue
-                probes.entries[name] = elf.file_offset(entry_probe_address(elf.read(sym.addr, 32), sym.addr))
+                code = elf.read(sym.addr, sym.size)
+                entry, probes.once[name] = entry_probe_address(code, sym.addr)
+                probes.entries[name] = elf.file_offset(entry)
                 if name != CLOSE:
-                    rets = ret_addresses(elf.read(sym.addr, sym.size), sym.addr)
+                    rets = x86.ret_addresses(code, sym.addr)
                     probes.returns[name] = [o for o in map(elf.file_offset, rets) if o is not None]
+                if name == READ and MEMMOVE in syms:
+                    copy = read_copy_address(code, sym.addr, syms[MEMMOVE].addr)
+                    probes.read_copy = elf.file_offset(copy) if copy is not None else None
             if not probes.returns.get(WRITE) or not probes.returns.get(READ):
                 return None
             return probes
@@ -70,29 +85,30 @@ def find_go_probes(path: str) -> GoProbes | None:
         return None
 
 
-def entry_probe_address(code: bytes, addr: int) -> int:
-    """Where to put the "entry" uprobe: on the prologue's ``jbe`` (to morestack) when the instructions
-    before it are the stack check only (``cmp rsp, [r14+16]``, maybe ``lea r12, [rsp-N]``): the
-    argument registers are still untouched there, and the kernel emulates a conditional jump, while
-    the ``cmp`` at the entry must be single-stepped (one trap more on every call)."""
-    import capstone
+def entry_probe_address(code: bytes, addr: int) -> tuple[int, bool]:
+    """(where to put the "entry" uprobe, whether it is reached once per call).
 
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    for i, (a, _size, mnem, ops) in enumerate(md.disasm_lite(code, addr)):
-        if mnem == "jbe" and i > 0:
-            return a
-        if i >= 2 or not (mnem == "cmp" and "[r14 + 0x10]" in ops or mnem == "lea" and ops.startswith("r12,")):
+    The prologue is a stack check (``cmp rsp, [r14+16]``, maybe after ``lea r12, [rsp-N]``), then a
+    ``jbe`` to the code that grows the stack and restarts the function. The argument registers are
+    untouched up to the instruction after the ``jbe``: there, when the kernel emulates it (``push
+    rbp``), the probe is cheap and fires once per call. Else on the ``jbe`` (emulated too, but hit
+    again on a restart: probes.c ignores the repeat), else on the first instruction."""
+    insns = x86.instructions(code[:48], addr)
+    for i, insn in enumerate(insns):
+        if insn.mnemonic == "jbe" and i > 0:
+            after = next(insns, None)
+            return (after.addr, True) if after is not None and x86.emulated(after) else (insn.addr, False)
+        stack_check = insn.mnemonic == "cmp" and "[r14 + 0x10]" in insn.operands
+        if i >= 2 or not (stack_check or insn.mnemonic == "lea" and insn.operands.startswith("r12,")):
             break
-    return addr
+    return addr, False
 
 
-def ret_addresses(code: bytes, addr: int) -> list[int]:
-    """Virtual addresses of the RET instructions in ``code`` (a function's bytes at ``addr``)."""
-    import capstone  # installed by scripts/setup.d/ebpf.sh
-
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    md.skipdata = True  # go on past padding/odd bytes instead of stopping
-    return [a for a, _size, mnem, _ops in md.disasm_lite(code, addr) if mnem in ("ret", "retq")]
+def read_copy_address(code: bytes, addr: int, memmove: int) -> int | None:
+    """The one direct call to runtime.memmove in Read (``copy(b, c.input)``), or None when there is
+    not exactly one (another Go version's code shape: the RET probes are used then)."""
+    calls = [i.addr for i in x86.instructions(code, addr) if x86.call_target(i) == memmove]
+    return calls[0] if len(calls) == 1 else None
 
 
 def pclntab_symbols(elf: Elf, names: set[str]) -> dict[str, Symbol]:
@@ -129,18 +145,23 @@ def pclntab_symbols(elf: Elf, names: set[str]) -> dict[str, Symbol]:
 
 
 def probe_points(path: str) -> list[ProbePoint] | None:
-    """Entry and RET uprobes for a Go binary, or None when it has no crypto/tls to probe."""
+    """The uprobes for a Go binary (see the module docstring), or None when it has no crypto/tls."""
     probes = find_go_probes(path)
     if probes is None:
         return None
-    entry_fns = {WRITE: "go_write_entry", READ: "go_read_entry", CLOSE: "go_close_entry"}
-    entry_fns.update(dict.fromkeys(HANDSHAKES, "go_handshake_entry"))
     points = []
     for name, off in probes.entries.items():
         rets = probes.returns.get(name, [])
-        if name in HANDSHAKES and not rets:
-            continue  # an entry without its RETs would leave calls behind
-        points.append(ProbePoint(off, entry_fns[name]))
-        fn = "go_handshake_return" if name in HANDSHAKES else "go_return"
-        points += [ProbePoint(ret, fn) for ret in rets]
+        if name == WRITE and probes.once[name]:
+            points.append(ProbePoint(off, "go_write_once"))
+        elif name == READ and probes.read_copy is not None:
+            points += [ProbePoint(off, "go_read_entry"), ProbePoint(probes.read_copy, "go_read_copy")]
+        elif name == CLOSE:
+            points.append(ProbePoint(off, "go_close_entry"))
+        elif name in HANDSHAKES:  # once per connection: the RET traps are affordable
+            if rets:  # an entry without its RETs would leave calls behind
+                points += [ProbePoint(off, "go_handshake_entry"), *(ProbePoint(r, "go_handshake_return") for r in rets)]
+        else:
+            fn = "go_write_entry" if name == WRITE else "go_read_entry"
+            points += [ProbePoint(off, fn), *(ProbePoint(r, "go_return") for r in rets)]
     return points

@@ -261,8 +261,8 @@ int ssl_return(struct pt_regs *ctx) {
     calls.delete(&key);
     int ret = (int)PT_REGS_RC(ctx);   // an int: the upper half of RAX is not part of it
     u64 n = 0;
-    if (c.ex) {
-        if (ret == 1 && c.outlen)
+    if (c.ex) {   // SSL_*_ex (1 on success) or ssl_*_internal (> 0): the count is in *outlen
+        if (ret > 0 && c.outlen)
             bpf_probe_read_user(&n, sizeof(n), (void *)c.outlen);
     } else if (ret > 0) {
         n = ret;
@@ -374,6 +374,19 @@ static __always_inline s32 go_conn_fd(u64 conn) {
     return (sysfd >= 0 && sysfd < (1 << 20)) ? (s32)sysfd : -1;
 }
 
+// The connection's fd: remembered, else read from the tls.Conn once and remembered.
+static __always_inline s32 go_fd(u32 pid, u64 conn) {
+    s32 fd = known_fd(pid, conn);
+    if (fd < 0) {
+        fd = go_conn_fd(conn);
+        if (fd >= 0) {
+            struct pid_conn_t pk = {.pid = pid, .conn = conn};
+            conn_fd.update(&pk, &fd);
+        }
+    }
+    return fd;
+}
+
 // Writes are copied at entry: the data is all there (Go's Write writes everything or fails), and at
 // the RET the peer's answer may already have been read and recorded by another goroutine, which
 // would put the response before its request. Reads are copied at the RET (n is known only then).
@@ -394,14 +407,7 @@ static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
     struct call_t call = {};
     call.conn = ctx->ax;
     call.buf = ctx->bx;
-    call.fd = known_fd(pid, call.conn);
-    if (call.fd < 0) {
-        call.fd = go_conn_fd(call.conn);
-        if (call.fd >= 0) {
-            struct pid_conn_t pk = {.pid = pid, .conn = call.conn};
-            conn_fd.update(&pk, &call.fd);
-        }
-    }
+    call.fd = go_fd(pid, call.conn);
     call.dir = dir;
     calls.update(&key, &call);
     go_thread.update(&id, &key);  // lets the sock tracepoints find this call
@@ -416,6 +422,38 @@ int go_read_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_READ); }
 // clientHandshake/serverHandshake: their reads and writes on the socket tell the connection's struct
 // sock before the first Write, so even the first record of a connection carries the addresses.
 int go_handshake_entry(struct pt_regs *ctx) { return go_entry(ctx, GO_HANDSHAKE); }
+
+// Write with its probe after the stack check (gotls.py): reached once per call, so the data is copied
+// right there and nothing is kept for a RET (the handshake probes told the connection's socket).
+int go_write_once(struct pt_regs *ctx) {
+    EMPTY_RETURN;
+    u64 id = bpf_get_current_pid_tgid();
+    u32 pid = id >> 32;
+    long n = ctx->cx;
+    if (n <= 0 || skipped(pid))
+        return 0;
+    u64 conn = ctx->ax;
+    emit(pid, (u32)id, conn, DIR_WRITE, KIND_GOTLS, go_fd(pid, conn), 0, ctx->bx, n);
+    return 0;
+}
+
+// Read's call to runtime.memmove, copy(b, c.input): RBX is the decrypted source, RCX the byte count
+// (what Read returns). A direct call is emulated by the kernel, a RET would be single-stepped.
+int go_read_copy(struct pt_regs *ctx) {
+    EMPTY_RETURN;
+    u64 id = bpf_get_current_pid_tgid();
+    u32 pid = id >> 32;
+    struct call_key_t key = {.id = pid, .g = ctx->r14};
+    struct call_t *call = calls.lookup(&key);
+    if (!call)
+        return 0;
+    struct call_t c = *call;
+    calls.delete(&key);
+    long n = ctx->cx;
+    if (c.dir == DIR_READ && n > 0)
+        emit(pid, (u32)id, c.conn, DIR_READ, KIND_GOTLS, c.fd, c.sk, ctx->bx, n);
+    return 0;
+}
 
 int go_return(struct pt_regs *ctx) {
     EMPTY_RETURN;
