@@ -84,8 +84,9 @@ class CountingPipeline:
     def __init__(self) -> None:
         self.messages = 0
 
-    def feed_stream(self, conn_id, direction, ts, data, a, b, source) -> None:  # noqa: ANN001
+    def feed_stream(self, conn_id, direction, ts, data, a, b, source) -> bool:  # noqa: ANN001
         self.messages += data.startswith(b"POST ")
+        return True
 
     def stream_gap(self, conn_id, direction) -> None:  # noqa: ANN001
         pass

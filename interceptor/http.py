@@ -182,8 +182,10 @@ class MessageParser:
             except ValueError:
                 return data
             body_end = end + 4 + length
-            if length < 0 or body_end > len(data) or length > limits.max_message_bytes:
+            if length < 0 or length > limits.max_message_bytes:
                 return data
+            if body_end > len(data):  # the body comes later (often the next write): keep the head
+                return self._express_head(data, ts, end, is_request, start, headers, index)
             body = data[end + 4 : body_end]
             encoding = index.get("content-encoding")
             if encoding and limits.decode and body:
@@ -205,6 +207,19 @@ class MessageParser:
             if self.state is not State.DETECT:
                 return data
         return data
+
+    def _express_head(
+        self, data: bytes, ts: float, end: int, is_request: bool, start: tuple[str, str, str],
+        headers: Headers, index: dict[str, str],
+    ) -> bytes:
+        """Hand a head parsed by ``_express`` whose body is not all there to the state machine, as
+        ``_head`` would have (without parsing it twice); returns the body bytes already here."""
+        self.head_offset = None if self.stream_end is None else self.stream_end - len(data)
+        self.head_ack = self.cur_ack
+        self.buf_ts = ts
+        self.buf_ack = self.cur_ack
+        self._begin(is_request, start, headers, index, ts, end + 4)
+        return data[end + 4:]
 
     def gap(self) -> None:
         """Bytes were lost: abandon the message in progress and search for the next start."""

@@ -251,9 +251,12 @@ class Pipeline:
     def feed_stream(
         self, conn_id: Hashable, direction: int, ts: float, data: bytes,
         a: Endpoint, b: Endpoint, source: dict[str, Any],
-    ) -> None:
+    ) -> bool:
         """Plaintext bytes of a connection already in order (TLS uprobes). ``direction`` 0 means
-        a→b, 1 means b→a; which side is the client is decided from the content."""
+        a→b, 1 means b→a; which side is the client is decided from the content.
+
+        Returns False when the stream's further bytes are of no use (a mirror of a stream already
+        followed, not HTTP, upgraded): the source may stop sending them until ``stream_close``."""
         if ts > self.now:
             self.now = ts
         self.stream_seen[conn_id] = ts
@@ -261,7 +264,7 @@ class Pipeline:
         if conversation is None:
             if conn_id in self.mirrors or self.config.tls.one_pair_per_connection and self._is_mirror(conn_id, a, b):
                 self.counters.counts["stream.mirrored_bytes"] += len(data)
-                return
+                return False
             conversation = Conversation(self.ctx, (a, b), source, synced=True)
             self.streams[conn_id] = conversation
             self.counters.inc("streams")
@@ -272,6 +275,8 @@ class Pipeline:
             self.counters.drop("internal_error")
             self.streams.pop(conn_id, None)
             conversation.discard()
+            return False
+        return not conversation.dead
 
     def _is_mirror(self, conn_id: Hashable, a: Endpoint, b: Endpoint) -> bool:
         """Client and server on one node are both traced: the same connection arrives from both

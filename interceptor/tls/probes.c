@@ -119,6 +119,10 @@ BPF_TABLE("lru_hash", struct pid_conn_t, u64, conn_sk, 65536);
 BPF_TABLE("lru_hash", u64, struct addr_t, sk_addrs, 65536);      // struct sock * -> addresses
 BPF_TABLE("lru_hash", u64, struct call_key_t, go_thread, 16384); // pid_tgid -> Go call in flight
 BPF_HASH(skip_pids, u32, u8, 16384);     // processes excluded by config (and the agent itself)
+// Connections user space does not follow (the mirror of one traced at its other end, not HTTP): their
+// data is not copied. Cleared when the connection ends (SSL_free, Close, a new Go handshake on the
+// same pointer) or by user space.
+BPF_TABLE("lru_hash", struct pid_conn_t, u8, muted, 16384);
 BPF_ARRAY(lost, u64, 4);                 // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
 
 // Data and close records are written without waking the reader: it polls with a timeout and takes
@@ -166,6 +170,9 @@ static __always_inline void emit(u32 pid, u32 tid, u64 conn, u8 dir, u8 kind, s3
     }
     u64 start = *offp;
     *offp = start + n;   // one connection's calls are sequential (SSL* and tls.Conn are locked)
+    struct pid_conn_t pk = {.pid = pid, .conn = conn};
+    if (muted.lookup(&pk))
+        return;
     u32 k = bpf_get_smp_processor_id();
     struct event_t *ev = scratch.lookup(&k);
     if (!ev)
@@ -213,6 +220,7 @@ static __always_inline void emit_close(u32 pid, u64 conn, u8 kind) {
     struct pid_conn_t pk = {.pid = pid, .conn = conn};
     conn_fd.delete(&pk);
     conn_sk.delete(&pk);
+    muted.delete(&pk);
     struct notice_t ev = {};
     ev.ts = bpf_ktime_get_ns();
     ev.conn = conn;
@@ -407,6 +415,10 @@ static __always_inline int go_entry(struct pt_regs *ctx, u8 dir) {
     struct call_t call = {};
     call.conn = ctx->ax;
     call.buf = ctx->bx;
+    if (dir == GO_HANDSHAKE) {  // a new connection: a pointer reused after an unseen Close is not muted
+        struct pid_conn_t pk = {.pid = pid, .conn = call.conn};
+        muted.delete(&pk);
+    }
     call.fd = go_fd(pid, call.conn);
     call.dir = dir;
     calls.update(&key, &call);

@@ -23,10 +23,12 @@ from interceptor.counters import Counters
 from interceptor.pairs import Endpoint
 from interceptor.tls import events, gotls, loader, openssl, procfs
 from interceptor.tls.attach import Attacher, ProbePoint, Target
+from interceptor.tls.ringbuf import RingReader
 
 log = logging.getLogger(__name__)
 BYTES_KEY = {kind: f"tls.{kind}.bytes" for kind in events.KINDS}
 UNKNOWN = ("0.0.0.0", 0)
+DRAIN_BYTES = 8 << 20  # per poll: a full ring buffer is taken over several polls, packets go on meanwhile
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Stream:
     source: dict[str, Any]
     check: events.StreamCheck
     last: float
+    muted: bool = False  # the kernel no longer copies its data (the pipeline does not follow it)
 
 
 class TlsSource:
@@ -74,8 +77,9 @@ class TlsSource:
         self._skip[ctypes.c_uint32(os.getpid())] = ctypes.c_uint8(1)  # never trace the agent itself
         self._offsets = bpf["offsets"]
         self._lost = bpf["lost"]
-        self._ring = bpf["events"]
-        self._ring.open_ring_buffer(self._on_record)
+        self._muted = bpf["muted"]
+        ring = bpf["events"]
+        self._reader = RingReader(ring.map_fd, ring.max_entries)
         self._next_scan = 0.0
         self.scan()
 
@@ -84,13 +88,14 @@ class TlsSource:
     def fileno(self) -> int:
         """The ring buffer map's fd (epoll/select). Data records do not wake it (they are taken in
         batches by every ``poll``), exec notices do: call ``poll`` at least every ~100 ms anyway."""
-        return int(self._ring.map_fd)
+        return self._reader.fd
 
     def poll(self, timeout_ms: int = 100) -> None:
         """Deliver waiting records to the pipeline; rescan processes when due."""
         self._wall = time.time() - time.monotonic()
-        self.bpf.ring_buffer_poll(timeout_ms)  # sleeps until an exec record or the timeout ...
-        self.bpf.ring_buffer_consume()  # ... then takes the batch (data records wake nobody)
+        if timeout_ms:
+            self._reader.wait(timeout_ms)  # sleeps until an exec record or the timeout ...
+        self._consume()  # ... then takes the batch (data records wake nobody)
         now = time.monotonic()
         if now >= self._next_scan:
             self.scan()
@@ -99,7 +104,8 @@ class TlsSource:
 
     def close(self) -> None:
         """Detach everything and end the open streams."""
-        self.bpf.ring_buffer_consume()
+        self._consume()
+        self._reader.close()
         ts = time.time()
         for st in list(self.streams.values()):
             self.pipeline.stream_close(st.conn_id, ts)
@@ -114,18 +120,20 @@ class TlsSource:
 
     # ---- records ------------------------------------------------------------------------------
 
-    def _on_record(self, _ctx: Any, data: Any, size: int) -> int:
-        try:
-            ev = events.decode(ctypes.string_at(data, size))
-        except events.EventError:
-            self.counters.drop("tls_bad_record")
-            return 0
-        try:
-            self._handle(ev)
-        except Exception:  # never let one record stop the source
-            log.exception("tls: record from pid %d failed", ev.pid)
-            self.counters.drop("tls_record_error")
-        return 0
+    def _consume(self) -> None:
+        """Decode a batch of records, merge each connection's consecutive ones, hand them over."""
+        evs = []
+        for raw in self._reader.drain(DRAIN_BYTES):
+            try:
+                evs.append(events.decode(raw))
+            except events.EventError:
+                self.counters.drop("tls_bad_record")
+        for ev in events.coalesce(evs):
+            try:
+                self._handle(ev)
+            except Exception:  # never let one record stop the source
+                log.exception("tls: record from pid %d failed", ev.pid)
+                self.counters.drop("tls_record_error")
 
     def _handle(self, ev: events.Event) -> None:
         key = (ev.kind, ev.pid, ev.conn)
@@ -134,7 +142,7 @@ class TlsSource:
         if ev.type == events.EV_EXEC:
             self._exec(ev.pid, ev.comm)
             return
-        if ev.type == events.EV_CLOSE:
+        if ev.type == events.EV_CLOSE:  # the kernel has cleared the connection's state, mute included
             if st is not None:
                 del self.streams[key]
                 self.pipeline.stream_close(st.conn_id, ts)
@@ -149,8 +157,7 @@ class TlsSource:
                 return
         verdict = st.check.classify(ev)
         if verdict == "restart":  # the pointer names a new connection (its free/close was lost)
-            self.pipeline.stream_close(st.conn_id, ts)
-            del self.streams[key]
+            self._end(key, st, ts)
             st = self._open(key, ev, info)
             if st is None:
                 return
@@ -160,7 +167,22 @@ class TlsSource:
             self.pipeline.stream_gap(st.conn_id, ev.dir)
         st.last = ev.ts_ns / 1e9  # CLOCK_MONOTONIC, as time.monotonic()
         self.counters.counts[BYTES_KEY[ev.kind]] += len(ev.data)
-        self.pipeline.feed_stream(st.conn_id, ev.dir, ts, ev.data, st.a, st.b, st.source)
+        if not self.pipeline.feed_stream(st.conn_id, ev.dir, ts, ev.data, st.a, st.b, st.source) and not st.muted:
+            self._mute(ev, st)
+
+    def _mute(self, ev: events.Event, st: Stream) -> None:
+        """The pipeline does not follow this stream: stop copying its data in the kernel (half of
+        all records when both ends of connections are traced)."""
+        self._muted[self._muted.Key(ev.pid, 0, ev.conn)] = ctypes.c_uint8(1)
+        st.muted = True
+        self.counters.inc(f"tls.{ev.kind}.muted_streams")
+
+    def _end(self, key: tuple[str, int, int], st: Stream, ts: float) -> None:
+        """Forget a stream here, in the pipeline and, if muted, in the kernel."""
+        del self.streams[key]
+        self.pipeline.stream_close(st.conn_id, ts)
+        if st.muted:
+            self._muted.pop(self._muted.Key(key[1], 0, key[2]), None)
 
     def _open(self, key: tuple[str, int, int], ev: events.Event, info: PidInfo | None) -> Stream | None:
         if len(self.streams) >= self.cfg.max_streams:
@@ -190,8 +212,7 @@ class TlsSource:
         ts = time.time()
         for key, st in list(self.streams.items()):
             if now - st.last > self.idle_s or key[1] not in self.pids:
-                del self.streams[key]
-                self.pipeline.stream_close(st.conn_id, ts)
+                self._end(key, st, ts)  # a muted stream that is still alive is seen (and muted) again
         self.counters.set_gauge("tls.streams", len(self.streams))
 
     def _count_lost(self) -> None:

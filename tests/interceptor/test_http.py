@@ -241,13 +241,23 @@ def test_both_ends_of_one_tls_connection_yield_one_pair() -> None:
     client_src = {"kind": "openssl", "pid": 10}
     server_src = {"kind": "openssl", "pid": 20}
     req, resp = http_request(), http_response()
-    p.feed_stream(("c", 10), 0, 1.0, req, A, B, client_src)  # the client writes...
-    p.feed_stream(("s", 20), 1, 1.0, req, B, A, server_src)  # ...the server reads
-    p.feed_stream(("s", 20), 0, 1.1, resp, B, A, server_src)
-    p.feed_stream(("c", 10), 1, 1.1, resp, A, B, client_src)
+    assert p.feed_stream(("c", 10), 0, 1.0, req, A, B, client_src)  # the client writes...
+    assert not p.feed_stream(("s", 20), 1, 1.0, req, B, A, server_src)  # ...the server reads: a mirror,
+    assert not p.feed_stream(("s", 20), 0, 1.1, resp, B, A, server_src)  # its source may stop sending
+    assert p.feed_stream(("c", 10), 1, 1.1, resp, A, B, client_src)
     p.close()
     assert len(pairs) == 1 and pairs[0].source["pid"] == 10
     assert c.get("stream.mirrored") == 1 and c.drops() == {}
     # a later connection on other ports is its own
     p.feed_stream(("c", 11), 0, 2.0, req, Endpoint("10.0.0.1", 40001), B, client_src)
     assert ("c", 11) in p.streams
+
+
+def test_stream_not_http_is_given_up() -> None:
+    """Both directions not HTTP (HTTP/2, a database protocol over TLS): feed_stream says the bytes are
+    of no use, so the TLS source stops copying them."""
+    p, pairs, c = make()
+    src = {"kind": "openssl", "pid": 10}
+    assert p.feed_stream("c", 0, 1.0, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", A, B, src)
+    assert not p.feed_stream("c", 1, 1.1, b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", A, B, src)
+    assert pairs == [] and c.get("http.non_http_streams") == 2
