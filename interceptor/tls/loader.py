@@ -98,8 +98,8 @@ def ring_pages(nbytes: int) -> int:
     return 1 << (pages - 1).bit_length()
 
 
-def load(cfg: TlsConfig, extra_cflags: tuple[str, ...] = ()) -> Any:
-    """Compile and load probes.c; returns the bcc.BPF object. Raises Unavailable with the reason."""
+def prepare(cfg: TlsConfig) -> Any:
+    """Check and set up what BCC needs here; returns the ``bcc.BPF`` class. Raises Unavailable."""
     import_bcc()
     check_permission()
     headers = kernel_headers(cfg)
@@ -109,6 +109,12 @@ def load(cfg: TlsConfig, extra_cflags: tuple[str, ...] = ()) -> Any:
     mount_tracefs()
     from bcc import BPF
 
+    return BPF
+
+
+def load(cfg: TlsConfig, extra_cflags: tuple[str, ...] = ()) -> Any:
+    """Compile and load probes.c; returns the bcc.BPF object. Raises Unavailable with the reason."""
+    BPF = prepare(cfg)  # noqa: N806 - a class
     cflags = [f"-DNCPU={possible_cpus()}", f"-DRING_PAGES={ring_pages(cfg.ring_buffer_bytes)}", *extra_cflags]
     try:
         return BPF(src_file=str(PROBES_C).encode(), cflags=cflags)

@@ -201,3 +201,44 @@ def test_short_lived_go_client_run_again(tls_harness: TlsHarness, go_tlsprog, tl
     got = h.wait_pairs(lambda p: p.source.get("pid") == client.pid, 2, timeout=10)
     assert sorted(p.request.target for p in got) == ["/quick1/0", "/quick1/1"]
     assert {p.source["kind"] for p in got} == {"gotls"}
+
+
+def test_one_pair_per_connection_mutes_the_mirror(tls_certs) -> None:
+    """The agent's default: with both ends traced, each exchange gives one pair, and once the pipeline
+    calls the other end's stream a mirror the kernel stops copying it (half of all records)."""
+    from tests.fixtures.tls import harness_config
+
+    cfg = harness_config()
+    cfg.tls.one_pair_per_connection = True
+    h = TlsHarness(cfg)
+    if h.source is None:
+        h.close()
+        pytest.skip("TLS source unavailable here")
+    try:
+        first, second = [300, 70_000], [1_000_000, 500, 300]
+        server, port = h.start_server(*h.python("server", *tls_certs))
+        sizes = ",".join(map(str, [*first, 0, *second]))  # 0: the client pauses there
+        client = h.spawn(*h.python("client", str(port), sizes, "early"), stdin=True)
+        h.wait_attached(server.pid)
+        h.wait_attached(client.pid)
+        assert client.stdin is not None
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        assert len(h.wait_pairs(lambda p: p.request.target.startswith("/py/"), len(first))) == len(first)
+        counts = h.counters.snapshot()["counts"]
+        assert counts["tls.openssl.muted_streams"] == 1 and counts["stream.mirrored"] == 1
+        mirrored = counts["stream.mirrored_bytes"]
+        out, err = client.communicate("go\n", timeout=60)  # the rest of the same connection
+        assert client.returncode == 0, err
+        h.wait_pairs(lambda p: p.request.target.startswith("/py/"), len(first) + len(second))
+        time.sleep(0.5)  # nothing more may come
+        got = h.call(lambda: [p for p in h.pairs if p.request.target.startswith("/py/")])
+        assert len(got) == len(first) + len(second) and len({p.source["pid"] for p in got}) == 1
+        got.sort(key=lambda p: int(p.request.target.rsplit("/", 1)[1]))
+        for i, (p, size) in enumerate(zip(got, first + second, strict=True)):
+            assert_pair(p, "POST", f"/py/{i}", body(i, size), 200, body(i, size), port)
+        counts = h.counters.snapshot()["counts"]
+        assert counts["stream.mirrored_bytes"] == mirrored, "the muted end was still copied"
+        assert counts["tls.openssl.bytes"] == counts["stream.bytes"] + mirrored
+    finally:
+        h.close()

@@ -47,3 +47,31 @@ def test_stream_check_gap_and_restart() -> None:
     assert chk.classify(events.decode(record(offset=0, data=b"x", direction=1))) == "ok"  # per direction
     assert chk.classify(events.decode(record(offset=9, data=b"z"))) == "gap"  # records 5..8 lost
     assert chk.classify(events.decode(record(offset=0, data=b"n"))) == "restart"  # pointer reused
+
+
+def test_coalesce_merges_adjacent_continuations_only() -> None:
+    head, body = events.decode(record(offset=0, data=b"HEAD")), events.decode(record(offset=4, data=b"BODY"))
+    other_dir = events.decode(record(offset=0, data=b"resp", direction=1))
+    after = events.decode(record(offset=8, data=b"MORE"))
+    close = events.decode(record(typ=events.EV_CLOSE, data=b""))
+    out = events.coalesce([head, body, other_dir, after, close])
+    assert [(e.dir, e.offset, e.data) for e in out] == [(0, 0, b"HEADBODY"), (1, 0, b"resp"), (0, 8, b"MORE"),
+                                                       (0, 0, b"")]  # not moved past the read
+    assert out[0].end == 8
+
+
+def test_coalesce_keeps_gaps_and_other_connections_apart() -> None:
+    a = events.decode(record(offset=0, data=b"ab"))
+    gap = events.decode(record(offset=5, data=b"cd"))  # 3 bytes lost: the gap must stay visible
+    raw = bytearray(record(offset=7, data=b"ef"))
+    raw[8:16] = (0xBEEF).to_bytes(8, "little")  # another connection
+    other = events.decode(bytes(raw))
+    assert [e.data for e in events.coalesce([a, gap, other])] == [b"ab", b"cd", b"ef"]
+
+
+def test_coalesce_is_bounded() -> None:
+    chunks = [events.decode(record(offset=i * 100, data=bytes([i]) * 100)) for i in range(10)]
+    out = events.coalesce(chunks, limit=250)
+    assert [len(e.data) for e in out] == [200, 200, 200, 200, 200]
+    assert b"".join(e.data for e in out) == b"".join(bytes([i]) * 100 for i in range(10))
+    assert [e.offset for e in out] == [0, 200, 400, 600, 800]

@@ -4,7 +4,8 @@
     pytls.py client PORT SIZES          waits for a line on stdin, THEN imports ssl (late), and sends
                                         keep-alive POSTs /py/<i> of JSON bodies of the comma-separated
                                         SIZES with http.client ("early" as 4th argument:
-                                        import ssl before waiting)
+                                        import ssl before waiting); a size 0 is a pause: the
+                                        client waits for another line on stdin there
 """
 
 import sys
@@ -55,10 +56,15 @@ def client(port: int, sizes: list[int], early: bool = False) -> None:
     ctx.verify_mode = ssl.CERT_NONE
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
     start = time.perf_counter()
-    for i, size in enumerate(sizes):
+    i = 0
+    for size in sizes:
+        if size == 0:  # a pause mid-connection: wait for another line on stdin
+            sys.stdin.readline()
+            continue
         conn.request("POST", f"/py/{i}", body=body(i, size), headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         print(resp.status, len(resp.read()), flush=True)
+        i += 1
     conn.close()
     print("ELAPSED", time.perf_counter() - start, flush=True)
 
