@@ -221,18 +221,19 @@ def test_one_pair_per_connection_mutes_the_mirror(tls_certs) -> None:
         client = h.spawn(*h.python("client", str(port), sizes, "early"), stdin=True)
         h.wait_attached(server.pid)
         h.wait_attached(client.pid)
+        ours = lambda p: p.dst.port == port and p.request.target.startswith("/py/")  # noqa: E731
         assert client.stdin is not None
         client.stdin.write("go\n")
         client.stdin.flush()
-        assert len(h.wait_pairs(lambda p: p.request.target.startswith("/py/"), len(first))) == len(first)
+        assert len(h.wait_pairs(ours, len(first))) == len(first)
         counts = h.counters.snapshot()["counts"]
         assert counts["tls.openssl.muted_streams"] == 1 and counts["stream.mirrored"] == 1
         mirrored = counts["stream.mirrored_bytes"]
         out, err = client.communicate("go\n", timeout=60)  # the rest of the same connection
         assert client.returncode == 0, err
-        h.wait_pairs(lambda p: p.request.target.startswith("/py/"), len(first) + len(second))
+        h.wait_pairs(ours, len(first) + len(second))
         time.sleep(0.5)  # nothing more may come
-        got = h.call(lambda: [p for p in h.pairs if p.request.target.startswith("/py/")])
+        got = h.call(lambda: [p for p in h.pairs if ours(p)])
         assert len(got) == len(first) + len(second) and len({p.source["pid"] for p in got}) == 1
         got.sort(key=lambda p: int(p.request.target.rsplit("/", 1)[1]))
         for i, (p, size) in enumerate(zip(got, first + second, strict=True)):
