@@ -203,22 +203,25 @@ def test_short_lived_go_client_run_again(tls_harness: TlsHarness, go_tlsprog, tl
     assert {p.source["kind"] for p in got} == {"gotls"}
 
 
-def test_one_pair_per_connection_mutes_the_mirror(tls_certs) -> None:
+def test_one_pair_per_connection_mutes_the_mirror(tls_certs, tmp_path) -> None:
     """The agent's default: with both ends traced, each exchange gives one pair, and once the pipeline
     calls the other end's stream a mirror the kernel stops copying it (half of all records)."""
-    from tests.fixtures.tls import harness_config
+    from tests.fixtures.tls import PYTLS, harness_config
 
+    python = tmp_path / "pymute"  # a command of its own: only this test's processes are traced
+    python.symlink_to(os.path.realpath(sys.executable))
     cfg = harness_config()
     cfg.tls.one_pair_per_connection = True
+    cfg.tls.include_commands = ["pymute"]
     h = TlsHarness(cfg)
     if h.source is None:
         h.close()
         pytest.skip("TLS source unavailable here")
     try:
         first, second = [300, 70_000], [1_000_000, 500, 300]
-        server, port = h.start_server(*h.python("server", *tls_certs))
+        server, port = h.start_server(str(python), str(PYTLS), "server", *tls_certs)
         sizes = ",".join(map(str, [*first, 0, *second]))  # 0: the client pauses there
-        client = h.spawn(*h.python("client", str(port), sizes, "early"), stdin=True)
+        client = h.spawn(str(python), str(PYTLS), "client", str(port), sizes, "early", stdin=True)
         h.wait_attached(server.pid)
         h.wait_attached(client.pid)
         ours = lambda p: p.dst.port == port and p.request.target.startswith("/py/")  # noqa: E731
@@ -239,6 +242,7 @@ def test_one_pair_per_connection_mutes_the_mirror(tls_certs) -> None:
         for i, (p, size) in enumerate(zip(got, first + second, strict=True)):
             assert_pair(p, "POST", f"/py/{i}", body(i, size), 200, body(i, size), port)
         counts = h.counters.snapshot()["counts"]
+        assert counts["stream.mirrored"] == 1
         assert counts["stream.mirrored_bytes"] == mirrored, "the muted end was still copied"
         assert counts["tls.openssl.bytes"] == counts["stream.bytes"] + mirrored
     finally:
