@@ -435,6 +435,17 @@ int go_read_entry(struct pt_regs *ctx) { return go_entry(ctx, DIR_READ); }
 // sock before the first Write, so even the first record of a connection carries the addresses.
 int go_handshake_entry(struct pt_regs *ctx) { return go_entry(ctx, GO_HANDSHAKE); }
 
+// The Read/Write call in flight on goroutine g, taken out of the map; 0 when there is none.
+static __always_inline int take_go_call(u32 pid, u64 g, struct call_t *out) {
+    struct call_key_t key = {.id = pid, .g = g};
+    struct call_t *call = calls.lookup(&key);
+    if (!call)
+        return 0;
+    *out = *call;
+    calls.delete(&key);
+    return 1;
+}
+
 // Write with its probe after the stack check (gotls.py): reached once per call, so the data is copied
 // right there and nothing is kept for a RET (the handshake probes told the connection's socket).
 int go_write_once(struct pt_regs *ctx) {
@@ -455,12 +466,9 @@ int go_read_copy(struct pt_regs *ctx) {
     EMPTY_RETURN;
     u64 id = bpf_get_current_pid_tgid();
     u32 pid = id >> 32;
-    struct call_key_t key = {.id = pid, .g = ctx->r14};
-    struct call_t *call = calls.lookup(&key);
-    if (!call)
+    struct call_t c;
+    if (!take_go_call(pid, ctx->r14, &c))
         return 0;
-    struct call_t c = *call;
-    calls.delete(&key);
     long n = ctx->cx;
     if (c.dir == DIR_READ && n > 0)
         emit(pid, (u32)id, c.conn, DIR_READ, KIND_GOTLS, c.fd, c.sk, ctx->bx, n);
@@ -471,12 +479,9 @@ int go_return(struct pt_regs *ctx) {
     EMPTY_RETURN;
     u64 id = bpf_get_current_pid_tgid();
     u32 pid = id >> 32;
-    struct call_key_t key = {.id = pid, .g = ctx->r14};
-    struct call_t *call = calls.lookup(&key);
-    if (!call)
+    struct call_t c;
+    if (!take_go_call(pid, ctx->r14, &c))
         return 0;
-    struct call_t c = *call;
-    calls.delete(&key);
     long n = ctx->ax;
     if (c.dir != DIR_READ || n <= 0) {
         conn_socket(pid, c.conn, c.sk);  // remember the socket seen during a write or handshake
