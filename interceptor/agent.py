@@ -144,7 +144,7 @@ class Agent:
         if cfg.tls.enabled:  # None when BPF is not possible here: logged and counted, capture goes on
             from interceptor.tls.source import start_tls_source
 
-            self.tls = start_tls_source(cfg, counters, self.pipeline)
+            self.tls = start_tls_source(cfg, counters, self.pipeline, self._tls_scope())
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
         self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
@@ -153,6 +153,15 @@ class Agent:
         self.rescan_requested = True
         self._feed = self.pipeline.feed_packet
         self._errors_logged = 0
+
+    def _tls_scope(self) -> Any:
+        """tls.*_namespaces / *_pods: a process's pod from its cgroup and the Kubernetes index."""
+        if not self.cfg.tls.pod_rules or self.output.enricher is None:
+            return None
+        from interceptor.tls.scope import PodScope
+
+        return PodScope(self.cfg.tls, self.output.enricher.index, self.output.watcher.lock,
+                        self.cfg.capture.proc_root)
 
     def on_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any]) -> None:
         if self.guard.over:

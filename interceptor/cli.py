@@ -98,14 +98,15 @@ class Output:
     def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], wait_for_sync: bool = False) -> None:
         self.sinks = sinks
         self.watcher: Any = None
+        self.enricher: Any = None
         publish = publish_to(sinks)
         if not cfg.kubernetes.enabled:
             self.on_pair = publish
             return
         from interceptor.enrich import start_enrichment
 
-        enricher, self.watcher = start_enrichment(cfg, counters)
-        enrich = enricher.enrich
+        self.enricher, self.watcher = start_enrichment(cfg, counters)
+        enrich = self.enricher.enrich
         if wait_for_sync and not self.watcher.wait_synced(cfg.kubernetes.request_timeout_s):
             print("interceptor: the Kubernetes API did not answer in time; pairs carry what is known "
                   "(meta_stale)", file=sys.stderr)

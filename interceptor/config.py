@@ -140,6 +140,16 @@ class TlsConfig:
     max_streams: int = 20_000  # TLS connections followed at once; beyond, new ones are dropped
     detach_after_s: float = 300.0  # a file no process maps stays attached this long (short-lived programs)
     one_pair_per_connection: bool = True  # client and server both traced on this node: pair one end only
+    # The traced process's own pod (needs kubernetes.enabled): namespaces by name, pods by globs on
+    # "namespace/pod" or "namespace/workload". Processes outside pods count only without include rules.
+    include_namespaces: list[str] = field(default_factory=list)
+    exclude_namespaces: list[str] = field(default_factory=list)
+    include_pods: list[str] = field(default_factory=list)
+    exclude_pods: list[str] = field(default_factory=list)
+
+    @property
+    def pod_rules(self) -> bool:
+        return bool(self.include_namespaces or self.exclude_namespaces or self.include_pods or self.exclude_pods)
 
 
 @dataclass
@@ -227,7 +237,16 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     for key, raw in sorted((env if env is not None else os.environ).items()):
         if key.startswith(ENV_PREFIX):
             _set_path(data, key[len(ENV_PREFIX):].lower().split("__"), yaml.safe_load(raw), key)
-    return build(Config, data, "")
+    return check(build(Config, data, ""))
+
+
+def check(cfg: Config) -> Config:
+    """Rules that span sections; the error names the key."""
+    if cfg.tls.pod_rules and not cfg.kubernetes.enabled:
+        key = next(k for k in ("include_namespaces", "exclude_namespaces", "include_pods", "exclude_pods")
+                   if getattr(cfg.tls, k))
+        raise ConfigError(f"tls.{key}: needs kubernetes.enabled (a process's pod is named by the API server)")
+    return cfg
 
 
 def _set_path(data: dict[str, Any], parts: list[str], value: Any, env_key: str) -> None:

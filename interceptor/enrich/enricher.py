@@ -18,6 +18,33 @@ from interceptor.enrich.index import ClusterIndex
 from interceptor.pairs import Endpoint, Pair
 
 
+class ScopeRules:
+    """Namespace and pod rules (the ``kubernetes.*`` keys for pairs, the ``tls.*`` ones for traced
+    processes): namespaces by name, pods by globs on ``namespace/pod`` or ``namespace/workload``."""
+
+    def __init__(self, include_namespaces: list[str] | None = None, exclude_namespaces: list[str] | None = None,
+                 include_pods: list[str] | None = None, exclude_pods: list[str] | None = None) -> None:
+        self.include_ns = set(include_namespaces or ())
+        self.exclude_ns = set(exclude_namespaces or ())
+        self.include_pods = list(include_pods or ())
+        self.exclude_pods = list(exclude_pods or ())
+
+    def __bool__(self) -> bool:
+        return bool(self.include_ns or self.exclude_ns or self.include_pods or self.exclude_pods)
+
+    def reason(self, namespaces: set[str], names: list[str]) -> str | None:
+        """Why something in ``namespaces`` named ``names`` is out of scope, or None when it is in."""
+        if namespaces & self.exclude_ns:
+            return "excluded_namespace"
+        if self.include_ns and not namespaces & self.include_ns:
+            return "not_included_namespace"
+        if self.exclude_pods and any(fnmatchcase(n, pat) for n in names for pat in self.exclude_pods):
+            return "excluded_pod"
+        if self.include_pods and not any(fnmatchcase(n, pat) for n in names for pat in self.include_pods):
+            return "not_included_pod"
+        return None
+
+
 class Enricher:
     """``enrich(pair) -> pair | None``: None when namespace/pod rules exclude the pair (counted)."""
 
@@ -34,10 +61,7 @@ class Enricher:
     ) -> None:
         self.index = index
         self.counters = counters
-        self.include_ns = set(include_namespaces or ())
-        self.exclude_ns = set(exclude_namespaces or ())
-        self.include_pods = list(include_pods or ())  # globs on "namespace/pod" or "namespace/workload"
-        self.exclude_pods = list(exclude_pods or ())
+        self.rules = ScopeRules(include_namespaces, exclude_namespaces, include_pods, exclude_pods)
         self.in_sync = in_sync
         self._lock: AbstractContextManager[Any] = lock or nullcontext()
 
@@ -67,19 +91,12 @@ class Enricher:
 
     def _excluded(self, src: dict[str, Any], dst: dict[str, Any]) -> str | None:
         namespaces = {m["namespace"] for m in (src, dst) if "namespace" in m}
-        if namespaces & self.exclude_ns:
-            return "enrich_excluded_namespace"
-        if self.include_ns and not namespaces & self.include_ns:
-            return "enrich_not_included_namespace"
-        names = [n for m in (src, dst) for n in _names(m)]
-        if self.exclude_pods and any(fnmatchcase(n, pat) for n in names for pat in self.exclude_pods):
-            return "enrich_excluded_pod"
-        if self.include_pods and not any(fnmatchcase(n, pat) for n in names for pat in self.include_pods):
-            return "enrich_not_included_pod"
-        return None
+        reason = self.rules.reason(namespaces, [n for m in (src, dst) for n in pod_names(m)])
+        return f"enrich_{reason}" if reason else None
 
 
-def _names(meta: dict[str, Any]) -> list[str]:
+def pod_names(meta: dict[str, Any]) -> list[str]:
+    """``namespace/pod`` and ``namespace/workload`` of an endpoint's metadata (what pod rules match)."""
     ns = meta.get("namespace")
     if not ns:
         return []

@@ -37,6 +37,7 @@ class PidInfo:
     excluded: bool
     keys: set[tuple[int, int]] = field(default_factory=set)  # attached files it uses
     ssl_found: bool = False  # a libssl was seen in its maps: no need to read them again
+    pending: bool = False  # its pod is not known yet: excluded until a scan can decide
     exe_done: bool = False
 
 
@@ -52,11 +53,12 @@ class Stream:
 
 
 class TlsSource:
-    """Owns the loaded BPF program; see the module docstring. ``process_filter(pid) -> bool`` (e.g.
-    namespace or pod rules from enrichment) is applied after the command globs of the config."""
+    """Owns the loaded BPF program; see the module docstring. ``process_filter(pid)`` (e.g. the
+    namespace and pod rules of scope.PodScope) is applied after the command globs of the config: True
+    traces the process, False does not, None means not known yet (asked again at each scan)."""
 
     def __init__(self, config: Config, counters: Counters, pipeline: Any, bpf: Any,
-                 process_filter: Callable[[int], bool] | None = None) -> None:
+                 process_filter: Callable[[int], bool | None] | None = None) -> None:
         self.cfg = config.tls
         self.proc = config.capture.proc_root
         self.idle_s = config.core.flow_idle_timeout_s
@@ -232,13 +234,22 @@ class TlsSource:
         command = procfs.command(pid, self.proc) or comm
         if not command:
             return None
-        info = PidInfo(command, excluded=not self._wanted(pid, command))
-        if pid == os.getpid():
-            info.excluded = True
+        wanted = self._wanted(pid, command) if pid != os.getpid() else False
+        info = PidInfo(command, excluded=wanted is not True, pending=wanted is None)
         if info.excluded:
             self._skip[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
         self.pids[pid] = info
         return info
+
+    def _decide(self, pid: int, info: PidInfo) -> None:
+        """A process whose pod was not known: trace it once the rules say so."""
+        wanted = self._wanted(pid, info.command)
+        if wanted is None:
+            return
+        info.pending = False
+        if wanted:
+            info.excluded = False
+            self._skip.pop(ctypes.c_uint32(pid), None)
 
     def _exec(self, pid: int, comm: str) -> None:
         """A new program in ``pid``: attach to it now (Go binaries, OpenSSL linked in)."""
@@ -248,7 +259,7 @@ class TlsSource:
         if info is not None and not info.excluded:
             self._scan_pid(pid, info)
 
-    def _wanted(self, pid: int, command: str) -> bool:
+    def _wanted(self, pid: int, command: str) -> bool | None:
         if self.cfg.include_commands and not any(fnmatch.fnmatchcase(command, g) for g in self.cfg.include_commands):
             return False
         if any(fnmatch.fnmatchcase(command, g) for g in self.cfg.exclude_commands):
@@ -263,12 +274,15 @@ class TlsSource:
             self._forget(pid)
         for pid in live:
             info = self.pids.get(pid) or self._new_pid(pid)
+            if info is not None and info.pending:
+                self._decide(pid, info)
             if info is None or info.excluded or info.ssl_found:
                 continue
             self._scan_pid(pid, info)
         self._detach_idle(time.monotonic())
         self.counters.set_gauge("tls.attached_files", len(self.targets))
         self.counters.set_gauge("tls.processes", sum(1 for i in self.pids.values() if i.keys))
+        self.counters.set_gauge("tls.processes_pending", sum(1 for i in self.pids.values() if i.pending))
 
     def _scan_pid(self, pid: int, info: PidInfo) -> None:
         if not info.exe_done:
@@ -364,7 +378,7 @@ class TlsSource:
 
 
 def start_tls_source(config: Config, counters: Counters, pipeline: Any,
-                     process_filter: Callable[[int], bool] | None = None,
+                     process_filter: Callable[[int], bool | None] | None = None,
                      extra_cflags: tuple[str, ...] = ()) -> TlsSource | None:
     """The TLS source, or None when disabled or impossible here (one log line says why, and
     ``tls.unavailable.<reason>`` is counted); packet capture is not affected either way."""
