@@ -90,6 +90,24 @@ def test_python_client_imports_ssl_late(tls_harness: TlsHarness, tls_certs) -> N
     assert len({(p.src.ip, p.src.port) for p in got + server_side}) == 1
 
 
+def test_requests_client(tls_harness: TlsHarness, tls_certs) -> None:
+    """The requests library (urllib3 over Python's ssl, head and body written separately)."""
+    h = tls_harness
+    server, port = h.start_server(*h.python("server", *tls_certs))
+    sizes = [300, 70_000, 1_000_000]
+    client = h.spawn(*h.python("requests", str(port), ",".join(map(str, sizes))), stdin=True)
+    h.wait_attached(server.pid)
+    out, err = client.communicate("go\n", timeout=60)
+    assert client.returncode == 0, err
+    assert out.split("\n")[:3] == [f"200 {s}" for s in sizes]
+    got = sorted(h.wait_pairs(for_pid(client.pid, "/rq/"), len(sizes)), key=lambda p: p.request.target)
+    assert [p.request.target for p in got] == [f"/rq/{i}" for i in range(len(sizes))]
+    for i, (p, size) in enumerate(zip(got, sizes, strict=True)):
+        assert p.source == {"kind": "openssl", "pid": client.pid, "command": PY_COMMAND}
+        assert p.request.header("user-agent").startswith("python-requests/")
+        assert_pair(p, "POST", f"/rq/{i}", body(i, size), 200, body(i, size), port)
+
+
 def test_go_client_and_stripped_go_server(tls_harness: TlsHarness, go_tlsprog, tls_certs) -> None:
     h = tls_harness
     normal, stripped = go_tlsprog

@@ -6,6 +6,7 @@
                                         SIZES with http.client ("early" as 4th argument:
                                         import ssl before waiting); a size 0 is a pause: the
                                         client waits for another line on stdin there
+    pytls.py requests PORT SIZES        the same POSTs (/rq/<i>) with the requests library
 """
 
 import sys
@@ -69,8 +70,25 @@ def client(port: int, sizes: list[int], early: bool = False) -> None:
     print("ELAPSED", time.perf_counter() - start, flush=True)
 
 
+def requests_client(port: int, sizes: list[int]) -> None:
+    """The same POSTs with the requests library (urllib3 over ssl), on one keep-alive session."""
+    sys.stdin.readline()
+    import requests
+    import urllib3
+
+    urllib3.disable_warnings()
+    session = requests.Session()
+    for i, size in enumerate(sizes):
+        resp = session.post(f"https://127.0.0.1:{port}/rq/{i}", data=body(i, size),
+                            headers={"Content-Type": "application/json"}, verify=False, timeout=30)
+        print(resp.status_code, len(resp.content), flush=True)
+    session.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         server(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "requests":
+        requests_client(int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")])
     else:
         client(int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")], sys.argv[4:] == ["early"])
