@@ -148,8 +148,10 @@ class TlsConfig:
     exclude_pods: list[str] = field(default_factory=list)
 
     @property
-    def pod_rules(self) -> bool:
-        return bool(self.include_namespaces or self.exclude_namespaces or self.include_pods or self.exclude_pods)
+    def pod_rules(self) -> list[str]:
+        """The namespace/pod keys that are set."""
+        return [k for k in ("include_namespaces", "exclude_namespaces", "include_pods", "exclude_pods")
+                if getattr(self, k)]
 
 
 @dataclass
@@ -243,9 +245,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 def check(cfg: Config) -> Config:
     """Rules that span sections; the error names the key."""
     if cfg.tls.pod_rules and not cfg.kubernetes.enabled:
-        key = next(k for k in ("include_namespaces", "exclude_namespaces", "include_pods", "exclude_pods")
-                   if getattr(cfg.tls, k))
-        raise ConfigError(f"tls.{key}: needs kubernetes.enabled (a process's pod is named by the API server)")
+        raise ConfigError(f"tls.{cfg.tls.pod_rules[0]}: needs kubernetes.enabled (a process's pod is named by "
+                          "the API server)")
     return cfg
 
 

@@ -29,9 +29,6 @@ class ScopeRules:
         self.include_pods = list(include_pods or ())
         self.exclude_pods = list(exclude_pods or ())
 
-    def __bool__(self) -> bool:
-        return bool(self.include_ns or self.exclude_ns or self.include_pods or self.exclude_pods)
-
     def reason(self, namespaces: set[str], names: list[str]) -> str | None:
         """Why something in ``namespaces`` named ``names`` is out of scope, or None when it is in."""
         if namespaces & self.exclude_ns:

@@ -104,18 +104,17 @@ def coalesce(evs: list[Event], limit: int = 256 * 1024) -> list[Event]:
     head then body is then parsed in one pass. Order is kept; no record moves past another."""
     out: list[Event] = []
     runs: dict[int, list[bytes]] = {}  # index in out → the data parts of its run
-    end = size = 0
+    end = 0  # where the last run ends; it starts at out[-1].offset
     for ev in evs:
         last = out[-1] if out else None
         if (last is not None and ev.type == EV_DATA and last.type == EV_DATA and ev.offset == end
                 and ev.conn == last.conn and ev.pid == last.pid and ev.dir == last.dir and ev.kind == last.kind
-                and size + len(ev.data) <= limit):
+                and ev.end - last.offset <= limit):
             runs.setdefault(len(out) - 1, [last.data]).append(ev.data)
-            end += len(ev.data)
-            size += len(ev.data)
+            end = ev.end
             continue
         out.append(ev)
-        end, size = ev.end, len(ev.data)
+        end = ev.end
     for i, parts in runs.items():
         out[i].data = b"".join(parts)
     return out

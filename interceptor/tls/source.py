@@ -144,10 +144,9 @@ class TlsSource:
         if ev.type == events.EV_EXEC:
             self._exec(ev.pid, ev.comm)
             return
-        if ev.type == events.EV_CLOSE:  # the kernel has cleared the connection's state, mute included
+        if ev.type == events.EV_CLOSE:
             if st is not None:
-                del self.streams[key]
-                self.pipeline.stream_close(st.conn_id, ts)
+                self._end(key, st, ts)
             return
         info = self.pids.get(ev.pid) or self._new_pid(ev.pid, ev.comm)
         if info is not None and info.excluded:
@@ -175,7 +174,7 @@ class TlsSource:
     def _mute(self, ev: events.Event, st: Stream) -> None:
         """The pipeline does not follow this stream: stop copying its data in the kernel (half of
         all records when both ends of connections are traced)."""
-        self._muted[self._muted.Key(ev.pid, 0, ev.conn)] = ctypes.c_uint8(1)
+        self._muted[self._conn_key(ev.pid, ev.conn)] = ctypes.c_uint8(1)
         st.muted = True
         self.counters.inc(f"tls.{ev.kind}.muted_streams")
 
@@ -183,8 +182,11 @@ class TlsSource:
         """Forget a stream here, in the pipeline and, if muted, in the kernel."""
         del self.streams[key]
         self.pipeline.stream_close(st.conn_id, ts)
-        if st.muted:
-            self._muted.pop(self._muted.Key(key[1], 0, key[2]), None)
+        if st.muted:  # (after an EV_CLOSE the kernel has removed it already)
+            self._muted.pop(self._conn_key(key[1], key[2]), None)
+
+    def _conn_key(self, pid: int, conn: int) -> Any:
+        return self._muted.Key(pid, 0, conn)  # struct pid_conn_t
 
     def _open(self, key: tuple[str, int, int], ev: events.Event, info: PidInfo | None) -> Stream | None:
         if len(self.streams) >= self.cfg.max_streams:
