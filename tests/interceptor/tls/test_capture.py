@@ -46,6 +46,20 @@ def assert_pair(p, method: str, target: str, req: bytes, status: int, resp: byte
     assert p.src.ip == "127.0.0.1" and p.src.port not in (0, server_port)
 
 
+def assert_go_exchanges(h: TlsHarness, pid: int, prefix: str, sizes: list[int], port: int, kind: str = "gotls") -> None:
+    """What ``pid`` saw of a tlsprog client's run: POSTs ``<prefix><i>`` with exact bodies, and the
+    process named by its kind and command."""
+    got = sorted(h.wait_pairs(for_pid(pid, prefix), len(sizes)), key=lambda p: p.request.target)
+    assert [p.request.target for p in got] == [f"{prefix}{i}" for i in range(len(sizes))], pid
+    for i, (p, size) in enumerate(zip(got, sizes, strict=True)):
+        assert p.source["kind"] == kind and p.source["pid"] == pid
+        if kind == "gotls":
+            assert p.source["command"].startswith("tlsprog")
+        else:
+            assert p.source["command"] == PY_COMMAND
+        assert_pair(p, "POST", f"{prefix}{i}", go_body(i, size), 200, go_body(i, size), port)
+
+
 def test_curl_to_python_server(tls_harness: TlsHarness, tmp_path, tls_certs) -> None:
     h = tls_harness
     server, port = h.start_server(*h.python("server", *tls_certs))  # started after the source
@@ -121,12 +135,7 @@ def test_go_client_and_stripped_go_server(tls_harness: TlsHarness, go_tlsprog, t
     out, err = client.communicate("go\n", timeout=60)
     assert client.returncode == 0, err
     for pid in (client.pid, server.pid):
-        got = sorted(h.wait_pairs(for_pid(pid, "/go/"), len(sizes)), key=lambda p: p.request.target)
-        assert [p.request.target for p in got] == [f"/go/{i}" for i in range(len(sizes))], pid
-        for i, (p, size) in enumerate(zip(got, sizes, strict=True)):
-            assert p.source["kind"] == "gotls" and p.source["pid"] == pid
-            assert p.source["command"].startswith("tlsprog")
-            assert_pair(p, "POST", f"/go/{i}", go_body(i, size), 200, go_body(i, size), port)
+        assert_go_exchanges(h, pid, "/go/", sizes, port)
 
 
 def test_go_server_and_curl(tls_harness: TlsHarness, go_tlsprog, tls_certs) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from interceptor.tls import gotls
 from tests.fixtures.tls import TlsHarness, build_tlsprog
-from tests.interceptor.tls.test_capture import PY_COMMAND, assert_pair, for_pid, go_body
+from tests.interceptor.tls.test_capture import assert_go_exchanges, for_pid
 
 pytestmark = [pytest.mark.slow, pytest.mark.ebpf]
 
@@ -85,12 +85,7 @@ def test_go119_client_and_stripped_go119_server(tls_harness: TlsHarness, go119_t
     assert client.returncode == 0, err
     assert out.split("\n")[:3] == [f"200 {s}" for s in SIZES]
     for pid in (client.pid, server.pid):
-        got = sorted(h.wait_pairs(for_pid(pid, "/go119/"), len(SIZES)), key=lambda p: p.request.target)
-        assert [p.request.target for p in got] == [f"/go119/{i}" for i in range(len(SIZES))], pid
-        for i, (p, size) in enumerate(zip(got, SIZES, strict=True)):
-            assert p.source["kind"] == "gotls" and p.source["pid"] == pid
-            assert p.source["command"].startswith("tlsprog")
-            assert_pair(p, "POST", f"/go119/{i}", go_body(i, size), 200, go_body(i, size), port)
+        assert_go_exchanges(h, pid, "/go119/", SIZES, port)
         no_more_pairs(h, pid, "/go119/", len(SIZES))
     assert h.counters.get("tls.gotls.lost_samples") == 0 and h.counters.get("tls.gotls.gaps") == 0
 
@@ -106,11 +101,5 @@ def test_go119_client_and_python_server(tls_harness: TlsHarness, go119_tlsprog, 
     assert client.returncode == 0, err
     assert out.split("\n")[:3] == [f"200 {s}" for s in SIZES]
     for pid, kind in ((client.pid, "gotls"), (server.pid, "openssl")):
-        got = sorted(h.wait_pairs(for_pid(pid, "/go119py/"), len(SIZES)), key=lambda p: p.request.target)
-        assert [p.request.target for p in got] == [f"/go119py/{i}" for i in range(len(SIZES))], pid
-        for i, (p, size) in enumerate(zip(got, SIZES, strict=True)):
-            assert p.source["kind"] == kind and p.source["pid"] == pid
-            if kind == "openssl":
-                assert p.source["command"] == PY_COMMAND
-            assert_pair(p, "POST", f"/go119py/{i}", go_body(i, size), 200, go_body(i, size), port)
+        assert_go_exchanges(h, pid, "/go119py/", SIZES, port, kind)
         no_more_pairs(h, pid, "/go119py/", len(SIZES))
