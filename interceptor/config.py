@@ -136,7 +136,7 @@ class TlsConfig:
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
     ring_buffer_bytes: int = 32 * MiB  # kernel→agent buffer (rounded up to a power-of-two pages)
-    kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/ebpf.sh's merged tree
+    kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/run/ebpf.sh's merged tree
     max_streams: int = 20_000  # TLS connections followed at once; beyond, new ones are dropped
     detach_after_s: float = 300.0  # a file no process maps stays attached this long (short-lived programs)
     one_pair_per_connection: bool = True  # client and server both traced on this node: pair one end only
