@@ -9,7 +9,6 @@ from typing import Any, BinaryIO
 from interceptor.counters import Counters
 from interceptor.pairs import Pair
 
-
 FLUSH_INTERVAL_S = 1.0  # `tail -f` on a live run's file sees pairs within about a second
 
 
