@@ -186,6 +186,15 @@ class MetricsConfig:
 
 
 @dataclass
+class AuthConfig:
+    """The bearer token of the HTTP APIs (interceptor/webauth.py): capture API, streams, map service."""
+
+    token: str = ""  # SENSOR__AUTH__TOKEN; wins over token_file
+    token_file: str = ""  # a mounted Secret; created (0600) with a generated token if missing
+    # neither set: a token is generated and printed once to stderr
+
+
+@dataclass
 class ProcessorConfig:
     """Detection consumers (pairs -> detections) and the map service (detections -> map + web)."""
 
@@ -219,6 +228,7 @@ class Config:
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     node_name: str = ""
 
 
