@@ -153,6 +153,7 @@ class Agent:
         self.rescan_requested = True
         self._feed = self.pipeline.feed_packet
         self._errors_logged = 0
+        self._skips_logged: set[tuple[str, str, str]] = set()
 
     def _tls_scope(self) -> Any:
         """tls.*_namespaces / *_pods: a process's pod from its cgroup and the Kubernetes index."""
@@ -178,17 +179,27 @@ class Agent:
     def rescan(self) -> None:
         started = time.monotonic()
         try:
-            specs, _ = plan_taps(scan(self.cfg.capture), self.cfg.capture)
+            specs, skips = plan_taps(scan(self.cfg.capture), self.cfg.capture)
         except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
             self.counters.inc("discovery.failed")
             log.exception("discovery failed")
             return
         opened, closed = self.taps.sync(specs)
+        self._log_new_skips(skips)
         self.counters.inc("discovery.scans")
         self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
         if opened or closed:
             log.info("rescan: %d taps (+%d -%d)", len(self.taps.taps), opened, closed)
         self.health.ready = True
+
+    def _log_new_skips(self, skips: list[Any]) -> None:
+        # `discover` shows every skip; `run` says each one once, so a namespace that is not tapped
+        # (e.g. a plain veth pair between two namespaces, no host end) is never skipped silently.
+        for skip in skips:
+            key = (skip.netns, skip.interface, skip.reason)
+            if key not in self._skips_logged:
+                self._skips_logged.add(key)
+                log.info("not tapped: netns %s %s: %s", skip.netns, skip.interface or "-", skip.reason)
 
     def housekeeping(self, now: float) -> None:
         self.pipeline.tick(now)

@@ -163,7 +163,7 @@ class TlsConfig:
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
     ring_buffer_bytes: int = 32 * MiB  # kernel→agent buffer (rounded up to a power-of-two pages)
-    kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/ebpf.sh's merged tree
+    kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/run/ebpf.sh's merged tree
     max_streams: int = 20_000  # TLS connections followed at once; beyond, new ones are dropped
     detach_after_s: float = 300.0  # a file no process maps stays attached this long (short-lived programs)
     one_pair_per_connection: bool = True  # client and server both traced on this node: pair one end only
@@ -213,6 +213,15 @@ class MetricsConfig:
 
 
 @dataclass
+class AuthConfig:
+    """The bearer token of the HTTP APIs (interceptor/webauth.py): capture API, streams, map service."""
+
+    token: str = ""  # SENSOR__AUTH__TOKEN; wins over token_file
+    token_file: str = ""  # a mounted Secret; created (0600) with a generated token if missing
+    # neither set: a token is generated and printed once to stderr
+
+
+@dataclass
 class ProcessorConfig:
     """Detection consumers (pairs -> detections) and the map service (detections -> map + web)."""
 
@@ -246,6 +255,7 @@ class Config:
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     node_name: str = ""
 
 

@@ -7,10 +7,13 @@ error for the one-line report at the end, and counts every pair it could not wri
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, BinaryIO
 
 from interceptor.counters import Counters
 from interceptor.pairs import Pair
+
+FLUSH_INTERVAL_S = 1.0  # `tail -f` on a live run's file sees pairs within about a second
 
 
 class SinkOpenError(Exception):
@@ -27,6 +30,7 @@ class JsonlSink:
             self._out: BinaryIO = open(path, "wb", buffering=1 << 20) if self._own else sys.stdout.buffer  # noqa: SIM115
         except OSError as e:
             raise SinkOpenError(f"--out {path}: cannot write: {e.strerror or e}") from None
+        self._flushed_at = time.monotonic()
 
     def publish(self, pair: Pair) -> None:
         if self.error is not None:
@@ -45,7 +49,16 @@ class JsonlSink:
             self.error = f"--out {self.path}: write failed: {e.strerror or e}"
 
     def poll(self) -> None:
-        pass
+        # Called by the agent's housekeeping and replay's loop: the 1 MiB buffer stays for speed,
+        # but is emptied at least once a second so a live file can be followed.
+        now = time.monotonic()
+        if now - self._flushed_at >= FLUSH_INTERVAL_S:
+            self._flushed_at = now
+            if self.error is None:
+                try:
+                    self._out.flush()
+                except OSError as e:
+                    self._failed(e)
 
     def close(self, timeout_s: float = 0.0) -> dict[str, Any]:
         try:
