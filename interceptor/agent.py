@@ -244,7 +244,9 @@ class Agent:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from interceptor.cli import open_sinks, write_stats
+    from interceptor.cli import StatsFile, open_sinks
+    from interceptor.errors import UsageError
+    from interceptor.metrics import check_listen
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = _config(args)
@@ -259,6 +261,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     node = node_name(cfg, args.node)
     cfg.node_name = node
     counters = Counters()
+    stats = StatsFile(args.stats, args.out)
+    busy = check_listen(cfg.metrics.listen) if cfg.metrics.listen else None
+    if busy is not None:
+        raise UsageError(busy)
     sinks = open_sinks(args, cfg, counters)
     agent = Agent(cfg, counters, sinks, node)
     metrics = None
@@ -283,12 +289,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
     elapsed = time.monotonic() - started
-    write_stats(args.stats, counters, {"node": node, "elapsed_s": round(elapsed, 3), "cpu_s": round(time.process_time(), 3),
-                                    "sinks": reports})
+    stats_error = stats.write(counters, {"node": node, "elapsed_s": round(elapsed, 3),
+                                         "cpu_s": round(time.process_time(), 3), "sinks": reports})
     drops = counters.drops()
     print(f"interceptor run: {counters.get('capture.packets')} packets, {counters.get('pairs.emitted')} pairs, "
           f"{sum(drops.values())} dropped {dict(sorted(drops.items()))} in {elapsed:.1f}s", file=sys.stderr)
-    return 0
+    problems = [r["error"] for r in reports if r.get("error")] + ([stats_error] if stats_error else [])
+    for problem in problems:
+        print(f"interceptor: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
