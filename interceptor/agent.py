@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from interceptor.capture.live import TapSet
-from interceptor.config import Config, ConfigError
+from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.discovery.plan import plan_taps
 from interceptor.discovery.scan import Namespace, scan
@@ -147,12 +147,12 @@ class Agent:
             self.tls = start_tls_source(cfg, counters, self.pipeline, self._tls_scope())
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
-        self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
+        # Packets go straight to the pipeline (which counts its own failures); while the memory
+        # guard is over its limit the taps get ``drop_packet`` instead (see housekeeping).
+        self.taps = TapSet(cfg.capture, counters, self.pipeline.feed_packet, node)
         self.health = Health()
         self.stopping = False
         self.rescan_requested = True
-        self._feed = self.pipeline.feed_packet
-        self._errors_logged = 0
         self._skips_logged: set[tuple[str, str, str]] = set()
 
     def _tls_scope(self) -> Any:
@@ -164,17 +164,9 @@ class Agent:
         return PodScope(self.cfg.tls, self.output.enricher.index, self.output.watcher.lock,
                         self.cfg.capture.proc_root)
 
-    def on_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any]) -> None:
-        if self.guard.over:
-            self.counters.drop("memory_limit")
-            return
-        try:
-            self._feed(ts, data, linktype, source)
-        except Exception:  # noqa: BLE001 - a bug on one packet must not stop the capture
-            self.counters.drop("pipeline_error")
-            if self._errors_logged < 5:
-                self._errors_logged += 1
-                log.exception("pipeline failed on a packet from %s", source.get("interface"))
+    def drop_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any]) -> None:
+        """What the taps feed while RSS is over the memory limit."""
+        self.counters.drop("memory_limit")
 
     def rescan(self) -> None:
         started = time.monotonic()
@@ -205,7 +197,7 @@ class Agent:
         self.pipeline.tick(now)
         self.output.poll()
         self.taps.refresh_stats()
-        self.guard.check()
+        self.taps.on_packet = self.drop_packet if self.guard.check() else self.pipeline.feed_packet
         self.pipeline.accept_new_flows = not self.cpu_guard.check()
         self.health.beat()
 
@@ -256,8 +248,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg.capture.rescan_interval_s = args.rescan
     if args.metrics is not None:
         cfg.metrics.listen = args.metrics
-    if cfg.capture.source != "pcap":
-        raise ConfigError(f"capture.source: {cfg.capture.source!r} is not implemented; use 'pcap'")
     node = node_name(cfg, args.node)
     cfg.node_name = node
     counters = Counters()
