@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from interceptor.capture.live import TapSet
-from interceptor.config import Config
+from interceptor.config import Config, ConfigError
 from interceptor.counters import Counters
 from interceptor.discovery.plan import plan_taps
 from interceptor.discovery.scan import Namespace, scan
@@ -130,6 +130,34 @@ def render_table(spaces: list[Namespace], taps: list[Any], skips: list[Any]) -> 
 
 
 # -- run ------------------------------------------------------------------------------------------
+class Discovery:
+    """One discovery pass at a time: the taps to have now, counted and timed; each skipped
+    namespace or interface is logged once, so none is skipped silently."""
+
+    def __init__(self, cfg: Config, counters: Counters) -> None:
+        self.cfg = cfg
+        self.counters = counters
+        self._skips_logged: set[tuple[str, str, str]] = set()
+
+    def plan(self) -> list[Any] | None:
+        """The planned taps, or None when discovery failed (keep the taps we have; retry later)."""
+        started = time.monotonic()
+        try:
+            specs, skips = plan_taps(scan(self.cfg.capture), self.cfg.capture)
+        except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
+            self.counters.inc("discovery.failed")
+            log.exception("discovery failed")
+            return None
+        for skip in skips:
+            key = (skip.netns, skip.interface, skip.reason)
+            if key not in self._skips_logged:
+                self._skips_logged.add(key)
+                log.info("not tapped: netns %s %s: %s", skip.netns, skip.interface or "-", skip.reason)
+        self.counters.inc("discovery.scans")
+        self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
+        return specs
+
+
 class Agent:
     """Owns the taps, the shared pipeline and the sinks for one ``run``."""
 
@@ -153,7 +181,7 @@ class Agent:
         self.health = Health()
         self.stopping = False
         self.rescan_requested = True
-        self._skips_logged: set[tuple[str, str, str]] = set()
+        self.discovery = Discovery(cfg, counters)
 
     def _tls_scope(self) -> Any:
         """tls.*_namespaces / *_pods: a process's pod from its cgroup and the Kubernetes index."""
@@ -169,29 +197,13 @@ class Agent:
         self.counters.drop("memory_limit")
 
     def rescan(self) -> None:
-        started = time.monotonic()
-        try:
-            specs, skips = plan_taps(scan(self.cfg.capture), self.cfg.capture)
-        except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
-            self.counters.inc("discovery.failed")
-            log.exception("discovery failed")
+        specs = self.discovery.plan()
+        if specs is None:
             return
         opened, closed = self.taps.sync(specs)
-        self._log_new_skips(skips)
-        self.counters.inc("discovery.scans")
-        self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
         if opened or closed:
             log.info("rescan: %d taps (+%d -%d)", len(self.taps.taps), opened, closed)
         self.health.ready = True
-
-    def _log_new_skips(self, skips: list[Any]) -> None:
-        # `discover` shows every skip; `run` says each one once, so a namespace that is not tapped
-        # (e.g. a plain veth pair between two namespaces, no host end) is never skipped silently.
-        for skip in skips:
-            key = (skip.netns, skip.interface, skip.reason)
-            if key not in self._skips_logged:
-                self._skips_logged.add(key)
-                log.info("not tapped: netns %s %s: %s", skip.netns, skip.interface or "-", skip.reason)
 
     def housekeeping(self, now: float) -> None:
         self.pipeline.tick(now)
@@ -250,11 +262,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg.metrics.listen = args.metrics
     node = node_name(cfg, args.node)
     cfg.node_name = node
-    counters = Counters()
-    stats = StatsFile(args.stats, args.out)
     busy = check_listen(cfg.metrics.listen) if cfg.metrics.listen else None
     if busy is not None:
         raise UsageError(busy)
+    if cfg.capture.workers < 1:
+        raise ConfigError(f"capture.workers: {cfg.capture.workers} (must be 1 or more)")
+    if cfg.capture.workers > 1:
+        if cfg.capture.source != "ring":
+            raise ConfigError("capture.workers > 1 needs capture.source: ring (a pypcap handle cannot join "
+                              "a fanout group)")
+        from interceptor.workers import supervise
+
+        return supervise(args, cfg, node)
+    counters = Counters()
+    stats = StatsFile(args.stats, args.out)
     sinks = open_sinks(args, cfg, counters)
     agent = Agent(cfg, counters, sinks, node)
     metrics = None
