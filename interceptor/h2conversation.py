@@ -121,6 +121,7 @@ class H2Conversation:
         self.source = source
         self.layer = Http2Connection(limits, ctx.counters, ctx.budget, joined_late=joined_late, client=client)
         self.parsers = (_Direction(self, 0), _Direction(self, 1))
+        self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         ctx.counters.inc("h2.connections_joined_late" if joined_late else "h2.connections")
 
     def __repr__(self) -> str:
@@ -138,6 +139,7 @@ class H2Conversation:
         c = layer.client or 0
         src, dst = self.endpoints[c], self.endpoints[1 - c]
         for ex in events:
+            self.pairs += 1
             grpc = ex.grpc
             pair = Pair(ex.request, ex.response, src, dst, self.source,
                         protocol="grpc" if grpc is not None else "h2", headers_incomplete=ex.headers_incomplete,

@@ -10,7 +10,15 @@ from interceptor.counters import Counters
 from interceptor.pairs import Endpoint
 from interceptor.pipeline import Pipeline
 from processor.core import Processor
-from tests.interceptor.h2build import PREFACE, Side, data, grpc_message, headers, request_fields, response_fields
+from tests.interceptor.h2build import (
+    PREFACE,
+    Side,
+    data,
+    grpc_message,
+    headers,
+    request_fields,
+    response_fields,
+)
 
 
 def grpc_pair_json() -> bytes:
