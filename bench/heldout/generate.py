@@ -215,7 +215,7 @@ def free_text(c: Ctx) -> L:
         p, e = V.phone(r, fk, formatted_only=True), fk.email()
         return L(f"{s1} {e} / {p}", ("phone", "email"))
     if kind == 3:
-        i = fk.iban()
+        i = V.iban(r, fk).replace(" ", "")
         return L(f"{s1} IBAN {i}", ("iban",))
     # near-miss text: dates, versions, order numbers, amounts
     return L(r.choice([
@@ -338,8 +338,8 @@ def shape_webhook(c: Ctx) -> dict[str, Any]:
 
 def shape_login(c: Ctx) -> tuple[dict[str, Any], dict[str, Any]]:
     r = c.rng
-    req = {c.key("username") if r.random() < 0.6 else c.key("email"): c.value("username") if r.random() < 0.6 else c.value("email"),
-           c.key("password"): c.value("password")}
+    who = "username" if r.random() < 0.6 else "email"
+    req = {c.key(who): c.value(who), c.key("password"): c.value("password")}
     if r.random() < 0.3:
         req[c.nkey("remember_me")] = L("true")
     resp = {c.nkey("access_token"): L(V.jwt(r, c.fk), ("credential",)),
