@@ -153,6 +153,7 @@ class Agent:
         self.rescan_requested = True
         self._feed = self.pipeline.feed_packet
         self._errors_logged = 0
+        self._skips_logged: set[tuple[str, str, str]] = set()
 
     def _tls_scope(self) -> Any:
         """tls.*_namespaces / *_pods: a process's pod from its cgroup and the Kubernetes index."""
@@ -178,17 +179,27 @@ class Agent:
     def rescan(self) -> None:
         started = time.monotonic()
         try:
-            specs, _ = plan_taps(scan(self.cfg.capture), self.cfg.capture)
+            specs, skips = plan_taps(scan(self.cfg.capture), self.cfg.capture)
         except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
             self.counters.inc("discovery.failed")
             log.exception("discovery failed")
             return
         opened, closed = self.taps.sync(specs)
+        self._log_new_skips(skips)
         self.counters.inc("discovery.scans")
         self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
         if opened or closed:
             log.info("rescan: %d taps (+%d -%d)", len(self.taps.taps), opened, closed)
         self.health.ready = True
+
+    def _log_new_skips(self, skips: list[Any]) -> None:
+        # `discover` shows every skip; `run` says each one once, so a namespace that is not tapped
+        # (e.g. a plain veth pair between two namespaces, no host end) is never skipped silently.
+        for skip in skips:
+            key = (skip.netns, skip.interface, skip.reason)
+            if key not in self._skips_logged:
+                self._skips_logged.add(key)
+                log.info("not tapped: netns %s %s: %s", skip.netns, skip.interface or "-", skip.reason)
 
     def housekeeping(self, now: float) -> None:
         self.pipeline.tick(now)
@@ -233,7 +244,9 @@ class Agent:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from interceptor.cli import open_sinks, write_stats
+    from interceptor.cli import StatsFile, open_sinks
+    from interceptor.errors import UsageError
+    from interceptor.metrics import check_listen
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = _config(args)
@@ -248,6 +261,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     node = node_name(cfg, args.node)
     cfg.node_name = node
     counters = Counters()
+    stats = StatsFile(args.stats, args.out)
+    busy = check_listen(cfg.metrics.listen) if cfg.metrics.listen else None
+    if busy is not None:
+        raise UsageError(busy)
     sinks = open_sinks(args, cfg, counters)
     agent = Agent(cfg, counters, sinks, node)
     metrics = None
@@ -272,12 +289,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
     elapsed = time.monotonic() - started
-    write_stats(args.stats, counters, {"node": node, "elapsed_s": round(elapsed, 3), "cpu_s": round(time.process_time(), 3),
-                                    "sinks": reports})
+    stats_error = stats.write(counters, {"node": node, "elapsed_s": round(elapsed, 3),
+                                         "cpu_s": round(time.process_time(), 3), "sinks": reports})
     drops = counters.drops()
     print(f"interceptor run: {counters.get('capture.packets')} packets, {counters.get('pairs.emitted')} pairs, "
           f"{sum(drops.values())} dropped {dict(sorted(drops.items()))} in {elapsed:.1f}s", file=sys.stderr)
-    return 0
+    problems = [r["error"] for r in reports if r.get("error")] + ([stats_error] if stats_error else [])
+    for problem in problems:
+        print(f"interceptor: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,6 +110,24 @@ def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPReques
     return Handler
 
 
+def check_listen(listen: str) -> str | None:
+    """Why ``listen`` cannot be bound (one line), or None: checked before taps and probes are set up,
+    so a second agent on the node fails at once instead of after touching the kernel."""
+    host, _, port = listen.rpartition(":")
+    try:
+        probe = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), BaseHTTPRequestHandler,
+                                    bind_and_activate=False)
+        try:
+            probe.server_bind()
+        finally:
+            probe.server_close()
+    except ValueError:
+        return f"metrics.listen: {listen!r} is not host:port"
+    except OSError as e:
+        return f"metrics.listen {listen}: cannot listen: {e.strerror or e} (is another agent running on this node?)"
+    return None
+
+
 class MetricsServer:
     """The HTTP endpoint in a daemon thread; ``listen`` is ``host:port`` (port 0 picks one)."""
 
