@@ -9,8 +9,8 @@ the eBPF plaintext of the pod's processes is one more (synthesized TCP/IP, ``pla
 Bounds, all counted: ``captures.max_concurrent`` running captures (more are refused), the
 request's ``max_bytes`` per file (reached: the capture stops with ``byte_cap``), and
 ``captures.disk_budget_bytes`` over every file in ``captures.dir`` — a write that would pass it
-first deletes the oldest finished captures, and when there are none the capture stops with
-``disk_budget``. Every file's header and end blocks are reserved from the budget when it starts,
+first deletes the oldest captures that finished before it started, and when there are none the
+capture stops with ``disk_budget``. Every file's header and end blocks are reserved from the budget when it starts,
 so the budget holds exactly, also with many captures at once. Finished captures are deleted after
 ``retention_s`` or beyond ``max_stored``. A pod that vanishes ends its capture with what it had.
 
@@ -37,7 +37,7 @@ from interceptor.capture.live import TapSet
 from interceptor.captures.model import CaptureCounts, CaptureRequest, PodView, State, StopReason
 from interceptor.captures.pcapng import InterfaceInfo, InterfaceStats, PcapngWriter
 from interceptor.captures.plaintext import LINKTYPE_RAW, Address, PlaintextSynth
-from interceptor.config import Config
+from interceptor.config import Config, ConfigError
 from interceptor.counters import Counters
 from interceptor.discovery.netns import path_netns_id
 from interceptor.discovery.plan import TapSpec
@@ -48,7 +48,6 @@ KIND_VETH = "capture-veth"  # host side of the pod's veth
 KIND_POD_IF = "capture-pod-if"  # an interface inside the pod's namespace with no veth to the host
 KIND_LOOPBACK = "capture-loopback"
 RESERVE_PER_INTERFACE = 512  # bytes kept back for an interface's end-of-capture statistics block
-HEADER_RESERVE = 64 * 1024  # section and interface blocks with their comments (checked when written)
 ID_SEP = "~"  # ids are "<node>~<random>": any agent can tell which node holds a capture
 
 
@@ -153,12 +152,17 @@ class CaptureManager:
         self.scan = scan
         self.tls_available = tls_available
         self.dir = Path(self.ccfg.dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"captures.dir: cannot create {self.dir}: {e.strerror}") from None
         self.budget = DiskBudget(self.ccfg.disk_budget_bytes)
         self.captures: dict[str, Capture] = {}
         self.lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._dispatching = False
+        self._release: list[TapSet] = []  # taps of captures that ended inside a dispatch
         self._load_finished()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -176,12 +180,7 @@ class CaptureManager:
             if not specs:
                 self._refuse("no_interfaces", 409, "the pod's network namespace has no interface to tap "
                              "(it vanished, or discovery does not see it)")
-            plaintext = request.plaintext and self.tls_available()
-            reserve = HEADER_RESERVE + RESERVE_PER_INTERFACE * (len(specs) + plaintext)
-            if not self._take(reserve):
-                self._refuse("disk_budget", 507, "captures.disk_budget_bytes is used up by running captures")
-            cap.reserved = reserve
-            self._open(cap, specs, plaintext)
+            self._open(cap, specs, request.plaintext and self.tls_available())
             self.captures[cap_id] = cap
             self.counters.inc("captures.started")
             self.counters.inc(f"captures.trigger.{request.trigger.kind}")
@@ -210,7 +209,6 @@ class CaptureManager:
         cap.taps = TapSet(capture_cfg, cap.tap_counters, lambda ts, data, lt, src: self._on_packet(cap, ts, data, src),
                           self.node)
         cap.taps.sync(specs)
-        cap.fh = open(cap.path, "wb")  # noqa: SIM115 - closed when the capture ends
         blocks = [cap.writer.section(self._section_comments(cap, plaintext), os_name=platform.system(),
                                      hardware=platform.machine(), application="privacy-sensor interceptor")]
         pods = {p.netns: p for p in cap.pods}
@@ -240,8 +238,14 @@ class CaptureManager:
                                    "linktype": LINKTYPE_RAW})
             blocks.append(idb)
         head = b"".join(blocks)
-        if len(head) > HEADER_RESERVE:
-            raise CaptureRefused(400, "header_too_large", "the capture's description is too large")
+        # The header and every interface's end block are taken from the budget now, so a capture
+        # that started can always be closed into a valid file within the budget.
+        reserve = len(head) + RESERVE_PER_INTERFACE * len(cap.interfaces)
+        if not self._take(reserve, cap.created):
+            cap.taps.close_all()
+            self._refuse("disk_budget", 507, "captures.disk_budget_bytes is used up by running captures")
+        cap.reserved = reserve
+        cap.fh = open(cap.path, "wb")  # noqa: SIM115 - closed when the capture ends
         self._write(cap, head, reserved=True)
         if not cap.taps.taps:
             self._finish(cap, StopReason.ERROR, State.FAILED, "no tap could be opened on the pod's interfaces")
@@ -325,7 +329,7 @@ class CaptureManager:
         if not reserved:
             if cap.counts.file_bytes + n + RESERVE_PER_INTERFACE * len(cap.interfaces) > cap.request.max_bytes:
                 return self._refuse_block(cap, "byte_cap", StopReason.BYTE_CAP)
-            if not self._take(n):
+            if not self._take(n, cap.created):
                 return self._refuse_block(cap, "disk_budget", StopReason.DISK_BUDGET)
         else:
             cap.reserved -= n
@@ -341,10 +345,12 @@ class CaptureManager:
             self._finish(cap, stop)
         return False
 
-    def _take(self, n: int) -> bool:
-        """Budget for ``n`` bytes, deleting the oldest finished captures to make room."""
+    def _take(self, n: int, before: float) -> bool:
+        """Budget for ``n`` bytes, deleting the oldest captures that finished ``before`` (the start of
+        the capture asking) to make room: captures running side by side never delete each other."""
         while not self.budget.take(n):
-            done = [c for c in self.captures.values() if c.state is not State.RUNNING]
+            done = [c for c in self.captures.values()
+                    if c.state is not State.RUNNING and (c.finished or c.created) < before]
             if not done:
                 return False
             self._remove(min(done, key=lambda c: c.finished or c.created), "disk_budget")
@@ -393,8 +399,14 @@ class CaptureManager:
         with self.lock:
             running = [c for c in self.captures.values() if c.state is State.RUNNING and c.taps]
             n = 0
-            for cap in running:
-                n += cap.taps.poll_once(0) if cap.taps else 0  # bounded dispatch per tap
+            self._dispatching = True
+            try:
+                for cap in running:
+                    n += cap.taps.poll_once(0) if cap.taps else 0  # bounded dispatch per tap
+            finally:
+                self._dispatching = False
+                while self._release:
+                    self._release.pop().close_all()
         if not n:
             self._stop.wait(timeout_s)
         return n
@@ -455,7 +467,11 @@ class CaptureManager:
             cap.fh.close()
             cap.fh = None
         if cap.taps is not None:
-            cap.taps.close_all()
+            # Never close a pcap handle from inside its own dispatch callback (use after free).
+            if self._dispatching:
+                self._release.append(cap.taps)
+            else:
+                cap.taps.close_all()
             cap.taps = None
         self.budget.give_back(max(0, cap.reserved))
         cap.reserved = 0
