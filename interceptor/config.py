@@ -253,6 +253,18 @@ class CapturesConfig:
 
 
 @dataclass
+class CoverageConfig:
+    """The connections account (interceptor/coverage): every TCP connection, read or why not."""
+
+    interval_s: float = 60.0  # one set of aggregates per interval
+    max_keys: int = 10_000  # aggregates per interval; beyond, folded into overflow (coverage.keys_overflow)
+    topic: str = "connections"  # Kafka topic for the aggregates; empty: not published
+    grace_s: float = 2.0  # an encrypted connection waits this long for the eBPF plaintext that matches it
+    max_recent: int = 65_536  # ended connections remembered, so their late segments stay theirs
+    recent_s: float = 30.0
+
+
+@dataclass
 class AuthConfig:
     """The bearer token of the HTTP APIs (interceptor/webauth.py): capture API, streams, map service."""
 
@@ -295,6 +307,7 @@ class Config:
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     captures: CapturesConfig = field(default_factory=CapturesConfig)
     node_name: str = ""
