@@ -36,6 +36,7 @@ AT_LEAST_ONE = (
     "core.max_flows", "core.max_pending_requests", "kafka.max_message_bytes", "kafka.partitions",
     "kafka.batch_size", "kafka.buffer_bytes", "processor.batch_size", "processor.max_leaves",
     "processor.max_depth", "processor.detections_partitions", "kubernetes.max_pods", "tls.max_streams",
+    "http2.max_streams",
 )
 SECRET_WORDS = ("password", "secret", "token")
 
@@ -73,12 +74,21 @@ class CoreConfig:
 
 
 @dataclass
+class Http2Config:
+    """HTTP/2 and gRPC (interceptor/http2.py, grpc.py); the byte bounds are the core's."""
+
+    max_streams: int = 100  # open streams per connection (RFC 9113's suggested minimum); beyond, dropped
+    grpc_max_messages: int = 64  # decoded gRPC messages kept per request or response; the rest counted
+
+
+@dataclass
 class FilterConfig:
     """Noise filters with Soveren's defaults; ``keep_all`` turns off all but the size bounds."""
 
     keep_all: bool = False
     content_types: list[str] = field(
-        default_factory=lambda: ["application/json", "application/x-www-form-urlencoded"]
+        default_factory=lambda: ["application/json", "application/x-www-form-urlencoded", "application/grpc",
+                                 "application/grpc+proto"]
     )
     json_suffix: bool = True  # application/*+json (e.g. problem+json, vnd.api+json) counts as JSON
     drop_user_agent_prefixes: list[str] = field(default_factory=lambda: ["kube-probe/"])
@@ -300,6 +310,7 @@ class ProcessorConfig:
 @dataclass
 class Config:
     core: CoreConfig = field(default_factory=CoreConfig)
+    http2: Http2Config = field(default_factory=Http2Config)
     filters: FilterConfig = field(default_factory=FilterConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
