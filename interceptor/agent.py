@@ -141,10 +141,20 @@ class Agent:
         self.output = Output(cfg, counters, sinks)
         self.pipeline = Pipeline(cfg, counters, self.output.on_pair, source={"kind": "pcap-veth", "node": node})
         self.tls: Any = None
+        self.captures: Any = None
+        stream_sink: Any = self.pipeline
+        if cfg.captures.enabled and cfg.metrics.listen:  # the capture API lives on the metrics port
+            from interceptor.captures.service import CaptureService, PlaintextTee
+
+            enricher = self.output.enricher
+            self.captures = CaptureService(cfg, counters, node, enricher.index if enricher else None,
+                                           self.output.watcher.lock if enricher else None,
+                                           tls_available=lambda: self.tls is not None)
+            stream_sink = PlaintextTee(self.pipeline, self.captures.manager, cfg.capture.proc_root)
         if cfg.tls.enabled:  # None when BPF is not possible here: logged and counted, capture goes on
             from interceptor.tls.source import start_tls_source
 
-            self.tls = start_tls_source(cfg, counters, self.pipeline, self._tls_scope())
+            self.tls = start_tls_source(cfg, counters, stream_sink, self._tls_scope())
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
         self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
@@ -153,6 +163,7 @@ class Agent:
         self.rescan_requested = True
         self._feed = self.pipeline.feed_packet
         self._errors_logged = 0
+        self._skips_logged: set[tuple[str, str, str]] = set()
 
     def _tls_scope(self) -> Any:
         """tls.*_namespaces / *_pods: a process's pod from its cgroup and the Kubernetes index."""
@@ -178,17 +189,27 @@ class Agent:
     def rescan(self) -> None:
         started = time.monotonic()
         try:
-            specs, _ = plan_taps(scan(self.cfg.capture), self.cfg.capture)
+            specs, skips = plan_taps(scan(self.cfg.capture), self.cfg.capture)
         except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
             self.counters.inc("discovery.failed")
             log.exception("discovery failed")
             return
         opened, closed = self.taps.sync(specs)
+        self._log_new_skips(skips)
         self.counters.inc("discovery.scans")
         self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
         if opened or closed:
             log.info("rescan: %d taps (+%d -%d)", len(self.taps.taps), opened, closed)
         self.health.ready = True
+
+    def _log_new_skips(self, skips: list[Any]) -> None:
+        # `discover` shows every skip; `run` says each one once, so a namespace that is not tapped
+        # (e.g. a plain veth pair between two namespaces, no host end) is never skipped silently.
+        for skip in skips:
+            key = (skip.netns, skip.interface, skip.reason)
+            if key not in self._skips_logged:
+                self._skips_logged.add(key)
+                log.info("not tapped: netns %s %s: %s", skip.netns, skip.interface or "-", skip.reason)
 
     def housekeeping(self, now: float) -> None:
         self.pipeline.tick(now)
@@ -226,6 +247,8 @@ class Agent:
             pass
         self.taps.refresh_stats()
         self.taps.close_all()
+        if self.captures is not None:
+            self.captures.close()  # running captures end as "shutdown", their files complete
         if self.tls is not None:
             self.tls.close()
         self.pipeline.close(time.time())
@@ -233,7 +256,9 @@ class Agent:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from interceptor.cli import open_sinks, write_stats
+    from interceptor.cli import StatsFile, open_sinks
+    from interceptor.errors import UsageError
+    from interceptor.metrics import check_listen
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = _config(args)
@@ -248,11 +273,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     node = node_name(cfg, args.node)
     cfg.node_name = node
     counters = Counters()
+    stats = StatsFile(args.stats, args.out)
+    busy = check_listen(cfg.metrics.listen) if cfg.metrics.listen else None
+    if busy is not None:
+        raise UsageError(busy)
     sinks = open_sinks(args, cfg, counters)
     agent = Agent(cfg, counters, sinks, node)
     metrics = None
     if cfg.metrics.listen:
-        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats).start()
+        apis = [agent.captures.start().api] if agent.captures is not None else []
+        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -272,12 +302,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
     elapsed = time.monotonic() - started
-    write_stats(args.stats, counters, {"node": node, "elapsed_s": round(elapsed, 3), "cpu_s": round(time.process_time(), 3),
-                                    "sinks": reports})
+    stats_error = stats.write(counters, {"node": node, "elapsed_s": round(elapsed, 3),
+                                         "cpu_s": round(time.process_time(), 3), "sinks": reports})
     drops = counters.drops()
     print(f"interceptor run: {counters.get('capture.packets')} packets, {counters.get('pairs.emitted')} pairs, "
           f"{sum(drops.values())} dropped {dict(sorted(drops.items()))} in {elapsed:.1f}s", file=sys.stderr)
-    return 0
+    problems = [r["error"] for r in reports if r.get("error")] + ([stats_error] if stats_error else [])
+    for problem in problems:
+        print(f"interceptor: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 from interceptor.config import TlsConfig
 
 PROBES_C = Path(__file__).with_name("probes.c")
-MERGED_HEADERS = "/var/cache/privacy-sensor/ebpf/kernel-headers/current"  # scripts/setup.d/ebpf.sh
+MERGED_HEADERS = "/var/cache/privacy-sensor/ebpf/kernel-headers/current"  # scripts/setup.d/run/ebpf.sh
 CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 21, 38, 39
 PAGE = 4096
 
@@ -48,13 +48,13 @@ def import_bcc() -> Any:
         import bcc
     except ImportError as e:
         raise Unavailable("no_bcc", f"python module 'bcc' not importable ({e}); install python3-bpfcc and run "
-                          "scripts/setup.d/ebpf.sh (never 'pip install bcc')") from None
+                          "scripts/setup.d/run/ebpf.sh (never 'pip install bcc')") from None
     return bcc
 
 
 def kernel_headers(cfg: TlsConfig) -> str | None:
     """The header tree for BCC: the configured one, /lib/modules/<release>/build, or the merged tree
-    that setup.d/ebpf.sh builds from Debian's split -common/-amd64 packages. None: use BCC's default."""
+    that setup.d/run/ebpf.sh builds from Debian's split -common/-amd64 packages. None: use BCC's default."""
     if cfg.kernel_headers:
         if not os.path.isdir(cfg.kernel_headers):
             raise Unavailable("no_headers", f"tls.kernel_headers: {cfg.kernel_headers} is not a directory")
@@ -64,7 +64,7 @@ def kernel_headers(cfg: TlsConfig) -> str | None:
     if os.path.isdir(MERGED_HEADERS):
         return MERGED_HEADERS
     raise Unavailable("no_headers", f"no kernel headers: /lib/modules/{os.uname().release}/build is missing and "
-                      f"{MERGED_HEADERS} does not exist (install linux-headers-amd64, run scripts/setup.d/ebpf.sh)")
+                      f"{MERGED_HEADERS} does not exist (install linux-headers-amd64, run scripts/setup.d/run/ebpf.sh)")
 
 
 def raise_memlock() -> None:
