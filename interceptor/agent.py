@@ -169,10 +169,20 @@ class Agent:
         self.output = Output(cfg, counters, sinks)
         self.pipeline = Pipeline(cfg, counters, self.output.on_pair, source={"kind": "pcap-veth", "node": node})
         self.tls: Any = None
+        self.captures: Any = None
+        stream_sink: Any = self.pipeline
+        if cfg.captures.enabled and cfg.metrics.listen:  # the capture API lives on the metrics port
+            from interceptor.captures.service import CaptureService, PlaintextTee
+
+            enricher = self.output.enricher
+            self.captures = CaptureService(cfg, counters, node, enricher.index if enricher else None,
+                                           self.output.watcher.lock if enricher else None,
+                                           tls_available=lambda: self.tls is not None)
+            stream_sink = PlaintextTee(self.pipeline, self.captures.manager, cfg.capture.proc_root)
         if cfg.tls.enabled:  # None when BPF is not possible here: logged and counted, capture goes on
             from interceptor.tls.source import start_tls_source
 
-            self.tls = start_tls_source(cfg, counters, self.pipeline, self._tls_scope())
+            self.tls = start_tls_source(cfg, counters, stream_sink, self._tls_scope())
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
         # Packets go straight to the pipeline (which counts its own failures); while the memory
@@ -241,6 +251,8 @@ class Agent:
             pass
         self.taps.refresh_stats()
         self.taps.close_all()
+        if self.captures is not None:
+            self.captures.close()  # running captures end as "shutdown", their files complete
         if self.tls is not None:
             self.tls.close()
         self.pipeline.close(time.time())
@@ -280,7 +292,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     agent = Agent(cfg, counters, sinks, node)
     metrics = None
     if cfg.metrics.listen:
-        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats).start()
+        apis = [agent.captures.start().api] if agent.captures is not None else []
+        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:

@@ -223,6 +223,46 @@ class MetricsConfig:
     stop_timeout_s: float = 55.0
 
 
+FalcoPriority = Literal["emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"]
+
+
+@dataclass
+class FalcoRuleConfig:
+    """One mapping from Falco alerts to a capture (the first matching rule wins)."""
+
+    rules: list[str] = field(default_factory=list)  # globs on the alert's rule name; empty: any rule
+    min_priority: FalcoPriority = "warning"  # this priority or more severe
+    sources: list[str] = field(default_factory=list)  # Falco event sources (syscall, k8s_audit); empty: any
+    duration_s: float = 30.0
+    bpf_filter: str = ""  # may name output fields of the alert: "host {fd.rip}" (IPs/ports only)
+    target: Literal["pod", "workload"] = "pod"  # the alert's pod, or every pod of its workload here
+
+
+@dataclass
+class CapturesConfig:
+    """Triggered pod captures to pcapng (interceptor/captures, docs/captures.md)."""
+
+    enabled: bool = True  # the API on the metrics port; needs metrics.listen
+    dir: str = "/var/lib/privacy-sensor/captures"
+    max_concurrent: int = 4  # running captures on this agent; more are refused (429)
+    max_bytes: int = 100 * MB  # per capture file (a request may ask for less); reached: the capture stops
+    disk_budget_bytes: int = 1024 * MiB  # all files in dir; oldest finished captures go first
+    retention_s: float = 86400.0  # finished captures are deleted after this
+    max_stored: int = 100  # finished captures kept (oldest deleted first)
+    default_duration_s: float = 30.0
+    max_duration_s: float = 600.0  # also the limit for alerts extending a capture
+    snaplen: int = 262144
+    buffer_bytes: int = 4 * MiB  # kernel buffer of each capture tap
+    plaintext: bool = True  # decrypted TLS of the pod's processes (needs tls.enabled) as an extra interface
+    falco_rules: list[FalcoRuleConfig] = field(default_factory=lambda: [FalcoRuleConfig()])
+    falco_dedup_window_s: float = 60.0  # the same rule on the same pod within this extends the capture
+    # Cluster routing: a request for a pod on another node goes to that node's agent.
+    peers: dict[str, str] = field(default_factory=dict)  # node -> "host:port" (a ConfigMap); else from the API
+    agent_selector: str = "app.kubernetes.io/component=interceptor"  # the agents' pods (hostNetwork: node IP)
+    agent_port: int = 18954
+    forward_timeout_s: float = 10.0
+
+
 @dataclass
 class CoverageConfig:
     """The connections account (interceptor/coverage): every TCP connection, read or why not."""
@@ -281,6 +321,7 @@ class Config:
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    captures: CapturesConfig = field(default_factory=CapturesConfig)
     node_name: str = ""
 
 
