@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_replay(sub)
     _register_agent(sub)
+    _register_demo(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -48,6 +49,12 @@ def _register_agent(sub: Any) -> None:
     except ImportError:
         return
     agent.register(sub)
+
+
+def _register_demo(sub: Any) -> None:
+    from interceptor.demo import run as demo
+
+    demo.register(sub)
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -71,13 +78,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters) -> list[Sink]:
+def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters, shared_lock: str | None = None) -> list[Sink]:
+    """The sinks of one pipeline. ``shared_lock``: this is one of ``capture.workers`` processes
+    appending to the same ``--out`` (whole lines under that lock file)."""
     sinks: list[Sink] = []
     if args.out:
         from interceptor.sinks.jsonl import JsonlSink, SinkOpenError
 
         try:
-            sinks.append(JsonlSink(args.out, counters))
+            sinks.append(JsonlSink(args.out, counters, shared_lock))
         except SinkOpenError as e:
             raise UsageError(str(e)) from None
     if cfg.kafka.bootstrap_servers:
@@ -85,6 +94,18 @@ def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters) -> lis
 
         sinks.append(KafkaSink(cfg.kafka, counters, node=cfg.node_name))
     return sinks
+
+
+def open_coverage(args: argparse.Namespace, cfg: Config, counters: Counters, output: Output) -> Any:
+    """The connections account's output: ``--coverage PATH`` and/or the Kafka ``connections`` topic."""
+    from interceptor.coverage.output import CoverageOutput
+
+    kafka = next((s for s in output.sinks if hasattr(s, "publish_side")), None)
+    path = getattr(args, "coverage", None)
+    if not path and (kafka is None or not cfg.coverage.topic):
+        return None
+    namer = getattr(output.enricher, "name_endpoint", None)
+    return CoverageOutput(counters, path, kafka, cfg.coverage.topic, namer)
 
 
 def publish_to(sinks: list[Sink]) -> Any:
@@ -105,6 +126,7 @@ class Output:
 
     def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], wait_for_sync: bool = False) -> None:
         self.sinks = sinks
+        self.coverage: Any = None  # a coverage.output.CoverageOutput when the account is written
         self.watcher: Any = None
         self.enricher: Any = None
         publish = publish_to(sinks)
@@ -134,7 +156,8 @@ class Output:
         if self.watcher is not None:
             self.watcher.stop()
         deadline = time.monotonic() + timeout_s
-        return [sink.close(max(0.0, deadline - time.monotonic())) for sink in self.sinks]
+        reports = [self.coverage.close()] if self.coverage is not None else []
+        return reports + [sink.close(max(0.0, deadline - time.monotonic())) for sink in self.sinks]
 
 
 class StatsFile:
@@ -182,6 +205,7 @@ def _add_replay(sub: Any) -> None:
     p.add_argument("file", help="capture file (.pcap, .pcapng, optionally .gz)")
     add_common_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress display even on a terminal")
+    p.add_argument("--coverage", metavar="PATH", help="write the connections account as JSON Lines ('-': stdout)")
     p.set_defaults(func=cmd_replay)
 
 
@@ -197,9 +221,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     # A replay is not live: wait until the cluster's index can name every pair (owners included).
     output = Output(cfg, counters, open_sinks(args, cfg, counters), wait_for_sync=True)
     pipeline = Pipeline(cfg, counters, output.on_pair, source={"kind": "pcap-file", "file": str(args.file)})
+    output.coverage = open_coverage(args, cfg, counters, output)
     progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     started = time.monotonic()
     error = replay_file(reader, pipeline, output, progress)
+    if output.coverage is not None:
+        pipeline.coverage.finish(pipeline.now)
+        output.coverage.take(pipeline.coverage)
     reader.close()
     reports = output.close(cfg.kafka.flush_timeout_s)
     elapsed = time.monotonic() - started
@@ -238,6 +266,8 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
                 pipeline.tick(ts)
                 next_tick = ts + TICK_S
                 output.poll()
+                if output.coverage is not None:
+                    output.coverage.take(pipeline.coverage)
             if not i & 0x3FFF:
                 progress.show(reader, pipeline)
         return None

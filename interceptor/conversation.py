@@ -59,6 +59,7 @@ class Conversation:
         self.queue: deque[Waiting] = deque()
         self.response_gap = False
         self.client: int | None = None  # direction that carries requests, once known
+        self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
 
     def _parser(self, synced: bool) -> MessageParser:
         parser = MessageParser(
@@ -155,6 +156,7 @@ class Conversation:
         assert waiting.request is not None
         c, s = self.client, 1 - (self.client or 0)
         src, dst = self.endpoints[c or 0], self.endpoints[s]
+        self.pairs += 1
         self.ctx.emit(Pair(waiting.request, response, src, dst, self.source))
 
     def _peek(self, ack: int | None, ts: float | None = None) -> Waiting | None:
