@@ -266,10 +266,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if busy is not None:
         raise UsageError(busy)
     sinks = open_sinks(args, cfg, counters)
-    agent = Agent(cfg, counters, sinks, node)
+    routes, stage = _stream_routes(cfg, counters, node)
+    agent = Agent(cfg, counters, sinks + ([stage] if stage is not None else []), node)
     metrics = None
     if cfg.metrics.listen:
-        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats).start()
+        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, routes).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -298,6 +299,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"interceptor: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _stream_routes(cfg: Config, counters: Counters, node: str) -> tuple[dict[str, Any], Any]:
+    """The live stream's ``/ws`` on the metrics port (stream.enabled), as a post-pair stage."""
+    if not (cfg.stream.enabled and cfg.metrics.listen):
+        return {}, None
+    from interceptor.streamagent import StreamStage, serve_ws
+    from interceptor.webauth import StreamAuth, load_raw_token, load_token
+
+    auth = StreamAuth(load_token(cfg.auth, service="interceptor stream"), load_raw_token(cfg.auth), counters)
+    stage = StreamStage(cfg, counters, node)
+    return {"/ws": lambda handler: serve_ws(handler, stage, auth)}, stage
 
 
 def main(argv: list[str] | None = None) -> int:

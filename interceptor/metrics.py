@@ -24,6 +24,7 @@ from interceptor.counters import Counters
 
 log = logging.getLogger(__name__)
 TapStatsFn = Callable[[], list[tuple[dict[str, str], Any]]]
+Route = Callable[[BaseHTTPRequestHandler], None]  # serves one GET path (e.g. the stream's /ws)
 _BAD = re.compile(r"[^a-zA-Z0-9_]")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -83,11 +84,13 @@ class Health:
         return time.monotonic() - self.last_beat < self.stale_s
 
 
-def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPRequestHandler]:
+def _handler(registry: CollectorRegistry, health: Health, routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - stdlib hook name
             path = self.path.split("?", 1)[0]
-            if path == "/metrics":
+            if path in routes:
+                routes[path](self)
+            elif path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
                 ok = health.healthy()
@@ -131,12 +134,13 @@ def check_listen(listen: str) -> str | None:
 class MetricsServer:
     """The HTTP endpoint in a daemon thread; ``listen`` is ``host:port`` (port 0 picks one)."""
 
-    def __init__(self, listen: str, counters: Counters, health: Health, tap_stats: TapStatsFn | None = None):
+    def __init__(self, listen: str, counters: Counters, health: Health, tap_stats: TapStatsFn | None = None,
+                 routes: dict[str, Route] | None = None):
         host, _, port = listen.rpartition(":")
         self.registry = CollectorRegistry()
         self.registry.register(SensorCollector(counters, tap_stats))
         self.registry.register(ProcessCollector(namespace="interceptor", registry=None))
-        self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), _handler(self.registry, health))
+        self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), _handler(self.registry, health, routes or {}))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
 
