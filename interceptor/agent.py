@@ -141,10 +141,20 @@ class Agent:
         self.output = Output(cfg, counters, sinks)
         self.pipeline = Pipeline(cfg, counters, self.output.on_pair, source={"kind": "pcap-veth", "node": node})
         self.tls: Any = None
+        self.captures: Any = None
+        stream_sink: Any = self.pipeline
+        if cfg.captures.enabled and cfg.metrics.listen:  # the capture API lives on the metrics port
+            from interceptor.captures.service import CaptureService, PlaintextTee
+
+            enricher = self.output.enricher
+            self.captures = CaptureService(cfg, counters, node, enricher.index if enricher else None,
+                                           self.output.watcher.lock if enricher else None,
+                                           tls_available=lambda: self.tls is not None)
+            stream_sink = PlaintextTee(self.pipeline, self.captures.manager, cfg.capture.proc_root)
         if cfg.tls.enabled:  # None when BPF is not possible here: logged and counted, capture goes on
             from interceptor.tls.source import start_tls_source
 
-            self.tls = start_tls_source(cfg, counters, self.pipeline, self._tls_scope())
+            self.tls = start_tls_source(cfg, counters, stream_sink, self._tls_scope())
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
         self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
@@ -237,6 +247,8 @@ class Agent:
             pass
         self.taps.refresh_stats()
         self.taps.close_all()
+        if self.captures is not None:
+            self.captures.close()  # running captures end as "shutdown", their files complete
         if self.tls is not None:
             self.tls.close()
         self.pipeline.close(time.time())
@@ -270,7 +282,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     agent = Agent(cfg, counters, sinks + ([stage] if stage is not None else []), node)
     metrics = None
     if cfg.metrics.listen:
-        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, routes).start()
+        apis = [agent.captures.start().api] if agent.captures is not None else []
+        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis,
+                                routes).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -308,7 +322,10 @@ def _stream_routes(cfg: Config, counters: Counters, node: str) -> tuple[dict[str
     from interceptor.streamagent import StreamStage, serve_ws
     from interceptor.webauth import StreamAuth, load_raw_token, load_token
 
-    auth = StreamAuth(load_token(cfg.auth, service="interceptor stream"), load_raw_token(cfg.auth), counters)
+    token = load_token(cfg.auth, service="interceptor")
+    # One token for every API on this port: a generated one is made (and shown) once, here.
+    cfg.auth.token = token.value
+    auth = StreamAuth(token, load_raw_token(cfg.auth), counters)
     stage = StreamStage(cfg, counters, node)
     return {"/ws": lambda handler: serve_ws(handler, stage, auth)}, stage
 

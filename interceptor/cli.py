@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_replay(sub)
     _register_agent(sub)
+    _register_demo(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -48,6 +49,12 @@ def _register_agent(sub: Any) -> None:
     except ImportError:
         return
     agent.register(sub)
+
+
+def _register_demo(sub: Any) -> None:
+    from interceptor.demo import run as demo
+
+    demo.register(sub)
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:

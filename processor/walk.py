@@ -49,7 +49,8 @@ SKIP_HEADERS = frozenset(
     tracestate x-envoy-upstream-service-time x-envoy-expected-rq-timeout-ms x-frame-options
     x-content-type-options x-xss-protection strict-transport-security access-control-allow-origin
     access-control-allow-methods access-control-allow-headers access-control-max-age origin referer
-    x-powered-by content-security-policy location link""".split()
+    x-powered-by content-security-policy location link
+    :method :scheme :authority :path :status grpc-encoding grpc-accept-encoding grpc-timeout grpc-status""".split()
 )
 
 _BRACKETS = re.compile(r"\[([^\]]*)\]")
@@ -100,6 +101,10 @@ class Walker:
             return
         budget = [self.b.max_leaves]
         self._node(doc, "", 0, location, out, budget)
+
+    def walk_value(self, doc: Any, location: str, out: WalkResult) -> None:
+        """A value already decoded (the gRPC messages the interceptor decoded schema-less)."""
+        self._node(doc, "", 0, location, out, [self.b.max_leaves])
 
     def _node(self, node: Any, path: str, depth: int, loc: str, out: WalkResult, budget: list[int]) -> None:
         if budget[0] <= 0:
