@@ -159,7 +159,8 @@ class CaptureConfig:
     exclude_namespaces: list[str] = field(default_factory=list)
     linkerd_ports: list[int] = field(default_factory=lambda: [4140, 4143])
     envoy_ports: list[int] = field(default_factory=lambda: [15001, 15006])
-    source: Literal["pcap", "ring"] = "pcap"
+    source: Literal["pcap", "ring"] = "pcap"  # ring: our own TPACKET_V3 socket (capture/ring.py)
+    workers: int = 1  # processes sharing the taps through PACKET_FANOUT (needs source: ring)
 
 
 @dataclass
