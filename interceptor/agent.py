@@ -289,11 +289,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     counters = Counters()
     stats = StatsFile(args.stats, args.out)
     sinks = open_sinks(args, cfg, counters)
-    agent = Agent(cfg, counters, sinks, node)
+    routes, stage = _stream_routes(cfg, counters, node)
+    agent = Agent(cfg, counters, sinks + ([stage] if stage is not None else []), node)
     metrics = None
     if cfg.metrics.listen:
         apis = [agent.captures.start().api] if agent.captures is not None else []
-        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis).start()
+        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis,
+                                routes).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -322,6 +324,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"interceptor: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _stream_routes(cfg: Config, counters: Counters, node: str) -> tuple[dict[str, Any], Any]:
+    """The live stream's ``/ws`` on the metrics port (stream.enabled), as a post-pair stage."""
+    if not (cfg.stream.enabled and cfg.metrics.listen):
+        return {}, None
+    from interceptor.streamagent import StreamStage, serve_ws
+    from interceptor.webauth import StreamAuth, load_raw_token, load_token
+
+    token = load_token(cfg.auth, service="interceptor")
+    # One token for every API on this port: a generated one is made (and shown) once, here.
+    cfg.auth.token = token.value
+    auth = StreamAuth(token, load_raw_token(cfg.auth), counters)
+    stage = StreamStage(cfg, counters, node)
+    return {"/ws": lambda handler: serve_ws(handler, stage, auth)}, stage
 
 
 def main(argv: list[str] | None = None) -> int:

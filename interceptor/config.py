@@ -282,6 +282,25 @@ class AuthConfig:
     token: str = ""  # SENSOR__AUTH__TOKEN; wins over token_file
     token_file: str = ""  # a mounted Secret; created (0600) with a generated token if missing
     # neither set: a token is generated and printed once to stderr
+    raw_token: str = ""  # optional second token: the live stream shows detected personal data unmasked
+    raw_token_file: str = ""
+
+
+@dataclass
+class StreamConfig:
+    """The live stream of pairs (docs/stream.md): the agent's ``/ws`` on the metrics port and the hub."""
+
+    enabled: bool = True  # the agent's /ws endpoint
+    client_queue: int = 1000  # records waiting per client; beyond, they are lost (counted, notice frame)
+    backlog: int = 10_000  # agent: pairs waiting for the stream's dispatcher thread; beyond, dropped
+    max_clients: int = 32
+    query_timeout_s: float = 30.0  # the query (first text message) must come within this
+    write_timeout_s: float = 120.0  # a client that takes no bytes for this long is disconnected
+    hub_listen: str = "0.0.0.0:8899"
+    join_wait_s: float = 1.0  # hub: a pair waits this long for its detections, then goes out fully masked
+    max_pending: int = 20_000  # hub: pairs waiting for detections
+    tls_cert_file: str = ""  # hub: set, it serves wss://
+    tls_key_file: str = ""
 
 
 @dataclass
@@ -321,6 +340,7 @@ class Config:
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
     captures: CapturesConfig = field(default_factory=CapturesConfig)
     node_name: str = ""
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -179,3 +181,56 @@ def test_byte_cap_and_disk_budget_under_20_concurrent_requests(node_lab, tmp_pat
     assert stats["dropped"].get("capture_disk_budget", 0) >= 1
     assert stats["dropped"].get("capture_byte_cap", 0) >= 1
     assert stats["counts"].get("captures.removed.disk_budget", 0) >= 1  # oldest finished ones made room
+
+
+TLSAPP = Path(__file__).with_name("tlsapp.py")
+
+
+@pytest.mark.ebpf
+def test_decrypted_tls_of_the_pod_is_an_interface_tshark_dissects(node_lab, tmp_path: Path, tls_certs) -> None:
+    pod = node_lab.pod("tls")
+    node_lab.app(pod, "server", "8080", port=8080, name="plain-server")
+    node_lab.lab.start_server(pod.ns, [sys.executable, str(TLSAPP), "8443", *tls_certs], 8443, name="tls-server")
+    config = {"tls": {"enabled": True, "include_commands": ["python*", "curl"], "scan_interval_s": 0.5}}
+    agent = AgentProc(tmp_path, "t", config, [node_lab.pattern], "node-t")
+
+    def curl_tls(path: str, body: str) -> str:
+        res = subprocess.run(["curl", "-sk", "--max-time", "10", "-H", "Content-Type: application/json",
+                              "--data-binary", body, f"https://{pod.pod_ip}:8443{path}"],
+                             capture_output=True, text=True, timeout=30)
+        return res.stdout
+
+    try:
+        deadline = time.monotonic() + 30
+        pairs = agent.dir / "pairs.jsonl"
+        while not (pairs.exists() and b"/warm" in pairs.read_bytes()):  # the server's libssl is probed
+            assert time.monotonic() < deadline, agent.err.read_text()[-3000:]
+            curl_tls("/warm", '{"warm": 1}')
+            time.sleep(0.5)
+        code, cap = agent.curl("POST", "/api/v1/captures", {"target": {"ip": pod.pod_ip}, "duration_s": 4})
+        assert code == 201, cap
+        assert cap["plaintext"] is True and "tls-plaintext" in [i["name"] for i in cap["interfaces"]]
+        sent = {f"/secure/{i}": json.dumps({"i": i, "email": f"user{i}@example.com"}) for i in range(3)}
+        for path, body in sent.items():
+            assert curl_tls(path, body) == '{"echo": ' + body + "}"
+        plain = _client_targets(node_lab.client(pod.pod_ip, 8080, 2, "plain"))
+        done = agent.wait_state(cap["id"], timeout=15)
+        assert done["plaintext_packets"] > 0, done
+        out = tmp_path / "tls.pcapng"
+        assert agent.curl("GET", f"/api/v1/captures/{cap['id']}/pcap", out=out)[0] == 200
+    finally:
+        agent.stop()
+    on = "frame.interface_name == tls-plaintext"
+    reqs = tshark(out, "http.request.uri", "http.file_data", "ip.src", "ip.dst", "tcp.dstport", display=f"http.request && {on}")
+    assert [r[0] for r in reqs] == list(sent)
+    assert [r[1] for r in reqs] == list(sent.values())
+    assert {(r[2], r[3], r[4]) for r in reqs} == {(pod.host_ip, pod.pod_ip, "8443")}  # the real addresses
+    resps = tshark(out, "http.file_data", display=f"http.response && {on}")
+    assert [r[0] for r in resps] == ['{"echo": ' + b + "}" for b in sent.values()]
+    assert len(tshark(out, "frame.number", display=f"tcp.flags.syn==1 && tcp.flags.ack==0 && {on}")) == 3
+    # the wire view of the same pod: TLS records on 8443 (no HTTP visible), plain HTTP on 8080
+    wire = f"frame.interface_name == {pod.host_dev}"
+    assert tshark(out, "frame.number", display=f"http.request && tcp.port == 8443 && {wire}") == []
+    assert len(tshark(out, "frame.number", display=f"tls.handshake.type == 1 && {wire}")) == 3
+    assert [r[0] for r in tshark(out, "http.request.uri", display=f"http.request && tcp.port == 8080 && {wire}")] == plain
+    assert "decrypted TLS of the pod's processes" in capinfos(out)
