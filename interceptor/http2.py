@@ -229,7 +229,7 @@ class Http2Connection:
                 r.state = ReadState.FRAME
                 continue
             if state is ReadState.RESYNC:
-                found = _resync_point(buf, pos)
+                found = resync_point(buf, pos)
                 if found < 0:
                     skipped = max(0, n - 9 - pos) if n - pos > 9 + MAX_CONTROL_FRAME else 0
                     self.counters.inc("h2.resync_skipped_bytes", skipped)
@@ -590,12 +590,17 @@ def _fragment(ftype: int, flags: int, payload: bytes) -> bytes | None:
     return payload[start:end] if start or end < len(payload) else payload
 
 
-def _resync_point(buf: bytes, pos: int) -> int:
+def resync_point(buf: bytes, pos: int) -> int:
     """The first offset from ``pos`` where a plausible frame header is followed by another one (or
     by the end of the buffer exactly), or -1."""
     n = len(buf)
     unpack = _HEAD.unpack_from
-    for i in range(pos, n - 8):
+    i = pos - 1
+    while True:
+        # A resync frame is at most 16 KB long: its length starts with a zero byte (text has none).
+        i = buf.find(b"\x00", i + 1, n - 8)
+        if i < 0:
+            return -1
         hi, lo, ftype, flags, sid = unpack(buf, i)
         length = hi << 8 | lo
         if not _plausible(length, ftype, flags, sid):
@@ -605,7 +610,6 @@ def _resync_point(buf: bytes, pos: int) -> int:
             return i
         if nxt + 9 <= n and _plausible(*_split(unpack(buf, nxt))):
             return i
-    return -1
 
 
 def _split(head: tuple[int, int, int, int, int]) -> tuple[int, int, int, int]:
@@ -640,3 +644,4 @@ def _status(headers: Headers) -> int | None:
 def _interim(headers: Headers) -> bool:
     status = _status(headers)
     return status is not None and status < 200
+
