@@ -170,6 +170,7 @@ class TlsConfig:
     enabled: bool = False
     openssl: bool = True
     gotls: bool = True
+    gnutls: bool = True  # libgnutls (gnutls-cli, curl-gnutls, wget, ...): gnutls_record_send/recv
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
