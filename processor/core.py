@@ -131,7 +131,7 @@ class Processor:
             if leaf.location.endswith(".header"):
                 types = self.classifier.classify_header(leaf.path, leaf.value)
             else:
-                types = self.classifier.classify(leaf.path, leaf.value)
+                types = self.classifier.classify(leaf.path, leaf.value, leaf.hint)
             for t in types:
                 k = (t, leaf.location, leaf.path)
                 if k in seen:

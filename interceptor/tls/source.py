@@ -21,7 +21,7 @@ from typing import Any
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.pairs import Endpoint
-from interceptor.tls import events, gotls, loader, openssl, procfs
+from interceptor.tls import events, gnutls, gotls, loader, openssl, procfs
 from interceptor.tls.attach import Attacher, ProbePoint, Target
 from interceptor.tls.ringbuf import RingReader
 
@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 BYTES_KEY = {kind: f"tls.{kind}.bytes" for kind in events.KINDS}
 UNKNOWN = ("0.0.0.0", 0)
 DRAIN_BYTES = 8 << 20  # per poll: a full ring buffer is taken over several polls, packets go on meanwhile
+# A stream whose socket is not known at its first record (OpenSSL on a memory BIO, as in Node.js: the
+# kernel learns the socket at the first read, see probes.c thread_sk) holds its records, up to this
+# much and this long, so that its pairs carry the connection's addresses and not 0.0.0.0.
+HOLD_BYTES = 1 << 20
+HOLD_S = 2.0
 
 
 @dataclass
@@ -42,6 +47,15 @@ class PidInfo:
 
 
 @dataclass
+class Held:
+    """A record waiting for its stream's addresses, with what the stream check said of it."""
+
+    ev: events.Event
+    ts: float
+    gap: bool
+
+
+@dataclass
 class Stream:
     conn_id: tuple[Any, ...]
     a: Endpoint  # the traced process's end
@@ -50,6 +64,9 @@ class Stream:
     check: events.StreamCheck
     last: float
     muted: bool = False  # the kernel no longer copies its data (the pipeline does not follow it)
+    resolved: bool = True  # its addresses are known; else its records wait in ``held``
+    held: list[Held] = field(default_factory=list)
+    held_bytes: int = 0
 
 
 class TlsSource:
@@ -74,7 +91,7 @@ class TlsSource:
         self.streams: dict[tuple[str, int, int], Stream] = {}
         self._gen = 0
         self._wall = time.time() - time.monotonic()
-        self._lost_seen = [0, 0, 0, 0]
+        self._lost_seen = [0] * (2 * len(events.KINDS))  # probes.c lost[kind*2 + unreadable]
         self._skip = bpf["skip_pids"]
         self._skip[ctypes.c_uint32(os.getpid())] = ctypes.c_uint8(1)  # never trace the agent itself
         self._offsets = bpf["offsets"]
@@ -109,9 +126,8 @@ class TlsSource:
         self._consume()
         self._reader.close()
         ts = time.time()
-        for st in list(self.streams.values()):
-            self.pipeline.stream_close(st.conn_id, ts)
-        self.streams.clear()
+        for key, st in list(self.streams.items()):
+            self._end(key, st, ts)
         for t in self.targets.values():
             self.attacher.detach(t)
         self.targets.clear()
@@ -163,13 +179,47 @@ class TlsSource:
             if st is None:
                 return
             verdict = "ok" if st.check.classify(ev) == "ok" else "gap"
-        if verdict == "gap":
+        st.last = ev.ts_ns / 1e9  # CLOCK_MONOTONIC, as time.monotonic()
+        if not st.resolved:
+            if ev.addrs:
+                self._resolve(st, ev.addrs)
+            elif self._may_hold(st, ev):
+                st.held.append(Held(ev, ts, verdict == "gap"))
+                st.held_bytes += len(ev.data)
+                return
+            else:
+                self._unresolved(st)
+        self._deliver(st, ev, ts, verdict == "gap")
+
+    @staticmethod
+    def _may_hold(st: Stream, ev: events.Event) -> bool:
+        if st.held_bytes + len(ev.data) > HOLD_BYTES:
+            return False
+        return not st.held or (ev.ts_ns - st.held[0].ev.ts_ns) / 1e9 < HOLD_S
+
+    def _deliver(self, st: Stream, ev: events.Event, ts: float, gap: bool) -> None:
+        if gap:
             self.counters.inc(f"tls.{ev.kind}.gaps")
             self.pipeline.stream_gap(st.conn_id, ev.dir)
-        st.last = ev.ts_ns / 1e9  # CLOCK_MONOTONIC, as time.monotonic()
         self.counters.counts[BYTES_KEY[ev.kind]] += len(ev.data)
         if not self.pipeline.feed_stream(st.conn_id, ev.dir, ts, ev.data, st.a, st.b, st.source) and not st.muted:
             self._mute(ev, st)
+
+    def _resolve(self, st: Stream, addrs: tuple[tuple[str, int], tuple[str, int]]) -> None:
+        """The socket became known: the held records go first, with the addresses."""
+        st.a, st.b = Endpoint(*addrs[0]), Endpoint(*addrs[1])
+        self.counters.inc("tls.addresses_late")
+        self._release(st)
+
+    def _unresolved(self, st: Stream) -> None:
+        """No socket after HOLD_S / HOLD_BYTES (or the stream ends): go on without addresses."""
+        self.counters.inc("tls.unresolved_addresses")
+        self._release(st)
+
+    def _release(self, st: Stream) -> None:
+        held, st.held, st.held_bytes, st.resolved = st.held, [], 0, True
+        for h in held:
+            self._deliver(st, h.ev, h.ts, h.gap)
 
     def _mute(self, ev: events.Event, st: Stream) -> None:
         """The pipeline does not follow this stream: stop copying its data in the kernel (half of
@@ -180,6 +230,8 @@ class TlsSource:
 
     def _end(self, key: tuple[str, int, int], st: Stream, ts: float) -> None:
         """Forget a stream here, in the pipeline and, if muted, in the kernel."""
+        if not st.resolved:
+            self._unresolved(st)
         del self.streams[key]
         self.pipeline.stream_close(st.conn_id, ts)
         if st.muted:  # (after an EV_CLOSE the kernel has removed it already)
@@ -195,16 +247,15 @@ class TlsSource:
         self._gen += 1
         # the kernel's record of the socket; /proc only for sockets older than the probes
         addrs = ev.addrs or procfs.fd_addresses(ev.pid, ev.fd, self.proc)
-        self.counters.inc("tls.addresses_from_kernel" if ev.addrs else "tls.addresses_from_proc")
-        if addrs is None:
-            self.counters.inc("tls.unresolved_addresses")
+        if addrs is not None:
+            self.counters.inc("tls.addresses_from_kernel" if ev.addrs else "tls.addresses_from_proc")
         local, remote = addrs or (UNKNOWN, UNKNOWN)
         command = info.command if info else ev.comm
         st = Stream(
             conn_id=("tls", ev.kind, ev.pid, ev.conn, self._gen),
             a=Endpoint(*local), b=Endpoint(*remote),
             source={"kind": ev.kind, "pid": ev.pid, "command": command},
-            check=events.StreamCheck(), last=time.monotonic(),
+            check=events.StreamCheck(), last=time.monotonic(), resolved=addrs is not None,
         )
         self.streams[key] = st
         self.counters.inc(f"tls.{ev.kind}.streams")
@@ -217,10 +268,12 @@ class TlsSource:
         for key, st in list(self.streams.items()):
             if now - st.last > self.idle_s or key[1] not in self.pids:
                 self._end(key, st, ts)  # a muted stream that is still alive is seen (and muted) again
+            elif st.held and now - st.held[0].ev.ts_ns / 1e9 >= HOLD_S:
+                self._unresolved(st)
         self.counters.set_gauge("tls.streams", len(self.streams))
 
     def _count_lost(self) -> None:
-        for i in range(4):
+        for i in range(len(self._lost_seen)):
             value = self._lost[ctypes.c_int(i)].value
             delta, self._lost_seen[i] = value - self._lost_seen[i], value
             if delta:
@@ -294,10 +347,10 @@ class TlsSource:
                 info.ssl_found = True
                 return
             self._use(pid, info, f"{self.proc}/{pid}/exe", exe_file=True)
-        if not self.cfg.openssl:
+        if not (self.cfg.openssl or self.cfg.gnutls):
             return
         for m in procfs.file_mappings(pid, self.proc) or []:
-            if openssl.is_libssl(m.path):
+            if (self.cfg.openssl and openssl.is_libssl(m.path)) or (self.cfg.gnutls and gnutls.is_libgnutls(m.path)):
                 info.ssl_found = True
                 self._use(pid, info, procfs.in_root(pid, m.path.removesuffix(" (deleted)"), self.proc))
 
@@ -334,6 +387,8 @@ class TlsSource:
             points, kind = gotls.probe_points(path), "gotls"
         if points is None and self.cfg.openssl:  # a library, or an executable with OpenSSL linked in
             points, kind = openssl.probe_points(path), "openssl"
+        if points is None and self.cfg.gnutls:
+            points, kind = gnutls.probe_points(path), "gnutls"
         if not points:
             self.not_probeable.add(key)  # not OpenSSL nor Go with crypto/tls: never look again
             return None
