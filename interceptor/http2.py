@@ -599,6 +599,8 @@ def resync_point(buf: bytes, pos: int) -> int:
     """The first offset from ``pos`` where a plausible frame header is followed by another one (or
     by the end of the buffer exactly), or -1."""
     n = len(buf)
+    if n - 9 < pos:
+        return -1
     unpack = _HEAD.unpack_from
     i = pos - 1
     while True:

@@ -506,3 +506,10 @@ def test_grpc_told_by_its_framing_when_the_content_type_was_lost() -> None:
     assert ex.headers_incomplete and ex.request.content_type == ""
     assert ex.grpc is not None and ex.grpc.service == "" and ex.grpc.request_messages == [
         {"1": "Bo", "2": "bo@x.io", "3": 42}]
+
+
+def test_resync_point_on_short_buffers() -> None:
+    from interceptor.http2 import resync_point
+
+    assert [resync_point(b"\x00" * n, 0) for n in range(9)] == [-1] * 9
+    assert resync_point(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", 0) == 0  # an empty SETTINGS, exactly
