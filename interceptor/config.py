@@ -170,6 +170,10 @@ class TlsConfig:
     enabled: bool = False
     openssl: bool = True
     gotls: bool = True
+    gnutls: bool = True  # libgnutls (gnutls-cli, curl-gnutls, wget, ...): gnutls_record_send/recv
+    # Stop a program at exec until its executable is classified and attached (first exec of each file
+    # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
+    hold_new_programs: bool = True
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs

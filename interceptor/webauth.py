@@ -17,6 +17,7 @@ import enum
 import hmac
 import os
 import secrets
+import ssl
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,3 +151,15 @@ class StreamAuth:
         if self.counters is not None:
             self.counters.inc(f"auth.rejected.{outcome.value}")
         return outcome
+
+
+def server_ssl_context(cert_file: str, key_file: str = "") -> ssl.SSLContext | None:
+    """TLS for a listener when ``cert_file`` is set (e.g. ``stream.tls_cert_file``), else None."""
+    if not cert_file:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(cert_file, key_file or None)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"TLS certificate {cert_file}: cannot load: {e}") from None
+    return ctx

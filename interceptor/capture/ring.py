@@ -230,17 +230,19 @@ class RingSocket:
                     break
                 self.left, self.offset = num, base + first
             off = self.offset
-            left = self.left
+            take = min(self.left, max_packets - n)
+            i = -1
             try:
-                while left and n < max_packets:
+                for i in range(take):  # noqa: B007 - read after the loop when on_packet raised
                     nxt, sec, nsec, snap, mac = _pkt_hdr(ring, off)
                     start = off + mac
-                    left -= 1
-                    n += 1
-                    off += nxt
+                    off += nxt  # before the call: a packet whose processing raised is done with
                     on_packet(sec + nsec * 1e-9, ring[start : start + snap], linktype, arg)
             finally:
-                self.offset, self.left = off, left
+                self.offset = off
+                self.left -= i + 1
+            n += take
+            left = self.left
             if not left:
                 _block_status.pack_into(ring, base + 8, TP_STATUS_KERNEL)  # give the block back
                 self.block = (self.block + 1) % self.block_count
