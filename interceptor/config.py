@@ -216,6 +216,7 @@ class MetricsConfig:
 class CoverageConfig:
     """The connections account (interceptor/coverage): every TCP connection, read or why not."""
 
+    enabled: bool = True  # false: no account (saves its few per-packet operations)
     interval_s: float = 60.0  # one set of aggregates per interval
     max_keys: int = 10_000  # aggregates per interval; beyond, folded into overflow (coverage.keys_overflow)
     topic: str = "connections"  # Kafka topic for the aggregates; empty: not published
