@@ -36,6 +36,7 @@ AT_LEAST_ONE = (
     "core.max_flows", "core.max_pending_requests", "kafka.max_message_bytes", "kafka.partitions",
     "kafka.batch_size", "kafka.buffer_bytes", "processor.batch_size", "processor.max_leaves",
     "processor.max_depth", "processor.detections_partitions", "kubernetes.max_pods", "tls.max_streams",
+    "http2.max_streams",
 )
 SECRET_WORDS = ("password", "secret", "token")
 
@@ -44,6 +45,23 @@ def is_secret(key: str) -> bool:
     """A key whose value must never be shown (in errors, logs or stats)."""
     name = key.rsplit(".", 1)[-1].lower()
     return any(w in name for w in SECRET_WORDS)
+
+
+def redact_url(url: str) -> str:
+    """A connection URL as logs may show it: ``postgresql://user:***@host/db`` (no password)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def shown(key: str, value: Any) -> str:
@@ -73,12 +91,21 @@ class CoreConfig:
 
 
 @dataclass
+class Http2Config:
+    """HTTP/2 and gRPC (interceptor/http2.py, grpc.py); the byte bounds are the core's."""
+
+    max_streams: int = 100  # open streams per connection (RFC 9113's suggested minimum); beyond, dropped
+    grpc_max_messages: int = 64  # decoded gRPC messages kept per request or response; the rest counted
+
+
+@dataclass
 class FilterConfig:
     """Noise filters with Soveren's defaults; ``keep_all`` turns off all but the size bounds."""
 
     keep_all: bool = False
     content_types: list[str] = field(
-        default_factory=lambda: ["application/json", "application/x-www-form-urlencoded"]
+        default_factory=lambda: ["application/json", "application/x-www-form-urlencoded", "application/grpc",
+                                 "application/grpc+proto"]
     )
     json_suffix: bool = True  # application/*+json (e.g. problem+json, vnd.api+json) counts as JSON
     drop_user_agent_prefixes: list[str] = field(default_factory=lambda: ["kube-probe/"])
@@ -149,7 +176,8 @@ class CaptureConfig:
     exclude_namespaces: list[str] = field(default_factory=list)
     linkerd_ports: list[int] = field(default_factory=lambda: [4140, 4143])
     envoy_ports: list[int] = field(default_factory=lambda: [15001, 15006])
-    source: Literal["pcap", "ring"] = "pcap"
+    source: Literal["pcap", "ring"] = "pcap"  # ring: our own TPACKET_V3 socket (capture/ring.py)
+    workers: int = 1  # processes sharing the taps through PACKET_FANOUT (needs source: ring)
 
 
 @dataclass
@@ -159,6 +187,10 @@ class TlsConfig:
     enabled: bool = False
     openssl: bool = True
     gotls: bool = True
+    gnutls: bool = True  # libgnutls (gnutls-cli, curl-gnutls, wget, ...): gnutls_record_send/recv
+    # Stop a program at exec until its executable is classified and attached (first exec of each file
+    # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
+    hold_new_programs: bool = True
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
@@ -212,6 +244,46 @@ class MetricsConfig:
     stop_timeout_s: float = 55.0
 
 
+FalcoPriority = Literal["emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"]
+
+
+@dataclass
+class FalcoRuleConfig:
+    """One mapping from Falco alerts to a capture (the first matching rule wins)."""
+
+    rules: list[str] = field(default_factory=list)  # globs on the alert's rule name; empty: any rule
+    min_priority: FalcoPriority = "warning"  # this priority or more severe
+    sources: list[str] = field(default_factory=list)  # Falco event sources (syscall, k8s_audit); empty: any
+    duration_s: float = 30.0
+    bpf_filter: str = ""  # may name output fields of the alert: "host {fd.rip}" (IPs/ports only)
+    target: Literal["pod", "workload"] = "pod"  # the alert's pod, or every pod of its workload here
+
+
+@dataclass
+class CapturesConfig:
+    """Triggered pod captures to pcapng (interceptor/captures, docs/captures.md)."""
+
+    enabled: bool = True  # the API on the metrics port; needs metrics.listen
+    dir: str = "/var/lib/privacy-sensor/captures"
+    max_concurrent: int = 4  # running captures on this agent; more are refused (429)
+    max_bytes: int = 100 * MB  # per capture file (a request may ask for less); reached: the capture stops
+    disk_budget_bytes: int = 1024 * MiB  # all files in dir; oldest finished captures go first
+    retention_s: float = 86400.0  # finished captures are deleted after this
+    max_stored: int = 100  # finished captures kept (oldest deleted first)
+    default_duration_s: float = 30.0
+    max_duration_s: float = 600.0  # also the limit for alerts extending a capture
+    snaplen: int = 262144
+    buffer_bytes: int = 4 * MiB  # kernel buffer of each capture tap
+    plaintext: bool = True  # decrypted TLS of the pod's processes (needs tls.enabled) as an extra interface
+    falco_rules: list[FalcoRuleConfig] = field(default_factory=lambda: [FalcoRuleConfig()])
+    falco_dedup_window_s: float = 60.0  # the same rule on the same pod within this extends the capture
+    # Cluster routing: a request for a pod on another node goes to that node's agent.
+    peers: dict[str, str] = field(default_factory=dict)  # node -> "host:port" (a ConfigMap); else from the API
+    agent_selector: str = "app.kubernetes.io/component=interceptor"  # the agents' pods (hostNetwork: node IP)
+    agent_port: int = 18954
+    forward_timeout_s: float = 10.0
+
+
 @dataclass
 class CoverageConfig:
     """The connections account (interceptor/coverage): every TCP connection, read or why not."""
@@ -232,6 +304,25 @@ class AuthConfig:
     token: str = ""  # SENSOR__AUTH__TOKEN; wins over token_file
     token_file: str = ""  # a mounted Secret; created (0600) with a generated token if missing
     # neither set: a token is generated and printed once to stderr
+    raw_token: str = ""  # optional second token: the live stream shows detected personal data unmasked
+    raw_token_file: str = ""
+
+
+@dataclass
+class StreamConfig:
+    """The live stream of pairs (docs/stream.md): the agent's ``/ws`` on the metrics port and the hub."""
+
+    enabled: bool = True  # the agent's /ws endpoint
+    client_queue: int = 1000  # records waiting per client; beyond, they are lost (counted, notice frame)
+    backlog: int = 10_000  # agent: pairs waiting for the stream's dispatcher thread; beyond, dropped
+    max_clients: int = 32
+    query_timeout_s: float = 30.0  # the query (first text message) must come within this
+    write_timeout_s: float = 120.0  # a client that takes no bytes for this long is disconnected
+    hub_listen: str = "0.0.0.0:8899"
+    join_wait_s: float = 1.0  # hub: a pair waits this long for its detections, then goes out fully masked
+    max_pending: int = 20_000  # hub: pairs waiting for detections
+    tls_cert_file: str = ""  # hub: set, it serves wss://
+    tls_key_file: str = ""
 
 
 @dataclass
@@ -261,6 +352,7 @@ class ProcessorConfig:
 @dataclass
 class Config:
     core: CoreConfig = field(default_factory=CoreConfig)
+    http2: Http2Config = field(default_factory=Http2Config)
     filters: FilterConfig = field(default_factory=FilterConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
@@ -270,6 +362,8 @@ class Config:
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    captures: CapturesConfig = field(default_factory=CapturesConfig)
     node_name: str = ""
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import brotli
 
 from interceptor.counters import Counters
-from interceptor.grpc import GrpcCall, call_of, is_grpc
+from interceptor.grpc import GrpcCall, call_of, framed, is_grpc
 from interceptor.hpack_decoder import Decoder, Headers, HpackError
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Request, Response
@@ -229,7 +229,7 @@ class Http2Connection:
                 r.state = ReadState.FRAME
                 continue
             if state is ReadState.RESYNC:
-                found = _resync_point(buf, pos)
+                found = resync_point(buf, pos)
                 if found < 0:
                     skipped = max(0, n - 9 - pos) if n - pos > 9 + MAX_CONTROL_FRAME else 0
                     self.counters.inc("h2.resync_skipped_bytes", skipped)
@@ -482,7 +482,10 @@ class Http2Connection:
             return
         half.ended = True
         if d != self.client:
+            self.counters.counts["http.responses"] += 1
             self._complete(stream)
+        else:
+            self.counters.counts["http.requests"] += 1
 
     def _reset(self, sid: int) -> None:
         stream = self.streams.get(sid)
@@ -519,6 +522,8 @@ class Http2Connection:
         if request is None or response is None:
             return
         grpc = None
+        if not stream.grpc and req_half.unknown and request.header("content-type") is None:
+            stream.grpc = framed(request.body) and (not response.body or framed(response.body))
         if stream.grpc:
             limits = self.limits
             grpc = call_of(request, response, request.target, self.counters, limits.grpc_max_messages,
@@ -590,12 +595,19 @@ def _fragment(ftype: int, flags: int, payload: bytes) -> bytes | None:
     return payload[start:end] if start or end < len(payload) else payload
 
 
-def _resync_point(buf: bytes, pos: int) -> int:
+def resync_point(buf: bytes, pos: int) -> int:
     """The first offset from ``pos`` where a plausible frame header is followed by another one (or
     by the end of the buffer exactly), or -1."""
     n = len(buf)
+    if n - 9 < pos:
+        return -1
     unpack = _HEAD.unpack_from
-    for i in range(pos, n - 8):
+    i = pos - 1
+    while True:
+        # A resync frame is at most 16 KB long: its length starts with a zero byte (text has none).
+        i = buf.find(b"\x00", i + 1, n - 8)
+        if i < 0:
+            return -1
         hi, lo, ftype, flags, sid = unpack(buf, i)
         length = hi << 8 | lo
         if not _plausible(length, ftype, flags, sid):
@@ -605,7 +617,6 @@ def _resync_point(buf: bytes, pos: int) -> int:
             return i
         if nxt + 9 <= n and _plausible(*_split(unpack(buf, nxt))):
             return i
-    return -1
 
 
 def _split(head: tuple[int, int, int, int, int]) -> tuple[int, int, int, int]:
@@ -640,3 +651,4 @@ def _status(headers: Headers) -> int | None:
 def _interim(headers: Headers) -> bool:
     status = _status(headers)
     return status is not None and status < 200
+

@@ -20,6 +20,7 @@ from interceptor.counters import Counters
 from interceptor.coverage.account import Account
 from interceptor.coverage.tracker import Tracker
 from interceptor.filters import PairFilter
+from interceptor.h2conversation import H2Conversation, Layer, Sniffer, choose, h2_limits
 from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, Budget, TcpStream
@@ -66,6 +67,7 @@ class Pipeline:
         self.filter = PairFilter(config.filters)
         limits = Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies)
         self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
+        self.h2limits = h2_limits(config)
         self.flows: OrderedDict[tuple[Address, Address], Flow] = OrderedDict()
         self.streams: dict[Hashable, Conversation] = {}
         self.stream_seen: dict[Hashable, float] = {}
@@ -232,6 +234,9 @@ class Pipeline:
         syn = bool(flags & TCP_SYN)
         flow.cov = self.coverage.open(endpoints, conversation.source.get("kind", ""), syn,
                                       (1 if flags & TCP_ACK else 0) if syn else None, ts)
+        # The first bytes choose the protocol layer (HTTP/1, or HTTP/2 by its preface or frames).
+        for d, stream in enumerate(streams):
+            stream.consumer = Sniffer(flow, d, self.ctx, self.h2limits, synced=bool(flags & TCP_SYN))
         self.flows[key] = flow
         self.counters.inc("flows")
         if not flags & TCP_SYN:
@@ -294,7 +299,10 @@ class Pipeline:
             if conn_id in self.mirrors or self.config.tls.one_pair_per_connection and self._is_mirror(conn_id, a, b):
                 self.counters.counts["stream.mirrored_bytes"] += len(data)
                 return False
-            conversation = Conversation(self.ctx, (a, b), source, synced=True)
+            if choose(data, synced=True) is Layer.H2:  # the preface: ALPN h2 (or prior knowledge) in TLS
+                conversation = H2Conversation(self.ctx, self.h2limits, (a, b), source, joined_late=False)
+            else:
+                conversation = Conversation(self.ctx, (a, b), source, synced=True)
             self.streams[conn_id] = conversation
             self.coverage.stream_seen(a, b, source.get("kind", ""), ts)
             self.counters.inc("streams")
