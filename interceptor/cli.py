@@ -78,13 +78,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters) -> list[Sink]:
+def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters, shared_lock: str | None = None) -> list[Sink]:
+    """The sinks of one pipeline. ``shared_lock``: this is one of ``capture.workers`` processes
+    appending to the same ``--out`` (whole lines under that lock file)."""
     sinks: list[Sink] = []
     if args.out:
         from interceptor.sinks.jsonl import JsonlSink, SinkOpenError
 
         try:
-            sinks.append(JsonlSink(args.out, counters))
+            sinks.append(JsonlSink(args.out, counters, shared_lock))
         except SinkOpenError as e:
             raise UsageError(str(e)) from None
     if cfg.kafka.bootstrap_servers:

@@ -47,6 +47,23 @@ def is_secret(key: str) -> bool:
     return any(w in name for w in SECRET_WORDS)
 
 
+def redact_url(url: str) -> str:
+    """A connection URL as logs may show it: ``postgresql://user:***@host/db`` (no password)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def shown(key: str, value: Any) -> str:
     """``value`` as an error message may show it: secrets hidden, long values cut."""
     if is_secret(key):
@@ -159,7 +176,8 @@ class CaptureConfig:
     exclude_namespaces: list[str] = field(default_factory=list)
     linkerd_ports: list[int] = field(default_factory=lambda: [4140, 4143])
     envoy_ports: list[int] = field(default_factory=lambda: [15001, 15006])
-    source: Literal["pcap", "ring"] = "pcap"
+    source: Literal["pcap", "ring"] = "pcap"  # ring: our own TPACKET_V3 socket (capture/ring.py)
+    workers: int = 1  # processes sharing the taps through PACKET_FANOUT (needs source: ring)
 
 
 @dataclass
@@ -169,6 +187,10 @@ class TlsConfig:
     enabled: bool = False
     openssl: bool = True
     gotls: bool = True
+    gnutls: bool = True  # libgnutls (gnutls-cli, curl-gnutls, wget, ...): gnutls_record_send/recv
+    # Stop a program at exec until its executable is classified and attached (first exec of each file
+    # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
+    hold_new_programs: bool = True
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
@@ -266,6 +288,7 @@ class CapturesConfig:
 class CoverageConfig:
     """The connections account (interceptor/coverage): every TCP connection, read or why not."""
 
+    enabled: bool = True  # false: no account (saves its few per-packet operations)
     interval_s: float = 60.0  # one set of aggregates per interval
     max_keys: int = 10_000  # aggregates per interval; beyond, folded into overflow (coverage.keys_overflow)
     topic: str = "connections"  # Kafka topic for the aggregates; empty: not published
@@ -281,6 +304,25 @@ class AuthConfig:
     token: str = ""  # SENSOR__AUTH__TOKEN; wins over token_file
     token_file: str = ""  # a mounted Secret; created (0600) with a generated token if missing
     # neither set: a token is generated and printed once to stderr
+    raw_token: str = ""  # optional second token: the live stream shows detected personal data unmasked
+    raw_token_file: str = ""
+
+
+@dataclass
+class StreamConfig:
+    """The live stream of pairs (docs/stream.md): the agent's ``/ws`` on the metrics port and the hub."""
+
+    enabled: bool = True  # the agent's /ws endpoint
+    client_queue: int = 1000  # records waiting per client; beyond, they are lost (counted, notice frame)
+    backlog: int = 10_000  # agent: pairs waiting for the stream's dispatcher thread; beyond, dropped
+    max_clients: int = 32
+    query_timeout_s: float = 30.0  # the query (first text message) must come within this
+    write_timeout_s: float = 120.0  # a client that takes no bytes for this long is disconnected
+    hub_listen: str = "0.0.0.0:8899"
+    join_wait_s: float = 1.0  # hub: a pair waits this long for its detections, then goes out fully masked
+    max_pending: int = 20_000  # hub: pairs waiting for detections
+    tls_cert_file: str = ""  # hub: set, it serves wss://
+    tls_key_file: str = ""
 
 
 @dataclass
@@ -320,6 +362,7 @@ class Config:
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
     captures: CapturesConfig = field(default_factory=CapturesConfig)
     node_name: str = ""
 

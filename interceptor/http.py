@@ -20,6 +20,18 @@ from dataclasses import dataclass, field
 import brotli
 
 from interceptor.counters import Counters
+from interceptor.httpsyntax import (
+    CHUNK_LINE,
+    CL_VALUE,
+    FIELDS_ANY_EOL,
+    HEAD_ANY_EOL,
+    HEAD_CRLF,
+    HEAD_END,
+    FramingError,
+    body_framing,
+    crlf_lines,
+    decode_text,
+)
 from interceptor.pairs import Headers, Request, Response
 from interceptor.reassembly import Budget
 
@@ -29,11 +41,11 @@ RESYNC_REQUEST = re.compile(
     rb"LOCK|UNLOCK|REPORT|SEARCH|PURGE) [^ \r\n]+ HTTP/1\.[01]\r\n"
 )
 RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
-START_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,31} |HTTP/1\.")
-CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
-HEAD_END = b"\r\n\r\n"
+# A message start, or the beginning of one (a method of up to 32 token characters may arrive split).
+START_PREFIX = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}(?: |\Z)|HTTP/1\.")
+CRLF2 = b"\r\n\r\n"
 HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
-METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
+METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # any token (RFC 9110 9.1)
 KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 WSP = (" ", "\t")
 
@@ -79,6 +91,33 @@ class Partial:
     ack: int | None = None  # other direction's offset acknowledged when the first byte was sent
 
 
+class HeadWait:
+    """An unfinished head's later pieces, kept apart until a blank line can have arrived.
+
+    Joining and re-searching the whole head for every segment would cost quadratic time for a head
+    sent one byte per segment; a piece without a line feed cannot end a head, so it is only kept."""
+
+    __slots__ = ("parts", "size", "tail")
+
+    def __init__(self, tail: bytes) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.tail = tail  # the last bytes seen, for a blank line split across pieces
+
+    def keep(self, data: bytes, room: int) -> bool:
+        """Keep ``data`` when it cannot complete the head and fits in ``room``; else False."""
+        if b"\n" in data:
+            probe = self.tail + data
+            if b"\n\n" in probe or b"\n\r\n" in probe:
+                return False
+        if len(data) > room - self.size:
+            return False
+        self.parts.append(data)
+        self.size += len(data)
+        self.tail = data[-3:] if len(data) >= 3 else (self.tail + data)[-3:]
+        return True
+
+
 class MessageParser:
     """Frames messages in one direction; ``role`` is 'request', 'response' or None (not yet known)."""
 
@@ -116,6 +155,8 @@ class MessageParser:
         self.messages = 0
         self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
         self.on_gap: Callable[[MessageParser], None] | None = None  # told before a gap is handled
+        self.wait: HeadWait | None = None  # pieces of an unfinished head (DETECT only)
+        self.held = 0  # bytes of ``buf`` and ``wait`` reserved in the budget
 
     def __repr__(self) -> str:
         return f"<MessageParser {self.role} {self.state.value} buf={len(self.buf)}>"
@@ -130,9 +171,17 @@ class MessageParser:
         self.cur_ts = ts
         self.cur_len = n
         self.stream_end = None if offset is None else offset + n
+        wait = self.wait
+        if wait is not None:
+            if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
+                self._hold()
+                return
+            self._unwait()
         if state is State.DETECT and not self.buf:
             data = self._express(data, ts)
             if not data:
+                if self.held:
+                    self._hold()
                 return
         if self.buf:
             self.buf += data
@@ -145,6 +194,39 @@ class MessageParser:
         if not self.buf:
             self.buf_ts = ts
             self.buf_ack = ack
+        if self.held or self.buf:
+            self._hold()
+
+    def _unwait(self) -> None:
+        """Join an unfinished head's pieces back into ``buf``."""
+        wait = self.wait
+        if wait is not None:
+            self.wait = None
+            self.buf = b"".join([self.buf, *wait.parts])
+
+    def _hold(self) -> None:
+        """Keep the bytes waiting in ``buf`` (heads, chunk lines, trailers) inside the global budget:
+        when they do not fit, the message they start is dropped as ``memory_budget``."""
+        size = len(self.buf) + (self.wait.size if self.wait is not None else 0)
+        delta = size - self.held
+        if delta <= 0:
+            self.budget.release(-delta)
+            self.held = size
+            return
+        if self.budget.reserve(delta):
+            self.held = size
+            return
+        self.wait = None
+        if self.msg is not None:
+            self._abandon("memory_budget")
+        elif self.state is State.RESYNC:  # no message yet: skipped bytes, not a dropped message
+            self.counters.inc("http.resync_skipped_bytes", len(self.buf))
+        else:
+            self.counters.drop("memory_budget")
+        self.buf = b""
+        self.state = State.RESYNC
+        self.budget.release(self.held)
+        self.held = 0
 
     data = feed  # the reassembly consumer interface
 
@@ -154,20 +236,23 @@ class MessageParser:
         machine. Must behave exactly as the general path does on the same bytes."""
         limits = self.limits
         while data:
-            end = data.find(HEAD_END)
+            end = data.find(CRLF2)
             if end < 0 or end > limits.max_header_bytes:
                 return data
-            first, _, block = data[:end].decode("latin-1").partition("\r\n")
+            raw_head = data[:end]
+            if not HEAD_CRLF.fullmatch(raw_head):  # bare LF, folding or a refusal: the general path
+                return data
+            first, _, block = decode_text(raw_head).partition("\r\n")
             parsed = parse_start_line(first, self.role)
             if parsed is None:
                 return data
             is_request, start = parsed
             headers, index = parse_headers(block)
-            if "transfer-encoding" in index:
+            if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
                 return data
             cl = index.get("content-length")
             if is_request:
-                if self.role is None:
+                if self.role is None or start[0] == "CONNECT":
                     return data
             elif self.role is None or start[1][0] == "1" or start[1] in ("204", "304"):
                 return data
@@ -177,10 +262,9 @@ class MessageParser:
                 self.head_ack = self.cur_ack
                 if self.request_method() in ("HEAD", "CONNECT"):
                     return data
-            try:
-                length = int(cl) if cl is not None else 0
-            except ValueError:
+            if cl is not None and not CL_VALUE.fullmatch(cl):
                 return data
+            length = int(cl) if cl is not None else 0
             body_end = end + 4 + length
             if length < 0 or length > limits.max_message_bytes:
                 return data
@@ -227,6 +311,7 @@ class MessageParser:
             return
         if self.on_gap is not None:
             self.on_gap(self)
+        self._unwait()
         if self.msg is not None:
             self._abandon("gap")
         elif self.buf and self.state is State.DETECT and self._guess_role():
@@ -241,8 +326,10 @@ class MessageParser:
         if self.msg is not None:
             self._release(self.msg)
             self.msg = None
+        self.wait = None
         self.buf = b""
         self.state = State.DEAD
+        self._hold()
 
     def _guess_role(self) -> bool:
         """Before its first head is complete, tell a direction's role from the bytes it has."""
@@ -254,12 +341,16 @@ class MessageParser:
 
     def close(self, ts: float) -> None:
         """The direction ended: a body delimited by close is complete; anything else is cut."""
+        self._unwait()
         if self.state is State.BODY_CLOSE and self.msg is not None:
             self._complete()
         elif self.msg is not None:
             self._abandon("incomplete_at_close")
+        elif self.state is State.DETECT and self.buf.strip(b"\r\n") and START_PREFIX.match(self.buf.lstrip(b"\r\n")):
+            self.counters.drop("head_incomplete_at_close")  # a head that never ended: counted, not silent
         self.buf = b""
         self.state = State.DEAD
+        self._hold()
 
     # -- state machine -------------------------------------------------------------------------
     def _step(self, ts: float) -> bool:
@@ -326,22 +417,29 @@ class MessageParser:
             self.buf = buf = buf.lstrip(b"\r\n")
             if not buf:
                 return False
-        end = buf.find(HEAD_END)
-        if end < 0:
+        m = HEAD_END.search(buf)
+        if m is None:
             if len(buf) >= 8 and not START_PREFIX.match(buf):
                 return self._not_http()
             if len(buf) > self.limits.max_header_bytes:
                 self.counters.drop("header_too_large")
                 self.buf = b""
                 self.state = State.RESYNC
+            elif len(buf) >= 8:
+                self.wait = HeadWait(buf[-3:])  # feed() collects until a blank line can be there
             return False
+        end, after = m.start(), m.end()
         if end > self.limits.max_header_bytes:
             self.counters.drop("header_too_large")
-            self.buf = buf[end + 4 :]
+            self.buf = buf[after:]
             self.state = State.RESYNC
             return True
-        head = buf[:end].decode("latin-1")
-        first, _, block = head.partition("\r\n")
+        raw_head = buf[:end]
+        if not HEAD_CRLF.fullmatch(raw_head):
+            if not HEAD_ANY_EOL.fullmatch(raw_head):
+                return self._bad_head(raw_head, after, ts)
+            raw_head = crlf_lines(raw_head)  # bare LF line ends, accepted (RFC 9112 2.2)
+        first, _, block = decode_text(raw_head).partition("\r\n")
         parsed = parse_start_line(first, self.role)
         if parsed is None:
             return self._not_http()
@@ -351,13 +449,38 @@ class MessageParser:
             if self.on_role is not None:
                 self.on_role(self)
         headers, index = parse_headers(block)
-        self.buf = buf[end + 4 :]
+        self.buf = buf[after:]
         msg_ts = self.buf_ts
         self.buf_ts = ts
         self.head_offset = None if self.stream_end is None else self.stream_end - len(buf)
         self.head_ack = self.buf_ack
         self.buf_ack = self.cur_ack
-        return self._begin(is_request, start, headers, index, msg_ts, end + 4)
+        return self._begin(is_request, start, headers, index, msg_ts, after)
+
+    def _bad_head(self, raw_head: bytes, after: int, ts: float) -> bool:
+        """A head a strict server refuses (bare CR, a control byte or ``@`` in a field name, space
+        before the colon, whitespace after the start line...). If it starts like a message of this
+        direction it is one, refused: counted, reported (its answer, a 400, has a request to
+        absorb it) and skipped; otherwise the bytes are not HTTP."""
+        first = raw_head.split(b"\n", 1)[0].rstrip(b"\r")
+        parsed = parse_start_line(decode_text(first), self.role)
+        if parsed is None or not START_PREFIX.match(raw_head):
+            return self._not_http()
+        is_request, start = parsed
+        if self.role is None:
+            self.role = "request" if is_request else "response"
+            if self.on_role is not None:
+                self.on_role(self)
+        self.head_offset = None if self.stream_end is None else self.stream_end - len(self.buf)
+        self.head_ack = self.buf_ack
+        self.msg = Partial(is_request, start, [], {}, self.buf_ts, "", wire_bytes=after,
+                           offset=self.head_offset, ack=self.head_ack)
+        self.buf = self.buf[after:]
+        self.buf_ts = ts
+        self.buf_ack = self.cur_ack
+        self._abandon("http_parse_error")
+        self.state = State.RESYNC
+        return True
 
     def _not_http(self) -> bool:
         if self.messages == 0 and self.state is State.DETECT:
@@ -375,23 +498,10 @@ class MessageParser:
         self, is_request: bool, start: tuple[str, str, str], headers: Headers, index: dict[str, str],
         ts: float, head_len: int,
     ) -> bool:
-        length: int | None = None
-        cl = index.get("content-length")
-        if cl is not None:
-            try:
-                length = int(cl)
-            except ValueError:
-                length = -1
-        chunked = index.get("transfer-encoding", "").lower().rstrip().endswith("chunked")
         encoding = index.get("content-encoding", "").strip().lower()
         msg = Partial(is_request, start, headers, index, ts, encoding, wire_bytes=head_len,
                       offset=self.head_offset, ack=self.head_ack)
         self.msg = msg
-        if length is not None and length < 0 and not chunked:
-            self.msg = None
-            self.counters.drop("bad_content_length")
-            self.state = State.RESYNC
-            return True
         if not is_request:
             status = int(start[1])
             if status < 200:
@@ -399,14 +509,22 @@ class MessageParser:
             method = self.request_method()
             if method == "HEAD" or status in (204, 304):
                 return self._no_body()
-            if method == "CONNECT":
-                return self._upgrade()
-        if chunked:
+            if method == "CONNECT" and status < 300:  # a tunnel: the pair, then not HTTP any more
+                return self._upgrade(complete=True)
+        if is_request and start[0] == "CONNECT":  # RFC 9110 9.3.6: no content; a tunnel follows
+            return self._no_body()
+        try:
+            framing = body_framing(is_request, headers, index)
+        except FramingError as e:  # RFC 9112 6.3: a strict server refuses it (400) or closes
+            self._abandon(e.reason)
+            self.state = State.RESYNC
+            return True
+        if framing.kind == "chunked":
             self.state = State.CHUNK_SIZE
-        elif length is not None and length > 0:
-            msg.remaining = length
+        elif framing.kind == "length":
+            msg.remaining = framing.length
             self.state = State.BODY_LENGTH
-        elif is_request or length == 0:
+        elif framing.kind == "none":
             return self._no_body()
         else:
             self.state = State.BODY_CLOSE
@@ -417,15 +535,19 @@ class MessageParser:
         return True
 
     def _interim(self, status: int) -> bool:
-        self.msg = None
         if status == 101:
-            return self._upgrade()
+            return self._upgrade(complete=True)
+        self.msg = None
         self.counters.inc("http.interim_responses")  # 100 Continue & co: not the final response
         self.state = State.DETECT
         return True
 
-    def _upgrade(self) -> bool:
-        self.counters.inc("http.upgraded_connections")  # WebSocket, CONNECT tunnels: not HTTP after this
+    def _upgrade(self, complete: bool = False) -> bool:
+        """WebSocket (101) and CONNECT tunnels (2xx): the exchange that switched is a pair of its own
+        (``complete``), what follows is not HTTP."""
+        self.counters.inc("http.upgraded_connections")
+        if complete and self.msg is not None:
+            self._complete()
         self.msg = None
         self.state = State.DEAD
         self.buf = b""
@@ -451,9 +573,9 @@ class MessageParser:
 
     def _chunk_size(self) -> bool:
         buf = self.buf
-        m = CHUNK_SIZE.match(buf)
+        m = CHUNK_LINE.match(buf)
         if m is None:
-            if b"\r\n" in buf[:1024] or len(buf) > 1024:
+            if b"\n" in buf[:1024] or len(buf) > 1024:  # a whole line that is not a chunk size
                 return self._framing_error()
             return False
         size = int(m[1], 16)
@@ -484,30 +606,40 @@ class MessageParser:
         return True
 
     def _chunk_end(self) -> bool:
-        if len(self.buf) < 2:
+        buf = self.buf
+        if buf[:1] == b"\n":  # bare LF (RFC 9112 2.2)
+            self.buf = buf[1:]
+        elif len(buf) < 2:
             return False
-        if self.buf[:2] != b"\r\n":
+        elif buf[:2] == b"\r\n":
+            self.buf = buf[2:]
+        else:
             return self._framing_error()
-        self.buf = self.buf[2:]
         self.state = State.CHUNK_SIZE
         return True
 
     def _trailers(self) -> bool:
         buf = self.buf
-        if buf.startswith(b"\r\n"):
-            self.buf = buf[2:]
+        if buf.startswith(b"\r\n") or buf.startswith(b"\n"):
+            self.buf = buf[2:] if buf[:1] == b"\r" else buf[1:]
+        elif buf == b"\r":
+            return False
         else:
-            end = buf.find(HEAD_END)
-            if end < 0:
+            m = HEAD_END.search(buf)
+            if m is None:
                 if len(buf) > self.limits.max_header_bytes:
                     return self._framing_error()
                 return False
+            end = m.start()
+            raw = buf[:end]
+            if not FIELDS_ANY_EOL.fullmatch(raw):
+                return self._framing_error()
             assert self.msg is not None
-            trailers, index = parse_headers(buf[:end].decode("latin-1"))
+            trailers, index = parse_headers(decode_text(crlf_lines(raw)))
             self.msg.headers.extend(trailers)  # trailer fields follow the headers
             for name, value in index.items():
                 self.msg.index.setdefault(name, value)
-            self.buf = buf[end + 4 :]
+            self.buf = buf[m.end() :]
         self._complete()
         return True
 

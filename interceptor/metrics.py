@@ -25,6 +25,7 @@ from interceptor.httpapi import HttpApi, serve
 
 log = logging.getLogger(__name__)
 TapStatsFn = Callable[[], list[tuple[dict[str, str], Any]]]
+Route = Callable[[BaseHTTPRequestHandler], None]  # serves one GET path (e.g. the stream's /ws)
 _BAD = re.compile(r"[^a-zA-Z0-9_]")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -84,7 +85,10 @@ class Health:
         return time.monotonic() - self.last_beat < self.stale_s
 
 
-def _handler(registry: CollectorRegistry, health: Health, apis: Sequence[HttpApi] = ()) -> type[BaseHTTPRequestHandler]:
+def _handler(registry: CollectorRegistry, health: Health, apis: Sequence[HttpApi] = (),
+             routes: dict[str, Route] | None = None) -> type[BaseHTTPRequestHandler]:
+    routes = routes or {}
+
     class Handler(BaseHTTPRequestHandler):
         def _api(self) -> bool:
             """Routes of mounted APIs (captures: interceptor/captures/api.py) come first."""
@@ -102,6 +106,9 @@ def _handler(registry: CollectorRegistry, health: Health, apis: Sequence[HttpApi
 
         def do_GET(self) -> None:  # noqa: N802 - stdlib hook name
             path = self.path.split("?", 1)[0]
+            if path in routes:  # takes the connection over (the stream's websocket)
+                routes[path](self)
+                return
             if self._api():
                 return
             if path == "/metrics":
@@ -149,12 +156,13 @@ class MetricsServer:
     """The HTTP endpoint in a daemon thread; ``listen`` is ``host:port`` (port 0 picks one)."""
 
     def __init__(self, listen: str, counters: Counters, health: Health, tap_stats: TapStatsFn | None = None,
-                 apis: Sequence[HttpApi] = ()):
+                 apis: Sequence[HttpApi] = (), routes: dict[str, Route] | None = None):
         host, _, port = listen.rpartition(":")
         self.registry = CollectorRegistry()
         self.registry.register(SensorCollector(counters, tap_stats))
         self.registry.register(ProcessCollector(namespace="interceptor", registry=None))
-        self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), _handler(self.registry, health, apis))
+        self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)),
+                                          _handler(self.registry, health, apis, routes))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
 

@@ -17,6 +17,7 @@ import enum
 import hmac
 import os
 import secrets
+import ssl
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,3 +108,58 @@ def auth_header(token: ApiToken | str) -> dict[str, str]:
 
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="privacy-sensor"'}
+
+
+def load_raw_token(cfg: AuthConfig) -> ApiToken | None:
+    """The optional second token (``auth.raw_token`` / ``raw_token_file``) whose holder may see the live
+    stream's detected personal data unmasked; None when not configured (nobody may)."""
+    if cfg.raw_token:
+        return ApiToken(cfg.raw_token.strip(), "config")
+    if not cfg.raw_token_file:
+        return None
+    try:
+        value = Path(cfg.raw_token_file).read_text().strip()
+    except OSError as e:
+        raise ConfigError(f"auth.raw_token_file: cannot read {cfg.raw_token_file}: {e.strerror}") from None
+    if not value:
+        raise ConfigError(f"auth.raw_token_file: {cfg.raw_token_file} is empty")
+    return ApiToken(value, "file")
+
+
+@dataclass(frozen=True)
+class StreamGrant:
+    """Who a stream client is: ``raw`` when it showed the raw token."""
+
+    raw: bool
+    name: str  # "raw" or "default": for logs, never the token
+
+
+class StreamAuth:
+    """The stream endpoints' check: the service token sees masked records, the raw token raw ones."""
+
+    def __init__(self, token: ApiToken, raw: ApiToken | None, counters: Counters | None = None) -> None:
+        self.default = BearerAuth(token, None)
+        self.raw = BearerAuth(raw, None) if raw is not None else None
+        self.counters = counters
+
+    def check(self, authorization: str | None) -> StreamGrant | AuthOutcome:
+        if self.raw is not None and self.raw.check(authorization) is AuthOutcome.OK:
+            return StreamGrant(True, "raw")
+        outcome = self.default.check(authorization)
+        if outcome is AuthOutcome.OK:
+            return StreamGrant(False, "default")
+        if self.counters is not None:
+            self.counters.inc(f"auth.rejected.{outcome.value}")
+        return outcome
+
+
+def server_ssl_context(cert_file: str, key_file: str = "") -> ssl.SSLContext | None:
+    """TLS for a listener when ``cert_file`` is set (e.g. ``stream.tls_cert_file``), else None."""
+    if not cert_file:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(cert_file, key_file or None)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"TLS certificate {cert_file}: cannot load: {e}") from None
+    return ctx

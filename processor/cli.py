@@ -4,6 +4,8 @@
     processor map [--bootstrap B] [--db URL]          Kafka group: detections -> map store + web page
     processor map --no-kafka [--from-file F]          serve a map store (optionally loading detections JSONL)
     processor detect [PAIRS.jsonl|-] [-o OUT|-]       offline: pair records in, detections records out
+    processor hub [--listen H:P]                      the live stream for the cluster (ws://HUB:8899/api/wsFull)
+    processor tail 'QUERY' [--hub URL|--node HOST]    print the live stream's records matching a KFL query
 
 Settings come from ``--config`` (the ``processor:`` section) and ``SENSOR__PROCESSOR__*`` variables;
 flags override both.
@@ -18,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from interceptor.config import ConfigError, ProcessorConfig, load_config
+from interceptor.config import ConfigError, ProcessorConfig, load_config, redact_url
 from interceptor.counters import Counters
 
 
@@ -31,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as e:
         print(f"processor: {e}", file=sys.stderr)
         return 2
+    except ConnectionError as e:  # the map store unreachable at start-up: one line (no password in it)
+        print(f"processor: {e}", file=sys.stderr)
+        return 1
     except Exception as e:  # Kafka unreachable at start-up and the like: one line, not a traceback
         if type(e).__module__.startswith("confluent_kafka") or type(e).__name__ == "KafkaException":
             print(f"processor: Kafka at {getattr(args, 'bootstrap_servers', None) or 'the configured bootstrap'}: {e}", file=sys.stderr)
@@ -68,6 +73,23 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("input", nargs="?", default="-")
     d.add_argument("-o", "--output", default="-")
     d.set_defaults(func=cmd_detect)
+
+    h = sub.add_parser("hub", help="the cluster's live stream of pairs over websocket (docs/stream.md)")
+    h.add_argument("--bootstrap", dest="bootstrap_servers", metavar="HOST:PORT")
+    h.add_argument("--listen", help="host:port (default: stream.hub_listen, 0.0.0.0:8899)")
+    h.add_argument("--port-file", metavar="PATH", help="write the bound port here (for scripts and tests)")
+    h.set_defaults(func=cmd_hub)
+
+    t = sub.add_parser("tail", help="print the live stream's records that match a KFL query")
+    t.add_argument("query", nargs="?", default="", help="KFL, e.g. 'response.status > 300' (empty: all)")
+    t.add_argument("--hub", default="ws://127.0.0.1:8899", help="hub URL (ws:// or wss://)")
+    t.add_argument("--node", metavar="HOST[:PORT]", help="one node's agent instead (ws://HOST:18954/ws)")
+    t.add_argument("--token", help="bearer token (default: $SENSOR_STREAM_TOKEN, then the auth config)")
+    t.add_argument("--compact", action="store_true", help="one short line per record")
+    t.add_argument("-n", "--count", type=int, default=0, help="stop after N records")
+    t.add_argument("--timeout", type=float, default=0.0, metavar="S", help="stop after S seconds")
+    t.add_argument("--cafile", help="CA bundle for wss://")
+    t.set_defaults(func=cmd_tail)
     return p
 
 
@@ -138,7 +160,8 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
     if args.port_file:
         with open(args.port_file, "w") as f:
             f.write(f"{server.port}\n")
-    print(f"processor map: serving http://{cfg.map_listen.rpartition(':')[0]}:{server.port}/ from {cfg.map_db}", file=sys.stderr, flush=True)
+    print(f"processor map: serving http://{cfg.map_listen.rpartition(':')[0]}:{server.port}/ from {redact_url(cfg.map_db)}",
+          file=sys.stderr, flush=True)
     stop = threading.Event()
     try:
         if args.no_kafka:
@@ -183,6 +206,23 @@ def cmd_detect(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
             out.close()
     print("processor detect: " + orjson.dumps(counters.snapshot()).decode(), file=sys.stderr)
     return 0
+
+
+def cmd_hub(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+    from processor.hub import run_hub
+
+    full = load_config(args.config)
+    full.processor = cfg  # flags already applied
+    return run_hub(full, args.listen or full.stream.hub_listen, args.port_file or "")
+
+
+def cmd_tail(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+    from processor.tail import client_token, stream_url, tail
+
+    full = load_config(args.config)
+    url = stream_url(args.hub, args.node, args.query)
+    return tail(url, client_token(full, args.token), args.compact, args.count, cafile=args.cafile,
+                timeout_s=args.timeout)
 
 
 def _open_in(path: str) -> Any:

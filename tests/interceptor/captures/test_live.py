@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -147,7 +149,7 @@ def test_byte_cap_and_disk_budget_under_20_concurrent_requests(node_lab, tmp_pat
 
         def post(i: int) -> tuple[int, dict]:
             return agent.curl("POST", "/api/v1/captures",
-                              {"target": {"ip": pods[i % 2].pod_ip}, "duration_s": 6, "reason": f"load {i}"})
+                              {"target": {"ip": pods[i % 2].pod_ip}, "duration_s": 30, "reason": f"load {i}"})
 
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             answers = list(pool.map(post, range(20)))
@@ -155,17 +157,22 @@ def test_byte_cap_and_disk_budget_under_20_concurrent_requests(node_lab, tmp_pat
         refused = [doc for code, doc in answers if code != 201]
         assert all(doc["reason"] == "disk_budget" for doc in refused), refused
         assert started  # most start; the budget decides how many
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:  # traffic to both pods while all of them run
+
+        def listed() -> list[dict]:
+            return agent.curl("GET", "/api/v1/captures")[1]["captures"]
+
+        deadline = time.monotonic() + 25
+        while not any(c["stop_reason"] == "disk_budget" for c in listed()):  # traffic until the budget is hit
+            assert time.monotonic() < deadline, listed()
             for pod in pods:
                 node_lab.client(pod.pod_ip, 8080, 20, "load")
             used = sum(f.stat().st_size for f in capdir.iterdir())
             assert used <= budget, used
-        deadline = time.monotonic() + 15
-        while any(c["state"] == "running" for c in agent.curl("GET", "/api/v1/captures")[1]["captures"]):
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
-        kept = agent.curl("GET", "/api/v1/captures")[1]["captures"]  # finished ones may have made room
+        for c in listed():
+            if c["state"] == "running":
+                assert agent.curl("DELETE", f"/api/v1/captures/{c['id']}")[0] == 200
+        kept = listed()  # finished ones may have made room
+        assert {c["state"] for c in kept} == {"done"}
         assert "disk_budget" in {d["stop_reason"] for d in kept}, kept
         used = sum(f.stat().st_size for f in capdir.iterdir())
         assert used <= budget, used
@@ -179,3 +186,61 @@ def test_byte_cap_and_disk_budget_under_20_concurrent_requests(node_lab, tmp_pat
     assert stats["dropped"].get("capture_disk_budget", 0) >= 1
     assert stats["dropped"].get("capture_byte_cap", 0) >= 1
     assert stats["counts"].get("captures.removed.disk_budget", 0) >= 1  # oldest finished ones made room
+
+
+TLSAPP = Path(__file__).with_name("tlsapp.py")
+
+
+@pytest.mark.ebpf
+def test_decrypted_tls_of_the_pod_is_an_interface_tshark_dissects(node_lab, tmp_path: Path, tls_certs) -> None:
+    pod = node_lab.pod("tls")
+    node_lab.app(pod, "server", "8080", port=8080, name="plain-server")
+    node_lab.lab.start_server(pod.ns, [sys.executable, str(TLSAPP), "8443", *tls_certs], 8443, name="tls-server")
+    config = {"tls": {"enabled": True, "include_commands": ["python*", "curl"], "scan_interval_s": 0.5}}
+    agent = AgentProc(tmp_path, "t", config, [node_lab.pattern], "node-t")
+
+    def curl_tls(path: str, body: str) -> str:
+        res = subprocess.run(["curl", "-sk", "--max-time", "10", "-H", "Content-Type: application/json",
+                              "--data-binary", body, f"https://{pod.pod_ip}:8443{path}"],
+                             capture_output=True, text=True, timeout=30)
+        return res.stdout
+
+    try:
+        deadline = time.monotonic() + 30
+        pairs = agent.dir / "pairs.jsonl"
+        while not (pairs.exists() and b"/warm" in pairs.read_bytes()):  # the server's libssl is probed
+            assert time.monotonic() < deadline, agent.err.read_text()[-3000:]
+            curl_tls("/warm", '{"warm": 1}')
+            time.sleep(0.5)
+        code, cap = agent.curl("POST", "/api/v1/captures", {"target": {"ip": pod.pod_ip}, "duration_s": 4})
+        assert code == 201, cap
+        assert cap["plaintext"] is True and "tls-plaintext" in [i["name"] for i in cap["interfaces"]]
+        sent = {f"/secure/{i}": json.dumps({"i": i, "email": f"user{i}@example.com"}) for i in range(3)}
+        for path, body in sent.items():
+            assert curl_tls(path, body) == '{"echo": ' + body + "}"
+        plain = _client_targets(node_lab.client(pod.pod_ip, 8080, 2, "plain"))
+        done = agent.wait_state(cap["id"], timeout=15)
+        assert done["plaintext_packets"] > 0, done
+        out = tmp_path / "tls.pcapng"
+        assert agent.curl("GET", f"/api/v1/captures/{cap['id']}/pcap", out=out)[0] == 200
+    finally:
+        agent.stop()
+    on = "frame.interface_name == tls-plaintext"
+    reqs = tshark(out, "http.request.uri", "http.file_data", "ip.src", "ip.dst", "tcp.dstport", display=f"http.request && {on}")
+    assert [r[0] for r in reqs] == list(sent)
+    assert [r[1] for r in reqs] == list(sent.values())
+    assert {(r[2], r[3], r[4]) for r in reqs} == {(pod.host_ip, pod.pod_ip, "8443")}  # the real addresses
+    resps = tshark(out, "http.file_data", display=f"http.response && {on}")
+    assert [r[0] for r in resps] == ['{"echo": ' + b + "}" for b in sent.values()]
+    assert len(tshark(out, "frame.number", display=f"tcp.flags.syn==1 && tcp.flags.ack==0 && {on}")) == 3
+    # the wire view of the same pod: TLS records on 8443 (no HTTP visible), plain HTTP on 8080
+    wire = f"frame.interface_name == {pod.host_dev}"
+    assert tshark(out, "frame.number", display=f"http.request && tcp.port == 8443 && {wire}") == []
+    assert len(tshark(out, "frame.number", display=f"tls.handshake.type == 1 && {wire}")) == 3
+    assert [r[0] for r in tshark(out, "http.request.uri", display=f"http.request && tcp.port == 8080 && {wire}")] == plain
+    assert "decrypted TLS of the pod's processes" in capinfos(out)
+    # the synthesized streams share the real 4-tuples but are written after the real connections
+    # ended, so tshark keeps them apart ("port numbers reused"), and mixes no packet of one into the
+    # other (which shows as spurious retransmissions)
+    assert tshark(out, "frame.number", display=f"tcp.analysis.flags && !tcp.analysis.reused_ports && {on}") == []
+    assert tshark(out, "frame.number", display="tcp.analysis.spurious_retransmission") == []
