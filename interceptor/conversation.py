@@ -42,6 +42,33 @@ class Waiting:
     failed: str = ""
     offset: int | None = None  # where the request starts in the client's TCP stream
     peer_ack: int | None = None  # how much of the server's stream the client had received then
+    held: int = 0  # bytes reserved in the global budget while it waits
+
+
+class WaitingQueue(deque[Waiting]):
+    """The requests awaiting responses. A complete request keeps its body and fields until its
+    response comes: those bytes count in the pipeline's global budget while it is queued, so
+    requests that are never answered cannot grow memory past ``core.max_buffered_bytes``. Leaving
+    the queue (by any path: paired, lost, expired, closed) returns them."""
+
+    def __init__(self, budget: Budget) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def popleft(self) -> Waiting:
+        waiting = super().popleft()
+        if waiting.held:
+            self.budget.release(waiting.held)
+        return waiting
+
+    def clear(self) -> None:
+        self.budget.release(sum(w.held for w in self))
+        super().clear()
+
+
+def held_bytes(request: Request) -> int:
+    """What a queued request keeps in memory: its body and fields (with a per-field overhead)."""
+    return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
 
 
 # After loss, a response that could answer several pipelined requests: none of them is paired.
@@ -56,7 +83,7 @@ class Conversation:
         self.endpoints = endpoints
         self.source = source
         self.parsers = (self._parser(synced), self._parser(synced))
-        self.queue: deque[Waiting] = deque()
+        self.queue = WaitingQueue(ctx.budget)
         self.response_gap = False
         self.client: int | None = None  # direction that carries requests, once known
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
@@ -128,7 +155,12 @@ class Conversation:
             self._enqueue(Waiting(ts, "", None, reason, offset, peer_ack))
         else:
             counters.counts["http.requests"] += 1
-            self._enqueue(Waiting(ts, request.method, request, "", offset, peer_ack))
+            held = held_bytes(request)
+            if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
+                counters.drop("memory_budget")
+                self._enqueue(Waiting(ts, request.method, None, "memory_budget", offset, peer_ack))
+                return
+            self._enqueue(Waiting(ts, request.method, request, "", offset, peer_ack, held))
 
     def _enqueue(self, waiting: Waiting) -> None:
         if len(self.queue) >= self.ctx.max_pending_requests:

@@ -217,11 +217,13 @@ class MessageParser:
             self.held = size
             return
         self.wait = None
-        self.buf = b""
         if self.msg is not None:
             self._abandon("memory_budget")
+        elif self.state is State.RESYNC:  # no message yet: skipped bytes, not a dropped message
+            self.counters.inc("http.resync_skipped_bytes", len(self.buf))
         else:
             self.counters.drop("memory_budget")
+        self.buf = b""
         self.state = State.RESYNC
         self.budget.release(self.held)
         self.held = 0

@@ -6,6 +6,7 @@ rejected) the agent logs one line, counts ``tls.unavailable.<code>`` and goes on
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import subprocess
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from interceptor.config import TlsConfig
+from interceptor.tls import btf
+
+log = logging.getLogger(__name__)
 
 PROBES_C = Path(__file__).with_name("probes.c")
 MERGED_HEADERS = "/var/cache/privacy-sensor/ebpf/kernel-headers/current"  # scripts/setup.d/run/ebpf.sh
@@ -112,10 +116,24 @@ def prepare(cfg: TlsConfig) -> Any:
     return BPF
 
 
+def hold_cflags(cfg: TlsConfig) -> list[str]:
+    """The struct offsets that let probes.c hold new programs at exec (tls.hold_new_programs), from
+    the running kernel's BTF; without BTF the program loads without holding (logged once)."""
+    if not cfg.hold_new_programs:
+        return []
+    try:
+        return btf.exec_hold_cflags()
+    except (OSError, btf.BtfError) as e:
+        log.warning("tls: no kernel BTF (%s): new programs are not held at exec; a short-lived program's "
+                    "first run may be missed", e)
+        return []
+
+
 def load(cfg: TlsConfig, extra_cflags: tuple[str, ...] = ()) -> Any:
     """Compile and load probes.c; returns the bcc.BPF object. Raises Unavailable with the reason."""
     BPF = prepare(cfg)  # noqa: N806 - a class
     cflags = [f"-DNCPU={possible_cpus()}", f"-DRING_PAGES={ring_pages(cfg.ring_buffer_bytes)}", *extra_cflags]
+    cflags += hold_cflags(cfg)
     try:
         return BPF(src_file=str(PROBES_C).encode(), cflags=cflags)
     except Exception as e:  # BCC raises bare Exception for compile and load errors

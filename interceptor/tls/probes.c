@@ -566,13 +566,69 @@ int go_close_entry(struct pt_regs *ctx) {
 // ---- new programs --------------------------------------------------------------------------------
 // A Go binary's probes must be attached before its first TLS call: the periodic rescan alone would
 // miss every process younger than the scan interval.
+// Holding a new program at exec (tls.hold_new_programs): a program whose executable user space has
+// not classified yet is stopped (SIGSTOP) before its first instruction, so that a short-lived Go
+// client's probes are attached before it talks; user space classifies the file, attaches, adds it to
+// known_exes and sends SIGCONT. Only while user space is alive: its heartbeat (hold_ctl[0], ktime ns
+// written every poll) must be fresher than HOLD_FRESH_NS, so a dead agent never stops anybody.
+// Never a program with a controlling terminal: an interactive shell would report it as "Stopped"
+// and move it to the background (services in pods have no terminal).
+BPF_TABLE("lru_hash", u64, u8, known_exes, 65536);   // kernel (s_dev << 32 | i_ino) of classified files
+BPF_ARRAY(hold_ctl, u64, 1);
+#define HOLD_FRESH_NS 1000000000ULL
+#define SIG_STOP 19
+
+// The kernel's struct layouts come from its BTF (btf.py passes the offsets): the headers BCC
+// compiles against need not be the running kernel's. Without them, nothing is ever held.
+static __always_inline u64 read_ptr(u64 base, u64 off) {
+    u64 v = 0;
+    if (base)
+        bpf_probe_read_kernel(&v, sizeof(v), (void *)(base + off));
+    return v;
+}
+
+#ifdef OFF_TASK_SIGNAL
+#define CAN_HOLD 1
+static __always_inline int has_tty(u64 task) {
+    return read_ptr(read_ptr(task, OFF_TASK_SIGNAL), OFF_SIGNAL_TTY) != 0;
+}
+
+static __always_inline u64 exe_key(u64 task) {
+    u64 inode = read_ptr(read_ptr(read_ptr(task, OFF_TASK_MM), OFF_MM_EXE_FILE), OFF_FILE_INODE);
+    if (!inode)
+        return 0;
+    u64 ino = read_ptr(inode, OFF_INODE_INO);
+    u32 dev = 0;
+    u64 sb = read_ptr(inode, OFF_INODE_SB);
+    if (sb)
+        bpf_probe_read_kernel(&dev, sizeof(dev), (void *)(sb + OFF_SB_DEV));
+    return ((u64)dev << 32) ^ ino;
+}
+#else
+#define CAN_HOLD 0
+static __always_inline int has_tty(u64 task) { return 1; }
+static __always_inline u64 exe_key(u64 task) { return 0; }
+#endif
+
 TRACEPOINT_PROBE(sched, sched_process_exec) {
     struct notice_t ev = {};
     ev.ts = bpf_ktime_get_ns();
-    ev.pid = bpf_get_current_pid_tgid() >> 32;
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    ev.pid = pid;
     ev.fd = -1;
     ev.type = EV_EXEC;
     bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+    u32 zero = 0;
+    u64 *beat = hold_ctl.lookup(&zero);
+    if (CAN_HOLD && beat && *beat && ev.ts - *beat < HOLD_FRESH_NS && !skipped(pid)) {
+        u64 task = bpf_get_current_task();
+        u64 key = exe_key(task);
+        ev.conn = key;
+        if (key && !known_exes.lookup(&key) && !has_tty(task)) {
+            ev.dir = 1;   // held: user space must SIGCONT it
+            bpf_send_signal(SIG_STOP);
+        }
+    }
     events.ringbuf_output(&ev, sizeof(ev), BPF_RB_FORCE_WAKEUP);  // attach before it gets far
     return 0;
 }

@@ -13,6 +13,7 @@ import ctypes
 import fnmatch
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +98,8 @@ class TlsSource:
         self._offsets = bpf["offsets"]
         self._lost = bpf["lost"]
         self._muted = bpf["muted"]
+        self._hold = bpf["hold_ctl"] if self.cfg.hold_new_programs else None
+        self._known_exes = bpf["known_exes"]
         ring = bpf["events"]
         self._reader = RingReader(ring.map_fd, ring.max_entries)
         self._next_scan = 0.0
@@ -112,6 +115,8 @@ class TlsSource:
     def poll(self, timeout_ms: int = 100) -> None:
         """Deliver waiting records to the pipeline; rescan processes when due."""
         self._wall = time.time() - time.monotonic()
+        if self._hold is not None:  # the heartbeat that lets the kernel hold new programs (probes.c)
+            self._hold[ctypes.c_int(0)] = ctypes.c_uint64(time.monotonic_ns())
         if timeout_ms:
             self._reader.wait(timeout_ms)  # sleeps until an exec record or the timeout ...
         self._consume()  # ... then takes the batch (data records wake nobody)
@@ -123,7 +128,9 @@ class TlsSource:
 
     def close(self) -> None:
         """Detach everything and end the open streams."""
-        self._consume()
+        if self._hold is not None:
+            self._hold[ctypes.c_int(0)] = ctypes.c_uint64(0)  # hold nobody from now on ...
+        self._consume()  # ... and let go of the ones held (their exec notices are in this batch)
         self._reader.close()
         ts = time.time()
         for key, st in list(self.streams.items()):
@@ -158,7 +165,11 @@ class TlsSource:
         st = self.streams.get(key)
         ts = ev.ts_ns / 1e9 + self._wall
         if ev.type == events.EV_EXEC:
-            self._exec(ev.pid, ev.comm)
+            try:
+                self._exec(ev.pid, ev.comm)
+            finally:
+                if ev.dir == events.EXEC_HELD:
+                    self._continue(ev)
             return
         if ev.type == events.EV_CLOSE:
             if st is not None:
@@ -313,6 +324,20 @@ class TlsSource:
         info = self._new_pid(pid, comm)
         if info is not None and not info.excluded:
             self._scan_pid(pid, info)
+
+    def _continue(self, ev: events.Event) -> None:
+        """A program the kernel stopped at exec (tls.hold_new_programs): its file is classified and,
+        if it is Go or has OpenSSL in it, attached; let it run, and never hold that file again."""
+        self._known_exes[ctypes.c_uint64(ev.conn)] = ctypes.c_uint8(1)
+        try:
+            os.kill(ev.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            return
+        held_ms = (time.monotonic_ns() - ev.ts_ns) / 1e6
+        self.counters.inc("tls.held_programs")
+        self.counters.set_gauge("tls.last_hold_ms", round(held_ms, 2))
+        if held_ms > self.counters.gauges.get("tls.max_hold_ms", 0.0):
+            self.counters.set_gauge("tls.max_hold_ms", round(held_ms, 2))
 
     def _wanted(self, pid: int, command: str) -> bool | None:
         if self.cfg.include_commands and not any(fnmatch.fnmatchcase(command, g) for g in self.cfg.include_commands):
