@@ -34,6 +34,8 @@ def choose(first: bytes, synced: bool) -> Layer:
     """The layer for a connection whose first payload (in either direction) is ``first``."""
     if first.startswith(PREFACE) or (len(first) < len(PREFACE) and PREFACE.startswith(first) and len(first) >= 4):
         return Layer.H2
+    if first[3:5] == b"\x04\x00" and first[5:9] == b"\x00\x00\x00\x00" and resync_point(first, 0) == 0:
+        return Layer.H2  # the server's preface, a SETTINGS frame, came first (grpc-core servers do that)
     if not synced:
         return Layer.H2_JOINED if resync_point(first, 0) >= 0 else Layer.UNDECIDED
     return Layer.HTTP1
