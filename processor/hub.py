@@ -261,6 +261,8 @@ class Hub:
                 if sub.done:
                     await ws.close(1000, "limit reached")
                     break
+                if sub.pending:
+                    continue  # more than one take's worth was waiting
                 waiter = asyncio.ensure_future(wake.wait())
                 await asyncio.wait([waiter, reader], return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
