@@ -47,6 +47,23 @@ def is_secret(key: str) -> bool:
     return any(w in name for w in SECRET_WORDS)
 
 
+def redact_url(url: str) -> str:
+    """A connection URL as logs may show it: ``postgresql://user:***@host/db`` (no password)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def shown(key: str, value: Any) -> str:
     """``value`` as an error message may show it: secrets hidden, long values cut."""
     if is_secret(key):
@@ -271,6 +288,7 @@ class CapturesConfig:
 class CoverageConfig:
     """The connections account (interceptor/coverage): every TCP connection, read or why not."""
 
+    enabled: bool = True  # false: no account (saves its few per-packet operations)
     interval_s: float = 60.0  # one set of aggregates per interval
     max_keys: int = 10_000  # aggregates per interval; beyond, folded into overflow (coverage.keys_overflow)
     topic: str = "connections"  # Kafka topic for the aggregates; empty: not published
