@@ -96,6 +96,7 @@ class Conversation:
         self.response_gap = False
         self.client: int | None = None  # direction that carries requests, once known
         self.upgrade: H2cSwitch | None = None  # set when HTTP/2 takes the connection over (pipeline switches)
+        self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
 
     def _parser(self, synced: bool) -> MessageParser:
@@ -150,9 +151,9 @@ class Conversation:
         if reason == "upgraded":
             for p in self.parsers:
                 p.state = State.DEAD
-            if parser.upgrade_to == "h2c" and self.queue and self.queue[0].request is not None:
-                self.upgrade = H2cSwitch(self.queue.popleft().request, self.parsers.index(parser),  # type: ignore[arg-type]
-                                         parser.leftover)
+            if parser.upgrade_to == "h2c" and self.switched is not None:
+                # The 101 was a pair of its own; the request's real answer comes on HTTP/2 stream 1.
+                self.upgrade = H2cSwitch(self.switched, self.parsers.index(parser), parser.leftover)
             self._fail_all("upgraded_connection", count=False)
             return
         if parser.role == "request":
@@ -199,6 +200,8 @@ class Conversation:
             counters.drop(reason)
             return
         assert waiting.request is not None
+        if response.status == 101:
+            self.switched = waiting.request
         c, s = self.client, 1 - (self.client or 0)
         src, dst = self.endpoints[c or 0], self.endpoints[s]
         self.pairs += 1

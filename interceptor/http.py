@@ -550,7 +550,7 @@ class MessageParser:
         self.counters.inc("http.upgraded_connections")
         msg = self.msg
         self.upgrade_to = msg.index.get("upgrade", "").strip().lower() if complete and msg is not None else ""
-        if complete and msg is not None and self.upgrade_to != "h2c":  # h2c: stream 1 carries the answer
+        if complete and msg is not None:
             self._complete()
         self.msg = None
         self.state = State.DEAD
