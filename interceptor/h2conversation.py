@@ -115,6 +115,7 @@ class H2Conversation:
     """``endpoints[d]`` sends direction ``d``; pairs go to ``ctx.emit``."""
 
     dead = False  # an HTTP/2 connection stays readable to its end (resync after damage)
+    upgrade = None  # (what Conversation sets on Upgrade: h2c; HTTP/2 upgrades to nothing)
 
     def __init__(self, ctx: Context, limits: H2Limits, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any],
                  joined_late: bool, client: int | None = None) -> None:

@@ -165,6 +165,8 @@ class Pipeline:
         if payload:
             self.counters.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
+            if flow.conversation.upgrade is not None:
+                self._switch_to_h2(flow, ts)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -178,6 +180,22 @@ class Pipeline:
                 return
         if payload and flow.deferred[1 - direction]:
             self._retry_deferred(key, flow, 1 - direction, ts)
+
+    def _switch_to_h2(self, flow: Flow, ts: float) -> None:
+        """``Upgrade: h2c`` accepted: the connection's streams now feed an HTTP/2 conversation."""
+        old = flow.conversation
+        up = old.upgrade
+        assert up is not None
+        conv = H2Conversation(self.ctx, self.h2limits, old.endpoints, old.source, joined_late=False,
+                              client=1 - up.server)
+        conv.layer.upgraded(up.request, 1 - up.server)
+        conv.pairs = old.pairs
+        flow.conversation = conv  # type: ignore[assignment]
+        for d, stream in enumerate(flow.streams):
+            stream.consumer = conv.parsers[d]
+        self.counters.inc("h2.upgrades")
+        if up.leftover:
+            conv.parsers[up.server].data(up.leftover, ts)
 
     def _retry_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int, now: float) -> None:
         """Deliver held segments whose acknowledged bytes have now arrived.
