@@ -130,6 +130,34 @@ def render_table(spaces: list[Namespace], taps: list[Any], skips: list[Any]) -> 
 
 
 # -- run ------------------------------------------------------------------------------------------
+class Discovery:
+    """One discovery pass at a time: the taps to have now, counted and timed; each skipped
+    namespace or interface is logged once, so none is skipped silently."""
+
+    def __init__(self, cfg: Config, counters: Counters) -> None:
+        self.cfg = cfg
+        self.counters = counters
+        self._skips_logged: set[tuple[str, str, str]] = set()
+
+    def plan(self) -> list[Any] | None:
+        """The planned taps, or None when discovery failed (keep the taps we have; retry later)."""
+        started = time.monotonic()
+        try:
+            specs, skips = plan_taps(scan(self.cfg.capture), self.cfg.capture)
+        except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
+            self.counters.inc("discovery.failed")
+            log.exception("discovery failed")
+            return None
+        for skip in skips:
+            key = (skip.netns, skip.interface, skip.reason)
+            if key not in self._skips_logged:
+                self._skips_logged.add(key)
+                log.info("not tapped: netns %s %s: %s", skip.netns, skip.interface or "-", skip.reason)
+        self.counters.inc("discovery.scans")
+        self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
+        return specs
+
+
 class Agent:
     """Owns the taps, the shared pipeline and the sinks for one ``run``."""
 
@@ -141,18 +169,29 @@ class Agent:
         self.output = Output(cfg, counters, sinks)
         self.pipeline = Pipeline(cfg, counters, self.output.on_pair, source={"kind": "pcap-veth", "node": node})
         self.tls: Any = None
+        self.captures: Any = None
+        stream_sink: Any = self.pipeline
+        if cfg.captures.enabled and cfg.metrics.listen:  # the capture API lives on the metrics port
+            from interceptor.captures.service import CaptureService, PlaintextTee
+
+            enricher = self.output.enricher
+            self.captures = CaptureService(cfg, counters, node, enricher.index if enricher else None,
+                                           self.output.watcher.lock if enricher else None,
+                                           tls_available=lambda: self.tls is not None)
+            stream_sink = PlaintextTee(self.pipeline, self.captures.manager, cfg.capture.proc_root)
         if cfg.tls.enabled:  # None when BPF is not possible here: logged and counted, capture goes on
             from interceptor.tls.source import start_tls_source
 
-            self.tls = start_tls_source(cfg, counters, self.pipeline, self._tls_scope())
+            self.tls = start_tls_source(cfg, counters, stream_sink, self._tls_scope())
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
-        self.taps = TapSet(cfg.capture, counters, self.on_packet, node)
+        # Packets go straight to the pipeline (which counts its own failures); while the memory
+        # guard is over its limit the taps get ``drop_packet`` instead (see housekeeping).
+        self.taps = TapSet(cfg.capture, counters, self.pipeline.feed_packet, node)
         self.health = Health()
         self.stopping = False
         self.rescan_requested = True
-        self._feed = self.pipeline.feed_packet
-        self._errors_logged = 0
+        self.discovery = Discovery(cfg, counters)
 
     def _tls_scope(self) -> Any:
         """tls.*_namespaces / *_pods: a process's pod from its cgroup and the Kubernetes index."""
@@ -163,29 +202,15 @@ class Agent:
         return PodScope(self.cfg.tls, self.output.enricher.index, self.output.watcher.lock,
                         self.cfg.capture.proc_root)
 
-    def on_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any]) -> None:
-        if self.guard.over:
-            self.counters.drop("memory_limit")
-            return
-        try:
-            self._feed(ts, data, linktype, source)
-        except Exception:  # noqa: BLE001 - a bug on one packet must not stop the capture
-            self.counters.drop("pipeline_error")
-            if self._errors_logged < 5:
-                self._errors_logged += 1
-                log.exception("pipeline failed on a packet from %s", source.get("interface"))
+    def drop_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any]) -> None:
+        """What the taps feed while RSS is over the memory limit."""
+        self.counters.drop("memory_limit")
 
     def rescan(self) -> None:
-        started = time.monotonic()
-        try:
-            specs, _ = plan_taps(scan(self.cfg.capture), self.cfg.capture)
-        except Exception:  # noqa: BLE001 - keep the taps we have; try again next time
-            self.counters.inc("discovery.failed")
-            log.exception("discovery failed")
+        specs = self.discovery.plan()
+        if specs is None:
             return
         opened, closed = self.taps.sync(specs)
-        self.counters.inc("discovery.scans")
-        self.counters.set_gauge("discovery.last_scan_s", round(time.monotonic() - started, 4))
         if opened or closed:
             log.info("rescan: %d taps (+%d -%d)", len(self.taps.taps), opened, closed)
         self.health.ready = True
@@ -194,7 +219,7 @@ class Agent:
         self.pipeline.tick(now)
         self.output.poll()
         self.taps.refresh_stats()
-        self.guard.check()
+        self.taps.on_packet = self.drop_packet if self.guard.check() else self.pipeline.feed_packet
         self.pipeline.accept_new_flows = not self.cpu_guard.check()
         self.health.beat()
 
@@ -226,6 +251,8 @@ class Agent:
             pass
         self.taps.refresh_stats()
         self.taps.close_all()
+        if self.captures is not None:
+            self.captures.close()  # running captures end as "shutdown", their files complete
         if self.tls is not None:
             self.tls.close()
         self.pipeline.close(time.time())
@@ -233,7 +260,9 @@ class Agent:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from interceptor.cli import open_sinks, write_stats
+    from interceptor.cli import StatsFile, open_sinks
+    from interceptor.errors import UsageError
+    from interceptor.metrics import check_listen
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = _config(args)
@@ -243,16 +272,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg.capture.rescan_interval_s = args.rescan
     if args.metrics is not None:
         cfg.metrics.listen = args.metrics
-    if cfg.capture.source != "pcap":
-        raise ConfigError(f"capture.source: {cfg.capture.source!r} is not implemented; use 'pcap'")
     node = node_name(cfg, args.node)
     cfg.node_name = node
+    busy = check_listen(cfg.metrics.listen) if cfg.metrics.listen else None
+    if busy is not None:
+        raise UsageError(busy)
+    if cfg.capture.workers < 1:
+        raise ConfigError(f"capture.workers: {cfg.capture.workers} (must be 1 or more)")
+    if cfg.capture.workers > 1:
+        if cfg.capture.source != "ring":
+            raise ConfigError("capture.workers > 1 needs capture.source: ring (a pypcap handle cannot join "
+                              "a fanout group)")
+        from interceptor.workers import supervise
+
+        return supervise(args, cfg, node)
     counters = Counters()
+    stats = StatsFile(args.stats, args.out)
     sinks = open_sinks(args, cfg, counters)
-    agent = Agent(cfg, counters, sinks, node)
+    routes, stage = _stream_routes(cfg, counters, node)
+    agent = Agent(cfg, counters, sinks + ([stage] if stage is not None else []), node)
     metrics = None
     if cfg.metrics.listen:
-        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats).start()
+        apis = [agent.captures.start().api] if agent.captures is not None else []
+        metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis,
+                                routes).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -272,12 +315,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
     elapsed = time.monotonic() - started
-    write_stats(args.stats, counters, {"node": node, "elapsed_s": round(elapsed, 3), "cpu_s": round(time.process_time(), 3),
-                                    "sinks": reports})
+    stats_error = stats.write(counters, {"node": node, "elapsed_s": round(elapsed, 3),
+                                         "cpu_s": round(time.process_time(), 3), "sinks": reports})
     drops = counters.drops()
     print(f"interceptor run: {counters.get('capture.packets')} packets, {counters.get('pairs.emitted')} pairs, "
           f"{sum(drops.values())} dropped {dict(sorted(drops.items()))} in {elapsed:.1f}s", file=sys.stderr)
-    return 0
+    problems = [r["error"] for r in reports if r.get("error")] + ([stats_error] if stats_error else [])
+    for problem in problems:
+        print(f"interceptor: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _stream_routes(cfg: Config, counters: Counters, node: str) -> tuple[dict[str, Any], Any]:
+    """The live stream's ``/ws`` on the metrics port (stream.enabled), as a post-pair stage."""
+    if not (cfg.stream.enabled and cfg.metrics.listen):
+        return {}, None
+    from interceptor.streamagent import StreamStage, serve_ws
+    from interceptor.webauth import StreamAuth, load_raw_token, load_token
+
+    token = load_token(cfg.auth, service="interceptor")
+    # One token for every API on this port: a generated one is made (and shown) once, here.
+    cfg.auth.token = token.value
+    auth = StreamAuth(token, load_raw_token(cfg.auth), counters)
+    stage = StreamStage(cfg, counters, node)
+    return {"/ws": lambda handler: serve_ws(handler, stage, auth)}, stage
 
 
 def main(argv: list[str] | None = None) -> int:

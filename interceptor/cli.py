@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from interceptor import __version__
+from interceptor.capture.packets import SUPPORTED_LINKTYPES
 from interceptor.capture.pcapfile import CaptureError, CaptureReader
 from interceptor.config import Config, ConfigError, load_config
 from interceptor.counters import Counters
+from interceptor.errors import UsageError
 from interceptor.pipeline import Pipeline
 from interceptor.sinks.base import Sink
 
+SKIPPED_PREFIX = "packets.skipped."  # not traffic we could use (not IP/TCP, unknown link type): not drops
 TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
 
 
@@ -26,11 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_replay(sub)
     _register_agent(sub)
+    _register_demo(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except ConfigError as e:
         print(f"interceptor: config error: {e}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"interceptor: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -43,6 +49,12 @@ def _register_agent(sub: Any) -> None:
     except ImportError:
         return
     agent.register(sub)
+
+
+def _register_demo(sub: Any) -> None:
+    from interceptor.demo import run as demo
+
+    demo.register(sub)
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -66,17 +78,34 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters) -> list[Sink]:
+def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters, shared_lock: str | None = None) -> list[Sink]:
+    """The sinks of one pipeline. ``shared_lock``: this is one of ``capture.workers`` processes
+    appending to the same ``--out`` (whole lines under that lock file)."""
     sinks: list[Sink] = []
     if args.out:
-        from interceptor.sinks.jsonl import JsonlSink
+        from interceptor.sinks.jsonl import JsonlSink, SinkOpenError
 
-        sinks.append(JsonlSink(args.out, counters))
+        try:
+            sinks.append(JsonlSink(args.out, counters, shared_lock))
+        except SinkOpenError as e:
+            raise UsageError(str(e)) from None
     if cfg.kafka.bootstrap_servers:
         from interceptor.sinks.kafka import KafkaSink
 
         sinks.append(KafkaSink(cfg.kafka, counters, node=cfg.node_name))
     return sinks
+
+
+def open_coverage(args: argparse.Namespace, cfg: Config, counters: Counters, output: Output) -> Any:
+    """The connections account's output: ``--coverage PATH`` and/or the Kafka ``connections`` topic."""
+    from interceptor.coverage.output import CoverageOutput
+
+    kafka = next((s for s in output.sinks if hasattr(s, "publish_side")), None)
+    path = getattr(args, "coverage", None)
+    if not path and (kafka is None or not cfg.coverage.topic):
+        return None
+    namer = getattr(output.enricher, "name_endpoint", None)
+    return CoverageOutput(counters, path, kafka, cfg.coverage.topic, namer)
 
 
 def publish_to(sinks: list[Sink]) -> Any:
@@ -97,6 +126,7 @@ class Output:
 
     def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], wait_for_sync: bool = False) -> None:
         self.sinks = sinks
+        self.coverage: Any = None  # a coverage.output.CoverageOutput when the account is written
         self.watcher: Any = None
         self.enricher: Any = None
         publish = publish_to(sinks)
@@ -126,18 +156,47 @@ class Output:
         if self.watcher is not None:
             self.watcher.stop()
         deadline = time.monotonic() + timeout_s
-        return [sink.close(max(0.0, deadline - time.monotonic())) for sink in self.sinks]
+        reports = [self.coverage.close()] if self.coverage is not None else []
+        return reports + [sink.close(max(0.0, deadline - time.monotonic())) for sink in self.sinks]
+
+
+class StatsFile:
+    """Where ``--stats`` goes, opened before the work so a bad path fails at once, not after it."""
+
+    def __init__(self, path: str | None, out: str | None = None) -> None:
+        self.path = path
+        self._fh: Any = None
+        if path == "-" and out == "-":
+            raise UsageError("--stats - and --out - both name standard output; the counters would mix into the "
+                             "JSON Lines stream: give --stats a file")
+        if path and path != "-":
+            try:
+                self._fh = open(path, "wb")  # noqa: SIM115 - closed by write()
+            except OSError as e:
+                raise UsageError(f"--stats {path}: cannot write: {e.strerror or e}") from None
+
+    def write(self, counters: Counters, extra: dict[str, Any]) -> str | None:
+        """Write the counters; the error (one line) when that failed."""
+        if not self.path:
+            return None
+        data = orjson.dumps({**counters.snapshot(), **extra}, option=orjson.OPT_INDENT_2) + b"\n"
+        try:
+            if self._fh is None:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+            else:
+                with self._fh:
+                    self._fh.write(data)
+        except OSError as e:
+            return f"--stats {self.path}: write failed: {e.strerror or e}"
+        return None
 
 
 def write_stats(path: str | None, counters: Counters, extra: dict[str, Any]) -> None:
-    if not path:
-        return
-    data = orjson.dumps({**counters.snapshot(), **extra}, option=orjson.OPT_INDENT_2) + b"\n"
-    if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        Path(path).write_bytes(data)
+    """Write the counters to ``path`` at once (callers that did not open a StatsFile up front)."""
+    error = StatsFile(path).write(counters, extra)
+    if error is not None:
+        print(f"interceptor: {error}", file=sys.stderr)
 
 
 # -- replay -------------------------------------------------------------------------------------
@@ -146,35 +205,52 @@ def _add_replay(sub: Any) -> None:
     p.add_argument("file", help="capture file (.pcap, .pcapng, optionally .gz)")
     add_common_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress display even on a terminal")
+    p.add_argument("--coverage", metavar="PATH", help="write the connections account as JSON Lines ('-': stdout)")
     p.set_defaults(func=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     counters = Counters()
+    stats = StatsFile(args.stats, args.out)
     try:
         reader = CaptureReader(args.file)
     except CaptureError as e:
         print(f"interceptor: {e}", file=sys.stderr)
         return 1
-    # A replay is not live: wait for the first list of the cluster so every pair can be named.
+    # A replay is not live: wait until the cluster's index can name every pair (owners included).
     output = Output(cfg, counters, open_sinks(args, cfg, counters), wait_for_sync=True)
     pipeline = Pipeline(cfg, counters, output.on_pair, source={"kind": "pcap-file", "file": str(args.file)})
+    output.coverage = open_coverage(args, cfg, counters, output)
     progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     started = time.monotonic()
     error = replay_file(reader, pipeline, output, progress)
+    if output.coverage is not None:
+        pipeline.coverage.finish(pipeline.now)
+        output.coverage.take(pipeline.coverage)
+    reader.close()
     reports = output.close(cfg.kafka.flush_timeout_s)
     elapsed = time.monotonic() - started
     progress.clear()
     extra = {"file": str(args.file), "format": reader.format, "elapsed_s": round(elapsed, 3), "sinks": reports}
     if error is not None:
         extra["error"] = str(error)
-    write_stats(args.stats, counters, extra)
+    problems = [r["error"] for r in reports if r.get("error")]
+    stats_error = stats.write(counters, extra)
+    if stats_error is not None:
+        problems.append(stats_error)
     print(summary(counters, reader.packets, elapsed), file=sys.stderr)
+    unsupported = counters.get("packets.skipped.unsupported_linktype")
+    if unsupported:
+        kinds = ", ".join(str(t) for t in sorted(reader.linktypes - SUPPORTED_LINKTYPES)) or "?"
+        print(f"interceptor: {args.file}: link type {kinds} is not supported: {unsupported} packets skipped",
+              file=sys.stderr)
+    for problem in problems:
+        print(f"interceptor: {problem}", file=sys.stderr)
     if error is not None:
         print(f"interceptor: {error} (processed {reader.packets} packets before it)", file=sys.stderr)
-        return 1 if reader.packets == 0 else 0
-    return 0
+        return 1 if reader.packets == 0 or problems else 0
+    return 1 if problems else 0
 
 
 def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progress: Progress) -> CaptureError | None:
@@ -190,6 +266,8 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
                 pipeline.tick(ts)
                 next_tick = ts + TICK_S
                 output.poll()
+                if output.coverage is not None:
+                    output.coverage.take(pipeline.coverage)
             if not i & 0x3FFF:
                 progress.show(reader, pipeline)
         return None
@@ -232,6 +310,9 @@ def summary(counters: Counters, packets: int, elapsed: float) -> str:
     ]
     for reason, n in sorted(drops.items(), key=lambda kv: -kv[1]):
         lines.append(f"  dropped {reason}: {n}")
+    skipped = {k[len(SKIPPED_PREFIX):]: v for k, v in counters.counts.items() if k.startswith(SKIPPED_PREFIX)}
+    for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  skipped {reason}: {n}")
     return "\n".join(lines)
 
 

@@ -3,12 +3,15 @@
 Every section is a dataclass; ``load_config`` walks the YAML against the type hints, so an unknown
 key or a value of the wrong type fails with a message that names the full key
 (``core.max_message_bytes: expected int, got 'lots'``). Environment variables
-``SENSOR__<SECTION>__<KEY>=value`` override the file (values parsed as YAML scalars).
+``SENSOR__<SECTION>__<KEY>=value`` override the file: a string-typed key takes the variable verbatim
+(a password ``abc #x`` or ``123456`` stays what it is); other keys parse it as YAML (``10``, ``true``,
+``[a, b]``). Values of secret keys (passwords, tokens) never appear in an error message.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -25,6 +28,31 @@ MiB = 1 << 20
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the key."""
+
+
+# Bounds where 0 is not "off" but a sensor that cannot work (every flow or message refused).
+AT_LEAST_ONE = (
+    "core.max_message_bytes", "core.max_pair_bytes", "core.max_header_bytes", "core.max_buffered_bytes",
+    "core.max_flows", "core.max_pending_requests", "kafka.max_message_bytes", "kafka.partitions",
+    "kafka.batch_size", "kafka.buffer_bytes", "processor.batch_size", "processor.max_leaves",
+    "processor.max_depth", "processor.detections_partitions", "kubernetes.max_pods", "tls.max_streams",
+    "http2.max_streams",
+)
+SECRET_WORDS = ("password", "secret", "token")
+
+
+def is_secret(key: str) -> bool:
+    """A key whose value must never be shown (in errors, logs or stats)."""
+    name = key.rsplit(".", 1)[-1].lower()
+    return any(w in name for w in SECRET_WORDS)
+
+
+def shown(key: str, value: Any) -> str:
+    """``value`` as an error message may show it: secrets hidden, long values cut."""
+    if is_secret(key):
+        return "<hidden>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass
@@ -49,12 +77,21 @@ class CoreConfig:
 
 
 @dataclass
+class Http2Config:
+    """HTTP/2 and gRPC (interceptor/http2.py, grpc.py); the byte bounds are the core's."""
+
+    max_streams: int = 100  # open streams per connection (RFC 9113's suggested minimum); beyond, dropped
+    grpc_max_messages: int = 64  # decoded gRPC messages kept per request or response; the rest counted
+
+
+@dataclass
 class FilterConfig:
     """Noise filters with Soveren's defaults; ``keep_all`` turns off all but the size bounds."""
 
     keep_all: bool = False
     content_types: list[str] = field(
-        default_factory=lambda: ["application/json", "application/x-www-form-urlencoded"]
+        default_factory=lambda: ["application/json", "application/x-www-form-urlencoded", "application/grpc",
+                                 "application/grpc+proto"]
     )
     json_suffix: bool = True  # application/*+json (e.g. problem+json, vnd.api+json) counts as JSON
     drop_user_agent_prefixes: list[str] = field(default_factory=lambda: ["kube-probe/"])
@@ -125,7 +162,8 @@ class CaptureConfig:
     exclude_namespaces: list[str] = field(default_factory=list)
     linkerd_ports: list[int] = field(default_factory=lambda: [4140, 4143])
     envoy_ports: list[int] = field(default_factory=lambda: [15001, 15006])
-    source: Literal["pcap", "ring"] = "pcap"
+    source: Literal["pcap", "ring"] = "pcap"  # ring: our own TPACKET_V3 socket (capture/ring.py)
+    workers: int = 1  # processes sharing the taps through PACKET_FANOUT (needs source: ring)
 
 
 @dataclass
@@ -135,11 +173,15 @@ class TlsConfig:
     enabled: bool = False
     openssl: bool = True
     gotls: bool = True
+    gnutls: bool = True  # libgnutls (gnutls-cli, curl-gnutls, wget, ...): gnutls_record_send/recv
+    # Stop a program at exec until its executable is classified and attached (first exec of each file
+    # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
+    hold_new_programs: bool = True
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
     ring_buffer_bytes: int = 32 * MiB  # kernel→agent buffer (rounded up to a power-of-two pages)
-    kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/ebpf.sh's merged tree
+    kernel_headers: str = ""  # empty: /lib/modules/<release>/build, else setup.d/run/ebpf.sh's merged tree
     max_streams: int = 20_000  # TLS connections followed at once; beyond, new ones are dropped
     detach_after_s: float = 300.0  # a file no process maps stays attached this long (short-lived programs)
     one_pair_per_connection: bool = True  # client and server both traced on this node: pair one end only
@@ -188,6 +230,86 @@ class MetricsConfig:
     stop_timeout_s: float = 55.0
 
 
+FalcoPriority = Literal["emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"]
+
+
+@dataclass
+class FalcoRuleConfig:
+    """One mapping from Falco alerts to a capture (the first matching rule wins)."""
+
+    rules: list[str] = field(default_factory=list)  # globs on the alert's rule name; empty: any rule
+    min_priority: FalcoPriority = "warning"  # this priority or more severe
+    sources: list[str] = field(default_factory=list)  # Falco event sources (syscall, k8s_audit); empty: any
+    duration_s: float = 30.0
+    bpf_filter: str = ""  # may name output fields of the alert: "host {fd.rip}" (IPs/ports only)
+    target: Literal["pod", "workload"] = "pod"  # the alert's pod, or every pod of its workload here
+
+
+@dataclass
+class CapturesConfig:
+    """Triggered pod captures to pcapng (interceptor/captures, docs/captures.md)."""
+
+    enabled: bool = True  # the API on the metrics port; needs metrics.listen
+    dir: str = "/var/lib/privacy-sensor/captures"
+    max_concurrent: int = 4  # running captures on this agent; more are refused (429)
+    max_bytes: int = 100 * MB  # per capture file (a request may ask for less); reached: the capture stops
+    disk_budget_bytes: int = 1024 * MiB  # all files in dir; oldest finished captures go first
+    retention_s: float = 86400.0  # finished captures are deleted after this
+    max_stored: int = 100  # finished captures kept (oldest deleted first)
+    default_duration_s: float = 30.0
+    max_duration_s: float = 600.0  # also the limit for alerts extending a capture
+    snaplen: int = 262144
+    buffer_bytes: int = 4 * MiB  # kernel buffer of each capture tap
+    plaintext: bool = True  # decrypted TLS of the pod's processes (needs tls.enabled) as an extra interface
+    falco_rules: list[FalcoRuleConfig] = field(default_factory=lambda: [FalcoRuleConfig()])
+    falco_dedup_window_s: float = 60.0  # the same rule on the same pod within this extends the capture
+    # Cluster routing: a request for a pod on another node goes to that node's agent.
+    peers: dict[str, str] = field(default_factory=dict)  # node -> "host:port" (a ConfigMap); else from the API
+    agent_selector: str = "app.kubernetes.io/component=interceptor"  # the agents' pods (hostNetwork: node IP)
+    agent_port: int = 18954
+    forward_timeout_s: float = 10.0
+
+
+@dataclass
+class CoverageConfig:
+    """The connections account (interceptor/coverage): every TCP connection, read or why not."""
+
+    interval_s: float = 60.0  # one set of aggregates per interval
+    max_keys: int = 10_000  # aggregates per interval; beyond, folded into overflow (coverage.keys_overflow)
+    topic: str = "connections"  # Kafka topic for the aggregates; empty: not published
+    grace_s: float = 2.0  # an encrypted connection waits this long for the eBPF plaintext that matches it
+    max_recent: int = 65_536  # ended connections remembered, so their late segments stay theirs
+    recent_s: float = 30.0
+
+
+@dataclass
+class AuthConfig:
+    """The bearer token of the HTTP APIs (interceptor/webauth.py): capture API, streams, map service."""
+
+    token: str = ""  # SENSOR__AUTH__TOKEN; wins over token_file
+    token_file: str = ""  # a mounted Secret; created (0600) with a generated token if missing
+    # neither set: a token is generated and printed once to stderr
+    raw_token: str = ""  # optional second token: the live stream shows detected personal data unmasked
+    raw_token_file: str = ""
+
+
+@dataclass
+class StreamConfig:
+    """The live stream of pairs (docs/stream.md): the agent's ``/ws`` on the metrics port and the hub."""
+
+    enabled: bool = True  # the agent's /ws endpoint
+    client_queue: int = 1000  # records waiting per client; beyond, they are lost (counted, notice frame)
+    backlog: int = 10_000  # agent: pairs waiting for the stream's dispatcher thread; beyond, dropped
+    max_clients: int = 32
+    query_timeout_s: float = 30.0  # the query (first text message) must come within this
+    write_timeout_s: float = 120.0  # a client that takes no bytes for this long is disconnected
+    hub_listen: str = "0.0.0.0:8899"
+    join_wait_s: float = 1.0  # hub: a pair waits this long for its detections, then goes out fully masked
+    max_pending: int = 20_000  # hub: pairs waiting for detections
+    tls_cert_file: str = ""  # hub: set, it serves wss://
+    tls_key_file: str = ""
+
+
 @dataclass
 class ProcessorConfig:
     """Detection consumers (pairs -> detections) and the map service (detections -> map + web)."""
@@ -215,6 +337,7 @@ class ProcessorConfig:
 @dataclass
 class Config:
     core: CoreConfig = field(default_factory=CoreConfig)
+    http2: Http2Config = field(default_factory=Http2Config)
     filters: FilterConfig = field(default_factory=FilterConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
@@ -222,6 +345,10 @@ class Config:
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     processor: ProcessorConfig = field(default_factory=ProcessorConfig)
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    captures: CapturesConfig = field(default_factory=CapturesConfig)
     node_name: str = ""
 
 
@@ -229,24 +356,64 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     """Defaults, then the YAML file (if any), then ``SENSOR__`` environment variables."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{p}: config file not found") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of sections")
-        data = loaded or {}
+        data = _read_file(Path(path))
     for key, raw in sorted((env if env is not None else os.environ).items()):
         if key.startswith(ENV_PREFIX):
-            _set_path(data, key[len(ENV_PREFIX):].lower().split("__"), yaml.safe_load(raw), key)
+            parts = key[len(ENV_PREFIX):].lower().split("__")
+            _set_path(data, parts, _env_value(parts, raw, key), key)
     return check(build(Config, data, ""))
+
+
+def _read_file(p: Path) -> dict[str, Any]:
+    try:
+        text = p.read_text(encoding="utf-8")
+        loaded = yaml.safe_load(text)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, not a config file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not a YAML text file (byte {e.start} is not UTF-8)") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        raise ConfigError(f"{p}: not valid YAML{line}: {getattr(e, 'problem', None) or 'syntax error'}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections")
+    return loaded or {}
+
+
+def key_type(parts: list[str]) -> Any:
+    """The type hint of the key at ``parts`` (None when the path names no key)."""
+    tp: Any = Config
+    for part in parts:
+        if not dataclasses.is_dataclass(tp):
+            return None
+        tp = typing.get_type_hints(tp).get(part)
+        if tp is None:
+            return None
+    return tp
+
+
+def _env_value(parts: list[str], raw: str, env_key: str) -> Any:
+    """A string key takes the variable verbatim; any other key parses it as a YAML value."""
+    tp = key_type(parts)
+    if tp is str or (get_origin(tp) is Literal and all(isinstance(a, str) for a in get_args(tp))):
+        return raw
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"{env_key}: not a valid value for {'.'.join(parts)}") from None
 
 
 def check(cfg: Config) -> Config:
     """Rules that span sections; the error names the key."""
+    for key in AT_LEAST_ONE:
+        section, name = key.split(".")
+        if getattr(getattr(cfg, section), name) < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {getattr(getattr(cfg, section), name)}")
     if cfg.tls.pod_rules and not cfg.kubernetes.enabled:
         raise ConfigError(f"tls.{cfg.tls.pod_rules[0]}: needs kubernetes.enabled (a process's pod is named by "
                           "the API server)")
@@ -266,7 +433,7 @@ def _set_path(data: dict[str, Any], parts: list[str], value: Any, env_key: str) 
 def build(cls: type, data: Any, prefix: str) -> Any:
     """Build dataclass ``cls`` from a mapping, checking every key and value against the type hints."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or '<top>'}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{prefix or '<top>'}: expected a mapping, got {shown(prefix, data)}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
@@ -283,7 +450,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         return build(tp, value, key + ".")
     if origin is Literal:
         if value not in get_args(tp):
-            raise ConfigError(f"{key}: must be one of {list(get_args(tp))}, got {value!r}")
+            raise ConfigError(f"{key}: must be one of {list(get_args(tp))}, got {shown(key, value)}")
         return value
     if origin in (typing.Union, types.UnionType):
         for arg in get_args(tp):
@@ -291,38 +458,40 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
                 return _coerce(arg, value, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"{key}: {value!r} does not match {tp}")
+        raise ConfigError(f"{key}: {shown(key, value)} does not match {tp}")
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {shown(key, value)}")
         (item,) = get_args(tp)
         return [_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {shown(key, value)}")
         _, vt = get_args(tp)
         return {str(k): _coerce(vt, v, f"{key}.{k}") for k, v in value.items()}
     if tp is Any:
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {shown(key, value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {shown(key, value)}")
         if value < 0:
             raise ConfigError(f"{key}: must not be negative, got {value}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number, got {shown(key, value)}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: must be a finite number, got {value}")
         if value < 0:
             raise ConfigError(f"{key}: must not be negative, got {value}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {shown(key, value)}")
         return value
     raise ConfigError(f"{key}: unsupported type {tp}")
 

@@ -57,10 +57,37 @@ class Waiting:
     request: Request | None
     failed: str = ""
     span: Span | None = None  # where it lies in the client's stream (None: byte stream)
+    held: int = 0  # bytes reserved in the global budget while it waits
 
     @property
     def epoch(self) -> int:
         return self.span.epoch if self.span is not None else -1
+
+
+class WaitingQueue(deque[Waiting]):
+    """The requests awaiting responses. A complete request keeps its body and fields until its
+    response comes: those bytes count in the pipeline's global budget while it is queued, so
+    requests that are never answered cannot grow memory past ``core.max_buffered_bytes``. Leaving
+    the queue (by any path: paired, lost, expired, closed) returns them."""
+
+    def __init__(self, budget: Budget) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def popleft(self) -> Waiting:
+        waiting = super().popleft()
+        if waiting.held:
+            self.budget.release(waiting.held)
+        return waiting
+
+    def clear(self) -> None:
+        self.budget.release(sum(w.held for w in self))
+        super().clear()
+
+
+def held_bytes(request: Request) -> int:
+    """What a queued request keeps in memory: its body and fields (with a per-field overhead)."""
+    return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
 
 
 class Conversation:
@@ -71,8 +98,9 @@ class Conversation:
         self.endpoints = endpoints
         self.source = source
         self.parsers = (self._parser(synced), self._parser(synced))
-        self.queue: deque[Waiting] = deque()
+        self.queue = WaitingQueue(ctx.budget)
         self.client: int | None = None  # direction that carries requests, once known
+        self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
         self.anchor: tuple[int, int] | None = (0, 0) if synced else None
         self.origins: list[int | None] = [None, None]  # stream offset after each direction's SYN
@@ -142,7 +170,12 @@ class Conversation:
             self._enqueue(Waiting(ts, "", None, reason, span))
         else:
             counters.counts["http.requests"] += 1
-            self._enqueue(Waiting(ts, request.method, request, "", span))
+            held = held_bytes(request)
+            if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
+                counters.drop("memory_budget")
+                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span))
+                return
+            self._enqueue(Waiting(ts, request.method, request, "", span, held))
 
     def _enqueue(self, waiting: Waiting) -> None:
         queue = self.queue
@@ -185,6 +218,7 @@ class Conversation:
         assert waiting.request is not None
         c, s = self.client, 1 - (self.client or 0)
         src, dst = self.endpoints[c or 0], self.endpoints[s]
+        self.pairs += 1
         self.ctx.emit(Pair(waiting.request, response, src, dst, self.source))
 
     # -- pairing ----------------------------------------------------------------------------------

@@ -21,6 +21,18 @@ from dataclasses import dataclass, field
 import brotli
 
 from interceptor.counters import Counters
+from interceptor.httpsyntax import (
+    CHUNK_LINE,
+    CL_VALUE,
+    FIELDS_ANY_EOL,
+    HEAD_ANY_EOL,
+    HEAD_CRLF,
+    HEAD_END,
+    FramingError,
+    body_framing,
+    crlf_lines,
+    decode_text,
+)
 from interceptor.pairs import Headers, Request, Response
 from interceptor.reassembly import Budget
 
@@ -30,11 +42,11 @@ RESYNC_REQUEST = re.compile(
     rb"LOCK|UNLOCK|REPORT|SEARCH|PURGE) [^ \r\n]+ HTTP/1\.[01]\r\n"
 )
 RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
-START_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,31} |HTTP/1\.")
-CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
-HEAD_END = b"\r\n\r\n"
+# A message start, or the beginning of one (a method of up to 32 token characters may arrive split).
+START_PREFIX = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}(?: |\Z)|HTTP/1\.")
+CRLF2 = b"\r\n\r\n"
 HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
-METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
+METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # any token (RFC 9110 9.1)
 KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 WSP = (" ", "\t")
 BODILESS = ("HEAD", "CONNECT")  # a response to these has no body whatever its headers say
@@ -104,6 +116,33 @@ class Partial:
     unsure: bool = False  # a response framed with a body though its request is unknown (maybe HEAD)
 
 
+class HeadWait:
+    """An unfinished head's later pieces, kept apart until a blank line can have arrived.
+
+    Joining and re-searching the whole head for every segment would cost quadratic time for a head
+    sent one byte per segment; a piece without a line feed cannot end a head, so it is only kept."""
+
+    __slots__ = ("parts", "size", "tail")
+
+    def __init__(self, tail: bytes) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.tail = tail  # the last bytes seen, for a blank line split across pieces
+
+    def keep(self, data: bytes, room: int) -> bool:
+        """Keep ``data`` when it cannot complete the head and fits in ``room``; else False."""
+        if b"\n" in data:
+            probe = self.tail + data
+            if b"\n\n" in probe or b"\n\r\n" in probe:
+                return False
+        if len(data) > room - self.size:
+            return False
+        self.parts.append(data)
+        self.size += len(data)
+        self.tail = data[-3:] if len(data) >= 3 else (self.tail + data)[-3:]
+        return True
+
+
 class MessageParser:
     """Frames messages in one direction; ``role`` is 'request', 'response' or None (not yet known).
 
@@ -148,6 +187,8 @@ class MessageParser:
         self.msg: Partial | None = None
         self.messages = 0
         self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
+        self.wait: HeadWait | None = None  # pieces of an unfinished head (DETECT only)
+        self.held = 0  # bytes of ``buf`` and ``wait`` reserved in the budget
 
     def __repr__(self) -> str:
         return f"<MessageParser {self.role} {self.state.value} buf={len(self.buf)} epoch={self.epoch}>"
@@ -167,9 +208,17 @@ class MessageParser:
             self.stream_end = offset + n
             self.acks.append((offset, ack))
             self.chunk_ends.append((offset + n, ack))
+        wait = self.wait
+        if wait is not None:
+            if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
+                self._hold()
+                return
+            self._unwait()
         if state is State.DETECT and not self.buf:
             data = self._express(data, ts)
             if not data:
+                if self.held:
+                    self._hold()
                 self._trim_acks()
                 return
         if self.buf:
@@ -181,21 +230,23 @@ class MessageParser:
             pass
         if not self.buf:
             self.buf_ts = ts
+        if self.held or self.buf:
+            self._hold()
         self._trim_acks()
 
-    data = feed  # the reassembly consumer interface
-
     def _trim_acks(self) -> None:
-        """Keep only the chunks that hold bytes still in the buffer."""
+        """Keep only the chunks that hold bytes still in the buffer (or waiting head pieces)."""
         acks = self.acks
         if len(acks) > 1 and self.stream_end is not None:
-            first = self.stream_end - len(self.buf)
+            first = self.stream_end - len(self.buf) - (self.wait.size if self.wait is not None else 0)
             while len(acks) > 1 and acks[1][0] <= first:
                 acks.popleft()
 
     def _pos(self) -> int | None:
         """Stream offset of the first byte not consumed yet."""
-        return None if self.stream_end is None else self.stream_end - len(self.buf)
+        if self.stream_end is None:
+            return None
+        return self.stream_end - len(self.buf) - (self.wait.size if self.wait is not None else 0)
 
     def _ack_at(self, offset: int | None) -> int | None:
         """The acknowledgement carried by the segment that brought the byte at ``offset``."""
@@ -218,35 +269,69 @@ class MessageParser:
         self.head = span
         return span
 
+    def _unwait(self) -> None:
+        """Join an unfinished head's pieces back into ``buf``."""
+        wait = self.wait
+        if wait is not None:
+            self.wait = None
+            self.buf = b"".join([self.buf, *wait.parts])
+
+    def _hold(self) -> None:
+        """Keep the bytes waiting in ``buf`` (heads, chunk lines, trailers) inside the global budget:
+        when they do not fit, the message they start is dropped as ``memory_budget``."""
+        size = len(self.buf) + (self.wait.size if self.wait is not None else 0)
+        delta = size - self.held
+        if delta <= 0:
+            self.budget.release(-delta)
+            self.held = size
+            return
+        if self.budget.reserve(delta):
+            self.held = size
+            return
+        self.wait = None
+        if self.msg is not None:
+            self._abandon("memory_budget")
+        elif self.state is State.RESYNC:  # no message yet: skipped bytes, not a dropped message
+            self.counters.inc("http.resync_skipped_bytes", len(self.buf))
+        else:
+            self.counters.drop("memory_budget")
+        self._lose_sync()
+        self.budget.release(self.held)
+        self.held = 0
+
+    data = feed  # the reassembly consumer interface
+
     def _express(self, data: bytes, ts: float) -> bytes:
         """The common case in one pass: whole messages with a Content-Length body (or none)
         starting at the beginning of ``data``. Returns what it could not handle, for the state
         machine. Must behave exactly as the general path does on the same bytes."""
         limits = self.limits
         while data:
-            end = data.find(HEAD_END)
+            end = data.find(CRLF2)
             if end < 0 or end > limits.max_header_bytes:
                 return data
-            first, _, block = data[:end].decode("latin-1").partition("\r\n")
+            raw_head = data[:end]
+            if not HEAD_CRLF.fullmatch(raw_head):  # bare LF, folding or a refusal: the general path
+                return data
+            first, _, block = decode_text(raw_head).partition("\r\n")
             parsed = parse_start_line(first, self.role)
             if parsed is None:
                 return data
             is_request, start = parsed
             headers, index = parse_headers(block)
-            if "transfer-encoding" in index:
+            if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
                 return data
             cl = index.get("content-length")
             if is_request:
-                if self.role is None:
+                if self.role is None or start[0] == "CONNECT":
                     return data
             elif self.role is None or start[1][0] == "1" or start[1] in ("204", "304"):
                 return data
             elif cl is None:
                 return data
-            try:
-                length = int(cl) if cl is not None else 0
-            except ValueError:
+            if cl is not None and not CL_VALUE.fullmatch(cl):
                 return data
+            length = int(cl) if cl is not None else 0
             body_end = end + 4 + length
             if length < 0 or length > limits.max_message_bytes:
                 return data
@@ -294,6 +379,7 @@ class MessageParser:
         only that body is damaged; anywhere else, search for the next message start."""
         if self.state is State.DEAD:
             return
+        self._unwait()
         msg = self.msg
         if msg is not None:
             if self._gap_in_body(msg, size):
@@ -358,6 +444,7 @@ class MessageParser:
     def _lose_sync(self) -> None:
         """Messages may have gone unseen here: search for the next start, in a new epoch."""
         self.epoch += 1
+        self.wait = None
         self.buf = b""
         self.state = State.RESYNC
         self.run_start = self.run_end = None
@@ -367,8 +454,10 @@ class MessageParser:
         if self.msg is not None:
             self._release(self.msg)
             self.msg = None
+        self.wait = None
         self.buf = b""
         self.state = State.DEAD
+        self._hold()
 
     def _guess_role(self) -> bool:
         """Before its first head is complete, tell a direction's role from the bytes it has."""
@@ -381,6 +470,7 @@ class MessageParser:
     def close(self, ts: float, clean: bool = True) -> None:
         """The direction ended: a body delimited by close is complete (``clean``: its end was seen,
         else it is flagged incomplete); anything else is cut."""
+        self._unwait()
         msg = self.msg
         if self.state is State.BODY_CLOSE and msg is not None:
             if not clean:
@@ -392,8 +482,11 @@ class MessageParser:
             self._complete(None)  # the end of the body never came (or the capture lost it)
         elif msg is not None:
             self._abandon("incomplete_at_close")
+        elif self.state is State.DETECT and self.buf.strip(b"\r\n") and START_PREFIX.match(self.buf.lstrip(b"\r\n")):
+            self.counters.drop("head_incomplete_at_close")  # a head that never ended: counted, not silent
         self.buf = b""
         self.state = State.DEAD
+        self._hold()
 
     # -- state machine -------------------------------------------------------------------------
     def _step(self, ts: float) -> bool:
@@ -459,22 +552,28 @@ class MessageParser:
             self.buf = buf = buf.lstrip(b"\r\n")
             if not buf:
                 return False
-        end = buf.find(HEAD_END)
-        if end < 0:
+        m = HEAD_END.search(buf)
+        if m is None:
             if len(buf) >= 8 and not START_PREFIX.match(buf):
                 return self._not_http()
             if len(buf) > self.limits.max_header_bytes:
                 self.counters.drop("header_too_large")
                 self._lose_sync()
+            elif len(buf) >= 8:
+                self.wait = HeadWait(buf[-3:])  # feed() collects until a blank line can be there
             return False
+        end, after = m.start(), m.end()
         if end > self.limits.max_header_bytes:
             self.counters.drop("header_too_large")
-            rest = buf[end + 4 :]
             self._lose_sync()
-            self.buf = rest
+            self.buf = buf[after:]
             return True
-        head = buf[:end].decode("latin-1")
-        first, _, block = head.partition("\r\n")
+        raw_head = buf[:end]
+        if not HEAD_CRLF.fullmatch(raw_head):
+            if not HEAD_ANY_EOL.fullmatch(raw_head):
+                return self._bad_head(raw_head, after, ts)
+            raw_head = crlf_lines(raw_head)  # bare LF line ends, accepted (RFC 9112 2.2)
+        first, _, block = decode_text(raw_head).partition("\r\n")
         parsed = parse_start_line(first, self.role)
         if parsed is None:
             return self._not_http()
@@ -486,10 +585,35 @@ class MessageParser:
         headers, index = parse_headers(block)
         here = self._pos()
         span = self._span(here, self._ack_at(here), is_request)
-        self.buf = buf[end + 4 :]
+        self.buf = buf[after:]
         msg_ts = self.buf_ts
         self.buf_ts = ts
-        return self._begin(is_request, start, headers, index, msg_ts, end + 4, span)
+        return self._begin(is_request, start, headers, index, msg_ts, after, span)
+
+    def _bad_head(self, raw_head: bytes, after: int, ts: float) -> bool:
+        """A head a strict server refuses (bare CR, a control byte or ``@`` in a field name, space
+        before the colon, whitespace after the start line...). If it starts like a message of this
+        direction it is one, refused: counted, reported (its answer, a 400, has a request to
+        absorb it) and skipped; otherwise the bytes are not HTTP."""
+        first = raw_head.split(b"\n", 1)[0].rstrip(b"\r")
+        parsed = parse_start_line(decode_text(first), self.role)
+        if parsed is None or not START_PREFIX.match(raw_head):
+            return self._not_http()
+        is_request, start = parsed
+        if self.role is None:
+            self.role = "request" if is_request else "response"
+            if self.on_role is not None:
+                self.on_role(self)
+        here = self._pos()
+        span = self._span(here, self._ack_at(here), is_request)
+        self.msg = Partial(is_request, start, [], {}, self.buf_ts, "", wire_bytes=after,
+                           offset=span.start, ack=span.ack, span=span)
+        rest = self.buf[after:]
+        self.buf_ts = ts
+        self._abandon("http_parse_error")
+        self._lose_sync()
+        self.buf = rest
+        return True
 
     def _not_http(self) -> bool:
         if self.messages == 0 and self.state is State.DETECT:
@@ -508,25 +632,10 @@ class MessageParser:
         self, is_request: bool, start: tuple[str, str, str], headers: Headers, index: dict[str, str],
         ts: float, head_len: int, span: Span,
     ) -> bool:
-        length: int | None = None
-        cl = index.get("content-length")
-        if cl is not None:
-            try:
-                length = int(cl)
-            except ValueError:
-                length = -1
-        chunked = index.get("transfer-encoding", "").lower().rstrip().endswith("chunked")
         encoding = index.get("content-encoding", "").strip().lower()
         msg = Partial(is_request, start, headers, index, ts, encoding, wire_bytes=head_len,
                       offset=span.start, ack=span.ack, span=span)
         self.msg = msg
-        if length is not None and length < 0 and not chunked:
-            self.msg = None
-            self.counters.drop("bad_content_length")
-            rest = self.buf
-            self._lose_sync()
-            self.buf = rest
-            return True
         if not is_request:
             status = int(start[1])
             if status < 200:
@@ -537,14 +646,24 @@ class MessageParser:
             msg.unsure = method is None
             if method == "HEAD" or status in (204, 304):
                 return self._no_body()
-            if method == "CONNECT":
-                return self._upgrade()
-        if chunked:
+            if method == "CONNECT" and status < 300:  # a tunnel: the pair, then not HTTP any more
+                return self._upgrade(complete=True)
+        if is_request and start[0] == "CONNECT":  # RFC 9110 9.3.6: no content; a tunnel follows
+            return self._no_body()
+        try:
+            framing = body_framing(is_request, headers, index)
+        except FramingError as e:  # RFC 9112 6.3: a strict server refuses it (400) or closes
+            self._abandon(e.reason)
+            rest = self.buf
+            self._lose_sync()
+            self.buf = rest
+            return True
+        if framing.kind == "chunked":
             self.state = State.CHUNK_SIZE
-        elif length is not None and length > 0:
-            msg.remaining = length
+        elif framing.kind == "length":
+            msg.remaining = framing.length
             self.state = State.BODY_LENGTH
-        elif is_request or length == 0:
+        elif framing.kind == "none":
             return self._no_body()
         else:
             self.state = State.BODY_CLOSE
@@ -555,9 +674,9 @@ class MessageParser:
         return True
 
     def _interim(self, status: int, span: Span) -> bool:
-        self.msg = None
         if status == 101:
-            return self._upgrade()
+            return self._upgrade(complete=True)
+        self.msg = None
         self.counters.inc("http.interim_responses")  # 100 Continue & co: not the final response
         self.state = State.DETECT
         end = self._pos()
@@ -566,8 +685,12 @@ class MessageParser:
             self.run_end = end
         return True
 
-    def _upgrade(self) -> bool:
-        self.counters.inc("http.upgraded_connections")  # WebSocket, CONNECT tunnels: not HTTP after this
+    def _upgrade(self, complete: bool = False) -> bool:
+        """WebSocket (101) and CONNECT tunnels (2xx): the exchange that switched is a pair of its own
+        (``complete``), what follows is not HTTP."""
+        self.counters.inc("http.upgraded_connections")
+        if complete and self.msg is not None:
+            self._complete(self._pos())
         self.msg = None
         self.state = State.DEAD
         self.buf = b""
@@ -612,9 +735,9 @@ class MessageParser:
         if msg is not None and msg.unsure and self._bodiless_after_all(msg):
             return True
         buf = self.buf
-        m = CHUNK_SIZE.match(buf)
+        m = CHUNK_LINE.match(buf)
         if m is None:
-            if b"\r\n" in buf[:1024] or len(buf) > 1024:
+            if b"\n" in buf[:1024] or len(buf) > 1024:  # a whole line that is not a chunk size
                 return self._framing_error()
             return False
         size = int(m[1], 16)
@@ -645,30 +768,40 @@ class MessageParser:
         return True
 
     def _chunk_end(self) -> bool:
-        if len(self.buf) < 2:
+        buf = self.buf
+        if buf[:1] == b"\n":  # bare LF (RFC 9112 2.2)
+            self.buf = buf[1:]
+        elif len(buf) < 2:
             return False
-        if self.buf[:2] != b"\r\n":
+        elif buf[:2] == b"\r\n":
+            self.buf = buf[2:]
+        else:
             return self._framing_error()
-        self.buf = self.buf[2:]
         self.state = State.CHUNK_SIZE
         return True
 
     def _trailers(self) -> bool:
         buf = self.buf
-        if buf.startswith(b"\r\n"):
-            self.buf = buf[2:]
+        if buf.startswith(b"\r\n") or buf.startswith(b"\n"):
+            self.buf = buf[2:] if buf[:1] == b"\r" else buf[1:]
+        elif buf == b"\r":
+            return False
         else:
-            end = buf.find(HEAD_END)
-            if end < 0:
+            m = HEAD_END.search(buf)
+            if m is None:
                 if len(buf) > self.limits.max_header_bytes:
                     return self._framing_error()
                 return False
+            end = m.start()
+            raw = buf[:end]
+            if not FIELDS_ANY_EOL.fullmatch(raw):
+                return self._framing_error()
             assert self.msg is not None
-            trailers, index = parse_headers(buf[:end].decode("latin-1"))
+            trailers, index = parse_headers(decode_text(crlf_lines(raw)))
             self.msg.headers.extend(trailers)  # trailer fields follow the headers
             for name, value in index.items():
                 self.msg.index.setdefault(name, value)
-            self.buf = buf[end + 4 :]
+            self.buf = buf[m.end() :]
         self._complete(self._pos())
         return True
 

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,9 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCol
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from interceptor.counters import Counters
+from interceptor.httpapi import HttpApi, serve
 
 log = logging.getLogger(__name__)
 TapStatsFn = Callable[[], list[tuple[dict[str, str], Any]]]
+Route = Callable[[BaseHTTPRequestHandler], None]  # serves one GET path (e.g. the stream's /ws)
 _BAD = re.compile(r"[^a-zA-Z0-9_]")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -83,10 +85,32 @@ class Health:
         return time.monotonic() - self.last_beat < self.stale_s
 
 
-def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPRequestHandler]:
+def _handler(registry: CollectorRegistry, health: Health, apis: Sequence[HttpApi] = (),
+             routes: dict[str, Route] | None = None) -> type[BaseHTTPRequestHandler]:
+    routes = routes or {}
+
     class Handler(BaseHTTPRequestHandler):
+        def _api(self) -> bool:
+            """Routes of mounted APIs (captures: interceptor/captures/api.py) come first."""
+            path = self.path.split("?", 1)[0]
+            api = next((a for a in apis if a.owns(path)), None)
+            if api is not None:
+                serve(self, api)
+            return api is not None
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib hook name
+            if not self._api():
+                self._send(404, b"not found\n")
+
+        do_DELETE = do_POST  # noqa: N815
+
         def do_GET(self) -> None:  # noqa: N802 - stdlib hook name
             path = self.path.split("?", 1)[0]
+            if path in routes:  # takes the connection over (the stream's websocket)
+                routes[path](self)
+                return
+            if self._api():
+                return
             if path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
@@ -110,15 +134,35 @@ def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPReques
     return Handler
 
 
+def check_listen(listen: str) -> str | None:
+    """Why ``listen`` cannot be bound (one line), or None: checked before taps and probes are set up,
+    so a second agent on the node fails at once instead of after touching the kernel."""
+    host, _, port = listen.rpartition(":")
+    try:
+        probe = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), BaseHTTPRequestHandler,
+                                    bind_and_activate=False)
+        try:
+            probe.server_bind()
+        finally:
+            probe.server_close()
+    except ValueError:
+        return f"metrics.listen: {listen!r} is not host:port"
+    except OSError as e:
+        return f"metrics.listen {listen}: cannot listen: {e.strerror or e} (is another agent running on this node?)"
+    return None
+
+
 class MetricsServer:
     """The HTTP endpoint in a daemon thread; ``listen`` is ``host:port`` (port 0 picks one)."""
 
-    def __init__(self, listen: str, counters: Counters, health: Health, tap_stats: TapStatsFn | None = None):
+    def __init__(self, listen: str, counters: Counters, health: Health, tap_stats: TapStatsFn | None = None,
+                 apis: Sequence[HttpApi] = (), routes: dict[str, Route] | None = None):
         host, _, port = listen.rpartition(":")
         self.registry = CollectorRegistry()
         self.registry.register(SensorCollector(counters, tap_stats))
         self.registry.register(ProcessCollector(namespace="interceptor", registry=None))
-        self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), _handler(self.registry, health))
+        self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)),
+                                          _handler(self.registry, health, apis, routes))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
 

@@ -1,4 +1,4 @@
-"""The pair record: one HTTP request, its response, and where they were seen.
+"""The pair record: one HTTP request (HTTP/1.x, HTTP/2, gRPC), its response, and where they were seen.
 
 This is the data model the whole system shares, from the HTTP parser to the Kafka sink to the
 processor. Its JSON form is specified by ``schema/pair.v1.json``; ``Pair.to_record`` is the one
@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from interceptor.grpc import GrpcCall
 
 SCHEMA_VERSION = 1
 
@@ -101,6 +104,9 @@ class Pair:
     dst: Endpoint  # the server
     source: dict[str, Any]  # {"kind": "pcap-file", "file": ...} / {"kind": "openssl", "pid": ...}
     _id: str = ""
+    protocol: str = "http/1.1"  # "h2", or "grpc" (HTTP/2 carrying application/grpc)
+    headers_incomplete: bool = False  # HTTP/2 joined late or after loss: fields we could not decode left out
+    grpc: GrpcCall | None = None
 
     @property
     def id(self) -> str:
@@ -118,6 +124,15 @@ class Pair:
         return len(self.request.body) + len(self.response.body)
 
     def to_record(self) -> dict[str, Any]:
+        rec = self._record()
+        rec["protocol"] = self.protocol
+        if self.headers_incomplete:
+            rec["headers_incomplete"] = True
+        if self.grpc is not None:
+            rec["grpc"] = self.grpc.to_record()
+        return rec
+
+    def _record(self) -> dict[str, Any]:
         req, resp = self.request, self.response
         rbody, renc = encode_body(req.body)
         sbody, senc = encode_body(resp.body)

@@ -18,7 +18,10 @@ from interceptor.capture.packets import TCP_FIN, TCP_RST, TCP_SYN, Segment, deco
 from interceptor.config import Config
 from interceptor.conversation import Context, Conversation
 from interceptor.counters import Counters
+from interceptor.coverage.account import Account
+from interceptor.coverage.tracker import Tracker
 from interceptor.filters import PairFilter
+from interceptor.h2conversation import H2Conversation, Layer, Sniffer, choose, h2_limits
 from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, Budget, TcpStream
@@ -35,7 +38,7 @@ Deferred = tuple[int, "int | None", int, bytes, float]  # seq, acked offset, fla
 class Flow:
     """A TCP connection: two reassembled directions feeding one conversation."""
 
-    __slots__ = ("a", "streams", "conversation", "last_seen", "closed", "deferred")
+    __slots__ = ("a", "streams", "conversation", "last_seen", "closed", "deferred", "cov")
 
     def __init__(self, a: Address, streams: tuple[TcpStream, TcpStream], conversation: Conversation, ts: float) -> None:
         self.a = a  # the address that sends direction 0
@@ -77,6 +80,7 @@ class Pipeline:
         limits = Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies,
                         core.on_gap == "partial")
         self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
+        self.h2limits = h2_limits(config)
         self.flows: OrderedDict[tuple[Address, Address], Flow] = OrderedDict()
         self.closed: OrderedDict[tuple[Address, Address], Closed] = OrderedDict()  # recently ended flows
         self.closed_memory_s = max(2.0, 4 * core.reorder_wait_s)  # longer than taps lag behind each other
@@ -89,6 +93,9 @@ class Pipeline:
         self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
         self.max_pair_bytes = core.max_pair_bytes
         self.accept_new_flows = True  # False while the agent sheds load: new connections are not followed
+        cov = config.coverage
+        self.coverage = Tracker(Account(counters, cov.max_keys), counters, cov.interval_s, max_recent=cov.max_recent,
+                                recent_s=cov.recent_s)  # the agent sets grace_s/attribute when TLS runs
 
     # -- packets ----------------------------------------------------------------------------------
     def feed_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any] | None = None) -> None:
@@ -126,7 +133,10 @@ class Pipeline:
         if flow is None:
             if flags & TCP_RST or not (payload or flags & TCP_SYN):
                 return  # a bare ACK or FIN of a connection we do not track
-            if key in self.closed and self._after_close(key, a, seq, flags, payload):
+            # A late copy of a connection that ended (a second tap lagging): not a new one. The
+            # sequence numbers decide (a SYN too); coverage accounts for it either way.
+            late = key in self.closed and self._after_close(key, a, seq, flags, payload)
+            if self.coverage.tail(key, bool(flags & TCP_SYN) and not late, len(payload), ts) or late:
                 return
             flow = self._new_flow(key, a, b, flags, ts, source)
             if flow is None:
@@ -137,6 +147,8 @@ class Pipeline:
             if not payload and not flags & (TCP_SYN | TCP_FIN | TCP_RST):
                 return  # a bare ACK: nothing to reassemble (the common third of all packets)
         direction = 0 if a == flow.a else 1
+        if payload:
+            self.coverage.segment(flow.cov, direction, seq, payload)
         conversation = flow.conversation
         if conversation.dead:
             if flags & (TCP_FIN | TCP_RST):
@@ -144,7 +156,8 @@ class Pipeline:
             return
         if flags & TCP_SYN:
             flow.streams[direction].syn(seq)
-            conversation.origins[direction] = flow.streams[direction].next  # where its bytes start
+            if isinstance(conversation, Conversation):  # (HTTP/1.x pairing proofs use them)
+                conversation.origins[direction] = flow.streams[direction].next  # where its bytes start
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
         acked = None  # the other direction's offset this segment acknowledges (unwrapped)
         if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too
@@ -218,11 +231,13 @@ class Pipeline:
     ) -> Flow | None:
         if not self.accept_new_flows:  # shedding load (the agent's CPU guard)
             self.counters.drop("cpu_limit")
+            self._untracked(a, b, flags, "cpu_limit")
             return None
         if len(self.flows) >= self.config.core.max_flows:
             self._expire_idle(ts)
             if len(self.flows) >= self.config.core.max_flows:
                 self.counters.drop("flow_table_full")
+                self._untracked(a, b, flags, "flow_table_full")
                 return None
         endpoints = (Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1]))
         # A connection whose SYN we saw starts at a message boundary; otherwise search for one.
@@ -232,6 +247,12 @@ class Pipeline:
             for d in (0, 1)
         )
         flow = Flow(a, streams, conversation, ts)  # type: ignore[arg-type]
+        syn = bool(flags & TCP_SYN)
+        flow.cov = self.coverage.open(endpoints, conversation.source.get("kind", ""), syn,
+                                      (1 if flags & TCP_ACK else 0) if syn else None, ts)
+        # The first bytes choose the protocol layer (HTTP/1, or HTTP/2 by its preface or frames).
+        for d, stream in enumerate(streams):
+            stream.consumer = Sniffer(flow, d, self.ctx, self.h2limits, synced=bool(flags & TCP_SYN))
         self.flows[key] = flow
         self.counters.inc("flows")
         if not flags & TCP_SYN:
@@ -253,6 +274,13 @@ class Pipeline:
                 flow.closed[direction] = True
                 flow.conversation.close_direction(direction, ts, clean=False)
         flow.conversation.close(ts, reason or "no_response")
+        self.coverage.close(flow.cov, ts, flow.conversation.pairs, key,
+                            closed=reason not in ("flow_idle_timeout", "end_of_capture"))
+
+    def _untracked(self, a: Address, b: Address, flags: int, reason: str) -> None:
+        """A connection attempt (a SYN) not followed still counts in the coverage account."""
+        if flags & TCP_SYN and not flags & TCP_ACK:
+            self.coverage.untracked((Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1])), reason)
 
     def _remember_closed(self, key: tuple[Address, Address], flow: Flow, ts: float) -> None:
         """Keep where each direction ended, so that a second tap's late copies of the connection's
@@ -291,6 +319,8 @@ class Pipeline:
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         flow = self.flows.pop((a, b) if a < b else (b, a), None)
         if flow is not None:
+            self.coverage.close(flow.cov, self.now, flow.conversation.pairs, None, closed=False,
+                                reason="internal_error")
             for stream in flow.streams:
                 stream.release()
             for deferred in flow.deferred:
@@ -317,8 +347,12 @@ class Pipeline:
             if conn_id in self.mirrors or self.config.tls.one_pair_per_connection and self._is_mirror(conn_id, a, b):
                 self.counters.counts["stream.mirrored_bytes"] += len(data)
                 return False
-            conversation = Conversation(self.ctx, (a, b), source, synced=True)
+            if choose(data, synced=True) is Layer.H2:  # the preface: ALPN h2 (or prior knowledge) in TLS
+                conversation = H2Conversation(self.ctx, self.h2limits, (a, b), source, joined_late=False)
+            else:
+                conversation = Conversation(self.ctx, (a, b), source, synced=True)
             self.streams[conn_id] = conversation
+            self.coverage.stream_seen(a, b, source.get("kind", ""), ts)
             self.counters.inc("streams")
         self.counters.counts["stream.bytes"] += len(data)
         try:
@@ -371,6 +405,7 @@ class Pipeline:
         if now > self.now:
             self.now = now
         self._expire_idle(now)
+        self.coverage.tick(now)
         for key, flow in list(self.flows.items()):
             if flow.deferred[0] or flow.deferred[1]:
                 self._release_stale(key, flow, now)
@@ -411,6 +446,7 @@ class Pipeline:
             self._end(key, flow, ts, "end_of_capture")
         for conn_id in list(self.streams) + list(self.mirrors):
             self.stream_close(conn_id, ts)
+        self.coverage.flush_waiting()
 
     # -- output -----------------------------------------------------------------------------------
     def _emit(self, pair: Pair) -> None:

@@ -4,6 +4,8 @@
     processor map [--bootstrap B] [--db URL]          Kafka group: detections -> map store + web page
     processor map --no-kafka [--from-file F]          serve a map store (optionally loading detections JSONL)
     processor detect [PAIRS.jsonl|-] [-o OUT|-]       offline: pair records in, detections records out
+    processor hub [--listen H:P]                      the live stream for the cluster (ws://HUB:8899/api/wsFull)
+    processor tail 'QUERY' [--hub URL|--node HOST]    print the live stream's records matching a KFL query
 
 Settings come from ``--config`` (the ``processor:`` section) and ``SENSOR__PROCESSOR__*`` variables;
 flags override both.
@@ -68,6 +70,23 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("input", nargs="?", default="-")
     d.add_argument("-o", "--output", default="-")
     d.set_defaults(func=cmd_detect)
+
+    h = sub.add_parser("hub", help="the cluster's live stream of pairs over websocket (docs/stream.md)")
+    h.add_argument("--bootstrap", dest="bootstrap_servers", metavar="HOST:PORT")
+    h.add_argument("--listen", help="host:port (default: stream.hub_listen, 0.0.0.0:8899)")
+    h.add_argument("--port-file", metavar="PATH", help="write the bound port here (for scripts and tests)")
+    h.set_defaults(func=cmd_hub)
+
+    t = sub.add_parser("tail", help="print the live stream's records that match a KFL query")
+    t.add_argument("query", nargs="?", default="", help="KFL, e.g. 'response.status > 300' (empty: all)")
+    t.add_argument("--hub", default="ws://127.0.0.1:8899", help="hub URL (ws:// or wss://)")
+    t.add_argument("--node", metavar="HOST[:PORT]", help="one node's agent instead (ws://HOST:18954/ws)")
+    t.add_argument("--token", help="bearer token (default: $SENSOR_STREAM_TOKEN, then the auth config)")
+    t.add_argument("--compact", action="store_true", help="one short line per record")
+    t.add_argument("-n", "--count", type=int, default=0, help="stop after N records")
+    t.add_argument("--timeout", type=float, default=0.0, metavar="S", help="stop after S seconds")
+    t.add_argument("--cafile", help="CA bundle for wss://")
+    t.set_defaults(func=cmd_tail)
     return p
 
 
@@ -183,6 +202,23 @@ def cmd_detect(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
             out.close()
     print("processor detect: " + orjson.dumps(counters.snapshot()).decode(), file=sys.stderr)
     return 0
+
+
+def cmd_hub(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+    from processor.hub import run_hub
+
+    full = load_config(args.config)
+    full.processor = cfg  # flags already applied
+    return run_hub(full, args.listen or full.stream.hub_listen, args.port_file or "")
+
+
+def cmd_tail(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+    from processor.tail import client_token, stream_url, tail
+
+    full = load_config(args.config)
+    url = stream_url(args.hub, args.node, args.query)
+    return tail(url, client_token(full, args.token), args.compact, args.count, cafile=args.cafile,
+                timeout_s=args.timeout)
 
 
 def _open_in(path: str) -> Any:

@@ -90,11 +90,17 @@ class Processor:
         walked = WalkResult()
         self.walker.walk_message(req, "request", walked)
         self.walker.walk_message(resp, "response", walked)
+        grpc = rec.get("grpc")
+        if isinstance(grpc, dict):  # HTTP/2 gRPC: the messages, decoded schema-less (numeric keys)
+            for part in ("request", "response"):
+                messages = grpc.get(f"{part}_messages")
+                if isinstance(messages, list):
+                    self.walker.walk_value(messages, f"{part}.body", walked)
         for limit in walked.limits:
             self.counters.inc(f"processor.bounded.{limit}")
         src = node_of(rec.get("src") or {}, None)
         dst = node_of(rec.get("dst") or {}, _host(req.get("headers") or []))
-        template = self.templater.template(dst["id"], req.get("target", "/"))
+        template = _grpc_endpoint(grpc) or self.templater.template(dst["id"], req.get("target", "/"))
         detections = self._classify(walked)
         types = sorted({d["type"] for d in detections})
         edge = f"{src['id']}|{dst['id']}|{req.get('method', '')}|{template}"
@@ -108,6 +114,7 @@ class Processor:
             "method": req.get("method", ""),
             "path_template": template,
             "status": resp.get("status", 0),
+            "protocol": rec.get("protocol", "http/1.1"),
             "types": types,
             "sensitivity": combined_sensitivity(types, self.custom_levels),
             "detections": detections,
@@ -124,7 +131,7 @@ class Processor:
             if leaf.location.endswith(".header"):
                 types = self.classifier.classify_header(leaf.path, leaf.value)
             else:
-                types = self.classifier.classify(leaf.path, leaf.value)
+                types = self.classifier.classify(leaf.path, leaf.value, leaf.hint)
             for t in types:
                 k = (t, leaf.location, leaf.path)
                 if k in seen:
@@ -184,6 +191,13 @@ def check_pair(rec: Any) -> str | None:
 
 def _host(headers: list[list[str]]) -> str | None:
     for item in headers:
-        if len(item) == 2 and item[0].lower() == "host":
+        if len(item) == 2 and item[0].lower() in ("host", ":authority"):
             return item[1]
+    return None
+
+
+def _grpc_endpoint(grpc: Any) -> str | None:
+    """gRPC names its endpoints: ``/{package.Service}/{Method}``, nothing to learn."""
+    if isinstance(grpc, dict) and grpc.get("service") and grpc.get("method"):
+        return f"/{grpc['service']}/{grpc['method']}"
     return None

@@ -29,6 +29,8 @@ TYPES: dict[str, tuple[str, str, str]] = {
     "card_cvv": ("high", "financial", "Card CVV"),
     "iban": ("high", "financial", "IBAN"),
     "ssn": ("high", "government", "US SSN"),
+    "national_id": ("high", "government", "National ID number"),  # non-US: DNI, PESEL, BSN, codice fiscale, NIR...
+    "pension_number": ("high", "government", "Pension number"),  # Soveren's data model lists it
     "passport": ("high", "government", "Passport number"),
     "driver_license": ("high", "government", "Driver licence"),
     "tax_id": ("high", "government", "Tax ID"),

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import phonenumbers
 
 from processor import validators as v
-from processor.keys import KeyInfo, key_info
+from processor.keys import KeyInfo, fold, key_info
 from processor.names import FIRST_NAMES
+from processor.walk import LABEL_MARK
 
 # --- key vocabularies -------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ EXPIRY_COMPACTS = frozenset(
 CARD_COMPACTS = frozenset(
     {"card", "cardnumber", "cardnum", "cardno", "cc", "ccnumber", "ccnum", "ccno", "pan", "creditcard", "creditcardnumber", "debitcard", "debitcardnumber", "primaryaccountnumber", "paymentcard", "cardpan"}
 )
-CARD_PARENTS = CARD_COMPACTS | {"payment", "paymentmethod", "source", "instrument"}
+CARD_PARENTS = CARD_COMPACTS | {"payment", "paymentmethod", "source", "instrument", "karte", "tarjeta", "carte", "carta", "cartao", "kaart", "karta"}
 MASKED_COMPACTS = frozenset({"last4", "lastfour", "cardlast4", "lastdigits", "last4digits", "maskedpan", "maskedcard", "maskednumber", "maskedcardnumber", "panmasked"})
 PASSWORD_COMPACTS = frozenset(
     {"password", "passwd", "pwd", "pass", "passphrase", "newpassword", "oldpassword", "currentpassword", "confirmpassword", "passwordconfirmation", "userpassword", "pin", "pincode", "secretanswer", "securityanswer", "loginpassword", "dbpassword"}
@@ -86,7 +87,11 @@ TAX_COMPACTS = frozenset(
 )
 BIRTH_COMPACTS = frozenset({"dob", "birthdate", "birthday", "dateofbirth", "birth", "born", "bday", "birthdt", "birthdateutc"})
 GENDER_COMPACTS = frozenset({"gender", "sex", "genderidentity"})
-GENDER_VALUES = frozenset({"male", "female", "m", "f", "man", "woman", "nonbinary", "non-binary", "other", "x", "diverse", "trans", "transgender", "agender", "genderqueer", "prefer_not_to_say", "prefer not to say", "undisclosed"})
+GENDER_VALUES = frozenset({"male", "female", "m", "f", "man", "woman", "nonbinary", "non-binary", "other", "x", "diverse", "trans", "transgender", "agender", "genderqueer", "prefer_not_to_say", "prefer not to say", "undisclosed",
+                           # es, de, fr, it, pt, nl, pl (accents folded)
+                           "masculino", "femenino", "hombre", "mujer", "h", "v", "w", "k", "d", "mannlich", "weiblich", "divers", "homme",
+                           "femme", "masculin", "feminin", "maschio", "femmina", "uomo", "donna", "feminino", "vrouw", "mezczyzna",
+                           "kobieta", "otro", "outro", "autre", "altro", "anders", "inny", "nao binario", "no binario", "non binaire"})
 USERNAME_COMPACTS = frozenset({"username", "login", "loginname", "userlogin", "handle", "nickname", "screenname", "nick", "accountname", "uname"})
 TOKEN_WORDS = frozenset({"token", "apikey", "secret", "key"})
 TOKEN_COMPACTS = frozenset(
@@ -96,8 +101,8 @@ TOKEN_EXCLUDE = frozenset({"cache", "partition", "sort", "primary", "foreign", "
 
 # --- value shapes -----------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
-_EMAIL_IN_TEXT = re.compile(r"(?<![\w.@/:-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
+_EMAIL = re.compile(r"[\w.%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+_EMAIL_IN_TEXT = re.compile(r"(?<![\w.@/:-])[\w.%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
 _PHONE_CHARS = re.compile(r"\+?[\d\s().-]{7,22}")
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}")
 _MASKED = re.compile(r"[0-9*xX•#\s-]{12,23}")
@@ -123,11 +128,20 @@ _DATE = re.compile(
     r"|(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y2>\d{4}))"
 )
 _EXPIRY = re.compile(r"(0[1-9]|1[0-2])\s?[/-]\s?(\d{2}|20\d{2})")
-_NAME_WORD = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ]*(?:['’-][A-ZÀ-Ý]?[a-zà-ÿ]+)*|[A-ZÀ-Ý]\.?|(?:van|von|de|da|del|der|di|le|la|bin|al)")
 _ALNUM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{3,18}[A-Za-z0-9]")
 _USERNAME = re.compile(r"[A-Za-z0-9._@-]{2,40}")
 _ZIP = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{2,9}")
 _OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=.~]{16,}")
+# Payment-provider object ids (a card token, a payment method): references, not secrets. Secret keys
+# (sk_, rk_) are not among them.
+_OBJECT_ID = re.compile(r"(?:tok|btok|pm|card|src|ch|cus|pi|seti|price|prod|acct|evt|sub|txn|ba|po|tr|in|py|re)_[A-Za-z0-9]{8,}")
+_MAC_DOTTED = re.compile(r"[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")
+_FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "tif", "tiff", "avif", "heic", "js", "css", "json", "xml", "html", "pdf", "mp4", "mp3"})
+_PHONE_EXT = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.I)
+_TEXT_PHONE = re.compile(r"(?<![\w.+/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d[\d\s.()/-]{5,18}\d(?:x\d{1,6})?(?![\w/-])")
+_TEXT_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_TEXT_CARD = re.compile(r"(?<![\d-])\d{4}(?:[ -]?\d{2,6}){2,4}(?![\d-])")
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "IN", "MX", "PT", "BE", "AT", "CH", "CA", "AU")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,11 +233,13 @@ def _masked_card(val: str) -> bool:
 
 def rule_card(k: KeyInfo, val: str) -> str | None:
     digits = v.card_digits(val)
-    if digits is None or v.card_brand(digits) is None or not v.luhn_ok(digits):
+    if digits is None or not v.luhn_ok(digits):
         return None
-    keyed = _is_key(k, CARD_COMPACTS) or (k.parent_compact in CARD_PARENTS and k.compact in ("number", "num", "no", "value", ""))
-    if keyed:
+    keyed = k.concept == "card" or _is_key(k, CARD_COMPACTS) or (k.parent_compact in CARD_PARENTS and k.compact in ("number", "num", "no", "value", ""))
+    if keyed:  # the key says card: Luhn is enough (issuer ranges change; test cards sit outside them)
         return "card_number"
+    if v.card_brand(digits) is None:
+        return None
     if _personal_id_key(k) or k.has("number", "no", "num", "phone", "imei", "account", "acct", "iban"):
         return None
     return "card_number"
@@ -244,16 +260,24 @@ def rule_secret_keys(k: KeyInfo, val: str) -> str | None:
             return None
         return "password"
     if k.compact in TOKEN_COMPACTS or (k.words and k.words[-1] in TOKEN_WORDS and not any(w in TOKEN_EXCLUDE for w in k.words)):
-        if v.jwt_ok(val):
-            return "jwt"
-        if _OPAQUE.fullmatch(val) and sum(c.isdigit() for c in val) >= 2 and sum(c.isalpha() for c in val) >= 4:
-            return "api_key"
+        return _token_value(val)
+    return None
+
+
+def _token_value(val: str) -> str | None:
+    """A value under a key that names a credential: a JWT, or an opaque secret (not an object id)."""
+    if v.jwt_ok(val):
+        return "jwt"
+    if _OBJECT_ID.fullmatch(val):
+        return None
+    if _OPAQUE.fullmatch(val) and sum(c.isdigit() for c in val) >= 2 and sum(c.isalpha() for c in val) >= 4:
+        return "api_key"
     return None
 
 
 def rule_government(k: KeyInfo, val: str) -> str | None:
     if _is_key(k, SSN_COMPACTS):
-        return "ssn" if v.ssn_ok(val, formatted_only=False) else None
+        return "ssn" if v.ssn_ok(val, formatted_only=False) else v.national_type(val, "national_id")
     if _is_key(k, PASSPORT_COMPACTS) or (k.parent_has("passport") and k.compact in ("number", "no", "num", "id")):
         return "passport" if _doc_number(val, 6, 12) else None
     if _is_key(k, DL_COMPACTS) and (k.compact not in ("licensenumber", "licencenumber") or k.ancestors & {"driver", "driving", "dl"}):
@@ -261,7 +285,9 @@ def rule_government(k: KeyInfo, val: str) -> str | None:
     if (k.parent_compact in ("driverlicense", "driverslicense", "drivinglicense", "driverlicence", "drivinglicence") and k.compact in ("number", "no", "num", "id")):
         return "driver_license" if _doc_number(val, 5, 18) else None
     if _is_key(k, TAX_COMPACTS):
-        return "tax_id" if _doc_number(val, 6, 20) else None
+        if v.ssn_ok(val):  # a formatted US SSN is the SSN, whatever the form calls it
+            return "ssn"
+        return (v.national_type(val, "tax_id") or "tax_id") if _doc_number(val, 6, 20) else None
     return None
 
 
@@ -306,13 +332,28 @@ def _bare_name(k: KeyInfo, val: str) -> str | None:
     return "person_name" if first in FIRST_NAMES and len(val.split()) == 2 else None
 
 
+_PARTICLES = frozenset({"van", "von", "de", "da", "del", "der", "di", "le", "la", "bin", "al", "du", "dos", "das", "do", "della", "dei",
+                        "den", "ter", "ten", "y", "e", "zu", "of", "des", "el", "lo", "ibn",
+                        # lower-case honorifics some locales write before a name
+                        "pan", "pani", "sr", "sra", "srta", "dr", "mr", "mrs", "ms", "herr", "frau", "mme", "mlle", "sig", "dhr", "mevr"})
+
+
 def _looks_like_name(val: str) -> bool:
+    """Capitalised words of letters (any script), apostrophes and hyphens; particles lower case."""
     if not 2 <= len(val) <= 60 or any(c.isdigit() for c in val):
         return False
     words = val.replace(",", " ").split()
-    if not 1 <= len(words) <= 5:
+    if not 1 <= len(words) <= 6:
         return False
-    return all(_NAME_WORD.fullmatch(w) for w in words)
+    for w in words:
+        if w in _PARTICLES:
+            continue
+        core = w.rstrip(".")
+        if not core or not core[0].isupper() or not core.replace("'", "").replace("’", "").replace("-", "").isalpha():
+            return False
+        if len(w) - len(core) > 1:
+            return False
+    return True
 
 
 def _plausible_birth_date(val: str) -> bool:
@@ -378,7 +419,7 @@ def rule_email(k: KeyInfo, val: str) -> str | None:
     if "@" not in val:
         return None
     if _EMAIL.fullmatch(val):
-        return "email"
+        return None if val.rsplit(".", 1)[-1].lower() in _FILE_TLDS else "email"  # logo@2x.png
     if " " in val and len(val) < 2000 and _EMAIL_IN_TEXT.search(val):
         return "email"
     return None
@@ -396,31 +437,56 @@ def rule_values(k: KeyInfo, val: str) -> str | None:
     if len(val) >= 16 and any(p.fullmatch(val) for p in _API_KEYS):
         return "api_key"
     if (first.isdigit() or ":" in val) and (kind := v.ip_kind(val)):
-        if kind == "v4" and any(w in ("version", "ver", "build", "oid", "release") for w in k.words):
+        if kind == "v4" and (any(w in ("version", "ver", "build", "oid", "release", "firmware", "fw") for w in k.words)
+                             or any(w in k.compact for w in ("version", "firmware", "release"))):
+            return None
+        if val in ("0.0.0.0", "255.255.255.255", "::"):  # "any address", broadcast: configuration, not a host
             return None
         return "ip_address"
     if len(val) == 17 and _MAC.fullmatch(val):
         return "mac_address"
-    if len(val) == 12 and k.has("mac") and all(c in "0123456789abcdefABCDEF" for c in val):
+    if len(val) == 14 and _MAC_DOTTED.fullmatch(val) and (any(c.isalpha() for c in val) or _mac_key(k)):
+        return "mac_address"  # Cisco's dotted notation, 0011.2233.4455
+    if len(val) == 12 and _mac_key(k) and all(c in "0123456789abcdefABCDEF" for c in val):
         return "mac_address"
     return None
 
 
+def _mac_key(k: KeyInfo) -> bool:
+    return k.has("mac") or k.compact.startswith("mac") or k.compact in ("hwaddr", "hardwareaddress", "bssid", "hwaddress")
+
+
 def rule_phone(k: KeyInfo, val: str) -> str | None:
-    keyed = any(w in PHONE_WORDS for w in k.words) or k.compact in PHONE_WORDS
+    keyed = any(w in PHONE_WORDS for w in k.words) or k.compact in PHONE_WORDS or _phone_compact(k)
+    if "x" in val or "#" in val or "e" in val:
+        val = _PHONE_EXT.sub("", val)
+    if "/" in val:
+        val = val.replace("/", " ")
     if not _PHONE_CHARS.fullmatch(val):
         return None
     digits = sum(c.isdigit() for c in val)
     if not 7 <= digits <= 15:
         return None
     if keyed and not any(w in ("id", "type", "count", "verified", "country", "code", "ext", "extension") for w in k.words):
-        return "phone" if _phone_parses(val, strict=False) else None
+        # the key says phone: national formats of any country ("06834 49786", "0612345678") qualify
+        return None if _DATE.fullmatch(val) else "phone"
     if _personal_id_key(k) or k.has("number", "no", "num", "imei", "account", "zip", "postal"):
         return None
-    # unkeyed: needs international form or human formatting, and a valid number
+    # unkeyed: needs international form or human formatting, and a valid number; never a date
+    if _DATE.fullmatch(val):
+        return None
     if val.startswith("+") or (not val.isdigit() and any(c in val for c in " -().")):
         return "phone" if _phone_parses(val, strict=True) else None
     return None
+
+
+def _phone_compact(k: KeyInfo) -> bool:
+    """``phonenumber``, ``mobilephone``: keys written without separators."""
+    found = k.memo.get(3)
+    if found is None:
+        found = k.memo[3] = any(w in k.compact for w in ("phone", "mobile", "msisdn", "cellular")) and not any(
+            w in k.compact for w in ("type", "verified", "count", "country", "code", "model", "brand", "os"))
+    return found
 
 
 def _phone_parses(val: str, strict: bool) -> bool:
@@ -429,6 +495,155 @@ def _phone_parses(val: str, strict: bool) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.is_valid_number(num) if strict else phonenumbers.is_possible_number(num)
+
+
+# Parents (any language) under which a name-like key names a thing, not a person.
+THING_PARENTS_INTL = THING_PARENTS | frozenset(
+    """producto produkt produit prodotto produto artikel articulo article articolo artigo empresa firma unternehmen
+    societe entreprise azienda societa bedrijf organizacion categoria kategorie categorie tienda geschaft magasin negozio
+    loja winkel sklep ciudad stadt ville citta cidade stad miasto pais land pays paese kraj servicio dienst archivo datei
+    fichier documento plan""".split()
+)
+
+
+_GENERIC_NAME_WORDS = frozenset({"nombre", "nom", "nome", "naam", "nazwa", "titular"})
+
+
+def rule_concept(k: KeyInfo, val: str) -> str | None:
+    """Keys in other languages (processor/lexicon.py): the key names a type, the value must fit it."""
+    c = k.concept
+    if c is None:
+        return None
+    if c == "birth_date":
+        return "birth_date" if _plausible_birth_date(val) else None
+    if c == "gender":
+        return "gender" if fold(val).strip().lower() in GENDER_VALUES else None
+    if c == "person_name":
+        # a generic word ("nombre", "nom", "naam") under a thing (producto.nombre) names the thing
+        if k.compact in _GENERIC_NAME_WORDS and (set(k.parent) & THING_PARENTS_INTL or any(w in THING_PARENTS_INTL for w in k.words[:-1])):
+            return None
+        return "person_name" if _looks_like_name(val) else None
+    if c == "username":
+        return "username" if _USERNAME.fullmatch(val) and not val.isdigit() and "@" not in val else None
+    if c == "password":
+        if val.strip("*•") == "" or len(val) > 256 or v.jwt_ok(val) or val.lower() in ("true", "false", "null"):
+            return None
+        return "password"
+    if c == "passport":
+        return "passport" if _doc_number(val, 6, 12) else None
+    if c == "phone":
+        return rule_phone(_PHONE_KEY, val)
+    if c == "email":
+        return "email" if _EMAIL.fullmatch(val) else None
+    if c == "address":
+        if any(w in ADDRESS_EXCLUDE for w in k.words) or k.compact.endswith(("mac", "ip", "email", "mail")):
+            return None  # indirizzo_ip, endereco_mac: an address of a machine
+        if any(ch.isalpha() for ch in val) and len(val) <= 200 and val.lower() not in ("true", "false", "null", "n/a", "none"):
+            return "address"
+        return None
+    if c in ("national_id", "tax_id"):
+        if v.ssn_ok(val, formatted_only=False):
+            return "ssn"
+        found = v.national_type(val, c)
+        if found or v.is_card_number(val) or (k.compact == "pan" and not v.pan_in_ok(val)):
+            return found  # card.pan is a card number, not India's PAN
+        return c if _doc_number(val, 6, 20) else None
+    if c == "pension":
+        return "pension_number" if _doc_number(val, 6, 20) else None
+    if c == "credential":
+        return _token_value(val)
+    return None
+
+
+def rule_strong_id(k: KeyInfo, val: str) -> str | None:
+    """Identifiers whose structure and check digit prove them without a key (codice fiscale, CURP, AHV,
+    formatted CPF, DNI/NIE, NINO); under a key naming a thing's identifier, they are not believed."""
+    n = len(val)
+    if n not in (9, 11, 14, 16, 18) or _personal_id_key(k):
+        return None
+    if n == 16 and v.codice_fiscale_ok(val):
+        return "national_id"
+    if n == 18 and v.curp_mx_ok(val):
+        return "national_id"
+    if n == 16 and val.startswith("756.") and v.ahv_ch_ok(val):
+        return "national_id"
+    if n == 14 and v.formatted_cpf(val):
+        return "tax_id"
+    if n == 9 and val[-1].isalpha() and (v.dni_es_ok(val) or v.nino_gb_ok(val)):
+        return "national_id"
+    if n == 11 and val[2] == " " and v.nino_gb_ok(val.replace(" ", "")):
+        return "national_id"
+    return None
+
+
+def text_types(val: str) -> list[str]:
+    """Self-proving values inside free text: emails, phones (``+``-prefixed or formatted, and valid),
+    IBANs and card numbers (checksums). Only called for values with a space."""
+    out = []
+    if "@" in val and _EMAIL_IN_TEXT.search(val):
+        out.append("email")
+    digits = sum(c.isdigit() for c in val)
+    if digits < 7:
+        return out
+    for m in _TEXT_PHONE.finditer(val):
+        if _text_phone(m.group()):
+            out.append("phone")
+            break
+    for m in _TEXT_IBAN.finditer(val):
+        if v.iban_ok(m.group()):
+            out.append("iban")
+            break
+    for m in _TEXT_CARD.finditer(val):
+        if v.is_card_number(m.group()):
+            out.append("card_number")
+            break
+    return out
+
+
+def _prose(val: str) -> bool:
+    """Free text, not a formatted value: at least two words with lower-case letters."""
+    n = 0
+    for w in val.split(" ", 12):
+        if len(w) >= 2 and any(c.islower() for c in w):
+            n += 1
+            if n >= 2:
+                return True
+    return False
+
+
+def _text_phone(cand: str) -> bool:
+    """A phone inside prose: ``+`` and a possible number, or human formatting (two separators at
+    least) and a possible number in one of the common regions. Dates and dotted versions are not."""
+    cand = _PHONE_EXT.sub("", cand.strip())
+    n = sum(c.isdigit() for c in cand)
+    if not 8 <= n <= 15 or _DATE.fullmatch(cand) or v.ip_kind(cand):
+        return False
+    if cand.startswith("+"):
+        return _phone_parses(cand, strict=False)
+    seps = sum(1 for c in cand if c in " -().")
+    # "88292282731" is an order number; "06 12 34 56 78", "(415) 555-2671" and "0121 4960414" (a
+    # national trunk prefix) are phones
+    if seps < 2 and not (seps == 1 and cand[0] == "0" and 9 <= n <= 12):
+        return False
+    for region in _PHONE_REGIONS:
+        try:
+            if phonenumbers.is_possible_number(phonenumbers.parse(cand, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
+
+
+def scheme_types(val: str) -> list[str]:
+    """``Bearer …`` / ``Basic …`` in a value (a webhook's authorization field): the scheme names it."""
+    scheme, _, token = val.partition(" ")
+    scheme = scheme.lower()
+    token = token.strip()
+    if scheme == "bearer" and len(token) >= 8 and " " not in token:
+        return ["auth_bearer", "jwt"] if v.jwt_ok(token) else ["auth_bearer"]
+    if scheme == "basic" and v.basic_auth_ok(token):
+        return ["auth_basic"]
+    return []
 
 
 Rule = Callable[[KeyInfo, str], "str | None"]
@@ -450,14 +665,18 @@ def key_names_something(k: KeyInfo) -> bool:
             or "name" in k.words
             or k.parent_compact in CARD_COMPACTS or k.parent_compact in _DL_PARENTS
             or k.parent_has("passport", "birth", "name")
+            or k.concept is not None
         )
     return gate
 
 # Order matters: key-named types first (they know better than shapes), then self-proving values.
-KEY_RULES: list[Rule] = [rule_card_context, rule_secret_keys, rule_government, rule_identity]
-VALUE_RULES: list[Rule] = [rule_email, rule_values, rule_card, rule_masked, rule_phone, rule_address]
+KEY_RULES: list[Rule] = [rule_card_context, rule_secret_keys, rule_government, rule_identity, rule_concept]
+VALUE_RULES: list[Rule] = [rule_email, rule_values, rule_card, rule_masked, rule_phone, rule_strong_id, rule_address]
 RULES: list[Rule] = [rule_private_key, *KEY_RULES, *VALUE_RULES]
 _VALUE_ONLY: list[Rule] = [rule_private_key, *VALUE_RULES]
+
+
+_PHONE_KEY = key_info("phone")
 
 
 class Classifier:
@@ -466,21 +685,41 @@ class Classifier:
     def __init__(self, custom: list[CustomType] | None = None) -> None:
         self.custom = custom or []
 
-    def classify(self, path: str, value: str) -> list[str]:
+    def classify(self, path: str, value: str, hint: str = "") -> list[str]:
+        """The types of one leaf. ``hint``: what a sibling field says the value is ({"type": "passport",
+        "number": ...}, {"label": "Date of birth", "value": ...}); tried before the key path."""
         val = value.strip()
         if not val or len(val) > 8192:
             return []
-        k = key_info(path)
         found: list[str] = []
         for ct in self.custom:
             if (ct.key is None or ct.key.search(path)) and (ct.value is None or ct.value.search(val)):
                 found.append(ct.name)
+        head = val[:7].lower()
+        if head == "bearer " or head[:6] == "basic ":
+            schemes = scheme_types(val)
+            if schemes:
+                return found + schemes
+        if hint is LABEL_MARK:  # the naming field of a key/value pair: "Date of birth" is a label, not data
+            if key_names_something(key_info(val)):
+                return found
+            hint = ""
+        t = self._first(key_info(hint), val) if hint else None
+        if t is None:
+            t = self._first(key_info(path), val)
+        if t:
+            found.append(t)
+        if " " in val and len(val) >= 12 and t not in ("address", "private_key", "password") and _prose(val):
+            found.extend(x for x in text_types(val) if x not in found)
+        return found
+
+    @staticmethod
+    def _first(k: KeyInfo, val: str) -> str | None:
         for rule in RULES if key_names_something(k) else _VALUE_ONLY:
             t = rule(k, val)
             if t:
-                found.append(t)
-                break
-        return found
+                return t
+        return None
 
     def classify_header(self, name: str, value: str) -> list[str]:
         """Authorization schemes are headers' own business; other headers go through ``classify``."""
@@ -491,7 +730,9 @@ class Classifier:
             if scheme == "bearer" and token:
                 return ["auth_bearer", "jwt"] if v.jwt_ok(token) else ["auth_bearer"]
             if scheme == "basic":
-                return ["auth_basic"] if v.basic_auth_ok(token) else []
+                # decoded without "user:password" inside: not credentials; not base64 at all (an opaque
+                # token sent under the wrong scheme): still a secret in an Authorization header
+                return ["auth_basic"] if v.basic_auth_ok(token) or (len(token) >= 16 and not v.is_base64(token)) else []
             return ["api_key"] if len(value) >= 16 else []  # "Token ...", "ApiKey ...", a bare key
         if name in ("x-forwarded-for", "x-real-ip", "forwarded", "true-client-ip", "cf-connecting-ip"):
             first = value.split(",")[0].strip().removeprefix("for=").strip('"[]')

@@ -8,8 +8,11 @@ memoised; the cache is bounded.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from processor.lexicon import concept_of
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -23,6 +26,7 @@ class KeyInfo:
     parent_compact: str
     ancestors: frozenset[str]  # every word of every key on the path above the last
     in_array: bool  # the value is an element of a list ("emails[]")
+    concept: str | None = None  # what the last key names in another language (processor/lexicon.py)
     memo: dict[int, bool] = field(default_factory=dict, compare=False, hash=False)  # per-vocabulary answers
 
     def has(self, *words: str) -> bool:
@@ -32,8 +36,19 @@ class KeyInfo:
         return any(w in self.parent for w in words)
 
 
+_TRANSLIT = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "đ": "d", "ı": "i"})
+
+
+def fold(key: str) -> str:
+    """``Straße`` -> ``Strasse``, ``contraseña`` -> ``contrasena``: keys compared in ASCII."""
+    if key.isascii():
+        return key
+    key = unicodedata.normalize("NFKD", key.translate(_TRANSLIT))
+    return "".join(ch for ch in key if not unicodedata.combining(ch))
+
+
 def split_words(key: str) -> tuple[str, ...]:
-    spaced = _CAMEL.sub(" ", key)
+    spaced = _CAMEL.sub(" ", fold(key))
     return tuple(w.lower() for w in _SPLIT.split(spaced) if w)
 
 
@@ -58,4 +73,5 @@ def key_info(path: str) -> KeyInfo:
     words = tuple(singular(w) for w in split_words(last))
     pwords = tuple(singular(w) for w in split_words(parent))
     ancestors = frozenset(singular(w) for n in names[:-1] for w in split_words(n))
-    return KeyInfo(words, "".join(words), pwords, "".join(pwords), ancestors, in_array)
+    raw_words = split_words(last)  # the lexicon knows its words unsingularised ("observaciones")
+    return KeyInfo(words, "".join(words), pwords, "".join(pwords), ancestors, in_array, concept=concept_of(raw_words))

@@ -7,6 +7,7 @@ import base64
 import binascii
 import ipaddress
 import re
+from collections.abc import Callable
 
 import orjson
 
@@ -129,6 +130,14 @@ def basic_auth_ok(token: str) -> bool:
     return ":" in decoded
 
 
+def is_base64(token: str) -> bool:
+    try:
+        base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def ip_kind(value: str) -> str | None:
     """'v4' or 'v6' for a literal address (not a version string like ``1.2.3``), else None."""
     if len(value) > 45 or len(value) < 3:
@@ -146,3 +155,272 @@ def ip_kind(value: str) -> str | None:
             return None
         return "v6"
     return None
+
+
+# --- national identifiers and tax numbers: published structures and check digits ------------------
+# Each takes the value as sent (formatted or not) and says whether it is one, by its own rule.
+
+_NONDIGIT_SEP = re.compile(r"[\s./-]")
+
+
+def _strip(value: str) -> str:
+    return _NONDIGIT_SEP.sub("", value)
+
+
+def _ints(s: str) -> list[int]:
+    return [ord(c) - 48 for c in s]
+
+
+def cpf_ok(value: str) -> bool:
+    """Brazil's CPF: 11 digits, two mod-11 check digits (``123.456.789-09``)."""
+    s = _strip(value)
+    if len(s) != 11 or not s.isdigit() or s == s[0] * 11:
+        return False
+    d = _ints(s)
+    for n in (9, 10):
+        tot = sum(x * (n + 1 - i) for i, x in enumerate(d[:n]))
+        if (0 if tot % 11 < 2 else 11 - tot % 11) != d[n]:
+            return False
+    return True
+
+
+_PAN = re.compile(r"[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]")
+
+
+def pan_in_ok(value: str) -> bool:
+    """India's PAN: five letters (the fourth the holder's kind), four digits, a letter."""
+    return len(value) == 10 and bool(_PAN.fullmatch(value))
+
+
+_VD = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+       [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+       [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+       [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
+_VP = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+       [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+       [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]
+
+
+def aadhaar_ok(value: str) -> bool:
+    """India's Aadhaar: 12 digits, not starting with 0 or 1, Verhoeff check digit."""
+    s = _strip(value)
+    if len(s) != 12 or not s.isdigit() or s[0] in "01":
+        return False
+    c = 0
+    for i, x in enumerate(reversed(_ints(s))):
+        c = _VD[c][_VP[i % 8][x]]
+    return c == 0
+
+
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+def dni_es_ok(value: str) -> bool:
+    """Spain's DNI/NIF (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter), mod-23 letter."""
+    s = _strip(value).upper()
+    if len(s) != 9 or not s[-1].isalpha():
+        return False
+    head = s[:-1]
+    if head[0] in "XYZ":
+        head = str("XYZ".index(head[0])) + head[1:]
+    return head.isdigit() and _DNI_LETTERS[int(head) % 23] == s[-1]
+
+
+_CF = re.compile(r"[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]")
+_CF_ODD = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23]
+
+
+def codice_fiscale_ok(value: str) -> bool:
+    """Italy's codice fiscale: 16 characters, the last a check letter over the first fifteen."""
+    s = value.strip().upper()
+    if len(s) != 16 or not _CF.fullmatch(s):
+        return False
+    tot = 0
+    for i, ch in enumerate(s[:15]):
+        n = ord(ch) - 48 if ch.isdigit() else ord(ch) - 65
+        tot += _CF_ODD[n] if i % 2 == 0 else n
+    return chr(65 + tot % 26) == s[15]
+
+
+def pesel_ok(value: str) -> bool:
+    """Poland's PESEL: 11 digits, birth date inside, weighted check digit."""
+    s = value.strip()
+    if len(s) != 11 or not s.isdigit():
+        return False
+    d = _ints(s)
+    w = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+    if (10 - sum(a * b for a, b in zip(d, w, strict=False)) % 10) % 10 != d[10]:
+        return False
+    month = (d[2] * 10 + d[3]) % 20
+    return 1 <= month <= 12 and 1 <= d[4] * 10 + d[5] <= 31
+
+
+def nip_pl_ok(value: str) -> bool:
+    """Poland's NIP (tax number): 10 digits, weighted mod-11 check digit."""
+    s = _strip(value)
+    if len(s) != 10 or not s.isdigit():
+        return False
+    d = _ints(s)
+    c = sum(a * b for a, b in zip(d, (6, 5, 7, 2, 3, 4, 5, 6, 7), strict=False)) % 11
+    return c != 10 and c == d[9]
+
+
+def bsn_ok(value: str) -> bool:
+    """The Netherlands' BSN: 9 digits passing the 11-test (last digit weighted -1)."""
+    s = _strip(value)
+    if len(s) != 9 or not s.isdigit() or s == "0" * 9:
+        return False
+    d = _ints(s)
+    return (sum(x * (9 - i) for i, x in enumerate(d[:8])) - d[8]) % 11 == 0
+
+
+def nir_fr_ok(value: str) -> bool:
+    """France's NIR (numéro de sécurité sociale): 13 digits + a 2-digit key = 97 - n mod 97."""
+    s = _strip(value).upper().replace("2A", "19").replace("2B", "18")
+    if len(s) != 15 or not s.isdigit() or s[0] not in "12378":
+        return False
+    return 97 - int(s[:13]) % 97 == int(s[13:])
+
+
+def steuer_id_de_ok(value: str) -> bool:
+    """Germany's Steuer-ID: 11 digits, first not 0, ISO 7064 MOD 11,10 check digit."""
+    s = _strip(value)
+    if len(s) != 11 or not s.isdigit() or s[0] == "0":
+        return False
+    p = 10
+    for x in _ints(s[:10]):
+        t = (x + p) % 10 or 10
+        p = (2 * t) % 11
+    return (11 - p) % 10 == int(s[10])
+
+
+def ahv_ch_ok(value: str) -> bool:
+    """Switzerland's AHV/AVS number: 756 + 9 digits + an EAN-13 check digit."""
+    s = _strip(value)
+    if len(s) != 13 or not s.startswith("756") or not s.isdigit():
+        return False
+    d = _ints(s)
+    tot = sum(x * (3 if i % 2 else 1) for i, x in enumerate(d[:12]))
+    return (10 - tot % 10) % 10 == d[12]
+
+
+def sin_ca_ok(value: str) -> bool:
+    """Canada's SIN: 9 digits (first not 0 or 8), Luhn."""
+    s = _strip(value)
+    return len(s) == 9 and s.isdigit() and s[0] not in "08" and luhn_ok(s)
+
+
+def nn_be_ok(value: str) -> bool:
+    """Belgium's national register number: 11 digits, 97 - (first nine mod 97) (2000+ births: '2' prefixed)."""
+    s = _strip(value)
+    if len(s) != 11 or not s.isdigit():
+        return False
+    check = int(s[9:])
+    return 97 - int(s[:9]) % 97 == check or 97 - int("2" + s[:9]) % 97 == check
+
+
+def nif_pt_ok(value: str) -> bool:
+    """Portugal's NIF: 9 digits, mod-11 check digit."""
+    s = _strip(value)
+    if len(s) != 9 or not s.isdigit() or s[0] not in "1235689":
+        return False
+    tot = sum(x * (9 - i) for i, x in enumerate(_ints(s[:8]))) % 11
+    return (0 if tot < 2 else 11 - tot) == int(s[8])
+
+
+def tfn_au_ok(value: str) -> bool:
+    """Australia's TFN: 9 digits, weighted sum divisible by 11."""
+    s = _strip(value)
+    if len(s) != 9 or not s.isdigit():
+        return False
+    return sum(a * b for a, b in zip(_ints(s), (1, 4, 3, 7, 5, 8, 6, 9, 10), strict=False)) % 11 == 0
+
+
+_NINO = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
+
+
+def nino_gb_ok(value: str) -> bool:
+    """The UK's National Insurance number: two letters (published exclusions), six digits, A-D."""
+    s = value.replace(" ", "").upper()
+    return len(s) == 9 and bool(_NINO.fullmatch(s))
+
+
+_CURP = re.compile(r"[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[0-9A-Z]\d")
+_CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
+
+
+def curp_mx_ok(value: str) -> bool:
+    """Mexico's CURP: 18 characters, check digit over the first seventeen."""
+    s = value.strip().upper()
+    if len(s) != 18 or not _CURP.fullmatch(s):
+        return False
+    tot = sum(_CURP_ALPHABET.index(ch) * (18 - i) for i, ch in enumerate(s[:17]))
+    return (10 - tot % 10) % 10 == int(s[17])
+
+
+_RFC = re.compile(r"[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}")
+
+
+def rfc_mx_ok(value: str) -> bool:
+    """Mexico's RFC (tax id): 3-4 letters, a date, a 3-character homoclave (structure only)."""
+    s = value.strip().upper()
+    return len(s) in (12, 13) and bool(_RFC.fullmatch(s)) and 1 <= int(s[-7:-5]) <= 12
+
+
+def naf_es_ok(value: str) -> bool:
+    """Spain's social security affiliation number (pensions): 12 digits, last two = first ten mod 97."""
+    s = _strip(value)
+    return len(s) == 12 and s.isdigit() and int(s[:10]) % 97 == int(s[10:])
+
+
+_RVNR = re.compile(r"\d{2}(\d{2})(\d{2})\d{2}[A-Z]\d{3}")
+
+
+def rvnr_de_ok(value: str) -> bool:
+    """Germany's Rentenversicherungsnummer: area, birth date, initial, serial, check digit."""
+    s = value.replace(" ", "").upper()
+    m = _RVNR.fullmatch(s) if len(s) == 12 else None
+    if not m or not (1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12):
+        return False
+    digs = _ints(s[:8]) + _ints(f"{ord(s[8]) - 64:02d}") + _ints(s[9:11])
+    w = (2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1)
+    return sum(sum(divmod(a * b, 10)) for a, b in zip(digs, w, strict=False)) % 10 == int(s[11])
+
+
+def sv_at_ok(value: str) -> bool:
+    """Austria's social insurance number: 3-digit serial, check digit, birth date DDMMYY; weighted mod 11."""
+    s = _strip(value)
+    if len(s) != 10 or not s.isdigit() or s[0] == "0":
+        return False
+    d = _ints(s)
+    tot = sum(a * b for a, b in zip(d[:3] + d[4:], (3, 7, 9, 5, 8, 4, 2, 1, 6), strict=False)) % 11
+    return tot == d[3] and 1 <= d[4] * 10 + d[5] <= 31
+
+
+# (type, validator): value-proven identifiers. Strong ones carry enough structure (letters in fixed
+# places, or a formatted shape with a check digit) to be believed without a key; the rest need a key
+# or a sibling that names an identifier.
+STRONG_IDS: list[tuple[str, Callable[[str], bool]]] = [
+    ("national_id", codice_fiscale_ok), ("national_id", curp_mx_ok), ("national_id", ahv_ch_ok),
+    ("national_id", nino_gb_ok), ("national_id", dni_es_ok), ("tax_id", pan_in_ok), ("tax_id", rfc_mx_ok),
+]
+KEYED_IDS: list[tuple[str, Callable[[str], bool]]] = [
+    ("tax_id", cpf_ok), ("national_id", pesel_ok), ("tax_id", nip_pl_ok), ("national_id", bsn_ok),
+    ("national_id", nir_fr_ok), ("tax_id", steuer_id_de_ok), ("national_id", sin_ca_ok), ("national_id", nn_be_ok),
+    ("tax_id", nif_pt_ok), ("tax_id", tfn_au_ok), ("national_id", aadhaar_ok), ("national_id", sv_at_ok),
+]
+
+
+def formatted_cpf(value: str) -> bool:
+    """``123.456.789-09``: the CPF's own punctuation, enough to believe it without a key."""
+    return len(value) == 14 and value[3] == "." and value[7] == "." and value[11] == "-" and cpf_ok(value)
+
+
+def national_type(value: str, prefer: str | None = None) -> str | None:
+    """Which identifier family (national_id / tax_id) a value validates as; ``prefer`` breaks ties."""
+    found = {t for t, ok in STRONG_IDS if ok(value)} | {t for t, ok in KEYED_IDS if ok(value)}
+    if not found:
+        return None
+    if prefer in found:
+        return prefer
+    return "national_id" if "national_id" in found else "tax_id"

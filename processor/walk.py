@@ -26,6 +26,7 @@ class Leaf:
     location: str  # "request.body", "response.body", "request.query", "request.header", ...
     path: str  # "user.emails[]", "card.number", "authorization"
     value: str
+    hint: str = ""  # what a sibling says this value is: {"type": "passport", "number": <this>}
 
 
 @dataclass
@@ -51,10 +52,25 @@ SKIP_HEADERS = frozenset(
     tracestate x-envoy-upstream-service-time x-envoy-expected-rq-timeout-ms x-frame-options
     x-content-type-options x-xss-protection strict-transport-security access-control-allow-origin
     access-control-allow-methods access-control-allow-headers access-control-max-age origin referer
-    x-powered-by content-security-policy location link""".split()
+    x-powered-by content-security-policy location link
+    :method :scheme :authority :path :status grpc-encoding grpc-accept-encoding grpc-timeout grpc-status""".split()
 )
 
 _BRACKETS = re.compile(r"\[([^\]]*)\]")
+
+# Typed documents and key/value pairs: a sibling field naming what the value is. Compared lower
+# case with "_" and "-" removed; several languages.
+NAMING_KEYS = frozenset(
+    """type kind label name key field attribute attr code documenttype doctype idtype identifiertype typ tipo
+    tipodocumento tipodoc nombre chiave clave campo feld nom nome naam nazwa rodzaj soort art""".split()
+)
+VALUE_KEYS = frozenset(
+    """value val number num no id data valor valore wert waarde wartosc valeur nummer numero numer documentnumber
+    docnumber documentno identifier content""".split()
+)
+MAX_HINT = 64
+# The hint given to the naming field itself: the classifier decides whether its value is a label.
+LABEL_MARK = "\x00label"
 
 
 def body_text(msg: dict[str, Any]) -> str | None:
@@ -120,6 +136,10 @@ class Walker:
                 n += 1
                 out.leaves.append(Leaf(location, path, value[:MAX_VALUE_CHARS]))
 
+    def walk_value(self, doc: Any, location: str, out: WalkResult) -> None:
+        """A value already decoded (the gRPC messages the interceptor decoded schema-less)."""
+        self._node(doc, "", 0, location, out, [self.b.max_leaves])
+
     def _node(self, node: Any, path: str, depth: int, loc: str, out: WalkResult, budget: list[int]) -> None:
         if budget[0] <= 0:
             out.limits.add("leaves")
@@ -128,11 +148,18 @@ class Walker:
             if depth >= self.b.max_depth:
                 out.limits.add("depth")
                 return
+            hint = sibling_hint(node) if 2 <= len(node) <= 8 else ""
             for k, v in node.items():
                 if budget[0] <= 0:
                     out.limits.add("leaves")
                     return
-                self._node(v, f"{path}.{k}" if path else str(k), depth + 1, loc, out, budget)
+                child = f"{path}.{k}" if path else str(k)
+                if hint and isinstance(v, str | int) and not isinstance(v, bool) and _compact(k) in VALUE_KEYS:
+                    self._leaf(v, child, loc, out, budget, hint)
+                elif hint and v is hint:
+                    self._leaf(v, child, loc, out, budget, LABEL_MARK)
+                else:
+                    self._node(v, child, depth + 1, loc, out, budget)
         elif isinstance(node, list):
             if depth >= self.b.max_depth:
                 out.limits.add("depth")
@@ -144,13 +171,16 @@ class Walker:
         elif node is None or isinstance(node, bool):
             return
         else:
-            value = node if isinstance(node, str) else str(node)
-            if len(value) > MAX_VALUE_CHARS:
-                out.limits.add("value")
-                value = value[:MAX_VALUE_CHARS]
-            if value:
-                budget[0] -= 1
-                out.leaves.append(Leaf(loc, path or "$", value))
+            self._leaf(node, path, loc, out, budget, "")
+
+    def _leaf(self, node: Any, path: str, loc: str, out: WalkResult, budget: list[int], hint: str) -> None:
+        value = node if isinstance(node, str) else str(node)
+        if len(value) > MAX_VALUE_CHARS:
+            out.limits.add("value")
+            value = value[:MAX_VALUE_CHARS]
+        if value:
+            budget[0] -= 1
+            out.leaves.append(Leaf(loc, path or "$", value, hint))
 
     def walk_form(self, text: str, location: str, out: WalkResult) -> None:
         n = 0
@@ -204,6 +234,23 @@ class Walker:
             self.walk_json(text, f"{part}.body", out, bool(msg.get("body_incomplete") or msg.get("truncated")))
         elif kind == "form":
             self.walk_form(text, f"{part}.body", out)
+
+
+def _compact(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def sibling_hint(node: dict[str, Any]) -> str:
+    """The short text a naming sibling gives (``"passport"``, ``"Date of birth"``) when the object
+    also has a value field, or ''."""
+    hint, has_value = "", False
+    for k, v in node.items():
+        ck = _compact(k)
+        if not hint and isinstance(v, str) and 0 < len(v) <= MAX_HINT and ck in NAMING_KEYS:
+            hint = v
+        elif ck in VALUE_KEYS:
+            has_value = True
+    return hint if has_value else ""
 
 
 def form_key_path(key: str) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A single-node Apache Kafka 4.x broker (KRaft, broker+controller in one JVM) on 127.0.0.1,
-# run from the Maven Central jars that scripts/setup.d/kafka.sh caches outside the clone.
+# run from the Maven Central jars that scripts/setup.d/run/kafka.sh caches outside the clone.
 #
 #   scripts/kafka.sh start                    format the data dir once, start, wait until it answers
 #   scripts/kafka.sh stop                     SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT_S
@@ -140,8 +140,8 @@ EOF
 
 ensure_jars() {
   if [ ! -f "$LIB/.complete" ]; then
-    echo "kafka.sh: jars of Kafka $VERSION not in $LIB; fetching them (scripts/setup.d/kafka.sh)" >&2
-    bash "$HERE/setup.d/kafka.sh" >&2
+    echo "kafka.sh: jars of Kafka $VERSION not in $LIB; fetching them (scripts/setup.d/run/kafka.sh)" >&2
+    bash "$HERE/setup.d/run/kafka.sh" >&2
   fi
 }
 

@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# The main job end to end on this machine, with local defaults:
-#   a real Kafka broker on 127.0.0.1:9092 → the interceptor replays a bundled capture into topic
-#   `pairs` → kcat shows a message → the processor finds personal data (topic `detections`) →
-#   the map service builds the data-flow map and prints it (who sends what to whom, through which endpoint).
+# The main job on this machine, with local defaults.
+#
+# Live (default, as root): `interceptor demo` — a node of pods as network namespaces running real
+# services (plain HTTP, HTTPS through OpenSSL, a meshed pod, an external vendor), captured live by the
+# real agent → Kafka on 127.0.0.1:9092 → processor → map service; it prints the map URL and token and
+# keeps traffic flowing until Ctrl-C (120 s when not on a terminal), then removes all it made.
+#
+# --replay [CAPTURE] (no root needed): a real Kafka broker on 127.0.0.1:9092 → the interceptor replays
+#   a bundled capture into topic `pairs` → kcat shows a message → the processor finds personal data
+#   (topic `detections`) → the map service builds the data-flow map and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" != "--replay" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    if [ -t 0 ]; then exec interceptor demo; else exec interceptor demo --duration "${DEMO_DURATION:-120}"; fi
+  fi
+  echo "quickstart: not root, so no live demo; replaying the bundled capture instead (--replay)"
+else
+  shift
+fi
 BOOTSTRAP=127.0.0.1:${KAFKA_PORT:-9092}
 CAPTURE=${1:-examples/sample.pcap}
 MAP_DB=${MAP_DB:-/tmp/privacy-sensor-quickstart-map.db}

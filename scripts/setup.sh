@@ -1,23 +1,15 @@
 #!/usr/bin/env bash
-# Installs everything a fresh Debian 12 machine lacks for the sensor and its tests.
-# Idempotent: a second run installs nothing new. Each component adds a part in scripts/setup.d/.
+# Installs what RUNNING the sensor needs on a fresh Debian 12 machine, and nothing else: capture
+# (libpcap, iproute2), eBPF TLS (BCC, kernel headers), the Python package, the local Kafka broker's
+# jars, kcat for the quickstart's look at a record. What only the tests need (API server and etcd
+# builds, helm, image tooling, Chromium, PostgreSQL, tshark, Go...) is installed by
+# scripts/setup-tests.sh, which the test command runs itself.
+# Idempotent: a second run installs nothing new. Runtime parts live in scripts/setup.d/run/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DEBIAN_FRONTEND=noninteractive
-APT_PACKAGES="tcpdump tshark kcat libpcap-dev ethtool iptables iproute2 curl nginx-light psmisc"
-missing=""
-for p in $APT_PACKAGES $(cat scripts/setup.d/*.apt 2>/dev/null); do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  echo "setup: apt-get install$missing"
-  apt-get update -q >/dev/null
-  apt-get install -y -q $missing >/dev/null
-fi
-python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "Running pip as the 'root'" || true
-for part in scripts/setup.d/*.sh; do
-  [ -e "$part" ] || continue
-  echo "setup: $part"
-  bash "$part"
-done
+# shellcheck source=scripts/setup-lib.sh
+. scripts/setup-lib.sh
+apt_install libpcap-dev iproute2 ethtool curl psmisc $(cat scripts/setup.d/run/*.apt 2>/dev/null)
+pip_install -e .
+run_parts scripts/setup.d/run
 echo "setup: done"

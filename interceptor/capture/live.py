@@ -1,7 +1,8 @@
-"""Live libpcap taps on a node, all driven by one poll loop.
+"""Live taps on a node, all driven by one poll loop.
 
-Each tap is a non-blocking pypcap handle with the kernel BPF filter, snaplen and kernel buffer from
-config. A loopback tap of a meshed pod is opened by a helper thread that entered the pod's network
+Each tap is a non-blocking pypcap handle (``capture.source: pcap``) or one of our own TPACKET_V3
+rings (``ring``, ``capture/ring.py``: the one that can share an interface between worker processes
+through a fanout group), with the kernel BPF filter, snaplen and kernel buffer from config. A loopback tap of a meshed pod is opened by a helper thread that entered the pod's network
 namespace (``discovery.netns.run_in_netns``): the packet socket stays bound to that namespace while
 the loop reads it from the host. Dispatch is bounded per tap per turn so one busy interface cannot
 starve the others. Interfaces vanish when pods die: that closes the tap and counts
@@ -19,6 +20,7 @@ from typing import Any
 
 import pcap
 
+from interceptor.capture.ring import RingSocket
 from interceptor.config import CaptureConfig
 from interceptor.counters import Counters
 from interceptor.discovery.netns import NetnsError, run_in_netns
@@ -98,6 +100,56 @@ class PcapTap:
             self.handle = None
 
 
+class RingTap:
+    """The same tap on a TPACKET_V3 ring: opened here, or handed over already open (a worker gets
+    its member of the fanout group from the supervisor, see ``interceptor/workers.py``)."""
+
+    def __init__(self, spec: TapSpec, cfg: CaptureConfig, node: str, ring: RingSocket | None = None) -> None:
+        self.spec = spec
+        self.cfg = cfg
+        self.source = spec.source(node)
+        self.stats = TapStats()
+        self.ring = ring
+        self.handle: Any = ring  # what TapSet checks to know the tap is open
+        self.linktype = ring.linktype if ring is not None else 1
+        self.fd = ring.fd if ring is not None else -1
+        self.opened_at = time.monotonic()
+
+    def _activate(self) -> RingSocket:
+        cfg = self.cfg
+        return RingSocket.open(self.spec.interface, cfg.bpf_filter, cfg.snaplen, cfg.buffer_bytes,
+                               cfg.block_timeout_ms)
+
+    def open(self) -> None:
+        if self.ring is None:
+            self.ring = run_in_netns(self.spec.ns_path, self._activate) if self.spec.ns_path else self._activate()
+        self.handle = self.ring
+        self.linktype = self.ring.linktype
+        self.fd = self.ring.fd
+        self.opened_at = time.monotonic()
+
+    def dispatch(self, max_packets: int, on_packet: OnPacket) -> int:
+        assert self.ring is not None
+        n = self.ring.dispatch(max_packets, on_packet, self.source)
+        self.stats.packets += n
+        return n
+
+    def refresh_stats(self) -> tuple[int, int]:
+        assert self.ring is not None
+        before = self.stats.kernel_dropped
+        st = self.ring.refresh_stats()
+        self.stats.kernel_received, self.stats.kernel_dropped = st.received, st.dropped
+        return st.dropped - before, 0
+
+    def close(self) -> None:
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = self.handle = None
+
+
+Tap = PcapTap | RingTap
+
+
 class TapSet:
     """The set of open taps, kept in line with the discovery plan, read by one poll loop."""
 
@@ -106,8 +158,8 @@ class TapSet:
         self.counters = counters
         self.on_packet = on_packet
         self.node = node
-        self.taps: dict[tuple[str, str, str], PcapTap] = {}
-        self._by_fd: dict[int, PcapTap] = {}
+        self.taps: dict[tuple[str, str, str], Tap] = {}
+        self._by_fd: dict[int, Tap] = {}
         self._poller = select.poll()
         self._failed_once: set[tuple[str, str, str]] = set()
 
@@ -128,7 +180,7 @@ class TapSet:
         return opened, closed
 
     def _open(self, spec: TapSpec) -> bool:
-        tap = PcapTap(spec, self.cfg, self.node)
+        tap: Tap = RingTap(spec, self.cfg, self.node) if self.cfg.source == "ring" else PcapTap(spec, self.cfg, self.node)
         try:
             tap.open()
         except (OSError, NetnsError) as e:
@@ -140,12 +192,27 @@ class TapSet:
             tap.close()
             return False
         self._failed_once.discard(spec.key)
+        self.adopt(tap)
+        return True
+
+    def adopt(self, tap: Tap) -> None:
+        """Start reading a tap that is open (opened here, or received from the supervisor)."""
+        spec = tap.spec
+        if spec.key in self.taps:
+            self._close(spec.key)
         self.taps[spec.key] = tap
         self._by_fd[tap.fd] = tap
         self._poller.register(tap.fd, select.POLLIN)
         self.counters.inc("capture.tap_opened")
+        self.counters.set_gauge("capture.taps", len(self.taps))
         log.info("tap %s on %s (%s)", spec.kind, spec.interface, spec.netns)
-        return True
+
+    def drop_tap(self, key: tuple[str, str, str]) -> None:
+        """Stop reading a tap the plan no longer has (told by the supervisor)."""
+        if key in self.taps:
+            self._close(key)
+            self.counters.inc("capture.tap_closed")
+            self.counters.set_gauge("capture.taps", len(self.taps))
 
     def _close(self, key: tuple[str, str, str]) -> None:
         tap = self.taps.pop(key)
@@ -180,12 +247,17 @@ class TapSet:
             except OSError as e:
                 self._vanished(tap, str(e))
                 continue
+            except Exception:  # noqa: BLE001 - a bug on one packet must not stop the capture
+                self.counters.drop("pipeline_error")
+                if self.counters.dropped("pipeline_error") <= 5:
+                    log.exception("processing a packet from %s failed", tap.spec.interface)
+                continue
             if ev & _POLL_ERR and tap.spec.key in self.taps:
                 self._vanished(tap, f"poll event {ev:#x}")
         self.counters.inc("capture.packets", total)
         return total
 
-    def _vanished(self, tap: PcapTap, why: str) -> None:
+    def _vanished(self, tap: Tap, why: str) -> None:
         """The device went away under us (pod deleted): close the tap, count it, carry on."""
         self.counters.inc("capture.tap_vanished")
         log.info("tap on %s (%s) vanished: %s", tap.spec.interface, tap.spec.netns, why)
@@ -194,7 +266,7 @@ class TapSet:
         self.counters.set_gauge("capture.taps", len(self.taps))
 
     # -- statistics ---------------------------------------------------------------------------
-    def _account(self, tap: PcapTap) -> None:
+    def _account(self, tap: Tap) -> None:
         if tap.handle is None:
             return
         try:

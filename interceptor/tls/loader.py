@@ -6,6 +6,7 @@ rejected) the agent logs one line, counts ``tls.unavailable.<code>`` and goes on
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import subprocess
@@ -13,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from interceptor.config import TlsConfig
+from interceptor.tls import btf
+
+log = logging.getLogger(__name__)
 
 PROBES_C = Path(__file__).with_name("probes.c")
-MERGED_HEADERS = "/var/cache/privacy-sensor/ebpf/kernel-headers/current"  # scripts/setup.d/ebpf.sh
+MERGED_HEADERS = "/var/cache/privacy-sensor/ebpf/kernel-headers/current"  # scripts/setup.d/run/ebpf.sh
 CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 21, 38, 39
 PAGE = 4096
 
@@ -48,13 +52,13 @@ def import_bcc() -> Any:
         import bcc
     except ImportError as e:
         raise Unavailable("no_bcc", f"python module 'bcc' not importable ({e}); install python3-bpfcc and run "
-                          "scripts/setup.d/ebpf.sh (never 'pip install bcc')") from None
+                          "scripts/setup.d/run/ebpf.sh (never 'pip install bcc')") from None
     return bcc
 
 
 def kernel_headers(cfg: TlsConfig) -> str | None:
     """The header tree for BCC: the configured one, /lib/modules/<release>/build, or the merged tree
-    that setup.d/ebpf.sh builds from Debian's split -common/-amd64 packages. None: use BCC's default."""
+    that setup.d/run/ebpf.sh builds from Debian's split -common/-amd64 packages. None: use BCC's default."""
     if cfg.kernel_headers:
         if not os.path.isdir(cfg.kernel_headers):
             raise Unavailable("no_headers", f"tls.kernel_headers: {cfg.kernel_headers} is not a directory")
@@ -64,7 +68,7 @@ def kernel_headers(cfg: TlsConfig) -> str | None:
     if os.path.isdir(MERGED_HEADERS):
         return MERGED_HEADERS
     raise Unavailable("no_headers", f"no kernel headers: /lib/modules/{os.uname().release}/build is missing and "
-                      f"{MERGED_HEADERS} does not exist (install linux-headers-amd64, run scripts/setup.d/ebpf.sh)")
+                      f"{MERGED_HEADERS} does not exist (install linux-headers-amd64, run scripts/setup.d/run/ebpf.sh)")
 
 
 def raise_memlock() -> None:
@@ -112,10 +116,24 @@ def prepare(cfg: TlsConfig) -> Any:
     return BPF
 
 
+def hold_cflags(cfg: TlsConfig) -> list[str]:
+    """The struct offsets that let probes.c hold new programs at exec (tls.hold_new_programs), from
+    the running kernel's BTF; without BTF the program loads without holding (logged once)."""
+    if not cfg.hold_new_programs:
+        return []
+    try:
+        return btf.exec_hold_cflags()
+    except (OSError, btf.BtfError) as e:
+        log.warning("tls: no kernel BTF (%s): new programs are not held at exec; a short-lived program's "
+                    "first run may be missed", e)
+        return []
+
+
 def load(cfg: TlsConfig, extra_cflags: tuple[str, ...] = ()) -> Any:
     """Compile and load probes.c; returns the bcc.BPF object. Raises Unavailable with the reason."""
     BPF = prepare(cfg)  # noqa: N806 - a class
     cflags = [f"-DNCPU={possible_cpus()}", f"-DRING_PAGES={ring_pages(cfg.ring_buffer_bytes)}", *extra_cflags]
+    cflags += hold_cflags(cfg)
     try:
         return BPF(src_file=str(PROBES_C).encode(), cflags=cflags)
     except Exception as e:  # BCC raises bare Exception for compile and load errors

@@ -33,6 +33,8 @@
 
 #define KIND_OPENSSL 0
 #define KIND_GOTLS 1
+#define KIND_GNUTLS 2   // gnutls_record_send/recv: the shape of SSL_write/SSL_read, other names
+#define NKINDS 3
 #define EV_DATA 0
 #define EV_CLOSE 1
 #define EV_EXEC 2      // a process called exec: user space looks at it now, not at the next rescan
@@ -61,7 +63,7 @@ struct event_t {
     u32 len;       // bytes in data
     u8 type;       // EV_DATA, EV_CLOSE
     u8 dir;        // DIR_WRITE (this process sends), DIR_READ (it receives)
-    u8 kind;       // KIND_OPENSSL, KIND_GOTLS
+    u8 kind;       // KIND_OPENSSL, KIND_GOTLS, KIND_GNUTLS
     u8 pad[5];
     struct addr_t addr;  // of the connection's socket (family 0 when unknown)
     char comm[16];       // of the thread: the process may be gone before user space reads /proc
@@ -92,7 +94,8 @@ struct call_t {
     s32 fd;        // learnt from a read/write syscall made during the call
     u8 dir;
     u8 ex;
-    u8 pad[2];
+    u8 kind;       // of the library whose call this is (OpenSSL and GnuTLS share the return probe)
+    u8 pad;
 };
 
 struct conn_key_t {
@@ -123,7 +126,18 @@ BPF_HASH(skip_pids, u32, u8, 16384);     // processes excluded by config (and th
 // data is not copied. Cleared when the connection ends (SSL_free, Close, a new Go handshake on the
 // same pointer) or by user space.
 BPF_TABLE("lru_hash", struct pid_conn_t, u8, muted, 16384);
-BPF_ARRAY(lost, u64, 4);                 // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
+// The socket a traced process last received from, per thread, for TLS on memory BIOs (Node.js's
+// TLSWrap, and libraries driven by an event loop): the event loop recv()s a socket's bytes, feeds
+// them to OpenSSL and calls SSL_read for that connection at once, on the same thread, with no
+// socket syscall inside the call. Only processes that made a TLS call are remembered.
+struct thread_sk_t {
+    u64 sk;
+    u64 ts;
+};
+#define THREAD_SK_NS 2000000ULL  // the recv must be this recent (2 ms) to name the SSL_read's socket
+BPF_TABLE("lru_hash", u64, struct thread_sk_t, thread_sk, 16384);
+BPF_TABLE("lru_hash", u32, u8, tls_pids, 16384);
+BPF_ARRAY(lost, u64, NKINDS * 2);        // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
 
 // Data and close records are written without waking the reader: it polls with a timeout and takes
 // them in batches (a wake-up per record costs the traced programs a context switch on a busy node).
@@ -234,11 +248,16 @@ static __always_inline void emit_close(u32 pid, u64 conn, u8 kind) {
 
 // ---- OpenSSL ----------------------------------------------------------------------------------
 
-static __always_inline int ssl_entry(struct pt_regs *ctx, u8 dir, u8 ex) {
+static __always_inline int ssl_entry(struct pt_regs *ctx, u8 dir, u8 ex, u8 kind) {
     EMPTY_RETURN;
     u64 id = bpf_get_current_pid_tgid();
     if (skipped(id >> 32))
         return 0;
+    u32 pid = id >> 32;
+    if (!tls_pids.lookup(&pid)) {
+        u8 one = 1;
+        tls_pids.update(&pid, &one);
+    }
     struct call_key_t key = {.id = id};
     struct call_t call = {};
     call.conn = PT_REGS_PARM1(ctx);
@@ -247,14 +266,19 @@ static __always_inline int ssl_entry(struct pt_regs *ctx, u8 dir, u8 ex) {
     call.fd = -1;
     call.dir = dir;
     call.ex = ex;
+    call.kind = kind;
     calls.update(&key, &call);
     return 0;
 }
 
-int ssl_write_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 0); }
-int ssl_read_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 0); }
-int ssl_write_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 1); }
-int ssl_read_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 1); }
+int ssl_write_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 0, KIND_OPENSSL); }
+int ssl_read_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 0, KIND_OPENSSL); }
+int ssl_write_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 1, KIND_OPENSSL); }
+int ssl_read_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 1, KIND_OPENSSL); }
+// gnutls_record_send/recv(session, data, size) -> ssize_t: SSL_write/SSL_read's shape (a count
+// returned, negative on error or GNUTLS_E_AGAIN), so the same return probe copies the data.
+int gnutls_write_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 0, KIND_GNUTLS); }
+int gnutls_read_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 0, KIND_GNUTLS); }
 
 // Shared by the four return probes: the data is copied at return so that non-blocking retries
 // (which return <= 0) produce nothing and the length is what OpenSSL reports.
@@ -278,6 +302,12 @@ int ssl_return(struct pt_regs *ctx) {
     if (n == 0)
         return 0;
     u32 pid = id >> 32;
+    if (!c.sk && c.dir == DIR_READ) {   // a memory BIO: the socket this thread just received from
+        struct thread_sk_t *t = thread_sk.lookup(&id);
+        if (t && bpf_ktime_get_ns() - t->ts < THREAD_SK_NS)
+            c.sk = t->sk;
+        thread_sk.delete(&id);
+    }
     s32 fd = c.fd;
     if (fd >= 0) {
         struct pid_conn_t pk = {.pid = pid, .conn = c.conn};
@@ -285,11 +315,11 @@ int ssl_return(struct pt_regs *ctx) {
     } else {
         fd = known_fd(pid, c.conn);
     }
-    emit(pid, (u32)id, c.conn, c.dir, KIND_OPENSSL, fd, c.sk, c.buf, n);
+    emit(pid, (u32)id, c.conn, c.dir, c.kind, fd, c.sk, c.buf, n);
     return 0;
 }
 
-int ssl_free_entry(struct pt_regs *ctx) {
+static __always_inline int session_end(struct pt_regs *ctx, u8 kind) {
     u64 id = bpf_get_current_pid_tgid();
     if (skipped(id >> 32))
         return 0;
@@ -298,9 +328,12 @@ int ssl_free_entry(struct pt_regs *ctx) {
     struct conn_key_t cr = {.pid = id >> 32, .dir = DIR_READ, .conn = conn};
     if (!offsets.lookup(&ck) && !offsets.lookup(&cr))
         return 0;   // no data was seen on it: nothing to close
-    emit_close(id >> 32, conn, KIND_OPENSSL);
+    emit_close(id >> 32, conn, kind);
     return 0;
 }
+
+int ssl_free_entry(struct pt_regs *ctx) { return session_end(ctx, KIND_OPENSSL); }
+int gnutls_deinit_entry(struct pt_regs *ctx) { return session_end(ctx, KIND_GNUTLS); }
 
 // The socket under an SSL*: the fd of a read/write syscall made while an SSL call is in flight on
 // the same thread (works for SSL_set_fd and custom BIOs such as curl's, whatever the OpenSSL layout).
@@ -312,24 +345,35 @@ static __always_inline void note_fd(s64 fd) {
 }
 
 // The struct sock under the call in flight on this thread (OpenSSL by thread, Go through go_thread).
-static __always_inline void note_sk(u64 sk) {
-    u64 id = bpf_get_current_pid_tgid();
+// Returns 0 when no call is in flight.
+static __always_inline int note_sk(u64 id, u64 sk) {
     struct call_key_t key = {.id = id};
     struct call_t *call = calls.lookup(&key);
     if (!call) {
         struct call_key_t *gk = go_thread.lookup(&id);
         if (!gk)
-            return;
+            return 0;
         call = calls.lookup(gk);
         if (!call)
-            return;
+            return 0;
     }
     if (!call->sk)
         call->sk = sk;
+    return 1;
 }
 
-TRACEPOINT_PROBE(sock, sock_send_length) { note_sk((u64)args->sk); return 0; }
-TRACEPOINT_PROBE(sock, sock_recv_length) { note_sk((u64)args->sk); return 0; }
+TRACEPOINT_PROBE(sock, sock_send_length) { note_sk(bpf_get_current_pid_tgid(), (u64)args->sk); return 0; }
+TRACEPOINT_PROBE(sock, sock_recv_length) {
+    u64 id = bpf_get_current_pid_tgid();
+    if (note_sk(id, (u64)args->sk) || args->ret <= 0)
+        return 0;
+    u32 pid = id >> 32;
+    if (!tls_pids.lookup(&pid))
+        return 0;
+    struct thread_sk_t t = {.sk = (u64)args->sk, .ts = bpf_ktime_get_ns()};
+    thread_sk.update(&id, &t);
+    return 0;
+}
 
 #define TCP_ESTABLISHED 1
 #define TCP_CLOSE 7
@@ -522,13 +566,69 @@ int go_close_entry(struct pt_regs *ctx) {
 // ---- new programs --------------------------------------------------------------------------------
 // A Go binary's probes must be attached before its first TLS call: the periodic rescan alone would
 // miss every process younger than the scan interval.
+// Holding a new program at exec (tls.hold_new_programs): a program whose executable user space has
+// not classified yet is stopped (SIGSTOP) before its first instruction, so that a short-lived Go
+// client's probes are attached before it talks; user space classifies the file, attaches, adds it to
+// known_exes and sends SIGCONT. Only while user space is alive: its heartbeat (hold_ctl[0], ktime ns
+// written every poll) must be fresher than HOLD_FRESH_NS, so a dead agent never stops anybody.
+// Never a program with a controlling terminal: an interactive shell would report it as "Stopped"
+// and move it to the background (services in pods have no terminal).
+BPF_TABLE("lru_hash", u64, u8, known_exes, 65536);   // kernel (s_dev << 32 | i_ino) of classified files
+BPF_ARRAY(hold_ctl, u64, 1);
+#define HOLD_FRESH_NS 1000000000ULL
+#define SIG_STOP 19
+
+// The kernel's struct layouts come from its BTF (btf.py passes the offsets): the headers BCC
+// compiles against need not be the running kernel's. Without them, nothing is ever held.
+static __always_inline u64 read_ptr(u64 base, u64 off) {
+    u64 v = 0;
+    if (base)
+        bpf_probe_read_kernel(&v, sizeof(v), (void *)(base + off));
+    return v;
+}
+
+#ifdef OFF_TASK_SIGNAL
+#define CAN_HOLD 1
+static __always_inline int has_tty(u64 task) {
+    return read_ptr(read_ptr(task, OFF_TASK_SIGNAL), OFF_SIGNAL_TTY) != 0;
+}
+
+static __always_inline u64 exe_key(u64 task) {
+    u64 inode = read_ptr(read_ptr(read_ptr(task, OFF_TASK_MM), OFF_MM_EXE_FILE), OFF_FILE_INODE);
+    if (!inode)
+        return 0;
+    u64 ino = read_ptr(inode, OFF_INODE_INO);
+    u32 dev = 0;
+    u64 sb = read_ptr(inode, OFF_INODE_SB);
+    if (sb)
+        bpf_probe_read_kernel(&dev, sizeof(dev), (void *)(sb + OFF_SB_DEV));
+    return ((u64)dev << 32) ^ ino;
+}
+#else
+#define CAN_HOLD 0
+static __always_inline int has_tty(u64 task) { return 1; }
+static __always_inline u64 exe_key(u64 task) { return 0; }
+#endif
+
 TRACEPOINT_PROBE(sched, sched_process_exec) {
     struct notice_t ev = {};
     ev.ts = bpf_ktime_get_ns();
-    ev.pid = bpf_get_current_pid_tgid() >> 32;
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    ev.pid = pid;
     ev.fd = -1;
     ev.type = EV_EXEC;
     bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+    u32 zero = 0;
+    u64 *beat = hold_ctl.lookup(&zero);
+    if (CAN_HOLD && beat && *beat && ev.ts - *beat < HOLD_FRESH_NS && !skipped(pid)) {
+        u64 task = bpf_get_current_task();
+        u64 key = exe_key(task);
+        ev.conn = key;
+        if (key && !known_exes.lookup(&key) && !has_tty(task)) {
+            ev.dir = 1;   // held: user space must SIGCONT it
+            bpf_send_signal(SIG_STOP);
+        }
+    }
     events.ringbuf_output(&ev, sizeof(ev), BPF_RB_FORCE_WAKEUP);  // attach before it gets far
     return 0;
 }

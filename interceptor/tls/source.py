@@ -13,6 +13,7 @@ import ctypes
 import fnmatch
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.pairs import Endpoint
-from interceptor.tls import events, gotls, loader, openssl, procfs
+from interceptor.tls import events, gnutls, gotls, loader, openssl, procfs
 from interceptor.tls.attach import Attacher, ProbePoint, Target
 from interceptor.tls.ringbuf import RingReader
 
@@ -29,6 +30,11 @@ log = logging.getLogger(__name__)
 BYTES_KEY = {kind: f"tls.{kind}.bytes" for kind in events.KINDS}
 UNKNOWN = ("0.0.0.0", 0)
 DRAIN_BYTES = 8 << 20  # per poll: a full ring buffer is taken over several polls, packets go on meanwhile
+# A stream whose socket is not known at its first record (OpenSSL on a memory BIO, as in Node.js: the
+# kernel learns the socket at the first read, see probes.c thread_sk) holds its records, up to this
+# much and this long, so that its pairs carry the connection's addresses and not 0.0.0.0.
+HOLD_BYTES = 1 << 20
+HOLD_S = 2.0
 
 
 @dataclass
@@ -42,6 +48,15 @@ class PidInfo:
 
 
 @dataclass
+class Held:
+    """A record waiting for its stream's addresses, with what the stream check said of it."""
+
+    ev: events.Event
+    ts: float
+    gap: bool
+
+
+@dataclass
 class Stream:
     conn_id: tuple[Any, ...]
     a: Endpoint  # the traced process's end
@@ -50,6 +65,9 @@ class Stream:
     check: events.StreamCheck
     last: float
     muted: bool = False  # the kernel no longer copies its data (the pipeline does not follow it)
+    resolved: bool = True  # its addresses are known; else its records wait in ``held``
+    held: list[Held] = field(default_factory=list)
+    held_bytes: int = 0
 
 
 class TlsSource:
@@ -74,12 +92,14 @@ class TlsSource:
         self.streams: dict[tuple[str, int, int], Stream] = {}
         self._gen = 0
         self._wall = time.time() - time.monotonic()
-        self._lost_seen = [0, 0, 0, 0]
+        self._lost_seen = [0] * (2 * len(events.KINDS))  # probes.c lost[kind*2 + unreadable]
         self._skip = bpf["skip_pids"]
         self._skip[ctypes.c_uint32(os.getpid())] = ctypes.c_uint8(1)  # never trace the agent itself
         self._offsets = bpf["offsets"]
         self._lost = bpf["lost"]
         self._muted = bpf["muted"]
+        self._hold = bpf["hold_ctl"] if self.cfg.hold_new_programs else None
+        self._known_exes = bpf["known_exes"]
         ring = bpf["events"]
         self._reader = RingReader(ring.map_fd, ring.max_entries)
         self._next_scan = 0.0
@@ -95,6 +115,8 @@ class TlsSource:
     def poll(self, timeout_ms: int = 100) -> None:
         """Deliver waiting records to the pipeline; rescan processes when due."""
         self._wall = time.time() - time.monotonic()
+        if self._hold is not None:  # the heartbeat that lets the kernel hold new programs (probes.c)
+            self._hold[ctypes.c_int(0)] = ctypes.c_uint64(time.monotonic_ns())
         if timeout_ms:
             self._reader.wait(timeout_ms)  # sleeps until an exec record or the timeout ...
         self._consume()  # ... then takes the batch (data records wake nobody)
@@ -106,12 +128,13 @@ class TlsSource:
 
     def close(self) -> None:
         """Detach everything and end the open streams."""
-        self._consume()
+        if self._hold is not None:
+            self._hold[ctypes.c_int(0)] = ctypes.c_uint64(0)  # hold nobody from now on ...
+        self._consume()  # ... and let go of the ones held (their exec notices are in this batch)
         self._reader.close()
         ts = time.time()
-        for st in list(self.streams.values()):
-            self.pipeline.stream_close(st.conn_id, ts)
-        self.streams.clear()
+        for key, st in list(self.streams.items()):
+            self._end(key, st, ts)
         for t in self.targets.values():
             self.attacher.detach(t)
         self.targets.clear()
@@ -142,7 +165,11 @@ class TlsSource:
         st = self.streams.get(key)
         ts = ev.ts_ns / 1e9 + self._wall
         if ev.type == events.EV_EXEC:
-            self._exec(ev.pid, ev.comm)
+            try:
+                self._exec(ev.pid, ev.comm)
+            finally:
+                if ev.dir == events.EXEC_HELD:
+                    self._continue(ev)
             return
         if ev.type == events.EV_CLOSE:
             if st is not None:
@@ -163,13 +190,47 @@ class TlsSource:
             if st is None:
                 return
             verdict = "ok" if st.check.classify(ev) == "ok" else "gap"
-        if verdict == "gap":
+        st.last = ev.ts_ns / 1e9  # CLOCK_MONOTONIC, as time.monotonic()
+        if not st.resolved:
+            if ev.addrs:
+                self._resolve(st, ev.addrs)
+            elif self._may_hold(st, ev):
+                st.held.append(Held(ev, ts, verdict == "gap"))
+                st.held_bytes += len(ev.data)
+                return
+            else:
+                self._unresolved(st)
+        self._deliver(st, ev, ts, verdict == "gap")
+
+    @staticmethod
+    def _may_hold(st: Stream, ev: events.Event) -> bool:
+        if st.held_bytes + len(ev.data) > HOLD_BYTES:
+            return False
+        return not st.held or (ev.ts_ns - st.held[0].ev.ts_ns) / 1e9 < HOLD_S
+
+    def _deliver(self, st: Stream, ev: events.Event, ts: float, gap: bool) -> None:
+        if gap:
             self.counters.inc(f"tls.{ev.kind}.gaps")
             self.pipeline.stream_gap(st.conn_id, ev.dir)
-        st.last = ev.ts_ns / 1e9  # CLOCK_MONOTONIC, as time.monotonic()
         self.counters.counts[BYTES_KEY[ev.kind]] += len(ev.data)
         if not self.pipeline.feed_stream(st.conn_id, ev.dir, ts, ev.data, st.a, st.b, st.source) and not st.muted:
             self._mute(ev, st)
+
+    def _resolve(self, st: Stream, addrs: tuple[tuple[str, int], tuple[str, int]]) -> None:
+        """The socket became known: the held records go first, with the addresses."""
+        st.a, st.b = Endpoint(*addrs[0]), Endpoint(*addrs[1])
+        self.counters.inc("tls.addresses_late")
+        self._release(st)
+
+    def _unresolved(self, st: Stream) -> None:
+        """No socket after HOLD_S / HOLD_BYTES (or the stream ends): go on without addresses."""
+        self.counters.inc("tls.unresolved_addresses")
+        self._release(st)
+
+    def _release(self, st: Stream) -> None:
+        held, st.held, st.held_bytes, st.resolved = st.held, [], 0, True
+        for h in held:
+            self._deliver(st, h.ev, h.ts, h.gap)
 
     def _mute(self, ev: events.Event, st: Stream) -> None:
         """The pipeline does not follow this stream: stop copying its data in the kernel (half of
@@ -180,6 +241,8 @@ class TlsSource:
 
     def _end(self, key: tuple[str, int, int], st: Stream, ts: float) -> None:
         """Forget a stream here, in the pipeline and, if muted, in the kernel."""
+        if not st.resolved:
+            self._unresolved(st)
         del self.streams[key]
         self.pipeline.stream_close(st.conn_id, ts)
         if st.muted:  # (after an EV_CLOSE the kernel has removed it already)
@@ -195,16 +258,15 @@ class TlsSource:
         self._gen += 1
         # the kernel's record of the socket; /proc only for sockets older than the probes
         addrs = ev.addrs or procfs.fd_addresses(ev.pid, ev.fd, self.proc)
-        self.counters.inc("tls.addresses_from_kernel" if ev.addrs else "tls.addresses_from_proc")
-        if addrs is None:
-            self.counters.inc("tls.unresolved_addresses")
+        if addrs is not None:
+            self.counters.inc("tls.addresses_from_kernel" if ev.addrs else "tls.addresses_from_proc")
         local, remote = addrs or (UNKNOWN, UNKNOWN)
         command = info.command if info else ev.comm
         st = Stream(
             conn_id=("tls", ev.kind, ev.pid, ev.conn, self._gen),
             a=Endpoint(*local), b=Endpoint(*remote),
             source={"kind": ev.kind, "pid": ev.pid, "command": command},
-            check=events.StreamCheck(), last=time.monotonic(),
+            check=events.StreamCheck(), last=time.monotonic(), resolved=addrs is not None,
         )
         self.streams[key] = st
         self.counters.inc(f"tls.{ev.kind}.streams")
@@ -217,10 +279,12 @@ class TlsSource:
         for key, st in list(self.streams.items()):
             if now - st.last > self.idle_s or key[1] not in self.pids:
                 self._end(key, st, ts)  # a muted stream that is still alive is seen (and muted) again
+            elif st.held and now - st.held[0].ev.ts_ns / 1e9 >= HOLD_S:
+                self._unresolved(st)
         self.counters.set_gauge("tls.streams", len(self.streams))
 
     def _count_lost(self) -> None:
-        for i in range(4):
+        for i in range(len(self._lost_seen)):
             value = self._lost[ctypes.c_int(i)].value
             delta, self._lost_seen[i] = value - self._lost_seen[i], value
             if delta:
@@ -261,6 +325,20 @@ class TlsSource:
         if info is not None and not info.excluded:
             self._scan_pid(pid, info)
 
+    def _continue(self, ev: events.Event) -> None:
+        """A program the kernel stopped at exec (tls.hold_new_programs): its file is classified and,
+        if it is Go or has OpenSSL in it, attached; let it run, and never hold that file again."""
+        self._known_exes[ctypes.c_uint64(ev.conn)] = ctypes.c_uint8(1)
+        try:
+            os.kill(ev.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            return
+        held_ms = (time.monotonic_ns() - ev.ts_ns) / 1e6
+        self.counters.inc("tls.held_programs")
+        self.counters.set_gauge("tls.last_hold_ms", round(held_ms, 2))
+        if held_ms > self.counters.gauges.get("tls.max_hold_ms", 0.0):
+            self.counters.set_gauge("tls.max_hold_ms", round(held_ms, 2))
+
     def _wanted(self, pid: int, command: str) -> bool | None:
         if self.cfg.include_commands and not any(fnmatch.fnmatchcase(command, g) for g in self.cfg.include_commands):
             return False
@@ -294,10 +372,10 @@ class TlsSource:
                 info.ssl_found = True
                 return
             self._use(pid, info, f"{self.proc}/{pid}/exe", exe_file=True)
-        if not self.cfg.openssl:
+        if not (self.cfg.openssl or self.cfg.gnutls):
             return
         for m in procfs.file_mappings(pid, self.proc) or []:
-            if openssl.is_libssl(m.path):
+            if (self.cfg.openssl and openssl.is_libssl(m.path)) or (self.cfg.gnutls and gnutls.is_libgnutls(m.path)):
                 info.ssl_found = True
                 self._use(pid, info, procfs.in_root(pid, m.path.removesuffix(" (deleted)"), self.proc))
 
@@ -334,6 +412,8 @@ class TlsSource:
             points, kind = gotls.probe_points(path), "gotls"
         if points is None and self.cfg.openssl:  # a library, or an executable with OpenSSL linked in
             points, kind = openssl.probe_points(path), "openssl"
+        if points is None and self.cfg.gnutls:
+            points, kind = gnutls.probe_points(path), "gnutls"
         if not points:
             self.not_probeable.add(key)  # not OpenSSL nor Go with crypto/tls: never look again
             return None

@@ -29,7 +29,7 @@ class Insn(NamedTuple):
 
 def instructions(code: bytes, addr: int) -> Iterator[Insn]:
     """The instructions of ``code`` (a function's bytes at virtual address ``addr``)."""
-    import capstone  # installed by scripts/setup.d/ebpf.sh
+    import capstone  # installed by scripts/setup.d/run/ebpf.sh
 
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     md.skipdata = True  # go on past padding/odd bytes instead of stopping

@@ -205,18 +205,20 @@ def test_non_http_connection_is_ignored() -> None:
     assert pairs == [] and c.get("http.non_http_streams") == 2 and c.drops() == {}
 
 
-def test_upgrade_stops_parsing() -> None:
+def test_upgrade_is_a_pair_then_parsing_stops() -> None:
     req = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
     resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
     pairs, c = exchange([(0, req), (1, resp), (0, b"\x81\x05hello"), (1, b"\x81\x02hi")])
-    assert pairs == [] and c.get("http.upgraded_connections") == 1
+    assert [(p.request.target, p.response.status) for p in pairs] == [("/ws", 101)]
+    assert c.get("http.upgraded_connections") == 1 and not c.drops()
 
 
 def test_start_line_and_header_parsing() -> None:
     assert parse_start_line("GET /a?b=1 HTTP/1.1", None) == (True, ("GET", "/a?b=1", "HTTP/1.1"))
     assert parse_start_line("HTTP/1.0 404 Not Found", None) == (False, ("HTTP/1.0", "404", "Not Found"))
     assert parse_start_line("HTTP/1.1 200", "response") == (False, ("HTTP/1.1", "200", ""))
-    assert parse_start_line("get / HTTP/1.1", None) is None
+    assert parse_start_line("get / HTTP/1.1", None) == (True, ("get", "/", "HTTP/1.1"))  # any token (RFC 9110 9.1)
+    assert parse_start_line("G@T / HTTP/1.1", None) is None
     assert parse_start_line("GET / HTTP/2.0", None) is None
     assert parse_start_line("GET / HTTP/1.1", "response") is None
     headers, index = parse_headers("A: 1\r\nX-Long: a\r\n  b\r\nA: 2\r\nbroken line\r\nB:  spaced  ")
@@ -254,10 +256,10 @@ def test_both_ends_of_one_tls_connection_yield_one_pair() -> None:
 
 
 def test_stream_not_http_is_given_up() -> None:
-    """Both directions not HTTP (HTTP/2, a database protocol over TLS): feed_stream says the bytes are
-    of no use, so the TLS source stops copying them."""
+    """Both directions not HTTP (a database protocol over TLS): feed_stream says the bytes are of no
+    use, so the TLS source stops copying them. (HTTP/2 is read: tests/interceptor/test_h2_pipeline.py.)"""
     p, pairs, c = make()
     src = {"kind": "openssl", "pid": 10}
-    assert p.feed_stream("c", 0, 1.0, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", A, B, src)
-    assert not p.feed_stream("c", 1, 1.1, b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", A, B, src)
+    assert p.feed_stream("c", 0, 1.0, b"\x00\x00\x00\x29\x00\x03\x00\x00user\x00postgres\x00\x00", A, B, src)
+    assert not p.feed_stream("c", 1, 1.1, b"R\x00\x00\x00\x08\x00\x00\x00\x00S\x00\x00\x00\x16", A, B, src)
     assert pairs == [] and c.get("http.non_http_streams") == 2

@@ -108,6 +108,7 @@ def test_authorization_headers() -> None:
     assert C.classify_header("authorization", "Bearer opaque-token-1234") == ["auth_bearer"]
     assert C.classify_header("authorization", "Basic dXNlcjpwYXNzd29yZA==") == ["auth_basic"]
     assert C.classify_header("authorization", "Basic bm9jb2xvbg==") == []  # no user:password inside
+    assert C.classify_header("authorization", "Basic 8xLOxBtZp8qJ3nVw-aYcT2rD5") == ["auth_basic"]  # not base64: a token
     assert C.classify_header("x-forwarded-for", "203.0.113.7, 10.0.0.1") == ["ip_address"]
     assert C.classify_header("x-api-key", "AIza" + "x1" * 17 + "y") == ["api_key"]
 

@@ -230,6 +230,27 @@ def test_short_lived_go_client_run_again(tls_harness: TlsHarness, go_tlsprog, tl
     assert {p.source["kind"] for p in got} == {"gotls"}
 
 
+def test_short_lived_go_client_first_run(tls_harness: TlsHarness, go_tlsprog, tls_certs, tmp_path) -> None:
+    """tls.hold_new_programs: each run is a new copy of the binary (a file never attached before),
+    talking at once and exiting within milliseconds; the kernel holds it at exec until its probes are
+    attached, so every run's first exchange is captured — 20 runs in a row."""
+    h = tls_harness
+    server, port = h.start_server(*h.python("server", *tls_certs))
+    h.wait_attached(server.pid)
+    held_before = h.counters.get("tls.held_programs")
+    for run in range(20):
+        binary = tmp_path / f"tlsprog-{run}"
+        shutil.copy(go_tlsprog[0], binary)  # a new inode: nothing attached to it yet
+        client = h.spawn(str(binary), "client", f"https://127.0.0.1:{port}/first{run}", "120", stdin=True)
+        client.communicate("go\n", timeout=30)
+        assert client.returncode == 0
+        got = h.wait_pairs(lambda p, pid=client.pid: p.source.get("pid") == pid, 1, timeout=10)
+        assert [p.request.target for p in got] == [f"/first{run}/0"], f"run {run} missed"
+        assert got[0].source["kind"] == "gotls"
+    assert h.counters.get("tls.held_programs") - held_before >= 20
+    assert h.counters.gauges["tls.max_hold_ms"] < 5000
+
+
 def test_one_pair_per_connection_mutes_the_mirror(tls_certs, tmp_path) -> None:
     """The agent's default: with both ends traced, each exchange gives one pair, and once the pipeline
     calls the other end's stream a mirror the kernel stops copying it (half of all records)."""

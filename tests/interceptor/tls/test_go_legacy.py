@@ -28,7 +28,7 @@ SIZES = [200, 70_000, 1_000_000]
 def go119_tlsprog() -> tuple[str, str]:
     """(normal, stripped) builds of testdata/tlsprog.go with Go 1.19 (cached like go_tlsprog)."""
     if not os.access(GO119, os.X_OK):
-        pytest.skip(f"no Go 1.19 at {GO119} (apt-get install golang-1.19-go, see scripts/setup.d/ebpf.apt)")
+        pytest.skip(f"no Go 1.19 at {GO119} (apt-get install golang-1.19-go, see scripts/setup.d/tls.apt)")
     return build_tlsprog(GO119)
 
 

@@ -3,7 +3,7 @@
 # pom in scripts/kafka/pom.xml. Jars and Maven's local repository live outside the clone, so a
 # second run downloads nothing. Java 17 and Maven come with the machine image.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 CACHE="${KAFKA_CACHE:-/var/cache/privacy-sensor/kafka}"
 VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)"
 LIB="$CACHE/lib-$VERSION"

@@ -1,0 +1,289 @@
+"""Our own AF_PACKET TPACKET_V3 capture socket (``capture.source: ring``), with PACKET_FANOUT.
+
+pypcap reads the same kind of ring but cannot join a fanout group, which is what lets
+``capture.workers`` processes share one interface. A ``RingSocket`` is:
+
+- ``socket(AF_PACKET, SOCK_RAW, 0)`` (protocol 0: it receives nothing until bound), a TPACKET_V3
+  receive ring of ``block_count`` blocks mapped into this process, a drop-all classic BPF filter;
+- bound to the interface, optionally joined to a fanout group, and only then given the real filter
+  (``capture.bpf_filter`` compiled by libpcap's ``pcap_compile`` for the link type), so no packet is
+  read before the socket is where it belongs (the same order libpcap follows);
+- read a block at a time: the kernel hands whole blocks to user space (TP_STATUS_USER), we walk the
+  packet headers with ``struct`` on the mapping, copy each frame out and give the block back.
+
+Kernel numbers come from PACKET_STATISTICS (which resets on read, so they are accumulated here).
+The fanout mode is PACKET_FANOUT_HASH: the kernel demultiplexes with ``__skb_get_hash_symmetric``,
+a flow hash of the sorted addresses and ports, so both directions of a TCP connection land in the
+same member (tests/interceptor/capture/test_ring.py checks it on real traffic).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import mmap
+import os
+import select
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+SOL_PACKET = 263
+PACKET_RX_RING = 5
+PACKET_STATISTICS = 6
+PACKET_VERSION = 10
+PACKET_FANOUT = 18
+TPACKET_V3 = 2
+PACKET_FANOUT_HASH = 0
+PACKET_FANOUT_FLAG_DEFRAG = 0x8000  # IP fragments are reassembled before hashing (ports known)
+SO_ATTACH_FILTER = 26
+ETH_P_ALL = 0x0003
+TP_STATUS_KERNEL = 0
+TP_STATUS_USER = 1
+SIOCGIFHWADDR = 0x8927
+ARPHRD_ETHER = 1
+ARPHRD_LOOPBACK = 772
+ARPHRD_NONE = 0xFFFE
+PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+
+# tpacket_block_desc: version, offset_to_priv, then tpacket_hdr_v1: block_status, num_pkts,
+# offset_to_first_pkt, blk_len, ...
+_block_hdr = struct.Struct("=8xIII").unpack_from
+_block_status = struct.Struct("=I")
+# tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, tp_net
+_pkt_hdr = struct.Struct("=IIII4x4xH").unpack_from
+_DROP_ALL = struct.pack("=HBBI", 0x06, 0, 0, 0)  # BPF_RET|BPF_K 0: accept nothing
+
+OnPacket = Callable[[float, bytes, int, Any], None]
+
+
+class RingError(OSError):
+    """The ring socket could not be set up (bad filter, unsupported link, no permission)."""
+
+
+@dataclass(slots=True)
+class RingStats:
+    """Cumulative kernel numbers of one ring socket (PACKET_STATISTICS, summed)."""
+
+    received: int = 0  # passed the filter (including the dropped ones)
+    dropped: int = 0  # the ring was full: the kernel discarded them
+    freeze_q: int = 0  # blocks the kernel found still owned by user space
+
+
+def compile_filter(expression: str, linktype: int, snaplen: int) -> bytes:
+    """``expression`` compiled by libpcap for ``linktype`` as an array of ``struct sock_filter``."""
+    lib = _libpcap()
+    handle = lib.pcap_open_dead(linktype, snaplen)
+    if not handle:
+        raise RingError("pcap_open_dead failed")
+    prog = _BpfProgram()
+    try:
+        if lib.pcap_compile(handle, ctypes.byref(prog), expression.encode(), 1, PCAP_NETMASK_UNKNOWN) != 0:
+            raise RingError(f"capture.bpf_filter {expression!r}: {lib.pcap_geterr(handle).decode(errors='replace')}")
+        code = ctypes.string_at(prog.bf_insns, prog.bf_len * 8)  # struct bpf_insn == struct sock_filter
+        lib.pcap_freecode(ctypes.byref(prog))
+        return code
+    finally:
+        lib.pcap_close(handle)
+
+
+class _BpfProgram(ctypes.Structure):
+    _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.c_void_p)]
+
+
+_LIB: list[Any] = []
+
+
+def _libpcap() -> Any:
+    if not _LIB:
+        name = ctypes.util.find_library("pcap") or "libpcap.so.0.8"
+        lib = ctypes.CDLL(name)
+        lib.pcap_open_dead.restype = ctypes.c_void_p
+        lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.pcap_compile.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32]
+        lib.pcap_geterr.restype = ctypes.c_char_p
+        lib.pcap_geterr.argtypes = [ctypes.c_void_p]
+        lib.pcap_freecode.argtypes = [ctypes.c_void_p]
+        lib.pcap_close.argtypes = [ctypes.c_void_p]
+        _LIB.append(lib)
+    return _LIB[0]
+
+
+def attach_filter(sock: socket.socket, code: bytes) -> None:
+    """SO_ATTACH_FILTER with a ``struct sock_fprog`` pointing at ``code``."""
+    buf = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("@HP", len(code) // 8, ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)  # the kernel copies the program
+
+
+def link_type(sock: socket.socket, interface: str) -> int:
+    """The pcap link type of ``interface`` from its ARPHRD type (SIOCGIFHWADDR)."""
+    req = struct.pack("16s16x", interface.encode()[:15])
+    arphrd = struct.unpack_from("=16xH", fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, req))[0]
+    if arphrd in (ARPHRD_ETHER, ARPHRD_LOOPBACK):  # Linux loopback frames carry a zeroed Ethernet header
+        return LINKTYPE_ETHERNET
+    if arphrd == ARPHRD_NONE:  # tun, wireguard: IP packets with no link header
+        return LINKTYPE_RAW
+    raise RingError(f"{interface}: link type ARPHRD {arphrd} is not supported by the ring source (use pcap)")
+
+
+def fanout_group(interface_index: int, salt: int) -> int:
+    """A fanout group id for one interface of one agent: group ids are per network namespace, and
+    every member must be on the same device, so each tapped interface needs its own id."""
+    return (salt * 1031 + interface_index) & 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class RingShape:
+    """What a process needs to map a ring socket made elsewhere (sent over a Unix socket)."""
+
+    interface: str
+    linktype: int
+    block_size: int
+    block_count: int
+
+
+def open_ring_sockets(interface: str, bpf_filter: str, snaplen: int, buffer_bytes: int,
+                      block_timeout_ms: int, members: int = 1, fanout: int | None = None,
+                      ) -> tuple[list[socket.socket], RingShape]:
+    """``members`` ring sockets on ``interface`` (in the current network namespace), all in fanout
+    group ``fanout`` when given. Each gets the real filter only after every one has joined, so no
+    connection is split by the group changing size under it."""
+    socks: list[socket.socket] = []
+    try:
+        probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        socks.append(probe)
+        linktype = link_type(probe, interface)
+        code = compile_filter(bpf_filter, linktype, snaplen)
+        block_size, block_count = ring_geometry(buffer_bytes, snaplen)
+        frame = 2048  # tp_frame_size: only checked for consistency in V3 (packets are packed)
+        req = struct.pack("=7I", block_size, block_count, frame, block_size // frame * block_count,
+                          block_timeout_ms, 0, 0)
+        for i in range(members):
+            sock = probe if i == 0 else socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            if i:
+                socks.append(sock)
+            sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+            sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
+            attach_filter(sock, _DROP_ALL)  # protocol 0 receives nothing; this holds once bound
+            sock.bind((interface, ETH_P_ALL))
+            if fanout is not None:
+                mode = (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16  # above a signed int
+                sock.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("=I", fanout | mode))
+        for sock in socks:
+            attach_filter(sock, code)
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks, RingShape(interface, linktype, block_size, block_count)
+
+
+class RingSocket:
+    """A ring socket mapped into this process, read a block at a time."""
+
+    def __init__(self, sock: socket.socket, shape: RingShape) -> None:
+        self.sock = sock
+        self.shape = shape
+        self.interface = shape.interface
+        self.linktype = shape.linktype
+        self.block_size = shape.block_size
+        self.block_count = shape.block_count
+        self.stats = RingStats()
+        self.fd = sock.fileno()
+        try:
+            self.ring: mmap.mmap | None = mmap.mmap(self.fd, self.block_size * self.block_count,
+                                                    mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError:
+            sock.close()
+            raise
+        self.block = 0  # the next block to look at
+        self.offset = 0  # inside the current block when a dispatch stopped mid-block
+        self.left = 0  # packets left in the current block
+
+    @classmethod
+    def open(cls, interface: str, bpf_filter: str, snaplen: int, buffer_bytes: int,
+             block_timeout_ms: int) -> RingSocket:
+        """One ring on ``interface`` of the current namespace, no fanout."""
+        socks, shape = open_ring_sockets(interface, bpf_filter, snaplen, buffer_bytes, block_timeout_ms)
+        return cls(socks[0], shape)
+
+    def dispatch(self, max_packets: int, on_packet: OnPacket, arg: Any) -> int:
+        """Hand up to ``max_packets`` ready packets to ``on_packet(ts, frame, linktype, arg)``; each
+        block goes back to the kernel as soon as its last packet is read. Returns the count."""
+        ring = self.ring
+        if ring is None:
+            raise OSError("ring closed")
+        n = 0
+        linktype = self.linktype
+        bsize = self.block_size
+        while n < max_packets:
+            base = self.block * bsize
+            if not self.left:
+                status, num, first = _block_hdr(ring, base)
+                if not status & TP_STATUS_USER:
+                    break
+                self.left, self.offset = num, base + first
+            off = self.offset
+            take = min(self.left, max_packets - n)
+            i = -1
+            try:
+                for i in range(take):  # noqa: B007 - read after the loop when on_packet raised
+                    nxt, sec, nsec, snap, mac = _pkt_hdr(ring, off)
+                    start = off + mac
+                    off += nxt  # before the call: a packet whose processing raised is done with
+                    on_packet(sec + nsec * 1e-9, ring[start : start + snap], linktype, arg)
+            finally:
+                self.offset = off
+                self.left -= i + 1
+            n += take
+            left = self.left
+            if not left:
+                _block_status.pack_into(ring, base + 8, TP_STATUS_KERNEL)  # give the block back
+                self.block = (self.block + 1) % self.block_count
+        return n
+
+    def ready(self) -> bool:
+        """A block is waiting (what poll would say, without the system call)."""
+        ring = self.ring
+        return ring is not None and bool(
+            self.left or _block_hdr(ring, self.block * self.block_size)[0] & TP_STATUS_USER)
+
+    def refresh_stats(self) -> RingStats:
+        """Add the kernel's counts since the last call (PACKET_STATISTICS resets them)."""
+        raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 12)
+        packets, drops, freeze = struct.unpack("=III", raw)
+        st = self.stats
+        st.received += packets  # tp_packets counts the dropped ones too
+        st.dropped += drops
+        st.freeze_q += freeze
+        return st
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until a block is ready or ``timeout_s`` passed (tests, simple readers)."""
+        if self.ready():
+            return True
+        select.select([self.fd], [], [], timeout_s)
+        return self.ready()
+
+    def close(self) -> None:
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
+        self.sock.close()
+
+
+def ring_geometry(buffer_bytes: int, snaplen: int) -> tuple[int, int]:
+    """(block size, block count) for about ``buffer_bytes`` of ring. A block must hold the largest
+    frame (``snaplen`` plus the packet header), and is kept that small (a power of two pages, as
+    libpcap does): the kernel retires a block at every timeout even when little is in it, so at low
+    rates the number of blocks, not their size, is what the reader's latency is measured against."""
+    block = os.sysconf("SC_PAGE_SIZE")
+    while block < snaplen + 512:  # tpacket3_hdr + sockaddr_ll, aligned
+        block <<= 1
+    return block, max(4, buffer_bytes // block)

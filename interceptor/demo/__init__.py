@@ -1,0 +1,1 @@
+"""A live demo node (``interceptor demo``): real pods as network namespaces, the real agent, Kafka, the map."""

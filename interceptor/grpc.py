@@ -1,0 +1,134 @@
+"""gRPC over HTTP/2: what a call is (service, method, status) and its length-prefixed messages.
+
+A gRPC body is a sequence of messages, each a 1-byte compressed flag, a 4-byte big-endian length
+and the message (compressed with the ``grpc-encoding`` of that half when the flag is set). Status
+and message come from the response's trailers, or from the headers of a trailers-only response.
+Messages are decoded schema-less (``protobuf``) for the processor; each half keeps at most
+``max_messages`` of them, the rest counted.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from interceptor import protobuf
+from interceptor.counters import Counters
+from interceptor.http import UnsupportedEncoding, decode_content
+from interceptor.pairs import Message
+
+GRPC_TYPES = ("application/grpc",)  # and application/grpc+proto, +json...
+
+
+def is_grpc(content_type: str) -> bool:
+    return content_type.startswith(GRPC_TYPES)
+
+
+def service_method(path: str) -> tuple[str, str]:
+    """``/package.Service/Method`` → (``package.Service``, ``Method``); ("", "") if not that shape."""
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) == 3 and not parts[0] and parts[1] and parts[2]:
+        return parts[1], parts[2]
+    return "", ""
+
+
+@dataclass(slots=True)
+class GrpcCall:
+    service: str
+    method: str
+    status: int | None = None  # grpc-status; None when the call has no trailers (cut, reset)
+    message: str = ""  # grpc-message, percent-decoded
+    request_messages: list[Any] = field(default_factory=list)
+    response_messages: list[Any] = field(default_factory=list)
+    messages_omitted: int = 0  # past the per-half bound, or not decodable
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "method": self.method,
+            "status": self.status,
+            "message": self.message,
+            "request_messages": self.request_messages,
+            "response_messages": self.response_messages,
+            "messages_omitted": self.messages_omitted,
+        }
+
+
+@dataclass(slots=True)
+class Messages:
+    values: list[Any]
+    omitted: int = 0
+
+
+def call_of(request: Message, response: Message, path: str, counters: Counters, max_messages: int,
+            limit: int) -> GrpcCall:
+    service, method = service_method(path)
+    status_text = response.header("grpc-status")
+    status = int(status_text) if status_text is not None and status_text.isdigit() else None
+    req = messages(request, counters, max_messages, limit)
+    resp = messages(response, counters, max_messages, limit)
+    counters.counts["grpc.calls"] += 1
+    return GrpcCall(service, method, status, urllib.parse.unquote(response.header("grpc-message") or ""),
+                    req.values, resp.values, req.omitted + resp.omitted)
+
+
+def messages(msg: Message, counters: Counters, max_messages: int, limit: int) -> Messages:
+    """The decoded messages of one half's body (bounded in count; each at most ``limit`` bytes once
+    decompressed)."""
+    body = msg.body
+    encoding = (msg.header("grpc-encoding") or "identity").strip().lower()
+    proto = msg.content_type in ("application/grpc", "application/grpc+proto")
+    out = Messages([])
+    pos, end = 0, len(body)
+    while pos + 5 <= end:
+        flag = body[pos]
+        length = int.from_bytes(body[pos + 1:pos + 5], "big")
+        data = body[pos + 5:pos + 5 + length]
+        pos += 5 + length
+        counters.counts["grpc.messages"] += 1
+        if len(out.values) >= max_messages:
+            out.omitted += 1
+            continue
+        if len(data) < length:  # the half was truncated inside this message
+            out.omitted += 1
+            counters.inc("grpc.messages_cut")
+            break
+        if flag & 1:
+            data = _decompress(encoding, data, limit, counters)
+            if data is None:
+                out.omitted += 1
+                continue
+        out.values.append(_value(data, proto, counters))
+    if 0 < end - pos < 5:
+        out.omitted += 1
+        counters.inc("grpc.messages_cut")
+    return out
+
+
+def _decompress(encoding: str, data: bytes, limit: int, counters: Counters) -> bytes | None:
+    try:
+        decoded, complete = decode_content(encoding, data, limit)
+    except UnsupportedEncoding:
+        counters.inc("grpc.unknown_encoding")
+        return None
+    except (zlib.error, ValueError):
+        counters.inc("grpc.decompress_errors")
+        return None
+    if not complete:
+        counters.inc("grpc.decompression_limit_hits")
+        return None
+    return decoded
+
+
+def _value(data: bytes, proto: bool, counters: Counters) -> Any:
+    if proto:
+        try:
+            return protobuf.decode(data)
+        except protobuf.NotProtobuf:
+            counters.inc("grpc.not_protobuf")
+    try:
+        return data.decode("utf-8")  # application/grpc+json and friends
+    except UnicodeDecodeError:
+        return protobuf.opaque(data)

@@ -1,0 +1,188 @@
+"""HPACK header-block decoding for a passive observer (RFC 7541), tolerant of a dynamic table it
+cannot know.
+
+``hpack.Decoder`` (python-hyper) is an endpoint's decoder: it raises ``InvalidTableIndex`` on the
+first reference to an entry it never saw and its state is unusable afterwards, so a connection
+joined mid-way (agent started late, capture began late) or one with capture loss yields nothing.
+This decoder keeps hpack's static table and Huffman code but owns the dynamic table so that it can
+say *which* fields it does not know instead of failing:
+
+- Entries are numbered from the newest (index 62), so the entries inserted since we started
+  watching keep exact positions whatever came before: a reference to one of them is decoded
+  exactly, a reference beyond them is counted as unknown (``HeaderBlock.unknown``) and its field
+  left out. Nothing is ever guessed: a field is either decoded exactly or not emitted.
+- A literal with incremental indexing is learned (a literal with an unknown indexed *name* is
+  learned as a placeholder, so later positions stay exact).
+- Eviction only ever removes the oldest entries, so it never shifts a position; ours are evicted by
+  the size the encoder last announced (a size update, else the default 4096). Evicting too early
+  costs an "unknown" later, never a wrong field; too late costs only memory (never referenced).
+- ``lose_state()`` (a gap in the direction, or a block we could not read) forgets every entry and
+  goes back to the joined-late state: positions after unseen insertions are no longer known.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from hpack.huffman_table import decode_huffman
+from hpack.table import HeaderTable
+
+Headers = list[tuple[str, str]]
+
+DEFAULT_TABLE_SIZE = 4096
+MAX_TABLE_SIZE = 64 * 1024  # our bound on one direction's table, whatever SETTINGS allow
+ENTRY_OVERHEAD = 32  # RFC 7541 4.1
+STATIC: tuple[tuple[str, str], ...] = tuple(
+    (n.decode("latin-1"), v.decode("latin-1")) for n, v in HeaderTable.STATIC_TABLE
+)
+N_STATIC = len(STATIC)  # 61
+_UNKNOWN = None  # a placeholder entry: learned position, unknown name
+
+
+class HpackError(ValueError):
+    """The block is not valid HPACK (truncated, bad Huffman, impossible index)."""
+
+
+@dataclass(slots=True)
+class HeaderBlock:
+    headers: Headers
+    unknown: int = 0  # fields left out: they referenced table entries we never saw
+
+
+class Decoder:
+    """One direction's HPACK state. ``joined_late``: we did not see the connection start."""
+
+    __slots__ = ("entries", "size", "max_size", "joined_late", "unknown_refs")
+
+    def __init__(self, joined_late: bool = False, max_size: int = DEFAULT_TABLE_SIZE) -> None:
+        self.entries: deque[tuple[str | None, str, int]] = deque()  # newest first: (name, value, size)
+        self.size = 0
+        self.max_size = min(max_size, MAX_TABLE_SIZE)
+        self.joined_late = joined_late
+        self.unknown_refs = 0
+
+    def lose_state(self) -> None:
+        """Bytes of this direction were lost: what we knew of the table no longer holds."""
+        self.entries.clear()
+        self.size = 0
+        self.joined_late = True
+
+    def decode(self, block: bytes) -> HeaderBlock:
+        """Decode one complete header block (HEADERS + CONTINUATION fragments joined)."""
+        out: Headers = []
+        unknown = 0
+        pos, end = 0, len(block)
+        while pos < end:
+            b = block[pos]
+            if b & 0x80:  # indexed field
+                index, pos = _integer(block, pos, 7)
+                field = self._lookup(index)
+                if field is None:
+                    unknown += 1
+                else:
+                    out.append(field)
+            elif b & 0x40:  # literal with incremental indexing
+                name, value, pos = self._literal(block, pos, 6)
+                self._add(name, value)
+                if name is None:
+                    unknown += 1
+                else:
+                    out.append((name, value))
+            elif b & 0x20:  # dynamic table size update
+                # The only thing that changes the encoder's table size (SETTINGS merely allow it).
+                # Clamped for memory: evicting earlier than the encoder costs unknowns, not errors.
+                size, pos = _integer(block, pos, 5)
+                if size > MAX_TABLE_SIZE:
+                    self.joined_late = True  # references past our bound become unknowns, not errors
+                self.max_size = min(size, MAX_TABLE_SIZE)
+                self._evict()
+            else:  # literal without indexing (0000) or never indexed (0001): same for a reader
+                name, value, pos = self._literal(block, pos, 4)
+                if name is None:
+                    unknown += 1
+                else:
+                    out.append((name, value))
+        self.unknown_refs += unknown
+        return HeaderBlock(out, unknown)
+
+    # -- pieces -----------------------------------------------------------------------------------
+    def _lookup(self, index: int) -> tuple[str, str] | None:
+        if index == 0:
+            raise HpackError("index 0")
+        if index <= N_STATIC:
+            return STATIC[index - 1]
+        i = index - N_STATIC - 1
+        entries = self.entries
+        if i < len(entries):
+            name, value, _ = entries[i]
+            return None if name is None else (name, value)
+        if not self.joined_late:
+            raise HpackError(f"index {index} beyond the dynamic table ({len(entries)} entries)")
+        return None  # an entry from before we started watching
+
+    def _literal(self, block: bytes, pos: int, prefix: int) -> tuple[str | None, str, int]:
+        index, pos = _integer(block, pos, prefix)
+        if index:
+            field = self._lookup(index)
+            name = None if field is None else field[0]
+        else:
+            name, pos = _string(block, pos)
+        value, pos = _string(block, pos)
+        return name, value, pos
+
+    def _add(self, name: str | None, value: str) -> None:
+        # An unknown name's size is unknown: count the least it can be (the entry stays in place).
+        size = ENTRY_OVERHEAD + len(value) + (len(name) if name is not None else 0)
+        if size > self.max_size:  # RFC 7541 4.4: empties the table
+            self.entries.clear()
+            self.size = 0
+            return
+        self.entries.appendleft((name, value, size))
+        self.size += size
+        self._evict()
+
+    def _evict(self) -> None:
+        entries = self.entries
+        while self.size > self.max_size and entries:
+            self.size -= entries.pop()[2]
+
+
+def _integer(data: bytes, pos: int, prefix: int) -> tuple[int, int]:
+    """RFC 7541 5.1 integer at ``pos``; returns (value, next position)."""
+    try:
+        mask = (1 << prefix) - 1
+        value = data[pos] & mask
+        pos += 1
+        if value < mask:
+            return value, pos
+        shift = 0
+        while True:
+            b = data[pos]
+            pos += 1
+            value += (b & 0x7F) << shift
+            if not b & 0x80:
+                return value, pos
+            shift += 7
+            if shift > 28:  # beyond any length or index we accept
+                raise HpackError("integer too long")
+    except IndexError:
+        raise HpackError("block ends inside an integer") from None
+
+
+def _string(data: bytes, pos: int) -> tuple[str, int]:
+    """RFC 7541 5.2 string literal (Huffman-coded or not) at ``pos``."""
+    if pos >= len(data):
+        raise HpackError("block ends before a string")
+    huffman = data[pos] & 0x80
+    length, pos = _integer(data, pos, 7)
+    end = pos + length
+    if end > len(data):
+        raise HpackError("string runs past the block")
+    raw = data[pos:end]
+    if huffman:
+        try:
+            raw = decode_huffman(raw)
+        except Exception as e:  # hpack's HPACKDecodingError: bad padding or EOS inside
+            raise HpackError(f"bad Huffman string: {e}") from None
+    return raw.decode("latin-1"), end

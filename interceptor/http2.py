@@ -1,0 +1,647 @@
+"""HTTP/2 for a passive observer: one connection's two byte streams in, exchanges out (sans-I/O).
+
+``Http2Connection.receive(direction, data, ts)`` returns the ``Exchange`` events the bytes
+completed; ``gap``, ``expire`` and ``close`` report loss, time and the end. No sockets, no
+callbacks: the pipeline's adapter (``h2conversation``) turns events into pairs.
+
+- Frames (RFC 9113 §4, §6): DATA is consumed as it arrives (a 16 MB frame is never buffered whole);
+  other frames are taken whole, bounded. HEADERS/PUSH_PROMISE + CONTINUATION are joined into one
+  block, padding and priority fields removed. SETTINGS, PING, PRIORITY, WINDOW_UPDATE, GOAWAY and
+  unknown extension frames change nothing an observer needs (the HPACK table size the encoder
+  uses is announced inside the blocks, SETTINGS only allow it).
+- Header blocks are decoded by one tolerant HPACK decoder per direction (``hpack_decoder``), every
+  block, even of a stream we do not follow, so the table stays in step.
+- Streams are paired by id: the client's HEADERS open one, the server's answer it (1xx
+  interim headers replaced, trailers appended to the headers), END_STREAM ends a half, the end of
+  the response emits the exchange. RST_STREAM before that drops it, counted.
+- Joining late (no SYN seen) or after a gap: the reader searches for two frame headers in a row,
+  HPACK goes to its joined-late state, and exchanges whose headers referenced unknown table
+  entries are marked ``headers_incomplete`` (the fields are left out, never guessed).
+- Bounds (all counted): header block (``max_header_bytes``), message body (``max_message_bytes``;
+  gRPC streams are cut rather than dropped, a stream has no size to honour), streams per
+  connection, the pipeline's shared byte budget.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import brotli
+
+from interceptor.counters import Counters
+from interceptor.grpc import GrpcCall, call_of, is_grpc
+from interceptor.hpack_decoder import Decoder, Headers, HpackError
+from interceptor.http import UnsupportedEncoding, decode_content
+from interceptor.pairs import Request, Response
+from interceptor.reassembly import Budget
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+VERSION = "HTTP/2"
+_HEAD = struct.Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
+
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
+END_STREAM = 0x1
+END_HEADERS = 0x4
+PADDED = 0x8
+PRIORITY_FLAG = 0x20
+# Flags each type defines (a frame header with others set is not a plausible resync point).
+_FLAGS = {DATA: 0x09, HEADERS: 0x2D, PRIORITY: 0, RST_STREAM: 0, SETTINGS: 0x01, PUSH_PROMISE: 0x0C,
+          PING: 0x01, GOAWAY: 0, WINDOW_UPDATE: 0, CONTINUATION: 0x04}
+_ON_STREAM = {DATA, HEADERS, PRIORITY, RST_STREAM, PUSH_PROMISE, CONTINUATION}
+_FIXED_LENGTH = {PRIORITY: 5, RST_STREAM: 4, PING: 8, WINDOW_UPDATE: 4}
+RESYNC_MAX_FRAME = 16_384  # the default SETTINGS_MAX_FRAME_SIZE: larger frames are not resync points
+MAX_CONTROL_FRAME = 65_536  # SETTINGS, GOAWAY, unknown types: taken whole up to this, skipped past it
+
+
+@dataclass(slots=True)
+class H2Limits:
+    max_message_bytes: int
+    max_header_bytes: int
+    truncate: bool
+    decode: bool = True
+    max_streams: int = 100  # concurrently open streams per connection (RFC 9113's usual minimum)
+    grpc_max_messages: int = 64  # decoded gRPC messages kept per half
+
+
+@dataclass(slots=True)
+class Exchange:
+    """A stream's request and response, complete."""
+
+    stream_id: int
+    request: Request
+    response: Response
+    headers_incomplete: bool  # some header fields referenced HPACK entries we never saw
+    grpc: GrpcCall | None = None
+
+
+class ReadState(enum.Enum):
+    START = "start"  # the connection's first bytes: the client preface, or the server's frames
+    FRAME = "frame"  # at a frame header
+    DATA = "data"  # inside a DATA frame's payload
+    SKIP = "skip"  # inside a frame we do not keep
+    RESYNC = "resync"  # searching for a frame boundary (joined late, after a gap)
+
+
+@dataclass(slots=True)
+class _Half:
+    headers: Headers | None = None
+    ts: float = 0.0
+    parts: list[bytes] = field(default_factory=list)
+    stored: int = 0
+    body_size: int = 0
+    wire_bytes: int = 0
+    ended: bool = False
+    oversize: str = ""
+    truncated: bool = False
+    unknown: int = 0  # header fields left out (unknown HPACK entries)
+
+
+@dataclass(slots=True)
+class _Stream:
+    id: int
+    req: _Half = field(default_factory=_Half)
+    resp: _Half = field(default_factory=_Half)
+    grpc: bool = False
+
+
+@dataclass(slots=True)
+class _Reader:
+    """One direction: framing state, its HPACK decoder, a header block being continued."""
+
+    decoder: Decoder
+    state: ReadState
+    buf: bytes = b""
+    sid: int = 0  # DATA being read: stream, payload and padding left, END_STREAM flag
+    content_left: int = 0
+    pad_left: int = 0
+    end_stream: bool = False
+    skip_left: int = 0
+    block: list[bytes] | None = None  # HEADERS/PUSH_PROMISE fragments awaiting CONTINUATION
+    block_sid: int = 0
+    block_size: int = 0
+    block_end_stream: bool = False
+    block_push: bool = False
+    block_dropped: bool = False  # over the bound: its fragments are skipped, the table is lost
+
+
+class Http2Connection:
+    """One HTTP/2 connection; direction 0 and 1 are the two TCP directions."""
+
+    def __init__(self, limits: H2Limits, counters: Counters, budget: Budget, joined_late: bool = False,
+                 client: int | None = None) -> None:
+        self.limits = limits
+        self.counters = counters
+        self.budget = budget
+        self.client = client
+        state = ReadState.RESYNC if joined_late else ReadState.START
+        self.readers = (_Reader(Decoder(joined_late), state), _Reader(Decoder(joined_late), state))
+        self.streams: dict[int, _Stream] = {}
+        self.events: list[Exchange] = []
+
+    def __repr__(self) -> str:
+        r0, r1 = self.readers
+        return f"<Http2Connection client={self.client} {r0.state.value}/{r1.state.value} streams={len(self.streams)}>"
+
+    # -- input ------------------------------------------------------------------------------------
+    def receive(self, direction: int, data: bytes, ts: float) -> list[Exchange]:
+        r = self.readers[direction]
+        r.buf = r.buf + data if r.buf else data
+        self._read(direction, r, ts)
+        events, self.events = self.events, []
+        return events
+
+    def upgraded(self, request: Request, client: int) -> None:
+        """``Upgrade: h2c`` was accepted: the HTTP/1 request is stream 1, already sent (RFC 7540 §3.2)."""
+        self.client = client
+        stream = _Stream(1)
+        half = stream.req
+        half.headers = [(":method", request.method), (":path", request.target), *request.headers]
+        half.ts, half.ended = request.ts, True
+        if request.body and self.budget.reserve(len(request.body)):
+            half.parts, half.stored = [request.body], len(request.body)
+        half.body_size = half.wire_bytes = len(request.body)
+        self.streams[1] = stream
+
+    def gap(self, direction: int) -> None:
+        """Bytes of this direction were lost: its HPACK state and the halves in flight are gone."""
+        r = self.readers[direction]
+        self.counters.inc("h2.gaps")
+        if r.decoder.entries or not r.decoder.joined_late:
+            self.counters.inc("h2.hpack_state_lost")
+        r.decoder.lose_state()
+        r.block = None
+        r.buf = b""
+        r.state = ReadState.RESYNC
+        for stream in list(self.streams.values()):
+            half = self._half(stream, direction)
+            if half is not None and half.headers is not None and not half.ended:
+                self._drop(stream, "gap")
+
+    def expire(self, now: float, timeout_s: float) -> None:
+        """Drop streams whose request waited longer than ``timeout_s`` without a response begun."""
+        limit = now - timeout_s
+        for stream in list(self.streams.values()):
+            if stream.resp.headers is None and stream.req.ts < limit:
+                self._drop(stream, "response_timeout")
+
+    def close(self, reason: str = "no_response") -> list[Exchange]:
+        """The connection is over: every stream left open is counted once."""
+        for stream in list(self.streams.values()):
+            self._drop(stream, reason if stream.resp.headers is None else "incomplete_at_close")
+        for r in self.readers:
+            r.buf, r.block = b"", None
+        events, self.events = self.events, []
+        return events
+
+    def discard(self) -> None:
+        """Forget everything without counting (after an internal error); held bytes go back."""
+        for stream in self.streams.values():
+            self._release(stream.req)
+            self._release(stream.resp)
+        self.streams.clear()
+
+    # -- framing ----------------------------------------------------------------------------------
+    def _read(self, d: int, r: _Reader, ts: float) -> None:
+        buf = r.buf
+        pos, n = 0, len(buf)
+        unpack = _HEAD.unpack_from
+        while pos < n:
+            state = r.state
+            if state is ReadState.DATA:
+                pos = self._data_payload(d, r, buf, pos, n, ts)
+                continue
+            if state is ReadState.SKIP:
+                take = min(r.skip_left, n - pos)
+                r.skip_left -= take
+                pos += take
+                if not r.skip_left:
+                    r.state = ReadState.FRAME
+                continue
+            if state is ReadState.START:
+                if buf.startswith(PREFACE, pos):
+                    pos += len(PREFACE)
+                    self._set_client(d)
+                elif PREFACE.startswith(buf[pos:pos + len(PREFACE)]):
+                    break  # a preface may still be coming
+                r.state = ReadState.FRAME
+                continue
+            if state is ReadState.RESYNC:
+                found = resync_point(buf, pos)
+                if found < 0:
+                    skipped = max(0, n - 9 - pos) if n - pos > 9 + MAX_CONTROL_FRAME else 0
+                    self.counters.inc("h2.resync_skipped_bytes", skipped)
+                    pos += skipped
+                    break
+                self.counters.inc("h2.resync_skipped_bytes", found - pos)
+                self.counters.inc("h2.resyncs")
+                pos = found
+                r.state = ReadState.FRAME
+            if n - pos < 9:
+                break
+            hi, lo, ftype, flags, sid = unpack(buf, pos)
+            length = hi << 8 | lo
+            sid &= 0x7FFFFFFF
+            if r.block is not None and ftype != CONTINUATION:
+                self._protocol_error(d, r)  # RFC 9113 §6.10: nothing may interleave a header block
+                continue
+            if ftype == DATA:
+                if flags & PADDED:
+                    if n - pos < 10:
+                        break
+                    pad = buf[pos + 9]
+                    if pad >= length:
+                        self._protocol_error(d, r)
+                        pos += 1
+                        continue
+                    r.content_left, r.pad_left = length - 1 - pad, pad
+                    pos += 10
+                else:
+                    r.content_left, r.pad_left = length, 0
+                    pos += 9
+                self.counters.counts["h2.frames"] += 1
+                r.sid, r.end_stream = sid, bool(flags & END_STREAM)
+                r.state = ReadState.DATA
+                pos = self._data_payload(d, r, buf, pos, n, ts)  # an empty DATA ends here and now
+                continue
+            bound = self.limits.max_header_bytes if ftype in (HEADERS, PUSH_PROMISE, CONTINUATION) else MAX_CONTROL_FRAME
+            if length > bound:
+                pos += 9
+                r.skip_left, r.state = length, ReadState.SKIP
+                self._oversized(d, r, ftype, flags, sid)
+                continue
+            if n - pos < 9 + length:
+                break
+            payload = buf[pos + 9:pos + 9 + length]
+            pos += 9 + length
+            self.counters.counts["h2.frames"] += 1
+            self._frame(d, r, ftype, flags, sid, payload, ts)
+        r.buf = buf[pos:] if pos < n else b""
+
+    def _data_payload(self, d: int, r: _Reader, buf: bytes, pos: int, n: int, ts: float) -> int:
+        if r.content_left:
+            take = min(r.content_left, n - pos)
+            self._store(d, r.sid, buf[pos:pos + take] if take < n - pos or pos else buf)
+            r.content_left -= take
+            pos += take
+        if not r.content_left:
+            take = min(r.pad_left, n - pos)
+            r.pad_left -= take
+            pos += take
+            if not r.pad_left:
+                r.state = ReadState.FRAME
+                if r.end_stream:
+                    self._end_half(d, r.sid, ts)
+        return pos
+
+    def _frame(self, d: int, r: _Reader, ftype: int, flags: int, sid: int, payload: bytes, ts: float) -> None:
+        if ftype == HEADERS or ftype == PUSH_PROMISE:
+            fragment = _fragment(ftype, flags, payload)
+            if fragment is None:
+                self._protocol_error(d, r)
+                return
+            r.block, r.block_sid, r.block_size = [fragment], sid, len(fragment)
+            r.block_end_stream, r.block_push, r.block_dropped = bool(flags & END_STREAM), ftype == PUSH_PROMISE, False
+            if flags & END_HEADERS:
+                self._block_done(d, r, ts)
+        elif ftype == CONTINUATION:
+            if r.block is None or sid != r.block_sid:
+                self._protocol_error(d, r)
+                return
+            r.block_size += len(payload)
+            if r.block_size > self.limits.max_header_bytes and not r.block_dropped:
+                self._drop_block(d, r)
+            if not r.block_dropped:
+                r.block.append(payload)
+            if flags & END_HEADERS:
+                self._block_done(d, r, ts)
+        elif ftype == RST_STREAM:
+            self._reset(sid)
+        elif ftype == GOAWAY:
+            self.counters.inc("h2.goaway")
+        # SETTINGS, PING, PRIORITY, WINDOW_UPDATE and extension frames: nothing to keep.
+
+    def _oversized(self, d: int, r: _Reader, ftype: int, flags: int, sid: int) -> None:
+        """A frame past its bound is skipped unread; a header block in it costs the HPACK state."""
+        if ftype in (HEADERS, PUSH_PROMISE):
+            r.block, r.block_sid, r.block_size = [], sid, 0
+            r.block_end_stream, r.block_push = bool(flags & END_STREAM), ftype == PUSH_PROMISE
+            self._drop_block(d, r)
+            if flags & END_HEADERS:
+                self._block_done(d, r, 0.0)
+        elif ftype == CONTINUATION and r.block is not None:
+            if not r.block_dropped:
+                self._drop_block(d, r)
+            if flags & END_HEADERS:
+                self._block_done(d, r, 0.0)
+        else:
+            self.counters.inc("h2.oversized_frames")
+
+    def _drop_block(self, d: int, r: _Reader) -> None:
+        r.block_dropped = True
+        r.block = []
+        self.counters.drop("header_too_large")
+        self._lose_hpack(r)
+        stream = self.streams.get(r.block_sid)
+        if stream is not None:
+            self._discard(stream)
+
+    def _protocol_error(self, d: int, r: _Reader) -> None:
+        """The direction's framing cannot be trusted (RFC 9113 would close the connection; an
+        observer searches for the next frame boundary): the halves in flight are lost."""
+        self.counters.inc("h2.protocol_errors")
+        self._lose_hpack(r)
+        r.block = None
+        r.state = ReadState.RESYNC
+        for stream in list(self.streams.values()):
+            half = self._half(stream, d)
+            if half is not None and half.headers is not None and not half.ended:
+                self._drop(stream, "h2_protocol_error")
+
+    def _lose_hpack(self, r: _Reader) -> None:
+        self.counters.inc("h2.hpack_state_lost")
+        r.decoder.lose_state()
+
+    # -- header blocks ----------------------------------------------------------------------------
+    def _block_done(self, d: int, r: _Reader, ts: float) -> None:
+        fragments, sid, dropped = r.block, r.block_sid, r.block_dropped
+        r.block = None
+        if dropped or fragments is None:
+            return
+        block = fragments[0] if len(fragments) == 1 else b"".join(fragments)
+        try:
+            decoded = r.decoder.decode(block)
+        except HpackError:
+            self.counters.inc("h2.hpack_errors")
+            self._lose_hpack(r)
+            stream = self.streams.get(sid)
+            if stream is not None:
+                self._drop(stream, "h2_hpack_error")
+            return
+        if decoded.unknown:
+            self.counters.inc("h2.header_fields_unknown", decoded.unknown)
+        if r.block_push:
+            self.counters.inc("h2.push_promises")  # decoded for the table; pushed streams not followed
+            return
+        self._headers(d, sid, decoded.headers, decoded.unknown, r.block_end_stream, ts)
+
+    def _headers(self, d: int, sid: int, headers: Headers, unknown: int, end_stream: bool, ts: float) -> None:
+        if self.client is None:
+            names = {name for name, _ in headers if name[:1] == ":"}
+            if ":method" in names:
+                self._set_client(d)
+            elif ":status" in names:
+                self._set_client(1 - d)
+        if sid == 0 or not sid & 1:
+            self.counters.inc("h2.pushed_streams" if sid else "h2.protocol_errors")
+            return
+        if self.client is None:
+            self.counters.drop("h2_role_unknown")
+            return
+        stream = self.streams.get(sid)
+        if d == self.client:
+            if stream is None:
+                if len(self.streams) >= self.limits.max_streams:
+                    self.counters.drop("h2_too_many_streams")
+                    return
+                stream = self.streams[sid] = _Stream(sid)
+            half = stream.req
+        else:
+            if stream is None:
+                self.counters.drop("response_without_request")
+                return
+            half = stream.resp
+            if half.headers is not None and _interim(half.headers) and _status(headers) is not None:
+                self.counters.inc("h2.interim_responses")
+                half.headers = None
+        if half.headers is None:
+            half.headers, half.ts = headers, ts
+            if d == self.client:
+                stream.grpc = is_grpc(_value(headers, "content-type") or "")
+        else:
+            half.headers.extend(headers)  # trailers follow the headers
+        half.unknown += unknown
+        if end_stream:
+            self._end_half(d, sid, ts)
+
+    # -- bodies and completion --------------------------------------------------------------------
+    def _half(self, stream: _Stream, d: int) -> _Half | None:
+        if self.client is None:
+            return None
+        return stream.req if d == self.client else stream.resp
+
+    def _store(self, d: int, sid: int, data: bytes) -> None:
+        stream = self.streams.get(sid)
+        if stream is None or self.client is None:
+            self.counters.counts["h2.data_unfollowed_bytes"] += len(data)
+            return
+        half = stream.req if d == self.client else stream.resp
+        if half.headers is None:
+            self.counters.counts["h2.data_unfollowed_bytes"] += len(data)
+            return
+        half.body_size += len(data)
+        half.wire_bytes += len(data)
+        if half.oversize:
+            return
+        room = self.limits.max_message_bytes - half.stored
+        if len(data) > room:
+            if not (self.limits.truncate or stream.grpc):
+                self._shed(half, "request_too_large" if d == self.client else "response_too_large")
+                return
+            data = data[:room]
+            if not half.truncated:
+                half.truncated = True
+                if stream.grpc:
+                    self.counters.inc("grpc.streams_cut")
+        if not data:
+            return
+        if not self.budget.reserve(len(data)):
+            self._shed(half, "memory_budget")
+            return
+        half.parts.append(data)
+        half.stored += len(data)
+
+    def _shed(self, half: _Half, reason: str) -> None:
+        half.oversize = reason
+        self._release(half)
+
+    def _release(self, half: _Half) -> bytes:
+        body = half.parts[0] if len(half.parts) == 1 else b"".join(half.parts)
+        self.budget.release(half.stored)
+        half.parts, half.stored = [], 0
+        return body
+
+    def _end_half(self, d: int, sid: int, ts: float) -> None:
+        stream = self.streams.get(sid)
+        if stream is None or self.client is None:
+            return
+        half = stream.req if d == self.client else stream.resp
+        if half.headers is None:
+            return
+        half.ended = True
+        if d != self.client:
+            self._complete(stream)
+
+    def _reset(self, sid: int) -> None:
+        stream = self.streams.get(sid)
+        if stream is not None:
+            self.counters.inc("h2.streams_reset")
+            self._drop(stream, "h2_stream_reset")
+
+    def _drop(self, stream: _Stream, reason: str) -> None:
+        """The stream ends without a pair: counted once, by this (its first) reason."""
+        half = stream.resp if stream.resp.oversize else stream.req
+        self.counters.drop(half.oversize or reason)
+        self._discard(stream)
+
+    def _discard(self, stream: _Stream) -> None:
+        self.streams.pop(stream.id, None)
+        self._release(stream.req)
+        self._release(stream.resp)
+
+    def _complete(self, stream: _Stream) -> None:
+        self.streams.pop(stream.id, None)
+        req_half, resp_half = stream.req, stream.resp
+        req_body, resp_body = self._release(req_half), self._release(resp_half)
+        for half in (req_half, resp_half):
+            if half.oversize:
+                self.counters.drop(half.oversize)
+                return
+        assert req_half.headers is not None and resp_half.headers is not None
+        status = _status(resp_half.headers)
+        if status is None:
+            self.counters.drop("h2_status_unknown")
+            return
+        request = self._message(req_half, req_body, True, status)
+        response = self._message(resp_half, resp_body, False, status)
+        if request is None or response is None:
+            return
+        grpc = None
+        if stream.grpc:
+            limits = self.limits
+            grpc = call_of(request, response, request.target, self.counters, limits.grpc_max_messages,
+                           limits.max_message_bytes)
+        self.counters.counts["h2.exchanges"] += 1
+        incomplete = bool(req_half.unknown or resp_half.unknown)
+        if incomplete:
+            self.counters.inc("h2.headers_incomplete")
+        self.events.append(Exchange(stream.id, request, response, incomplete, grpc))
+
+    def _message(self, half: _Half, body: bytes, is_request: bool, status: int) -> Request | Response | None:
+        headers = half.headers
+        assert headers is not None
+        index: dict[str, str] = {}
+        for name, value in headers:
+            index.setdefault(name.lower(), value)
+        size, truncated = half.body_size, half.truncated
+        encoding = index.get("content-encoding", "").strip().lower()
+        if encoding and self.limits.decode and body:
+            decoded = self._decode(encoding, body)
+            if decoded is None:
+                return None
+            body, complete = decoded
+            size = len(body) if complete else max(len(body), size)
+            truncated = truncated or not complete
+        if is_request:
+            method = index.get(":method", "")
+            target = index.get(":path") or (index.get(":authority", "") if method == "CONNECT" else "")
+            return Request(VERSION, headers, body, size, truncated, half.ts, half.wire_bytes, index,
+                           method=method, target=target)
+        return Response(VERSION, headers, body, size, truncated, half.ts, half.wire_bytes, index, status=status)
+
+    def _decode(self, encoding: str, body: bytes) -> tuple[bytes, bool] | None:
+        """Content-Encoding removed as for HTTP/1 (same helper, same bound, same counters)."""
+        try:
+            decoded, complete = decode_content(encoding, body, self.limits.max_message_bytes)
+        except UnsupportedEncoding:
+            self.counters.inc("http.unknown_content_encoding")
+            return body, True
+        except (zlib.error, brotli.error, ValueError):
+            self.counters.inc("http.content_decode_errors")
+            return body, True
+        if not complete:
+            self.counters.inc("http.decompression_limit_hits")
+            if not self.limits.truncate:
+                self.counters.drop("decompression_limit")
+                return None
+        return decoded, complete
+
+    def _set_client(self, d: int) -> None:
+        if self.client is None:
+            self.client = d
+
+
+def _fragment(ftype: int, flags: int, payload: bytes) -> bytes | None:
+    """The header block fragment of a HEADERS/PUSH_PROMISE payload (padding, priority, promised id
+    removed), or None if the padding does not fit."""
+    start, end = 0, len(payload)
+    if flags & PADDED:
+        if not payload:
+            return None
+        start, end = 1, end - payload[0]
+    if ftype == HEADERS and flags & PRIORITY_FLAG:
+        start += 5
+    elif ftype == PUSH_PROMISE:
+        start += 4
+    if start > end:
+        return None
+    return payload[start:end] if start or end < len(payload) else payload
+
+
+def resync_point(buf: bytes, pos: int) -> int:
+    """The first offset from ``pos`` where a plausible frame header is followed by another one (or
+    by the end of the buffer exactly), or -1."""
+    n = len(buf)
+    unpack = _HEAD.unpack_from
+    i = pos - 1
+    while True:
+        # A resync frame is at most 16 KB long: its length starts with a zero byte (text has none).
+        i = buf.find(b"\x00", i + 1, n - 8)
+        if i < 0:
+            return -1
+        hi, lo, ftype, flags, sid = unpack(buf, i)
+        length = hi << 8 | lo
+        if not _plausible(length, ftype, flags, sid):
+            continue
+        nxt = i + 9 + length
+        if nxt == n:
+            return i
+        if nxt + 9 <= n and _plausible(*_split(unpack(buf, nxt))):
+            return i
+
+
+def _split(head: tuple[int, int, int, int, int]) -> tuple[int, int, int, int]:
+    hi, lo, ftype, flags, sid = head
+    return hi << 8 | lo, ftype, flags, sid
+
+
+def _plausible(length: int, ftype: int, flags: int, sid: int) -> bool:
+    allowed = _FLAGS.get(ftype)
+    if allowed is None or flags & ~allowed or sid & 0x80000000 or length > RESYNC_MAX_FRAME:
+        return False
+    if (sid != 0) != (ftype in _ON_STREAM) and ftype != WINDOW_UPDATE:
+        return False
+    fixed = _FIXED_LENGTH.get(ftype)
+    if fixed is not None and length != fixed:
+        return False
+    return not (ftype == SETTINGS and length % 6)
+
+
+def _value(headers: Headers, name: str) -> str | None:
+    for k, v in headers:
+        if k == name:
+            return v
+    return None
+
+
+def _status(headers: Headers) -> int | None:
+    value = _value(headers, ":status")
+    return int(value) if value is not None and len(value) == 3 and value.isdigit() else None
+
+
+def _interim(headers: Headers) -> bool:
+    status = _status(headers)
+    return status is not None and status < 200
+
