@@ -13,9 +13,11 @@ A response is paired with a request only when the capture proves it answers that
   segment (``B``) is exactly where response *i* (with any 1xx before it) starts in the server's
   stream, and the server's last segment before that point acknowledged exactly the start of *i*
   (``A``): the server had all earlier requests and nothing of *i*. Both equalities, plus the
-  response acknowledging bytes of *i*, pair them. A pipelining client would meet them only by
-  sending its first request of a burst, which makes them true again; a connection seen pipelining
-  (two requests sent with no response between) is not re-anchored after loss at all.
+  response acknowledging bytes of *i*, pair them. In place of the second, the request right before
+  *i* in the client's stream may show it: sent with a smaller acknowledgement, so some response
+  came between the two. A client sending bursts of pipelined requests meets either test only with
+  the first request of a burst, which makes them true again; a connection seen pipelining (two
+  requests sent with no response between) is not re-anchored after loss at all.
 
 Anything else is not paired: the request and response are counted (``ambiguous_after_loss``,
 ``response_without_request``, ``response_lost``...), never shifted. Byte streams without sequence
@@ -25,7 +27,7 @@ started before the response, unless the connection was seen pipelining.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +107,9 @@ class Conversation:
         self.anchor: tuple[int, int] | None = (0, 0) if synced else None
         self.origins: list[int | None] = [None, None]  # stream offset after each direction's SYN
         self.pipelined = False  # seen sending a request before the previous response arrived
+        # Recent requests by where they end in the client's stream: the acknowledgement each was
+        # sent with (the predecessor test in ``_proven``).
+        self.request_ends: OrderedDict[int, int] = OrderedDict()
 
     def _parser(self, synced: bool) -> MessageParser:
         parser = MessageParser(
@@ -165,6 +170,11 @@ class Conversation:
 
     def _request(self, request: Request | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
+        if span is not None and span.end is not None and span.ack is not None:
+            ends = self.request_ends
+            ends[span.end] = span.ack
+            if len(ends) > 16:
+                ends.popitem(last=False)
         if request is None:
             counters.drop(reason)
             self._enqueue(Waiting(ts, "", None, reason, span))
@@ -262,7 +272,10 @@ class Conversation:
             return None
         origin_c, origin_s = self.origins[self.client], self.origins[1 - self.client]
         if span.prior_ack == start or (start == origin_c and span.lead == origin_s and origin_c is not None):
-            return waiting
+            return waiting  # the server had exactly the requests before this one: it is no burst's second
+        before = self.request_ends.get(start)
+        if before is not None and before < span.lead:
+            return waiting  # the request right before it was sent before some response came: the same
         return None
 
     def _match(self, span: Span | None, ts: float) -> Waiting | None:
