@@ -100,6 +100,13 @@ def values_schema() -> dict[str, Any]:
                 "persistence": obj({"enabled": BOOL, "size": STR, "storageClass": STR}),
                 **SCHED,
             }),
+            "hub": obj({
+                "enabled": BOOL, "replicas": INT, "args": {"type": "array", "items": STR}, "port": PORT,
+                "resources": RESOURCES,
+                "service": obj({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "port": PORT}),
+                **SCHED,
+            }),
+            "auth": obj({"secretName": STR, "tokenKey": {"type": "string", "minLength": 1}, "rawTokenKey": STR}),
             "metrics": obj({"port": PORT, "service": obj({"enabled": BOOL, "annotations": ANY_OBJ}),
                             "serviceMonitor": MONITOR, "podMonitor": MONITOR}),
             "kafka": obj({

@@ -47,6 +47,23 @@ def is_secret(key: str) -> bool:
     return any(w in name for w in SECRET_WORDS)
 
 
+def redact_url(url: str) -> str:
+    """A connection URL as logs may show it: ``postgresql://user:***@host/db`` (no password)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def shown(key: str, value: Any) -> str:
     """``value`` as an error message may show it: secrets hidden, long values cut."""
     if is_secret(key):
@@ -167,6 +184,13 @@ class CaptureConfig:
 
 
 @dataclass
+class JavaTlsConfig:
+    """JSSE plaintext through a Java agent loaded into running JVMs (interceptor/tls/java.py)."""
+
+    enabled: bool = False  # off by default: it loads code into the node's JVMs (HotSpot attach)
+
+
+@dataclass
 class TlsConfig:
     """eBPF uprobes on OpenSSL and Go crypto/tls (interceptor/tls); see docs/tls.md."""
 
@@ -177,6 +201,7 @@ class TlsConfig:
     # Stop a program at exec until its executable is classified and attached (first exec of each file
     # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
     hold_new_programs: bool = True
+    java: JavaTlsConfig = field(default_factory=JavaTlsConfig)
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
@@ -268,12 +293,14 @@ class CapturesConfig:
     agent_selector: str = "app.kubernetes.io/component=interceptor"  # the agents' pods (hostNetwork: node IP)
     agent_port: int = 18954
     forward_timeout_s: float = 10.0
+    hub_listen: str = "0.0.0.0:8900"  # `processor hub` serves the same API for the whole cluster here; "": off
 
 
 @dataclass
 class CoverageConfig:
     """The connections account (interceptor/coverage): every TCP connection, read or why not."""
 
+    enabled: bool = True  # false: no account (saves its few per-packet operations)
     interval_s: float = 60.0  # one set of aggregates per interval
     max_keys: int = 10_000  # aggregates per interval; beyond, folded into overflow (coverage.keys_overflow)
     topic: str = "connections"  # Kafka topic for the aggregates; empty: not published

@@ -92,6 +92,15 @@ def held_bytes(request: Request) -> int:
     return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
 
 
+@dataclass(slots=True)
+class H2cSwitch:
+    """The server accepted ``Upgrade: h2c``: HTTP/2 follows, ``request`` is its stream 1."""
+
+    request: Request
+    server: int  # direction
+    leftover: bytes  # what followed the 101's head in the server's direction
+
+
 class Conversation:
     """``endpoints[d]`` sends direction ``d``; ``parsers[d]`` parses it."""
 
@@ -102,6 +111,8 @@ class Conversation:
         self.parsers = (self._parser(synced), self._parser(synced))
         self.queue = WaitingQueue(ctx.budget)
         self.client: int | None = None  # direction that carries requests, once known
+        self.upgrade: H2cSwitch | None = None  # set when HTTP/2 takes the connection over (pipeline switches)
+        self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
         self.anchor: tuple[int, int] | None = (0, 0) if synced else None
@@ -161,6 +172,9 @@ class Conversation:
         if reason == "upgraded":
             for p in self.parsers:
                 p.state = State.DEAD
+            if parser.upgrade_to == "h2c" and self.switched is not None:
+                # The 101 was a pair of its own; the request's real answer comes on HTTP/2 stream 1.
+                self.upgrade = H2cSwitch(self.switched, self.parsers.index(parser), parser.leftover)
             self._fail_all("upgraded_connection", count=False)
             return
         if parser.role == "request":
@@ -226,6 +240,8 @@ class Conversation:
             self.parsers[1 - (self.client or 0)].distrust()
             return
         assert waiting.request is not None
+        if response.status == 101:
+            self.switched = waiting.request
         c, s = self.client, 1 - (self.client or 0)
         src, dst = self.endpoints[c or 0], self.endpoints[s]
         self.pairs += 1

@@ -34,6 +34,8 @@ def choose(first: bytes, synced: bool) -> Layer:
     """The layer for a connection whose first payload (in either direction) is ``first``."""
     if first.startswith(PREFACE) or (len(first) < len(PREFACE) and PREFACE.startswith(first) and len(first) >= 4):
         return Layer.H2
+    if first[3:5] == b"\x04\x00" and first[5:9] == b"\x00\x00\x00\x00" and resync_point(first, 0) == 0:
+        return Layer.H2  # the server's preface, a SETTINGS frame, came first (grpc-core servers do that)
     if not synced:
         return Layer.H2_JOINED if resync_point(first, 0) >= 0 else Layer.UNDECIDED
     return Layer.HTTP1
@@ -113,6 +115,7 @@ class H2Conversation:
     """``endpoints[d]`` sends direction ``d``; pairs go to ``ctx.emit``."""
 
     dead = False  # an HTTP/2 connection stays readable to its end (resync after damage)
+    upgrade = None  # (what Conversation sets on Upgrade: h2c; HTTP/2 upgrades to nothing)
 
     def __init__(self, ctx: Context, limits: H2Limits, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any],
                  joined_late: bool, client: int | None = None) -> None:

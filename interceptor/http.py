@@ -187,6 +187,8 @@ class MessageParser:
         self.msg: Partial | None = None
         self.messages = 0
         self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
+        self.upgrade_to = ""  # the Upgrade token of a 101 this direction sent (h2c: HTTP/2 follows)
+        self.leftover = b""  # bytes after the head of that 101
         self.wait: HeadWait | None = None  # pieces of an unfinished head (DETECT only)
         self.held = 0  # bytes of ``buf`` and ``wait`` reserved in the budget
 
@@ -689,11 +691,13 @@ class MessageParser:
         """WebSocket (101) and CONNECT tunnels (2xx): the exchange that switched is a pair of its own
         (``complete``), what follows is not HTTP."""
         self.counters.inc("http.upgraded_connections")
-        if complete and self.msg is not None:
+        msg = self.msg
+        self.upgrade_to = msg.index.get("upgrade", "").strip().lower() if complete and msg is not None else ""
+        if complete and msg is not None:
             self._complete(self._pos())
         self.msg = None
         self.state = State.DEAD
-        self.buf = b""
+        self.leftover, self.buf = self.buf, b""  # after h2c, HTTP/2 frames the new layer reads
         self.on_message(self, None, "upgraded", 0.0, None)
         return False
 

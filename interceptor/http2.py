@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import brotli
 
 from interceptor.counters import Counters
-from interceptor.grpc import GrpcCall, call_of, is_grpc
+from interceptor.grpc import GrpcCall, call_of, framed, is_grpc
 from interceptor.hpack_decoder import Decoder, Headers, HpackError
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Request, Response
@@ -482,7 +482,10 @@ class Http2Connection:
             return
         half.ended = True
         if d != self.client:
+            self.counters.counts["http.responses"] += 1
             self._complete(stream)
+        else:
+            self.counters.counts["http.requests"] += 1
 
     def _reset(self, sid: int) -> None:
         stream = self.streams.get(sid)
@@ -519,6 +522,8 @@ class Http2Connection:
         if request is None or response is None:
             return
         grpc = None
+        if not stream.grpc and req_half.unknown and request.header("content-type") is None:
+            stream.grpc = framed(request.body) and (not response.body or framed(response.body))
         if stream.grpc:
             limits = self.limits
             grpc = call_of(request, response, request.target, self.counters, limits.grpc_max_messages,
@@ -594,6 +599,8 @@ def resync_point(buf: bytes, pos: int) -> int:
     """The first offset from ``pos`` where a plausible frame header is followed by another one (or
     by the end of the buffer exactly), or -1."""
     n = len(buf)
+    if n - 9 < pos:
+        return -1
     unpack = _HEAD.unpack_from
     i = pos - 1
     while True:

@@ -95,7 +95,7 @@ class Pipeline:
         self.accept_new_flows = True  # False while the agent sheds load: new connections are not followed
         cov = config.coverage
         self.coverage = Tracker(Account(counters, cov.max_keys), counters, cov.interval_s, max_recent=cov.max_recent,
-                                recent_s=cov.recent_s)  # the agent sets grace_s/attribute when TLS runs
+                                recent_s=cov.recent_s, enabled=cov.enabled)  # the agent sets grace_s/attribute
 
     # -- packets ----------------------------------------------------------------------------------
     def feed_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any] | None = None) -> None:
@@ -148,7 +148,11 @@ class Pipeline:
                 return  # a bare ACK: nothing to reassemble (the common third of all packets)
         direction = 0 if a == flow.a else 1
         if payload:
-            self.coverage.segment(flow.cov, direction, seq, payload)
+            cov = flow.cov
+            if cov is not None:  # coverage: bytes as in tcp.payload_bytes; the first bytes name the protocol
+                cov.bytes += len(payload)
+                if cov.sniffing:
+                    self.coverage.data(cov, direction, seq, payload)
         conversation = flow.conversation
         if conversation.dead:
             if flags & (TCP_FIN | TCP_RST):
@@ -181,6 +185,8 @@ class Pipeline:
         if payload:
             self.counters.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
+            if flow.conversation.upgrade is not None:
+                self._switch_to_h2(flow, ts)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -194,6 +200,22 @@ class Pipeline:
                 return
         if payload and flow.deferred[1 - direction]:
             self._retry_deferred(key, flow, 1 - direction, ts)
+
+    def _switch_to_h2(self, flow: Flow, ts: float) -> None:
+        """``Upgrade: h2c`` accepted: the connection's streams now feed an HTTP/2 conversation."""
+        old = flow.conversation
+        up = old.upgrade
+        assert up is not None
+        conv = H2Conversation(self.ctx, self.h2limits, old.endpoints, old.source, joined_late=False,
+                              client=1 - up.server)
+        conv.layer.upgraded(up.request, 1 - up.server)
+        conv.pairs = old.pairs
+        flow.conversation = conv  # type: ignore[assignment]
+        for d, stream in enumerate(flow.streams):
+            stream.consumer = conv.parsers[d]
+        self.counters.inc("h2.upgrades")
+        if up.leftover:
+            conv.parsers[up.server].data(up.leftover, ts)
 
     def _retry_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int, now: float) -> None:
         """Deliver held segments whose acknowledged bytes have now arrived.
@@ -274,8 +296,9 @@ class Pipeline:
                 flow.closed[direction] = True
                 flow.conversation.close_direction(direction, ts, clean=False)
         flow.conversation.close(ts, reason or "no_response")
-        self.coverage.close(flow.cov, ts, flow.conversation.pairs, key,
-                            closed=reason not in ("flow_idle_timeout", "end_of_capture"))
+        if flow.cov is not None:
+            self.coverage.close(flow.cov, ts, flow.conversation.pairs, key,
+                                closed=reason not in ("flow_idle_timeout", "end_of_capture"))
 
     def _untracked(self, a: Address, b: Address, flags: int, reason: str) -> None:
         """A connection attempt (a SYN) not followed still counts in the coverage account."""
@@ -319,8 +342,9 @@ class Pipeline:
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         flow = self.flows.pop((a, b) if a < b else (b, a), None)
         if flow is not None:
-            self.coverage.close(flow.cov, self.now, flow.conversation.pairs, None, closed=False,
-                                reason="internal_error")
+            if flow.cov is not None:
+                self.coverage.close(flow.cov, self.now, flow.conversation.pairs, None, closed=False,
+                                    reason="internal_error")
             for stream in flow.streams:
                 stream.release()
             for deferred in flow.deferred:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from interceptor.config import ConfigError, ProcessorConfig, load_config
+from interceptor.config import ConfigError, ProcessorConfig, load_config, redact_url
 from interceptor.counters import Counters
 
 
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as e:
         print(f"processor: {e}", file=sys.stderr)
         return 2
+    except ConnectionError as e:  # the map store unreachable at start-up: one line (no password in it)
+        print(f"processor: {e}", file=sys.stderr)
+        return 1
     except Exception as e:  # Kafka unreachable at start-up and the like: one line, not a traceback
         if type(e).__module__.startswith("confluent_kafka") or type(e).__name__ == "KafkaException":
             print(f"processor: Kafka at {getattr(args, 'bootstrap_servers', None) or 'the configured bootstrap'}: {e}", file=sys.stderr)
@@ -157,7 +160,8 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
     if args.port_file:
         with open(args.port_file, "w") as f:
             f.write(f"{server.port}\n")
-    print(f"processor map: serving http://{cfg.map_listen.rpartition(':')[0]}:{server.port}/ from {cfg.map_db}", file=sys.stderr, flush=True)
+    print(f"processor map: serving http://{cfg.map_listen.rpartition(':')[0]}:{server.port}/ from {redact_url(cfg.map_db)}",
+          file=sys.stderr, flush=True)
     stop = threading.Event()
     try:
         if args.no_kafka:

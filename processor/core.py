@@ -72,7 +72,9 @@ class Processor:
             err = next(self.validator.iter_errors(rec), None)
             if err is not None:
                 where = "/".join(str(p) for p in err.absolute_path) or "<top>"
-                raise Poison("schema_mismatch", f"{where}: {err.message[:200]}")
+                # err.message quotes the offending value (payload): name the rule, never the value.
+                rule = repr(err.validator_value)
+                raise Poison("schema_mismatch", f"{where}: fails {err.validator} {rule[:80]}")
         else:
             problem = check_pair(rec)
             if problem:

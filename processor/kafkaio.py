@@ -24,6 +24,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from interceptor.counters import Counters
 
 BatchHandler = Callable[[list[Message]], None]  # raises to say "not written, retry"
+RETRY_INITIAL_S = 0.5
+RETRY_MAX_S = 30.0
 
 
 def consumer_config(bootstrap: str, group: str, session_timeout_ms: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -68,6 +70,7 @@ class BatchLoop:
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.assigned: set[tuple[str, int]] = set()
         self.last_assign = 0.0
+        self.retry_delay_s = RETRY_INITIAL_S  # doubles while batches keep failing (an outage), up to RETRY_MAX_S
 
     def _on_error(self, err: KafkaError) -> None:
         self.counters.inc(f"{self.name}.kafka_errors")
@@ -129,8 +132,10 @@ class BatchLoop:
                     self.consumer.seek(tp)
                 except KafkaException:
                     pass  # partition no longer ours: its next owner starts from the last commit
-            time.sleep(0.5)
+            self.stop.wait(self.retry_delay_s)  # backoff: a store or broker outage is not hammered
+            self.retry_delay_s = min(self.retry_delay_s * 2, RETRY_MAX_S)
             return
+        self.retry_delay_s = RETRY_INITIAL_S
         try:
             self.consumer.commit(offsets=_next_offsets(batch), asynchronous=False)
             self.counters.inc(f"{self.name}.committed", len(batch))

@@ -6,6 +6,11 @@ SQL serves both: upserts with ``ON CONFLICT``, only the placeholder and ``max`` 
 
 Applying a detections record is idempotent per pair id (the ``seen`` table), so Kafka's
 at-least-once redelivery never double-counts. Everything stored is already masked.
+
+Each record of a batch is applied inside a savepoint: a record the database refuses (a NUL byte
+PostgreSQL cannot store, fields missing) is rolled back alone and reported as rejected, and the
+rest of the batch is written; only an outage (connection lost, disk I/O) fails the whole batch, to
+be retried. A lost PostgreSQL connection is opened again on the next attempt.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from interceptor.config import redact_url
 from processor.datatypes import LEVELS, RANK, TYPES
+
+Rejected = Callable[[int, str], None]  # (index of the record in the batch, reason without payload)
+# A record's own fault, not the store's: bad structure (Python errors) or values SQLite refuses.
+SQLITE_POISON = (KeyError, TypeError, ValueError, AttributeError, IndexError, sqlite3.IntegrityError,
+                 sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError)
 
 MAX_FIELDS_PER_EDGE_TYPE = 50
 
@@ -44,8 +55,11 @@ class MapStore:
             try:
                 import psycopg  # type: ignore[import-not-found]
             except ImportError:
-                raise ValueError(f"processor.map_db: {url.split('@')[-1]}: PostgreSQL needs 'pip install psycopg[binary]'") from None
-            self.conn: Any = psycopg.connect(url, autocommit=False)
+                raise ValueError(f"processor.map_db: {redact_url(url)}: PostgreSQL needs 'pip install psycopg[binary]'") from None
+            self._psycopg = psycopg
+            self.poison: tuple[type[BaseException], ...] = (KeyError, TypeError, ValueError, AttributeError, IndexError,
+                                                            psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)
+            self.conn: Any = self._connect()
             self.ph, self.greatest = "%s", "GREATEST"
         else:
             path = sqlite_path(url)
@@ -58,28 +72,59 @@ class MapStore:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.ph, self.greatest = "?", "max"
+            self.poison = SQLITE_POISON
         with self._lock:
             cur = self.conn.cursor()
             for stmt in SCHEMA:
                 cur.execute(stmt)
             self.conn.commit()
 
+    def _connect(self) -> Any:
+        try:
+            return self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        except self._psycopg.OperationalError as e:  # its message names host and user, not the password
+            raise ConnectionError(f"processor.map_db {redact_url(self.url)}: {str(e).strip().splitlines()[0]}") from None
+
+    def _live(self) -> Any:
+        """The connection, opened again if PostgreSQL dropped it (restart, network): an outage
+        raises here and the batch is retried with backoff."""
+        if self.ph == "%s" and (self.conn.closed or self.conn.broken):
+            self.conn = self._connect()
+        return self.conn
+
     def _q(self, sql: str) -> str:
         return sql.replace("?", self.ph).replace("GREATEST(", self.greatest + "(")
 
     # --- writing ------------------------------------------------------------------------------
 
-    def apply_many(self, records: Iterable[dict[str, Any]]) -> int:
-        """Apply detections records in one transaction; returns how many were new (not seen before)."""
+    def apply_many(self, records: Iterable[dict[str, Any]], on_reject: Rejected | None = None) -> int:
+        """Apply detections records in one transaction; returns how many were new (not seen before).
+        A record the store refuses is skipped and passed to ``on_reject``; an outage raises."""
         new = 0
         with self._lock:
-            cur = self.conn.cursor()
+            conn = self._live()
+            cur = conn.cursor()
             try:
-                for rec in records:
-                    new += self._apply(cur, rec)
-                self.conn.commit()
+                if self.ph == "?" and not conn.in_transaction:
+                    cur.execute("BEGIN")  # savepoints nest inside it instead of committing one by one
+                for i, rec in enumerate(records):
+                    cur.execute("SAVEPOINT rec")
+                    try:
+                        n = self._apply(cur, rec)
+                    except self.poison as e:
+                        cur.execute("ROLLBACK TO SAVEPOINT rec")
+                        if on_reject is not None:
+                            on_reject(i, reject_reason(e))
+                        continue
+                    cur.execute("RELEASE SAVEPOINT rec")
+                    new += n
+                conn.commit()
             except Exception:
-                self.conn.rollback()
+                if not getattr(conn, "closed", False):
+                    try:
+                        conn.rollback()
+                    except Exception:  # noqa: BLE001 - the connection is gone; reopened next time
+                        pass
                 raise
         return new
 
@@ -195,7 +240,7 @@ class MapStore:
 
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            cur = self.conn.cursor()
+            cur = self._live().cursor()
             cur.execute(self._q(sql), args)
             rows = cur.fetchall()
             if self.ph == "%s":
@@ -242,6 +287,13 @@ class MapStore:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+
+
+def reject_reason(e: BaseException) -> str:
+    """Why a record was refused, for a log line: the error class and SQLSTATE, never its message
+    (database messages may quote the value, i.e. payload)."""
+    code = getattr(getattr(e, "diag", None), "sqlstate", None) or getattr(e, "sqlstate", None)
+    return f"{type(e).__name__}" + (f" (SQLSTATE {code})" if code else "")
 
 
 def sqlite_path(url: str) -> str:

@@ -109,7 +109,7 @@ class MapService:
         self._collapses = 0
 
     def __call__(self, batch: list[Message]) -> None:
-        records = []
+        records, where = [], []
         for m in batch:
             rec = parse_detections(m.value() or b"")
             if isinstance(rec, str):
@@ -117,11 +117,27 @@ class MapService:
                 self.rlog(rec, f"map: skipped {m.topic()}[{m.partition()}]@{m.offset()}: {rec}")
                 continue
             records.append(rec)
-        self.apply_records(records)  # raises -> the loop retries the batch
+            where.append(f"{m.topic()}[{m.partition()}]@{m.offset()}")
+        self.apply_records(records, where)  # raises (store outage) -> the loop retries the batch
 
-    def apply_records(self, records: list[dict[str, Any]]) -> None:
-        records = [self.retemplate(rec) for rec in records]
-        new = self.store.apply_many(records)
+    def _rejected(self, where: list[str] | None) -> Any:
+        def on_reject(i: int, reason: str) -> None:
+            # A poison record: counted, logged once per kind without its payload, skipped for good.
+            self.counters.drop("map.store_rejected")
+            at = where[i] if where is not None and i < len(where) else f"record {i}"
+            self.rlog("store_rejected", f"map: skipped {at}: the store refused it ({reason})")
+        return on_reject
+
+    def apply_records(self, records: list[dict[str, Any]], where: list[str] | None = None) -> None:
+        kept, kept_where = [], []
+        for i, rec in enumerate(records):
+            try:
+                kept.append(self.retemplate(rec))
+                kept_where.append(where[i] if where is not None and i < len(where) else f"record {i}")
+            except (KeyError, TypeError, AttributeError, ValueError) as e:
+                self._rejected(where)(i, type(e).__name__)
+        records = kept
+        new = self.store.apply_many(records, self._rejected(kept_where))
         self.counters.inc("map.applied", new)
         self.counters.inc("map.duplicates", len(records) - new)
         if self.templater.collapses != self._collapses:

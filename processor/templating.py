@@ -6,6 +6,10 @@ destination service) keeps a small tree of the words seen at each position; when
 seen more distinct words than ``max_children``, it is a parameter, and only the words that were
 frequent there before (``stable_min`` hits) are kept literally (``/users/me`` stays). All state is
 bounded: endpoints are evicted least-recently-used, and trees stop growing at ``max_nodes``.
+
+Learning needs many distinct words before a position becomes a parameter, so a segment that is
+personal data (``/users/john.smith``, ``/people/Maria-Garcia``) becomes ``{id}`` at once too:
+everything stored must be masked, even the first time a path is seen.
 """
 
 from __future__ import annotations
@@ -13,12 +17,46 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from processor.names import FIRST_NAMES
 
 ID = "{id}"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _HEX = re.compile(r"[0-9a-fA-F]{8,}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?")
 _WORD = re.compile(r"[a-z]+(?:[-_.][a-z]+)*|v\d{1,2}|[A-Za-z][a-z]+(?:[A-Z][a-z]+)*")
+
+
+_NAME_SPLIT = re.compile(r"[._\-+ ]+")
+_CAPITALISED = re.compile(r"[A-Z][a-z'’]+")
+PERSON_COLLECTIONS = frozenset(("people", "persons", "staff", "person", "user", "customer", "member", "employee",
+                                "profile", "account", "author", "patient", "student", "contact", "owner"))
+
+
+def personal_segment(seg: str, previous: str = "") -> bool:
+    """A segment that reads as a person's name: ``john.smith``, ``Maria-Garcia``, ``jane_doe``, or a
+    given name right after a collection of people (``/users/maria``)."""
+    text = unquote(seg)
+    if "@" in text:
+        return True
+    parts = [p for p in _NAME_SPLIT.split(text) if p]
+    if not parts or not all(p.isalpha() for p in parts):
+        return False
+    prev = previous.lower()
+    after_people = prev in PERSON_COLLECTIONS or prev.rstrip("s") in PERSON_COLLECTIONS
+    if len(parts) >= 2:
+        if after_people and len(parts) <= 3:
+            return True  # /people/jane_doe
+        if all(_CAPITALISED.fullmatch(p) for p in parts) and len(parts) <= 4:
+            return True  # Maria-Garcia, John.Smith
+        return parts[0].lower() in FIRST_NAMES or parts[-1].lower() in FIRST_NAMES  # john.smith, smith_john
+    return after_people and text.lower() in FIRST_NAMES
+
+
+def segment_word(seg: str, previous: str) -> str:
+    """What a segment contributes before learning: ``{id}`` for identifiers and personal data."""
+    return ID if obvious_id(seg) or personal_segment(seg, previous) else seg
 
 
 def obvious_id(seg: str) -> bool:
@@ -64,8 +102,10 @@ class Templater:
         root, size = self._tree(endpoint)
         node = root
         out = []
+        previous = ""
         for seg in segments:
-            word = ID if obvious_id(seg) else seg
+            word = segment_word(seg, previous)
+            previous = seg
             node, word = self._step(node, word, size)
             out.append(word)
         return "/" + "/".join(out)
@@ -76,8 +116,10 @@ class Templater:
         segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
         node: _Node | None = entry[0] if entry else None
         out = []
+        previous = ""
         for seg in segments:
-            word = ID if obvious_id(seg) else seg
+            word = segment_word(seg, previous)
+            previous = seg
             if node is not None:
                 if node.variable and word not in node.stable:
                     word = ID

@@ -48,7 +48,7 @@ class FlowCoverage:
     """One connection's coverage state, owned by the pipeline's flow."""
 
     __slots__ = ("endpoints", "source", "midstream", "client", "bufs", "nexts", "sniffing", "protocol", "hello",
-                 "server_hello", "bytes", "high", "attribution")
+                 "server_hello", "bytes", "attribution")
 
     def __init__(self, endpoints: tuple[Endpoint, Endpoint], source: str, midstream: bool, client: int | None) -> None:
         self.endpoints = endpoints  # endpoints[d] sends direction d
@@ -62,14 +62,14 @@ class FlowCoverage:
         self.hello: tlshello.Hello | None = None
         self.server_hello: tlshello.Hello | None = None
         self.bytes = 0
-        self.high: list[int | None] = [None, None]  # per direction: end of the highest bytes counted
         self.attribution: tuple[Attribution | None, Attribution | None] | None = None
 
 
 class Tracker:
     def __init__(self, account: Account, counters: Counters, interval_s: float = 60.0, grace_s: float = 0.0,
                  tls_active: bool = False, max_recent: int = 65536, recent_s: float = 30.0,
-                 attribute: Callable[[Endpoint], Attribution | None] | None = None) -> None:
+                 attribute: Callable[[Endpoint], Attribution | None] | None = None, enabled: bool = True) -> None:
+        self.enabled = enabled  # False: no connection is followed (open returns None), nothing is counted
         self.account = account
         self.interval_s = interval_s
         self.ready: deque[dict[str, Any]] = deque()  # records of finished intervals, for ``drain``
@@ -87,29 +87,16 @@ class Tracker:
 
     # -- the pipeline's hooks ---------------------------------------------------------------------
     def open(self, endpoints: tuple[Endpoint, Endpoint], source: str, syn: bool, client: int | None,
-             ts: float) -> FlowCoverage:
+             ts: float) -> FlowCoverage | None:
+        if not self.enabled:
+            return None
         if not self.account.start:
             self.account.start = ts  # the first interval starts with the first connection
         return FlowCoverage(endpoints, source, not syn, client)
 
-    def segment(self, cov: FlowCoverage, direction: int, seq: int, payload: bytes) -> None:
-        """Every payload segment: counts its new bytes (a retransmission, or the copy a second tap
-        saw, is not counted twice) and looks at it while the protocol is being recognised."""
-        end = (seq + len(payload)) & MASK32
-        high = cov.high[direction]
-        if high is None:
-            cov.bytes += len(payload)
-            cov.high[direction] = end
-        else:
-            ahead = (end - high) & MASK32
-            if ahead < HALF32:
-                cov.bytes += min(ahead, len(payload))
-                cov.high[direction] = end
-        if cov.sniffing:
-            self.data(cov, direction, seq, payload)
-
     def data(self, cov: FlowCoverage, direction: int, seq: int, payload: bytes) -> None:
-        """A payload segment while the connection is still being recognised (``cov.sniffing``).
+        """A payload segment while the connection is still being recognised (``cov.sniffing``; the
+        pipeline adds every segment's length to ``cov.bytes`` itself, inline: the one per-packet cost).
         Bytes are taken in sequence order only; a segment after a hole waits for its retransmission."""
         nxt = cov.nexts[direction]
         skip = 0 if nxt is None else (nxt - seq) & MASK32  # bytes of it already taken
@@ -189,12 +176,14 @@ class Tracker:
 
     def untracked(self, endpoints: tuple[Endpoint, Endpoint], reason: str) -> None:
         """A connection attempt the pipeline could not follow (flow table full, load shedding)."""
+        if not self.enabled:
+            return
         self.account.add(Connection(endpoints[0], endpoints[1], "unknown", "", reason=reason))
 
     # -- TLS plaintext --------------------------------------------------------------------------
     def stream_seen(self, a: Endpoint, b: Endpoint, kind: str, ts: float) -> None:
         """An eBPF source delivers plaintext of the connection a<->b."""
-        if not (a.port and b.port):
+        if not (self.enabled and a.port and b.port):
             return
         four = _four(a, b)
         waiting = self.waiting.pop(four, None)

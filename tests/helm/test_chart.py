@@ -193,3 +193,26 @@ def test_values_schema_is_generated_from_the_config_model():
                          cwd=ROOT, capture_output=True, text=True, check=True)
     assert gen.stdout == (CHART / "values.schema.json").read_text(), \
         "values.schema.json is stale: run python3 helm/gen_values_schema.py"
+
+
+def test_hub_deployment_service_and_token_from_a_secret(helm_bin):
+    docs = render(helm_bin)
+    hub, svc = find(docs, "Deployment", "-hub"), find(docs, "Service", "-hub")
+    c = hub["spec"]["template"]["spec"]["containers"][0]
+    assert c["command"] == ["processor"] and c["args"][-3:] == ["hub", "--listen", "0.0.0.0:8899"]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "ws"}
+    assert svc["spec"]["ports"] == [{"name": "ws", "port": 8899, "targetPort": "ws", "protocol": "TCP"}]
+    secret = find(docs, "Secret", "-auth")
+    assert len(secret["data"]["token"]) > 40
+    agent = find(docs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    for container in (c, agent):  # the token reaches both stream endpoints as env, never the ConfigMap
+        env = {e["name"]: e for e in container["env"]}
+        assert env["SENSOR__AUTH__TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": secret["metadata"]["name"],
+                                                                          "key": "token"}
+    own = render(helm_bin, "--set", "auth.secretName=mine", "--set", "auth.rawTokenKey=raw",
+                 "--set", "hub.service.type=LoadBalancer")
+    assert not [d for d in own if d["kind"] == "Secret" and d["metadata"]["name"].endswith("-auth")]
+    env = {e["name"]: e for e in find(own, "Deployment", "-hub")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SENSOR__AUTH__RAW_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "mine", "key": "raw"}
+    assert find(own, "Service", "-hub")["spec"]["type"] == "LoadBalancer"
+    assert not [d for d in render(helm_bin, "--set", "hub.enabled=false") if d["metadata"]["name"].endswith("-hub")]

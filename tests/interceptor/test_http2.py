@@ -491,3 +491,25 @@ def test_h2c_upgrade_makes_the_http1_request_stream_1() -> None:
     c.feed(C, PREFACE + settings())
     [ex] = c.feed(S, settings() + c.response(1, b"upgraded answer"))
     assert (ex.request.method, ex.request.target, ex.response.body) == ("GET", "/up", b"upgraded answer")
+
+
+def test_grpc_told_by_its_framing_when_the_content_type_was_lost() -> None:
+    c = Conn()
+    frames = []
+    for sid in (1, 3):
+        fields = request_fields("/acme.Users/Get", content_type="application/grpc")
+        frames.append(headers(sid, c.client.block(fields)) + data(sid, grpc_message(_pb_user("Bo", "bo@x.io")), True))
+    late = Conn(joined_late=True)
+    late.client, late.server = c.client, c.server
+    late.feed(C, frames[1])
+    [ex] = late.feed(S, late.response(3, grpc_message(b"\x08\x01"), content_type="application/grpc"))
+    assert ex.headers_incomplete and ex.request.content_type == ""
+    assert ex.grpc is not None and ex.grpc.service == "" and ex.grpc.request_messages == [
+        {"1": "Bo", "2": "bo@x.io", "3": 42}]
+
+
+def test_resync_point_on_short_buffers() -> None:
+    from interceptor.http2 import resync_point
+
+    assert [resync_point(b"\x00" * n, 0) for n in range(9)] == [-1] * 9
+    assert resync_point(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", 0) == 0  # an empty SETTINGS, exactly

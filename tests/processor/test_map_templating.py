@@ -6,8 +6,9 @@ from processor.mapstore import MapStore
 from processor.service import MapService
 from tests.processor.helpers import make_pair
 
-NAMES = """alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy rupert sybil trent
-victor walter xavier yolanda zara amber basil cedric delia""".split()
+# Team names (not people's: a given name after /users/ is masked at once, see test_templating.py).
+NAMES = """apple banana cherry damson elder fig guava hazel iris jujube kiwi lime mango nectar olive papaya quince
+raisin sloe tamarind ugli vanilla walnut yuzu zest acorn""".split()
 
 
 def test_instances_learn_apart_map_folds_edges_together() -> None:
@@ -15,7 +16,7 @@ def test_instances_learn_apart_map_folds_edges_together() -> None:
     recs = []
     for i, name in enumerate(NAMES):
         proc = a if i % 2 else b
-        recs.append(proc.handle(make_pair({"email": f"{name}@example.com"}, method="GET", target=f"/users/{name}/profile").to_json()).record)
+        recs.append(proc.handle(make_pair({"email": f"{name}@example.com"}, method="GET", target=f"/teams/{name}/profile").to_json()).record)
     # neither instance saw enough distinct names to call the position a parameter
     assert len({r["path_template"] for r in recs}) == len(NAMES)
     store = MapStore(":memory:")
@@ -24,13 +25,13 @@ def test_instances_learn_apart_map_folds_edges_together() -> None:
     for i in range(0, len(recs), 5):  # batches, as from Kafka
         svc.apply_records(recs[i:i + 5])
     edges = store.graph()["edges"]
-    assert [(e["path"], e["count"]) for e in edges] == [("/users/{id}/profile", len(NAMES))]
+    assert [(e["path"], e["count"]) for e in edges] == [("/teams/{id}/profile", len(NAMES))]
     assert [t["type"] for t in edges[0]["types"]] == ["email"] and edges[0]["types"][0]["count"] == len(NAMES)
     assert edges[0]["fields"][0]["count"] == len(NAMES)
     assert counters.get("map.edges_merged") > 0
     # later records land on the template directly
-    svc.apply_records([a.handle(make_pair({"email": "z@example.com"}, method="GET", target="/users/zed/profile").to_json()).record])
-    assert [(e["path"], e["count"]) for e in store.graph()["edges"]] == [("/users/{id}/profile", len(NAMES) + 1)]
+    svc.apply_records([a.handle(make_pair({"email": "z@example.com"}, method="GET", target="/teams/zed/profile").to_json()).record])
+    assert [(e["path"], e["count"]) for e in store.graph()["edges"]] == [("/teams/{id}/profile", len(NAMES) + 1)]
 
 
 def test_compact_keeps_distinct_endpoints_apart() -> None:

@@ -35,3 +35,31 @@ def test_bounded_state() -> None:
     for i in range(1000):
         t.template("big", f"/{'abcdefghij'[i % 10]}x{i % 7}/k{i}/z")
     assert t._trees["big"][1][0] <= 50
+
+
+def test_personal_data_in_path_segments_is_masked_at_once() -> None:
+    from processor.templating import Templater
+
+    t = Templater()
+    assert t.template("svc", "/api/users/john.smith/profile") == "/api/users/{id}/profile"
+    assert t.template("svc", "/api/people/Maria-Garcia") == "/api/people/{id}"
+    assert t.template("svc", "/api/people/jane_doe") == "/api/people/{id}"
+    assert t.template("svc", "/api/users/John%20Smith") == "/api/users/{id}"
+    assert t.template("svc", "/api/users/maria/orders") == "/api/users/{id}/orders"
+    assert t.template("svc", "/api/contacts/x%40y.io") == "/api/contacts/{id}"
+    # route words stay
+    for path in ("/api/order-items", "/oauth/grant", "/users/me", "/api/v1/user_profile", "/static/app.js"):
+        assert t.template("svc", path) == path
+
+
+def test_map_edges_never_hold_a_name_from_the_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from processor.core import Processor
+    from processor.mapstore import MapStore
+    from tests.processor.helpers import make_pair
+
+    proc = Processor()
+    store = MapStore(f"sqlite:///{tmp_path}/m.db")
+    store.apply_many([proc.handle(make_pair({"a": 1}, method="GET", target=t).to_json()).record
+                      for t in ("/api/users/john.smith/profile", "/api/people/Maria-Garcia")])
+    paths = {e["path"] for e in store.graph()["edges"]}
+    assert paths == {"/api/users/{id}/profile", "/api/people/{id}"}

@@ -144,3 +144,19 @@ tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* The bearer token(s) of the HTTP APIs, from the chart's Secret or auth.secretName (never the ConfigMap). */}}
+{{- define "ps.authEnv" -}}
+- name: SENSOR__AUTH__TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.auth.secretName | default (printf "%s-auth" (include "ps.fullname" .)) }}
+      key: {{ .Values.auth.tokenKey }}
+{{- if .Values.auth.rawTokenKey }}
+- name: SENSOR__AUTH__RAW_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "auth.secretName is required with auth.rawTokenKey" .Values.auth.secretName }}
+      key: {{ .Values.auth.rawTokenKey }}
+{{- end }}
+{{- end -}}

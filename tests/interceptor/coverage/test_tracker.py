@@ -117,7 +117,7 @@ def test_segments_after_a_close_belong_to_their_connection(cert) -> None:  # noq
     pipeline, records = run([c])
     assert [r["connections"] for r in records] == [1]
     assert records[0]["verdict"] == "tls-unread" and records[0]["sni"] == "late.example"
-    assert records[0]["bytes"] == len(ch) + len(sh) + 24 + 7
+    assert records[0]["bytes"] == len(ch) + len(sh) + 24 + 7  # the tail is counted too
     assert pipeline.counters.get("coverage.segments_after_close") == 2
     assert pipeline.counters.get("flows.midstream") == 0
     # A new connection on the same addresses (a SYN) is a new one again.
