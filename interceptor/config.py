@@ -181,6 +181,13 @@ class CaptureConfig:
 
 
 @dataclass
+class JavaTlsConfig:
+    """JSSE plaintext through a Java agent loaded into running JVMs (interceptor/tls/java.py)."""
+
+    enabled: bool = False  # off by default: it loads code into the node's JVMs (HotSpot attach)
+
+
+@dataclass
 class TlsConfig:
     """eBPF uprobes on OpenSSL and Go crypto/tls (interceptor/tls); see docs/tls.md."""
 
@@ -191,6 +198,7 @@ class TlsConfig:
     # Stop a program at exec until its executable is classified and attached (first exec of each file
     # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
     hold_new_programs: bool = True
+    java: JavaTlsConfig = field(default_factory=JavaTlsConfig)
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
