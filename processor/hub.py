@@ -184,7 +184,9 @@ class Hub:
     def __init__(self, cfg: Config, counters: Counters | None = None) -> None:
         self.cfg = cfg
         self.counters = counters or Counters()
-        self.auth = StreamAuth(load_token(cfg.auth, service="processor hub"), load_raw_token(cfg.auth), self.counters)
+        token = load_token(cfg.auth, service="processor hub")
+        cfg.auth.token = token.value  # one token for every API of this hub: a generated one is shown once
+        self.auth = StreamAuth(token, load_raw_token(cfg.auth), self.counters)
         self.fanout = Fanout(self.counters, hub_masker)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.inflight = 0
