@@ -88,6 +88,9 @@ class CoreConfig:
     flow_idle_timeout_s: float = 60.0  # a connection with no packets for this long is forgotten
     max_pending_requests: int = 64  # per connection (pipelining depth)
     decode_bodies: bool = True  # remove gzip/deflate/br for the record
+    # A body the capture lost bytes of (both heads seen): "partial" emits the pair with that half
+    # flagged body_incomplete and the missing byte count; "drop" counts it (dropped.body_incomplete).
+    on_gap: Literal["partial", "drop"] = "partial"
 
 
 @dataclass
