@@ -88,6 +88,9 @@ class CoreConfig:
     flow_idle_timeout_s: float = 60.0  # a connection with no packets for this long is forgotten
     max_pending_requests: int = 64  # per connection (pipelining depth)
     decode_bodies: bool = True  # remove gzip/deflate/br for the record
+    # A body the capture lost bytes of (both heads seen): "partial" emits the pair with that half
+    # flagged body_incomplete and the missing byte count; "drop" counts it (dropped.body_incomplete).
+    on_gap: Literal["partial", "drop"] = "partial"
 
 
 @dataclass
@@ -181,6 +184,13 @@ class CaptureConfig:
 
 
 @dataclass
+class JavaTlsConfig:
+    """JSSE plaintext through a Java agent loaded into running JVMs (interceptor/tls/java.py)."""
+
+    enabled: bool = False  # off by default: it loads code into the node's JVMs (HotSpot attach)
+
+
+@dataclass
 class TlsConfig:
     """eBPF uprobes on OpenSSL and Go crypto/tls (interceptor/tls); see docs/tls.md."""
 
@@ -191,6 +201,7 @@ class TlsConfig:
     # Stop a program at exec until its executable is classified and attached (first exec of each file
     # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
     hold_new_programs: bool = True
+    java: JavaTlsConfig = field(default_factory=JavaTlsConfig)
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
@@ -282,6 +293,7 @@ class CapturesConfig:
     agent_selector: str = "app.kubernetes.io/component=interceptor"  # the agents' pods (hostNetwork: node IP)
     agent_port: int = 18954
     forward_timeout_s: float = 10.0
+    hub_listen: str = "0.0.0.0:8900"  # `processor hub` serves the same API for the whole cluster here; "": off
 
 
 @dataclass

@@ -85,6 +85,8 @@ class Subscriber:
     lost: int = 0  # since the last notice
     lost_total: int = 0
     finished: bool = False  # limit reached: no more records
+    # The agent counts losses on its dispatcher thread and takes them on the connection's thread.
+    _loss_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def offer(self, view: RecordView, counters: Counters) -> None:
         if self.finished:
@@ -95,8 +97,9 @@ class Subscriber:
             return
         self.matched += 1
         if len(self.queue) >= self.max_queue:
-            self.lost += 1
-            self.lost_total += 1
+            with self._loss_lock:
+                self.lost += 1
+                self.lost_total += 1
             counters.drop("stream_slow_client")
             return
         frame = view.frame(self.raw) if not q.redactions else orjson.dumps(q.redact(view.record(self.raw))).decode()
@@ -111,12 +114,18 @@ class Subscriber:
         """Frames to write now; a notice of what was lost comes first."""
         out: list[str] = []
         if self.lost:
-            out.append(orjson.dumps({"notice": "lost", "lost": self.lost, "lost_total": self.lost_total}).decode())
-            self.lost = 0
+            with self._loss_lock:
+                lost, total, self.lost = self.lost, self.lost_total, 0
+            out.append(orjson.dumps({"notice": "lost", "lost": lost, "lost_total": total}).decode())
         q = self.queue
         while q and len(out) < max_frames:
             out.append(q.popleft())
         return out
+
+    @property
+    def pending(self) -> bool:
+        """Frames (or a loss notice) are waiting to be taken."""
+        return bool(self.queue) or self.lost > 0
 
     @property
     def done(self) -> bool:

@@ -1,7 +1,8 @@
 """Cluster routing: two agents ("nodes" node-a and node-b, each its own process with its own pods)
 and one real kube-apiserver. A capture request or a Falco alert sent to the wrong agent is forwarded
 to the agent on the pod's node (found from the API server); status and download work through
-either agent; a pod named by Kubernetes name is captured with its identity in the file."""
+either agent and through the hub's capture API (created, listed from both, downloaded); a pod
+named by Kubernetes name is captured with its identity in the file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.interceptor.captures.agentproc import AgentProc, capinfos, free_port, tshark
+from interceptor.config import load_config
+from interceptor.counters import Counters
+from processor.hub import start_capture_proxy
+from tests.interceptor.captures.agentproc import TOKEN, AgentProc, HubClient, capinfos, free_port, tshark
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.k8s]
 LABELS = {"app.kubernetes.io/component": "interceptor"}
@@ -86,6 +90,30 @@ def test_requests_to_the_wrong_agent_are_forwarded(node_lab, kube_apiserver, tmp
         a.wait_state(fcap["id"], timeout=15)
         fpath = tmp_path / "pay.pcapng"
         assert a.curl("GET", f"/api/v1/captures/{fcap['id']}/pcap", out=fpath)[0] == 200
+        # The hub's capture API (what `processor hub` serves): no taps, everything routed.
+        hub_port = free_port()
+        hub_cfg = load_config(env={"SENSOR__AUTH__TOKEN": TOKEN, "SENSOR__KUBERNETES__ENABLED": "true",
+                                   "SENSOR__KUBERNETES__KUBECONFIG": kube_apiserver.kubeconfig,
+                                   "SENSOR__CAPTURES__AGENT_PORT": str(port),
+                                   "SENSOR__CAPTURES__HUB_LISTEN": f"127.0.0.1:{hub_port}"})
+        hub_counters = Counters()
+        hub = start_capture_proxy(hub_cfg, hub_counters)
+        try:
+            via_hub = HubClient(f"http://127.0.0.1:{hub_port}")
+            code, hcap = via_hub.curl("POST", "/api/v1/captures", {"target": {"namespace": ns, "pod": "pay-0"},
+                                                                   "duration_s": 2})
+            assert code == 201 and hcap["node"] == "node-b", hcap
+            node_lab.client(pb.pod_ip, 8080, 1, "hub")
+            assert b.wait_state(hcap["id"], timeout=10)["state"] == "done"
+            code, merged = via_hub.curl("GET", "/api/v1/captures")
+            assert code == 200 and merged["unreachable"] == []
+            assert {c["id"] for c in merged["captures"]} == {cap["id"], fcap["id"], hcap["id"]}
+            hpath = tmp_path / "via-hub.pcapng"
+            assert via_hub.curl("GET", f"/api/v1/captures/{cap['id']}/pcap", out=hpath)[0] == 200
+            assert hpath.read_bytes() == path.read_bytes()
+            assert via_hub.curl("GET", "/api/v1/captures", auth=False)[0] == 401
+        finally:
+            hub.shutdown()
         # A pod no agent has: 404 with the reason, after asking the API server.
         code, doc = b.curl("POST", "/api/v1/captures", {"target": {"namespace": ns, "pod": "nope-0"}})
         assert code == 404 and "no running pod matches pod" in doc["error"], doc
@@ -104,6 +132,7 @@ def test_requests_to_the_wrong_agent_are_forwarded(node_lab, kube_apiserver, tmp
     assert "Falco alert: rule 'Terminal shell in container', priority warning, time 2026-12-01T09:30:00Z" in finfo
     assert f"pod {ns}/pay-0" in finfo
     assert [r[0] for r in tshark(fpath, "http.request.uri", display="http.request")] == ["/api/pay/0", "/api/pay/1"]
-    assert [c["id"] for c in b_list["captures"]] == [fcap["id"]]  # each agent lists its own
+    assert [c["id"] for c in b_list["captures"]] == [fcap["id"], hcap["id"]]  # each agent lists its own
     assert stats_b["counts"]["captures.routing.forwarded"] >= 3  # create, status, download
+    assert hub_counters.get("captures.routing.forwarded") >= 4  # create, list x2, download
     assert stats_a["counts"]["captures.routing.forwarded"] >= 1
