@@ -104,7 +104,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         query = 'src.namespace == "shop" and types.contains("email")'
         masked = open_stream(url, TOKEN, query)
         raw = open_stream(url, RAW, 'request.path.startsWith("/orders/a/") and limit(3)')
-        wscat = _wscat(url, 'response.status == 200 and dst.name == "orders-1"', TOKEN, 15)
+        wscat = _wscat(url, 'response.status == 200 and dst.name == "orders-1"', TOKEN, 10)
         tail = subprocess.Popen([sys.executable, "-m", "processor.cli", "tail", "--hub", f"127.0.0.1:{port}",
                                  "--token", TOKEN, "--compact", "-n", "4", "--timeout", "20",
                                  'request.path.startsWith("/orders/a/")'],
