@@ -36,7 +36,7 @@ ORDERS = {"ip": "10.1.0.2", "port": 8080, "namespace": "shop", "workload": "orde
 OTHER = {"ip": "10.2.0.1", "port": 40000, "namespace": "billing", "workload": "batch", "pod": "batch-1"}
 
 
-def _wscat(url: str, query: str, wait_s: int, token: str | None = TOKEN) -> subprocess.Popen:
+def _wscat(url: str, query: str, token: str | None = TOKEN, wait_s: int = 3) -> subprocess.Popen:
     """``wscat --connect URL -x QUERY -w S`` as Kubeshark's docs run it. Its stdin stays open (wscat
     quits when its input closes) until the process has ended by itself after ``wait_s``."""
     auth = ["-H", f"Authorization: Bearer {token}"] if token else []
@@ -104,7 +104,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         query = 'src.namespace == "shop" and types.contains("email")'
         masked = open_stream(url, TOKEN, query)
         raw = open_stream(url, RAW, 'request.path.startsWith("/orders/a/") and limit(3)')
-        wscat = _wscat(url, 'response.status == 200 and dst.name == "orders-1"', 15)
+        wscat = _wscat(url, 'response.status == 200 and dst.name == "orders-1"', TOKEN, 10)
         tail = subprocess.Popen([sys.executable, "-m", "processor.cli", "tail", "--hub", f"127.0.0.1:{port}",
                                  "--token", TOKEN, "--compact", "-n", "4", "--timeout", "20",
                                  'request.path.startsWith("/orders/a/")'],
@@ -143,7 +143,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         raw.close()
 
         # An invalid query: one error frame, then a policy close (1008), via wscat as a user would see it.
-        _, bad_out, _ = _finish(_wscat(url, "response.status > 300 and", 3))
+        _, bad_out, _ = _finish(_wscat(url, "response.status > 300 and"))
         assert json.loads(bad_out.splitlines()[0]) == {
             "error": "expected a value, a field name, '(' or 'not', got end of query", "position": 25,
             "query": "response.status > 300 and"}
@@ -152,7 +152,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         with pytest.raises(ConnectionClosed):
             bad_ws.recv(timeout=5)
         assert bad_ws.close_code == 1008
-        _, denied_out, denied_err = _finish(_wscat(url, "true", 1, token=None))
+        _, denied_out, denied_err = _finish(_wscat(url, "true", token=None, wait_s=1))
         assert "401" in denied_out + denied_err
 
         # A stuck client beside a healthy one: the healthy one keeps up, the stuck one is told its loss.
