@@ -327,6 +327,9 @@ class StreamConfig:
     enabled: bool = True  # the agent's /ws endpoint
     client_queue: int = 1000  # records waiting per client; beyond, they are lost (counted, notice frame)
     backlog: int = 10_000  # agent: pairs waiting for the stream's dispatcher thread; beyond, dropped
+    # agent: pairs per second the stream handles at most (building, masking and filtering records
+    # shares the interpreter with capture); beyond, skipped (dropped.stream_budget, told to clients)
+    max_records_per_s: int = 1000
     max_clients: int = 32
     query_timeout_s: float = 30.0  # the query (first text message) must come within this
     write_timeout_s: float = 120.0  # a client that takes no bytes for this long is disconnected

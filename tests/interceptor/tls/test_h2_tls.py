@@ -22,11 +22,11 @@ def test_curl_h2_to_go_server(tls_harness: TlsHarness, go_tlsprog, tls_certs) ->
                           "Content-Type: application/json", "-d", data.decode(), f"https://127.0.0.1:{port}/h2tls"],
                          capture_output=True, timeout=30, check=True)
     assert res.stdout == data + b"2"  # the echo, and curl says it spoke HTTP/2
-    pairs = h.wait_pairs(lambda p: p.request.target == "/h2tls", 2, timeout=10)
-    assert pairs, "no HTTP/2 pair from the TLS sources"
+    # The harness pairs each traced process (tls.one_pair_per_connection off): curl's and the server's.
+    pairs = h.wait_pairs(lambda p: p.request.target == "/h2tls", 2, timeout=15)
+    assert sorted(p.source["kind"] for p in pairs) == ["gotls", "openssl"]
     for p in pairs:
         assert (p.protocol, p.request.version, p.request.method) == ("h2", "HTTP/2", "POST")
         assert p.request.body == data and p.response.body == data and p.response.status == 200
-        assert p.source["kind"] in ("openssl", "gotls")
-    print("sources:", sorted(p.source["kind"] for p in pairs))
+        assert (p.src.port, p.dst.port) == (pairs[0].src.port, port)
     assert h.counters.get("h2.connections") >= 1
