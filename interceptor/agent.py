@@ -184,10 +184,15 @@ class Agent:
             from interceptor.captures.service import CaptureService, PlaintextTee
 
             enricher = self.output.enricher
-            self.captures = CaptureService(cfg, counters, node, enricher.index if enricher else None,
-                                           self.output.watcher.lock if enricher else None,
-                                           tls_available=lambda: self.tls is not None)
-            stream_sink = PlaintextTee(self.pipeline, self.captures.manager, cfg.capture.proc_root)
+            try:
+                self.captures = CaptureService(cfg, counters, node, enricher.index if enricher else None,
+                                               self.output.watcher.lock if enricher else None,
+                                               tls_available=lambda: self.tls is not None)
+            except ConfigError as e:  # e.g. captures.dir not writable: pair capture goes on without it
+                counters.inc("captures.unavailable")
+                log.error("capture API off: %s", e)
+            else:
+                stream_sink = PlaintextTee(self.pipeline, self.captures.manager, cfg.capture.proc_root)
         if cfg.tls.enabled:  # None when BPF is not possible here: logged and counted, capture goes on
             from interceptor.tls.source import start_tls_source
 

@@ -282,6 +282,7 @@ class CapturesConfig:
     agent_selector: str = "app.kubernetes.io/component=interceptor"  # the agents' pods (hostNetwork: node IP)
     agent_port: int = 18954
     forward_timeout_s: float = 10.0
+    hub_listen: str = "0.0.0.0:8900"  # `processor hub` serves the same API for the whole cluster here; "": off
 
 
 @dataclass

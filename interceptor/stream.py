@@ -119,6 +119,11 @@ class Subscriber:
         return out
 
     @property
+    def pending(self) -> bool:
+        """Frames (or a loss notice) are waiting to be taken."""
+        return bool(self.queue) or self.lost > 0
+
+    @property
     def done(self) -> bool:
         """Limit reached and everything written: the adapter closes normally."""
         return self.finished and not self.queue

@@ -201,8 +201,9 @@ def _stream(conn: _Conn, handler: BaseHTTPRequestHandler, stage: StreamStage, gr
             if sub.done:
                 conn.close(1000, "limit reached")
                 return
-            wake.wait(0.2)
-            wake.clear()
+            if not sub.pending:
+                wake.wait(0.2)
+                wake.clear()
             if conn.read_texts(0) is None:
                 return
     finally:

@@ -261,6 +261,8 @@ class Hub:
                 if sub.done:
                     await ws.close(1000, "limit reached")
                     break
+                if sub.pending:
+                    continue  # more than one take's worth was waiting
                 waiter = asyncio.ensure_future(wake.wait())
                 await asyncio.wait([waiter, reader], return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
@@ -314,5 +316,46 @@ def run_hub(cfg: Config, listen: str, port_file: str = "") -> int:
             with open(port_file, "w") as f:
                 f.write(f"{port}\n")
 
-    asyncio.run(hub.serve(listen, ready))
+    captures = start_capture_proxy(cfg, hub.counters)
+    try:
+        asyncio.run(hub.serve(listen, ready))
+    finally:
+        if captures is not None:
+            captures.shutdown()
     return 0
+
+
+def start_capture_proxy(cfg: Config, counters: Counters, node: str = "hub") -> Any:
+    """The agents' capture API for the whole cluster (``captures.hub_listen``; docs/captures.md) on
+    its own port: the websocket server here takes GET requests only, the API needs POST and DELETE."""
+    listen = cfg.captures.hub_listen
+    if not listen:
+        return None
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from interceptor.captures.proxy import CaptureProxy
+    from interceptor.captures.routing import ClusterRouter
+    from interceptor.httpapi import serve as serve_api
+    from interceptor.webauth import BearerAuth
+
+    token = load_token(cfg.auth, service="processor hub captures")
+    proxy = CaptureProxy(ClusterRouter(cfg, node, token, counters), BearerAuth(token, counters), counters)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib hook name
+            if proxy.owns(self.path.split("?", 1)[0]):
+                serve_api(self, proxy)
+            else:
+                self.send_error(404, "the capture API is at /api/v1/captures")
+
+        do_POST = do_DELETE = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    host, _, port = listen.rpartition(":")
+    server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="capture-proxy", daemon=True).start()
+    log.info("hub: capture API on %s", listen)
+    return server

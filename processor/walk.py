@@ -130,16 +130,28 @@ class Walker:
                 out.limits.add("depth")
                 return
             hint = sibling_hint(node) if 2 <= len(node) <= 8 else ""
+            leaves = out.leaves
             for k, v in node.items():
                 if budget[0] <= 0:
                     out.limits.add("leaves")
                     return
                 child = f"{path}.{k}" if path else str(k)
-                if hint and isinstance(v, str | int) and not isinstance(v, bool) and _compact(k) in VALUE_KEYS:
-                    self._leaf(v, child, loc, out, budget, hint)
-                elif hint and v is hint:
-                    self._leaf(v, child, loc, out, budget, LABEL_MARK)
-                else:
+                tv = type(v)
+                if tv is str or tv is int or tv is float:  # most children are scalars: no recursion for them
+                    h = ""
+                    if hint:
+                        if tv is not float and _compact(k) in VALUE_KEYS:
+                            h = hint
+                        elif v is hint:
+                            h = LABEL_MARK
+                    value = v if tv is str else str(v)
+                    if len(value) > MAX_VALUE_CHARS:
+                        out.limits.add("value")
+                        value = value[:MAX_VALUE_CHARS]
+                    if value:
+                        budget[0] -= 1
+                        leaves.append(Leaf(loc, child, value, h))
+                elif v is not None and tv is not bool:
                     self._node(v, child, depth + 1, loc, out, budget)
         elif isinstance(node, list):
             if depth >= self.b.max_depth:
@@ -151,17 +163,14 @@ class Walker:
                 self._node(v, path + "[]", depth + 1, loc, out, budget)
         elif node is None or isinstance(node, bool):
             return
-        else:
-            self._leaf(node, path, loc, out, budget, "")
-
-    def _leaf(self, node: Any, path: str, loc: str, out: WalkResult, budget: list[int], hint: str) -> None:
-        value = node if isinstance(node, str) else str(node)
-        if len(value) > MAX_VALUE_CHARS:
-            out.limits.add("value")
-            value = value[:MAX_VALUE_CHARS]
-        if value:
-            budget[0] -= 1
-            out.leaves.append(Leaf(loc, path or "$", value, hint))
+        else:  # a scalar at the top or inside an array
+            value = node if isinstance(node, str) else str(node)
+            if len(value) > MAX_VALUE_CHARS:
+                out.limits.add("value")
+                value = value[:MAX_VALUE_CHARS]
+            if value:
+                budget[0] -= 1
+                out.leaves.append(Leaf(loc, path or "$", value))
 
     def walk_form(self, text: str, location: str, out: WalkResult) -> None:
         n = 0
@@ -217,8 +226,17 @@ class Walker:
             self.walk_form(text, f"{part}.body", out)
 
 
+_COMPACTS: dict[str, str] = {}
+
+
 def _compact(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
+    """``Document_Type`` -> ``documenttype``; memoised (keys repeat), the memo bounded."""
+    c = _COMPACTS.get(key)
+    if c is None:
+        c = key.lower().replace("_", "").replace("-", "")
+        if len(_COMPACTS) < 65536:
+            _COMPACTS[key] = c
+    return c
 
 
 def sibling_hint(node: dict[str, Any]) -> str:

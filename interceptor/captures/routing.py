@@ -117,12 +117,32 @@ class ClusterRouter:
             self.counters.inc("captures.routing.api_error")
             log.warning("capture routing: cannot list the agents on node %s: %s", node, e)
             return None
+        return next(iter(self._addresses(items).values()), None)
+
+    def _addresses(self, items: list[dict[str, Any]]) -> dict[str, str]:
+        """node -> address of the running agent pods among ``items`` (hostNetwork: the node's IP)."""
+        out = {}
         for obj in items:
             pod = parse_pod(obj)
-            if pod.running and pod.ips:
+            if pod.running and pod.ips and pod.node:
                 ip = pod.ips[0]
-                return f"[{ip}]:{self.ccfg.agent_port}" if ":" in ip else f"{ip}:{self.ccfg.agent_port}"
-        return None
+                out[pod.node] = f"[{ip}]:{self.ccfg.agent_port}" if ":" in ip else f"{ip}:{self.ccfg.agent_port}"
+        return out
+
+    def agents(self) -> dict[str, str]:
+        """Every agent: node -> address (``captures.peers``, else the agent pods on the API server)."""
+        if self.ccfg.peers or self.core is None:
+            return dict(self.ccfg.peers)
+        try:
+            resp = self.core.list_pod_for_all_namespaces(label_selector=self.ccfg.agent_selector,
+                                                         _preload_content=False,
+                                                         _request_timeout=self.cfg.kubernetes.request_timeout_s)
+            items = json.loads(resp.data).get("items") or []
+        except Exception as e:  # noqa: BLE001
+            self.counters.inc("captures.routing.api_error")
+            log.warning("capture routing: cannot list the agents: %s", e)
+            return {}
+        return self._addresses(items)
 
     # -- forwarding -------------------------------------------------------------------------------
     def forward(self, node: str, method: str, path: str, body: bytes | None = None,

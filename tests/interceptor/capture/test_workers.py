@@ -105,3 +105,32 @@ def test_two_workers_emit_exactly_the_pairs_of_one(node_lab, tmp_path: Path) -> 
                    if line.startswith("interceptor_pairs_emitted_total "))
     assert emitted == len(expect)
     assert 'interceptor_tap_packets_total{interface="' + pod.host_dev in metrics2
+
+
+def test_a_worker_that_dies_stops_the_agent_with_an_error(node_lab, tmp_path: Path) -> None:
+    import psutil
+
+    pod = node_lab.pod("web")
+    node_lab.app(pod, "server", "8080", port=8080, name="server")
+    port = _free_local_port()
+    err = tmp_path / "run.err"
+    env = {**os.environ, "SENSOR__CAPTURE__SOURCE": "ring", "SENSOR__CAPTURE__WORKERS": "2"}
+    with open(err, "wb") as errf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "interceptor.cli", "run", "--out", str(tmp_path / "p.jsonl"),
+             "--include-netns", node_lab.pattern, "--metrics", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=errf, env=env)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc)
+        workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 2
+        workers[1].kill()
+        rc = proc.wait(30)  # the supervisor notices, stops the other worker and exits
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = err.read_text()
+    assert rc == 1, log
+    assert "exited unexpectedly" in log, log
+    assert not psutil.pid_exists(workers[0].pid) or workers[0].status() == psutil.STATUS_ZOMBIE
