@@ -119,9 +119,11 @@ def why_unread(library: Library | None, state: TlsState | None) -> str:
         return "excluded_by_scope"
     if library.name not in state.probed:
         return "no_probe_for_library"
-    if state.attach_failed or not state.attached:
+    if state.attach_failed:
         return "attach_failed"
-    return "attached_too_late"  # probes on, yet no plaintext: the handshake predates the attach
+    # Probes not on yet when the handshake was seen (a program that runs for less than a scan), or
+    # on and still no plaintext: either way the connection began before the source could read it.
+    return "attached_too_late"
 
 
 class MarkerCache:

@@ -76,8 +76,9 @@ class ProcessIndex:
         info = self.tls.pids.get(pid)
         if info is None:
             return TlsState(True, probed=probed)
-        return TlsState(True, excluded=info.excluded, attached=bool(info.keys), attach_failed=not info.keys,
-                        probed=probed)
+        # The source saw its TLS library but could not probe it: the attach (or the ELF analysis) failed.
+        failed = info.ssl_found and not info.keys and not info.excluded
+        return TlsState(True, excluded=info.excluded, attached=bool(info.keys), attach_failed=failed, probed=probed)
 
     def _rebuild(self) -> None:
         """Sockets of every network namespace (one process each), then which process holds each."""

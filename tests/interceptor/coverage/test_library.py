@@ -106,3 +106,4 @@ def test_reasons() -> None:
     assert why_unread(go, TlsState(True, excluded=True)) == "excluded_by_scope"
     assert why_unread(go, TlsState(True, attach_failed=True)) == "attach_failed"
     assert why_unread(go, TlsState(True, attached=True)) == "attached_too_late"
+    assert why_unread(go, TlsState(True)) == "attached_too_late"  # not attached yet at its handshake

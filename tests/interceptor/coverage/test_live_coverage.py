@@ -39,7 +39,7 @@ def summary(records: list[dict]) -> list[tuple]:
              r.get("source"), r["dst"].get("port"), r["connections"]) for r in records]
 
 
-def wait_ready(port: int, timeout: float = 30) -> None:
+def wait_ready(port: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -85,7 +85,7 @@ def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Pat
     env = {**os.environ, "SENSOR__AUTH__TOKEN": TOKEN, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     agent = subprocess.Popen([sys.executable, "-m", "interceptor.cli", "run", "--tls", "--config", str(cfg),
                               "--coverage", str(out), "--metrics", f"127.0.0.1:{port}", "--include-netns",
-                              node_lab.pattern, "--rescan", "1", "--duration", "90"],
+                              node_lab.pattern, "--rescan", "1", "--duration", "300"],
                              stderr=subprocess.PIPE, text=True, env=env)
     try:
         wait_ready(port)
@@ -93,11 +93,17 @@ def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Pat
         hosts = tmp_path / "hosts"
         hosts.write_text(f"{ip} java.example\n")
         res = subprocess.run([*java_client[:1], f"-Djdk.net.hosts.file={hosts}", *java_client[1:],
-                              f"https://java.example:{JAVA_TLS}", "1"], capture_output=True, text=True, timeout=120)
+                              f"https://java.example:{JAVA_TLS}", "1", "6000"], capture_output=True, text=True, timeout=120)
         assert "200 11" in res.stdout, res.stderr[-2000:]
         res = subprocess.run([*java_client[:1], f"-Djdk.net.hosts.file={hosts}", *java_client[1:],
-                              f"https://java.example:{PY_TLS}", "2"], capture_output=True, text=True, timeout=120)
+                              f"https://java.example:{PY_TLS}", "2", "6000"], capture_output=True, text=True, timeout=120)
         assert res.stdout.count("200 11") == 2, res.stderr[-2000:]
+        # The first program mapping libgnutls lives a few scans, so the source attaches to the library
+        # (its own connection began before: decrypted, or unread as attached_too_late).
+        warm = subprocess.Popen(["gnutls-cli", "--insecure", "--sni-hostname", "warmup.example", "-p", str(JAVA_TLS),
+                                 ip], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2.5)
+        warm.communicate(b"", timeout=30)
         subprocess.run(["gnutls-cli", "--insecure", "--sni-hostname", "gnutls.example", "-p", str(JAVA_TLS), ip],
                        input="GET / HTTP/1.0\r\n\r\n", capture_output=True, text=True, timeout=60)
         subprocess.run(["curl", "-sk", "--resolve", f"curl.example:{JAVA_TLS}:{ip}", f"https://curl.example:{JAVA_TLS}/"],
@@ -139,6 +145,8 @@ def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Pat
     assert (to_python["source"], to_python["library"], to_python["dst"]["port"]) == ("openssl", "openssl", PY_TLS)
     assert (to_python["src"]["process"], to_python["src"]["library"]) == ("java", "jsse")
     assert one(sni="gnutls.example")["source"] == "gnutls"  # gnutls-cli's side
+    warm = one(sni="warmup.example")
+    assert warm["verdict"] == "tls-decrypted" or (warm["library"], warm["reason"]) == ("gnutls", "attached_too_late")
     assert one(sni="curl.example")["source"] == "openssl"
     go_rec = [r for r in records if r["dst"]["port"] == JAVA_TLS and not r.get("sni")]
     assert go_rec and (go_rec[0]["verdict"], go_rec[0]["source"]) == ("tls-decrypted", "gotls"), (
