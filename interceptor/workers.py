@@ -39,7 +39,9 @@ from interceptor.discovery.netns import NetnsError, run_in_netns
 from interceptor.discovery.plan import TapSpec
 
 log = logging.getLogger("interceptor.workers")
-MAX_MESSAGE = 1 << 20  # one control or stats message (SOCK_SEQPACKET keeps them whole)
+MAX_STATS = 1 << 20  # one stats message, worker -> supervisor (SOCK_SEQPACKET keeps them whole)
+MAX_CONTROL = 1 << 16  # one control message, supervisor -> worker
+CONTROL_EVERY_S = 0.05  # how often a worker looks for control messages (taps opened or closed)
 STATS_EVERY_S = 1.0
 STALE_S = 30.0  # a worker silent for this long makes /healthz fail
 
@@ -53,9 +55,9 @@ def send(sock: socket.socket, msg: dict[str, Any], fds: list[int] | None = None)
         sock.send(data)
 
 
-def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+def receive(sock: socket.socket, bufsize: int) -> tuple[dict[str, Any] | None, list[int]]:
     """One message and the descriptors that came with it; (None, []) when the peer is gone."""
-    data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, 4)
+    data, fds, _flags, _addr = socket.recv_fds(sock, bufsize, 4)
     if not data:
         return None, fds
     return orjson.loads(data), fds
@@ -104,14 +106,16 @@ def run_worker(index: int, ctrl: socket.socket, cfg: Config, args: argparse.Name
     signal.signal(signal.SIGINT, on_term)  # Ctrl-C reaches the whole process group
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # rescans are the supervisor's
     ctrl.setblocking(False)
-    next_tick = time.monotonic()
+    next_tick = next_control = time.monotonic()
     while not stopping[0]:
         agent.taps.poll_once(0.05)
         if agent.tls is not None:
             agent.tls.poll(0)
-        if not _control(ctrl, agent, cfg, node):
-            stopping[0] = True
         mono = time.monotonic()
+        if mono >= next_control:  # not every loop turn: a turn can be a few packets long
+            next_control = mono + CONTROL_EVERY_S
+            if not _control(ctrl, agent, cfg, node):
+                stopping[0] = True
         if mono >= next_tick:
             agent.housekeeping(time.time())
             _report(ctrl, index, agent, final=False)
@@ -125,7 +129,7 @@ def _control(ctrl: socket.socket, agent: Any, cfg: Config, node: str) -> bool:
     """Apply what the supervisor sent; False when it said stop (or is gone)."""
     while True:
         try:
-            msg, fds = receive(ctrl)
+            msg, fds = receive(ctrl, MAX_CONTROL)
         except BlockingIOError:
             return True
         except OSError:
@@ -135,8 +139,13 @@ def _control(ctrl: socket.socket, agent: Any, cfg: Config, node: str) -> bool:
         op = msg.get("op")
         if op == "open" and fds:
             spec = spec_from_wire(msg["spec"])
-            ring = RingSocket(socket.socket(fileno=fds[0]), RingShape(**msg["shape"]))
-            agent.taps.adopt(RingTap(spec, cfg.capture, node, ring))
+            try:
+                ring = RingSocket(socket.socket(fileno=fds[0]), RingShape(**msg["shape"]))
+            except OSError as e:  # cannot map it (memory): this worker's share of the tap is lost
+                agent.counters.inc("capture.tap_open_failed")
+                log.warning("cannot map the ring of %s: %s", spec.interface, e)
+            else:
+                agent.taps.adopt(RingTap(spec, cfg.capture, node, ring))
         elif op == "close":
             agent.taps.drop_tap(tuple(msg["key"]))
         elif op == "stop":
@@ -330,7 +339,7 @@ class Supervisor:
 
     def _take(self, w: Worker) -> None:
         try:
-            msg, fds = receive(w.ctrl)
+            msg, fds = receive(w.ctrl, MAX_STATS)
         except OSError:
             msg, fds = None, []
         for fd in fds:
@@ -397,6 +406,12 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
         except OSError as e:
             raise UsageError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
     started = time.monotonic()
+    # The capture API and the live stream live beside one pipeline on the metrics port; with several
+    # pipelines they are not served yet. Said once, at start, so nobody looks for them in vain.
+    off = [name for name, on in (("captures", cfg.captures.enabled), ("stream", cfg.stream.enabled)) if on]
+    if off and cfg.metrics.listen:
+        log.warning("capture.workers %d: %s not available with more than one worker (use workers: 1 for them)",
+                    n, " and ".join(off))
     workers = fork_workers(cfg, args, node, n, lock_path)  # before any thread starts
     counters = MergedCounters(workers)
     counters.set_gauge("workers", n)

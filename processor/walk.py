@@ -16,6 +16,8 @@ from urllib.parse import unquote_plus
 
 import orjson
 
+from processor import partialjson
+
 MAX_VALUE_CHARS = 8192  # longer strings are cut before detection (a private key block fits)
 
 
@@ -77,7 +79,9 @@ def body_text(msg: dict[str, Any]) -> str | None:
     if msg.get("body_encoding") == "base64":
         try:
             raw = base64.b64decode(body, validate=False)
-            return raw.decode("utf-8")
+            # A damaged or cut body may end (or hole) inside a character: keep the rest.
+            damaged = msg.get("body_incomplete") or msg.get("truncated")
+            return raw.decode("utf-8", errors="ignore" if damaged else "strict")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
     return body
@@ -108,14 +112,29 @@ class Walker:
     def __init__(self, bounds: Bounds) -> None:
         self.b = bounds
 
-    def walk_json(self, text: str, location: str, out: WalkResult) -> None:
+    def walk_json(self, text: str, location: str, out: WalkResult, partial: bool = False) -> None:
         try:
             doc = orjson.loads(text)
         except orjson.JSONDecodeError:
+            if partial:  # the capture lost part of it, or it was cut at the size bound
+                self.walk_partial_json(text, location, out)
+                return
             out.limits.add("json")
             return
         budget = [self.b.max_leaves]
         self._node(doc, "", 0, location, out, budget)
+
+    def walk_partial_json(self, text: str, location: str, out: WalkResult) -> None:
+        """What parses of a damaged JSON body (see processor/partialjson.py), within the bounds."""
+        out.limits.add("json_partial")
+        n = 0
+        for path, value in partialjson.leaves(text, self.b.max_depth):
+            if n >= self.b.max_leaves:
+                out.limits.add("leaves")
+                return
+            if value:
+                n += 1
+                out.leaves.append(Leaf(location, path, value[:MAX_VALUE_CHARS]))
 
     def walk_value(self, doc: Any, location: str, out: WalkResult) -> None:
         """A value already decoded (the gRPC messages the interceptor decoded schema-less)."""
@@ -221,7 +240,7 @@ class Walker:
             return
         kind = content_kind(headers, text)
         if kind == "json":
-            self.walk_json(text, f"{part}.body", out)
+            self.walk_json(text, f"{part}.body", out, bool(msg.get("body_incomplete") or msg.get("truncated")))
         elif kind == "form":
             self.walk_form(text, f"{part}.body", out)
 

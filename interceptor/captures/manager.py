@@ -170,17 +170,17 @@ class CaptureManager:
     def start(self, request: CaptureRequest, pods: list[PodView], now: float | None = None) -> Capture:
         """Open the taps and the file; raises CaptureRefused (bounds) before anything is opened."""
         now = time.time() if now is None else now
+        specs = self._plan(pods)  # discovery outside the lock: the capture thread keeps reading taps
         with self.lock:
             running = sum(1 for c in self.captures.values() if c.state is State.RUNNING)
             if running >= self.ccfg.max_concurrent:
                 self._refuse("concurrent", 429, f"{running} captures running (captures.max_concurrent)")
-            cap_id = f"{self.node}{ID_SEP}{secrets.token_hex(6)}"
-            cap = Capture(cap_id, request, pods, self.node, self.dir / f"{cap_id.replace(ID_SEP, '_')}.pcapng",
-                          now, now + request.duration_s)
-            specs = self._plan(pods)
             if not specs:
                 self._refuse("no_interfaces", 409, "the pod's network namespace has no interface to tap "
                              "(it vanished, or discovery does not see it)")
+            cap_id = f"{self.node}{ID_SEP}{secrets.token_hex(6)}"
+            cap = Capture(cap_id, request, pods, self.node, self.dir / f"{cap_id.replace(ID_SEP, '_')}.pcapng",
+                          now, now + request.duration_s)
             self._open(cap, specs, request.plaintext and self.tls_available())
             self.captures[cap_id] = cap
             self.counters.inc("captures.started")
