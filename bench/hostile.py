@@ -29,7 +29,7 @@ from interceptor.reassembly import Budget  # noqa: E402
 
 def parser(messages: list[object]) -> MessageParser:
     limits = Limits(1 << 20, 128 * 1024, False)
-    return MessageParser(limits, Counters(), Budget(1 << 30), lambda p, m, r, ts: messages.append(m),
+    return MessageParser(limits, Counters(), Budget(1 << 30), lambda p, m, r, ts, span=None: messages.append(m),
                          lambda: None, synced=True)
 
 

@@ -102,7 +102,7 @@ def bench_http() -> None:
     import h11
 
     parser = MessageParser(Limits(10**6, 65536, False), Counters(), Budget(10**9),
-                           lambda p, m, r, ts: None, lambda: "POST", True)
+                           lambda *event: None, lambda: "POST", True)
     parser.role = "request"
 
     def ours() -> None:

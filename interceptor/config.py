@@ -89,6 +89,9 @@ class CoreConfig:
     flow_idle_timeout_s: float = 60.0  # a connection with no packets for this long is forgotten
     max_pending_requests: int = 64  # per connection (pipelining depth)
     decode_bodies: bool = True  # remove gzip/deflate/br for the record
+    # A body the capture lost bytes of (both heads seen): "partial" emits the pair with that half
+    # flagged body_incomplete and the missing byte count; "drop" counts it (dropped.body_incomplete).
+    on_gap: Literal["partial", "drop"] = "partial"
 
 
 @dataclass
@@ -182,6 +185,13 @@ class CaptureConfig:
 
 
 @dataclass
+class JavaTlsConfig:
+    """JSSE plaintext through a Java agent loaded into running JVMs (interceptor/tls/java.py)."""
+
+    enabled: bool = False  # off by default: it loads code into the node's JVMs (HotSpot attach)
+
+
+@dataclass
 class TlsConfig:
     """eBPF uprobes on OpenSSL and Go crypto/tls (interceptor/tls); see docs/tls.md."""
 
@@ -192,6 +202,7 @@ class TlsConfig:
     # Stop a program at exec until its executable is classified and attached (first exec of each file
     # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
     hold_new_programs: bool = True
+    java: JavaTlsConfig = field(default_factory=JavaTlsConfig)
     scan_interval_s: float = 2.0  # new processes and lazily loaded libssl are found this often
     include_commands: list[str] = field(default_factory=list)  # comm globs; empty: all processes
     exclude_commands: list[str] = field(default_factory=list)  # comm globs
@@ -283,12 +294,14 @@ class CapturesConfig:
     agent_selector: str = "app.kubernetes.io/component=interceptor"  # the agents' pods (hostNetwork: node IP)
     agent_port: int = 18954
     forward_timeout_s: float = 10.0
+    hub_listen: str = "0.0.0.0:8900"  # `processor hub` serves the same API for the whole cluster here; "": off
 
 
 @dataclass
 class CoverageConfig:
     """The connections account (interceptor/coverage): every TCP connection, read or why not."""
 
+    enabled: bool = True  # false: no account (saves its few per-packet operations)
     interval_s: float = 60.0  # one set of aggregates per interval
     max_keys: int = 10_000  # aggregates per interval; beyond, folded into overflow (coverage.keys_overflow)
     topic: str = "connections"  # Kafka topic for the aggregates; empty: not published
@@ -315,6 +328,9 @@ class StreamConfig:
     enabled: bool = True  # the agent's /ws endpoint
     client_queue: int = 1000  # records waiting per client; beyond, they are lost (counted, notice frame)
     backlog: int = 10_000  # agent: pairs waiting for the stream's dispatcher thread; beyond, dropped
+    # agent: pairs per second the stream handles at most (building, masking and filtering records
+    # shares the interpreter with capture); beyond, skipped (dropped.stream_budget, told to clients)
+    max_records_per_s: int = 1000
     max_clients: int = 32
     query_timeout_s: float = 30.0  # the query (first text message) must come within this
     write_timeout_s: float = 120.0  # a client that takes no bytes for this long is disconnected

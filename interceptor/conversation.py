@@ -1,21 +1,39 @@
 """One connection's HTTP conversation: a parser per direction and the requests awaiting responses.
 
-Responses answer requests in order (HTTP/1.1 pipelining included). Timestamps guard the pairing
-after damage: a response cannot answer a request that started after it, and after a gap in the
-response direction a response is matched to the newest request that started before it (the
-responses of the older ones were lost). Every request or response that does not end in a pair is
-counted once, by the first reason it failed.
+A response is paired with a request only when the capture proves it answers that request:
+
+* **Order** (HTTP/1.1 answers requests in order, pipelining included): after an *anchor* — the
+  connection's start, both SYNs seen, or a pair proven as below — the next response answers the
+  next request as long as neither direction lost a message boundary since. Each parser counts its
+  losses in an ``epoch`` (a gap inside a body whose framing survives does not count); a request and
+  a response pair by order only when both are still in the anchor's epochs. Every response, even
+  one that failed to parse, takes its turn, so the order cannot slip.
+* **Sequence numbers**, when loss broke the order. A client that does not pipeline sends request
+  *i* only after all of the previous response arrived, so the acknowledgement in *i*'s first
+  segment (``B``) is exactly where response *i* (with any 1xx before it) starts in the server's
+  stream, and the server's last segment before that point acknowledged exactly the start of *i*
+  (``A``): the server had all earlier requests and nothing of *i*. Both equalities, plus the
+  response acknowledging bytes of *i*, pair them. In place of the second, the request right before
+  *i* in the client's stream may show it: sent with a smaller acknowledgement, so some response
+  came between the two. A client sending bursts of pipelined requests meets either test only with
+  the first request of a burst, which makes them true again; a connection seen pipelining (two
+  requests sent with no response between) is not re-anchored after loss at all.
+
+Anything else is not paired: the request and response are counted (``ambiguous_after_loss``,
+``response_without_request``, ``response_lost``...), never shifted. Byte streams without sequence
+numbers (TLS plaintext) re-anchor on the traced process's own order: the newest request that
+started before the response, unless the connection was seen pipelining.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from interceptor.counters import Counters
-from interceptor.http import Limits, MessageParser, State
+from interceptor.http import BODILESS, Limits, MessageParser, Span, State
 from interceptor.pairs import Endpoint, Pair, Request, Response
 from interceptor.reassembly import Budget
 
@@ -40,9 +58,12 @@ class Waiting:
     method: str
     request: Request | None
     failed: str = ""
-    offset: int | None = None  # where the request starts in the client's TCP stream
-    peer_ack: int | None = None  # how much of the server's stream the client had received then
+    span: Span | None = None  # where it lies in the client's stream (None: byte stream)
     held: int = 0  # bytes reserved in the global budget while it waits
+
+    @property
+    def epoch(self) -> int:
+        return self.span.epoch if self.span is not None else -1
 
 
 class WaitingQueue(deque[Waiting]):
@@ -71,8 +92,13 @@ def held_bytes(request: Request) -> int:
     return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
 
 
-# After loss, a response that could answer several pipelined requests: none of them is paired.
-AMBIGUOUS = Waiting(0.0, "", None, "ambiguous_after_loss")
+@dataclass(slots=True)
+class H2cSwitch:
+    """The server accepted ``Upgrade: h2c``: HTTP/2 follows, ``request`` is its stream 1."""
+
+    request: Request
+    server: int  # direction
+    leftover: bytes  # what followed the 101's head in the server's direction
 
 
 class Conversation:
@@ -84,28 +110,31 @@ class Conversation:
         self.source = source
         self.parsers = (self._parser(synced), self._parser(synced))
         self.queue = WaitingQueue(ctx.budget)
-        self.response_gap = False
         self.client: int | None = None  # direction that carries requests, once known
+        self.upgrade: H2cSwitch | None = None  # set when HTTP/2 takes the connection over (pipeline switches)
+        self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
+        # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
+        self.anchor: tuple[int, int] | None = (0, 0) if synced else None
+        self.origins: list[int | None] = [None, None]  # stream offset after each direction's SYN
+        self.pipelined = False  # seen sending a request before the previous response arrived
+        # Recent requests by where they end in the client's stream: the acknowledgement each was
+        # sent with (the predecessor test in ``_proven``).
+        self.request_ends: OrderedDict[int, int] = OrderedDict()
 
     def _parser(self, synced: bool) -> MessageParser:
         parser = MessageParser(
             self.ctx.limits, self.ctx.counters, self.ctx.budget, self._on_message, self._request_method, synced
         )
         parser.on_role = self._on_role
-        parser.on_gap = self._on_gap
         return parser
-
-    def _on_gap(self, parser: MessageParser) -> None:
-        if parser.role == "response":
-            self.response_gap = True  # the next response may answer a later request
 
     def _on_role(self, parser: MessageParser) -> None:
         direction = self.parsers.index(parser)
         self.set_client(direction if parser.role == "request" else 1 - direction)
 
     def __repr__(self) -> str:
-        return f"<Conversation client={self.client} waiting={len(self.queue)} {self.parsers}>"
+        return f"<Conversation client={self.client} waiting={len(self.queue)} anchor={self.anchor} {self.parsers}>"
 
     @property
     def dead(self) -> bool:
@@ -119,63 +148,82 @@ class Conversation:
             self.parsers[direction].role = "request"
             self.parsers[1 - direction].role = "response"
 
-    def gap(self, direction: int) -> None:
-        self.parsers[direction].gap()
+    def gap(self, direction: int, size: int | None = None) -> None:
+        self.parsers[direction].gap(size)
 
     # -- events from the parsers ------------------------------------------------------------------
     def _request_method(self) -> str | None:
         """Method of the request the response being parsed answers (HEAD and CONNECT frame it)."""
-        if self.client is not None:
-            waiting = self._peek(self.parsers[1 - self.client].head_ack)
-            if waiting is not None:
-                return waiting.method
-            msg = self.parsers[self.client].msg
-            if msg is not None and msg.is_request:
-                return msg.start[0]
-        elif self.queue:
-            return self.queue[0].method
+        if self.client is None:
+            return self.queue[0].method if self.queue else None
+        span = self.parsers[1 - self.client].head
+        waiting = self._by_order(span) if span is not None else None
+        if waiting is None and span is not None and span.lead is not None:
+            waiting = self._by_ack(span.lead)  # framing only: the pair itself needs the full proof
+        if waiting is not None:
+            return waiting.method
+        msg = self.parsers[self.client].msg
+        if msg is not None and msg.is_request:  # answered before it was all sent (early response)
+            return msg.start[0]
         return None
 
-    def _on_message(self, parser: MessageParser, msg: Request | Response | None, reason: str, ts: float) -> None:
+    def _on_message(self, parser: MessageParser, msg: Request | Response | None, reason: str, ts: float,
+                    span: Span | None) -> None:
         if reason == "upgraded":
             for p in self.parsers:
                 p.state = State.DEAD
+            if parser.upgrade_to == "h2c" and self.switched is not None:
+                # The 101 was a pair of its own; the request's real answer comes on HTTP/2 stream 1.
+                self.upgrade = H2cSwitch(self.switched, self.parsers.index(parser), parser.leftover)
             self._fail_all("upgraded_connection", count=False)
             return
         if parser.role == "request":
-            self._request(msg, reason, ts, parser.last_offset, parser.last_ack)  # type: ignore[arg-type]
+            self._request(msg, reason, ts, span)  # type: ignore[arg-type]
         else:
-            self._response(msg, reason, ts, parser.last_ack)  # type: ignore[arg-type]
+            self._response(msg, reason, ts, span)  # type: ignore[arg-type]
 
-    def _request(self, request: Request | None, reason: str, ts: float, offset: int | None,
-                 peer_ack: int | None) -> None:
+    def _request(self, request: Request | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
+        if span is not None and span.end is not None and span.ack is not None:
+            ends = self.request_ends
+            ends[span.end] = span.ack
+            if len(ends) > 16:
+                ends.popitem(last=False)
         if request is None:
             counters.drop(reason)
-            self._enqueue(Waiting(ts, "", None, reason, offset, peer_ack))
+            self._enqueue(Waiting(ts, "", None, reason, span))
         else:
             counters.counts["http.requests"] += 1
             held = held_bytes(request)
             if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
                 counters.drop("memory_budget")
-                self._enqueue(Waiting(ts, request.method, None, "memory_budget", offset, peer_ack))
+                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span))
                 return
-            self._enqueue(Waiting(ts, request.method, request, "", offset, peer_ack, held))
+            self._enqueue(Waiting(ts, request.method, request, "", span, held))
 
     def _enqueue(self, waiting: Waiting) -> None:
-        if len(self.queue) >= self.ctx.max_pending_requests:
-            oldest = self.queue.popleft()
+        queue = self.queue
+        if queue and waiting.span is not None and waiting.span.ack is not None:
+            last = queue[-1].span
+            if last is not None and last.ack == waiting.span.ack:
+                self.pipelined = True  # two requests sent with no response byte received between
+        if len(queue) >= self.ctx.max_pending_requests:
+            oldest = queue.popleft()
+            self.anchor = None  # the order no longer holds
             if not oldest.failed:
                 self.ctx.counters.drop("pipeline_depth")
-        self.queue.append(waiting)
+        queue.append(waiting)
 
-    def _response(self, response: Response | None, reason: str, ts: float, ack: int | None) -> None:
+    def _response(self, response: Response | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
         if response is not None:
             counters.counts["http.responses"] += 1
-        waiting = self._match(ts, ack)
+        waiting = self._match(span, ts)
         if waiting is None:
-            counters.drop("response_without_request" if response is not None else reason)
+            if response is None:
+                counters.drop(reason)
+            else:
+                counters.drop("ambiguous_after_loss" if self.queue else "response_without_request")
             return
         if waiting.failed:
             counters.inc("http.responses_to_failed_requests")
@@ -185,63 +233,113 @@ class Conversation:
         if response is None:
             counters.drop(reason)
             return
+        if span is not None and span.bodiless != (waiting.method in BODILESS) and response.status not in (204, 304):
+            # Framed before the request was known (loss): a HEAD answer read with a body, or the
+            # reverse. The pair is right but its body is not, and so is where the next one starts.
+            counters.drop("misframed_after_loss")
+            self.parsers[1 - (self.client or 0)].distrust()
+            return
         assert waiting.request is not None
+        if response.status == 101:
+            self.switched = waiting.request
         c, s = self.client, 1 - (self.client or 0)
         src, dst = self.endpoints[c or 0], self.endpoints[s]
         self.pairs += 1
         self.ctx.emit(Pair(waiting.request, response, src, dst, self.source))
 
-    def _peek(self, ack: int | None, ts: float | None = None) -> Waiting | None:
-        """The queued request that a response (first byte at ``ts``, in a segment acknowledging
-        the client's stream up to ``ack``) answers, or None if it answers none we know of."""
+    # -- pairing ----------------------------------------------------------------------------------
+    def _by_order(self, span: Span | None) -> Waiting | None:
+        """The queued request the response answers by order since the anchor, if the order holds."""
+        if self.anchor is None or not self.queue or span is None:
+            return None
+        first = self.queue[0]
+        return first if (first.epoch, span.epoch) == self.anchor else None
+
+    def _by_ack(self, lead: int) -> Waiting | None:
+        """The queued request whose first segment acknowledged exactly ``lead``."""
+        for waiting in self.queue:
+            if waiting.span is not None and waiting.span.ack == lead:
+                return waiting
+        return None
+
+    def _consistent(self, waiting: Waiting, span: Span) -> bool:
+        """What TCP says cannot contradict a pair made by order (else the order is broken)."""
+        req = waiting.span
+        if req is None or req.start is None or span.start is None:
+            return True
+        if span.ack is not None and span.ack <= req.start:
+            return False  # the server had not received the request when it answered
+        if req.ack is not None and span.lead is not None:
+            if req.ack > span.lead:
+                return False  # the client had received the response before sending the request
+            if req.ack < span.lead:
+                self.pipelined = True  # sent before the previous response was complete
+        return True
+
+    def _proven(self, span: Span) -> Waiting | None:
+        """The request that sequence numbers prove the response answers (see the module doc)."""
+        if self.pipelined or span.lead is None or span.ack is None or self.client is None:
+            return None
+        waiting = self._by_ack(span.lead)
+        if waiting is None or waiting.span is None or waiting.span.start is None:
+            return None
+        start = waiting.span.start
+        if span.ack <= start:
+            return None
+        origin_c, origin_s = self.origins[self.client], self.origins[1 - self.client]
+        if span.prior_ack == start or (start == origin_c and span.lead == origin_s and origin_c is not None):
+            return waiting  # the server had exactly the requests before this one: it is no burst's second
+        before = self.request_ends.get(start)
+        if before is not None and before < span.lead:
+            return waiting  # the request right before it was sent before some response came: the same
+        return None
+
+    def _match(self, span: Span | None, ts: float) -> Waiting | None:
+        """Pop the request a completed (or failed) response answers; None if nothing proves one."""
         queue = self.queue
-        if not queue:
-            return None
-        first = queue[0]
-        if not self.response_gap:  # the common case: the oldest request, if the response can answer it
-            if ack is not None and first.offset is not None:
-                return None if first.offset >= ack else first
-            return None if ts is not None and first.ts > ts else first
-        i = 0
-        if ack is not None and first.offset is not None:
-            # TCP sequence space decides, not clocks: the server had received at least the start
-            # of the request it answers. A request lost by the capture leaves its response here.
-            if first.offset >= ack:
-                return None
-            if self.response_gap:  # responses were lost: answer the newest request the server had begun
-                while i + 1 < len(queue) and (nxt := queue[i + 1].offset) is not None and nxt < ack:
-                    i += 1
-                # Keep-alive: the client sent that request after receiving more of the server's
-                # stream than for the one before (an earlier response came, then was lost from the
-                # capture). Pipelined requests sent in one flight cannot be told apart: pair none.
-                if i and (queue[i].peer_ack is None or queue[i].peer_ack == queue[i - 1].peer_ack):
-                    return AMBIGUOUS
-            return queue[i]
-        if ts is not None and first.ts > ts:  # byte streams (TLS): only time is known
-            return None
-        if self.response_gap and ts is not None:
-            while i + 1 < len(queue) and queue[i + 1].ts <= ts:
-                i += 1
-        return queue[i]
-
-    def _match(self, ts: float, ack: int | None) -> Waiting | None:
-        """Pop the request a completed response answers; the older ones lost their responses."""
-        waiting = self._peek(ack, ts)
+        counters = self.ctx.counters
+        waiting = self._by_order(span)
+        if waiting is not None and span is not None and not self._consistent(waiting, span):
+            counters.inc("http.order_contradicted")
+            waiting = None
         if waiting is None:
-            return None
-        if waiting is AMBIGUOUS:
-            while self.queue and self.queue[0].offset is not None and ack is not None and self.queue[0].offset < ack:
-                if not self.queue.popleft().failed:
-                    self.ctx.counters.drop("ambiguous_after_loss")
-            return AMBIGUOUS  # response_gap stays set: the following responses are as uncertain
-        self.response_gap = False
-        while self.queue[0] is not waiting:
-            self._lost(self.queue.popleft())
-        return self.queue.popleft()
+            self.anchor = None
+            if span is not None and span.start is not None:
+                waiting = self._proven(span)
+            elif span is not None:
+                waiting = self._by_time(ts)
+            if waiting is None:
+                self._forget_unprovable(span)
+                return None
+            counters.inc("http.reanchored")
+        while queue[0] is not waiting:  # (after a proof) their responses were lost or unproven
+            if not queue.popleft().failed:
+                counters.drop("ambiguous_after_loss")
+        queue.popleft()
+        if span is not None:
+            self.anchor = (waiting.epoch, span.epoch)
+        return waiting
 
-    def _lost(self, waiting: Waiting) -> None:
-        if not waiting.failed:
-            self.ctx.counters.drop("response_lost")
+    def _by_time(self, ts: float) -> Waiting | None:
+        """Byte streams: the newest request that started before the response did."""
+        if self.pipelined:
+            return None
+        found = None
+        for waiting in self.queue:
+            if waiting.ts > ts:
+                break
+            found = waiting
+        return found
+
+    def _forget_unprovable(self, span: Span | None) -> None:
+        """Requests sent before the client had received this response's start can only be answered
+        by a response before it: none can be proven any more."""
+        if span is None or span.lead is None:
+            return
+        queue = self.queue
+        while queue and queue[0].span is not None and queue[0].span.ack is not None and queue[0].span.ack < span.lead:
+            if not queue.popleft().failed:
+                self.ctx.counters.drop("ambiguous_after_loss")
 
     # -- time and end -----------------------------------------------------------------------------
     def expire(self, now: float) -> None:
@@ -254,11 +352,13 @@ class Conversation:
             if resp_parser is not None and resp_parser.msg is not None and resp_parser.msg.ts >= queue[0].ts:
                 return
             waiting = queue.popleft()
+            self.anchor = None  # its response may still come: the order no longer holds
             if not waiting.failed:
                 self.ctx.counters.drop("response_timeout")
 
-    def close_direction(self, direction: int, ts: float) -> None:
-        self.parsers[direction].close(ts)
+    def close_direction(self, direction: int, ts: float, clean: bool = True) -> None:
+        """``clean``: the direction's FIN was reached with nothing missing before it."""
+        self.parsers[direction].close(ts, clean)
 
     def close(self, ts: float, reason: str = "no_response") -> None:
         """The connection is over: complete close-delimited bodies, count requests left unanswered."""

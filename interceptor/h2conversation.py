@@ -88,8 +88,8 @@ class Sniffer:
         for d, stream in enumerate(flow.streams):
             stream.consumer = flow.conversation.parsers[d]
 
-    def gap(self) -> None:
-        self.flow.conversation.parsers[self.d].gap()
+    def gap(self, size: int | None = None) -> None:
+        self.flow.conversation.parsers[self.d].gap(size)
 
 
 class _Direction:
@@ -107,7 +107,7 @@ class _Direction:
 
     feed = data
 
-    def gap(self) -> None:
+    def gap(self, size: int | None = None) -> None:
         self.conv.layer.gap(self.d)
 
 
@@ -115,6 +115,7 @@ class H2Conversation:
     """``endpoints[d]`` sends direction ``d``; pairs go to ``ctx.emit``."""
 
     dead = False  # an HTTP/2 connection stays readable to its end (resync after damage)
+    upgrade = None  # (what Conversation sets on Upgrade: h2c; HTTP/2 upgrades to nothing)
 
     def __init__(self, ctx: Context, limits: H2Limits, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any],
                  joined_late: bool, client: int | None = None) -> None:
@@ -153,13 +154,13 @@ class H2Conversation:
         if self.layer.client is None:
             self.layer.client = direction
 
-    def gap(self, direction: int) -> None:
+    def gap(self, direction: int, size: int | None = None) -> None:
         self.layer.gap(direction)
 
     def expire(self, now: float) -> None:
         self.layer.expire(now, self.ctx.response_timeout_s)
 
-    def close_direction(self, direction: int, ts: float) -> None:
+    def close_direction(self, direction: int, ts: float, clean: bool = True) -> None:
         """A FIN: HTTP/2 ends its halves with END_STREAM, nothing completes at close."""
 
     def close(self, ts: float, reason: str = "no_response") -> None:

@@ -33,6 +33,7 @@ Headers = list[tuple[str, str]]
 DEFAULT_TABLE_SIZE = 4096
 MAX_TABLE_SIZE = 64 * 1024  # our bound on one direction's table, whatever SETTINGS allow
 ENTRY_OVERHEAD = 32  # RFC 7541 4.1
+SEEN_BLOCKS = 64  # decoded blocks remembered per direction while the table does not change
 STATIC: tuple[tuple[str, str], ...] = tuple(
     (n.decode("latin-1"), v.decode("latin-1")) for n, v in HeaderTable.STATIC_TABLE
 )
@@ -53,7 +54,7 @@ class HeaderBlock:
 class Decoder:
     """One direction's HPACK state. ``joined_late``: we did not see the connection start."""
 
-    __slots__ = ("entries", "size", "max_size", "joined_late", "unknown_refs")
+    __slots__ = ("entries", "size", "max_size", "joined_late", "unknown_refs", "_seen", "_changes")
 
     def __init__(self, joined_late: bool = False, max_size: int = DEFAULT_TABLE_SIZE) -> None:
         self.entries: deque[tuple[str | None, str, int]] = deque()  # newest first: (name, value, size)
@@ -61,15 +62,37 @@ class Decoder:
         self.max_size = min(max_size, MAX_TABLE_SIZE)
         self.joined_late = joined_late
         self.unknown_refs = 0
+        # Blocks decoded since the table last changed. A steady connection (gRPC above all) repeats
+        # the same all-indexed block for every call: decoding it again would give the same fields.
+        self._seen: dict[bytes, HeaderBlock] = {}
+        self._changes = 0  # insertions and size updates so far
 
     def lose_state(self) -> None:
         """Bytes of this direction were lost: what we knew of the table no longer holds."""
+        self._changes += 1
         self.entries.clear()
         self.size = 0
         self.joined_late = True
+        self._seen.clear()
 
     def decode(self, block: bytes) -> HeaderBlock:
-        """Decode one complete header block (HEADERS + CONTINUATION fragments joined)."""
+        """Decode one complete header block (HEADERS + CONTINUATION fragments joined). The caller
+        owns the returned list (it may append trailers to it)."""
+        seen = self._seen.get(block)
+        if seen is not None:
+            self.unknown_refs += seen.unknown
+            return HeaderBlock(list(seen.headers), seen.unknown)
+        changes = self._changes
+        decoded = self._decode(block)
+        if changes == self._changes:
+            if len(self._seen) >= SEEN_BLOCKS:
+                self._seen.clear()
+            self._seen[block] = HeaderBlock(list(decoded.headers), decoded.unknown)
+        else:
+            self._seen.clear()  # the table changed: what was decoded before may mean something else now
+        return decoded
+
+    def _decode(self, block: bytes) -> HeaderBlock:
         out: Headers = []
         unknown = 0
         pos, end = 0, len(block)
@@ -96,6 +119,7 @@ class Decoder:
                 if size > MAX_TABLE_SIZE:
                     self.joined_late = True  # references past our bound become unknowns, not errors
                 self.max_size = min(size, MAX_TABLE_SIZE)
+                self._changes += 1
                 self._evict()
             else:  # literal without indexing (0000) or never indexed (0001): same for a reader
                 name, value, pos = self._literal(block, pos, 4)
@@ -132,6 +156,7 @@ class Decoder:
         return name, value, pos
 
     def _add(self, name: str | None, value: str) -> None:
+        self._changes += 1
         # An unknown name's size is unknown: count the least it can be (the entry stays in place).
         size = ENTRY_OVERHEAD + len(value) + (len(name) if name is not None else 0)
         if size > self.max_size:  # RFC 7541 4.4: empties the table

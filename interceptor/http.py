@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import re
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,7 @@ HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
 METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # any token (RFC 9110 9.1)
 KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 WSP = (" ", "\t")
+BODILESS = ("HEAD", "CONNECT")  # a response to these has no body whatever its headers say
 
 
 class State(enum.Enum):
@@ -68,6 +70,24 @@ class Limits:
     max_header_bytes: int
     truncate: bool  # True: keep the first bytes and mark truncated; False: drop oversize messages
     decode: bool = True
+    partial: bool = True  # a body the capture lost bytes of: kept and flagged (core.on_gap), else dropped
+
+
+@dataclass(slots=True)
+class Span:
+    """Where a message lies in its TCP stream, and what the TCP headers said when it was sent.
+
+    Offsets are the direction's unwrapped stream offsets (None for byte streams without sequence
+    numbers: TLS plaintext). Pairing after loss is proven from these (see ``conversation``).
+    """
+
+    start: int | None  # first byte of the message
+    end: int | None  # just past its last byte (None when its framing was lost)
+    ack: int | None  # the other direction's offset acknowledged by the segment carrying the first byte
+    epoch: int  # the parser's loss epoch: messages of one epoch follow each other with none unseen
+    lead: int | None = None  # responses: start of the run of 1xx responses right before it, else start
+    prior_ack: int | None = None  # responses: ack of the segment that ended exactly at ``lead``
+    bodiless: bool = False  # responses: framed as answering HEAD/CONNECT (no body, whatever the headers)
 
 
 @dataclass(slots=True)
@@ -89,6 +109,11 @@ class Partial:
     wire_bytes: int = 0
     offset: int | None = None  # stream offset of the first byte (TCP only)
     ack: int | None = None  # other direction's offset acknowledged when the first byte was sent
+    span: Span | None = None
+    missing: int = 0  # body bytes the capture lost (framing kept: Content-Length, chunk sizes)
+    incomplete: bool = False  # the body has holes (or its end was lost)
+    hole_at: int = -1  # stored body length at the first hole: Content-Encoding is undone before it
+    unsure: bool = False  # a response framed with a body though its request is unknown (maybe HEAD)
 
 
 class HeadWait:
@@ -119,47 +144,56 @@ class HeadWait:
 
 
 class MessageParser:
-    """Frames messages in one direction; ``role`` is 'request', 'response' or None (not yet known)."""
+    """Frames messages in one direction; ``role`` is 'request', 'response' or None (not yet known).
+
+    Loss handling: a gap whose size is known (TCP offsets) and that falls inside a body framed by
+    Content-Length, a chunk, or the connection's close costs that body the lost bytes only: the
+    message is completed flagged ``body_incomplete`` and the framing carries on. Any other gap, or
+    bytes skipped while searching for a message start, means messages may have gone unseen: the
+    parser's ``epoch`` is incremented so the conversation stops pairing by order (see Span).
+    """
 
     def __init__(
         self,
         limits: Limits,
         counters: Counters,
         budget: Budget,
-        on_message: Callable[[MessageParser, Request | Response | None, str, float], None],
+        on_message: Callable[[MessageParser, Request | Response | None, str, float, Span | None], None],
         request_method: Callable[[], str | None],
         synced: bool,
     ) -> None:
         self.limits = limits
         self.counters = counters
         self.budget = budget
-        self.on_message = on_message  # (parser, message or None if dropped, drop reason, first-byte ts)
+        self.on_message = on_message  # (parser, message or None if dropped, drop reason, first-byte ts, span)
         self.request_method = request_method  # method of the request a response answers
         self.role: str | None = None
         self.state = State.DETECT if synced else State.RESYNC
+        self.epoch = 0 if synced else 1
         self.buf = b""
         self.buf_ts = 0.0
         # TCP sequence space (None for TLS byte streams): the stream offset just past the data fed so
-        # far, and the other direction's offset acknowledged by the segment that brought the first
-        # byte of the buffer. Pairing after loss uses them (see Conversation._match).
+        # far; per fed chunk its start offset and the acknowledgement it carried (only the chunks
+        # still in ``buf``), and the last chunks' end offsets with their acks (for ``prior_ack``).
         self.stream_end: int | None = None
+        self.acks: deque[tuple[int, int | None]] = deque()
+        self.chunk_ends: deque[tuple[int, int | None]] = deque(maxlen=8)
         self.cur_ack: int | None = None
         self.cur_ts = 0.0
         self.cur_len = 0
-        self.buf_ack: int | None = None
-        self.head_offset: int | None = None
-        self.head_ack: int | None = None
-        self.last_offset: int | None = None  # of the message last reported to on_message
-        self.last_ack: int | None = None
+        self.head: Span | None = None  # span of the message whose head was parsed last
+        self.run_start: int | None = None  # a run of complete 1xx responses: where it starts...
+        self.run_end: int | None = None  # ...and ends
         self.msg: Partial | None = None
         self.messages = 0
         self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
-        self.on_gap: Callable[[MessageParser], None] | None = None  # told before a gap is handled
+        self.upgrade_to = ""  # the Upgrade token of a 101 this direction sent (h2c: HTTP/2 follows)
+        self.leftover = b""  # bytes after the head of that 101
         self.wait: HeadWait | None = None  # pieces of an unfinished head (DETECT only)
         self.held = 0  # bytes of ``buf`` and ``wait`` reserved in the budget
 
     def __repr__(self) -> str:
-        return f"<MessageParser {self.role} {self.state.value} buf={len(self.buf)}>"
+        return f"<MessageParser {self.role} {self.state.value} buf={len(self.buf)} epoch={self.epoch}>"
 
     # -- input -------------------------------------------------------------------------------
     def feed(self, data: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
@@ -170,7 +204,12 @@ class MessageParser:
         self.cur_ack = ack
         self.cur_ts = ts
         self.cur_len = n
-        self.stream_end = None if offset is None else offset + n
+        if offset is None:
+            self.stream_end = None
+        else:
+            self.stream_end = offset + n
+            self.acks.append((offset, ack))
+            self.chunk_ends.append((offset + n, ack))
         wait = self.wait
         if wait is not None:
             if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
@@ -182,20 +221,55 @@ class MessageParser:
             if not data:
                 if self.held:
                     self._hold()
+                self._trim_acks()
                 return
         if self.buf:
             self.buf += data
         else:
             self.buf = data
             self.buf_ts = ts
-            self.buf_ack = ack
         while self.buf and self._step(ts):
             pass
         if not self.buf:
             self.buf_ts = ts
-            self.buf_ack = ack
         if self.held or self.buf:
             self._hold()
+        self._trim_acks()
+
+    def _trim_acks(self) -> None:
+        """Keep only the chunks that hold bytes still in the buffer (or waiting head pieces)."""
+        acks = self.acks
+        if len(acks) > 1 and self.stream_end is not None:
+            first = self.stream_end - len(self.buf) - (self.wait.size if self.wait is not None else 0)
+            while len(acks) > 1 and acks[1][0] <= first:
+                acks.popleft()
+
+    def _pos(self) -> int | None:
+        """Stream offset of the first byte not consumed yet."""
+        if self.stream_end is None:
+            return None
+        return self.stream_end - len(self.buf) - (self.wait.size if self.wait is not None else 0)
+
+    def _ack_at(self, offset: int | None) -> int | None:
+        """The acknowledgement carried by the segment that brought the byte at ``offset``."""
+        if offset is None:
+            return None
+        acks = self.acks
+        while len(acks) > 1 and acks[1][0] <= offset:
+            acks.popleft()
+        return acks[0][1] if acks and acks[0][0] <= offset else None
+
+    def _span(self, start: int | None, ack: int | None, is_request: bool) -> Span:
+        span = Span(start, None, ack, self.epoch)
+        if not is_request:
+            span.lead = self.run_start if self.run_end is not None and self.run_end == start else start
+            lead = span.lead
+            for end, end_ack in reversed(self.chunk_ends):
+                if end == lead:
+                    span.prior_ack = end_ack
+                    break
+        self.head = span
+        return span
 
     def _unwait(self) -> None:
         """Join an unfinished head's pieces back into ``buf``."""
@@ -223,8 +297,7 @@ class MessageParser:
             self.counters.inc("http.resync_skipped_bytes", len(self.buf))
         else:
             self.counters.drop("memory_budget")
-        self.buf = b""
-        self.state = State.RESYNC
+        self._lose_sync()
         self.budget.release(self.held)
         self.held = 0
 
@@ -258,33 +331,34 @@ class MessageParser:
                 return data
             elif cl is None:
                 return data
-            else:
-                self.head_ack = self.cur_ack
-                if self.request_method() in ("HEAD", "CONNECT"):
-                    return data
             if cl is not None and not CL_VALUE.fullmatch(cl):
                 return data
             length = int(cl) if cl is not None else 0
             body_end = end + 4 + length
             if length < 0 or length > limits.max_message_bytes:
                 return data
+            here = None if self.stream_end is None else self.stream_end - len(data)
+            span = self._span(here, self.cur_ack, is_request)
+            if not is_request and self.request_method() in BODILESS:
+                return data
             if body_end > len(data):  # the body comes later (often the next write): keep the head
-                return self._express_head(data, ts, end, is_request, start, headers, index)
+                return self._express_head(data, ts, end, is_request, start, headers, index, span)
             body = data[end + 4 : body_end]
             encoding = index.get("content-encoding")
             if encoding and limits.decode and body:
                 return data  # decoding has its own bounds and accounting: the general path
             self.messages += 1
-            self.last_offset = None if self.stream_end is None else self.stream_end - len(data)
-            self.last_ack = self.cur_ack
+            self.run_start = self.run_end = None
+            if here is not None:
+                span.end = here + body_end
             if is_request:
                 method, target, version = start
                 self.on_message(self, Request(version, headers, body, length, False, ts, body_end, index,
-                                              method=method, target=target), "", ts)
+                                              method=method, target=target), "", ts, span)
             else:
                 version, status, reason = start
                 self.on_message(self, Response(version, headers, body, length, False, ts, body_end, index,
-                                               status=int(status), reason=reason), "", ts)
+                                               status=int(status), reason=reason), "", ts, span)
             if body_end == len(data):
                 return b""
             data = data[body_end:]
@@ -294,32 +368,88 @@ class MessageParser:
 
     def _express_head(
         self, data: bytes, ts: float, end: int, is_request: bool, start: tuple[str, str, str],
-        headers: Headers, index: dict[str, str],
+        headers: Headers, index: dict[str, str], span: Span,
     ) -> bytes:
         """Hand a head parsed by ``_express`` whose body is not all there to the state machine, as
         ``_head`` would have (without parsing it twice); returns the body bytes already here."""
-        self.head_offset = None if self.stream_end is None else self.stream_end - len(data)
-        self.head_ack = self.cur_ack
         self.buf_ts = ts
-        self.buf_ack = self.cur_ack
-        self._begin(is_request, start, headers, index, ts, end + 4)
+        self._begin(is_request, start, headers, index, ts, end + 4, span)
         return data[end + 4:]
 
-    def gap(self) -> None:
-        """Bytes were lost: abandon the message in progress and search for the next start."""
+    def gap(self, size: int | None = None) -> None:
+        """``size`` bytes were lost (None: an unknown amount). Inside a body whose framing survives,
+        only that body is damaged; anywhere else, search for the next message start."""
         if self.state is State.DEAD:
             return
-        if self.on_gap is not None:
-            self.on_gap(self)
         self._unwait()
-        if self.msg is not None:
-            self._abandon("gap")
+        msg = self.msg
+        if msg is not None:
+            if self._gap_in_body(msg, size):
+                return
+            # Framing lost: what arrived of the message is all there will be (after the last chunk
+            # only trailers or the final CRLF can be missing: the body is whole).
+            if self.state is not State.TRAILERS:
+                self._incomplete(msg, msg.remaining if self.state in (State.BODY_LENGTH, State.CHUNK_DATA) else 0)
+            self._complete(None)
         elif self.buf and self.state is State.DETECT and self._guess_role():
-            self.last_offset = None if self.stream_end is None else self.stream_end - len(self.buf)
-            self.last_ack = self.buf_ack
-            self.on_message(self, None, "gap", self.buf_ts)  # the head of a message was cut
+            start = self._pos()
+            span = Span(start, None, self._ack_at(start), self.epoch)
+            self.on_message(self, None, "gap", self.buf_ts, span)  # the head of a message was cut
+        self._lose_sync()
+
+    def _gap_in_body(self, msg: Partial, size: int | None) -> bool:
+        """Account for a gap inside a body whose framing survives; False when it does not."""
+        state = self.state
+        if size is None:
+            if state is not State.BODY_CLOSE:
+                return False
+            self._incomplete(msg, 0)
+            return True
+        if state is State.BODY_CLOSE:
+            self._incomplete(msg, size)
+            return True
+        if state not in (State.BODY_LENGTH, State.CHUNK_DATA):
+            return False
+        remaining = msg.remaining
+        take = min(size, remaining)
+        self._incomplete(msg, take)
+        msg.remaining -= take
+        if size < remaining:
+            return True
+        pos = None if self.stream_end is None else self.stream_end + take
+        if state is State.CHUNK_DATA:
+            if size == remaining:
+                self.state = State.CHUNK_END
+                return True
+            return False  # the chunk's CRLF and size line were lost too
+        self._complete(pos)  # Content-Length: the body ends inside the gap
+        if size > remaining:
+            self._lose_sync()  # and whatever followed it is lost too
+        return True
+
+    def _incomplete(self, msg: Partial, lost: int) -> None:
+        if not msg.incomplete:
+            msg.incomplete = True
+            msg.hole_at = msg.stored
+            self.counters.inc("http.incomplete_bodies")
+        msg.missing += lost
+        msg.body_size += lost
+        msg.wire_bytes += lost
+
+    def distrust(self) -> None:
+        """The last message was framed for the wrong request method: what follows it is unsure."""
+        if self.state is not State.DEAD:
+            self.epoch += 1
+            self.state = State.RESYNC
+            self.run_start = self.run_end = None
+
+    def _lose_sync(self) -> None:
+        """Messages may have gone unseen here: search for the next start, in a new epoch."""
+        self.epoch += 1
+        self.wait = None
         self.buf = b""
         self.state = State.RESYNC
+        self.run_start = self.run_end = None
 
     def discard(self) -> None:
         """Stop for good, returning the partial body's bytes to the budget."""
@@ -339,12 +469,20 @@ class MessageParser:
                 self.on_role(self)
         return self.role is not None
 
-    def close(self, ts: float) -> None:
-        """The direction ended: a body delimited by close is complete; anything else is cut."""
+    def close(self, ts: float, clean: bool = True) -> None:
+        """The direction ended: a body delimited by close is complete (``clean``: its end was seen,
+        else it is flagged incomplete); anything else is cut."""
         self._unwait()
-        if self.state is State.BODY_CLOSE and self.msg is not None:
-            self._complete()
-        elif self.msg is not None:
+        msg = self.msg
+        if self.state is State.BODY_CLOSE and msg is not None:
+            if not clean:
+                self._incomplete(msg, 0)
+            self._complete(self._pos())
+        elif msg is not None and self.state in (State.BODY_LENGTH, State.CHUNK_DATA, State.CHUNK_SIZE,
+                                                State.CHUNK_END) and self.limits.partial:
+            self._incomplete(msg, msg.remaining if self.state is State.BODY_LENGTH else 0)
+            self._complete(None)  # the end of the body never came (or the capture lost it)
+        elif msg is not None:
             self._abandon("incomplete_at_close")
         elif self.state is State.DETECT and self.buf.strip(b"\r\n") and START_PREFIX.match(self.buf.lstrip(b"\r\n")):
             self.counters.drop("head_incomplete_at_close")  # a head that never ended: counted, not silent
@@ -406,10 +544,9 @@ class MessageParser:
 
     def _rebase(self) -> None:
         """The buffer was cut at the front: if what is left came with the latest chunk, the next
-        message's first byte has that chunk's time and acknowledgement, not the old buffer's."""
+        message's first byte has that chunk's time, not the old buffer's."""
         if len(self.buf) <= self.cur_len:
             self.buf_ts = self.cur_ts
-            self.buf_ack = self.cur_ack
 
     def _head(self, ts: float) -> bool:
         buf = self.buf
@@ -423,16 +560,15 @@ class MessageParser:
                 return self._not_http()
             if len(buf) > self.limits.max_header_bytes:
                 self.counters.drop("header_too_large")
-                self.buf = b""
-                self.state = State.RESYNC
+                self._lose_sync()
             elif len(buf) >= 8:
                 self.wait = HeadWait(buf[-3:])  # feed() collects until a blank line can be there
             return False
         end, after = m.start(), m.end()
         if end > self.limits.max_header_bytes:
             self.counters.drop("header_too_large")
+            self._lose_sync()
             self.buf = buf[after:]
-            self.state = State.RESYNC
             return True
         raw_head = buf[:end]
         if not HEAD_CRLF.fullmatch(raw_head):
@@ -449,13 +585,12 @@ class MessageParser:
             if self.on_role is not None:
                 self.on_role(self)
         headers, index = parse_headers(block)
+        here = self._pos()
+        span = self._span(here, self._ack_at(here), is_request)
         self.buf = buf[after:]
         msg_ts = self.buf_ts
         self.buf_ts = ts
-        self.head_offset = None if self.stream_end is None else self.stream_end - len(buf)
-        self.head_ack = self.buf_ack
-        self.buf_ack = self.cur_ack
-        return self._begin(is_request, start, headers, index, msg_ts, after)
+        return self._begin(is_request, start, headers, index, msg_ts, after, span)
 
     def _bad_head(self, raw_head: bytes, after: int, ts: float) -> bool:
         """A head a strict server refuses (bare CR, a control byte or ``@`` in a field name, space
@@ -471,15 +606,15 @@ class MessageParser:
             self.role = "request" if is_request else "response"
             if self.on_role is not None:
                 self.on_role(self)
-        self.head_offset = None if self.stream_end is None else self.stream_end - len(self.buf)
-        self.head_ack = self.buf_ack
+        here = self._pos()
+        span = self._span(here, self._ack_at(here), is_request)
         self.msg = Partial(is_request, start, [], {}, self.buf_ts, "", wire_bytes=after,
-                           offset=self.head_offset, ack=self.head_ack)
-        self.buf = self.buf[after:]
+                           offset=span.start, ack=span.ack, span=span)
+        rest = self.buf[after:]
         self.buf_ts = ts
-        self.buf_ack = self.cur_ack
         self._abandon("http_parse_error")
-        self.state = State.RESYNC
+        self._lose_sync()
+        self.buf = rest
         return True
 
     def _not_http(self) -> bool:
@@ -490,23 +625,27 @@ class MessageParser:
             self.buf = b""
             return False
         self.counters.drop("http_parse_error")
-        self.state = State.RESYNC
-        self.buf = self.buf[1:]
+        rest = self.buf[1:]
+        self._lose_sync()
+        self.buf = rest
         return True
 
     def _begin(
         self, is_request: bool, start: tuple[str, str, str], headers: Headers, index: dict[str, str],
-        ts: float, head_len: int,
+        ts: float, head_len: int, span: Span,
     ) -> bool:
         encoding = index.get("content-encoding", "").strip().lower()
         msg = Partial(is_request, start, headers, index, ts, encoding, wire_bytes=head_len,
-                      offset=self.head_offset, ack=self.head_ack)
+                      offset=span.start, ack=span.ack, span=span)
         self.msg = msg
         if not is_request:
             status = int(start[1])
             if status < 200:
-                return self._interim(status)
+                return self._interim(status, span)
+            self.run_start = self.run_end = None  # the 1xx run before it is its lead (in ``span``)
             method = self.request_method()
+            span.bodiless = method in BODILESS
+            msg.unsure = method is None
             if method == "HEAD" or status in (204, 304):
                 return self._no_body()
             if method == "CONNECT" and status < 300:  # a tunnel: the pair, then not HTTP any more
@@ -517,7 +656,9 @@ class MessageParser:
             framing = body_framing(is_request, headers, index)
         except FramingError as e:  # RFC 9112 6.3: a strict server refuses it (400) or closes
             self._abandon(e.reason)
-            self.state = State.RESYNC
+            rest = self.buf
+            self._lose_sync()
+            self.buf = rest
             return True
         if framing.kind == "chunked":
             self.state = State.CHUNK_SIZE
@@ -531,32 +672,53 @@ class MessageParser:
         return True
 
     def _no_body(self) -> bool:
-        self._complete()
+        self._complete(self._pos())
         return True
 
-    def _interim(self, status: int) -> bool:
+    def _interim(self, status: int, span: Span) -> bool:
         if status == 101:
             return self._upgrade(complete=True)
         self.msg = None
         self.counters.inc("http.interim_responses")  # 100 Continue & co: not the final response
         self.state = State.DETECT
+        end = self._pos()
+        if span.start is not None and end is not None:  # part of the next final response's lead
+            self.run_start = span.lead if span.lead is not None else span.start
+            self.run_end = end
         return True
 
     def _upgrade(self, complete: bool = False) -> bool:
         """WebSocket (101) and CONNECT tunnels (2xx): the exchange that switched is a pair of its own
         (``complete``), what follows is not HTTP."""
         self.counters.inc("http.upgraded_connections")
-        if complete and self.msg is not None:
-            self._complete()
+        msg = self.msg
+        self.upgrade_to = msg.index.get("upgrade", "").strip().lower() if complete and msg is not None else ""
+        if complete and msg is not None:
+            self._complete(self._pos())
         self.msg = None
         self.state = State.DEAD
-        self.buf = b""
-        self.on_message(self, None, "upgraded", 0.0)
+        self.leftover, self.buf = self.buf, b""  # after h2c, HTTP/2 frames the new layer reads
+        self.on_message(self, None, "upgraded", 0.0, None)
+        return False
+
+    def _bodiless_after_all(self, msg: Partial) -> bool:
+        """A response whose request is unknown (lost) framed with a body, and the next response's
+        status line is where its body should start: it answered a HEAD. Framed so, not paired."""
+        if msg.unsure and msg.body_size == 0 and not msg.incomplete and RESYNC_STATUS.match(self.buf):
+            assert msg.span is not None
+            msg.span.bodiless = True
+            msg.remaining = 0
+            self.counters.inc("http.bodiless_by_content")
+            self._complete(self._pos())
+            return True
+        msg.unsure = False
         return False
 
     def _body_length(self) -> bool:
         msg = self.msg
         assert msg is not None
+        if msg.unsure and self._bodiless_after_all(msg):
+            return True
         buf = self.buf
         n = msg.remaining
         if len(buf) < n:
@@ -567,11 +729,15 @@ class MessageParser:
             return False
         self._store(buf[:n] if len(buf) > n else buf)
         msg.wire_bytes += n
+        msg.remaining = 0
         self.buf = buf[n:]
-        self._complete()
+        self._complete(self._pos())
         return True
 
     def _chunk_size(self) -> bool:
+        msg = self.msg
+        if msg is not None and msg.unsure and self._bodiless_after_all(msg):
+            return True
         buf = self.buf
         m = CHUNK_LINE.match(buf)
         if m is None:
@@ -640,12 +806,14 @@ class MessageParser:
             for name, value in index.items():
                 self.msg.index.setdefault(name, value)
             self.buf = buf[m.end() :]
-        self._complete()
+        self._complete(self._pos())
         return True
 
     def _framing_error(self) -> bool:
         self._abandon("chunked_framing_error")
-        self.state = State.RESYNC
+        rest = self.buf
+        self._lose_sync()
+        self.buf = rest
         return True
 
     # -- body storage and completion ------------------------------------------------------------
@@ -690,25 +858,32 @@ class MessageParser:
         if msg is not None:
             self._release(msg)
             self.msg = None
-            self.last_offset, self.last_ack = msg.offset, msg.ack
-            self.on_message(self, None, msg.oversize or reason, msg.ts)  # the first failure is the reason
+            self.on_message(self, None, msg.oversize or reason, msg.ts, msg.span)  # the first failure is the reason
 
-    def _complete(self) -> None:
+    def _complete(self, end: int | None) -> None:
+        """The message is over; ``end`` is the stream offset just past it (None: not known)."""
         msg = self.msg
         assert msg is not None
         self.msg = None
         self.messages += 1
         self.state = State.DETECT
         body = self._release(msg)
-        self.last_offset, self.last_ack = msg.offset, msg.ack
+        span = msg.span
+        if span is not None:
+            span.end = end
         if msg.oversize:
-            self.on_message(self, None, msg.oversize, msg.ts)
+            self.on_message(self, None, msg.oversize, msg.ts, span)
+            return
+        if msg.incomplete and not self.limits.partial:
+            self.on_message(self, None, "body_incomplete", msg.ts, span)
             return
         body_size = msg.body_size
         if msg.content_encoding and self.limits.decode and body:
+            if msg.incomplete:  # undo the encoding of what precedes the first hole only
+                body = body[:msg.hole_at]
             body, body_size, reason = self._decode(msg, body)
             if reason:
-                self.on_message(self, None, reason, msg.ts)
+                self.on_message(self, None, reason, msg.ts, span)
                 return
         if msg.is_request:
             method, target, version = msg.start
@@ -722,7 +897,10 @@ class MessageParser:
                 version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
                 status=int(status), reason=reason_phrase,
             )
-        self.on_message(self, out, "", msg.ts)
+        if msg.incomplete:
+            out.body_incomplete = True
+            out.body_missing = msg.missing
+        self.on_message(self, out, "", msg.ts, span)
 
     def _decode(self, msg: Partial, body: bytes) -> tuple[bytes, int, str]:
         limit = self.limits.max_message_bytes

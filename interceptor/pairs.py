@@ -42,6 +42,8 @@ class Message:
     ts: float  # first byte of the message
     wire_bytes: int = 0  # head + framed body as captured, for accounting
     index: dict[str, str] | None = None  # lower-case header name -> first value, when the parser built it
+    body_incomplete: bool = False  # the capture lost bytes of the body (head and framing survived)
+    body_missing: int = 0  # how many body bytes were lost (at least; framing may hide more)
 
     def header(self, name: str) -> str | None:
         """First value of header ``name`` (lower-case)."""
@@ -134,7 +136,7 @@ class Pair:
         req, resp = self.request, self.response
         rbody, renc = encode_body(req.body)
         sbody, senc = encode_body(resp.body)
-        return {
+        record: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "id": self.id,
             "ts_request": req.ts,
@@ -163,6 +165,11 @@ class Pair:
             },
             "source": self.source,
         }
+        for half, msg in (("request", req), ("response", resp)):
+            if msg.body_incomplete:  # the capture lost part of this body: what it kept is here
+                record[half]["body_incomplete"] = True
+                record[half]["body_missing_bytes"] = msg.body_missing
+        return record
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_record())

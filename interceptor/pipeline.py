@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from interceptor.capture.packets import TCP_FIN, TCP_RST, TCP_SYN, Segment, decode, ip_text
@@ -30,6 +31,7 @@ TCP_ACK = 0x10
 SKIPPED = {"not_ip", "not_tcp", "unsupported_linktype"}
 
 Address = tuple[bytes, int]
+LATE_SLACK = 1 << 20  # bytes before an ended flow's first followed byte still taken for its copies
 Deferred = tuple[int, "int | None", int, bytes, float]  # seq, acked offset, flags, payload, ts
 
 
@@ -46,6 +48,16 @@ class Flow:
         self.closed = [False, False]
         # Per direction: (seq, ack, flags, payload, ts) held until the peer's bytes they ack arrive.
         self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
+
+
+@dataclass(slots=True)
+class Closed:
+    """What is kept of an ended connection: the sequence range each direction used."""
+
+    a: Address  # the address that sent direction 0
+    # Per direction, raw sequence numbers: the first followed (the SYN's when seen), just past the last.
+    spans: tuple[tuple[int, int] | None, tuple[int, int] | None]
+    ts: float
 
 
 class Pipeline:
@@ -65,10 +77,13 @@ class Pipeline:
         self.source = source or {"kind": "pcap-file"}
         self.budget = Budget(core.max_buffered_bytes)
         self.filter = PairFilter(config.filters)
-        limits = Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies)
+        limits = Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies,
+                        core.on_gap == "partial")
         self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
         self.h2limits = h2_limits(config)
         self.flows: OrderedDict[tuple[Address, Address], Flow] = OrderedDict()
+        self.closed: OrderedDict[tuple[Address, Address], Closed] = OrderedDict()  # recently ended flows
+        self.closed_memory_s = max(2.0, 4 * core.reorder_wait_s)  # longer than taps lag behind each other
         self.streams: dict[Hashable, Conversation] = {}
         self.stream_seen: dict[Hashable, float] = {}
         self.stream_owner: dict[tuple[str, int, str, int], Hashable] = {}  # connection -> stream that pairs it
@@ -80,7 +95,7 @@ class Pipeline:
         self.accept_new_flows = True  # False while the agent sheds load: new connections are not followed
         cov = config.coverage
         self.coverage = Tracker(Account(counters, cov.max_keys), counters, cov.interval_s, max_recent=cov.max_recent,
-                                recent_s=cov.recent_s)  # the agent sets grace_s/attribute when TLS runs
+                                recent_s=cov.recent_s, enabled=cov.enabled)  # the agent sets grace_s/attribute
 
     # -- packets ----------------------------------------------------------------------------------
     def feed_packet(self, ts: float, data: bytes, linktype: int, source: dict[str, Any] | None = None) -> None:
@@ -118,8 +133,11 @@ class Pipeline:
         if flow is None:
             if flags & TCP_RST or not (payload or flags & TCP_SYN):
                 return  # a bare ACK or FIN of a connection we do not track
-            if self.coverage.tail(key, bool(flags & TCP_SYN), len(payload), ts):
-                return  # a late segment of a connection that ended: not a new one
+            # A late copy of a connection that ended (a second tap lagging): not a new one. The
+            # sequence numbers decide (a SYN too); coverage accounts for it either way.
+            late = key in self.closed and self._after_close(key, a, seq, flags, payload)
+            if self.coverage.tail(key, bool(flags & TCP_SYN) and not late, len(payload), ts) or late:
+                return
             flow = self._new_flow(key, a, b, flags, ts, source)
             if flow is None:
                 return
@@ -130,7 +148,11 @@ class Pipeline:
                 return  # a bare ACK: nothing to reassemble (the common third of all packets)
         direction = 0 if a == flow.a else 1
         if payload:
-            self.coverage.segment(flow.cov, direction, seq, payload)
+            cov = flow.cov
+            if cov is not None:  # coverage: bytes as in tcp.payload_bytes; the first bytes name the protocol
+                cov.bytes += len(payload)
+                if cov.sniffing:
+                    self.coverage.data(cov, direction, seq, payload)
         conversation = flow.conversation
         if conversation.dead:
             if flags & (TCP_FIN | TCP_RST):
@@ -138,14 +160,16 @@ class Pipeline:
             return
         if flags & TCP_SYN:
             flow.streams[direction].syn(seq)
+            if isinstance(conversation, Conversation):  # (HTTP/1.x pairing proofs use them)
+                conversation.origins[direction] = flow.streams[direction].next  # where its bytes start
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
         acked = None  # the other direction's offset this segment acknowledges (unwrapped)
-        if payload:
+        if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too
             peer_next = flow.streams[1 - direction].next
             if flags & TCP_ACK and peer_next is not None:
                 acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
             deferred = flow.deferred[direction]
-            if deferred or acked is not None and acked > peer_next:  # type: ignore[operator]
+            if deferred or acked is not None and acked > _received(flow.streams[1 - direction]):
                 # It acknowledges bytes of the other direction that have not arrived yet (taps read
                 # out of step, reordering): hold it so a response never overtakes its request.
                 if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
@@ -161,6 +185,8 @@ class Pipeline:
         if payload:
             self.counters.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
+            if flow.conversation.upgrade is not None:
+                self._switch_to_h2(flow, ts)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -175,6 +201,22 @@ class Pipeline:
         if payload and flow.deferred[1 - direction]:
             self._retry_deferred(key, flow, 1 - direction, ts)
 
+    def _switch_to_h2(self, flow: Flow, ts: float) -> None:
+        """``Upgrade: h2c`` accepted: the connection's streams now feed an HTTP/2 conversation."""
+        old = flow.conversation
+        up = old.upgrade
+        assert up is not None
+        conv = H2Conversation(self.ctx, self.h2limits, old.endpoints, old.source, joined_late=False,
+                              client=1 - up.server)
+        conv.layer.upgraded(up.request, 1 - up.server)
+        conv.pairs = old.pairs
+        flow.conversation = conv  # type: ignore[assignment]
+        for d, stream in enumerate(flow.streams):
+            stream.consumer = conv.parsers[d]
+        self.counters.inc("h2.upgrades")
+        if up.leftover:
+            conv.parsers[up.server].data(up.leftover, ts)
+
     def _retry_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int, now: float) -> None:
         """Deliver held segments whose acknowledged bytes have now arrived.
 
@@ -185,7 +227,7 @@ class Pipeline:
         peer = flow.streams[1 - direction]
         while deferred and key in self.flows:
             seq, acked, flags, payload, ts = deferred[0]
-            if acked is not None and peer.next is not None and acked > peer.next:
+            if acked is not None and peer.next is not None and acked > _received(peer):
                 return
             deferred.popleft()
             self.budget.release(len(payload))
@@ -245,28 +287,64 @@ class Pipeline:
             self._release_deferred(key, flow, direction)
         if self.flows.pop(key, None) is None:
             return  # delivering the held segments ended it already
-        for direction, stream in enumerate(flow.streams):
+        for stream in flow.streams:
             stream.flush(ts)  # held data after a hole is still delivered
+        self._remember_closed(key, flow, ts)
+        for direction, stream in enumerate(flow.streams):
             stream.release()
-            if not flow.closed[direction]:
+            if not flow.closed[direction]:  # ended without its FIN (RST, idle, end of capture)
                 flow.closed[direction] = True
-                flow.conversation.close_direction(direction, ts)
+                flow.conversation.close_direction(direction, ts, clean=False)
         flow.conversation.close(ts, reason or "no_response")
-        self.coverage.close(flow.cov, ts, flow.conversation.pairs, key,
-                            closed=reason not in ("flow_idle_timeout", "end_of_capture"))
+        if flow.cov is not None:
+            self.coverage.close(flow.cov, ts, flow.conversation.pairs, key,
+                                closed=reason not in ("flow_idle_timeout", "end_of_capture"))
 
     def _untracked(self, a: Address, b: Address, flags: int, reason: str) -> None:
         """A connection attempt (a SYN) not followed still counts in the coverage account."""
         if flags & TCP_SYN and not flags & TCP_ACK:
             self.coverage.untracked((Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1])), reason)
 
+    def _remember_closed(self, key: tuple[Address, Address], flow: Flow, ts: float) -> None:
+        """Keep where each direction ended, so that a second tap's late copies of the connection's
+        last packets are recognised instead of starting a new flow (and pairing them again)."""
+        closed = self.closed
+        limit = ts - self.closed_memory_s
+        while closed and (len(closed) >= self.config.core.max_flows or next(iter(closed.values())).ts < limit):
+            closed.popitem(last=False)
+        spans = []
+        for stream in flow.streams:
+            end = stream.next if stream.fin_at is None or stream.next is None else max(stream.next, stream.fin_at)
+            spans.append(None if end is None or stream.start is None else (stream.start & MASK32, end & MASK32))
+        closed[key] = Closed(flow.a, (spans[0], spans[1]), ts)
+
+    def _after_close(self, key: tuple[Address, Address], a: Address, seq: int, flags: int, payload: bytes) -> bool:
+        """A segment of a connection that has ended (True: a late copy, ignored) or of a new one
+        on the same addresses (False: the memory of the old one is dropped)."""
+        tomb = self.closed[key]
+        span = tomb.spans[0 if a == tomb.a else 1]
+        if span is not None:  # inside the sequence range the old connection used: a copy of it
+            # (with some room before where we started following it: its SYN or first segments may
+            # have been lost on this tap and not on the other)
+            start, end = span
+            late = (((seq + LATE_SLACK - start + HALF32) & MASK32) - HALF32 >= 0
+                    and ((seq + len(payload) - end + HALF32) & MASK32) - HALF32 <= 0)
+        else:
+            late = False
+        if late:
+            self.counters.inc("tcp.after_close_segments")
+            return True
+        del self.closed[key]
+        return False
+
     def _forget(self, seg: Segment) -> None:
         """Drop a flow whose processing failed, returning everything it held to the budget."""
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         flow = self.flows.pop((a, b) if a < b else (b, a), None)
         if flow is not None:
-            self.coverage.close(flow.cov, self.now, flow.conversation.pairs, None, closed=False,
-                                reason="internal_error")
+            if flow.cov is not None:
+                self.coverage.close(flow.cov, self.now, flow.conversation.pairs, None, closed=False,
+                                    reason="internal_error")
             for stream in flow.streams:
                 stream.release()
             for deferred in flow.deferred:
@@ -325,13 +403,14 @@ class Pipeline:
         self.stream_keys[conn_id] = key
         return False
 
-    def stream_gap(self, conn_id: Hashable, direction: int) -> None:
-        """Bytes were lost in one direction of a stream: the message in progress is abandoned and
-        the parser resynchronises on the next message start."""
+    def stream_gap(self, conn_id: Hashable, direction: int, size: int | None = None) -> None:
+        """``size`` bytes (None: unknown) were lost in one direction of a stream: inside a body
+        whose framing survives only that body is damaged, else the parser resynchronises on the
+        next message start."""
         conversation = self.streams.get(conn_id)
         if conversation is not None:
             self.counters.inc("stream.gaps")
-            conversation.gap(direction)
+            conversation.gap(direction, size)
 
     def stream_close(self, conn_id: Hashable, ts: float) -> None:
         """The connection ended (SSL_free, close): bodies delimited by close are completed."""
@@ -411,6 +490,13 @@ class Pipeline:
             self.on_pair(pair)
         except Exception:  # noqa: BLE001 - a failing sink (disk full...) must not tear down the flow
             counters.drop("output_error")
+
+
+def _received(stream: TcpStream) -> int:
+    """How far a direction's stream has been delivered, its FIN (one sequence number) included."""
+    nxt = stream.next
+    assert nxt is not None
+    return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt
 
 
 def _truncate_pair(pair: Pair, limit: int) -> None:

@@ -22,7 +22,7 @@ Held = tuple[bytes, float, "int | None"]  # payload, capture time, ack (other di
 class StreamConsumer(Protocol):
     def data(self, payload: bytes, ts: float, offset: int, ack: int | None) -> None: ...
 
-    def gap(self) -> None: ...
+    def gap(self, size: int | None) -> None: ...
 
 
 class Budget:
@@ -47,7 +47,8 @@ class Budget:
 class TcpStream:
     """One direction. ``segment`` takes a raw sequence number and payload and delivers in order."""
 
-    __slots__ = ("consumer", "counters", "budget", "max_pending", "next", "pending", "pending_bytes", "fin_at")
+    __slots__ = ("consumer", "counters", "budget", "max_pending", "next", "pending", "pending_bytes", "fin_at",
+                 "start")
 
     def __init__(self, consumer: StreamConsumer, counters: Counters, budget: Budget, max_pending: int) -> None:
         self.consumer = consumer
@@ -58,10 +59,12 @@ class TcpStream:
         self.pending: dict[int, Held] = {}  # offset -> held segment, waiting for a hole to fill
         self.pending_bytes = 0
         self.fin_at: int | None = None
+        self.start: int | None = None  # offset of the first byte followed (the SYN's, when seen)
 
     def syn(self, seq: int) -> None:
         if self.next is None:
             self.next = (seq + 1) & MASK32
+            self.start = seq
 
     def offset(self, seq: int) -> int:
         """Unwrap a 32-bit sequence number to the offset nearest to ``next``."""
@@ -73,8 +76,9 @@ class TcpStream:
         """Take a segment. ``ack`` is the segment's acknowledgement unwrapped into the other
         direction's offsets (None when unknown); it travels with the bytes to the consumer."""
         nxt = self.next
-        if nxt is None:  # capture started mid-connection: take this segment as the start
-            self.next = nxt = seq
+        if nxt is None:  # no SYN seen: take this segment as the start; what preceded it is unknown
+            self.next = nxt = self.start = seq
+            self.consumer.gap(None)
         start = nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
         if start == nxt and not self.pending:  # in order, nothing held: the common case
             self.next = nxt + len(payload)
@@ -136,7 +140,7 @@ class TcpStream:
         self.counters.inc("tcp.gaps")
         self.counters.inc("tcp.gap_bytes", offset - nxt)
         self.next = offset
-        self.consumer.gap()
+        self.consumer.gap(offset - nxt)  # the exact size: a body's framing can survive it
 
     def _forget(self, start: int) -> Held:
         held = self.pending.pop(start)
@@ -166,9 +170,12 @@ class TcpStream:
             self._drain()
 
     def flush(self, ts: float) -> None:
-        """The flow is ending: skip every remaining hole so held data is not lost silently."""
+        """The flow is ending: skip every remaining hole so held data is not lost silently, and
+        tell the consumer about bytes lost before the FIN (a close-delimited body is cut)."""
         while self.pending:
             self.skip_gap(ts)
+        if self.fin_at is not None and self.next is not None and self.next < self.fin_at:
+            self._jump(self.fin_at)
 
     def release(self) -> None:
         """Return held bytes to the budget (flow evicted)."""

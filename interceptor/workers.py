@@ -33,13 +33,15 @@ import orjson
 
 from interceptor.capture.live import RingTap, TapStats
 from interceptor.capture.ring import RingShape, RingSocket, fanout_group, open_ring_sockets
-from interceptor.config import Config
+from interceptor.config import Config, ConfigError
 from interceptor.counters import DROP_PREFIX, Counters
 from interceptor.discovery.netns import NetnsError, run_in_netns
 from interceptor.discovery.plan import TapSpec
 
 log = logging.getLogger("interceptor.workers")
-MAX_MESSAGE = 1 << 20  # one control or stats message (SOCK_SEQPACKET keeps them whole)
+MAX_STATS = 1 << 20  # one stats message, worker -> supervisor (SOCK_SEQPACKET keeps them whole)
+MAX_CONTROL = 1 << 16  # one control message, supervisor -> worker
+CONTROL_EVERY_S = 0.05  # how often a worker looks for control messages (taps opened or closed)
 STATS_EVERY_S = 1.0
 STALE_S = 30.0  # a worker silent for this long makes /healthz fail
 
@@ -53,9 +55,9 @@ def send(sock: socket.socket, msg: dict[str, Any], fds: list[int] | None = None)
         sock.send(data)
 
 
-def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+def receive(sock: socket.socket, bufsize: int) -> tuple[dict[str, Any] | None, list[int]]:
     """One message and the descriptors that came with it; (None, []) when the peer is gone."""
-    data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, 4)
+    data, fds, _flags, _addr = socket.recv_fds(sock, bufsize, 4)
     if not data:
         return None, fds
     return orjson.loads(data), fds
@@ -104,14 +106,16 @@ def run_worker(index: int, ctrl: socket.socket, cfg: Config, args: argparse.Name
     signal.signal(signal.SIGINT, on_term)  # Ctrl-C reaches the whole process group
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # rescans are the supervisor's
     ctrl.setblocking(False)
-    next_tick = time.monotonic()
+    next_tick = next_control = time.monotonic()
     while not stopping[0]:
         agent.taps.poll_once(0.05)
         if agent.tls is not None:
             agent.tls.poll(0)
-        if not _control(ctrl, agent, cfg, node):
-            stopping[0] = True
         mono = time.monotonic()
+        if mono >= next_control:  # not every loop turn: a turn can be a few packets long
+            next_control = mono + CONTROL_EVERY_S
+            if not _control(ctrl, agent, cfg, node):
+                stopping[0] = True
         if mono >= next_tick:
             agent.housekeeping(time.time())
             _report(ctrl, index, agent, final=False)
@@ -125,7 +129,7 @@ def _control(ctrl: socket.socket, agent: Any, cfg: Config, node: str) -> bool:
     """Apply what the supervisor sent; False when it said stop (or is gone)."""
     while True:
         try:
-            msg, fds = receive(ctrl)
+            msg, fds = receive(ctrl, MAX_CONTROL)
         except BlockingIOError:
             return True
         except OSError:
@@ -135,8 +139,13 @@ def _control(ctrl: socket.socket, agent: Any, cfg: Config, node: str) -> bool:
         op = msg.get("op")
         if op == "open" and fds:
             spec = spec_from_wire(msg["spec"])
-            ring = RingSocket(socket.socket(fileno=fds[0]), RingShape(**msg["shape"]))
-            agent.taps.adopt(RingTap(spec, cfg.capture, node, ring))
+            try:
+                ring = RingSocket(socket.socket(fileno=fds[0]), RingShape(**msg["shape"]))
+            except OSError as e:  # cannot map it (memory): this worker's share of the tap is lost
+                agent.counters.inc("capture.tap_open_failed")
+                log.warning("cannot map the ring of %s: %s", spec.interface, e)
+            else:
+                agent.taps.adopt(RingTap(spec, cfg.capture, node, ring))
         elif op == "close":
             agent.taps.drop_tap(tuple(msg["key"]))
         elif op == "stop":
@@ -330,7 +339,7 @@ class Supervisor:
 
     def _take(self, w: Worker) -> None:
         try:
-            msg, fds = receive(w.ctrl)
+            msg, fds = receive(w.ctrl, MAX_STATS)
         except OSError:
             msg, fds = None, []
         for fd in fds:
@@ -379,6 +388,22 @@ class Supervisor:
             w.ctrl.close()
 
 
+def _capture_service(cfg: Config, counters: Counters, node: str) -> Any:
+    """The capture API in the supervisor (it owns the metrics port): captures open taps of their own,
+    so they need no worker; pods named by Kubernetes name are asked of the API server (the index
+    lives in the workers) and the decrypted-TLS interface is not available (TLS runs in worker 0)."""
+    if not (cfg.captures.enabled and cfg.metrics.listen):
+        return None
+    from interceptor.captures.service import CaptureService
+
+    try:
+        return CaptureService(cfg, counters, node)
+    except ConfigError as e:
+        counters.inc("captures.unavailable")
+        log.error("capture API off: %s", e)
+        return None
+
+
 # -- the command ---------------------------------------------------------------------------------
 def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
     """``interceptor run`` with ``capture.workers`` > 1 (called by ``agent.cmd_run``)."""
@@ -397,6 +422,12 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
         except OSError as e:
             raise UsageError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
     started = time.monotonic()
+    # The capture API and the live stream live beside one pipeline on the metrics port; with several
+    # pipelines they are not served yet. Said once, at start, so nobody looks for them in vain.
+    off = [name for name, on in (("captures", cfg.captures.enabled), ("stream", cfg.stream.enabled)) if on]
+    if off and cfg.metrics.listen:
+        log.warning("capture.workers %d: %s not available with more than one worker (use workers: 1 for them)",
+                    n, " and ".join(off))
     workers = fork_workers(cfg, args, node, n, lock_path)  # before any thread starts
     counters = MergedCounters(workers)
     counters.set_gauge("workers", n)
@@ -416,9 +447,11 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGHUP, on_hup)
+    captures = _capture_service(cfg, counters, node)
     try:
         if cfg.metrics.listen:
-            metrics = MetricsServer(cfg.metrics.listen, counters, health, counters.tap_stats).start()
+            apis = [captures.start().api] if captures is not None else []
+            metrics = MetricsServer(cfg.metrics.listen, counters, health, counters.tap_stats, apis).start()
             log.info("metrics on %s (port %d), %d workers", cfg.metrics.listen, metrics.port, n)
         next_scan = next_tick = time.monotonic()
         while not stop[0] and sup.lost_worker is None:
@@ -440,6 +473,8 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
             if args.duration is not None and mono - started >= args.duration:
                 break
     finally:
+        if captures is not None:
+            captures.close()
         sup.stop(cfg.metrics.stop_timeout_s + 5.0)
         if metrics is not None:
             metrics.close()

@@ -246,6 +246,8 @@ def rule_card(k: KeyInfo, val: str) -> str | None:
 
 
 def rule_masked(k: KeyInfo, val: str) -> str | None:
+    if "*" not in val and "x" not in val and "X" not in val and "•" not in val and "#" not in val:
+        return None
     return "masked_card" if _masked_card(val) and not _personal_id_key(k) else None
 
 
@@ -270,8 +272,11 @@ def _token_value(val: str) -> str | None:
         return "jwt"
     if _OBJECT_ID.fullmatch(val):
         return None
-    if _OPAQUE.fullmatch(val) and sum(c.isdigit() for c in val) >= 2 and sum(c.isalpha() for c in val) >= 4:
-        return "api_key"
+    if _OPAQUE.fullmatch(val) and sum(c.isalpha() for c in val) >= 4:
+        digits = sum(c.isdigit() for c in val)
+        # random tokens mix digits in, or at least both cases over 20+ characters; words do neither
+        if digits >= 2 or (len(val) >= 20 and not val.islower() and not val.isupper() and (digits or "-" in val or "_" in val)):
+            return "api_key"
     return None
 
 
@@ -346,7 +351,7 @@ def _looks_like_name(val: str) -> bool:
     if not 1 <= len(words) <= 6:
         return False
     for w in words:
-        if w in _PARTICLES:
+        if w in _PARTICLES or ("." in w and len(w) <= 10 and w[0].isupper()):  # "Dipl.-Ing.", "B.Sc.", "Sig.ra"
             continue
         core = w.rstrip(".")
         if not core or not core[0].isupper() or not core.replace("'", "").replace("’", "").replace("-", "").isalpha():
@@ -456,7 +461,12 @@ def _mac_key(k: KeyInfo) -> bool:
     return k.has("mac") or k.compact.startswith("mac") or k.compact in ("hwaddr", "hardwareaddress", "bssid", "hwaddress")
 
 
+_PHONE_FIRST = frozenset("+(0123456789")
+
+
 def rule_phone(k: KeyInfo, val: str) -> str | None:
+    if len(val) < 7 or val[0] not in _PHONE_FIRST:  # cheap: most values are not phone-shaped
+        return None
     keyed = any(w in PHONE_WORDS for w in k.words) or k.compact in PHONE_WORDS or _phone_compact(k)
     if "x" in val or "#" in val or "e" in val:
         val = _PHONE_EXT.sub("", val)
@@ -542,7 +552,7 @@ def rule_concept(k: KeyInfo, val: str) -> str | None:
             return "address"
         return None
     if c in ("national_id", "tax_id"):
-        if v.ssn_ok(val, formatted_only=False):
+        if v.ssn_ok(val):  # formatted 123-45-6789; nine bare digits may be a BSN, a SIN, a NIF...
             return "ssn"
         found = v.national_type(val, c)
         if found or v.is_card_number(val) or (k.compact == "pan" and not v.pan_in_ok(val)):
@@ -676,18 +686,65 @@ RULES: list[Rule] = [rule_private_key, *KEY_RULES, *VALUE_RULES]
 _VALUE_ONLY: list[Rule] = [rule_private_key, *VALUE_RULES]
 
 
+def _plans(k: KeyInfo) -> tuple[tuple[Rule, ...], ...]:
+    """The rules worth running for this key, for values of letters only, of digits only, and the rest.
+
+    Computed once per key path (memoised on its KeyInfo): the key rules whose key can fire, then the
+    value rules that can match such a value. A letters-only value has no '@', digit, '.' or space,
+    so only a keyed address can take it from the value rules; a digits-only value can be a card, a
+    keyed phone, a keyed zip code or a bare MAC address under a MAC key.
+    """
+    keyed: list[Rule] = []
+    if key_names_something(k):
+        keyed = [r for r in KEY_RULES if r is not rule_concept or k.concept is not None]
+    addr = _address_key(k)
+    alpha = keyed + ([rule_address] if addr == "yes" else [])
+    digits = keyed + ([rule_values] if _mac_key(k) else []) + [rule_card, rule_phone] + ([rule_address] if addr != "no" else [])
+    other = [rule_private_key, *keyed, *VALUE_RULES]
+    short = keyed + ([rule_address] if addr != "no" else [])  # short digit strings, timestamps, UUIDs
+    return tuple(alpha), tuple(digits), tuple(other), tuple(short)
+
+
+def _dateish(val: str) -> bool:
+    """``2026-07-19``, ``2026-07-19T18:38:00Z`` or a UUID: shapes no value rule takes."""
+    n = len(val)
+    if n >= 10 and val[4] == "-" and val[7] == "-" and val[:4].isdigit():
+        return True
+    return n == 36 and val[8] == "-" and val[13] == "-" and val[18] == "-" and val[23] == "-"
+
+
 _PHONE_KEY = key_info("phone")
 
 
+MAX_MEMO = 200_000  # answers remembered; the memo is emptied when full
+
+
 class Classifier:
-    """Key + value -> types. Pure; holds only compiled custom types."""
+    """Key + value -> types. Pure but for a bounded memo of answers.
+
+    The same API sends the same fields with the same enumerations, flags and ids again and again; an
+    answer is remembered under the *hash* of (hint, path, value), so no value is kept, and a repeat
+    costs one dict lookup. The hash is Python's (salted per process); a 64-bit collision among 200k
+    entries is improbable enough (about 1e-14 per lookup) to be ignored.
+    """
 
     def __init__(self, custom: list[CustomType] | None = None) -> None:
         self.custom = custom or []
+        self._memo: dict[int, list[str]] = {}
 
     def classify(self, path: str, value: str, hint: str = "") -> list[str]:
         """The types of one leaf. ``hint``: what a sibling field says the value is ({"type": "passport",
         "number": ...}, {"label": "Date of birth", "value": ...}); tried before the key path."""
+        h = hash((hint, path, value))
+        found = self._memo.get(h)
+        if found is None:
+            found = self._classify(path, value, hint)
+            if len(self._memo) >= MAX_MEMO:
+                self._memo.clear()
+            self._memo[h] = found
+        return list(found)
+
+    def _classify(self, path: str, value: str, hint: str) -> list[str]:
         val = value.strip()
         if not val or len(val) > 8192:
             return []
@@ -695,8 +752,7 @@ class Classifier:
         for ct in self.custom:
             if (ct.key is None or ct.key.search(path)) and (ct.value is None or ct.value.search(val)):
                 found.append(ct.name)
-        head = val[:7].lower()
-        if head == "bearer " or head[:6] == "basic ":
+        if val[0] in "bB" and val[:7].lower() in ("bearer ", "basic b", "basic c", "basic d", "basic z") or val[:6].lower() == "basic ":
             schemes = scheme_types(val)
             if schemes:
                 return found + schemes
@@ -715,7 +771,20 @@ class Classifier:
 
     @staticmethod
     def _first(k: KeyInfo, val: str) -> str | None:
-        for rule in RULES if key_names_something(k) else _VALUE_ONLY:
+        plans = k.memo.get(10)
+        if plans is None:
+            plans = k.memo[10] = _plans(k)  # type: ignore[assignment]
+        # letters only ("pending", "Maria"), digits only ("4111111111111111", "42"), a timestamp or a
+        # UUID: most value rules cannot match, so they are not run
+        if val.isalpha():
+            rules = plans[0]
+        elif val.isdigit():
+            rules = plans[1] if len(val) >= 7 else plans[3]
+        elif _dateish(val):
+            rules = plans[3]
+        else:
+            rules = plans[2]
+        for rule in rules:
             t = rule(k, val)
             if t:
                 return t
@@ -730,9 +799,9 @@ class Classifier:
             if scheme == "bearer" and token:
                 return ["auth_bearer", "jwt"] if v.jwt_ok(token) else ["auth_bearer"]
             if scheme == "basic":
-                # decoded without "user:password" inside: not credentials; not base64 at all (an opaque
-                # token sent under the wrong scheme): still a secret in an Authorization header
-                return ["auth_basic"] if v.basic_auth_ok(token) or (len(token) >= 16 and not v.is_base64(token)) else []
+                # text without "user:password" inside is not credentials; an opaque token sent under
+                # the wrong scheme (not base64, or base64 of binary) is still a secret
+                return ["auth_basic"] if v.basic_auth_ok(token) or (len(token) >= 16 and not v.base64_text(token)) else []
             return ["api_key"] if len(value) >= 16 else []  # "Token ...", "ApiKey ...", a bare key
         if name in ("x-forwarded-for", "x-real-ip", "forwarded", "true-client-ip", "cf-connecting-ip"):
             first = value.split(",")[0].strip().removeprefix("for=").strip('"[]')

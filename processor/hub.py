@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import orjson
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -140,17 +140,35 @@ class Reader:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="hub-kafka", daemon=True)
 
-    def assign(self, timeout_s: float = 10.0) -> None:
+    def assign(self, timeout_s: float = 10.0) -> bool:
+        """Both topics' partitions from their ends; False while a topic does not exist yet (the hub
+        may start before the agents and the processor have created them)."""
         md = self.consumer.list_topics(timeout=timeout_s)
-        parts = [TopicPartition(t, pid, OFFSET_END) for t in self.topics if t in md.topics
-                 for pid in md.topics[t].partitions]
-        if not parts:
-            raise RuntimeError(f"none of the topics {list(self.topics)} exist on the broker")
+        missing = [t for t in self.topics if t not in md.topics or md.topics[t].error is not None]
+        if missing:
+            return False
+        parts = [TopicPartition(t, pid, OFFSET_END) for t in self.topics for pid in md.topics[t].partitions]
         self.consumer.assign(parts)
         log.info("hub: following %s from their latest offsets (%d partitions)", list(self.topics), len(parts))
+        return True
+
+    def _wait_for_topics(self) -> None:
+        told = False
+        while not self.stop.is_set():
+            try:
+                if self.assign():
+                    return
+            except KafkaException as e:
+                self.counters.inc("hub.kafka_errors")
+                log.warning("hub: Kafka metadata: %s", e)
+            if not told:
+                log.warning("hub: waiting for the topics %s to exist", list(self.topics))
+                told = True
+            self.stop.wait(2.0)
 
     def run(self) -> None:
         pairs_topic = self.topics[0]
+        self._wait_for_topics()
         try:
             while not self.stop.is_set():
                 msgs = self.consumer.consume(500, timeout=0.05)
@@ -184,7 +202,9 @@ class Hub:
     def __init__(self, cfg: Config, counters: Counters | None = None) -> None:
         self.cfg = cfg
         self.counters = counters or Counters()
-        self.auth = StreamAuth(load_token(cfg.auth, service="processor hub"), load_raw_token(cfg.auth), self.counters)
+        token = load_token(cfg.auth, service="processor hub")
+        cfg.auth.token = token.value  # one token for every API of this hub: a generated one is shown once
+        self.auth = StreamAuth(token, load_raw_token(cfg.auth), self.counters)
         self.fanout = Fanout(self.counters, hub_masker)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.inflight = 0
@@ -261,6 +281,8 @@ class Hub:
                 if sub.done:
                     await ws.close(1000, "limit reached")
                     break
+                if sub.pending:
+                    continue  # more than one take's worth was waiting
                 waiter = asyncio.ensure_future(wake.wait())
                 await asyncio.wait([waiter, reader], return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
@@ -279,7 +301,6 @@ class Hub:
         self.loop = asyncio.get_running_loop()
         host, _, port = listen.rpartition(":")
         ssl_ctx = server_ssl_context(self.cfg.stream.tls_cert_file, self.cfg.stream.tls_key_file)
-        self.reader.assign()
         self.reader.thread.start()
         async with serve(self._client, host.strip("[]") or "0.0.0.0", int(port), process_request=self._http,
                          ssl=ssl_ctx, max_size=64 * 1024, write_limit=64 * 1024) as server:
@@ -314,5 +335,46 @@ def run_hub(cfg: Config, listen: str, port_file: str = "") -> int:
             with open(port_file, "w") as f:
                 f.write(f"{port}\n")
 
-    asyncio.run(hub.serve(listen, ready))
+    captures = start_capture_proxy(cfg, hub.counters)
+    try:
+        asyncio.run(hub.serve(listen, ready))
+    finally:
+        if captures is not None:
+            captures.shutdown()
     return 0
+
+
+def start_capture_proxy(cfg: Config, counters: Counters, node: str = "hub") -> Any:
+    """The agents' capture API for the whole cluster (``captures.hub_listen``; docs/captures.md) on
+    its own port: the websocket server here takes GET requests only, the API needs POST and DELETE."""
+    listen = cfg.captures.hub_listen
+    if not listen:
+        return None
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from interceptor.captures.proxy import CaptureProxy
+    from interceptor.captures.routing import ClusterRouter
+    from interceptor.httpapi import serve as serve_api
+    from interceptor.webauth import BearerAuth
+
+    token = load_token(cfg.auth, service="processor hub captures")
+    proxy = CaptureProxy(ClusterRouter(cfg, node, token, counters), BearerAuth(token, counters), counters)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib hook name
+            if proxy.owns(self.path.split("?", 1)[0]):
+                serve_api(self, proxy)
+            else:
+                self.send_error(404, "the capture API is at /api/v1/captures")
+
+        do_POST = do_DELETE = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    host, _, port = listen.rpartition(":")
+    server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="capture-proxy", daemon=True).start()
+    log.info("hub: capture API on %s", listen)
+    return server

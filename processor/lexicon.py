@@ -115,6 +115,16 @@ STOPWORDS = frozenset({"de", "di", "du", "da", "do", "del", "della", "der", "des
                        "d", "le", "la", "el", "il", "lo", "dos", "das"})
 
 
+# "name of the customer" in any of the languages: a name word next to a word for a person
+NAME_WORDS = frozenset({"name", "nombre", "nom", "nome", "naam", "nazwa", "imie", "nazwisko"})
+PERSON_WORDS = frozenset(
+    """kunde kunden cliente clientes client klant klanten klient klienta usuario utente utilisateur gebruiker uzytkownik
+    titular titulaire mitarbeiter empleado dipendente funcionario medewerker pracownik salarie persona person personne
+    contacto kontakt contatto contato contact paciente patient patiente passagier pasajero passager passeggero
+    passageiro pasazer""".split()
+)
+
+
 def concept_of(words: tuple[str, ...]) -> str | None:
     """The concept a key's (ASCII, lower-case) words name in another language, or None."""
     if not words:
@@ -124,6 +134,9 @@ def concept_of(words: tuple[str, ...]) -> str | None:
     for concept, exact in EXACT.items():
         if compact in exact:
             return concept
+    if len(content) == 2 and ((content[0] in NAME_WORDS and content[1] in PERSON_WORDS)
+                              or (content[1] in NAME_WORDS and content[0] in PERSON_WORDS)):
+        return "person_name"
     # a known compact as the key's tail: "cliente_fecha_nacimiento", "kunde_telefonnummer"
     for n in (1, 2, 3):
         if len(content) > n:

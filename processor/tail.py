@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 import orjson
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import connect
 
 from interceptor.config import Config
@@ -96,7 +96,7 @@ def tail(url: str, token: str, as_compact: bool, count: int, out: TextIO = sys.s
         print(f"processor tail: {url.split('?')[0]}: HTTP {e.response.status_code} "
               f"{e.response.body.decode(errors='replace').strip()}", file=sys.stderr)
         return 1
-    except (OSError, InvalidURI) as e:
+    except (OSError, InvalidURI, InvalidHandshake) as e:  # refused, TLS mismatch, not a websocket server
         print(f"processor tail: {url.split('?')[0]}: {e}", file=sys.stderr)
         return 1
     except ConnectionClosed as e:

@@ -130,12 +130,13 @@ def basic_auth_ok(token: str) -> bool:
     return ":" in decoded
 
 
-def is_base64(token: str) -> bool:
+def base64_text(token: str) -> bool:
+    """Is ``token`` base64 of printable text (``bm9jb2xvbg==`` -> ``nocolon``)?"""
     try:
-        base64.b64decode(token, validate=True)
-    except (binascii.Error, ValueError):
+        text = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
         return False
-    return True
+    return text.isprintable()
 
 
 def ip_kind(value: str) -> str | None:
@@ -404,9 +405,14 @@ STRONG_IDS: list[tuple[str, Callable[[str], bool]]] = [
     ("national_id", codice_fiscale_ok), ("national_id", curp_mx_ok), ("national_id", ahv_ch_ok),
     ("national_id", nino_gb_ok), ("national_id", dni_es_ok), ("tax_id", pan_in_ok), ("tax_id", rfc_mx_ok),
 ]
-KEYED_IDS: list[tuple[str, Callable[[str], bool]]] = [
-    ("tax_id", cpf_ok), ("national_id", pesel_ok), ("tax_id", nip_pl_ok), ("national_id", bsn_ok),
-    ("national_id", nir_fr_ok), ("tax_id", steuer_id_de_ok), ("national_id", sin_ca_ok), ("national_id", nn_be_ok),
+# Digits-only identifiers need a key (or a sibling) naming an identifier. Those whose check passes
+# about one random number in a hundred (two check digits, or a check plus a date inside) say which
+# family they are even against the key's word; the one-in-ten checksums do not.
+CHECKED_IDS: list[tuple[str, Callable[[str], bool]]] = [
+    ("tax_id", cpf_ok), ("national_id", pesel_ok), ("national_id", nir_fr_ok), ("national_id", nn_be_ok),
+]
+WEAK_IDS: list[tuple[str, Callable[[str], bool]]] = [
+    ("tax_id", nip_pl_ok), ("national_id", bsn_ok), ("tax_id", steuer_id_de_ok), ("national_id", sin_ca_ok),
     ("tax_id", nif_pt_ok), ("tax_id", tfn_au_ok), ("national_id", aadhaar_ok), ("national_id", sv_at_ok),
 ]
 
@@ -417,10 +423,15 @@ def formatted_cpf(value: str) -> bool:
 
 
 def national_type(value: str, prefer: str | None = None) -> str | None:
-    """Which identifier family (national_id / tax_id) a value validates as; ``prefer`` breaks ties."""
-    found = {t for t, ok in STRONG_IDS if ok(value)} | {t for t, ok in KEYED_IDS if ok(value)}
-    if not found:
+    """Which identifier family (national_id / tax_id) a value validates as. ``prefer`` is the family
+    the key names: it wins ties, and it wins over a digits-only checksum (one number in ten passes
+    each of those), but not over a structured or doubly checked one (a NINO under a "tax" key is a NINO)."""
+    strong = {t for t, ok in STRONG_IDS if ok(value)} or {t for t, ok in CHECKED_IDS if ok(value)}
+    if strong:
+        return prefer if prefer in strong else ("national_id" if "national_id" in strong else "tax_id")
+    weak = {t for t, ok in WEAK_IDS if ok(value)}
+    if not weak:
         return None
-    if prefer in found:
+    if prefer:
         return prefer
-    return "national_id" if "national_id" in found else "tax_id"
+    return "national_id" if "national_id" in weak else "tax_id"

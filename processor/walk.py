@@ -16,6 +16,8 @@ from urllib.parse import unquote_plus
 
 import orjson
 
+from processor import partialjson
+
 MAX_VALUE_CHARS = 8192  # longer strings are cut before detection (a private key block fits)
 
 
@@ -77,7 +79,9 @@ def body_text(msg: dict[str, Any]) -> str | None:
     if msg.get("body_encoding") == "base64":
         try:
             raw = base64.b64decode(body, validate=False)
-            return raw.decode("utf-8")
+            # A damaged or cut body may end (or hole) inside a character: keep the rest.
+            damaged = msg.get("body_incomplete") or msg.get("truncated")
+            return raw.decode("utf-8", errors="ignore" if damaged else "strict")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
     return body
@@ -108,14 +112,29 @@ class Walker:
     def __init__(self, bounds: Bounds) -> None:
         self.b = bounds
 
-    def walk_json(self, text: str, location: str, out: WalkResult) -> None:
+    def walk_json(self, text: str, location: str, out: WalkResult, partial: bool = False) -> None:
         try:
             doc = orjson.loads(text)
         except orjson.JSONDecodeError:
+            if partial:  # the capture lost part of it, or it was cut at the size bound
+                self.walk_partial_json(text, location, out)
+                return
             out.limits.add("json")
             return
         budget = [self.b.max_leaves]
         self._node(doc, "", 0, location, out, budget)
+
+    def walk_partial_json(self, text: str, location: str, out: WalkResult) -> None:
+        """What parses of a damaged JSON body (see processor/partialjson.py), within the bounds."""
+        out.limits.add("json_partial")
+        n = 0
+        for path, value in partialjson.leaves(text, self.b.max_depth):
+            if n >= self.b.max_leaves:
+                out.limits.add("leaves")
+                return
+            if value:
+                n += 1
+                out.leaves.append(Leaf(location, path, value[:MAX_VALUE_CHARS]))
 
     def walk_value(self, doc: Any, location: str, out: WalkResult) -> None:
         """A value already decoded (the gRPC messages the interceptor decoded schema-less)."""
@@ -130,16 +149,28 @@ class Walker:
                 out.limits.add("depth")
                 return
             hint = sibling_hint(node) if 2 <= len(node) <= 8 else ""
+            leaves = out.leaves
             for k, v in node.items():
                 if budget[0] <= 0:
                     out.limits.add("leaves")
                     return
                 child = f"{path}.{k}" if path else str(k)
-                if hint and isinstance(v, str | int) and not isinstance(v, bool) and _compact(k) in VALUE_KEYS:
-                    self._leaf(v, child, loc, out, budget, hint)
-                elif hint and v is hint:
-                    self._leaf(v, child, loc, out, budget, LABEL_MARK)
-                else:
+                tv = type(v)
+                if tv is str or tv is int or tv is float:  # most children are scalars: no recursion for them
+                    h = ""
+                    if hint:
+                        if tv is not float and _compact(k) in VALUE_KEYS:
+                            h = hint
+                        elif v is hint:
+                            h = LABEL_MARK
+                    value = v if tv is str else str(v)
+                    if len(value) > MAX_VALUE_CHARS:
+                        out.limits.add("value")
+                        value = value[:MAX_VALUE_CHARS]
+                    if value:
+                        budget[0] -= 1
+                        leaves.append(Leaf(loc, child, value, h))
+                elif v is not None and tv is not bool:
                     self._node(v, child, depth + 1, loc, out, budget)
         elif isinstance(node, list):
             if depth >= self.b.max_depth:
@@ -151,17 +182,14 @@ class Walker:
                 self._node(v, path + "[]", depth + 1, loc, out, budget)
         elif node is None or isinstance(node, bool):
             return
-        else:
-            self._leaf(node, path, loc, out, budget, "")
-
-    def _leaf(self, node: Any, path: str, loc: str, out: WalkResult, budget: list[int], hint: str) -> None:
-        value = node if isinstance(node, str) else str(node)
-        if len(value) > MAX_VALUE_CHARS:
-            out.limits.add("value")
-            value = value[:MAX_VALUE_CHARS]
-        if value:
-            budget[0] -= 1
-            out.leaves.append(Leaf(loc, path or "$", value, hint))
+        else:  # a scalar at the top or inside an array
+            value = node if isinstance(node, str) else str(node)
+            if len(value) > MAX_VALUE_CHARS:
+                out.limits.add("value")
+                value = value[:MAX_VALUE_CHARS]
+            if value:
+                budget[0] -= 1
+                out.leaves.append(Leaf(loc, path or "$", value))
 
     def walk_form(self, text: str, location: str, out: WalkResult) -> None:
         n = 0
@@ -212,13 +240,22 @@ class Walker:
             return
         kind = content_kind(headers, text)
         if kind == "json":
-            self.walk_json(text, f"{part}.body", out)
+            self.walk_json(text, f"{part}.body", out, bool(msg.get("body_incomplete") or msg.get("truncated")))
         elif kind == "form":
             self.walk_form(text, f"{part}.body", out)
 
 
+_COMPACTS: dict[str, str] = {}
+
+
 def _compact(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
+    """``Document_Type`` -> ``documenttype``; memoised (keys repeat), the memo bounded."""
+    c = _COMPACTS.get(key)
+    if c is None:
+        c = key.lower().replace("_", "").replace("-", "")
+        if len(_COMPACTS) < 65536:
+            _COMPACTS[key] = c
+    return c
 
 
 def sibling_hint(node: dict[str, Any]) -> str:

@@ -36,7 +36,7 @@ import orjson
 from interceptor.capture.live import TapSet
 from interceptor.captures.model import CaptureCounts, CaptureRequest, PodView, State, StopReason
 from interceptor.captures.pcapng import InterfaceInfo, InterfaceStats, PcapngWriter
-from interceptor.captures.plaintext import LINKTYPE_RAW, Address, PlaintextSynth
+from interceptor.captures.plaintext import LINKTYPE_RAW, Address, PlaintextSynth, StreamHold
 from interceptor.config import Config, ConfigError
 from interceptor.counters import Counters
 from interceptor.discovery.netns import path_netns_id
@@ -103,6 +103,7 @@ class Capture:
     writer: PcapngWriter = field(default_factory=PcapngWriter)
     fh: BinaryIO | None = None
     synth: PlaintextSynth | None = None
+    hold: StreamHold = field(default_factory=StreamHold)
     plaintext_if: int | None = None
     netns_inodes: frozenset[int] = frozenset()
     had_link_taps: bool = False
@@ -169,17 +170,17 @@ class CaptureManager:
     def start(self, request: CaptureRequest, pods: list[PodView], now: float | None = None) -> Capture:
         """Open the taps and the file; raises CaptureRefused (bounds) before anything is opened."""
         now = time.time() if now is None else now
+        specs = self._plan(pods)  # discovery outside the lock: the capture thread keeps reading taps
         with self.lock:
             running = sum(1 for c in self.captures.values() if c.state is State.RUNNING)
             if running >= self.ccfg.max_concurrent:
                 self._refuse("concurrent", 429, f"{running} captures running (captures.max_concurrent)")
-            cap_id = f"{self.node}{ID_SEP}{secrets.token_hex(6)}"
-            cap = Capture(cap_id, request, pods, self.node, self.dir / f"{cap_id.replace(ID_SEP, '_')}.pcapng",
-                          now, now + request.duration_s)
-            specs = self._plan(pods)
             if not specs:
                 self._refuse("no_interfaces", 409, "the pod's network namespace has no interface to tap "
                              "(it vanished, or discovery does not see it)")
+            cap_id = f"{self.node}{ID_SEP}{secrets.token_hex(6)}"
+            cap = Capture(cap_id, request, pods, self.node, self.dir / f"{cap_id.replace(ID_SEP, '_')}.pcapng",
+                          now, now + request.duration_s)
             self._open(cap, specs, request.plaintext and self.tls_available())
             self.captures[cap_id] = cap
             self.counters.inc("captures.started")
@@ -371,7 +372,7 @@ class CaptureManager:
                     cap.counts.drop("plaintext_unsynthesizable")
                     continue
                 cap.counts.plaintext_bytes += len(data)
-                self._write_synth(cap, pkts)
+                self._write_synth(cap, cap.hold.add(conn, pkts))
 
     def plaintext_gap(self, inode: int, conn: Any, direction: int) -> None:
         with self.lock:
@@ -382,7 +383,8 @@ class CaptureManager:
     def plaintext_close(self, inode: int, conn: Any, ts: float) -> None:
         with self.lock:
             for cap in self._plaintext_captures(inode):
-                self._write_synth(cap, cap.synth.close(conn, ts))  # type: ignore[union-attr]
+                self._write_synth(cap, cap.hold.add(conn, cap.synth.close(conn, ts)))  # type: ignore[union-attr]
+                cap.hold.close(conn, time.monotonic())
 
     def _plaintext_captures(self, inode: int) -> list[Capture]:
         return [c for c in self.captures.values()
@@ -423,6 +425,7 @@ class CaptureManager:
                         self._finish(cap, StopReason.POD_GONE)
                     else:
                         self._fold_kernel_drops(cap)
+                        self._write_synth(cap, cap.hold.due(time.monotonic()))
             self._retention(now)
             self._gauges()
 
@@ -457,8 +460,12 @@ class CaptureManager:
             StopReason.DISK_BUDGET: "stopped: captures.disk_budget_bytes reached",
             StopReason.POD_GONE: "stopped: the pod's interfaces vanished (pod deleted)",
         }.get(reason, f"stopped: {reason.value}")
-        if cap.synth is not None:
-            self._write_synth(cap, cap.synth.close_all(now))  # FINs of open streams, within the bounds
+        if cap.synth is not None:  # held streams, with FINs for those still open, within the bounds
+            for conn in list(cap.synth.flows):
+                cap.hold.add(conn, cap.synth.close(conn, now))
+            self._write_synth(cap, cap.hold.release_all())
+            if cap.hold.released_early:
+                cap.counts.drops["plaintext_released_early"] = cap.hold.released_early  # not lost: written early
         cap.state = state
         tail = self._end_blocks(cap, now)
         if cap.fh is not None:

@@ -168,3 +168,64 @@ class PlaintextSynth:
                  payload: bytes = b"") -> SynthPacket:
         self._ident += 1
         return SynthPacket(ts, tcp_packet(src, dst, seq, ack, flags, payload, self._ident))
+
+
+@dataclass(slots=True)
+class _Held:
+    packets: list[SynthPacket]
+    size: int = 0
+    closed_at: float | None = None
+
+
+class StreamHold:
+    """Holds each synthesized stream until its connection is over, then releases it in one block.
+
+    Wireshark keys TCP conversations on addresses and ports only, across interfaces: a synthesized
+    SYN with the real 4-tuple written while the real connection is still going on the veth starts a
+    new conversation that the rest of the real packets fall into (mis-analysed as retransmissions,
+    TLS records not dissected). Written after the real connection ended — ``linger_s`` after the
+    plaintext stream closed, or when the capture ends — it is a conversation of its own. Bounded:
+    past ``max_bytes`` held in all, the biggest open stream is released early (``released_early``).
+    """
+
+    def __init__(self, max_bytes: int = 16 << 20, linger_s: float = 1.0) -> None:
+        self.max_bytes = max_bytes
+        self.linger_s = linger_s
+        self.held: dict[Hashable, _Held] = {}
+        self.size = 0
+        self.released_early = 0
+
+    def add(self, conn: Hashable, packets: list[SynthPacket]) -> list[SynthPacket]:
+        """Hold ``packets``; returns what must be written now to stay within the bound."""
+        h = self.held.setdefault(conn, _Held([]))
+        n = sum(len(p.data) for p in packets)
+        h.packets += packets
+        h.size += n
+        self.size += n
+        out: list[SynthPacket] = []
+        while self.size > self.max_bytes and self.held:
+            biggest = max(self.held, key=lambda c: self.held[c].size)
+            self.released_early += 1
+            out += self._release(biggest)
+        return out
+
+    def close(self, conn: Hashable, now: float) -> None:
+        if conn in self.held:
+            self.held[conn].closed_at = now
+
+    def due(self, now: float) -> list[SynthPacket]:
+        out: list[SynthPacket] = []
+        for conn in [c for c, h in self.held.items() if h.closed_at is not None and now - h.closed_at >= self.linger_s]:
+            out += self._release(conn)
+        return out
+
+    def release_all(self) -> list[SynthPacket]:
+        out: list[SynthPacket] = []
+        for conn in list(self.held):
+            out += self._release(conn)
+        return out
+
+    def _release(self, conn: Hashable) -> list[SynthPacket]:
+        h = self.held.pop(conn)
+        self.size -= h.size
+        return h.packets

@@ -22,7 +22,7 @@ from interceptor.captures.model import Target
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.enrich.index import ClusterIndex
-from interceptor.enrich.objects import parse_pod
+from interceptor.enrich.objects import PodInfo, parse_pod
 from interceptor.webauth import ApiToken, auth_header
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,10 @@ class ClusterRouter:
     # -- where ------------------------------------------------------------------------------------
     def nodes_for(self, target: Target) -> list[str]:
         """Nodes (other than this one) running pods of ``target``, from the API server."""
+        return sorted({p.node for p in self.pods_for(target) if p.node and p.node != self.node})
+
+    def pods_for(self, target: Target) -> list[PodInfo]:
+        """The running pods of ``target`` anywhere in the cluster, asked of the API server."""
         if self.core is None:
             return []
         try:
@@ -71,15 +75,8 @@ class ClusterRouter:
             self.counters.inc("captures.routing.api_error")
             log.warning("capture routing: API server lookup for %s failed: %s", target.describe(), e)
             return []
-        index = ClusterIndex()
-        matches = []
-        for pod in pods:
-            if not pod.running or pod.host_network:
-                continue
-            if target.workload and index.workload(pod)[0] != target.workload:
-                continue
-            matches.append(pod)
-        return sorted({p.node for p in matches if p.node and p.node != self.node})
+        return [p for p in pods if p.running and not p.host_network
+                and (not target.workload or workload_of(p)[0] == target.workload)]
 
     def _pods(self, target: Target) -> list[dict[str, Any]]:
         timeout = self.cfg.kubernetes.request_timeout_s
@@ -117,12 +114,32 @@ class ClusterRouter:
             self.counters.inc("captures.routing.api_error")
             log.warning("capture routing: cannot list the agents on node %s: %s", node, e)
             return None
+        return next(iter(self._addresses(items).values()), None)
+
+    def _addresses(self, items: list[dict[str, Any]]) -> dict[str, str]:
+        """node -> address of the running agent pods among ``items`` (hostNetwork: the node's IP)."""
+        out = {}
         for obj in items:
             pod = parse_pod(obj)
-            if pod.running and pod.ips:
+            if pod.running and pod.ips and pod.node:
                 ip = pod.ips[0]
-                return f"[{ip}]:{self.ccfg.agent_port}" if ":" in ip else f"{ip}:{self.ccfg.agent_port}"
-        return None
+                out[pod.node] = f"[{ip}]:{self.ccfg.agent_port}" if ":" in ip else f"{ip}:{self.ccfg.agent_port}"
+        return out
+
+    def agents(self) -> dict[str, str]:
+        """Every agent: node -> address (``captures.peers``, else the agent pods on the API server)."""
+        if self.ccfg.peers or self.core is None:
+            return dict(self.ccfg.peers)
+        try:
+            resp = self.core.list_pod_for_all_namespaces(label_selector=self.ccfg.agent_selector,
+                                                         _preload_content=False,
+                                                         _request_timeout=self.cfg.kubernetes.request_timeout_s)
+            items = json.loads(resp.data).get("items") or []
+        except Exception as e:  # noqa: BLE001
+            self.counters.inc("captures.routing.api_error")
+            log.warning("capture routing: cannot list the agents: %s", e)
+            return {}
+        return self._addresses(items)
 
     # -- forwarding -------------------------------------------------------------------------------
     def forward(self, node: str, method: str, path: str, body: bytes | None = None,
@@ -152,6 +169,11 @@ class ClusterRouter:
                          resp.headers.get("Content-Type", "application/octet-stream"),
                          int(length) if length and length.isdigit() else None, _chunks(resp),
                          {k: v for k, v in resp.headers.items() if k.lower() == "content-disposition"})
+
+
+def workload_of(pod: PodInfo) -> tuple[str, str]:
+    """A pod's workload without the owner objects (ReplicaSet names carry the Deployment's)."""
+    return ClusterIndex().workload(pod)
 
 
 def _chunks(resp: Any) -> Iterator[bytes]:

@@ -22,14 +22,13 @@ from typing import Any
 from interceptor.counters import Counters
 from interceptor.coverage import hello as tlshello
 from interceptor.coverage.account import Account, Connection, Key
-from interceptor.coverage.library import Library, TlsState, why_unread
+from interceptor.coverage.library import PROBED, Library, TlsState, why_unread
 from interceptor.coverage.sniff import UNKNOWN, recognize
 from interceptor.pairs import Endpoint
 from interceptor.reassembly import HALF32, MASK32
 
 SNIFF_BYTES = 16384  # per direction: enough for a ClientHello with post-quantum key shares
 READ_PROTOCOLS = {"http/1.1"}  # parsed by the pipeline; other protocols count as read once they yield pairs
-TLS_SOURCES = {"openssl", "gotls"}
 
 FourTuple = tuple[str, int, str, int]
 
@@ -48,7 +47,7 @@ class FlowCoverage:
     """One connection's coverage state, owned by the pipeline's flow."""
 
     __slots__ = ("endpoints", "source", "midstream", "client", "bufs", "nexts", "sniffing", "protocol", "hello",
-                 "server_hello", "bytes", "high", "attribution")
+                 "server_hello", "bytes", "attribution")
 
     def __init__(self, endpoints: tuple[Endpoint, Endpoint], source: str, midstream: bool, client: int | None) -> None:
         self.endpoints = endpoints  # endpoints[d] sends direction d
@@ -62,14 +61,14 @@ class FlowCoverage:
         self.hello: tlshello.Hello | None = None
         self.server_hello: tlshello.Hello | None = None
         self.bytes = 0
-        self.high: list[int | None] = [None, None]  # per direction: end of the highest bytes counted
         self.attribution: tuple[Attribution | None, Attribution | None] | None = None
 
 
 class Tracker:
     def __init__(self, account: Account, counters: Counters, interval_s: float = 60.0, grace_s: float = 0.0,
                  tls_active: bool = False, max_recent: int = 65536, recent_s: float = 30.0,
-                 attribute: Callable[[Endpoint], Attribution | None] | None = None) -> None:
+                 attribute: Callable[[Endpoint], Attribution | None] | None = None, enabled: bool = True) -> None:
+        self.enabled = enabled  # False: no connection is followed (open returns None), nothing is counted
         self.account = account
         self.interval_s = interval_s
         self.ready: deque[dict[str, Any]] = deque()  # records of finished intervals, for ``drain``
@@ -87,29 +86,16 @@ class Tracker:
 
     # -- the pipeline's hooks ---------------------------------------------------------------------
     def open(self, endpoints: tuple[Endpoint, Endpoint], source: str, syn: bool, client: int | None,
-             ts: float) -> FlowCoverage:
+             ts: float) -> FlowCoverage | None:
+        if not self.enabled:
+            return None
         if not self.account.start:
             self.account.start = ts  # the first interval starts with the first connection
         return FlowCoverage(endpoints, source, not syn, client)
 
-    def segment(self, cov: FlowCoverage, direction: int, seq: int, payload: bytes) -> None:
-        """Every payload segment: counts its new bytes (a retransmission, or the copy a second tap
-        saw, is not counted twice) and looks at it while the protocol is being recognised."""
-        end = (seq + len(payload)) & MASK32
-        high = cov.high[direction]
-        if high is None:
-            cov.bytes += len(payload)
-            cov.high[direction] = end
-        else:
-            ahead = (end - high) & MASK32
-            if ahead < HALF32:
-                cov.bytes += min(ahead, len(payload))
-                cov.high[direction] = end
-        if cov.sniffing:
-            self.data(cov, direction, seq, payload)
-
     def data(self, cov: FlowCoverage, direction: int, seq: int, payload: bytes) -> None:
-        """A payload segment while the connection is still being recognised (``cov.sniffing``).
+        """A payload segment while the connection is still being recognised (``cov.sniffing``; the
+        pipeline adds every segment's length to ``cov.bytes`` itself, inline: the one per-packet cost).
         Bytes are taken in sequence order only; a segment after a hole waits for its retransmission."""
         nxt = cov.nexts[direction]
         skip = 0 if nxt is None else (nxt - seq) & MASK32  # bytes of it already taken
@@ -189,12 +175,14 @@ class Tracker:
 
     def untracked(self, endpoints: tuple[Endpoint, Endpoint], reason: str) -> None:
         """A connection attempt the pipeline could not follow (flow table full, load shedding)."""
+        if not self.enabled:
+            return
         self.account.add(Connection(endpoints[0], endpoints[1], "unknown", "", reason=reason))
 
     # -- TLS plaintext --------------------------------------------------------------------------
     def stream_seen(self, a: Endpoint, b: Endpoint, kind: str, ts: float) -> None:
         """An eBPF source delivers plaintext of the connection a<->b."""
-        if not (a.port and b.port):
+        if not (self.enabled and a.port and b.port):
             return
         four = _four(a, b)
         waiting = self.waiting.pop(four, None)
@@ -247,7 +235,8 @@ class Tracker:
     # -- the verdict ------------------------------------------------------------------------------
     def _connection(self, cov: FlowCoverage, pairs: int) -> Connection:
         client = cov.client if cov.client is not None else 0
-        src, dst = cov.endpoints[client], cov.endpoints[1 - client]
+        # Copies: the flow's endpoints are the pairs' too (enrichment writes into them).
+        src, dst = (Endpoint(ep.ip, ep.port) for ep in (cov.endpoints[client], cov.endpoints[1 - client]))
         protocol = cov.protocol
         if protocol is None:
             protocol = recognize(bytes(cov.bufs[client]), bytes(cov.bufs[1 - client])) or UNKNOWN
@@ -271,12 +260,15 @@ class Tracker:
             conn.tls_version = cov.hello.version
         if cov.server_hello is not None:
             conn.tls_version = cov.server_hello.version
+        ends = cov.attribution or (None, None)
+        for ep, who in zip((conn.src, conn.dst), ends, strict=True):
+            if who is not None:  # each end's own process and library: "the Java side is JSSE"
+                ep.meta["process"], ep.meta["library"] = who.process, who.library
         found = self.streams.pop(_four(conn.src, conn.dst), None)
         if found is not None:
             self._decrypted(conn, found[0])
             return
         conn.verdict = "tls-unread"
-        ends = cov.attribution or (None, None)
         local = ends[0] or ends[1]  # the client's process first: it chose the library
         if local is not None:
             conn.process, conn.library = local.process, local.library
@@ -290,7 +282,7 @@ class Tracker:
     @staticmethod
     def _decrypted(conn: Connection, kind: str) -> None:
         conn.verdict, conn.source, conn.reason = "tls-decrypted", kind, ""
-        conn.library = conn.library or {"openssl": "openssl", "gotls": "go"}.get(kind, kind)
+        conn.library = next((lib for lib, k in PROBED.items() if k == kind), kind)  # the one that was read
 
     def _count(self, conn: Connection, four: FourTuple) -> Key:
         return self.account.add(conn)

@@ -22,12 +22,12 @@ from typing import Any
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.pairs import Endpoint
-from interceptor.tls import events, gnutls, gotls, loader, openssl, procfs
+from interceptor.tls import events, gnutls, gotls, java, loader, openssl, procfs
 from interceptor.tls.attach import Attacher, ProbePoint, Target
 from interceptor.tls.ringbuf import RingReader
 
 log = logging.getLogger(__name__)
-BYTES_KEY = {kind: f"tls.{kind}.bytes" for kind in events.KINDS}
+BYTES_KEY = {kind: f"tls.{kind}.bytes" for kind in (*events.KINDS, "java")}
 UNKNOWN = ("0.0.0.0", 0)
 DRAIN_BYTES = 8 << 20  # per poll: a full ring buffer is taken over several polls, packets go on meanwhile
 # A stream whose socket is not known at its first record (OpenSSL on a memory BIO, as in Node.js: the
@@ -103,6 +103,7 @@ class TlsSource:
         ring = bpf["events"]
         self._reader = RingReader(ring.map_fd, ring.max_entries)
         self._next_scan = 0.0
+        self.java = java.JavaAgents(counters, self.proc) if self.cfg.java.enabled else None
         self.scan()
 
     # ---- the loop -----------------------------------------------------------------------------
@@ -120,6 +121,8 @@ class TlsSource:
         if timeout_ms:
             self._reader.wait(timeout_ms)  # sleeps until an exec record or the timeout ...
         self._consume()  # ... then takes the batch (data records wake nobody)
+        if self.java is not None:
+            self._consume_java()
         now = time.monotonic()
         if now >= self._next_scan:
             self.scan()
@@ -131,6 +134,9 @@ class TlsSource:
         if self._hold is not None:
             self._hold[ctypes.c_int(0)] = ctypes.c_uint64(0)  # hold nobody from now on ...
         self._consume()  # ... and let go of the ones held (their exec notices are in this batch)
+        if self.java is not None:
+            self._consume_java()
+            self.java.close()
         self._reader.close()
         ts = time.time()
         for key, st in list(self.streams.items()):
@@ -158,6 +164,15 @@ class TlsSource:
                 self._handle(ev)
             except Exception:  # never let one record stop the source
                 log.exception("tls: record from pid %d failed", ev.pid)
+                self.counters.drop("tls_record_error")
+
+    def _consume_java(self) -> None:
+        assert self.java is not None
+        for ev in self.java.poll():
+            try:
+                self._handle(ev)
+            except Exception:  # never let one record stop the source
+                log.exception("tls: Java record from pid %d failed", ev.pid)
                 self.counters.drop("tls_record_error")
 
     def _handle(self, ev: events.Event) -> None:
@@ -235,6 +250,9 @@ class TlsSource:
     def _mute(self, ev: events.Event, st: Stream) -> None:
         """The pipeline does not follow this stream: stop copying its data in the kernel (half of
         all records when both ends of connections are traced)."""
+        if ev.kind == "java":  # not in the kernel: the JVM goes on sending, the pipeline ignores it
+            st.muted = True
+            return
         self._muted[self._conn_key(ev.pid, ev.conn)] = ctypes.c_uint8(1)
         st.muted = True
         self.counters.inc(f"tls.{ev.kind}.muted_streams")
@@ -375,6 +393,8 @@ class TlsSource:
         if not (self.cfg.openssl or self.cfg.gnutls):
             return
         for m in procfs.file_mappings(pid, self.proc) or []:
+            if self.java is not None and java.is_jvm_mapping(m.path):
+                self.java.offer(pid)
             if (self.cfg.openssl and openssl.is_libssl(m.path)) or (self.cfg.gnutls and gnutls.is_libgnutls(m.path)):
                 info.ssl_found = True
                 self._use(pid, info, procfs.in_root(pid, m.path.removesuffix(" (deleted)"), self.proc))
@@ -438,6 +458,8 @@ class TlsSource:
 
     def _forget(self, pid: int) -> None:
         info = self.pids.pop(pid)
+        if self.java is not None:
+            self.java.forget_pid(pid)
         if info.excluded:
             self._skip.pop(ctypes.c_uint32(pid), None)
         for key in info.keys:

@@ -295,8 +295,17 @@ def _replay(frames: list[bytes]) -> tuple[list[tuple], Counters, Pipeline]:
     for i, frame in enumerate(frames):
         pipe.feed_packet(1000.0 + i * 1e-4, frame, 1)
     pipe.close()
+    pipe.emitted = pairs  # type: ignore[attr-defined]
     got = [(p.request.method, p.request.target, p.request.body, p.response.status, p.response.body) for p in pairs]
     return got, counters, pipe
+
+
+def _partial_of_one(got: tuple, want: list[tuple]) -> bool:
+    """A pair flagged body_incomplete: one exchange with the body's lost bytes taken out."""
+    def within(part: bytes, whole: bytes) -> bool:
+        it = iter(whole)
+        return all(b in it for b in part)
+    return any(got[:2] == w[:2] and got[3] == w[3] and within(got[2], w[2]) and within(got[4], w[4]) for w in want)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -324,7 +333,8 @@ def test_capture_loss_never_yields_a_wrong_pair(exchanges, data) -> None:
     frames = [f for i, f in enumerate(frames) if i != gone and f != frames[gone]]
     got, counters, pipe = _replay(frames)
     want = [(m, f"/{p}", rb, s, sb) for m, p, rb, s, sb, _ in exchanges]
-    wrong = [g for g in got if g not in want]
+    flagged = {i for i, p in enumerate(pipe.emitted) if p.request.body_incomplete or p.response.body_incomplete}
+    wrong = [g for i, g in enumerate(got) if g not in want and not (i in flagged and _partial_of_one(g, want))]
     assert not wrong, f"wrong pairs: {[(g[0], g[1], g[3], len(g[2]), len(g[4])) for g in wrong]} {counters.snapshot()}"
     assert sum(counters.drops().values()) >= len(want) - len(got), counters.snapshot()
     assert_healthy(pipe, counters)

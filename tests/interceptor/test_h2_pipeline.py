@@ -155,3 +155,38 @@ def test_http1_flows_unchanged_next_to_h2() -> None:
     h1.close()
     pairs, counters = run(packets(cbytes, sbytes) + h1.frames)
     assert sorted(p.to_record()["protocol"] for p in pairs) == ["h2", "h2", "http/1.1"]
+
+
+def test_upgrade_h2c_after_the_101() -> None:
+    client, server = Side(), Side()
+    up = (b"GET /start?x=1 HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+          b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+    switched = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+    s1 = settings() + headers(1, server.block(response_fields())) + data(1, b'{"stream":1}', end_stream=True)
+    c2 = PREFACE + settings() + headers(3, client.block(request_fields("/next"))) + data(3, b'{"q":3}', True)
+    s2 = headers(3, server.block(response_fields())) + data(3, b'{"stream":3}', end_stream=True)
+    conn = packetgen.Conn()
+    conn.handshake()
+    conn.request(up)
+    conn.response(switched + s1)  # the 101 and the first HTTP/2 frames in one segment
+    conn.request(c2)
+    conn.response(s2)
+    conn.close()
+    pairs, counters = run(conn.frames)
+    got = [(p.protocol, p.request.method, p.request.target, p.response.body) for p in pairs]
+    # The 101 is a pair of its own (as for WebSocket); the upgrading request's answer is stream 1.
+    assert got == [("http/1.1", "GET", "/start?x=1", b""), ("h2", "GET", "/start?x=1", b'{"stream":1}'),
+                   ("h2", "POST", "/next", b'{"stream":3}')]
+    assert pairs[1].request.header("upgrade") == "h2c" and pairs[1].request.version == "HTTP/2"
+    assert counters.get("h2.upgrades") == 1 and not counters.drops()
+
+
+def test_websocket_upgrade_still_a_pair_of_its_own() -> None:
+    conn = packetgen.Conn()
+    conn.handshake()
+    conn.request(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    conn.response(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello")
+    conn.close()
+    pairs, counters = run(conn.frames)
+    assert [(p.protocol, p.response.status) for p in pairs] == [("http/1.1", 101)]
+    assert counters.get("h2.upgrades") == 0

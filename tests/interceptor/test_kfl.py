@@ -356,7 +356,7 @@ records = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exprs, records)
 def test_evaluator_agrees_with_the_reference(e: Any, rec: dict[str, Any]) -> None:
     text = render(e)

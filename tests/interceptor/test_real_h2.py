@@ -5,7 +5,8 @@ against what the client recorded and against tshark (``-d tcp.port==P,http2``) o
 - Go gRPC (google.golang.org/grpc, tools/grpcapp): unary (plain and gzip), an error (trailers-only),
   server streaming, client streaming.
 - Python grpcio (tools/pygrpc.py): unary (plain and gzip), server streaming.
-- curl --http2-prior-knowledge and nghttp (nghttp2-client) against nghttpd (h2c, --echo-upload).
+- curl --http2-prior-knowledge and nghttp (nghttp2-client) against nghttpd (h2c, --echo-upload);
+  curl --http2 (``Upgrade: h2c``) against Go's golang.org/x/net/http2/h2c server (tools/grpcapp h2c).
 - A capture that starts after the connection did: pairs from the static table and literals, marked
   ``headers_incomplete``, never a value the client did not send.
 """
@@ -67,13 +68,13 @@ def assert_grpc_calls(calls: list[Call], records: list[dict[str, Any]]) -> None:
             assert body_of(rec["request"]) == grpc_framed(call.requests)  # byte-exact when uncompressed
 
 
-def assert_matches_tshark(capture: Path, port: int, records: list[dict[str, Any]]) -> int:
+def assert_matches_tshark(capture: Path, port: int, records: list[dict[str, Any]], decode_as: bool = True) -> int:
     """Every stream tshark pairs is a pair of ours with the same path, status, grpc-status and
     bodies (DATA as on the wire), and we have no other pair. Returns the number compared."""
     if not tshark_available():
         pytest.skip("tshark not installed")
     theirs = Multiset()
-    for s in tshark_h2(capture, port):
+    for s in tshark_h2(capture, port, decode_as):
         if s.header(":path") is None or s.header(":status", response=True) is None:
             continue
         theirs[(s.header(":path"), int(s.header(":status", True) or 0), s.header("grpc-status", True),
@@ -200,3 +201,30 @@ def test_nghttp_client(site: NetnsPair, nghttpd: tuple[int, Path], tmp_path: Pat
     assert body_of(got["/echo"]["request"]) == body_of(got["/echo"]["response"]) == echo
     assert out.encode() in (users + big + echo, big + users + echo)  # what nghttp printed
     assert assert_matches_tshark(cap, port, records) == 3
+
+
+def test_curl_upgrade_h2c_to_go(site: NetnsPair, tmp_path: Path) -> None:
+    """curl --http2 asks for ``Upgrade: h2c``; the Go server switches after its 101: the upgrading
+    request is stream 1 and its answer comes in HTTP/2, the next request on stream 3."""
+    binary = grpcapp_binary()
+    if binary is None:
+        pytest.skip("no Go toolchain")
+    port = free_port()
+    site.lab.start_server(site.server, [str(binary), "h2c", str(port)], port, name="h2c")
+    out_dir = tmp_path / "up"
+    out_dir.mkdir()
+    base = f"http://{site.server_ip}:{port}"
+    _, cap = capture_run(site, tmp_path, "h2c-upgrade", port,
+                         ["curl", "-sS", "--http2", "-o", str(out_dir / "u"), f"{base}/users", "-o", str(out_dir / "a"),
+                          f"{base}/again"])
+    records, stats = replay(cap, tmp_path)
+    assert [(r["protocol"], r["response"]["status"]) for r in records][:1] == [("http/1.1", 101)]
+    got = {r["request"]["target"]: r for r in records[1:]}
+    assert sorted(got) == ["/again", "/users"]
+    for target, name in (("/users", "u"), ("/again", "a")):
+        assert body_of(got[target]["response"]) == (out_dir / name).read_bytes()
+        assert got[target]["protocol"] == "h2"
+    assert ["Upgrade", "h2c"] in got["/users"]["request"]["headers"]  # the HTTP/1 request, as sent
+    assert stats["counts"].get("h2.upgrades") == 1 and not stats["dropped"]
+    # tshark follows the upgrade too; its stream 1 has no HTTP/2 request headers, so it pairs stream 3 only.
+    assert assert_matches_tshark(cap, port, [got["/again"]], decode_as=False) == 1

@@ -13,7 +13,7 @@ class Sink:
         self.out.append(payload)
         self.meta.append((offset, ts, ack))
 
-    def gap(self) -> None:
+    def gap(self, size: int | None = None) -> None:
         self.out.append(None)
 
     @property

@@ -21,12 +21,23 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.fixtures.node import APPS
 from tests.interceptor.capture.test_agent_run import _free_local_port, _get, _wait_metric, _wait_ready
+from tests.processor.test_stream_hub import _finish, _wscat
 from tests.stream_clients import Collector, StuckClient, open_stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns]
 TOKEN, RAW = "stream-test-token", "stream-test-raw-token"
-CLIENTS, EACH = 6, 100  # parallel keep-alive clients (the test server answers ~25 exchanges/s each)
+CLIENTS, EACH = 6, 50  # parallel keep-alive clients (the test server answers ~25 exchanges/s each)
 LOAD = CLIENTS * EACH
+
+
+def _wait_gauge(base: str, name: str, value: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        m = re.search(rf"^{name} (\S+)$", _get(base + "/metrics")[1], re.M)
+        if m and float(m.group(1)) == value:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} did not reach {value}")
 
 
 def _emitted(base: str) -> int:
@@ -79,11 +90,24 @@ def test_agent_stream_filters_masks_and_never_blocks(node_lab, tmp_path: Path) -
         masked = open_stream(url, TOKEN, 'request.path.startsWith("/api/a/") and response.status == 200')
         q = quote('request.path.startsWith("/api/a/") and node.name == "node-a" and limit(10)')
         raw = open_stream(f"{url}?q={q}", RAW, None)
-        time.sleep(0.5)  # both subscribed
+        wscat = _wscat(url, 'request.path.startsWith("/api/b/")', TOKEN, 20)
+        tail = subprocess.Popen([sys.executable, "-m", "processor.cli", "tail", "--node", f"127.0.0.1:{port}",
+                                 "--token", TOKEN, "--compact", "-n", "3", "--timeout", "60",
+                                 'request.path.startsWith("/api/b/")'],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_gauge(base, "interceptor_stream_clients", 4)  # all four subscribed
         got_c, raw_c = Collector(masked, 21, 15), Collector(raw, 12, 15)
         node_lab.client(pod.pod_ip, 8080, 20, "a")
         node_lab.client(pod.pod_ip, 8080, 5, "b")
         got, got_raw = got_c.result(), raw_c.result()
+        tail_out, tail_err = tail.communicate(timeout=60)
+        wscat_rc, wscat_out, wscat_err = _finish(wscat)
+        assert tail.returncode == 0, tail_err
+        assert len(tail_out.splitlines()) == 3 and all(" POST /api/b/" in ln for ln in tail_out.splitlines())
+        assert wscat_rc == 0, wscat_err
+        wscat_records = [json.loads(line) for line in wscat_out.splitlines() if line.startswith("{")]
+        assert [r["request"]["target"] for r in wscat_records] == [f"/api/b/{i}" for i in range(5)]
+        assert all("example.com" not in json.dumps(r) for r in wscat_records)
         masked.close()
         raw.close()
 

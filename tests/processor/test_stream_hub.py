@@ -36,7 +36,7 @@ ORDERS = {"ip": "10.1.0.2", "port": 8080, "namespace": "shop", "workload": "orde
 OTHER = {"ip": "10.2.0.1", "port": 40000, "namespace": "billing", "workload": "batch", "pod": "batch-1"}
 
 
-def _wscat(url: str, query: str, wait_s: int, token: str | None = TOKEN) -> subprocess.Popen:
+def _wscat(url: str, query: str, token: str | None = TOKEN, wait_s: int = 3) -> subprocess.Popen:
     """``wscat --connect URL -x QUERY -w S`` as Kubeshark's docs run it. Its stdin stays open (wscat
     quits when its input closes) until the process has ended by itself after ``wait_s``."""
     auth = ["-H", f"Authorization: Bearer {token}"] if token else []
@@ -49,6 +49,22 @@ def _finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[int, str, str]
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     proc.stdin.close()  # type: ignore[union-attr]
     return rc, out, err
+
+
+def _wait_clients(port: int, n: int, timeout_s: float = 30.0, scheme: str = "http") -> None:
+    """Until the hub counts ``n`` subscribed clients (its /metrics gauge): processes start slowly here."""
+    import ssl
+    import urllib.request
+
+    ctx = ssl._create_unverified_context() if scheme == "https" else None  # the test's own self-signed hub
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/metrics", timeout=5, context=ctx) as r:
+            gauge = [ln.split()[1] for ln in r.read().decode().splitlines() if ln.startswith("privacy_stream_clients ")]
+            if gauge and float(gauge[0]) == n:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{n} stream clients did not subscribe in {timeout_s}s")
 
 
 def _produce(producer: Producer, topic: str, tag: str, n: int, email_every: int = 1, rate: float = 0.0) -> None:
@@ -74,7 +90,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
     env = {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
            "SENSOR__PROCESSOR__DETECTIONS_TOPIC": dets_t, "SENSOR__PROCESSOR__GROUP_ID": f"g-{run}",
            "SENSOR__PROCESSOR__BATCH_SIZE": "50", "SENSOR__AUTH__TOKEN": TOKEN, "SENSOR__AUTH__RAW_TOKEN": RAW,
-           "SENSOR__STREAM__CLIENT_QUEUE": "100", "PYTHONUNBUFFERED": "1"}
+           "SENSOR__STREAM__CLIENT_QUEUE": "100", "SENSOR__CAPTURES__HUB_LISTEN": "", "PYTHONUNBUFFERED": "1"}
     consume = _start(["consume", "--stats-interval", "0"], env, tmp_path / "consume.log")
     port_file = tmp_path / "hub.port"
     hub = _start(["hub", "--listen", "127.0.0.1:0", "--port-file", str(port_file)], env, tmp_path / "hub.log")
@@ -88,12 +104,12 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         query = 'src.namespace == "shop" and types.contains("email")'
         masked = open_stream(url, TOKEN, query)
         raw = open_stream(url, RAW, 'request.path.startsWith("/orders/a/") and limit(3)')
-        wscat = _wscat(url, 'response.status == 200 and dst.name == "orders-1"', 8)
+        wscat = _wscat(url, 'response.status == 200 and dst.name == "orders-1"', TOKEN, 10)
         tail = subprocess.Popen([sys.executable, "-m", "processor.cli", "tail", "--hub", f"127.0.0.1:{port}",
                                  "--token", TOKEN, "--compact", "-n", "4", "--timeout", "20",
                                  'request.path.startsWith("/orders/a/")'],
                                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)  # all subscribed
+        _wait_clients(port, 4)
         got_c, raw_c = Collector(masked, 10, 20), Collector(raw, 4, 20)
         _produce(producer, pairs_t, "a", 20)
         got, got_raw = got_c.result(), raw_c.result()
@@ -127,7 +143,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         raw.close()
 
         # An invalid query: one error frame, then a policy close (1008), via wscat as a user would see it.
-        _, bad_out, _ = _finish(_wscat(url, "response.status > 300 and", 3))
+        _, bad_out, _ = _finish(_wscat(url, "response.status > 300 and"))
         assert json.loads(bad_out.splitlines()[0]) == {
             "error": "expected a value, a field name, '(' or 'not', got end of query", "position": 25,
             "query": "response.status > 300 and"}
@@ -136,16 +152,16 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         with pytest.raises(ConnectionClosed):
             bad_ws.recv(timeout=5)
         assert bad_ws.close_code == 1008
-        _, denied_out, denied_err = _finish(_wscat(url, "true", 1, token=None))
+        _, denied_out, denied_err = _finish(_wscat(url, "true", token=None, wait_s=1))
         assert "401" in denied_out + denied_err
 
         # A stuck client beside a healthy one: the healthy one keeps up, the stuck one is told its loss.
         stuck = StuckClient(url, TOKEN, 'request.path.startsWith("/orders/s/")')
         fast = open_stream(url, TOKEN, 'request.path.startsWith("/orders/s/")')
-        time.sleep(1.0)
-        n = 800
+        _wait_clients(port, 2)
+        n = 400
         fast_c = Collector(fast, n, 40)
-        _produce(producer, pairs_t, "s", n, email_every=4, rate=400)
+        _produce(producer, pairs_t, "s", n, email_every=4, rate=150)
         fast_got = fast_c.result()
         fast.close()
         assert len(fast_got) == n
@@ -166,3 +182,47 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
     log = (tmp_path / "hub.log").read_text()
     assert "Traceback" not in log, log
     assert f"query {query!r}" in log and "example.com" not in log and TOKEN not in log and RAW not in log
+
+
+def test_hub_over_tls_with_tail(kafka_broker: str, tmp_path: Path) -> None:
+    """``stream.tls_cert_file``: the hub speaks wss://; ``processor tail --cafile`` checks the server."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert), "-days", "1"],
+                   check=True, capture_output=True)
+    run = uuid.uuid4().hex[:8]
+    pairs_t, dets_t = f"pairs-{run}", f"detections-{run}"
+    env = {**os.environ, "SENSOR__PROCESSOR__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
+           "SENSOR__PROCESSOR__DETECTIONS_TOPIC": dets_t, "SENSOR__AUTH__TOKEN": TOKEN,
+           "SENSOR__STREAM__TLS_CERT_FILE": str(cert), "SENSOR__STREAM__TLS_KEY_FILE": str(key),
+           "SENSOR__STREAM__JOIN_WAIT_S": "0.2", "SENSOR__CAPTURES__HUB_LISTEN": "", "PYTHONUNBUFFERED": "1"}
+    port_file = tmp_path / "hub.port"
+    hub = _start(["hub", "--listen", "127.0.0.1:0", "--port-file", str(port_file)], env, tmp_path / "hub.log")
+    producer = Producer({"bootstrap.servers": kafka_broker, "linger.ms": 5})
+    try:
+        port = _wait_port(port_file, hub, tmp_path / "hub.log")
+        for t in (pairs_t, dets_t):  # the hub started first: it waits for the topics, then follows them
+            ensure_topic(kafka_broker, t, 1)
+        deadline = time.monotonic() + 30
+        while "following" not in (tmp_path / "hub.log").read_text():
+            assert time.monotonic() < deadline, (tmp_path / "hub.log").read_text()
+            time.sleep(0.2)
+        assert "waiting for the topics" in (tmp_path / "hub.log").read_text()
+        tail = subprocess.Popen([sys.executable, "-m", "processor.cli", "tail", "--hub", f"wss://127.0.0.1:{port}",
+                                 "--cafile", str(cert), "--token", TOKEN, "-n", "2", "--timeout", "30",
+                                 'request.path.startsWith("/orders/t/")'],
+                                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_clients(port, 1, scheme="https")
+        _produce(producer, pairs_t, "t", 3)  # no processor here: joins time out, records go fully masked
+        out, err = tail.communicate(timeout=60)
+        assert tail.returncode == 0, err
+        recs = [json.loads(line) for line in out.splitlines()]
+        assert [r["request"]["target"] for r in recs] == ["/orders/t/0", "/orders/t/1"]
+        assert all(r["masked"] == "all" and "types" not in r for r in recs)
+        plain = subprocess.run([sys.executable, "-m", "processor.cli", "tail", "--hub", f"ws://127.0.0.1:{port}",
+                                "--token", TOKEN, "-n", "1", "--timeout", "5"], env=env, cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+        assert plain.returncode == 1 and "processor tail: ws://127.0.0.1" in plain.stderr
+    finally:
+        producer.flush(5)
+        _stop(hub)

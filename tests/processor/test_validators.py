@@ -38,3 +38,34 @@ def test_mask_keeps_shape_only() -> None:
     assert mask("4111-1111") == "1111-1111"
     assert mask("Zoë Ünal 42") == "*** **** 11"
     assert mask("x" * 100).endswith("…") and len(mask("x" * 100)) == 49
+
+
+# Valid examples from each scheme's published rule; the same number with its last character changed fails.
+NATIONAL = [
+    (v.cpf_ok, "111.444.777-35"), (v.cpf_ok, "52998224725"), (v.pan_in_ok, "ABCPE1234F"), (v.aadhaar_ok, "2341 2341 2346"),
+    (v.dni_es_ok, "12345678Z"), (v.dni_es_ok, "X1234567L"), (v.codice_fiscale_ok, "RSSMRA85T10A562S"),
+    (v.pesel_ok, "44051401458"), (v.nip_pl_ok, "123-456-32-18"), (v.bsn_ok, "111222333"), (v.nir_fr_ok, "1 85 05 78 006 084 91"),
+    (v.steuer_id_de_ok, "86095742719"), (v.ahv_ch_ok, "756.9217.0769.85"), (v.sin_ca_ok, "130 692 544"),
+    (v.nn_be_ok, "85.07.30-033.28"), (v.nif_pt_ok, "123456789"), (v.tfn_au_ok, "123 456 782"), (v.nino_gb_ok, "AB 12 34 56 C"),
+    (v.curp_mx_ok, "GODE561231HDFRRN00"), (v.naf_es_ok, "281234567840"), (v.sv_at_ok, "1237010180"),
+    (v.rvnr_de_ok, "65170839J003"),
+]
+
+
+def _flip(s: str) -> str:
+    last = s[-1]
+    return s[:-1] + (("1" if last != "1" else "2") if last.isdigit() else ("A" if last != "A" else "B"))
+
+
+def test_national_identifiers_and_their_check_digits() -> None:
+    for ok, good in NATIONAL:
+        assert ok(good), (ok.__name__, good)
+        if ok not in (v.pan_in_ok, v.nino_gb_ok):  # structure only: no check character
+            assert not ok(_flip(good)), (ok.__name__, _flip(good))
+
+
+def test_national_type_weighs_key_against_value() -> None:
+    assert v.national_type("RSSMRA85T10A562S", "tax_id") == "national_id"  # structured: the value wins
+    assert v.national_type("111222333", "tax_id") == "tax_id"  # a one-in-ten checksum: the key wins
+    assert v.national_type("111222333") == "national_id"
+    assert v.national_type("hello") is None

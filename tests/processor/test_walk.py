@@ -3,7 +3,7 @@
 import base64
 import json
 
-from processor.walk import Bounds, Walker, WalkResult, form_key_path
+from processor.walk import LABEL_MARK, Bounds, Walker, WalkResult, form_key_path
 
 
 def walk_json(doc: object, bounds: Bounds | None = None) -> WalkResult:
@@ -75,3 +75,13 @@ def test_binary_body_is_skipped() -> None:
     out = WalkResult()
     Walker(Bounds()).walk_message(msg, "response", out)
     assert out.leaves == []
+
+
+def test_sibling_hints_for_typed_documents_and_pairs() -> None:
+    out = walk_json({"docs": [{"type": "passport", "number": "X1", "country": "ES"}],
+                     "fields": [{"label": "Date of birth", "value": "1990-01-01"}], "user": {"id": 7, "name": "Ana"}})
+    got = {(leaf.path, leaf.value): leaf.hint for leaf in out.leaves}
+    assert got[("docs[].number", "X1")] == "passport" and got[("docs[].country", "ES")] == ""
+    assert got[("fields[].value", "1990-01-01")] == "Date of birth"
+    assert got[("fields[].label", "Date of birth")] == LABEL_MARK  # the naming field: the classifier decides
+    assert got[("user.id", "7")] == "Ana" and got[("user.name", "Ana")] == LABEL_MARK

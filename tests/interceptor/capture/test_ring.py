@@ -156,3 +156,22 @@ def test_ring_geometry_fits_the_buffer_and_the_largest_frame() -> None:
     assert ring_geometry(64 << 20, 262144) == (512 << 10, 128)
     assert ring_geometry(1 << 20, 262144) == (512 << 10, 4)  # at least 4 blocks
     assert ring_geometry(8 << 20, 65535) == (128 << 10, 64)
+
+
+def test_a_ring_nobody_reads_counts_every_packet_it_drops(netns_lab) -> None:
+    pair, port = _setup(netns_lab)
+    ns_path = f"/run/netns/{pair.server.name}"
+    # 4 small blocks retired every 5 ms: full long before the client is done.
+    ring = run_in_netns(ns_path, lambda: RingSocket.open(pair.link.dev_b, f"tcp port {port}", 65535, 1, 5))
+    try:
+        assert ring.block_count == 4
+        _client(pair, port, conns=6, per=8)
+        time.sleep(0.1)
+        frames = Reader([ring])
+        frames.start()
+        got = frames.finish()[0]
+        st = ring.refresh_stats()
+    finally:
+        ring.close()
+    assert st.dropped > 0
+    assert st.received == len(got) + st.dropped  # every packet the filter passed: read or counted

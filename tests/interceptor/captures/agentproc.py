@@ -22,6 +22,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+class HubClient:
+    """curl against an API that is not an agent process (the hub's capture API)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def curl(self, method: str, path: str, body: Any = None, auth: bool = True, out: Path | None = None
+             ) -> tuple[int, Any]:
+        return AgentProc.curl(self, method, path, body, auth, out)  # type: ignore[arg-type]
+
+
 class AgentProc:
     def __init__(self, tmp: Path, name: str, config: dict[str, Any], include_netns: list[str], node: str,
                  host: str = "127.0.0.1", port: int | None = None, env: dict[str, str] | None = None) -> None:

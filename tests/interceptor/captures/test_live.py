@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import subprocess
 import sys
 import time
@@ -149,7 +150,7 @@ def test_byte_cap_and_disk_budget_under_20_concurrent_requests(node_lab, tmp_pat
 
         def post(i: int) -> tuple[int, dict]:
             return agent.curl("POST", "/api/v1/captures",
-                              {"target": {"ip": pods[i % 2].pod_ip}, "duration_s": 6, "reason": f"load {i}"})
+                              {"target": {"ip": pods[i % 2].pod_ip}, "duration_s": 30, "reason": f"load {i}"})
 
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             answers = list(pool.map(post, range(20)))
@@ -157,17 +158,22 @@ def test_byte_cap_and_disk_budget_under_20_concurrent_requests(node_lab, tmp_pat
         refused = [doc for code, doc in answers if code != 201]
         assert all(doc["reason"] == "disk_budget" for doc in refused), refused
         assert started  # most start; the budget decides how many
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:  # traffic to both pods while all of them run
+
+        def listed() -> list[dict]:
+            return agent.curl("GET", "/api/v1/captures")[1]["captures"]
+
+        deadline = time.monotonic() + 25
+        while not any(c["stop_reason"] == "disk_budget" for c in listed()):  # traffic until the budget is hit
+            assert time.monotonic() < deadline, listed()
             for pod in pods:
                 node_lab.client(pod.pod_ip, 8080, 20, "load")
             used = sum(f.stat().st_size for f in capdir.iterdir())
             assert used <= budget, used
-        deadline = time.monotonic() + 15
-        while any(c["state"] == "running" for c in agent.curl("GET", "/api/v1/captures")[1]["captures"]):
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
-        kept = agent.curl("GET", "/api/v1/captures")[1]["captures"]  # finished ones may have made room
+        for c in listed():
+            if c["state"] == "running":
+                assert agent.curl("DELETE", f"/api/v1/captures/{c['id']}")[0] == 200
+        kept = listed()  # finished ones may have made room
+        assert {c["state"] for c in kept} == {"done"}
         assert "disk_budget" in {d["stop_reason"] for d in kept}, kept
         used = sum(f.stat().st_size for f in capdir.iterdir())
         assert used <= budget, used
@@ -234,3 +240,28 @@ def test_decrypted_tls_of_the_pod_is_an_interface_tshark_dissects(node_lab, tmp_
     assert len(tshark(out, "frame.number", display=f"tls.handshake.type == 1 && {wire}")) == 3
     assert [r[0] for r in tshark(out, "http.request.uri", display=f"http.request && tcp.port == 8080 && {wire}")] == plain
     assert "decrypted TLS of the pod's processes" in capinfos(out)
+    # the synthesized streams share the real 4-tuples but are written after the real connections
+    # ended, so tshark keeps them apart ("port numbers reused"), and mixes no packet of one into the
+    # other (which shows as spurious retransmissions)
+    assert tshark(out, "frame.number", display=f"tcp.analysis.flags && !tcp.analysis.reused_ports && {on}") == []
+    assert tshark(out, "frame.number", display="tcp.analysis.spurious_retransmission") == []
+
+
+def test_capture_api_with_capture_workers(node_lab, tmp_path: Path) -> None:
+    """With capture.workers: 2 the supervisor owns the port and serves captures with taps of its own."""
+    pod = node_lab.pod("wk")
+    node_lab.app(pod, "server", "8080", port=8080, name="server")
+    env = {**os.environ, "SENSOR__CAPTURE__SOURCE": "ring", "SENSOR__CAPTURE__WORKERS": "2"}
+    agent = AgentProc(tmp_path, "w", {}, [node_lab.pattern], "node-w", env=env)
+    try:
+        code, cap = agent.curl("POST", "/api/v1/captures", {"target": {"ip": pod.pod_ip}, "duration_s": 30})
+        assert code == 201, cap
+        truth = _client_targets(node_lab.client(pod.pod_ip, 8080, 3, "wk"))
+        time.sleep(0.3)
+        assert agent.curl("DELETE", f"/api/v1/captures/{cap['id']}")[1]["stop_reason"] == "stopped"
+        out = tmp_path / "wk.pcapng"
+        assert agent.curl("GET", f"/api/v1/captures/{cap['id']}/pcap", out=out)[0] == 200
+    finally:
+        stats = agent.stop()
+    assert [r[0] for r in tshark(out, "http.request.uri", display="http.request")] == truth
+    assert stats["counts"]["captures.started"] == 1 and stats["gauges"].get("workers") == 2

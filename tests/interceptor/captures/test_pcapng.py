@@ -114,3 +114,18 @@ def test_ipv6_and_loss_in_synthesized_stream(tmp_path: Path) -> None:
     assert ["fd00::1", "443", "/a"] in rows
     flags = json.dumps(_run("tshark", "-n", "-r", str(path), "-Y", "tcp.analysis.lost_segment"))
     assert "fd00::1" in flags  # the loss shows as a hole before /b
+
+
+def test_stream_hold_releases_after_the_connection_or_at_its_bound() -> None:
+    from interceptor.captures.plaintext import StreamHold, SynthPacket
+
+    hold = StreamHold(max_bytes=250, linger_s=1.0)
+    assert hold.add("a", [SynthPacket(1.0, b"x" * 100)]) == []
+    assert hold.add("b", [SynthPacket(1.1, b"y" * 100)]) == []
+    hold.close("a", now=10.0)
+    assert hold.due(10.5) == []  # the real connection may still be closing on the wire
+    assert [p.data[:1] for p in hold.due(11.0)] == [b"x"]
+    early = hold.add("b", [SynthPacket(1.2, b"y" * 200)])  # 300 held > 250: the biggest goes now
+    assert [len(p.data) for p in early] == [100, 200] and hold.released_early == 1 and hold.size == 0
+    hold.add("c", [SynthPacket(2.0, b"z")])
+    assert [p.data for p in hold.release_all()] == [b"z"] and hold.held == {}

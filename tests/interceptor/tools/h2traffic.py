@@ -106,10 +106,11 @@ def _many(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [v]
 
 
-def tshark_h2(capture: Path, port: int) -> list[H2Stream]:
-    """Every HTTP/2 stream tshark dissects in ``capture`` with ``-d tcp.port==PORT,http2``."""
-    argv = ["tshark", "-r", str(capture), "-o", "tcp.reassemble_out_of_order:TRUE", "-d", f"tcp.port=={port},http2",
-            "-Y", "http2", "-T", "json"]
+def tshark_h2(capture: Path, port: int, decode_as: bool = True) -> list[H2Stream]:
+    """Every HTTP/2 stream tshark dissects in ``capture`` with ``-d tcp.port==PORT,http2`` (or, with
+    ``decode_as`` off, as tshark finds it: an HTTP/1 ``Upgrade: h2c`` switches it to HTTP/2)."""
+    argv = ["tshark", "-r", str(capture), "-o", "tcp.reassemble_out_of_order:TRUE",
+            *(["-d", f"tcp.port=={port},http2"] if decode_as else []), "-Y", "http2", "-T", "json"]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=180)
     if res.returncode != 0:
         raise AssertionError(f"tshark failed: {res.stderr[-1000:]}")

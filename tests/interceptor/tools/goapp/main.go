@@ -4,9 +4,13 @@
 //	                             of JSON without Content-Length (Go sends it chunked); GET /small JSON.
 //	goapp client HOST PORT N     N keep-alive exchanges with one http.Client (gzip handled by Go);
 //	                             prints the truth as JSON: method, target, status, bodies (base64).
+//	goapp load HOST PORT C SECS  C keep-alive connections POSTing ~1 KB JSON for SECS seconds, each
+//	                             exchange with an id (conn-seq) in the target, an X-Id header and the
+//	                             body; prints one line per exchange completed: the id (the truth).
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +21,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 type exchange struct {
@@ -46,6 +52,9 @@ func server(port string) {
 		switch {
 		case r.Method == "POST" || r.Method == "PUT":
 			body, _ := io.ReadAll(r.Body)
+			if id := r.Header.Get("X-Id"); id != "" {
+				w.Header().Set("X-Id", id)
+			}
 			w.Write(body)
 		case strings.HasPrefix(r.URL.Path, "/big/"):
 			n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/big/"))
@@ -102,6 +111,43 @@ func client(host, port string, n int) {
 	json.NewEncoder(os.Stdout).Encode(out)
 }
 
+func load(host, port string, conns int, secs float64) {
+	base := "http://" + net.JoinHostPort(host, port)
+	deadline := time.Now().Add(time.Duration(secs * float64(time.Second)))
+	pad := strings.Repeat("p", 900)
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	var wg sync.WaitGroup
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
+			for k := 0; time.Now().Before(deadline); k++ {
+				id := fmt.Sprintf("%d-%d", c, k)
+				body := fmt.Sprintf(`{"id":"%s","email":"u%s@example.com","pad":"%s"}`, id, id, pad)
+				req, _ := http.NewRequest("POST", base+"/o/"+id, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Id", id)
+				resp, err := client.Do(req)
+				if err != nil {
+					return
+				}
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(data) != body || resp.Header.Get("X-Id") != id {
+					panic("server answered another exchange: " + id)
+				}
+				mu.Lock()
+				fmt.Fprintln(out, id)
+				mu.Unlock()
+			}
+		}(c)
+	}
+	wg.Wait()
+	out.Flush()
+}
+
 func main() {
 	switch os.Args[1] {
 	case "server":
@@ -109,5 +155,9 @@ func main() {
 	case "client":
 		n, _ := strconv.Atoi(os.Args[4])
 		client(os.Args[2], os.Args[3], n)
+	case "load":
+		c, _ := strconv.Atoi(os.Args[4])
+		secs, _ := strconv.ParseFloat(os.Args[5], 64)
+		load(os.Args[2], os.Args[3], c, secs)
 	}
 }

@@ -3,6 +3,8 @@
 //	grpcapp server PORT          service acme.v1.Users over h2c: Get (unary), Fail (unary, an error:
 //	                             a trailers-only response), Watch (server streaming), Upload
 //	                             (client streaming); messages are protobuf ListValue (no codegen).
+//	grpcapp h2c PORT             net/http over cleartext HTTP/2 (golang.org/x/net/http2/h2c: prior
+//	                             knowledge and Upgrade: h2c): POST echoes the body, GET /users JSON.
 //	grpcapp client HOST PORT N   N Get calls (every other one gzip-compressed), one Fail, one Watch
 //	                             of 5 messages, one Upload of 4; prints the truth as JSON: path, the
 //	                             marshaled messages each way (base64), status code and message.
@@ -15,8 +17,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -118,6 +124,22 @@ func server(port string) {
 	}
 }
 
+func h2cServer(port string) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == "POST" {
+			body, _ := io.ReadAll(r.Body)
+			w.Write(body)
+			return
+		}
+		fmt.Fprintf(w, `{"path":%q,"proto":%q,"users":[{"email":"go@example.com"}]}`, r.URL.Path, r.Proto)
+	})
+	srv := &http.Server{Addr: ":" + port, Handler: h2c.NewHandler(handler, &http2.Server{})}
+	if err := srv.ListenAndServe(); err != nil {
+		panic(err)
+	}
+}
+
 func record(path string, err error, reqs, resps []proto.Message) call {
 	c := call{Path: path, Requests: []string{}, Responses: []string{}}
 	for _, m := range reqs {
@@ -202,11 +224,13 @@ func main() {
 	switch {
 	case len(os.Args) == 3 && os.Args[1] == "server":
 		server(os.Args[2])
+	case len(os.Args) == 3 && os.Args[1] == "h2c":
+		h2cServer(os.Args[2])
 	case len(os.Args) == 5 && os.Args[1] == "client":
 		n, _ := strconv.Atoi(os.Args[4])
 		client(os.Args[2], os.Args[3], n)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: grpcapp server PORT | grpcapp client HOST PORT N")
+		fmt.Fprintln(os.Stderr, "usage: grpcapp server PORT | grpcapp h2c PORT | grpcapp client HOST PORT N")
 		os.Exit(2)
 	}
 }
