@@ -254,6 +254,9 @@ class MetricsConfig:
     memory_limit_bytes: int = 1536 * MiB
     cpu_limit: float = 1.0  # cores; above it new connections are not followed (dropped.cpu_limit); 0: off
     stop_timeout_s: float = 55.0
+    # set: the agent's port (metrics, probes, capture API, the stream's /ws) speaks HTTPS and wss://
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
 
 
 FalcoPriority = Literal["emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"]
