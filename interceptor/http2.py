@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import brotli
 
 from interceptor.counters import Counters
+from interceptor.descriptors import Schemas
 from interceptor.grpc import GrpcCall, call_of, framed, is_grpc
 from interceptor.hpack_decoder import Decoder, Headers, HpackError
 from interceptor.http import UnsupportedEncoding, decode_content
@@ -64,6 +65,7 @@ class H2Limits:
     decode: bool = True
     max_streams: int = 100  # concurrently open streams per connection (RFC 9113's usual minimum)
     grpc_max_messages: int = 64  # decoded gRPC messages kept per half
+    schemas: Schemas | None = None  # field names from grpc.descriptor_sets
 
 
 @dataclass(slots=True)
@@ -550,7 +552,7 @@ class Http2Connection:
         if stream.grpc:
             limits = self.limits
             grpc = call_of(request, response, request.target, self.counters, limits.grpc_max_messages,
-                           limits.max_message_bytes)
+                           limits.max_message_bytes, limits.schemas)
         self.counters.counts["h2.exchanges"] += 1
         incomplete = bool(req_half.unknown or resp_half.unknown)
         if incomplete:
