@@ -43,8 +43,16 @@ class SensorCollector:
 
     def collect(self) -> Iterator[Any]:
         snap = self.counters.snapshot()
+        verdicts = {kind: CounterMetricFamily(f"interceptor_coverage_{kind}", f"TCP {kind} in the coverage "
+                                              "account, by verdict", labels=["verdict"])
+                    for kind in ("connections", "bytes")}
         for name, value in snap["counts"].items():  # type: ignore[union-attr]
+            kind, _, verdict = name.removeprefix("coverage.").partition(".")
+            if name.startswith("coverage.") and kind in verdicts and verdict:  # coverage.connections.<verdict>
+                verdicts[kind].add_metric([verdict], value)
+                continue
             yield CounterMetricFamily(_metric_name(name), f"count of {name}", value=value)
+        yield from verdicts.values()
         drops = CounterMetricFamily("interceptor_dropped", "items dropped, by reason", labels=["reason"])
         for reason, value in snap["dropped"].items():  # type: ignore[union-attr]
             drops.add_metric([reason], value)
