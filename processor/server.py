@@ -4,6 +4,7 @@
     GET /api/nodes, /api/edges                   the same, one list each
     GET /api/types                               the data-type catalogue with sensitivities
     GET /api/stats                               row counts and consumer counters
+    GET /api/coverage                            every flow the agents saw (read or why not), coverage per workload/namespace
     GET /metrics                                 the counters in Prometheus text format
     GET /healthz                                 ok
     GET /                                        the web page (graph + table)
@@ -29,7 +30,7 @@ _STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js"
            "/style.css": ("style.css", "text/css; charset=utf-8")}
 
 
-def _handler(store: MapStore, stats: Callable[[], dict[str, Any]]) -> type[BaseHTTPRequestHandler]:
+def _handler(store: MapStore, stats: Callable[[], dict[str, Any]], coverage: Any = None) -> type[BaseHTTPRequestHandler]:
     web = resources.files("processor").joinpath("web")
 
     class Handler(BaseHTTPRequestHandler):
@@ -65,6 +66,9 @@ def _handler(store: MapStore, stats: Callable[[], dict[str, Any]]) -> type[BaseH
                     self._json(store.graph(**filters)["edges"])
                 elif url.path == "/api/types":
                     self._json([{"type": t, "sensitivity": s, "category": c, "label": label} for t, (s, c, label) in TYPES.items()])
+                elif url.path == "/api/coverage":
+                    self._json(coverage.view() if coverage is not None else {"flows": [], "nodes": [], "workloads": [],
+                                                                             "namespaces": []})
                 elif url.path == "/api/stats":
                     self._json({"store": store.stats(), **stats()})
                 elif url.path == "/metrics":
@@ -84,10 +88,11 @@ def _handler(store: MapStore, stats: Callable[[], dict[str, Any]]) -> type[BaseH
 class MapServer:
     """Serves in a daemon thread; ``port`` is the bound one (listen on port 0 to get a free one)."""
 
-    def __init__(self, store: MapStore, listen: str, stats: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(self, store: MapStore, listen: str, stats: Callable[[], dict[str, Any]] | None = None,
+                 coverage: Any = None) -> None:
         host, _, port = listen.rpartition(":")
         try:
-            self.httpd = ThreadingHTTPServer((host or "0.0.0.0", int(port)), _handler(store, stats or dict))
+            self.httpd = ThreadingHTTPServer((host or "0.0.0.0", int(port)), _handler(store, stats or dict, coverage))
         except (OSError, ValueError) as e:
             raise ValueError(f"processor.map_listen: cannot listen on {listen!r}: {e}") from None
         self.httpd.daemon_threads = True

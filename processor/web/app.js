@@ -4,7 +4,7 @@
 const RANK = { none: -1, low: 0, medium: 1, high: 2 };
 const NS = "http://www.w3.org/2000/svg";
 const W = 1200, H = 700;
-let state = { map: { nodes: [], edges: [] }, types: [], selected: null, positions: {} };
+let state = { map: { nodes: [], edges: [] }, coverage: { flows: [], nodes: [], workloads: [], namespaces: [] }, types: [], selected: null, positions: {} };
 
 function el(tag, attrs, text) {
   const e = document.createElementNS(NS, tag);
@@ -44,6 +44,7 @@ async function load() {
     if (!known.has(ns)) nsSel.append(h("option", { value: ns }, ns));
   }
   state.map = await (await fetch("api/map?" + q)).json();
+  state.coverage = await (await fetch("api/coverage")).json();
   render();
 }
 
@@ -60,6 +61,27 @@ function links() {
     l.level = maxLevel([l.level, e.sensitivity]);
   }
   return [...byPair.values()];
+}
+
+// Flows the agents saw but no source could read: one dashed line per (source, destination).
+function unreadLinks() {
+  const ns = filters().namespace, byPair = new Map();
+  for (const f of state.coverage.flows) {
+    if (f.read) continue;
+    if (ns && ns !== f.src_node.namespace && ns !== f.dst_node.namespace) continue;
+    const k = f.src + "\u0000" + f.dst;
+    if (!byPair.has(k)) byPair.set(k, { src: f.src, dst: f.dst, flows: [], labels: new Set(), connections: 0 });
+    const l = byPair.get(k);
+    l.flows.push(f); l.labels.add(f.label); l.connections += f.connections;
+  }
+  return [...byPair.values()];
+}
+
+function graphNodes(unread) {
+  const nodes = [...state.map.nodes], have = new Set(nodes.map((n) => n.id));
+  const used = new Set(unread.flatMap((l) => [l.src, l.dst]));
+  for (const n of state.coverage.nodes) if (used.has(n.id) && !have.has(n.id)) { nodes.push(n); have.add(n.id); }
+  return nodes;
 }
 
 function layout(nodes, ls) {
@@ -118,12 +140,12 @@ function drawGraph() {
     defs.append(m);
   }
   svg.append(defs);
-  const nodes = state.map.nodes, ls = links();
+  const unread = unreadLinks(), nodes = graphNodes(unread), ls = links();
   if (!nodes.length) {
     svg.append(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "node-ns" }, "No flows seen yet (or none match the filters)."));
     return;
   }
-  const pos = layout(nodes, ls);
+  const pos = layout(nodes, ls.concat(unread));
   state.positions = pos;
   const gEdges = el("g"), gLabels = el("g"), gNodes = el("g");
   for (const l of ls) {
@@ -148,6 +170,21 @@ function drawGraph() {
     const label = el("text", { x: lx, y: ly - 4 - 12 * (lines.length - 1) / 2, "text-anchor": "middle", class: "edge-label", "data-edge": l.src + " → " + l.dst });
     lines.forEach((ln, i) => label.append(el("tspan", { x: lx, dy: i ? 13 : 0 }, ln)));
     gLabels.append(label);
+  }
+  for (const l of unread) {
+    const a = pos[l.src], b = pos[l.dst];
+    if (!a || !b) continue;
+    const dx = b.x - a.x, dy = b.y - a.y, d = Math.sqrt(dx * dx + dy * dy) || 1;
+    const nx = dy / d, ny = -dx / d, bend = 30;  // bent the other way than read edges: both stay visible
+    const mx = (a.x + b.x) / 2 + nx * bend, my = (a.y + b.y) / 2 + ny * bend;
+    const ex = b.x - (dx / d) * 22, ey = b.y - (dy / d) * 22, sx = a.x + (dx / d) * 22, sy = a.y + (dy / d) * 22;
+    const text = [...l.labels].join(" · ");
+    const path = el("path", { d: `M ${sx} ${sy} Q ${mx} ${my} ${ex} ${ey}`, class: "edge unread", "marker-end": "url(#arrow-none)",
+      "stroke-dasharray": "7 5", "data-src": l.src, "data-dst": l.dst });
+    path.append(el("title", {}, `${l.src} → ${l.dst}\n${text}\n${l.connections} connection(s)`));
+    gEdges.append(path);
+    const lx = (sx + 2 * mx + ex) / 4, ly = (sy + 2 * my + ey) / 4;
+    gLabels.append(el("text", { x: lx, y: ly + 14, "text-anchor": "middle", class: "edge-label unread", "data-unread": l.src + " → " + l.dst }, text));
   }
   for (const n of nodes) {
     const p = pos[n.id];
@@ -191,23 +228,44 @@ function drawTable() {
   }
 }
 
+function pct(x) { return `${Math.round(100 * x)} %`; }
+
+function drawCoverage() {
+  const c = state.coverage;
+  const reasons = (r) => Object.entries(r).map(([k, v]) => `${k} (${v})`).join(", ") || "—";
+  for (const [id, rows] of [["coverage-workloads", c.workloads], ["coverage-namespaces", c.namespaces]]) {
+    const tb = document.querySelector(`#${id} tbody`);
+    tb.replaceChildren();
+    for (const g of rows) tb.append(h("tr", {}, h("td", {}, g.name), h("td", {}, g.connections), h("td", {}, pct(g.inspected_share)),
+      h("td", {}, pct(g.inspected_bytes_share)), h("td", {}, reasons(g.reasons))));
+  }
+  const tb = document.querySelector("#coverage-flows tbody");
+  tb.replaceChildren();
+  for (const f of c.flows.filter((f) => !f.read)) tb.append(h("tr", {}, h("td", {}, f.src), h("td", {}, f.dst), h("td", {}, f.port),
+    h("td", {}, f.verdict), h("td", {}, f.label), h("td", {}, f.reason || "—"), h("td", {}, f.connections), h("td", {}, f.bytes)));
+}
+
 function render() {
   const m = state.map;
   const sensitive = m.edges.filter((e) => e.types.length).length;
   document.getElementById("summary").textContent = `${m.nodes.length} nodes · ${m.edges.length} endpoints · ${sensitive} carrying personal data`;
   drawGraph();
   drawTable();
+  drawCoverage();
 }
 
 function tab(which) {
   document.getElementById("graph-view").hidden = which !== "graph";
   document.getElementById("table-view").hidden = which !== "table";
+  document.getElementById("coverage-view").hidden = which !== "coverage";
+  document.getElementById("tab-coverage").classList.toggle("active", which === "coverage");
   document.getElementById("tab-graph").classList.toggle("active", which === "graph");
   document.getElementById("tab-table").classList.toggle("active", which === "table");
 }
 
 document.getElementById("tab-graph").addEventListener("click", () => tab("graph"));
 document.getElementById("tab-table").addEventListener("click", () => tab("table"));
+document.getElementById("tab-coverage").addEventListener("click", () => tab("coverage"));
 for (const id of ["f-namespace", "f-type", "f-sensitivity"]) document.getElementById(id).addEventListener("change", () => { state.positions = {}; load(); });
 load().then(() => document.body.setAttribute("data-loaded", "1"));
 setInterval(load, 5000);
