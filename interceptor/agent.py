@@ -312,8 +312,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.metrics.listen:
         apis = [agent.captures.start().api] if agent.captures is not None else []
         apis.append(coverage_api(cfg, counters, agent.coverage))
+        from interceptor.webauth import server_ssl_context
+
+        tls = server_ssl_context(cfg.metrics.tls_cert_file, cfg.metrics.tls_key_file)
         metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis,
-                                routes).start()
+                                routes, tls).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:

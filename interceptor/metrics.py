@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -164,7 +165,8 @@ class MetricsServer:
     """The HTTP endpoint in a daemon thread; ``listen`` is ``host:port`` (port 0 picks one)."""
 
     def __init__(self, listen: str, counters: Counters, health: Health, tap_stats: TapStatsFn | None = None,
-                 apis: Sequence[HttpApi] = (), routes: dict[str, Route] | None = None):
+                 apis: Sequence[HttpApi] = (), routes: dict[str, Route] | None = None,
+                 tls: ssl.SSLContext | None = None):
         host, _, port = listen.rpartition(":")
         self.registry = CollectorRegistry()
         self.registry.register(SensorCollector(counters, tap_stats))
@@ -172,6 +174,8 @@ class MetricsServer:
         self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)),
                                           _handler(self.registry, health, apis, routes))
         self.server.daemon_threads = True
+        if tls is not None:  # the handshake happens in each connection's thread, not in accept()
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
 
     @property

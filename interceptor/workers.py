@@ -422,12 +422,11 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
         except OSError as e:
             raise UsageError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
     started = time.monotonic()
-    # The capture API and the live stream live beside one pipeline on the metrics port; with several
-    # pipelines they are not served yet. Said once, at start, so nobody looks for them in vain.
-    off = [name for name, on in (("captures", cfg.captures.enabled), ("stream", cfg.stream.enabled)) if on]
-    if off and cfg.metrics.listen:
-        log.warning("capture.workers %d: %s not available with more than one worker (use workers: 1 for them)",
-                    n, " and ".join(off))
+    # The live stream lives beside one pipeline on the metrics port; with several pipelines it is not
+    # served yet (the capture API is: _capture_service). Said once, at start, so nobody looks in vain.
+    if cfg.stream.enabled and cfg.metrics.listen:
+        log.warning("capture.workers %d: the live stream is not available with more than one worker "
+                    "(use workers: 1 for it)", n)
     workers = fork_workers(cfg, args, node, n, lock_path)  # before any thread starts
     counters = MergedCounters(workers)
     counters.set_gauge("workers", n)

@@ -129,7 +129,7 @@ class Reader:
     def __init__(self, cfg: Config, counters: Counters, deliver: Callable[[list[dict[str, Any]]], None],
                  active: Callable[[], bool]) -> None:
         p = cfg.processor
-        conf = consumer_config(p.bootstrap_servers, f"privacy-hub-{secrets.token_hex(4)}", p.session_timeout_ms,
+        conf = consumer_config(cfg.kafka, f"privacy-hub-{secrets.token_hex(4)}", p.session_timeout_ms,
                                {"enable.auto.offset.store": False, "fetch.wait.max.ms": 20})
         self.consumer = Consumer(conf)  # group id is never joined: partitions are assigned, nothing committed
         self.topics = (p.pairs_topic, p.detections_topic)

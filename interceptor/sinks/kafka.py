@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 
 from interceptor.config import ConfigError, KafkaConfig
 from interceptor.counters import Counters
+from interceptor.kafkaclient import client_config
 from interceptor.pairs import SCHEMA_VERSION, Pair
 from interceptor.sinks.spool import KafkaHeaders, Spool, SpoolRecord
 
@@ -128,16 +129,8 @@ KEYS = {"endpoint": key_endpoint, "destination": key_destination, "none": key_no
 # -- librdkafka configuration ------------------------------------------------------------------
 
 def security_config(cfg: KafkaConfig) -> dict[str, Any]:
-    """bootstrap, TLS and SASL settings: shared by the producer and the admin client."""
-    out: dict[str, Any] = {"bootstrap.servers": cfg.bootstrap_servers, "security.protocol": cfg.security_protocol}
-    optional = {
-        "sasl.mechanism": cfg.sasl_mechanism, "sasl.username": cfg.sasl_username,
-        "sasl.password": cfg.sasl_password, "ssl.ca.location": cfg.ssl_ca_location,
-        "ssl.certificate.location": cfg.ssl_certificate_location, "ssl.key.location": cfg.ssl_key_location,
-    }
-    out.update({k: v for k, v in optional.items() if v})
-    out.update({k: v for k, v in cfg.extra.items() if k.split(".")[0] in ("ssl", "sasl", "security", "socket")})
-    return out
+    """bootstrap, TLS and SASL settings: the one client configuration (interceptor/kafkaclient.py)."""
+    return client_config(cfg)
 
 
 def producer_config(cfg: KafkaConfig, node: str, max_message_bytes: int | None = None) -> dict[str, Any]:

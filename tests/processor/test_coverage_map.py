@@ -80,13 +80,17 @@ def test_api_and_page_in_headless_chromium(tmp_path: Path) -> None:
         pytest.fail("needs chromium, node and playwright-core: run bash scripts/setup.d/processor.sh")
     store, cov, _ = loaded(tmp_path)
     store.apply_many(detections())
-    srv = MapServer(store, "127.0.0.1:0", coverage=cov).start()
+    from interceptor.webauth import ApiToken, BearerAuth
+
+    srv = MapServer(store, "127.0.0.1:0", auth=BearerAuth(ApiToken("page-token", "config")), coverage=cov).start()
     shots = Path(os.environ.get("PROCESSOR_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/api/coverage", timeout=10) as r:
+        req = urllib.request.Request(f"http://127.0.0.1:{srv.port}/api/coverage",
+                                     headers={"Authorization": "Bearer page-token"})
+        with urllib.request.urlopen(req, timeout=10) as r:
             api = json.loads(r.read())
-        proc = subprocess.run(["node", str(HERE / "coverage_check.js"), f"http://127.0.0.1:{srv.port}/", str(shots)],
+        proc = subprocess.run(["node", str(HERE / "coverage_check.js"), f"http://127.0.0.1:{srv.port}/#token=page-token", str(shots)],
                               env={**os.environ, "NODE_PATH": str(NPM)}, capture_output=True, text=True, timeout=120)
     finally:
         srv.stop()
