@@ -4,6 +4,7 @@ agent not pinned — with the CPU it spends per pair next to `interceptor replay
     python3 bench/live.py                              # pcap/1, ring/1, ring/2 workers at 10k and 20k req/s
     python3 bench/live.py --conns 20 --modes ring:2 --seconds 10
     python3 bench/live.py --cpu 1                       # pin the agent to core 1, load to the others
+    python3 bench/live.py --kafka 127.0.0.1:9092         # the agent publishes to Kafka (JSONL to /dev/null otherwise)
     python3 bench/live.py --python-client               # no wrk: a bounded Python keep-alive client
 
 A test "node": one pod (network namespace with a veth to the root namespace) runs nginx answering
@@ -89,6 +90,7 @@ PY_CLIENT = textwrap.dedent("""
 WRK_DELAY = "function delay()\n  return 1\nend\n"
 LOAD_CPU: list[str] = []  # taskset prefix for the load generator and nginx (the other core)
 BUFFER_MIB = [64]  # kernel buffer of the tap (capture.buffer_bytes)
+KAFKA: list[str] = []  # --kafka BOOTSTRAP: the agent publishes there instead of writing /dev/null
 
 
 def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple[int, float]:
@@ -144,7 +146,8 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
              paced: bool, startup_cpu: float) -> dict:
     source, workers = mode.split(":")
     stats = work / f"stats-{conns}.json"
-    cmd = [sys.executable, "-m", "interceptor.cli", "run", "--out", "/dev/null", "--stats", str(stats),
+    sink = ["--kafka", KAFKA[0], "--topic", f"bench-live-{os.getpid()}"] if KAFKA else ["--out", "/dev/null"]
+    cmd = [sys.executable, "-m", "interceptor.cli", "run", *sink, "--stats", str(stats),
            "--include-netns", node.pattern, "--metrics", "", "--keep-all"]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
@@ -204,6 +207,7 @@ def main() -> int:
     ap.add_argument("--buffer-mib", type=int, default=64, help="kernel buffer of each tap (capture.buffer_bytes)")
     ap.add_argument("--unpaced", action="store_true", help="wrk at full speed (no 1 ms delay per request)")
     ap.add_argument("--python-client", action="store_true", help="use the Python client even if wrk exists")
+    ap.add_argument("--kafka", metavar="BOOTSTRAP", help="the agent's sink: Kafka at BOOTSTRAP (default --out /dev/null)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -211,6 +215,7 @@ def main() -> int:
         return 2
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     BUFFER_MIB[0] = args.buffer_mib
+    KAFKA[:] = [args.kafka] if args.kafka else []
     if args.cpu is not None:
         others = [str(c) for c in range(os.cpu_count() or 1) if c != args.cpu]
         LOAD_CPU[:] = ["taskset", "-c", ",".join(others)] if others else []
@@ -229,7 +234,8 @@ def main() -> int:
         node.lab.start_server(pod.ns, [*LOAD_CPU, "nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT, name="nginx")
         print(f"load: {'wrk' + ('' if args.unpaced else ' paced ~1k req/s per conn') if use_wrk else 'python client'}, "
               f"{args.seconds:g}s per step, agent on {'core ' + str(args.cpu) if args.cpu is not None else 'any core'}, "
-              f"tap buffer {args.buffer_mib} MiB, sink --out /dev/null; {os.cpu_count()} cores, "
+              f"tap buffer {args.buffer_mib} MiB, sink {'Kafka ' + args.kafka if args.kafka else '--out /dev/null'}; "
+              f"{os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}; replay start-up {startup * 1e3:.0f} ms CPU (subtracted)")
         print(f"{'mode':>7} {'conns':>5} {'req/s':>7} {'pairs/s':>7} {'kdrops':>7} {'cores':>6} "
               f"{'agent us/pair':>13} {'replay us/pair':>14} {'RSS MiB':>8}  pairs per worker")

@@ -106,7 +106,7 @@ def bench_fanout(records: list[dict[str, Any]], clients: int, n: int, bootstrap:
         for t in ("bench-pairs", "bench-detections"):
             ensure_topic(bootstrap, t, 4)
         token = "bench-token"
-        henv = {**os.environ, "SENSOR__PROCESSOR__BOOTSTRAP_SERVERS": bootstrap,
+        henv = {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": bootstrap,
                 "SENSOR__PROCESSOR__PAIRS_TOPIC": "bench-pairs", "SENSOR__PROCESSOR__DETECTIONS_TOPIC": "bench-detections",
                 "SENSOR__AUTH__TOKEN": token, "SENSOR__STREAM__MAX_CLIENTS": str(clients + 5),
                 "SENSOR__STREAM__CLIENT_QUEUE": "5000", "SENSOR__CAPTURES__HUB_LISTEN": "",
@@ -222,6 +222,66 @@ def _client_proc(url: str, token: str, queries: list[str], ids: list[int], resul
     results.put(asyncio.run(run()))
 
 
+def _drain(sub: Any, stop: Any) -> None:
+    while not stop.is_set():
+        sub.take(1000)
+        time.sleep(0.001)
+
+
+def bench_agent_stage(n: int) -> None:
+    """The agent's post-pair stage on the capture thread: how many pairs/s ``publish`` takes with no
+    stream client, with one that never reads (its queue full: every record lost, counted), and with one
+    drained as fast as a thread can; the dispatcher thread (masking, filtering) runs meanwhile and
+    competes for the interpreter, as in the agent."""
+    import threading
+
+    import orjson
+
+    from interceptor.config import Config
+    from interceptor.counters import Counters
+    from interceptor.pairs import Endpoint, Pair, Request, Response
+    from interceptor.stream import Subscriber
+    from interceptor.streamagent import StreamStage
+
+    body = b'{"user": {"email": "ann@example.com", "name": "Ann Lee", "phone": "+14155552671"}, "n": 1}'
+    pairs = []
+    for i in range(n):
+        now = time.time()
+        pairs.append(Pair(Request("HTTP/1.1", [("Host", "users"), ("Content-Type", "application/json")], body,
+                                  len(body), False, now, method="POST", target=f"/api/users/{i}"),
+                          Response("HTTP/1.1", [("Content-Type", "application/json")], b'{"ok": true}', 12, False,
+                                   now, status=200),
+                          Endpoint("10.0.0.1", 40000, {"namespace": "shop"}), Endpoint("10.0.0.2", 8080, {}),
+                          {"kind": "pcap-veth", "node": "n1"}))
+    print(f"agent stream stage, {n} pairs through a sink's work + publish() on the calling thread, "
+          f"stream.max_records_per_s {Config().stream.max_records_per_s} (machine: 2 shared cores)")
+    for mode in ("no client", "stuck client", "draining client"):
+        cfg = Config()
+        cfg.stream.client_queue = 1000
+        counters = Counters()
+        stage = StreamStage(cfg, counters, "n1")
+        sub = None
+        stop = threading.Event()
+        if mode != "no client":
+            sub = Subscriber(compile_query(""), False, mode, cfg.stream.client_queue)
+            stage.fanout.add(sub)
+        if mode == "draining client":
+            threading.Thread(target=_drain, args=(sub, stop), daemon=True).start()
+        t0 = time.perf_counter()
+        for p in pairs:  # with a sink's work per pair (record + JSON), as the capture thread does
+            orjson.dumps(p.to_record())
+            stage.publish(p)
+        dt = time.perf_counter() - t0
+        deadline = time.monotonic() + 60
+        while stage._backlog and time.monotonic() < deadline:  # the dispatcher catches up
+            time.sleep(0.01)
+        stop.set()
+        stage.close(2.0)
+        print(f"  {mode:16} {n / dt:10,.0f} pairs/s; skipped by the budget {counters.dropped('stream_budget')}, "
+              f"backlog drops {counters.dropped('stream_backlog')}, client losses "
+              f"{counters.dropped('stream_slow_client')}, sent {counters.get('stream.records_sent')}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=20000)
@@ -229,9 +289,12 @@ def main() -> int:
     ap.add_argument("--fanout", type=int, default=0, help="clients for the hub fan-out figure (0: skip)")
     ap.add_argument("--fanout-records", type=int, default=5000, help="pairs produced for the fan-out figure")
     ap.add_argument("--bootstrap", help="a running broker (default: start one with scripts/kafka.sh)")
+    ap.add_argument("--agent", type=int, default=50000, help="pairs for the agent-stage figure (0: skip)")
     args = ap.parse_args()
     records = sample_records(args.records)
     bench_eval(records, args.rounds)
+    if args.agent:
+        bench_agent_stage(args.agent)
     if args.fanout:
         bench_fanout(records, args.fanout, args.fanout_records, args.bootstrap)
     return 0

@@ -10,7 +10,8 @@ Frames (one JSON object per text frame):
 
 - a record: the pair record (masked unless the caller may see raw values), plus ``types`` /
   ``sensitivity`` / ``detections`` when the hub joined the processor's findings;
-- ``{"notice": "lost", "lost": N, "lost_total": M}``: N records did not fit this client's queue;
+- ``{"notice": "lost", "lost": N, "lost_total": M[, "skipped": K]}``: N records did not fit this
+  client's queue; K records the source did not stream at all (the agent's ``stream.max_records_per_s``);
 - ``{"notice": "limit", "sent": N}``: ``limit(n)`` reached; the server closes normally;
 - ``{"error": "...", "position": P, "query": "..."}``: the query did not compile; the server closes
   with 1008 (policy violation).
@@ -84,6 +85,7 @@ class Subscriber:
     matched: int = 0
     lost: int = 0  # since the last notice
     lost_total: int = 0
+    skipped: int = 0  # since the last notice: records the source did not stream at all (its budget)
     finished: bool = False  # limit reached: no more records
     # The agent counts losses on its dispatcher thread and takes them on the connection's thread.
     _loss_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -113,10 +115,13 @@ class Subscriber:
     def take(self, max_frames: int = 256) -> list[str]:
         """Frames to write now; a notice of what was lost comes first."""
         out: list[str] = []
-        if self.lost:
+        if self.lost or self.skipped:
             with self._loss_lock:
-                lost, total, self.lost = self.lost, self.lost_total, 0
-            out.append(orjson.dumps({"notice": "lost", "lost": lost, "lost_total": total}).decode())
+                lost, total, skipped, self.lost, self.skipped = self.lost, self.lost_total, self.skipped, 0, 0
+            notice: dict[str, Any] = {"notice": "lost", "lost": lost, "lost_total": total}
+            if skipped:
+                notice["skipped"] = skipped
+            out.append(orjson.dumps(notice).decode())
         q = self.queue
         while q and len(out) < max_frames:
             out.append(q.popleft())
@@ -125,7 +130,7 @@ class Subscriber:
     @property
     def pending(self) -> bool:
         """Frames (or a loss notice) are waiting to be taken."""
-        return bool(self.queue) or self.lost > 0
+        return bool(self.queue) or self.lost > 0 or self.skipped > 0
 
     @property
     def done(self) -> bool:
@@ -156,6 +161,13 @@ class Fanout:
         with self._lock:
             self._subs = tuple(s for s in self._subs if s is not sub)
             self.counters.set_gauge("stream.clients", len(self._subs))
+
+    def skipped(self, n: int) -> None:
+        """``n`` records were not streamed at all (the source's budget or backlog): every client is told."""
+        for sub in self._subs:
+            with sub._loss_lock:
+                sub.skipped += n
+            sub.wake()
 
     def offer(self, record: dict[str, Any]) -> None:
         subs = self._subs  # a snapshot: joins and leaves take effect from the next record

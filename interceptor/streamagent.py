@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -56,6 +57,10 @@ class StreamStage:
         self.node = node
         self.fanout = Fanout(counters, _masker())
         self._backlog: deque[Pair] = deque()
+        self._rate = float(max(1, self.cfg.max_records_per_s))
+        self._tokens, self._last = self._rate, time.monotonic()
+        self._skipped = 0  # written on the capture thread only; the dispatcher reads the difference
+        self._skipped_told = 0
         self._ready = threading.Event()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="stream-dispatch", daemon=True)
@@ -64,9 +69,20 @@ class StreamStage:
     def publish(self, pair: Pair) -> None:
         if not len(self.fanout):  # nobody listening: free
             return
+        now = time.monotonic()
+        # Token bucket of stream.max_records_per_s: the dispatcher's work competes with capture for
+        # the interpreter, so its share is bounded; what is over is skipped, counted and announced.
+        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1.0:
+            self.counters.drop("stream_budget")
+            self._skipped += 1
+            return
         if len(self._backlog) >= self.cfg.backlog:
             self.counters.drop("stream_backlog")
+            self._skipped += 1
             return
+        self._tokens -= 1.0
         self._backlog.append(pair)
         self._ready.set()
 
@@ -84,6 +100,10 @@ class StreamStage:
         while not self._stop:
             self._ready.wait(0.5)
             self._ready.clear()
+            skipped = self._skipped
+            if skipped != self._skipped_told:
+                self.fanout.skipped(skipped - self._skipped_told)
+                self._skipped_told = skipped
             while backlog:
                 pair = backlog.popleft()
                 try:
@@ -114,13 +134,14 @@ class _Conn:
 
     def read_texts(self, timeout: float) -> list[str] | None:
         """Text messages that arrived within ``timeout`` (pings are answered); None: the peer closed."""
-        r, _, _ = select.select([self.sock], [], [], timeout)
-        if not r:
+        # TLS may hold decrypted bytes the socket no longer shows as readable.
+        buffered = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+        if not buffered and not select.select([self.sock], [], [], timeout)[0]:
             return []
         try:
             self.sock.settimeout(0)
             data = self.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return []
         except OSError:
             return None

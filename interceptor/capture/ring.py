@@ -7,7 +7,7 @@ pypcap reads the same kind of ring but cannot join a fanout group, which is what
   receive ring of ``block_count`` blocks mapped into this process, a drop-all classic BPF filter;
 - bound to the interface, optionally joined to a fanout group, and only then given the real filter
   (``capture.bpf_filter`` compiled by libpcap's ``pcap_compile`` for the link type), so no packet is
-  read before the socket is where it belongs (the same order libpcap follows);
+  read before the socket is where it belongs;
 - read a block at a time: the kernel hands whole blocks to user space (TP_STATUS_USER), we walk the
   packet headers with ``struct`` on the mapping, copy each frame out and give the block back.
 
@@ -24,7 +24,6 @@ import ctypes.util
 import fcntl
 import mmap
 import os
-import select
 import socket
 import struct
 from collections.abc import Callable
@@ -248,12 +247,6 @@ class RingSocket:
                 self.block = (self.block + 1) % self.block_count
         return n
 
-    def ready(self) -> bool:
-        """A block is waiting (what poll would say, without the system call)."""
-        ring = self.ring
-        return ring is not None and bool(
-            self.left or _block_hdr(ring, self.block * self.block_size)[0] & TP_STATUS_USER)
-
     def refresh_stats(self) -> RingStats:
         """Add the kernel's counts since the last call (PACKET_STATISTICS resets them)."""
         raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 12)
@@ -263,13 +256,6 @@ class RingSocket:
         st.dropped += drops
         st.freeze_q += freeze
         return st
-
-    def wait(self, timeout_s: float) -> bool:
-        """Block until a block is ready or ``timeout_s`` passed (tests, simple readers)."""
-        if self.ready():
-            return True
-        select.select([self.fd], [], [], timeout_s)
-        return self.ready()
 
     def close(self) -> None:
         if self.ring is not None:

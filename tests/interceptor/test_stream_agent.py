@@ -26,7 +26,7 @@ from tests.stream_clients import Collector, StuckClient, open_stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns]
 TOKEN, RAW = "stream-test-token", "stream-test-raw-token"
-CLIENTS, EACH = 6, 100  # parallel keep-alive clients (the test server answers ~25 exchanges/s each)
+CLIENTS, EACH = 6, 50  # parallel keep-alive clients (the test server answers ~25 exchanges/s each)
 LOAD = CLIENTS * EACH
 
 

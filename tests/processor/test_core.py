@@ -39,7 +39,9 @@ def test_output_never_contains_raw_values() -> None:
     leaked = []
     for row in load()[:400]:
         ctype = "application/json" if row["kind"] == "json" else "application/x-www-form-urlencoded"
-        out = proc.handle(make_pair(row["body"], content_type=ctype).to_json()).value.decode()
+        rec = orjson.loads(proc.handle(make_pair(row["body"], content_type=ctype).to_json()).value)
+        # the pair's random id and its timestamp can contain a 4-digit value by chance ("2026")
+        out = orjson.dumps({k: v for k, v in rec.items() if k not in ("pair_id", "ts")}).decode()
         body = json.loads(row["body"]) if row["kind"] == "json" else None
         for path in row["labels"]:
             for value in _values(body, path) if body is not None else []:

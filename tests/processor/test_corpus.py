@@ -5,9 +5,13 @@ import importlib.util
 import json
 from pathlib import Path
 
+import orjson
+
 from bench.heldout.generate import build as build_heldout
 from bench.heldout.score import CANON, overall
+from processor.core import Processor
 from processor.corpus.generate import OUT, build, load
+from processor.walk import Bounds, Walker, WalkResult
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +44,23 @@ def test_heldout_splits_are_deterministic_and_disjoint() -> None:
     assert [s.raw for s in a] == [s.raw for s in b] and [s.truth for s in a] == [s.truth for s in b]
     u = build_heldout("untouched", 50)
     assert {s.raw for s in a}.isdisjoint({s.raw for s in u})
-    assert all(s.truth for s in a[:10]) or sum(len(s.truth) for s in a) > 100
+    assert sum(len(s.truth) for s in a) > 100 and sum(s.leaves for s in a) > 300
+
+
+def test_heldout_personal_values_never_come_out() -> None:
+    """The leak test on the held-out shapes too (typed documents, key/value arrays, free text, credentials)."""
+    proc, walker = Processor(), Walker(Bounds())
+    leaked = []
+    for s in build_heldout("untouched", 200):
+        out = proc.handle(s.raw).value.decode()
+        rec = orjson.loads(s.raw)
+        res = WalkResult()
+        walker.walk_message(rec["request"], "request", res)
+        walker.walk_message(rec["response"], "response", res)
+        slots = {(loc, path) for loc, path, _ in s.truth}
+        leaked += [(leaf.location, leaf.path) for leaf in res.leaves
+                   if (leaf.location, leaf.path) in slots and len(leaf.value) >= 4 and leaf.value in out]
+    assert leaked == []
 
 
 def test_f05_on_heldout_samples() -> None:

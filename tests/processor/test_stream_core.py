@@ -3,6 +3,8 @@ masking per record), the hub's join of pairs and detections, and masking by dete
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from interceptor.counters import Counters
@@ -98,3 +100,28 @@ def test_joiner_either_order_timeout_and_bounds() -> None:
     assert counters.get("stream.join_evicted") == 1 and counters.get("stream.join_timeout") == 2
     assert j.add_pair({"no": "id"}, now=2.0) == [] and counters.dropped("stream_bad_pair") == 1
     assert hub_masker({"id": "d", "request": {"body": '{"x": "y"}', "headers": []}})["masked"] == "all"
+
+
+def test_agent_stage_budget_skips_are_counted_and_told() -> None:
+    from interceptor.config import Config
+    from interceptor.streamagent import StreamStage
+
+    cfg = Config()
+    cfg.stream.max_records_per_s = 1
+    counters = Counters()
+    stage = StreamStage(cfg, counters, "n1")
+    sub = Subscriber(compile_query(""), False, "t")
+    stage.fanout.add(sub)
+    for i in range(5):
+        p = make_pair({"i": i})
+        p.id = f"b-{i}"
+        stage.publish(p)
+    deadline = time.monotonic() + 5
+    frames: list[dict] = []
+    while time.monotonic() < deadline and not (frames and any(f.get("skipped") for f in frames)):
+        frames += [orjson.loads(f) for f in sub.take()]
+        time.sleep(0.02)
+    stage.close(1.0)
+    assert counters.dropped("stream_budget") == 4
+    assert [f["id"] for f in frames if "id" in f] == ["b-0"]
+    assert sum(f.get("skipped", 0) for f in frames) == 4

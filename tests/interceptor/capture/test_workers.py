@@ -71,7 +71,7 @@ def _run(node_lab, pod, tmp_path: Path, workers: int) -> tuple[list[str], list[t
         time.sleep(1.5)  # a worker reports its numbers once a second
         metrics = _get(base + "/metrics")[1]
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGINT if workers > 1 else signal.SIGTERM)  # Ctrl-C stops it the same way
         rc = proc.wait(60)
     log = err.read_text()
     assert rc == 0, log
@@ -134,3 +134,41 @@ def test_a_worker_that_dies_stops_the_agent_with_an_error(node_lab, tmp_path: Pa
     assert rc == 1, log
     assert "exited unexpectedly" in log, log
     assert not psutil.pid_exists(workers[0].pid) or workers[0].status() == psutil.STATUS_ZOMBIE
+
+
+def test_kernel_drops_of_a_stalled_worker_are_counted(node_lab, tmp_path: Path) -> None:
+    """One worker stops reading for 1.5 s (SIGSTOP): its ring (4 blocks, retired every 5 ms)
+    overflows, the kernel drops its share; the merged stats count those drops."""
+    import psutil
+
+    pod = node_lab.pod("web")
+    node_lab.app(pod, "server", "8080", port=8080, name="server")
+    port = _free_local_port()
+    stats, err = tmp_path / "stats.json", tmp_path / "run.err"
+    env = {**os.environ, "SENSOR__CAPTURE__SOURCE": "ring", "SENSOR__CAPTURE__WORKERS": "2",
+           "SENSOR__CAPTURE__BUFFER_BYTES": "1", "SENSOR__CAPTURE__BLOCK_TIMEOUT_MS": "5"}
+    with open(err, "wb") as errf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "interceptor.cli", "run", "--out", str(tmp_path / "p.jsonl"), "--stats", str(stats),
+             "--include-netns", node_lab.pattern, "--metrics", f"127.0.0.1:{port}", "--keep-all"],
+            stdout=subprocess.DEVNULL, stderr=errf, env=env)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc)
+        time.sleep(0.3)
+        stalled = psutil.Process(proc.pid).children()[0]
+        stalled.suspend()
+        client = subprocess.Popen([sys.executable, "-c", CLIENT, pod.pod_ip, "8080", "24", "8", "x"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        stalled.resume()
+        out, cerr = client.communicate(timeout=90)
+        assert client.returncode == 0, cerr[-2000:]
+        time.sleep(1.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(60)
+    assert rc == 0, err.read_text()
+    data = json.loads(stats.read_text())
+    assert data["dropped"].get("capture_kernel", 0) > 0, data["dropped"]
+    assert all(w["final"] for w in data["workers"])
+    assert data["counts"]["pairs.emitted"] < 24 * 8  # what the stalled worker lost is missing, and counted

@@ -1,6 +1,7 @@
 // Test program for the eBPF TLS source: an HTTPS echo server and a keep-alive HTTPS client.
 //
 //	tlsprog server CERT KEY          prints "LISTEN <port>", echoes POST bodies as application/json
+//	tlsprog server-h2 CERT KEY       the same server offering HTTP/2 (ALPN h2) as well as HTTP/1.1
 //	tlsprog client URL SIZES         waits for a line on stdin, then keep-alive POSTs of JSON bodies of
 //	                                 the comma-separated SIZES to URL/<i>
 package main
@@ -22,7 +23,9 @@ import (
 func main() {
 	switch os.Args[1] {
 	case "server":
-		server(os.Args[2], os.Args[3])
+		server(os.Args[2], os.Args[3], false)
+	case "server-h2":
+		server(os.Args[2], os.Args[3], true)
 	case "client":
 		var sizes []int
 		for _, s := range strings.Split(os.Args[3], ",") {
@@ -33,7 +36,7 @@ func main() {
 	}
 }
 
-func server(cert, key string) {
+func server(cert, key string, h2 bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -46,6 +49,9 @@ func server(cert, key string) {
 		w.Write(body)
 	})
 	srv := &http.Server{Handler: h, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	if h2 {
+		srv.TLSNextProto = nil // net/http's default: h2 by ALPN
+	}
 	panic(srv.ServeTLS(ln, cert, key))
 }
 
