@@ -1,6 +1,6 @@
 """bench/tls: cost of the eBPF TLS probes for the traced programs.
 
-    python3 bench/tls.py                      # 2,000 keep-alive HTTPS POSTs, OpenSSL and Go
+    python3 bench/tls.py                      # 2,000 keep-alive HTTPS POSTs: OpenSSL, Go, Node.js, Java
     python3 bench/tls.py --requests 500 --rounds 1 --only openssl
 
 For each stack (OpenSSL: Python http.client → Python ssl server; Go: crypto/tls client → server), the
@@ -16,6 +16,7 @@ Needs root (BPF). Go programs are built once into /var/cache/privacy-sensor/ebpf
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -27,9 +28,22 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from interceptor.config import Config  # noqa: E402
-from tests.fixtures.tls import PYTLS, TlsHarness, build_tlsprog, find_go  # noqa: E402
+from tests.fixtures.tls import PYTLS, TESTDATA, TlsHarness, build_tlsprog, find_go  # noqa: E402
+
+
+def benched(pid: int) -> bool:
+    """Only the bench's own programs, its children (other JVMs, Pythons and test servers on the
+    machine are left alone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    ppid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:")), 0)
+    return ppid == os.getpid()
+
 
 SIZE = 300
+STACKS = ["openssl", "gotls", "node", "java"]  # node: static OpenSSL in node; java: the JSSE agent
 
 
 def certs(d: Path) -> tuple[str, str]:
@@ -44,6 +58,11 @@ def commands(stack: str, cert: str, key: str) -> tuple[list[str], object]:
     if stack == "openssl":
         server = [sys.executable, str(PYTLS), "server", cert, key]
         return server, lambda port, n: [sys.executable, str(PYTLS), "client", str(port), ",".join([str(SIZE)] * n)]
+    client_of = {"node": ["node", str(TESTDATA / "nodetls.js"), "client"],
+                 "java": ["java", str(TESTDATA / "JavaTls.java"), "client"]}
+    if stack in client_of:  # the Python ssl server; the client is Node.js (static OpenSSL) or Java (JSSE)
+        server = [sys.executable, str(PYTLS), "server", cert, key]
+        return server, lambda port, n: [*client_of[stack], str(port), ",".join([str(SIZE)] * n)]
     go = find_go()
     if go is None:
         raise SystemExit("bench/tls: no Go toolchain for the gotls stack (use --only openssl)")
@@ -63,7 +82,10 @@ def run_once(server_cmd: list[str], client_cmd, n: int, harness: TlsHarness | No
                                   stderr=subprocess.PIPE, text=True)
         if harness is not None:
             harness.wait_attached(server.pid)
-            if "client" in client_cmd(port, n)[1:2]:  # a Go client (Python's maps libssl only at 'go')
+            argv = client_cmd(port, n)
+            if argv[0] == "java":  # the JVM gets the agent while it waits for its line
+                wait_java(harness)
+            elif "client" in argv[1:3]:  # a Go or Node client (Python's maps libssl only at 'go')
                 harness.wait_attached(client.pid)
             harness.cpu_start = harness.call(lambda: harness.cpu_s)  # attaching is not the consumer's cost
         out, err = client.communicate("go\n", timeout=600)
@@ -79,6 +101,15 @@ def run_once(server_cmd: list[str], client_cmd, n: int, harness: TlsHarness | No
                 p.wait()
         if server.stdout:
             server.stdout.close()
+
+
+def wait_java(harness: TlsHarness, timeout: float = 60) -> None:
+    """Each hooked round has a new harness: its first attach is this client's JVM."""
+    deadline = time.monotonic() + timeout
+    while harness.counters.get("tls.java.attached") < 1:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench/tls: JVM not attached: {harness.counters.snapshot()['counts']}")
+        time.sleep(0.1)
 
 
 class CountingPipeline:
@@ -105,7 +136,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--only", choices=["openssl", "gotls"])
+    ap.add_argument("--only", choices=STACKS)
     ap.add_argument("--consumer", choices=["pipeline", "count", "empty"], default="pipeline",
                     help="pipeline: the real HTTP core makes pairs; count: records only counted (probe cost); "
                          "empty: the probes return at once (the cost of the uprobe traps alone)")
@@ -114,13 +145,14 @@ def main() -> None:
     args = ap.parse_args()
     cfg = Config()
     cfg.tls.enabled = True
-    cfg.tls.include_commands = ["python*", "tlsprog*"]
+    cfg.tls.include_commands = ["python*", "tlsprog*", "node", "java"]
+    cfg.tls.java.enabled = True
     # Client and server are both traced here: by default one pair per request is kept (the agent's
     # default); --both-ends makes each process yield its own pairs (2 per request).
     cfg.tls.one_pair_per_connection = not args.both_ends
     with tempfile.TemporaryDirectory() as d:
         cert, key = certs(Path(d))
-        for stack in [args.only] if args.only else ["openssl", "gotls"]:
+        for stack in [args.only] if args.only else STACKS:
             server_cmd, client_cmd = commands(stack, cert, key)
             run_once(server_cmd, client_cmd, 50)  # warm-up (page cache, CPU frequency)
             ratios, base, hooked, pairs, cpu = [], [], [], [], []
@@ -128,7 +160,7 @@ def main() -> None:
                 base.append(run_once(server_cmd, client_cmd, args.requests))
                 pipeline = CountingPipeline() if args.consumer != "pipeline" else None
                 cflags = ("-DEMPTY_PROBES",) if args.consumer == "empty" else ()
-                harness = TlsHarness(cfg, pipeline, nice=args.nice, extra_cflags=cflags)
+                harness = TlsHarness(cfg, pipeline, nice=args.nice, extra_cflags=cflags, process_filter=benched)
                 if harness.source is None:
                     raise SystemExit(f"bench/tls: TLS source unavailable: {harness.counters.snapshot()['counts']}")
                 try:

@@ -30,20 +30,46 @@ function filters() {
   };
 }
 
+// The API needs the service's bearer token: from "#token=..." in the address (then removed from it),
+// else asked once; kept for this tab only (sessionStorage), never in the page's URL or a cookie.
+const TOKEN_KEY = "privacy-map-token";
+function token() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  let t = sessionStorage.getItem(TOKEN_KEY);
+  if (!t) {
+    t = window.prompt("Bearer token of the map service (printed once at its start, or your auth Secret):") || "";
+    sessionStorage.setItem(TOKEN_KEY, t);
+  }
+  return t;
+}
+
+async function api(path) {
+  const r = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+  if (r.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    throw new Error("the map service refused the token");
+  }
+  return r.json();
+}
+
 async function load() {
   if (!state.types.length) {
-    state.types = await (await fetch("api/types")).json();
+    state.types = await api("api/types");
     const sel = document.getElementById("f-type");
     for (const t of state.types) sel.append(h("option", { value: t.type }, t.label));
   }
   const q = new URLSearchParams(filters()).toString();
-  const all = await (await fetch("api/map")).json();
+  const all = await api("api/map");
   const nsSel = document.getElementById("f-namespace");
   const known = new Set([...nsSel.options].map((o) => o.value));
   for (const ns of [...new Set(all.nodes.map((n) => n.namespace).filter(Boolean))].sort()) {
     if (!known.has(ns)) nsSel.append(h("option", { value: ns }, ns));
   }
-  state.map = await (await fetch("api/map?" + q)).json();
+  state.map = await api("api/map?" + q);
   render();
 }
 

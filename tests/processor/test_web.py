@@ -23,11 +23,13 @@ def test_map_page_in_headless_chromium(tmp_path: Path) -> None:
         pytest.fail("needs chromium, node and playwright-core: run bash scripts/setup.d/processor.sh")
     store = MapStore(f"sqlite:///{tmp_path}/map.db")
     store.apply_many(records())
-    srv = MapServer(store, "127.0.0.1:0").start()
+    from interceptor.webauth import ApiToken, BearerAuth
+
+    srv = MapServer(store, "127.0.0.1:0", auth=BearerAuth(ApiToken("page-token", "config"))).start()
     shots = Path(os.environ.get("PROCESSOR_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     try:
-        proc = subprocess.run(["node", str(HERE / "web_check.js"), f"http://127.0.0.1:{srv.port}/", str(shots)],
+        proc = subprocess.run(["node", str(HERE / "web_check.js"), f"http://127.0.0.1:{srv.port}/#token=page-token", str(shots)],
                               env={**os.environ, "NODE_PATH": str(NPM)}, capture_output=True, text=True, timeout=120)
     finally:
         srv.stop()

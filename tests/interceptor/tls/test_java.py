@@ -67,6 +67,7 @@ def run_java_client(h: TlsHarness, mode: str, port: int, sizes: list[int], prefi
     out, err = client.communicate("go\n", timeout=90)
     assert client.returncode == 0, err
     assert out.split("\n")[: len(sizes)] == [f"200 {s}" for s in sizes]
+    assert out.split("\n")[len(sizes)].startswith("ELAPSED ")
     got = sorted(h.wait_pairs(for_pid(client.pid, prefix), len(sizes)), key=lambda p: int(p.request.target.rsplit("/", 1)[1]))
     assert [p.request.target for p in got] == [f"{prefix}{i}" for i in range(len(sizes))]
     for i, (p, size) in enumerate(zip(got, sizes, strict=True)):

@@ -65,6 +65,7 @@ public class JavaTls {
         int port = Integer.parseInt(a[1]);
         String[] sizes = a[2].split(",");
         new BufferedReader(new InputStreamReader(System.in)).readLine();
+        long start = System.nanoTime();
         if (a[0].equals("client")) {
             HttpClient client = HttpClient.newBuilder().sslContext(trustAll()).version(HttpClient.Version.HTTP_1_1).build();
             for (int i = 0; i < sizes.length; i++) {
@@ -87,6 +88,7 @@ public class JavaTls {
                 System.out.println(c.getResponseCode() + " " + resp.length);
             }
         }
+        System.out.println("ELAPSED " + (System.nanoTime() - start) / 1e9);
         System.out.flush();
     }
 }

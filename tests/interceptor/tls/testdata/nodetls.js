@@ -1,7 +1,8 @@
 // Test program for the eBPF TLS source: Node.js's https (OpenSSL linked into the node binary).
 //   node nodetls.js server CERT KEY   HTTPS echo server on 127.0.0.1:0; prints "LISTEN <port>"
 //   node nodetls.js client PORT SIZES keep-alive POSTs /node/<i> of JSON bodies of the
-//                                     comma-separated SIZES (pytls.py's body()); prints "<status> <len>"
+//                                     comma-separated SIZES (pytls.py's body()) after a line on stdin;
+//                                     prints "<status> <len>" each, then "ELAPSED <s>"
 "use strict";
 const https = require("https");
 const fs = require("fs");
@@ -25,7 +26,18 @@ function server(cert, key) {
   srv.listen(0, "127.0.0.1", () => console.log(`LISTEN ${srv.address().port}`));
 }
 
+function firstLine() {  // the bench lets the client go once its probes are attached (EOF: at once)
+  return new Promise((resolve) => {
+    process.stdin.once("data", resolve);
+    process.stdin.once("end", resolve);
+    process.stdin.once("error", resolve);
+  });
+}
+
 async function client(port, sizes) {
+  await firstLine();
+  process.stdin.pause();
+  const start = process.hrtime.bigint();
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
   for (let i = 0; i < sizes.length; i++) {
     const data = body(i, sizes[i]);
@@ -39,6 +51,7 @@ async function client(port, sizes) {
     console.log(status);
   }
   agent.destroy();
+  console.log(`ELAPSED ${Number(process.hrtime.bigint() - start) / 1e9}`);
 }
 
 const [mode, ...args] = process.argv.slice(2);
