@@ -178,8 +178,8 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
         cmd = ["taskset", "-c", str(cpu), *cmd]
     env = {**os.environ, "SENSOR__CAPTURE__BUFFER_BYTES": str(BUFFER_MIB[0] << 20),
            "SENSOR__CAPTURE__SOURCE": source, "SENSOR__CAPTURE__WORKERS": workers,
-           # The metrics port is on (for /readyz); the live stream and the capture API that would
-           # sit beside it are off, as with more than one worker: the pair path is what is measured.
+           # The metrics port is on (for /readyz); the live stream and the capture API beside it are
+           # off in every mode, so the modes compare the pair path alone.
            "SENSOR__STREAM__ENABLED": "false", "SENSOR__CAPTURES__ENABLED": "false"}
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     me = psutil.Process(proc.pid)
