@@ -244,8 +244,10 @@ def test_short_lived_go_client_first_run(tls_harness: TlsHarness, go_tlsprog, tl
         client = h.spawn(str(binary), "client", f"https://127.0.0.1:{port}/first{run}", "120", stdin=True)
         client.communicate("go\n", timeout=30)
         assert client.returncode == 0
-        got = h.wait_pairs(lambda p, pid=client.pid: p.source.get("pid") == pid, 1, timeout=10)
-        assert [p.request.target for p in got] == [f"/first{run}/0"], f"run {run} missed"
+        got = h.wait_pairs(lambda p, pid=client.pid: p.source.get("pid") == pid, 1, timeout=30)
+        held = {k: v for k, v in h.counters.counts.items() if "held" in k} | {
+            k: v for k, v in h.counters.gauges.items() if "hold" in k}
+        assert [p.request.target for p in got] == [f"/first{run}/0"], f"run {run} missed ({held})"
         assert got[0].source["kind"] == "gotls"
     assert h.counters.get("tls.held_programs") - held_before >= 20
     assert h.counters.gauges["tls.max_hold_ms"] < 5000
