@@ -98,8 +98,10 @@ def bench_kafka(bootstrap: str, raws: list[bytes], total: int) -> float:
     from processor.service import DetectService
 
     tag = uuid.uuid4().hex[:8]
-    cfg = ProcessorConfig(bootstrap_servers=bootstrap, pairs_topic=f"bench-pairs-{tag}", detections_topic=f"bench-det-{tag}",
-                          group_id=f"bench-{tag}")
+    from interceptor.config import KafkaConfig
+
+    kafka = KafkaConfig(bootstrap_servers=bootstrap)
+    cfg = ProcessorConfig(pairs_topic=f"bench-pairs-{tag}", detections_topic=f"bench-det-{tag}", group_id=f"bench-{tag}")
     ensure_topic(bootstrap, cfg.pairs_topic, 4)
     ensure_topic(bootstrap, cfg.detections_topic, 4)
     prod = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "zstd"})
@@ -112,7 +114,7 @@ def bench_kafka(bootstrap: str, raws: list[bytes], total: int) -> float:
                 prod.poll(0.1)
     prod.flush(60)
     counters = Counters()
-    service = DetectService(cfg, counters)
+    service = DetectService(cfg, counters, kafka=kafka)
     first: list[float] = []
 
     def timed(batch: list) -> None:  # the clock starts at the first batch: group join time is not throughput
@@ -120,7 +122,7 @@ def bench_kafka(bootstrap: str, raws: list[bytes], total: int) -> float:
             first.append(time.perf_counter())
         service(batch)
 
-    loop = BatchLoop(consumer_config(bootstrap, cfg.group_id, cfg.session_timeout_ms), [cfg.pairs_topic], timed, counters, cfg.batch_size,
+    loop = BatchLoop(consumer_config(kafka, cfg.group_id, cfg.session_timeout_ms), [cfg.pairs_topic], timed, counters, cfg.batch_size,
                      log=lambda line: None)
     loop.run(idle_exit_s=5.0, max_messages=total)
     elapsed = time.perf_counter() - first[0]

@@ -47,7 +47,14 @@ def register(subparsers: Any) -> None:
     run.add_argument("--rescan", type=float, metavar="S", help="seconds between discovery passes")
     run.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
     run.add_argument("--tls", action="store_true", help="also capture TLS plaintext with eBPF uprobes (tls.enabled)")
+    run.add_argument("--coverage", metavar="PATH", help="also write the connections account as JSON Lines ('-': stdout)")
     run.set_defaults(func=cmd_run)
+
+    cov = subparsers.add_parser("coverage", help="print this node's connections account (from the running agent)")
+    cov.add_argument("--config", metavar="PATH", help="YAML configuration file (metrics.listen, auth.token)")
+    cov.add_argument("--url", help="the agent's HTTP port (default: http://127.0.0.1:<metrics.listen port>)")
+    cov.add_argument("--json", action="store_true", help="print the JSON document instead of a table")
+    cov.set_defaults(func=cmd_coverage)
 
     disc = subparsers.add_parser("discover", help="show namespaces, pods, interfaces, mesh and the tap plan")
     disc.add_argument("--config", metavar="PATH", help="YAML configuration file")
@@ -161,8 +168,10 @@ class Discovery:
 class Agent:
     """Owns the taps, the shared pipeline and the sinks for one ``run``."""
 
-    def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], node: str) -> None:
+    def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], node: str,
+                 coverage_path: str | None = None) -> None:
         from interceptor.cli import Output
+        from interceptor.coverage.node import NodeCoverage
 
         self.cfg = cfg
         self.counters = counters
@@ -188,6 +197,7 @@ class Agent:
             from interceptor.tls.source import start_tls_source
 
             self.tls = start_tls_source(cfg, counters, stream_sink, self._tls_scope())
+        self.coverage = NodeCoverage(cfg, counters, self.pipeline, self.tls, self.output, node, coverage_path)
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
         # Packets go straight to the pipeline (which counts its own failures); while the memory
@@ -222,6 +232,7 @@ class Agent:
 
     def housekeeping(self, now: float) -> None:
         self.pipeline.tick(now)
+        self.coverage.tick(now)
         self.output.poll()
         self.taps.refresh_stats()
         self.taps.on_packet = self.drop_packet if self.guard.check() else self.pipeline.feed_packet
@@ -261,7 +272,8 @@ class Agent:
         if self.tls is not None:
             self.tls.close()
         self.pipeline.close(time.time())
-        return self.output.close(max(0.0, deadline - time.monotonic()))
+        coverage = self.coverage.finish(time.time())
+        return [coverage] + self.output.close(max(0.0, deadline - time.monotonic()))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -295,12 +307,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     stats = StatsFile(args.stats, args.out)
     sinks = open_sinks(args, cfg, counters)
     routes, stage = _stream_routes(cfg, counters, node)
-    agent = Agent(cfg, counters, sinks + ([stage] if stage is not None else []), node)
+    agent = Agent(cfg, counters, sinks + ([stage] if stage is not None else []), node, args.coverage)
     metrics = None
     if cfg.metrics.listen:
         apis = [agent.captures.start().api] if agent.captures is not None else []
+        apis.append(coverage_api(cfg, counters, agent.coverage))
+        from interceptor.webauth import server_ssl_context
+
+        tls = server_ssl_context(cfg.metrics.tls_cert_file, cfg.metrics.tls_key_file)
         metrics = MetricsServer(cfg.metrics.listen, counters, agent.health, agent.taps.tap_stats, apis,
-                                routes).start()
+                                routes, tls).start()
         log.info("metrics on %s (port %d)", cfg.metrics.listen, metrics.port)
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -329,6 +345,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"interceptor: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def coverage_api(cfg: Config, counters: Counters, coverage: Any) -> Any:
+    """``GET /coverage`` on the metrics port, behind the one bearer token of this port."""
+    from interceptor.coverage.node import CoverageApi
+    from interceptor.webauth import BearerAuth, load_token
+
+    token = load_token(cfg.auth, service="interceptor")
+    cfg.auth.token = token.value  # the same token for every API here (a generated one is shown once)
+    return CoverageApi(coverage, BearerAuth(token, counters))
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from interceptor.coverage.report import fetch, render
+
+    cfg = _config_plain(args)
+    doc = fetch(cfg, args.url)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(render(doc))
+    return 0
+
+
+def _config_plain(args: argparse.Namespace) -> Config:
+    from interceptor.config import load_config
+
+    return load_config(args.config)
 
 
 def _stream_routes(cfg: Config, counters: Counters, node: str) -> tuple[dict[str, Any], Any]:

@@ -35,10 +35,11 @@ AT_LEAST_ONE = (
     "core.max_message_bytes", "core.max_pair_bytes", "core.max_header_bytes", "core.max_buffered_bytes",
     "core.max_flows", "core.max_pending_requests", "kafka.max_message_bytes", "kafka.partitions",
     "kafka.batch_size", "kafka.buffer_bytes", "processor.batch_size", "processor.max_leaves",
-    "processor.max_depth", "processor.detections_partitions", "kubernetes.max_pods", "tls.max_streams",
+    "processor.max_depth", "processor.detections_partitions", "processor.map_max_connections", "kubernetes.max_pods", "tls.max_streams",
     "http2.max_streams",
 )
 SECRET_WORDS = ("password", "secret", "token")
+MOVED = {"processor.bootstrap_servers": "kafka.bootstrap_servers"}
 
 
 def is_secret(key: str) -> bool:
@@ -99,6 +100,13 @@ class Http2Config:
 
     max_streams: int = 100  # open streams per connection (RFC 9113's suggested minimum); beyond, dropped
     grpc_max_messages: int = 64  # decoded gRPC messages kept per request or response; the rest counted
+
+
+@dataclass
+class GrpcConfig:
+    """gRPC message field names (interceptor/descriptors.py)."""
+
+    descriptor_sets: list[str] = field(default_factory=list)  # FileDescriptorSet files (protoc --descriptor_set_out)
 
 
 @dataclass
@@ -253,6 +261,9 @@ class MetricsConfig:
     memory_limit_bytes: int = 1536 * MiB
     cpu_limit: float = 1.0  # cores; above it new connections are not followed (dropped.cpu_limit); 0: off
     stop_timeout_s: float = 55.0
+    # set: the agent's port (metrics, probes, capture API, the stream's /ws) speaks HTTPS and wss://
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
 
 
 FalcoPriority = Literal["emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"]
@@ -344,7 +355,6 @@ class StreamConfig:
 class ProcessorConfig:
     """Detection consumers (pairs -> detections) and the map service (detections -> map + web)."""
 
-    bootstrap_servers: str = "127.0.0.1:9092"
     group_id: str = "privacy-processor"
     pairs_topic: str = "pairs"
     detections_topic: str = "detections"
@@ -360,7 +370,10 @@ class ProcessorConfig:
     full_schema_check: bool = False  # validate every pair against pair.v1.json (~1 ms each); else structural
     map_group_id: str = "privacy-map"
     map_db: str = "sqlite:///var/lib/sensor/map.db"  # or postgresql://user:pass@host/db
-    map_listen: str = "0.0.0.0:8080"
+    map_listen: str = "127.0.0.1:8080"  # loopback unless told otherwise (the chart listens on all)
+    map_allowed_hosts: list[str] = field(default_factory=list)  # Host names besides IPs and localhost (".x" = *.x)
+    map_max_connections: int = 64  # HTTP connections served at once; more are closed (counted)
+    map_timeout_s: float = 10.0  # socket timeout of one HTTP connection
     map_seen_retention_s: float = 7 * 86400.0  # pair ids remembered for de-duplication
 
 
@@ -368,6 +381,7 @@ class ProcessorConfig:
 class Config:
     core: CoreConfig = field(default_factory=CoreConfig)
     http2: Http2Config = field(default_factory=Http2Config)
+    grpc: GrpcConfig = field(default_factory=GrpcConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
@@ -469,6 +483,8 @@ def build(cls: type, data: Any, prefix: str) -> Any:
     for key in data:
         if key not in names:
             where = f"{prefix}{key}"
+            if where in MOVED:
+                raise ConfigError(f"{where}: moved to {MOVED[where]} (one broker address for every component)")
             raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(names))})")
     kwargs = {key: _coerce(hints[key], value, f"{prefix}{key}") for key, value in data.items()}
     return cls(**kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,8 +44,16 @@ class SensorCollector:
 
     def collect(self) -> Iterator[Any]:
         snap = self.counters.snapshot()
+        verdicts = {kind: CounterMetricFamily(f"interceptor_coverage_{kind}", f"TCP {kind} in the coverage "
+                                              "account, by verdict", labels=["verdict"])
+                    for kind in ("connections", "bytes")}
         for name, value in snap["counts"].items():  # type: ignore[union-attr]
+            kind, _, verdict = name.removeprefix("coverage.").partition(".")
+            if name.startswith("coverage.") and kind in verdicts and verdict:  # coverage.connections.<verdict>
+                verdicts[kind].add_metric([verdict], value)
+                continue
             yield CounterMetricFamily(_metric_name(name), f"count of {name}", value=value)
+        yield from verdicts.values()
         drops = CounterMetricFamily("interceptor_dropped", "items dropped, by reason", labels=["reason"])
         for reason, value in snap["dropped"].items():  # type: ignore[union-attr]
             drops.add_metric([reason], value)
@@ -156,7 +165,8 @@ class MetricsServer:
     """The HTTP endpoint in a daemon thread; ``listen`` is ``host:port`` (port 0 picks one)."""
 
     def __init__(self, listen: str, counters: Counters, health: Health, tap_stats: TapStatsFn | None = None,
-                 apis: Sequence[HttpApi] = (), routes: dict[str, Route] | None = None):
+                 apis: Sequence[HttpApi] = (), routes: dict[str, Route] | None = None,
+                 tls: ssl.SSLContext | None = None):
         host, _, port = listen.rpartition(":")
         self.registry = CollectorRegistry()
         self.registry.register(SensorCollector(counters, tap_stats))
@@ -164,6 +174,8 @@ class MetricsServer:
         self.server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)),
                                           _handler(self.registry, health, apis, routes))
         self.server.daemon_threads = True
+        if tls is not None:  # the handshake happens in each connection's thread, not in accept()
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
 
     @property

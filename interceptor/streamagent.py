@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -133,13 +134,14 @@ class _Conn:
 
     def read_texts(self, timeout: float) -> list[str] | None:
         """Text messages that arrived within ``timeout`` (pings are answered); None: the peer closed."""
-        r, _, _ = select.select([self.sock], [], [], timeout)
-        if not r:
+        # TLS may hold decrypted bytes the socket no longer shows as readable.
+        buffered = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+        if not buffered and not select.select([self.sock], [], [], timeout)[0]:
             return []
         try:
             self.sock.settimeout(0)
             data = self.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return []
         except OSError:
             return None

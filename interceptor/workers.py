@@ -33,7 +33,7 @@ import orjson
 
 from interceptor.capture.live import RingTap, TapStats
 from interceptor.capture.ring import RingShape, RingSocket, fanout_group, open_ring_sockets
-from interceptor.config import Config
+from interceptor.config import Config, ConfigError
 from interceptor.counters import DROP_PREFIX, Counters
 from interceptor.discovery.netns import NetnsError, run_in_netns
 from interceptor.discovery.plan import TapSpec
@@ -388,6 +388,22 @@ class Supervisor:
             w.ctrl.close()
 
 
+def _capture_service(cfg: Config, counters: Counters, node: str) -> Any:
+    """The capture API in the supervisor (it owns the metrics port): captures open taps of their own,
+    so they need no worker; pods named by Kubernetes name are asked of the API server (the index
+    lives in the workers) and the decrypted-TLS interface is not available (TLS runs in worker 0)."""
+    if not (cfg.captures.enabled and cfg.metrics.listen):
+        return None
+    from interceptor.captures.service import CaptureService
+
+    try:
+        return CaptureService(cfg, counters, node)
+    except ConfigError as e:
+        counters.inc("captures.unavailable")
+        log.error("capture API off: %s", e)
+        return None
+
+
 # -- the command ---------------------------------------------------------------------------------
 def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
     """``interceptor run`` with ``capture.workers`` > 1 (called by ``agent.cmd_run``)."""
@@ -406,12 +422,11 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
         except OSError as e:
             raise UsageError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
     started = time.monotonic()
-    # The capture API and the live stream live beside one pipeline on the metrics port; with several
-    # pipelines they are not served yet. Said once, at start, so nobody looks for them in vain.
-    off = [name for name, on in (("captures", cfg.captures.enabled), ("stream", cfg.stream.enabled)) if on]
-    if off and cfg.metrics.listen:
-        log.warning("capture.workers %d: %s not available with more than one worker (use workers: 1 for them)",
-                    n, " and ".join(off))
+    # The live stream lives beside one pipeline on the metrics port; with several pipelines it is not
+    # served yet (the capture API is: _capture_service). Said once, at start, so nobody looks in vain.
+    if cfg.stream.enabled and cfg.metrics.listen:
+        log.warning("capture.workers %d: the live stream is not available with more than one worker "
+                    "(use workers: 1 for it)", n)
     workers = fork_workers(cfg, args, node, n, lock_path)  # before any thread starts
     counters = MergedCounters(workers)
     counters.set_gauge("workers", n)
@@ -431,9 +446,11 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGHUP, on_hup)
+    captures = _capture_service(cfg, counters, node)
     try:
         if cfg.metrics.listen:
-            metrics = MetricsServer(cfg.metrics.listen, counters, health, counters.tap_stats).start()
+            apis = [captures.start().api] if captures is not None else []
+            metrics = MetricsServer(cfg.metrics.listen, counters, health, counters.tap_stats, apis).start()
             log.info("metrics on %s (port %d), %d workers", cfg.metrics.listen, metrics.port, n)
         next_scan = next_tick = time.monotonic()
         while not stop[0] and sup.lost_worker is None:
@@ -455,6 +472,8 @@ def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
             if args.duration is not None and mono - started >= args.duration:
                 break
     finally:
+        if captures is not None:
+            captures.close()
         sup.stop(cfg.metrics.stop_timeout_s + 5.0)
         if metrics is not None:
             metrics.close()

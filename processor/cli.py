@@ -20,16 +20,17 @@ from typing import Any
 
 import orjson
 
-from interceptor.config import ConfigError, ProcessorConfig, load_config, redact_url
+from interceptor.config import Config, ConfigError, load_config, redact_url
 from interceptor.counters import Counters
+from interceptor.kafkaclient import processor_bootstrap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        cfg = load_config(args.config).processor
-        _override(cfg, args)
-        return args.func(cfg, args)
+        full = load_config(args.config)
+        _override(full, args)
+        return args.func(full, args)
     except (ConfigError, ValueError) as e:
         print(f"processor: {e}", file=sys.stderr)
         return 2
@@ -38,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as e:  # Kafka unreachable at start-up and the like: one line, not a traceback
         if type(e).__module__.startswith("confluent_kafka") or type(e).__name__ == "KafkaException":
-            print(f"processor: Kafka at {getattr(args, 'bootstrap_servers', None) or 'the configured bootstrap'}: {e}", file=sys.stderr)
+            print(f"processor: Kafka at {getattr(args, 'bootstrap_servers', None) or 'kafka.bootstrap_servers'}: {e}",
+                  file=sys.stderr)
             return 1
         raise
     except KeyboardInterrupt:
@@ -99,8 +101,13 @@ def _kafka_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stats-interval", type=float, default=30.0, metavar="S", help="print counters to stderr every S seconds (0: never)")
 
 
-def _override(cfg: ProcessorConfig, args: argparse.Namespace) -> None:
-    for name in ("bootstrap_servers", "group_id", "map_group_id", "pairs_topic", "detections_topic", "map_db", "map_listen"):
+def _override(full: Config, args: argparse.Namespace) -> None:
+    """Flags win over the file and the environment. ``--bootstrap`` sets the one broker address,
+    ``kafka.bootstrap_servers``, which every Kafka client (with the section's SASL/TLS) uses."""
+    if getattr(args, "bootstrap_servers", None):
+        full.kafka.bootstrap_servers = args.bootstrap_servers
+    cfg = full.processor
+    for name in ("group_id", "map_group_id", "pairs_topic", "detections_topic", "map_db", "map_listen"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -114,21 +121,23 @@ def _stats_printer(counters: Counters, interval: float, stop: threading.Event) -
         threading.Thread(target=run, name="stats", daemon=True).start()
 
 
-def cmd_consume(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+def cmd_consume(full: Config, args: argparse.Namespace) -> int:
     from processor.kafkaio import BatchLoop, consumer_config, ensure_topic
     from processor.service import DetectService
 
+    cfg = full.processor
     counters = Counters()
-    service = DetectService(cfg, counters)  # compiles custom types: config errors surface here
-    ensure_topic(cfg.bootstrap_servers, cfg.detections_topic, cfg.detections_partitions, timeout_s=cfg.flush_timeout_s)
-    loop = BatchLoop(consumer_config(cfg.bootstrap_servers, cfg.group_id, cfg.session_timeout_ms), [cfg.pairs_topic],
+    service = DetectService(cfg, counters, kafka=full.kafka)  # compiles custom types: config errors surface here
+    ensure_topic(full.kafka, cfg.detections_topic, cfg.detections_partitions, timeout_s=cfg.flush_timeout_s)
+    loop = BatchLoop(consumer_config(full.kafka, cfg.group_id, cfg.session_timeout_ms), [cfg.pairs_topic],
                      service, counters, cfg.batch_size, name="processor")
     loop.install_signal_handlers()
     _stats_printer(counters, args.stats_interval, loop.stop)
     if args.metrics_listen:
         from processor.metrics import serve_metrics
         serve_metrics(args.metrics_listen, counters.snapshot)
-    print(f"processor: consuming {cfg.pairs_topic} as group {cfg.group_id} on {cfg.bootstrap_servers} -> {cfg.detections_topic}",
+    print(f"processor: consuming {cfg.pairs_topic} as group {cfg.group_id} on {processor_bootstrap(full.kafka)} "
+          f"({full.kafka.security_protocol}) -> {cfg.detections_topic}",
           file=sys.stderr, flush=True)
     loop.run(idle_exit_s=args.exit_when_idle)
     service.producer.flush(cfg.flush_timeout_s)
@@ -136,11 +145,12 @@ def cmd_consume(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+def cmd_map(full: Config, args: argparse.Namespace) -> int:
     from processor.mapstore import MapStore
     from processor.server import MapServer
     from processor.service import MapService, parse_detections
 
+    cfg = full.processor
     counters = Counters()
     store = MapStore(cfg.map_db, cfg.map_seen_retention_s)
     service = MapService(store, counters)
@@ -156,7 +166,12 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
                     else:
                         records.append(rec)
         service.apply_records(records)
-    server = MapServer(store, cfg.map_listen, counters.snapshot).start()
+    from interceptor.webauth import BearerAuth, load_token
+
+    token = load_token(full.auth, service="processor map")  # generated: printed once
+    server = MapServer(store, cfg.map_listen, counters.snapshot, auth=BearerAuth(token, counters),
+                       allowed_hosts=cfg.map_allowed_hosts, max_connections=cfg.map_max_connections,
+                       timeout_s=cfg.map_timeout_s, counters=counters).start()
     if args.port_file:
         with open(args.port_file, "w") as f:
             f.write(f"{server.port}\n")
@@ -171,7 +186,7 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
             stop.wait(args.exit_when_idle or None)
         else:
             from processor.kafkaio import BatchLoop, consumer_config
-            loop = BatchLoop(consumer_config(cfg.bootstrap_servers, cfg.map_group_id, cfg.session_timeout_ms), [cfg.detections_topic],
+            loop = BatchLoop(consumer_config(full.kafka, cfg.map_group_id, cfg.session_timeout_ms), [cfg.detections_topic],
                              service, counters, cfg.batch_size, name="map")
             loop.install_signal_handlers()
             _stats_printer(counters, args.stats_interval, loop.stop)
@@ -183,9 +198,10 @@ def cmd_map(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_detect(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+def cmd_detect(full: Config, args: argparse.Namespace) -> int:
     from processor.core import Poison, Processor
 
+    cfg = full.processor
     counters = Counters()
     core = Processor(cfg, counters, full_schema=cfg.full_schema_check)
     out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
@@ -208,18 +224,15 @@ def cmd_detect(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_hub(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+def cmd_hub(full: Config, args: argparse.Namespace) -> int:
     from processor.hub import run_hub
 
-    full = load_config(args.config)
-    full.processor = cfg  # flags already applied
     return run_hub(full, args.listen or full.stream.hub_listen, args.port_file or "")
 
 
-def cmd_tail(cfg: ProcessorConfig, args: argparse.Namespace) -> int:
+def cmd_tail(full: Config, args: argparse.Namespace) -> int:
     from processor.tail import client_token, stream_url, tail
 
-    full = load_config(args.config)
     url = stream_url(args.hub, args.node, args.query)
     return tail(url, client_token(full, args.token), args.compact, args.count, cafile=args.cafile,
                 timeout_s=args.timeout)

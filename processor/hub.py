@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import orjson
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -129,7 +129,7 @@ class Reader:
     def __init__(self, cfg: Config, counters: Counters, deliver: Callable[[list[dict[str, Any]]], None],
                  active: Callable[[], bool]) -> None:
         p = cfg.processor
-        conf = consumer_config(p.bootstrap_servers, f"privacy-hub-{secrets.token_hex(4)}", p.session_timeout_ms,
+        conf = consumer_config(cfg.kafka, f"privacy-hub-{secrets.token_hex(4)}", p.session_timeout_ms,
                                {"enable.auto.offset.store": False, "fetch.wait.max.ms": 20})
         self.consumer = Consumer(conf)  # group id is never joined: partitions are assigned, nothing committed
         self.topics = (p.pairs_topic, p.detections_topic)
@@ -140,17 +140,35 @@ class Reader:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="hub-kafka", daemon=True)
 
-    def assign(self, timeout_s: float = 10.0) -> None:
+    def assign(self, timeout_s: float = 10.0) -> bool:
+        """Both topics' partitions from their ends; False while a topic does not exist yet (the hub
+        may start before the agents and the processor have created them)."""
         md = self.consumer.list_topics(timeout=timeout_s)
-        parts = [TopicPartition(t, pid, OFFSET_END) for t in self.topics if t in md.topics
-                 for pid in md.topics[t].partitions]
-        if not parts:
-            raise RuntimeError(f"none of the topics {list(self.topics)} exist on the broker")
+        missing = [t for t in self.topics if t not in md.topics or md.topics[t].error is not None]
+        if missing:
+            return False
+        parts = [TopicPartition(t, pid, OFFSET_END) for t in self.topics for pid in md.topics[t].partitions]
         self.consumer.assign(parts)
         log.info("hub: following %s from their latest offsets (%d partitions)", list(self.topics), len(parts))
+        return True
+
+    def _wait_for_topics(self) -> None:
+        told = False
+        while not self.stop.is_set():
+            try:
+                if self.assign():
+                    return
+            except KafkaException as e:
+                self.counters.inc("hub.kafka_errors")
+                log.warning("hub: Kafka metadata: %s", e)
+            if not told:
+                log.warning("hub: waiting for the topics %s to exist", list(self.topics))
+                told = True
+            self.stop.wait(2.0)
 
     def run(self) -> None:
         pairs_topic = self.topics[0]
+        self._wait_for_topics()
         try:
             while not self.stop.is_set():
                 msgs = self.consumer.consume(500, timeout=0.05)
@@ -283,7 +301,6 @@ class Hub:
         self.loop = asyncio.get_running_loop()
         host, _, port = listen.rpartition(":")
         ssl_ctx = server_ssl_context(self.cfg.stream.tls_cert_file, self.cfg.stream.tls_key_file)
-        self.reader.assign()
         self.reader.thread.start()
         async with serve(self._client, host.strip("[]") or "0.0.0.0", int(port), process_request=self._http,
                          ssl=ssl_ctx, max_size=64 * 1024, write_limit=64 * 1024) as server:

@@ -21,31 +21,22 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from interceptor.config import KafkaConfig
 from interceptor.counters import Counters
+from interceptor.kafkaclient import admin_config, consumer_config
+
+__all__ = ["BatchLoop", "consumer_config", "ensure_topic"]
 
 BatchHandler = Callable[[list[Message]], None]  # raises to say "not written, retry"
 RETRY_INITIAL_S = 0.5
 RETRY_MAX_S = 30.0
 
 
-def consumer_config(bootstrap: str, group: str, session_timeout_ms: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": session_timeout_ms,
-        "heartbeat.interval.ms": max(500, session_timeout_ms // 4),
-        "max.poll.interval.ms": 300_000,
-        "fetch.message.max.bytes": 10_485_760,
-        "client.id": f"privacy-{group}",
-        **(extra or {}),
-    }
-
-
-def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 30.0) -> None:
-    """Create ``topic`` if the broker lacks it (an existing topic is left as it is)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def ensure_topic(kafka: KafkaConfig | str, topic: str, partitions: int, timeout_s: float = 30.0) -> None:
+    """Create ``topic`` if the broker lacks it (an existing topic is left as it is). ``kafka`` is the
+    config section (a plain ``host:port`` string: a PLAINTEXT broker, for scripts and tests)."""
+    cfg = KafkaConfig(bootstrap_servers=kafka) if isinstance(kafka, str) else kafka
+    admin = AdminClient(admin_config(cfg))
     md = admin.list_topics(timeout=timeout_s)
     if topic in md.topics and md.topics[topic].error is None:
         return

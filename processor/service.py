@@ -10,23 +10,12 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from interceptor.config import ProcessorConfig
+from interceptor.config import KafkaConfig, ProcessorConfig
 from interceptor.counters import Counters
+from interceptor.kafkaclient import detections_producer_config
 from processor.core import Poison, Processor
 from processor.mapstore import MapStore
 from processor.templating import Templater
-
-
-def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 20,
-        "compression.type": "zstd",
-        "client.id": "privacy-processor",
-        **(extra or {}),
-    }
 
 
 class _RateLog:
@@ -46,11 +35,12 @@ class _RateLog:
 class DetectService:
     """Batch handler: detect every pair, produce its result keyed by flow edge, flush; raise if not delivered."""
 
-    def __init__(self, cfg: ProcessorConfig, counters: Counters, producer: Producer | None = None) -> None:
+    def __init__(self, cfg: ProcessorConfig, counters: Counters, producer: Producer | None = None,
+                 kafka: KafkaConfig | None = None) -> None:
         self.cfg = cfg
         self.counters = counters
         self.core = Processor(cfg, counters, full_schema=cfg.full_schema_check)
-        self.producer = producer or Producer(producer_config(cfg.bootstrap_servers))
+        self.producer = producer or Producer(detections_producer_config(kafka or KafkaConfig()))
         self.failed = 0
         self.rlog = _RateLog()
 

@@ -46,7 +46,7 @@ def error_response(status: int, message: str, **extra: Any) -> ApiResponse:
     return json_response(status, {"error": message, **extra})
 
 
-Resolver = Callable[[Target], Resolution]
+Resolver = Callable[[Target, "list[Any] | None"], Resolution]  # (target, pods instead of the index's)
 
 
 class CaptureApi:
@@ -120,15 +120,28 @@ class CaptureApi:
         reason = doc.get("reason", "") if isinstance(doc, dict) else ""
         trigger = Trigger("api", who, reason=str(reason)[:500])
         request = CaptureRequest.parse(doc, self.cfg.captures, trigger)
-        resolution = self.resolver(request.target)
+        resolution = self._resolve(request.target)
         if resolution.local:
             cap = self.manager.start(request, resolution.local)
             return json_response(201, cap.status())
         return self._elsewhere(req, request.target, resolution)
 
+    def _resolve(self, target: Target) -> Resolution:
+        """The index first; pods it does not know (not synced yet, or no index in this process) are
+        asked of the API server and matched to this node's namespaces by IP."""
+        resolution = self.resolver(target, None)
+        if resolution.local or resolution.remote_nodes or self.router is None or target.container_id:
+            return resolution
+        pods = self.router.pods_for(target)
+        if not pods:
+            return resolution
+        found = self.resolver(target, pods)
+        self.counters.inc("captures.resolved_from_api")
+        return found
+
     def _elsewhere(self, req: ApiRequest, target: Target, resolution: Resolution) -> ApiResponse:
         """No local pod: forward to the one node that has them, or say where they are."""
-        nodes = resolution.remote_nodes or (self.router.nodes_for(target) if self._may_forward(req) else [])
+        nodes = resolution.remote_nodes
         if len(nodes) == 1:
             return self._forward_or(req, nodes[0], lambda: error_response(404, f"{target.describe()} is on node {nodes[0]}"))
         if nodes:
@@ -179,13 +192,13 @@ class CaptureApi:
                 if running and self.manager.extend(running, now + rule.duration_s):
                     return json_response(200, {"action": "extended", "capture": self.manager.get(running)})
             for target in candidates:
-                resolution = self.resolver(target)
+                resolution = self._resolve(target)
                 if not resolution.local:
                     continue
                 pods = resolution.local
                 if rule.target == "workload" and pods[0].workload:
                     wl = Target(namespace=pods[0].namespace, workload=pods[0].workload)
-                    pods = self.resolver(wl).local or pods
+                    pods = self._resolve(wl).local or pods
                 request = CaptureRequest(target, min(rule.duration_s, self.cfg.captures.max_duration_s), bpf,
                                          self.cfg.captures.snaplen, self.cfg.captures.max_bytes,
                                          falco.trigger(alert, req.peer), self.cfg.captures.plaintext)
@@ -197,7 +210,7 @@ class CaptureApi:
         if self._may_forward(req):
             assert self.router is not None
             for target in candidates:
-                nodes = self.router.nodes_for(target)
+                nodes = self._resolve(target).remote_nodes
                 if len(nodes) == 1:
                     return self._forward_or(req, nodes[0], lambda: error_response(404, "not here"))
         self.counters.inc("captures.falco.not_found")

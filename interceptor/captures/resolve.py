@@ -76,11 +76,12 @@ def resolve(target: Target, pods: Iterable[PodInfo], workload_of: WorkloadOf, sp
         if not _matches(target, pod, workload_of):
             continue
         out.index_matches += 1
-        ns = by_uid.get(pod.uid) or next((by_ip[ip] for ip in pod.ips if ip in by_ip), None)
+        elsewhere = bool(pod.node) and pod.node != node
+        ns = None if elsewhere else by_uid.get(pod.uid) or next((by_ip[ip] for ip in pod.ips if ip in by_ip), None)
         if ns is not None and ns.netns not in seen:
             seen.add(ns.netns)
             out.local.append(_view(ns, pod, workload_of, node))
-        elif ns is None and pod.node and pod.node != node and pod.node not in out.remote_nodes:
+        elif elsewhere and pod.node not in out.remote_nodes:
             out.remote_nodes.append(pod.node)
     if target.ip and not out.local and target.ip in by_ip:
         out.local.append(_view(by_ip[target.ip], None, workload_of, node))  # no index, or not in it yet

@@ -22,7 +22,7 @@ from interceptor.captures.model import Target
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.enrich.index import ClusterIndex
-from interceptor.enrich.objects import parse_pod
+from interceptor.enrich.objects import PodInfo, parse_pod
 from interceptor.webauth import ApiToken, auth_header
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,10 @@ class ClusterRouter:
     # -- where ------------------------------------------------------------------------------------
     def nodes_for(self, target: Target) -> list[str]:
         """Nodes (other than this one) running pods of ``target``, from the API server."""
+        return sorted({p.node for p in self.pods_for(target) if p.node and p.node != self.node})
+
+    def pods_for(self, target: Target) -> list[PodInfo]:
+        """The running pods of ``target`` anywhere in the cluster, asked of the API server."""
         if self.core is None:
             return []
         try:
@@ -71,15 +75,8 @@ class ClusterRouter:
             self.counters.inc("captures.routing.api_error")
             log.warning("capture routing: API server lookup for %s failed: %s", target.describe(), e)
             return []
-        index = ClusterIndex()
-        matches = []
-        for pod in pods:
-            if not pod.running or pod.host_network:
-                continue
-            if target.workload and index.workload(pod)[0] != target.workload:
-                continue
-            matches.append(pod)
-        return sorted({p.node for p in matches if p.node and p.node != self.node})
+        return [p for p in pods if p.running and not p.host_network
+                and (not target.workload or workload_of(p)[0] == target.workload)]
 
     def _pods(self, target: Target) -> list[dict[str, Any]]:
         timeout = self.cfg.kubernetes.request_timeout_s
@@ -172,6 +169,11 @@ class ClusterRouter:
                          resp.headers.get("Content-Type", "application/octet-stream"),
                          int(length) if length and length.isdigit() else None, _chunks(resp),
                          {k: v for k, v in resp.headers.items() if k.lower() == "content-disposition"})
+
+
+def workload_of(pod: PodInfo) -> tuple[str, str]:
+    """A pod's workload without the owner objects (ReplicaSet names carry the Deployment's)."""
+    return ClusterIndex().workload(pod)
 
 
 def _chunks(resp: Any) -> Iterator[bytes]:

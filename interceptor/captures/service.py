@@ -18,10 +18,11 @@ from interceptor.captures.manager import CaptureManager
 from interceptor.captures.model import Target
 from interceptor.captures.plaintext import Address
 from interceptor.captures.resolve import Resolution, resolve
-from interceptor.captures.routing import ClusterRouter
+from interceptor.captures.routing import ClusterRouter, workload_of
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.discovery.netns import netns_id
+from interceptor.discovery.plan import namespace_skip
 from interceptor.discovery.scan import scan
 from interceptor.webauth import BearerAuth, load_token
 
@@ -89,8 +90,12 @@ class CaptureService:
         router = ClusterRouter(cfg, node, token, counters)
         self.api = CaptureApi(cfg, counters, self.manager, BearerAuth(token, counters), self.resolve, router)
 
-    def resolve(self, target: Target) -> Resolution:
-        spaces = scan(self.cfg.capture)
+    def resolve(self, target: Target, pods: list[Any] | None = None) -> Resolution:
+        """Against the index, or against ``pods`` (asked of the API server) when given. Namespaces
+        that capture.include/exclude_namespaces leave out are not captured either."""
+        spaces = [ns for ns in scan(self.cfg.capture) if namespace_skip(ns, self.cfg.capture) is None]
+        if pods is not None:
+            return resolve(target, pods, workload_of, spaces, self.node)
         if self.index is None:
             return resolve(target, [], _no_workload, spaces, self.node)
         with self.index_lock:  # the watch thread mutates the index

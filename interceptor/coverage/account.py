@@ -84,8 +84,11 @@ def _endpoint_record(ep: Endpoint, with_port: bool) -> dict[str, Any]:
 
 
 def key_of(c: Connection) -> Key:
+    # Each end's process and library (when a local process owns it) are part of what the key names.
+    ends = f"{c.src.meta.get('process', '')}/{c.src.meta.get('library', '')}>" \
+           f"{c.dst.meta.get('process', '')}/{c.dst.meta.get('library', '')}" if c.src.meta or c.dst.meta else ""
     return (c.src.ip, c.dst.ip, c.dst.port, c.verdict, c.protocol, c.sni, c.library, c.alpn, c.tls_version,
-            c.reason, c.source, c.process)
+            c.reason, c.source, c.process + ends)
 
 
 class Account:
@@ -125,6 +128,10 @@ class Account:
         else:  # its interval was flushed: the bytes still count, without a connection
             verdict = key[3]
         self.counters.counts["coverage.bytes." + verdict] += n
+
+    def flush_view(self, now: float, node: str = "") -> list[dict[str, Any]]:
+        """The interval so far, as records, without ending it (what ``interceptor coverage`` shows)."""
+        return [agg.to_record(self.start, now, node) for agg in list(self.aggregates.values())]
 
     def flush(self, end: float, node: str = "") -> list[dict[str, Any]]:
         """The interval's aggregates as records; a new interval starts at ``end``."""

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 from interceptor.tls import openssl, procfs
 
-# Probed by interceptor/tls: dynamic OpenSSL, OpenSSL linked into an executable, Go crypto/tls.
-PROBED = {"openssl", "go"}
+# Probed by interceptor/tls (each behind its tls.* switch): OpenSSL (dynamic, or linked into an
+# executable), Go crypto/tls, GnuTLS; the source kind that reads each.
+PROBED = {"openssl": "openssl", "go": "gotls", "gnutls": "gnutls"}
 
 # Byte markers looked for in executables and in mapped shared objects that are not a known library.
 MARKERS = {
@@ -50,7 +51,7 @@ class Library:
 
     @property
     def probed(self) -> bool:
-        """Whether interceptor/tls has probes for it."""
+        """Whether interceptor/tls has probes for it (with every tls.* switch on)."""
         return self.name in PROBED
 
     @property
@@ -105,6 +106,7 @@ class TlsState:
     excluded: bool = False  # command, namespace or pod rules
     attached: bool = False  # probes are on one of its files
     attach_failed: bool = False
+    probed: frozenset[str] = frozenset(PROBED)  # libraries whose probes are switched on (tls.openssl...)
 
 
 def why_unread(library: Library | None, state: TlsState | None) -> str:
@@ -115,11 +117,13 @@ def why_unread(library: Library | None, state: TlsState | None) -> str:
         return "process_not_on_node"  # neither end is a process this node can see
     if state.excluded:
         return "excluded_by_scope"
-    if not library.probed:
+    if library.name not in state.probed:
         return "no_probe_for_library"
-    if state.attach_failed or not state.attached:
+    if state.attach_failed:
         return "attach_failed"
-    return "attached_too_late"  # probes on, yet no plaintext: the handshake predates the attach
+    # Probes not on yet when the handshake was seen (a program that runs for less than a scan), or
+    # on and still no plaintext: either way the connection began before the source could read it.
+    return "attached_too_late"
 
 
 class MarkerCache:

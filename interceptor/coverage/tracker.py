@@ -22,14 +22,13 @@ from typing import Any
 from interceptor.counters import Counters
 from interceptor.coverage import hello as tlshello
 from interceptor.coverage.account import Account, Connection, Key
-from interceptor.coverage.library import Library, TlsState, why_unread
+from interceptor.coverage.library import PROBED, Library, TlsState, why_unread
 from interceptor.coverage.sniff import UNKNOWN, recognize
 from interceptor.pairs import Endpoint
 from interceptor.reassembly import HALF32, MASK32
 
 SNIFF_BYTES = 16384  # per direction: enough for a ClientHello with post-quantum key shares
 READ_PROTOCOLS = {"http/1.1"}  # parsed by the pipeline; other protocols count as read once they yield pairs
-TLS_SOURCES = {"openssl", "gotls"}
 
 FourTuple = tuple[str, int, str, int]
 
@@ -236,7 +235,8 @@ class Tracker:
     # -- the verdict ------------------------------------------------------------------------------
     def _connection(self, cov: FlowCoverage, pairs: int) -> Connection:
         client = cov.client if cov.client is not None else 0
-        src, dst = cov.endpoints[client], cov.endpoints[1 - client]
+        # Copies: the flow's endpoints are the pairs' too (enrichment writes into them).
+        src, dst = (Endpoint(ep.ip, ep.port) for ep in (cov.endpoints[client], cov.endpoints[1 - client]))
         protocol = cov.protocol
         if protocol is None:
             protocol = recognize(bytes(cov.bufs[client]), bytes(cov.bufs[1 - client])) or UNKNOWN
@@ -260,12 +260,15 @@ class Tracker:
             conn.tls_version = cov.hello.version
         if cov.server_hello is not None:
             conn.tls_version = cov.server_hello.version
+        ends = cov.attribution or (None, None)
+        for ep, who in zip((conn.src, conn.dst), ends, strict=True):
+            if who is not None:  # each end's own process and library: "the Java side is JSSE"
+                ep.meta["process"], ep.meta["library"] = who.process, who.library
         found = self.streams.pop(_four(conn.src, conn.dst), None)
         if found is not None:
             self._decrypted(conn, found[0])
             return
         conn.verdict = "tls-unread"
-        ends = cov.attribution or (None, None)
         local = ends[0] or ends[1]  # the client's process first: it chose the library
         if local is not None:
             conn.process, conn.library = local.process, local.library
@@ -279,7 +282,7 @@ class Tracker:
     @staticmethod
     def _decrypted(conn: Connection, kind: str) -> None:
         conn.verdict, conn.source, conn.reason = "tls-decrypted", kind, ""
-        conn.library = conn.library or {"openssl": "openssl", "gotls": "go"}.get(kind, kind)
+        conn.library = next((lib for lib, k in PROBED.items() if k == kind), kind)  # the one that was read
 
     def _count(self, conn: Connection, four: FourTuple) -> Key:
         return self.account.add(conn)

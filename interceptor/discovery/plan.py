@@ -54,18 +54,25 @@ def _matches(patterns: list[str], values: list[str]) -> bool:
     return any(fnmatchcase(v, p) for p in patterns for v in values)
 
 
+def namespace_skip(ns: Namespace, cfg: CaptureConfig) -> str | None:
+    """Why capture.include/exclude_namespaces leave ``ns`` out, or None when it is selected."""
+    labels = ns.labels()
+    if cfg.include_namespaces and not _matches(cfg.include_namespaces, labels):
+        return "namespace not included"
+    if _matches(cfg.exclude_namespaces, labels):
+        return "namespace excluded"
+    return None
+
+
 def plan_taps(spaces: list[Namespace], cfg: CaptureConfig) -> tuple[list[TapSpec], list[Skip]]:
     taps: list[TapSpec] = []
     skips: list[Skip] = []
     for ns in spaces:
         if ns.is_host:
             continue
-        labels = ns.labels()
-        if cfg.include_namespaces and not _matches(cfg.include_namespaces, labels):
-            skips.append(Skip(ns.id, "", "namespace not included"))
-            continue
-        if _matches(cfg.exclude_namespaces, labels):
-            skips.append(Skip(ns.id, "", "namespace excluded"))
+        skip = namespace_skip(ns, cfg)
+        if skip:
+            skips.append(Skip(ns.id, "", skip))
             continue
         if ns.error:
             skips.append(Skip(ns.id, "", ns.error))

@@ -8,6 +8,7 @@ pair still goes out with what is known and ``meta_stale: true`` on both endpoint
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from fnmatch import fnmatchcase
@@ -80,6 +81,12 @@ class Enricher:
         if "pod" in dst or "service" in dst:
             self.counters.inc("enrich.dst_known")
         return pair
+
+    def name_endpoint(self, rec: dict[str, Any]) -> None:
+        """Pod fields for an endpoint record of the coverage account (``ip``, ``port``), in place."""
+        with self._lock:
+            meta = self.index.lookup(rec["ip"], rec.get("port", 0), time.time())
+        rec.update(meta)
 
     def _fill(self, ep: Endpoint, meta: dict[str, Any], stale: bool) -> None:
         ep.meta.update(meta)

@@ -1,4 +1,4 @@
-"""The versioned JSON Schema of the pair record (the contract of the Kafka topic)."""
+"""The versioned JSON Schemas of the topics' records: pairs, and the connections account."""
 
 from __future__ import annotations
 
@@ -20,3 +20,15 @@ def validate_pair(record: dict[str, Any]) -> None:
     import jsonschema
 
     jsonschema.Draft202012Validator(pair_schema()).validate(record)
+
+
+@cache
+def connections_schema() -> dict[str, Any]:
+    return json.loads((SCHEMA_DIR / "connections.v1.json").read_text())
+
+
+def validate_connections(record: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError when a connections aggregate breaks its contract."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(connections_schema()).validate(record)

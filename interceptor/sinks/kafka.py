@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 
 from interceptor.config import ConfigError, KafkaConfig
 from interceptor.counters import Counters
+from interceptor.kafkaclient import client_config
 from interceptor.pairs import SCHEMA_VERSION, Pair
 from interceptor.sinks.spool import KafkaHeaders, Spool, SpoolRecord
 
@@ -128,16 +129,8 @@ KEYS = {"endpoint": key_endpoint, "destination": key_destination, "none": key_no
 # -- librdkafka configuration ------------------------------------------------------------------
 
 def security_config(cfg: KafkaConfig) -> dict[str, Any]:
-    """bootstrap, TLS and SASL settings: shared by the producer and the admin client."""
-    out: dict[str, Any] = {"bootstrap.servers": cfg.bootstrap_servers, "security.protocol": cfg.security_protocol}
-    optional = {
-        "sasl.mechanism": cfg.sasl_mechanism, "sasl.username": cfg.sasl_username,
-        "sasl.password": cfg.sasl_password, "ssl.ca.location": cfg.ssl_ca_location,
-        "ssl.certificate.location": cfg.ssl_certificate_location, "ssl.key.location": cfg.ssl_key_location,
-    }
-    out.update({k: v for k, v in optional.items() if v})
-    out.update({k: v for k, v in cfg.extra.items() if k.split(".")[0] in ("ssl", "sasl", "security", "socket")})
-    return out
+    """bootstrap, TLS and SASL settings: the one client configuration (interceptor/kafkaclient.py)."""
+    return client_config(cfg)
 
 
 def producer_config(cfg: KafkaConfig, node: str, max_message_bytes: int | None = None) -> dict[str, Any]:
@@ -179,6 +172,7 @@ class KafkaSink:
         self.topic = config.topic
         self._key = KEYS[config.key]
         self._header_cache: dict[tuple[Any, bool, bool], KafkaHeaders] = {}
+        self.side_topics: list[str] = []  # topics of publish_side (created like the heartbeat's)
         self._in_flight = 0  # pairs handed to librdkafka whose delivery report has not come yet
         self._publishes = 0
         self.broker_up: bool | None = None  # from the 1 s statistics; None until the first
@@ -249,6 +243,23 @@ class KafkaSink:
             self._drop(classify(e.args[0]), e.args[0].str())
             return
         self._in_flight += 1
+
+    def publish_side(self, topic: str, key: bytes, value: bytes) -> None:
+        """A record of another stream (the coverage account) on ``topic``: best effort, counted
+        (``sink.kafka.side_sent`` / ``dropped.kafka_side_failed``), never spooled."""
+        if topic not in self.side_topics:  # once per topic: made like the heartbeat's (kafka.create_topics)
+            self.side_topics.append(topic)
+            self._topics_ready = self._ensure_topics(wait_s=2.0)
+        try:
+            self._producer.produce(topic, value, key, on_delivery=self._on_side)
+        except (BufferError, KafkaException):
+            self.counters.drop("kafka_side_failed")
+
+    def _on_side(self, err: KafkaError | None, msg: Any) -> None:
+        if err is None:
+            self.counters.inc("sink.kafka.side_sent")
+        else:
+            self.counters.drop("kafka_side_failed")
 
     def _headers(self, pair: Pair) -> KafkaHeaders:
         """Routing facts a consumer can read without parsing the value (a few combinations, cached)."""
@@ -427,6 +438,7 @@ class KafkaSink:
                            config={"max.message.bytes": str(self.config.max_message_bytes)})]
         if self.config.heartbeat_topic:
             wanted.append(NewTopic(self.config.heartbeat_topic, num_partitions=1, replication_factor=-1))
+        wanted += [NewTopic(t, num_partitions=1, replication_factor=-1) for t in self.side_topics]
         futures = admin.create_topics(wanted, operation_timeout=wait_s, request_timeout=wait_s)
         settled = True
         for name, fut in futures.items():

@@ -28,13 +28,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.kafka]
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 6
+TOKEN = "e2e-map-token"  # the map API needs the bearer token
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _env(bootstrap: str, pairs: str, detections: str, group: str, batch: int = 10) -> dict[str, str]:
-    return {**os.environ, "SENSOR__PROCESSOR__BOOTSTRAP_SERVERS": bootstrap, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs,
+    return {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": bootstrap, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs,
             "SENSOR__PROCESSOR__DETECTIONS_TOPIC": detections, "SENSOR__PROCESSOR__GROUP_ID": group,
             "SENSOR__PROCESSOR__MAP_GROUP_ID": group + "-map", "SENSOR__PROCESSOR__SESSION_TIMEOUT_MS": "6000",
-            "SENSOR__PROCESSOR__BATCH_SIZE": str(batch), "PYTHONUNBUFFERED": "1"}
+            "SENSOR__PROCESSOR__BATCH_SIZE": str(batch), "PYTHONUNBUFFERED": "1", "SENSOR__AUTH__TOKEN": TOKEN}
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -76,7 +78,7 @@ def _wait_map(port: int, want_seen: int, timeout: float) -> dict:
     stats: dict = {}
     while time.monotonic() < deadline:
         try:
-            stats = requests.get(f"http://127.0.0.1:{port}/api/stats", timeout=5).json()
+            stats = requests.get(f"http://127.0.0.1:{port}/api/stats", headers=AUTH, timeout=5).json()
             if stats["store"]["seen"] >= want_seen:
                 return stats
         except requests.RequestException:
@@ -159,7 +161,7 @@ def test_two_instances_one_killed_nothing_missing(kafka_broker_control, tmp_path
         stats = _wait_map(port, total, timeout=120)
 
         assert stats["store"]["seen"] == total  # every pair, once
-        graph = requests.get(f"http://127.0.0.1:{port}/api/map", timeout=5).json()
+        graph = requests.get(f"http://127.0.0.1:{port}/api/map", headers=AUTH, timeout=5).json()
         edges = {(e["src"], e["dst"], e["method"], e["path"]): e for e in graph["edges"]}
         assert set(edges) == {("shop/frontend", "shop/orders", "POST", "/orders/{id}"), ("shop/orders", "payments/payments", "POST", "/charges"),
                               ("shop/frontend", "shop/orders", "GET", "/orders/{id}/status")}
@@ -229,7 +231,7 @@ def test_replayed_capture_through_interceptor_to_map(kafka_broker_control, tmp_p
     try:
         port = _wait_port(tmp_path / "port", m, mlog)
         _wait_map(port, 20, timeout=90)
-        edges = requests.get(f"http://127.0.0.1:{port}/api/edges", timeout=5).json()
+        edges = requests.get(f"http://127.0.0.1:{port}/api/edges", headers=AUTH, timeout=5).json()
         metrics = requests.get(f"http://127.0.0.1:{mport}/metrics", timeout=5).text
     finally:
         _stop(p)

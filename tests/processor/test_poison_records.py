@@ -80,9 +80,12 @@ class Postgres:
         self.url = f"postgresql://sensor:S3cret-pw%231@127.0.0.1:{self.port}/postgres"
 
     def _pg(self, tool: str, *args: str) -> None:
-        proc = subprocess.run(["runuser", "-u", "postgres", "--", str(self.bindir / tool), *args],
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, f"{tool}: {proc.stdout}{proc.stderr}"
+        # Output to a file, not a pipe: a restarted server could inherit the pipe and hold it open.
+        out = self.top / f"{tool}.out"
+        with open(out, "w") as f:
+            proc = subprocess.run(["runuser", "-u", "postgres", "--", str(self.bindir / tool), *args],
+                                  stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=180)
+        assert proc.returncode == 0, f"{tool}: {out.read_text()}"
 
     def start(self) -> None:
         self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.top / "log"), "-w", "-t", "60", "start",

@@ -87,7 +87,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
     pairs_t, dets_t = f"pairs-{run}", f"detections-{run}"
     for t in (pairs_t, dets_t):
         ensure_topic(kafka_broker, t, 3)
-    env = {**os.environ, "SENSOR__PROCESSOR__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
+    env = {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
            "SENSOR__PROCESSOR__DETECTIONS_TOPIC": dets_t, "SENSOR__PROCESSOR__GROUP_ID": f"g-{run}",
            "SENSOR__PROCESSOR__BATCH_SIZE": "50", "SENSOR__AUTH__TOKEN": TOKEN, "SENSOR__AUTH__RAW_TOKEN": RAW,
            "SENSOR__STREAM__CLIENT_QUEUE": "100", "SENSOR__CAPTURES__HUB_LISTEN": "", "PYTHONUNBUFFERED": "1"}
@@ -192,9 +192,7 @@ def test_hub_over_tls_with_tail(kafka_broker: str, tmp_path: Path) -> None:
                    check=True, capture_output=True)
     run = uuid.uuid4().hex[:8]
     pairs_t, dets_t = f"pairs-{run}", f"detections-{run}"
-    for t in (pairs_t, dets_t):
-        ensure_topic(kafka_broker, t, 1)
-    env = {**os.environ, "SENSOR__PROCESSOR__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
+    env = {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
            "SENSOR__PROCESSOR__DETECTIONS_TOPIC": dets_t, "SENSOR__AUTH__TOKEN": TOKEN,
            "SENSOR__STREAM__TLS_CERT_FILE": str(cert), "SENSOR__STREAM__TLS_KEY_FILE": str(key),
            "SENSOR__STREAM__JOIN_WAIT_S": "0.2", "SENSOR__CAPTURES__HUB_LISTEN": "", "PYTHONUNBUFFERED": "1"}
@@ -203,6 +201,13 @@ def test_hub_over_tls_with_tail(kafka_broker: str, tmp_path: Path) -> None:
     producer = Producer({"bootstrap.servers": kafka_broker, "linger.ms": 5})
     try:
         port = _wait_port(port_file, hub, tmp_path / "hub.log")
+        for t in (pairs_t, dets_t):  # the hub started first: it waits for the topics, then follows them
+            ensure_topic(kafka_broker, t, 1)
+        deadline = time.monotonic() + 30
+        while "following" not in (tmp_path / "hub.log").read_text():
+            assert time.monotonic() < deadline, (tmp_path / "hub.log").read_text()
+            time.sleep(0.2)
+        assert "waiting for the topics" in (tmp_path / "hub.log").read_text()
         tail = subprocess.Popen([sys.executable, "-m", "processor.cli", "tail", "--hub", f"wss://127.0.0.1:{port}",
                                  "--cafile", str(cert), "--token", TOKEN, "-n", "2", "--timeout", "30",
                                  'request.path.startsWith("/orders/t/")'],

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from interceptor.webauth import ApiToken, BearerAuth
 from processor.core import Processor
 from processor.mapstore import MapStore
 from processor.server import MapServer
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 def _page(store: MapStore, tmp_path: Path, mode: str) -> tuple[dict[str, Any], Path]:
     if not (NPM / "playwright-core").is_dir() or not shutil.which("chromium") or not shutil.which("node"):
         pytest.fail("needs chromium, node and playwright-core: run bash scripts/setup.d/processor.sh")
-    srv = MapServer(store, "127.0.0.1:0").start()
+    srv = MapServer(store, "127.0.0.1:0", auth=BearerAuth(ApiToken("page-token", "config"))).start()
     shots = Path(os.environ.get("PROCESSOR_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     try:

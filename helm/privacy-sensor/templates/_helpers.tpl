@@ -78,7 +78,7 @@ app.kubernetes.io/component: {{ .component }}
   "kubernetes" (dict "enabled" true)
   "capture" (dict "proc_root" "/host/proc")
   "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metrics.port)))
-  "processor" (dict "bootstrap_servers" (include "ps.kafkaBootstrap" .) "pairs_topic" .Values.kafka.topic "map_listen" (printf "0.0.0.0:%d" (int .Values.mapService.port)) "map_db" "sqlite:///var/lib/privacy-sensor/map.db")
+  "processor" (dict "pairs_topic" .Values.kafka.topic "map_listen" (printf "0.0.0.0:%d" (int .Values.mapService.port)) "map_db" "sqlite:///var/lib/privacy-sensor/map.db" "map_allowed_hosts" (list (printf "%s-map" (include "ps.fullname" .)) (printf "%s-map.%s" (include "ps.fullname" .) .Release.Namespace) (printf "%s-map.%s.svc" (include "ps.fullname" .) .Release.Namespace) (printf "%s-map.%s.svc.cluster.local" (include "ps.fullname" .) .Release.Namespace)))
 -}}
 {{- toYaml (mustMergeOverwrite $derived (deepCopy .Values.config)) -}}
 {{- end -}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import signal
 import socket
@@ -14,6 +15,15 @@ from typing import Any
 import yaml
 
 TOKEN = "test-capture-token-0123456789"
+_RUNNING: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """An agent a test could not stop (it timed out) does not outlive the test run."""
+    for proc in _RUNNING:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -51,9 +61,19 @@ class AgentProc:
             argv += ["--include-netns", pattern]
         with open(self.err, "wb") as errf:
             self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errf, env=env)
-        self._wait_ready()
+        _RUNNING.append(self.proc)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.kill()  # never leave an agent running behind a failed start
+            raise
 
-    def _wait_ready(self, timeout: float = 30) -> None:
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def _wait_ready(self, timeout: float = 120) -> None:  # eBPF compile on a loaded machine takes long
         deadline = time.monotonic() + timeout
         while True:
             assert self.proc.poll() is None, f"agent exited early: {self.err.read_text()[-3000:]}"
@@ -90,7 +110,11 @@ class AgentProc:
 
     def stop(self) -> dict[str, Any]:
         self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(60)
+        try:
+            rc = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
         log = self.err.read_text()
         assert rc == 0, log[-3000:]
         assert "Traceback" not in log, log[-3000:]

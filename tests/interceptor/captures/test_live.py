@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import subprocess
 import sys
 import time
@@ -206,7 +207,7 @@ def test_decrypted_tls_of_the_pod_is_an_interface_tshark_dissects(node_lab, tmp_
         return res.stdout
 
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # the uprobes attach within tls.scan_interval_s; slow when loaded
         pairs = agent.dir / "pairs.jsonl"
         while not (pairs.exists() and b"/warm" in pairs.read_bytes()):  # the server's libssl is probed
             assert time.monotonic() < deadline, agent.err.read_text()[-3000:]
@@ -244,3 +245,23 @@ def test_decrypted_tls_of_the_pod_is_an_interface_tshark_dissects(node_lab, tmp_
     # other (which shows as spurious retransmissions)
     assert tshark(out, "frame.number", display=f"tcp.analysis.flags && !tcp.analysis.reused_ports && {on}") == []
     assert tshark(out, "frame.number", display="tcp.analysis.spurious_retransmission") == []
+
+
+def test_capture_api_with_capture_workers(node_lab, tmp_path: Path) -> None:
+    """With capture.workers: 2 the supervisor owns the port and serves captures with taps of its own."""
+    pod = node_lab.pod("wk")
+    node_lab.app(pod, "server", "8080", port=8080, name="server")
+    env = {**os.environ, "SENSOR__CAPTURE__SOURCE": "ring", "SENSOR__CAPTURE__WORKERS": "2"}
+    agent = AgentProc(tmp_path, "w", {}, [node_lab.pattern], "node-w", env=env)
+    try:
+        code, cap = agent.curl("POST", "/api/v1/captures", {"target": {"ip": pod.pod_ip}, "duration_s": 30})
+        assert code == 201, cap
+        truth = _client_targets(node_lab.client(pod.pod_ip, 8080, 3, "wk"))
+        time.sleep(0.3)
+        assert agent.curl("DELETE", f"/api/v1/captures/{cap['id']}")[1]["stop_reason"] == "stopped"
+        out = tmp_path / "wk.pcapng"
+        assert agent.curl("GET", f"/api/v1/captures/{cap['id']}/pcap", out=out)[0] == 200
+    finally:
+        stats = agent.stop()
+    assert [r[0] for r in tshark(out, "http.request.uri", display="http.request")] == truth
+    assert stats["counts"]["captures.started"] == 1 and stats["gauges"].get("workers") == 2

@@ -63,8 +63,9 @@ def test_curl_is_openssl_even_with_gnutls_mapped(silent_port: int) -> None:
 @pytest.mark.skipif(shutil.which("gnutls-cli") is None, reason="gnutls-cli not installed (apt gnutls-bin)")
 def test_gnutls_cli(silent_port: int) -> None:
     lib = library_of_running(["gnutls-cli", "--insecure", "-p", str(silent_port), "127.0.0.1"])
-    assert lib is not None and (lib.name, lib.linkage) == ("gnutls", "dynamic") and not lib.probed
-    assert why_unread(lib, TlsState(True)) == "no_probe_for_library"
+    assert lib is not None and (lib.name, lib.linkage) == ("gnutls", "dynamic") and lib.probed
+    assert why_unread(lib, TlsState(True, attached=True)) == "attached_too_late"
+    assert why_unread(lib, TlsState(True, probed=frozenset({"openssl", "go"}))) == "no_probe_for_library"  # tls.gnutls off
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="no java")
@@ -105,3 +106,4 @@ def test_reasons() -> None:
     assert why_unread(go, TlsState(True, excluded=True)) == "excluded_by_scope"
     assert why_unread(go, TlsState(True, attach_failed=True)) == "attach_failed"
     assert why_unread(go, TlsState(True, attached=True)) == "attached_too_late"
+    assert why_unread(go, TlsState(True)) == "attached_too_late"  # not attached yet at its handshake

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from interceptor.schema import validate_connections
 from tests.fixtures.netns import NetnsLab, make_pair
 from tests.fixtures.tls import go_tlsprog, tls_certs  # noqa: F401 - fixtures
 
@@ -35,16 +36,19 @@ def tshark_conversations(pcap: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def java_client(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    if shutil.which("java") is None:
-        pytest.skip("no java (Debian openjdk-17)")
-    src = TESTDATA / "HttpsGet.java"
-    opts = ["-Djdk.internal.httpclient.disableHostnameVerification=true"]
-    if shutil.which("javac"):
-        out = tmp_path_factory.mktemp("java")
-        subprocess.run(["javac", "-d", str(out), str(src)], check=True, timeout=120)
-        return ["java", *opts, "-cp", str(out), "HttpsGet"]
-    return ["java", *opts, str(src)]  # the source launcher
+def java_cp(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """``java ... -cp DIR``: the test's Java client (HttpsGet) and server (HttpsEcho), compiled once."""
+    if shutil.which("java") is None or shutil.which("javac") is None:
+        pytest.skip("no JDK (Debian openjdk-17: java, javac)")
+    out = tmp_path_factory.mktemp("java")
+    subprocess.run(["javac", "-d", str(out), str(TESTDATA / "HttpsGet.java"), str(TESTDATA / "HttpsEcho.java")],
+                   check=True, timeout=180)
+    return ["java", "-Djdk.internal.httpclient.disableHostnameVerification=true", "-cp", str(out)]
+
+
+@pytest.fixture(scope="module")
+def java_client(java_cp: list[str]) -> list[str]:
+    return [*java_cp, "HttpsGet"]
 
 
 @pytest.fixture
@@ -99,6 +103,7 @@ def test_replay_coverage_of_real_programs(netns_lab: NetnsLab, tmp_path: Path, t
     assert sum(r["connections"] for r in records) == tshark_conversations(pcap)
     verdicts = Counter()
     for r in records:
+        validate_connections(r)
         verdicts[r["verdict"]] += r["connections"]
         assert set(r) >= {"verdict", "protocol", "src", "dst", "connections", "bytes", "pairs"}
     assert "joined-mid-stream" not in verdicts, records  # Java's tail after its close is its connection's

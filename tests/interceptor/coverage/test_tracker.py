@@ -11,6 +11,7 @@ from interceptor.counters import Counters
 from interceptor.coverage.account import Account, Connection
 from interceptor.pairs import Endpoint
 from interceptor.pipeline import Pipeline
+from interceptor.schema import validate_connections
 from tests.interceptor.coverage.test_hello import cert, handshake  # noqa: F401 - the fixture
 from tests.interceptor.coverage.test_sniff import pg_startup
 from tests.interceptor.packetgen import LINKTYPE_ETHERNET, Conn, http_request, http_response
@@ -68,6 +69,8 @@ def test_verdicts_of_one_capture(cert) -> None:  # noqa: F811
     assert (unread["sni"], unread["alpn"], unread["tls_version"], unread["reason"]) == (
         "api.example.com", "h2,http/1.1", "TLS1.3", "no_plaintext_source")
     assert sum(r["connections"] for r in records) == 5 == pipeline.counters.get("flows")
+    for r in records:
+        validate_connections(r)
     text = b"".join(orjson.dumps(r) for r in records)
     assert b"opaque" not in text and b"user" not in text  # no payload in the account
 
@@ -142,3 +145,16 @@ def test_account_is_bounded_and_still_adds_up() -> None:
     assert records[0]["interval_start"] == 1.0 and records[0]["interval_end"] == 61.0 and records[0]["node"] == "n1"
     assert counters.get("coverage.connections.tls-unread") == 10
     assert account.flush(62.0) == [] and account.start == 62.0
+
+
+def test_prometheus_families_by_verdict(cert) -> None:  # noqa: F811
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from interceptor.metrics import SensorCollector
+
+    pipeline, _ = run([tls_conn(cert, client=("10.0.0.1", 40030))])
+    registry = CollectorRegistry()
+    registry.register(SensorCollector(pipeline.counters))
+    text = generate_latest(registry).decode()
+    assert 'interceptor_coverage_connections_total{verdict="tls-unread"} 1.0' in text
+    assert 'interceptor_coverage_bytes_total{verdict="tls-unread"}' in text

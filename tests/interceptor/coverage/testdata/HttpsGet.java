@@ -1,4 +1,5 @@
-// Java HttpClient (JSSE) test client: java HttpsGet URL N -- N GET requests, certificate not checked.
+// Java HttpClient (JSSE) test client: java HttpsGet URL N [LINGER_MS] -- N GET requests, certificate not
+// checked; then it stays alive LINGER_MS (a service's client outlives its handshake: the agent names it).
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,5 +25,6 @@ public class HttpsGet {
             HttpResponse<String> resp = client.send(req, HttpResponse.BodyHandlers.ofString());
             System.out.println(resp.statusCode() + " " + resp.body().length());
         }
+        if (args.length > 2) Thread.sleep(Long.parseLong(args[2]));
     }
 }
