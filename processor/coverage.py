@@ -141,6 +141,32 @@ class CoverageStore:
                 **{key: [_share(name, g) for name, g in sorted(gs.items())] for key, gs in groups.items()}}
 
 
+def with_unread(graph: dict[str, Any], coverage: CoverageStore | None, namespace: str = "", dtype: str = "",
+                sensitivity: str = "") -> dict[str, Any]:
+    """The map plus the flows no source could read, as edges marked ``unread`` (the page draws them
+    dashed, labelled with what is known). A data-type or sensitivity filter leaves them out: they
+    carry no known data."""
+    if coverage is None or dtype or sensitivity:
+        return graph
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    edges = list(graph["edges"])
+    for f in coverage.flows():
+        ends = (f["src_node"], f["dst_node"])
+        if f["read"] or namespace and namespace not in (ends[0].get("namespace"), ends[1].get("namespace")):
+            continue
+        for n in ends:
+            nodes.setdefault(n["id"], {"id": n["id"], "kind": n.get("kind", "ip"), "name": n.get("name", n["id"]),
+                                       "namespace": n.get("namespace", ""), "first_seen": f["first_seen"],
+                                       "last_seen": f["last_seen"]})
+        edges.append({"id": f"unread|{f['src']}|{f['dst']}|{f['port']}|{f['verdict']}|{f['sni']}|{f['library']}",
+                      "src": f["src"], "dst": f["dst"], "method": "", "path": f"{f['protocol'] or 'tcp'}:{f['port']}",
+                      "count": f["connections"], "with_data": 0, "sensitivity": "none", "types": [], "fields": [],
+                      "first_seen": f["first_seen"], "last_seen": f["last_seen"], "unread": True,
+                      "unread_reason": f["label"], "verdict": f["verdict"], "reason": f["reason"],
+                      "connections": f["connections"], "bytes": f["bytes"]})
+    return {"nodes": list(nodes.values()), "edges": edges}
+
+
 def _group() -> dict[str, Any]:
     return {"connections": 0, "bytes": 0, "read_connections": 0, "read_bytes": 0, "reasons": Counter()}
 

@@ -18,11 +18,11 @@ const { chromium } = require("playwright-core");
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
     await page.goto(url);
     await page.waitForSelector("body[data-loaded='1']", { timeout: 15000 });
-    await page.waitForSelector("#graph path.edge.unread", { timeout: 15000 });
-    out.unread = await page.$$eval("#graph path.edge.unread", (els) => els.map((e) => ({
-      src: e.getAttribute("data-src"), dst: e.getAttribute("data-dst"), dash: getComputedStyle(e).strokeDasharray })));
-    out.unreadLabels = await page.$$eval("#graph text.edge-label.unread", (els) => els.map((e) => e.textContent));
-    out.nodeLabels = await page.$$eval("#graph text.node-label", (els) => els.map((e) => e.textContent));
+    await page.waitForFunction(() => window.mapView && window.mapView.cy && window.mapView.cy.edges(".unread").length > 0,
+                               null, { timeout: 15000 });
+    out.unread = await page.evaluate(() => window.mapView.cy.edges(".unread").map((e) => ({
+      src: e.source().id(), dst: e.target().id(), style: e.style("line-style"), label: e.data("label") })));
+    out.nodeLabels = await page.evaluate(() => window.mapView.cy.nodes().filter((n) => !n.isParent()).map((n) => n.data("label")));
     await page.screenshot({ path: `${shots}/coverage-graph.png` });
     await page.click("#tab-coverage");
     await page.waitForSelector("#coverage-workloads tbody tr");
