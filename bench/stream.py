@@ -106,7 +106,7 @@ def bench_fanout(records: list[dict[str, Any]], clients: int, n: int, bootstrap:
         for t in ("bench-pairs", "bench-detections"):
             ensure_topic(bootstrap, t, 4)
         token = "bench-token"
-        henv = {**os.environ, "SENSOR__PROCESSOR__BOOTSTRAP_SERVERS": bootstrap,
+        henv = {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": bootstrap,
                 "SENSOR__PROCESSOR__PAIRS_TOPIC": "bench-pairs", "SENSOR__PROCESSOR__DETECTIONS_TOPIC": "bench-detections",
                 "SENSOR__AUTH__TOKEN": token, "SENSOR__STREAM__MAX_CLIENTS": str(clients + 5),
                 "SENSOR__STREAM__CLIENT_QUEUE": "5000", "SENSOR__CAPTURES__HUB_LISTEN": "",

@@ -103,6 +103,13 @@ class Http2Config:
 
 
 @dataclass
+class GrpcConfig:
+    """gRPC message field names (interceptor/descriptors.py)."""
+
+    descriptor_sets: list[str] = field(default_factory=list)  # FileDescriptorSet files (protoc --descriptor_set_out)
+
+
+@dataclass
 class FilterConfig:
     """Noise filters with Soveren's defaults; ``keep_all`` turns off all but the size bounds."""
 
@@ -374,6 +381,7 @@ class ProcessorConfig:
 class Config:
     core: CoreConfig = field(default_factory=CoreConfig)
     http2: Http2Config = field(default_factory=Http2Config)
+    grpc: GrpcConfig = field(default_factory=GrpcConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)

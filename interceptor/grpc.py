@@ -16,6 +16,7 @@ from typing import Any
 
 from interceptor import protobuf
 from interceptor.counters import Counters
+from interceptor.descriptors import Schemas
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Message
 
@@ -74,12 +75,17 @@ class Messages:
 
 
 def call_of(request: Message, response: Message, path: str, counters: Counters, max_messages: int,
-            limit: int) -> GrpcCall:
+            limit: int, schemas: Schemas | None = None) -> GrpcCall:
     service, method = service_method(path)
     status_text = response.header("grpc-status")
     status = int(status_text) if status_text is not None and status_text.isdigit() else None
     req = messages(request, counters, max_messages, limit)
     resp = messages(response, counters, max_messages, limit)
+    if schemas is not None:  # field names where the method is in a descriptor set
+        named = schemas.name(path, True, req.values), schemas.name(path, False, resp.values)
+        if named[0] is not None and named[1] is not None:
+            req.values, resp.values = named[0], named[1]
+            counters.counts["grpc.calls_named"] += 1
     counters.counts["grpc.calls"] += 1
     return GrpcCall(service, method, status, urllib.parse.unquote(response.header("grpc-message") or ""),
                     req.values, resp.values, req.omitted + resp.omitted)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from interceptor.config import Config
+from interceptor import descriptors
+from interceptor.config import Config, ConfigError
 from interceptor.conversation import Context
 from interceptor.http import State
 from interceptor.http2 import PREFACE, H2Limits, Http2Connection, resync_point
@@ -43,8 +44,12 @@ def choose(first: bytes, synced: bool) -> Layer:
 
 def h2_limits(config: Config) -> H2Limits:
     core, h2 = config.core, config.http2
+    try:
+        schemas = descriptors.load(config.grpc.descriptor_sets)
+    except descriptors.DescriptorError as e:
+        raise ConfigError(str(e)) from None
     return H2Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies,
-                    h2.max_streams, h2.grpc_max_messages)
+                    h2.max_streams, h2.grpc_max_messages, schemas)
 
 
 class Sniffer:

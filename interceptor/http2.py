@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import brotli
 
 from interceptor.counters import Counters
+from interceptor.descriptors import Schemas
 from interceptor.grpc import GrpcCall, call_of, framed, is_grpc
 from interceptor.hpack_decoder import Decoder, Headers, HpackError
 from interceptor.http import UnsupportedEncoding, decode_content
@@ -64,6 +65,7 @@ class H2Limits:
     decode: bool = True
     max_streams: int = 100  # concurrently open streams per connection (RFC 9113's usual minimum)
     grpc_max_messages: int = 64  # decoded gRPC messages kept per half
+    schemas: Schemas | None = None  # field names from grpc.descriptor_sets
 
 
 @dataclass(slots=True)
@@ -125,6 +127,7 @@ class _Reader:
     block_end_stream: bool = False
     block_push: bool = False
     block_dropped: bool = False  # over the bound: its fragments are skipped, the table is lost
+    held: int = 0  # bytes of ``buf`` reserved from the budget
 
 
 class Http2Connection:
@@ -150,8 +153,23 @@ class Http2Connection:
         r = self.readers[direction]
         r.buf = r.buf + data if r.buf else data
         self._read(direction, r, ts)
+        if r.buf or r.held:
+            self._hold(direction, r)
         events, self.events = self.events, []
         return events
+
+    def _hold(self, d: int, r: _Reader) -> None:
+        """A partial frame waits for its rest: its bytes count against the shared budget."""
+        need = len(r.buf) - r.held
+        if need <= 0:
+            self.budget.release(-need)
+        elif not self.budget.reserve(need):
+            self.counters.drop("memory_budget")
+            self.budget.release(r.held)
+            r.held, r.buf = 0, b""
+            self._protocol_error(d, r)  # the frame is lost: resync on the next one
+            return
+        r.held = len(r.buf)
 
     def upgraded(self, request: Request, client: int) -> None:
         """``Upgrade: h2c`` was accepted: the HTTP/1 request is stream 1, already sent (RFC 7540 §3.2)."""
@@ -174,6 +192,8 @@ class Http2Connection:
         r.decoder.lose_state()
         r.block = None
         r.buf = b""
+        self.budget.release(r.held)
+        r.held = 0
         r.state = ReadState.RESYNC
         for stream in list(self.streams.values()):
             half = self._half(stream, direction)
@@ -193,11 +213,16 @@ class Http2Connection:
             self._drop(stream, reason if stream.resp.headers is None else "incomplete_at_close")
         for r in self.readers:
             r.buf, r.block = b"", None
+            self.budget.release(r.held)
+            r.held = 0
         events, self.events = self.events, []
         return events
 
     def discard(self) -> None:
         """Forget everything without counting (after an internal error); held bytes go back."""
+        for r in self.readers:
+            self.budget.release(r.held)
+            r.held, r.buf = 0, b""
         for stream in self.streams.values():
             self._release(stream.req)
             self._release(stream.resp)
@@ -527,7 +552,7 @@ class Http2Connection:
         if stream.grpc:
             limits = self.limits
             grpc = call_of(request, response, request.target, self.counters, limits.grpc_max_messages,
-                           limits.max_message_bytes)
+                           limits.max_message_bytes, limits.schemas)
         self.counters.counts["h2.exchanges"] += 1
         incomplete = bool(req_half.unknown or resp_half.unknown)
         if incomplete:

@@ -159,9 +159,12 @@ class Pipeline:
                 self._end(key, flow, ts, "")
             return
         if flags & TCP_SYN:
-            flow.streams[direction].syn(seq)
-            if isinstance(conversation, Conversation):  # (HTTP/1.x pairing proofs use them)
-                conversation.origins[direction] = flow.streams[direction].next  # where its bytes start
+            stream = flow.streams[direction]
+            stream.syn(seq)
+            if isinstance(conversation, Conversation) and stream.start == seq and conversation.origins[direction] is None:
+                # Where its bytes start (HTTP/1.x pairing proofs use it): only from the SYN that
+                # began the stream, not a copy arriving after the direction's data (a lagging tap).
+                conversation.origins[direction] = (seq + 1) & MASK32
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
         acked = None  # the other direction's offset this segment acknowledges (unwrapped)
         if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too

@@ -105,6 +105,33 @@ def _bytes_value(data: bytes, pos: int, stop: int, depth: int, budget: list[int]
     return opaque(raw)
 
 
+def fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of one message, values raw (ints, or bytes for
+    length-delimited): for reading messages whose schema we do know (descriptor sets)."""
+    out: list[tuple[int, int, int | bytes]] = []
+    pos, end = 0, len(data)
+    while pos < end:
+        key, pos = _varint(data, pos, end)
+        number, wire = key >> 3, key & 7
+        value: int | bytes
+        if wire == 0:
+            value, pos = _varint(data, pos, end)
+        elif wire == 2:
+            length, pos = _varint(data, pos, end)
+            if pos + length > end:
+                raise NotProtobuf("length past the end")
+            value, pos = data[pos:pos + length], pos + length
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if pos + size > end:
+                raise NotProtobuf("fixed past the end")
+            value, pos = int.from_bytes(data[pos:pos + size], "little"), pos + size
+        else:
+            raise NotProtobuf(f"wire type {wire}")
+        out.append((number, wire, value))
+    return out
+
+
 def opaque(raw: bytes) -> dict[str, str]:
     """Bytes that are neither text nor a message."""
     return {"base64": base64.b64encode(raw).decode("ascii")}

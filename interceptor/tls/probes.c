@@ -570,12 +570,12 @@ int go_close_entry(struct pt_regs *ctx) {
 // not classified yet is stopped (SIGSTOP) before its first instruction, so that a short-lived Go
 // client's probes are attached before it talks; user space classifies the file, attaches, adds it to
 // known_exes and sends SIGCONT. Only while user space is alive: its heartbeat (hold_ctl[0], ktime ns
-// written every poll) must be fresher than HOLD_FRESH_NS, so a dead agent never stops anybody.
+// written every poll and during scans) must be fresher than HOLD_FRESH_NS (3 s), so a dead agent never stops anybody.
 // Never a program with a controlling terminal: an interactive shell would report it as "Stopped"
 // and move it to the background (services in pods have no terminal).
 BPF_TABLE("lru_hash", u64, u8, known_exes, 65536);   // kernel (s_dev << 32 | i_ino) of classified files
 BPF_ARRAY(hold_ctl, u64, 1);
-#define HOLD_FRESH_NS 1000000000ULL
+#define HOLD_FRESH_NS 3000000000ULL
 #define SIG_STOP 19
 
 // The kernel's struct layouts come from its BTF (btf.py passes the offsets): the headers BCC

@@ -116,8 +116,7 @@ class TlsSource:
     def poll(self, timeout_ms: int = 100) -> None:
         """Deliver waiting records to the pipeline; rescan processes when due."""
         self._wall = time.time() - time.monotonic()
-        if self._hold is not None:  # the heartbeat that lets the kernel hold new programs (probes.c)
-            self._hold[ctypes.c_int(0)] = ctypes.c_uint64(time.monotonic_ns())
+        self._beat()
         if timeout_ms:
             self._reader.wait(timeout_ms)  # sleeps until an exec record or the timeout ...
         self._consume()  # ... then takes the batch (data records wake nobody)
@@ -128,6 +127,11 @@ class TlsSource:
             self.scan()
             self._count_lost()
             self._expire(now)
+
+    def _beat(self) -> None:
+        """The heartbeat that lets the kernel hold new programs at exec (probes.c hold_ctl)."""
+        if self._hold is not None:
+            self._hold[ctypes.c_int(0)] = ctypes.c_uint64(time.monotonic_ns())
 
     def close(self) -> None:
         """Detach everything and end the open streams."""
@@ -370,7 +374,9 @@ class TlsSource:
         live = procfs.pids(self.proc)
         for pid in set(self.pids) - live:
             self._forget(pid)
-        for pid in live:
+        for i, pid in enumerate(live):
+            if i % 256 == 255:
+                self._beat()  # a scan of a busy node can take longer than the heartbeat's freshness
             info = self.pids.get(pid) or self._new_pid(pid)
             if info is not None and info.pending:
                 self._decide(pid, info)

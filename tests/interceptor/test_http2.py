@@ -513,3 +513,19 @@ def test_resync_point_on_short_buffers() -> None:
 
     assert [resync_point(b"\x00" * n, 0) for n in range(9)] == [-1] * 9
     assert resync_point(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", 0) == 0  # an empty SETTINGS, exactly
+
+
+def test_partial_frames_count_against_the_budget() -> None:
+    c = Conn()
+    c.budget = c.layer.budget = Budget(5000)
+    c.start()
+    big = headers(1, c.client.block(request_fields(extra=[("x-big", "b" * 8000)]), huffman=False))
+    c.feed(C, big[:3000])  # a header block frame waiting for its rest holds 3000 bytes
+    assert c.budget.used == 3000
+    c.feed(C, big[3000:6000])  # 6000 would not fit: dropped, counted, the direction resyncs
+    assert c.drops() == {"memory_budget": 1} and c.budget.used == 0
+    c.feed(C, big[6000:] + c.request(3, b"q"))
+    [ex] = c.feed(S, c.response(3, b"r"))
+    assert ex.stream_id == 3 and c.budget.used == 0
+    c.layer.close()
+    assert c.budget.used == 0

@@ -361,3 +361,14 @@ records = st.fixed_dictionaries({}, optional={
 def test_evaluator_agrees_with_the_reference(e: Any, rec: dict[str, Any]) -> None:
     text = render(e)
     assert compile_query(text).match(rec) is ref_eval(e, rec), text
+
+
+def test_protocol_macros_on_the_records_protocol_field() -> None:
+    h2 = {**REC, "protocol": "h2", "request": {**REC["request"], "version": "HTTP/2"}}
+    grpc = {**h2, "protocol": "grpc", "grpc": {"service": "shop.Orders", "method": "Get", "status": 0}}
+    h1 = {**REC, "protocol": "http/1.1"}
+    assert [m(q, h1) for q in ("http", "http1", "h2", "grpc")] == [True, True, False, False]
+    assert [m(q, h2) for q in ("http", "http1", "h2", "grpc")] == [True, False, True, False]
+    assert [m(q, grpc) for q in ("http", "http1", "h2", "grpc")] == [True, False, True, True]
+    assert m('grpc and grpc.service == "shop.Orders" and protocol.abbr == "gRPC"', grpc)
+    assert m('protocol.abbr == "HTTP/2" and protocol.version == "2"', h2)

@@ -192,7 +192,7 @@ def test_hub_over_tls_with_tail(kafka_broker: str, tmp_path: Path) -> None:
                    check=True, capture_output=True)
     run = uuid.uuid4().hex[:8]
     pairs_t, dets_t = f"pairs-{run}", f"detections-{run}"
-    env = {**os.environ, "SENSOR__PROCESSOR__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
+    env = {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": kafka_broker, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs_t,
            "SENSOR__PROCESSOR__DETECTIONS_TOPIC": dets_t, "SENSOR__AUTH__TOKEN": TOKEN,
            "SENSOR__STREAM__TLS_CERT_FILE": str(cert), "SENSOR__STREAM__TLS_KEY_FILE": str(key),
            "SENSOR__STREAM__JOIN_WAIT_S": "0.2", "SENSOR__CAPTURES__HUB_LISTEN": "", "PYTHONUNBUFFERED": "1"}
