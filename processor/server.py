@@ -38,7 +38,10 @@ from processor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from processor.metrics import render as render_metrics
 
 _STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-           "/style.css": ("style.css", "text/css; charset=utf-8")}
+           "/style.css": ("style.css", "text/css; charset=utf-8"),
+           # the graph library, vendored (web/vendor/README.md): the page needs nothing from the internet
+           "/vendor/cytoscape.min.js": ("vendor/cytoscape.min.js", "text/javascript; charset=utf-8"),
+           "/vendor/cytoscape-dagre.min.js": ("vendor/cytoscape-dagre.min.js", "text/javascript; charset=utf-8")}
 
 
 OPEN_PATHS = frozenset(("/healthz", "/metrics", *_STATIC))  # no personal data: no token needed
@@ -112,7 +115,7 @@ def _handler(store: MapStore, stats: Callable[[], dict[str, Any]], auth: BearerA
             try:
                 if url.path in _STATIC:
                     name, ctype = _STATIC[url.path]
-                    self._send(200, web.joinpath(name).read_bytes(), ctype)
+                    self._send(200, web.joinpath(*name.split("/")).read_bytes(), ctype)
                 elif url.path == "/api/map":
                     self._json(store.graph(**filters))
                 elif url.path == "/api/nodes":
