@@ -8,7 +8,7 @@ const RANK = { none: -1, low: 0, medium: 1, high: 2 };
 const COLOUR = { none: "#9aa3b2", low: "#2f9e44", medium: "#f08c00", high: "#e03131", unread: "#868e96" };
 const OUTSIDE = "outside"; // the box of external hosts and addresses no namespace claims (a namespace id starts "ns:")
 const MAX_CHIPS = 3; // data types written on a line; the rest as "+N" (all of them in the details)
-let state = { map: { nodes: [], edges: [] }, types: [], signature: "", selected: null };
+let state = { map: { nodes: [], edges: [] }, coverage: { flows: [], workloads: [], namespaces: [] }, types: [], signature: "", selected: null };
 let cy = null;
 
 function h(tag, attrs, ...children) {
@@ -74,8 +74,10 @@ async function load() {
     if (!known.has(ns)) nsSel.append(h("option", { value: ns }, ns));
   }
   const map = await api("api/map?" + q);
+  const coverage = await api("api/coverage");
   if (mine !== loads) return;
   state.map = map;
+  state.coverage = coverage;
   render();
 }
 
@@ -346,17 +348,37 @@ function drawTable() {
   }
 }
 
+// The Coverage tab: per workload and namespace, the share of connections and bytes read, and why not.
+const pct = (x) => `${Math.round(100 * x)} %`;
+function drawCoverage() {
+  const c = state.coverage;
+  const reasons = (r) => Object.entries(r).map(([k, v]) => `${k} (${v})`).join(", ") || "—";
+  for (const [id, rows] of [["coverage-workloads", c.workloads], ["coverage-namespaces", c.namespaces]]) {
+    const tb = document.querySelector(`#${id} tbody`);
+    tb.replaceChildren();
+    for (const g of rows) tb.append(h("tr", {}, h("td", {}, g.name), h("td", {}, g.connections), h("td", {}, pct(g.inspected_share)),
+      h("td", {}, pct(g.inspected_bytes_share)), h("td", {}, reasons(g.reasons))));
+  }
+  const tb = document.querySelector("#coverage-flows tbody");
+  tb.replaceChildren();
+  for (const f of c.flows.filter((f) => !f.read)) tb.append(h("tr", { class: "unread" }, h("td", {}, f.src), h("td", {}, f.dst), h("td", {}, f.port),
+    h("td", {}, f.verdict), h("td", {}, f.label), h("td", {}, f.reason || "—"), h("td", {}, f.connections), h("td", {}, f.bytes)));
+}
+
 function render() {
   const m = state.map;
   const sensitive = m.edges.filter((e) => e.types.length).length;
   document.getElementById("summary").textContent = `${m.nodes.length} nodes · ${m.edges.length} endpoints · ${sensitive} carrying personal data`;
   drawGraph();
   drawTable();
+  drawCoverage();
 }
 
 function tab(which) {
   document.getElementById("graph-view").hidden = which !== "graph";
   document.getElementById("table-view").hidden = which !== "table";
+  document.getElementById("coverage-view").hidden = which !== "coverage";
+  document.getElementById("tab-coverage").classList.toggle("active", which === "coverage");
   document.getElementById("tab-graph").classList.toggle("active", which === "graph");
   document.getElementById("tab-table").classList.toggle("active", which === "table");
   if (which === "graph" && cy) cy.resize();
@@ -364,6 +386,7 @@ function tab(which) {
 
 document.getElementById("tab-graph").addEventListener("click", () => tab("graph"));
 document.getElementById("tab-table").addEventListener("click", () => tab("table"));
+document.getElementById("tab-coverage").addEventListener("click", () => tab("coverage"));
 document.getElementById("fit").addEventListener("click", () => cy && fit(cy));
 let searchTimer = null;
 document.getElementById("f-search").addEventListener("input", () => {
