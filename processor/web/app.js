@@ -6,6 +6,7 @@
 "use strict";
 const RANK = { none: -1, low: 0, medium: 1, high: 2 };
 const COLOUR = { none: "#9aa3b2", low: "#2f9e44", medium: "#f08c00", high: "#e03131", unread: "#868e96" };
+const OUTSIDE = "outside"; // the box of external hosts and addresses no namespace claims (a namespace id starts "ns:")
 const MAX_CHIPS = 3; // data types written on a line; the rest as "+N" (all of them in the details)
 let state = { map: { nodes: [], edges: [] }, coverage: { flows: [], workloads: [], namespaces: [] }, types: [], signature: "", selected: null };
 let cy = null;
@@ -109,9 +110,10 @@ function elements() {
   for (const n of state.map.nodes) {
     if (n.namespace) namespaces.add(n.namespace);
     els.push({ group: "nodes", classes: n.kind,
-      data: { id: n.id, label: n.name, kind: n.kind, namespace: n.namespace || "", parent: n.namespace ? "ns:" + n.namespace : undefined } });
+      data: { id: n.id, label: n.name, kind: n.kind, namespace: n.namespace || "", parent: n.namespace ? "ns:" + n.namespace : OUTSIDE } });
   }
   for (const ns of [...namespaces].sort()) els.push({ group: "nodes", classes: "namespace", data: { id: "ns:" + ns, label: ns, namespace: ns } });
+  if (state.map.nodes.some((n) => !n.namespace)) els.push({ group: "nodes", classes: "namespace outside", data: { id: OUTSIDE, label: "outside the cluster", namespace: "" } });
   const ids = new Set(state.map.nodes.map((n) => n.id));
   for (const l of links()) {
     if (!ids.has(l.src) || !ids.has(l.dst)) continue;
@@ -133,6 +135,7 @@ const STYLE = [
     shape: "round-rectangle", "background-color": "#f8f9fb", "background-opacity": 1, "border-color": "#b8c0cc", "border-width": 1,
     "border-style": "solid", label: "data(label)", "text-valign": "top", "text-halign": "center", "font-size": 20,
     "font-weight": "bold", color: "#5a6272", "text-margin-y": -3, padding: "10px", "text-wrap": "none" } },
+  { selector: "node.outside", style: { "border-style": "dashed", "background-color": "#fbfaff" } },
   { selector: "edge", style: {
     width: 2, "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.9, "line-color": COLOUR.none,
     "target-arrow-color": COLOUR.none, label: "data(label)", "font-size": 10, "font-family": "DejaVu Sans, sans-serif",
@@ -156,9 +159,9 @@ const STYLE = [
 // compound graph took 84 s and let namespace boxes overlap; nested it takes well under a second.
 const DAGRE = { name: "dagre", rankDir: "LR", nodeSep: 8, rankSep: 45, edgeSep: 6, nodeDimensionsIncludeLabels: true,
   fit: false, animate: false };
-const GAP = { x: 90, y: 40 }; // between namespace boxes: room for the lines between them
+const GAP = { x: 90, y: 90 }; // the y gap holds a namespace title at whole-map zoom // between namespace boxes: room for the lines between them
 
-function groupOf(n) { return n.data("namespace") ? "ns:" + n.data("namespace") : "outside"; }
+function groupOf(n) { return n.data("namespace") ? "ns:" + n.data("namespace") : OUTSIDE; }
 
 function runLayout(c) {
   const leaves = c.nodes().filter((n) => !n.hasClass("namespace"));
@@ -170,18 +173,32 @@ function runLayout(c) {
     // dagre leaves no room for a line's data-type chip: make each rank gap as wide as the longest one
     const chip = Math.max(0, ...inner.edges().map((e) => 6.2 * e.data("label").length + 24));
     inner.layout({ ...DAGRE, rankSep: Math.min(220, Math.max(DAGRE.rankSep, chip)) }).run();
-    boxes.set(g, members.boundingBox({ includeLabels: true }));
+    let bb = members.boundingBox({ includeLabels: true });
+    // services that barely call each other end in one tall column: a grid of columns is more compact
+    if (members.length > 8 && bb.h > 2.5 * bb.w) {
+      const cols = Math.max(2, Math.round(Math.sqrt(bb.h / bb.w)));
+      members.sort((a, b) => a.data("label").localeCompare(b.data("label")))
+        .layout({ name: "grid", cols, avoidOverlap: true, avoidOverlapPadding: 8, condense: true, fit: false,
+          nodeDimensionsIncludeLabels: true, boundingBox: { x1: bb.x1, y1: bb.y1, w: bb.w * cols, h: bb.h / cols } }).run();
+      bb = members.boundingBox({ includeLabels: true });
+    }
+    boxes.set(g, bb);
   }
   // the namespaces as one small graph: a line from one to another where any flow goes so
   const q = cytoscape({ headless: true, styleEnabled: true,
     style: [{ selector: "node", style: { width: "data(w)", height: "data(h)", shape: "rectangle" } }] });
-  for (const [g, bb] of boxes) q.add({ group: "nodes", data: { id: g, w: bb.w + 28, h: bb.h + 40 } });
+  for (const [g, bb] of boxes) q.add({ group: "nodes", data: { id: g, w: bb.w + 28, h: bb.h + 28 } });
   const seen = new Set();
   c.edges().forEach((e) => {
     const a = groupOf(e.source()), b = groupOf(e.target()), k = a + "\u0000" + b;
     if (a !== b && !seen.has(k)) { seen.add(k); q.add({ group: "edges", data: { source: a, target: b } }); }
   });
+  // left to right, or top to bottom when that fills the screen better (many namespaces in a chain)
+  const fill = () => { const b = q.nodes().boundingBox(); return Math.min(c.width() / b.w, c.height() / b.h); };
   q.layout({ ...DAGRE, nodeSep: GAP.y, rankSep: GAP.x, nodeDimensionsIncludeLabels: false }).run();
+  const lr = fill();
+  q.layout({ ...DAGRE, rankDir: "TB", nodeSep: GAP.x, rankSep: GAP.y + 20, nodeDimensionsIncludeLabels: false }).run();
+  if (fill() < lr) q.layout({ ...DAGRE, nodeSep: GAP.y, rankSep: GAP.x, nodeDimensionsIncludeLabels: false }).run();
   for (const [g, bb] of boxes) {
     const p = q.getElementById(g).position();
     const dx = p.x - (bb.x1 + bb.w / 2), dy = p.y - (bb.y1 + bb.h / 2);
@@ -201,6 +218,8 @@ function ensureCy() {
   if (cy) return cy;
   cy = cytoscape({ container: document.getElementById("graph"), style: STYLE, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4,
     boxSelectionEnabled: false, autoungrabify: false });
+  // semantic zoom: a namespace's title stays about 15 px on screen, so the whole-map view reads by namespace
+  cy.on("zoom", () => { cy.style().selector("node.namespace").style("font-size", Math.max(20, 15 / cy.zoom())).update(); });
   cy.on("tap", "edge", (ev) => { select(ev.target.data("key"), "edge"); });
   cy.on("tap", "node", (ev) => { if (!ev.target.hasClass("namespace")) select(ev.target.id(), "node"); });
   cy.on("tap", (ev) => { if (ev.target === cy) select(null); });

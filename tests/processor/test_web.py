@@ -131,9 +131,10 @@ def test_map_page_readable_at_100_nodes_300_edges(tmp_path: Path) -> None:
     m = seen["measure"]
     print("map page at 100 nodes / 300 edges:", json.dumps({k: v for k, v in m.items() if k != "nodeLabelOverlaps"}),
           "layout ms:", seen["layoutMs"], "zoom 1:", json.dumps({k: v for k, v in seen["measureZoom1"].items() if k != "nodeLabelOverlaps"}))
-    assert m["nodes"] == 100 and m["groups"] == len(TIERS) and m["edgesDrawn"] == 300
+    assert m["nodes"] == 100 and m["groups"] == len(TIERS) + 1 and m["edgesDrawn"] == 300
     assert m["nodeLabelOverlaps"] == []  # no service name covers another
     assert m["groupLabelOverlaps"] == 0  # nor a namespace title
+    assert m["groupBoxOverlaps"] == 0  # nor one namespace's box another's
     assert seen["search"]["matches"] and seen["search"]["keptIsNeighbourhood"] and seen["search"]["fadedOthers"]
     d = seen["drill"]
     assert d["selected"] and d["endpoints"] and all(ep in d["text"] for ep in d["endpoints"])

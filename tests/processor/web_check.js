@@ -29,6 +29,8 @@ function measure() {
     nodeLabelOverlaps: pairs(leaves, leaves, true),
     groupLabelOverlaps: pairs(groups, groups, true).length + groupVsLeaf.length,
     edgeLabelOverlaps: pairs(edges, edges, true).length,
+    groupBoxOverlaps: pairs(cy.nodes(":parent").map((n) => ({ id: n.id(), bb: n.boundingBox({ includeLabels: false }) })),
+      cy.nodes(":parent").map((n) => ({ id: n.id(), bb: n.boundingBox({ includeLabels: false }) })), true).length,
     edgeOverNodeLabel: pairs(edges, leaves, false).length,
     zoom: z, nodeFontPx: 12 * z,
     // edge labels smaller than min-zoomed-font-size are not drawn at this zoom
