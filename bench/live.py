@@ -116,6 +116,30 @@ def load_python(host: str, conns: int, seconds: float) -> tuple[int, float]:
     return total, time.monotonic() - t0
 
 
+def free_local_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Until the agent's /readyz says its first discovery pass opened the taps."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"interceptor not ready after {timeout_s:g}s")
+
+
 def tree_cpu(proc: psutil.Process) -> float:
     """User + system seconds of a process and its children (the workers)."""
     total = 0.0
@@ -146,19 +170,26 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
              paced: bool, startup_cpu: float) -> dict:
     source, workers = mode.split(":")
     stats = work / f"stats-{conns}.json"
+    metrics_port = free_local_port()
     sink = ["--kafka", KAFKA[0], "--topic", f"bench-live-{os.getpid()}"] if KAFKA else ["--out", "/dev/null"]
     cmd = [sys.executable, "-m", "interceptor.cli", "run", *sink, "--stats", str(stats),
-           "--include-netns", node.pattern, "--metrics", "", "--keep-all"]
+           "--include-netns", node.pattern, "--metrics", f"127.0.0.1:{metrics_port}", "--keep-all"]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
     env = {**os.environ, "SENSOR__CAPTURE__BUFFER_BYTES": str(BUFFER_MIB[0] << 20),
-           "SENSOR__CAPTURE__SOURCE": source, "SENSOR__CAPTURE__WORKERS": workers}
+           "SENSOR__CAPTURE__SOURCE": source, "SENSOR__CAPTURE__WORKERS": workers,
+           # The metrics port is on (for /readyz); the live stream and the capture API beside it are
+           # off in every mode, so the modes compare the pair path alone.
+           "SENSOR__STREAM__ENABLED": "false", "SENSOR__CAPTURES__ENABLED": "false"}
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     me = psutil.Process(proc.pid)
     pcap_path = work / "step.pcap"
     dump = subprocess.Popen(["tcpdump", "-Z", "root", "-i", pod.host_dev, "-n", "-s", "262144", "-B", "262144",
                              "-w", str(pcap_path), "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(2.5)  # interpreter start-up, first discovery pass, taps opened (and handed to the workers)
+    # Load only once the taps are open (and handed to the workers): connections that start before
+    # are followed from mid-stream, and their first exchanges are not paired.
+    wait_ready(metrics_port, proc)
+    time.sleep(0.5)
     if proc.poll() is not None:
         raise RuntimeError(f"interceptor exited: {proc.stderr.read() if proc.stderr else ''}")
     c0 = tree_cpu(me)

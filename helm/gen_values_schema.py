@@ -104,6 +104,7 @@ def values_schema() -> dict[str, Any]:
                 "enabled": BOOL, "replicas": INT, "args": {"type": "array", "items": STR}, "port": PORT,
                 "resources": RESOURCES,
                 "service": obj({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "port": PORT}),
+                "captures": obj({"enabled": BOOL, "port": PORT}),
                 **SCHED,
             }),
             "auth": obj({"secretName": STR, "tokenKey": {"type": "string", "minLength": 1}, "rawTokenKey": STR}),

@@ -358,6 +358,7 @@ class ProcessorConfig:
     group_id: str = "privacy-processor"
     pairs_topic: str = "pairs"
     detections_topic: str = "detections"
+    connections_topic: str = "connections"  # the agents' coverage account (empty: the map does not read it)
     detections_partitions: int = 10  # when the processor creates the topic
     max_array_items: int = 10  # Soveren trims arrays to ten elements
     max_depth: int = 32

@@ -159,9 +159,12 @@ class Pipeline:
                 self._end(key, flow, ts, "")
             return
         if flags & TCP_SYN:
-            flow.streams[direction].syn(seq)
-            if isinstance(conversation, Conversation):  # (HTTP/1.x pairing proofs use them)
-                conversation.origins[direction] = flow.streams[direction].next  # where its bytes start
+            stream = flow.streams[direction]
+            stream.syn(seq)
+            if isinstance(conversation, Conversation) and stream.start == seq and conversation.origins[direction] is None:
+                # Where its bytes start (HTTP/1.x pairing proofs use it): only from the SYN that
+                # began the stream, not a copy arriving after the direction's data (a lagging tap).
+                conversation.origins[direction] = (seq + 1) & MASK32
             conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
         acked = None  # the other direction's offset this segment acknowledges (unwrapped)
         if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too
@@ -169,7 +172,7 @@ class Pipeline:
             if flags & TCP_ACK and peer_next is not None:
                 acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
             deferred = flow.deferred[direction]
-            if deferred or acked is not None and acked > _received(flow.streams[1 - direction]):
+            if deferred or acked is not None and acked > peer_next and acked > _received(flow.streams[1 - direction]):  # type: ignore[operator]
                 # It acknowledges bytes of the other direction that have not arrived yet (taps read
                 # out of step, reordering): hold it so a response never overtakes its request.
                 if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):

@@ -68,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--listen", dest="map_listen", help="host:port for the HTTP API and page (port 0: any free)")
     m.add_argument("--no-kafka", action="store_true", help="do not consume; only serve (and --from-file)")
     m.add_argument("--from-file", metavar="JSONL", help="apply detections records from a file first")
+    m.add_argument("--coverage-file", metavar="JSONL", help="apply connections aggregates (replay --coverage) first")
     m.add_argument("--port-file", metavar="PATH", help="write the bound HTTP port here (for scripts and tests)")
     m.set_defaults(func=cmd_map)
 
@@ -154,6 +155,12 @@ def cmd_map(full: Config, args: argparse.Namespace) -> int:
     counters = Counters()
     store = MapStore(cfg.map_db, cfg.map_seen_retention_s)
     service = MapService(store, counters)
+    from processor.coverage import CoverageService, CoverageStore
+
+    coverage = CoverageService(CoverageStore(store), counters)
+    if args.coverage_file:
+        with open(args.coverage_file, "rb") as f:
+            coverage.apply_raw([line for line in f if line.strip()])
     if args.from_file:
         records: list[dict[str, Any]] = []
         with _open_in(args.from_file) as f:
@@ -171,7 +178,7 @@ def cmd_map(full: Config, args: argparse.Namespace) -> int:
     token = load_token(full.auth, service="processor map")  # generated: printed once
     server = MapServer(store, cfg.map_listen, counters.snapshot, auth=BearerAuth(token, counters),
                        allowed_hosts=cfg.map_allowed_hosts, max_connections=cfg.map_max_connections,
-                       timeout_s=cfg.map_timeout_s, counters=counters).start()
+                       timeout_s=cfg.map_timeout_s, counters=counters, coverage=coverage.store).start()
     if args.port_file:
         with open(args.port_file, "w") as f:
             f.write(f"{server.port}\n")
@@ -186,8 +193,14 @@ def cmd_map(full: Config, args: argparse.Namespace) -> int:
             stop.wait(args.exit_when_idle or None)
         else:
             from processor.kafkaio import BatchLoop, consumer_config
-            loop = BatchLoop(consumer_config(full.kafka, cfg.map_group_id, cfg.session_timeout_ms), [cfg.detections_topic],
-                             service, counters, cfg.batch_size, name="map")
+            topics = [cfg.detections_topic] + ([cfg.connections_topic] if cfg.connections_topic else [])
+
+            def handle(batch: list[Any]) -> None:  # the coverage account rides on the same consumer
+                coverage.apply_raw([m.value() or b"" for m in batch if m.topic() == cfg.connections_topic])
+                service([m for m in batch if m.topic() != cfg.connections_topic])
+
+            loop = BatchLoop(consumer_config(full.kafka, cfg.map_group_id, cfg.session_timeout_ms), topics,
+                             handle, counters, cfg.batch_size, name="map")
             loop.install_signal_handlers()
             _stats_printer(counters, args.stats_interval, loop.stop)
             loop.run(idle_exit_s=args.exit_when_idle)

@@ -1,9 +1,10 @@
 """The map's HTTP face: a JSON API and the web page, on the standard library's threading server.
 
-    GET /api/map?namespace=&type=&sensitivity=   nodes and edges (filtered)
+    GET /api/map?namespace=&type=&sensitivity=   nodes and edges (filtered); flows seen but not read: unread edges
     GET /api/nodes, /api/edges                   the same, one list each
     GET /api/types                               the data-type catalogue with sensitivities
     GET /api/stats                               row counts and consumer counters
+    GET /api/coverage                            every flow the agents saw (read or why not), coverage per workload/namespace
     GET /metrics                                 the counters in Prometheus text format
     GET /healthz                                 ok
     GET /                                        the web page (graph + table)
@@ -32,13 +33,17 @@ import orjson
 
 from interceptor.counters import Counters
 from interceptor.webauth import UNAUTHORIZED_HEADERS, AuthOutcome, BearerAuth
+from processor.coverage import with_unread
 from processor.datatypes import TYPES
 from processor.mapstore import MapStore
 from processor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from processor.metrics import render as render_metrics
 
 _STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-           "/style.css": ("style.css", "text/css; charset=utf-8")}
+           "/style.css": ("style.css", "text/css; charset=utf-8"),
+           # the graph library, vendored (web/vendor/README.md): the page needs nothing from the internet
+           "/vendor/cytoscape.min.js": ("vendor/cytoscape.min.js", "text/javascript; charset=utf-8"),
+           "/vendor/cytoscape-dagre.min.js": ("vendor/cytoscape-dagre.min.js", "text/javascript; charset=utf-8")}
 
 
 OPEN_PATHS = frozenset(("/healthz", "/metrics", *_STATIC))  # no personal data: no token needed
@@ -66,7 +71,7 @@ def host_allowed(host_header: str | None, allowed: frozenset[str]) -> bool:
 
 
 def _handler(store: MapStore, stats: Callable[[], dict[str, Any]], auth: BearerAuth, allowed_hosts: frozenset[str],
-             counters: Counters, timeout_s: float) -> type[BaseHTTPRequestHandler]:
+             counters: Counters, timeout_s: float, coverage: Any = None) -> type[BaseHTTPRequestHandler]:
     web = resources.files("processor").joinpath("web")
 
     class Handler(BaseHTTPRequestHandler):
@@ -112,15 +117,18 @@ def _handler(store: MapStore, stats: Callable[[], dict[str, Any]], auth: BearerA
             try:
                 if url.path in _STATIC:
                     name, ctype = _STATIC[url.path]
-                    self._send(200, web.joinpath(name).read_bytes(), ctype)
+                    self._send(200, web.joinpath(*name.split("/")).read_bytes(), ctype)
                 elif url.path == "/api/map":
-                    self._json(store.graph(**filters))
+                    self._json(with_unread(store.graph(**filters), coverage, **filters))
                 elif url.path == "/api/nodes":
-                    self._json(store.graph(**filters)["nodes"])
+                    self._json(with_unread(store.graph(**filters), coverage, **filters)["nodes"])
                 elif url.path == "/api/edges":
-                    self._json(store.graph(**filters)["edges"])
+                    self._json(with_unread(store.graph(**filters), coverage, **filters)["edges"])
                 elif url.path == "/api/types":
                     self._json([{"type": t, "sensitivity": s, "category": c, "label": label} for t, (s, c, label) in TYPES.items()])
+                elif url.path == "/api/coverage":
+                    self._json(coverage.view() if coverage is not None else {"flows": [], "nodes": [], "workloads": [],
+                                                                             "namespaces": []})
                 elif url.path == "/api/stats":
                     self._json({"store": store.stats(), **stats()})
                 elif url.path == "/metrics":
@@ -177,11 +185,11 @@ class MapServer:
 
     def __init__(self, store: MapStore, listen: str, stats: Callable[[], dict[str, Any]] | None = None, *,
                  auth: BearerAuth, allowed_hosts: list[str] | None = None, max_connections: int = 64,
-                 timeout_s: float = 10.0, counters: Counters | None = None) -> None:
+                 timeout_s: float = 10.0, counters: Counters | None = None, coverage: Any = None) -> None:
         host, _, port = listen.rpartition(":")
         counters = counters if counters is not None else Counters()
         allowed = frozenset(h.strip().lower().rstrip(".") for h in (allowed_hosts or []) if h.strip())
-        handler = _handler(store, stats or dict, auth, allowed, counters, timeout_s)
+        handler = _handler(store, stats or dict, auth, allowed, counters, timeout_s, coverage)
         try:
             self.httpd = BoundedHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler, max_connections, counters)
         except (OSError, ValueError) as e:

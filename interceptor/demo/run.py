@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ class Demo:
     node: DemoNode | None = None
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     map_port: int = 0
+    agent_port: int = field(default_factory=lambda: _free_port())
 
     @property
     def bootstrap(self) -> str:
@@ -108,7 +110,7 @@ class Demo:
         cfg.write_text(json.dumps({  # JSON is YAML
             "capture": {"include_namespaces": [PREFIX + "*"], "rescan_interval_s": 2.0},
             "tls": {"enabled": True},
-            "metrics": {"listen": ""},
+            "metrics": {"listen": f"127.0.0.1:{self.agent_port}"},  # its /ws live stream too
         }))
         env = {**os.environ, "SENSOR__AUTH__TOKEN": self.token}
         self._spawn("agent", [sys.executable, "-m", "interceptor.cli", "run", "--config", str(cfg),
@@ -197,6 +199,12 @@ class Demo:
             self.node.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _wait_listening(netns: str, port: int, timeout_s: float = 15.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -231,7 +239,9 @@ def run(args: argparse.Namespace) -> int:
         missing = [p for p in EXPECTED_PATHS if not any(e.get("path", "").startswith(p) for e in edges)]
         if missing:
             raise DemoError(f"not on the map after {args.wait:.0f} s: {', '.join(missing)}; logs in {demo.workdir}")
-        demo.say(f"the map: http://127.0.0.1:{demo.map_port}/  (bearer token: {demo.token})")
+        demo.say(f"the map: http://127.0.0.1:{demo.map_port}/#token={demo.token}  (bearer token: {demo.token})")
+        demo.say(f"the live stream: processor tail --node 127.0.0.1:{demo.agent_port} --token {demo.token} "
+                 "--compact 'request.method == \"POST\"'")
         demo.say(f"   e.g. curl -H 'Authorization: Bearer {demo.token}' http://127.0.0.1:{demo.map_port}/api/edges")
         demo.say("pods:\n" + demo.legend())
         print(render(edges, demo.names()), flush=True)

@@ -129,11 +129,14 @@ class KubeWatcher:
             self._threads.append(t)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop every thread within ``timeout`` in total: open watches are woken (and a watch opened
+        while stopping closes itself, see ``_watch``); nothing is counted or logged as an error."""
         self._stop.set()
         for resp in list(self._responses.values()):
             _unblock(resp)
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def in_sync(self) -> bool:
         return bool(self._synced) and all(self._synced.values())
@@ -167,6 +170,8 @@ class KubeWatcher:
                 self._stop.wait(self.cfg.backoff_initial_s)  # relist soon, but never in a tight loop
                 continue
             except Exception as e:  # noqa: BLE001 - any failure: out of sync, back off, retry
+                if self._stop.is_set():  # our own stop() woke the read: not a lost watch
+                    break
                 if self._synced.get(res.name):
                     log.warning("kubernetes %s watch lost (%s: %s); pairs are marked meta_stale until it "
                                 "is back", res.name, type(e).__name__, str(e)[:200])
@@ -203,9 +208,11 @@ class KubeWatcher:
         with self.lock:
             res.replace(items, now)
         self.counters.inc(f"k8s.{res.name}.lists")
-        self._synced[res.name] = True
         if res.name == "pods":
+            # Owners first (ReplicaSet -> Deployment, Job -> CronJob): a replay waiting for the sync
+            # must not enrich pairs before the index can name the workload.
             self._resolve_owners(items)
+        self._synced[res.name] = True
         return meta.get("resourceVersion") or ""
 
     @staticmethod
@@ -230,6 +237,8 @@ class KubeWatcher:
         self._responses[res.name] = resp
         self._synced[res.name] = True  # connected and resuming from a known resourceVersion
         try:
+            if self._stop.is_set():  # stop() ran while this watch was being opened: it missed it
+                return
             for line in iter_resp_lines(resp):
                 if self._stop.is_set():
                     return

@@ -201,7 +201,13 @@ def test_hub_deployment_service_and_token_from_a_secret(helm_bin):
     c = hub["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["processor"] and c["args"][-3:] == ["hub", "--listen", "0.0.0.0:8899"]
     assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "ws"}
-    assert svc["spec"]["ports"] == [{"name": "ws", "port": 8899, "targetPort": "ws", "protocol": "TCP"}]
+    assert svc["spec"]["ports"] == [{"name": "ws", "port": 8899, "targetPort": "ws", "protocol": "TCP"},
+                                    {"name": "captures", "port": 8900, "targetPort": "captures", "protocol": "TCP"}]
+    # the capture API on :8900 (captures.hub_listen) asks the API server for a pod's node
+    assert {"name": "captures", "containerPort": 8900, "protocol": "TCP"} in c["ports"]
+    assert hub["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    no_captures = find(render(helm_bin, "--set", "hub.captures.enabled=false"), "Deployment", "-hub")
+    assert no_captures["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     secret = find(docs, "Secret", "-auth")
     assert len(secret["data"]["token"]) > 40
     agent = find(docs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]

@@ -31,7 +31,7 @@ def test_demo_shows_every_kind_of_flow_and_cleans_up(kafka_broker: str) -> None:
     # the meshed pod's plaintext exists only on its loopback (app <-> sidecar): 127.0.0.1 on both ends
     assert re.search(r"ip:127.0.0.1 -> ip:127.0.0.1\s+POST /contacts\s+\[[^]]*email", table), table
     assert re.search(r"frontend -> analytics\s+POST /v2/track", table), table
-    assert "bearer token: " in out
+    assert "bearer token: " in out and "#token=" in out and "processor tail --node 127.0.0.1:" in out
     assert leftovers() == []
     left = subprocess.run(["pgrep", "-f", "interceptor.demo.apps"], capture_output=True, text=True).stdout
     assert left == "", left

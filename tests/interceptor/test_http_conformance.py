@@ -1,5 +1,6 @@
-"""Conformance with a strict parser's verdicts: nodejs/llhttp's test messages (extracted into
-tests/interceptor/data/llhttp_cases.json by tests/interceptor/tools/extract_parser_cases.py), each
+"""Conformance with strict parsers' verdicts: nodejs/llhttp's test messages and the requests
+nodejs/http-parser's test.c refuses (extracted into tests/interceptor/data/llhttp_cases.json by
+tests/interceptor/tools/extract_parser_cases.py), each
 sent as a TCP conversation cut at random segment sizes and replayed through the whole pipeline.
 
 A message llhttp accepts must come out exactly (method, target, status, fields, body); a message it

@@ -118,3 +118,11 @@ def test_new_connection_on_the_same_addresses_is_followed() -> None:
     _exchange(second, 1)
     pairs, _ = replay(first.close().frames + second.close().frames, config=keep_all_config())
     assert [p.request.target for p in pairs] == ["/r/0", "/r/1"]
+
+
+@pytest.mark.parametrize("seed", [1055537, 1063411])
+def test_found_by_the_bench(seed: int) -> None:
+    """bench/pairing.py once found these: the second tap's copy of the SYN arrived after the first
+    tap (which had lost the handshake) began the flow mid-way; it was taken for the stream's start,
+    and a pipelined burst's second request passed for the connection's first."""
+    _check(convgen.score_truth(convgen.build(seed)))

@@ -5,7 +5,7 @@ Only the messages and the parser's verdict are taken (which messages completed, 
 target, status, fields and body, and whether the parser stopped with an error), not any code. Cases
 run in a lenient mode, with pausing, or on a parser type we do not have are left out.
 
-    python3 -m tests.interceptor.tools.extract_parser_cases /path/to/llhttp-checkout
+    python3 -m tests.interceptor.tools.extract_parser_cases /path/to/llhttp-checkout [/path/to/http-parser-checkout]
 """
 
 from __future__ import annotations
@@ -118,11 +118,59 @@ def cases(root: Path) -> list[dict]:
     return out
 
 
+C_CALL = re.compile(r'test_simple\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*(HPE_\w+)\s*\)')
+C_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def c_bytes(literal: str) -> bytes:
+    """A C string literal's bytes: \\r \\n \\t \\\\ \\" and octal / hex escapes."""
+    simple = {"r": 13, "n": 10, "t": 9, "\\": 92, '"': 34, "'": 39, "0": 0}
+    out = bytearray()
+    i = 0
+    while i < len(literal):
+        ch = literal[i]
+        if ch != "\\":
+            out += ch.encode()
+            i += 1
+            continue
+        m = re.match(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)", literal[i:])
+        assert m is not None
+        esc = m[1]
+        if esc[0] == "x":
+            out.append(int(esc[1:], 16))
+        elif esc[0].isdigit():
+            out.append(int(esc, 8))
+        else:
+            out.append(simple[esc])
+        i += m.end()
+    return bytes(out)
+
+
+def http_parser_cases(root: Path) -> list[dict]:
+    """The requests nodejs/http-parser's test.c refuses with ``test_simple(raw, HPE_<error>)``."""
+    text = (root / "test.c").read_text()
+    out = []
+    for m in C_CALL.finditer(text):
+        if m[2] == "HPE_OK":
+            continue  # accepted but incomplete: nothing to compare
+        raw = b"".join(c_bytes(s) for s in C_STRING.findall(m[1]))
+        out.append({"source": "http-parser test.c", "title": f"test_simple {m[2]} #{len(out) + 1}", "type": "request",
+                    "raw": raw.decode("latin-1"), "outcome": "invalid", "error": f'code={m[2]} reason="{m[2]}"',
+                    "messages": []})
+    return out
+
+
 def main() -> None:
     root = Path(sys.argv[1])
     rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     data = {"origin": "https://github.com/nodejs/llhttp (MIT licence), test/*.md", "revision": rev,
             "cases": cases(root)}
+    if len(sys.argv) > 2:  # a nodejs/http-parser checkout (MIT licence): its refused requests
+        hp = Path(sys.argv[2])
+        hp_rev = subprocess.run(["git", "-C", str(hp), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        data["origin"] += "; https://github.com/nodejs/http-parser (MIT licence), test.c"
+        data["revision"] += f"; http-parser {hp_rev}"
+        data["cases"] += http_parser_cases(hp)
     OUT.write_text(json.dumps(data, indent=1, ensure_ascii=True) + "\n")
     by = {}
     for c in data["cases"]:
