@@ -27,7 +27,7 @@ started before the response, unless the connection was seen pipelining.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +60,7 @@ class Waiting:
     failed: str = ""
     span: Span | None = None  # where it lies in the client's stream (None: byte stream)
     held: int = 0  # bytes reserved in the global budget while it waits
+    before: tuple[int, int] | None = None  # the request before it: (end offset, its ack)
 
     @property
     def epoch(self) -> int:
@@ -118,9 +119,7 @@ class Conversation:
         self.anchor: tuple[int, int] | None = (0, 0) if synced else None
         self.origins: list[int | None] = [None, None]  # stream offset after each direction's SYN
         self.pipelined = False  # seen sending a request before the previous response arrived
-        # Recent requests by where they end in the client's stream: the acknowledgement each was
-        # sent with (the predecessor test in ``_proven``).
-        self.request_ends: OrderedDict[int, int] = OrderedDict()
+        self.last_request: tuple[int, int] | None = None  # (end offset, ack) of the latest request
 
     def _parser(self, synced: bool) -> MessageParser:
         parser = MessageParser(
@@ -184,22 +183,19 @@ class Conversation:
 
     def _request(self, request: Request | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
-        if span is not None and span.end is not None and span.ack is not None:
-            ends = self.request_ends
-            ends[span.end] = span.ack
-            if len(ends) > 16:
-                ends.popitem(last=False)
+        before = self.last_request
+        self.last_request = None if span is None or span.end is None or span.ack is None else (span.end, span.ack)
         if request is None:
             counters.drop(reason)
-            self._enqueue(Waiting(ts, "", None, reason, span))
+            self._enqueue(Waiting(ts, "", None, reason, span, 0, before))
         else:
             counters.counts["http.requests"] += 1
             held = held_bytes(request)
             if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
                 counters.drop("memory_budget")
-                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span))
+                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span, 0, before))
                 return
-            self._enqueue(Waiting(ts, request.method, request, "", span, held))
+            self._enqueue(Waiting(ts, request.method, request, "", span, held, before))
 
     def _enqueue(self, waiting: Waiting) -> None:
         queue = self.queue
@@ -289,9 +285,9 @@ class Conversation:
         origin_c, origin_s = self.origins[self.client], self.origins[1 - self.client]
         if span.prior_ack == start or (start == origin_c and span.lead == origin_s and origin_c is not None):
             return waiting  # the server had exactly the requests before this one: it is no burst's second
-        before = self.request_ends.get(start)
-        if before is not None and before < span.lead:
-            return waiting  # the request right before it was sent before some response came: the same
+        before = waiting.before
+        if before is not None and before[0] == start and before[1] < span.lead:
+            return waiting  # the request right before it was sent before some response came
         return None
 
     def _match(self, span: Span | None, ts: float) -> Waiting | None:

@@ -208,7 +208,6 @@ class MessageParser:
             self.stream_end = None
         else:
             self.stream_end = offset + n
-            self.acks.append((offset, ack))
             self.chunk_ends.append((offset + n, ack))
         wait = self.wait
         if wait is not None:
@@ -221,8 +220,11 @@ class MessageParser:
             if not data:
                 if self.held:
                     self._hold()
-                self._trim_acks()
                 return
+        if offset is not None:  # bytes that will wait in ``buf``: remember the ack they came with
+            if not self.buf and self.wait is None:
+                self.acks.clear()
+            self.acks.append((offset + n - len(data), ack))
         if self.buf:
             self.buf += data
         else:

@@ -172,7 +172,7 @@ class Pipeline:
             if flags & TCP_ACK and peer_next is not None:
                 acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
             deferred = flow.deferred[direction]
-            if deferred or acked is not None and acked > _received(flow.streams[1 - direction]):
+            if deferred or acked is not None and acked > peer_next and acked > _received(flow.streams[1 - direction]):  # type: ignore[operator]
                 # It acknowledges bytes of the other direction that have not arrived yet (taps read
                 # out of step, reordering): hold it so a response never overtakes its request.
                 if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
