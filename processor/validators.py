@@ -143,11 +143,11 @@ def ip_kind(value: str) -> str | None:
     """'v4' or 'v6' for a literal address (not a version string like ``1.2.3``), else None."""
     if len(value) > 45 or len(value) < 3:
         return None
-    if value.count(".") == 3 and value.replace(".", "").isdigit():
-        try:
-            ipaddress.IPv4Address(value)
-        except ValueError:
-            return None
+    if value.count(".") == 3 and value.isascii():
+        # four decimal octets, no leading zeros (what ipaddress accepts), without its exceptions
+        for octet in value.split("."):
+            if not octet.isdigit() or len(octet) > 3 or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
+                return None
         return "v4"
     if ":" in value and value.count(":") >= 2:
         try:
