@@ -3,7 +3,7 @@
 //   MODE small: the three-service map of test_map_page_in_headless_chromium (details, table, filter)
 //   MODE big:   the generated 100-node map: label overlaps, search, filters, drill-down
 "use strict";
-const { chromium } = require("playwright-core");
+const { launch, watchedPage } = require("./browser.js");
 
 // Label boxes as Cytoscape draws them (model coordinates), and how many pairs of them intersect.
 function measure() {
@@ -153,19 +153,11 @@ async function big(page, shots, out) {
 
 (async () => {
   const [url, shots, mode] = process.argv.slice(2);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launch();
   const out = {};
   try {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    const errors = [];
-    const requests = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-    page.on("request", (r) => requests.push(r.url()));
+    const { page, seen } = await watchedPage(browser, { width: 1600, height: 1000 });
+    const errors = seen.errors, requests = seen.requests;
     await page.goto(url);
     await page.waitForSelector("body[data-loaded='1']", { timeout: 20000 });
     out.title = await page.title();
