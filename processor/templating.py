@@ -54,9 +54,21 @@ def personal_segment(seg: str, previous: str = "") -> bool:
     return after_people and text.lower() in FIRST_NAMES
 
 
+_IS_ID: dict[int, bool] = {}  # hash of (segment, previous) -> is it {id}; hashes, so no segment is kept
+_MAX_IS_ID = 65536
+
+
 def segment_word(seg: str, previous: str) -> str:
-    """What a segment contributes before learning: ``{id}`` for identifiers and personal data."""
-    return ID if obvious_id(seg) or personal_segment(seg, previous) else seg
+    """What a segment contributes before learning: ``{id}`` for identifiers and personal data.
+    Memoised by hash: the same paths come again and again."""
+    h = hash((seg, previous))
+    is_id = _IS_ID.get(h)
+    if is_id is None:
+        is_id = obvious_id(seg) or personal_segment(seg, previous)
+        if len(_IS_ID) >= _MAX_IS_ID:
+            _IS_ID.clear()
+        _IS_ID[h] = is_id
+    return ID if is_id else seg
 
 
 def obvious_id(seg: str) -> bool:

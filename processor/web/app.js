@@ -79,6 +79,7 @@ async function load() {
   state.map = map;
   state.coverage = coverage;
   render();
+  document.body.setAttribute("data-shown", q); // which filters the drawing shows (tests wait on it)
 }
 
 // One line per (source, destination): endpoints grouped, data types united.
@@ -159,7 +160,7 @@ const STYLE = [
 // compound graph took 84 s and let namespace boxes overlap; nested it takes well under a second.
 const DAGRE = { name: "dagre", rankDir: "LR", nodeSep: 8, rankSep: 45, edgeSep: 6, nodeDimensionsIncludeLabels: true,
   fit: false, animate: false };
-const GAP = { x: 90, y: 90 }; // the y gap holds a namespace title at whole-map zoom // between namespace boxes: room for the lines between them
+const GAP = { x: 90, y: 90 }; // between namespace boxes: room for the lines between them and a title at whole-map zoom
 
 function groupOf(n) { return n.data("namespace") ? "ns:" + n.data("namespace") : OUTSIDE; }
 

@@ -1,21 +1,15 @@
 // The map page's coverage parts as a person sees them (headless chromium via playwright-core).
 // usage: node coverage_check.js URL SCREENSHOT_DIR  -> prints one JSON object
 "use strict";
-const { chromium } = require("playwright-core");
+const { launch, watchedPage } = require("./browser.js");
 
 (async () => {
   const [url, shots] = process.argv.slice(2);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launch();
   const out = {};
   try {
-    const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+    const { page, seen } = await watchedPage(browser, { width: 1500, height: 900 });
+    const errors = seen.errors;
     await page.goto(url);
     await page.waitForSelector("body[data-loaded='1']", { timeout: 15000 });
     await page.waitForFunction(() => window.mapView && window.mapView.cy && window.mapView.cy.edges(".unread").length > 0,

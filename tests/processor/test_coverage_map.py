@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -119,3 +121,60 @@ def test_api_and_page_in_headless_chromium(tmp_path: Path) -> None:
     assert any("TLS — not inspected" in r[4] and r[5] == "no_probe_for_library" for r in seen["flows"])
     for name in ("coverage-graph.png", "coverage-table.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+@pytest.mark.kafka
+def test_replay_to_connections_topic_to_map(kafka_broker_control, tmp_path: Path) -> None:
+    """``interceptor replay --kafka`` publishes the account on the connections topic; ``processor
+    map`` consumes it with the detections and serves it on /api/coverage and as unread map edges."""
+    import uuid
+
+    import requests
+
+    from tests.fixtures.kafka import read_topic
+    from tests.interceptor.coverage.test_sniff import pg_startup
+    from tests.interceptor.packetgen import Conn, http_request, http_response, write_pcap
+    from tests.processor.test_kafka_e2e import AUTH, ROOT, _env, _start, _stop, _wait_port
+
+    broker = kafka_broker_control
+    tag = uuid.uuid4().hex[:8]
+    pairs_t, det_t, conn_t, group = f"pairs-{tag}", f"detections-{tag}", f"connections-{tag}", f"cov-{tag}"
+    for t in (pairs_t, det_t):
+        broker.create_topic(t, 1)
+    http = Conn(client=("10.3.0.1", 41000), server=("10.3.0.2", 8080)).handshake()
+    http.request(http_request())
+    http.response(http_response())
+    http.close()
+    pg = Conn(client=("10.3.0.1", 41001), server=("10.3.0.5", 5432), ts=http.ts).handshake()
+    pg.request(pg_startup())
+    pg.close()
+    pcap = tmp_path / "c.pcap"
+    write_pcap(str(pcap), sorted(http.frames + pg.frames, key=lambda f: f[0]))
+    env = {**_env(broker.bootstrap, pairs_t, det_t, group), "SENSOR__COVERAGE__TOPIC": conn_t,
+           "SENSOR__PROCESSOR__CONNECTIONS_TOPIC": conn_t}
+    rep = subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", str(pcap), "--kafka", broker.bootstrap,
+                          "--topic", pairs_t, "--no-progress"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert rep.returncode == 0, rep.stderr
+    on_topic = [json.loads(m.value) for m in read_topic(broker.bootstrap, conn_t)]
+    for rec in on_topic:
+        validate_connections(rec)
+    assert sorted((r["verdict"], r["protocol"]) for r in on_topic) == [("inspected", "http/1.1"),
+                                                                      ("other-protocol", "postgresql")]
+    log = tmp_path / "m.log"
+    m = _start(["map", "--db", f"sqlite:///{tmp_path}/map.db", "--listen", "127.0.0.1:0", "--port-file",
+                str(tmp_path / "port")], env, log)
+    try:
+        port = _wait_port(tmp_path / "port", m, log)
+        deadline, view = time.monotonic() + 90, {}
+        while time.monotonic() < deadline:
+            view = requests.get(f"http://127.0.0.1:{port}/api/coverage", headers=AUTH, timeout=5).json()
+            if len(view["flows"]) == 2:
+                break
+            time.sleep(0.5)
+        edges = requests.get(f"http://127.0.0.1:{port}/api/edges", headers=AUTH, timeout=5).json()
+    finally:
+        _stop(m)
+    assert sorted((f["verdict"], f["dst"], f["connections"]) for f in view["flows"]) == [
+        ("inspected", "ip:10.3.0.2", 1), ("other-protocol", "ip:10.3.0.5", 1)], log.read_text()[-2000:]
+    assert [(e["dst"], e["unread_reason"]) for e in edges if e.get("unread")] == [("ip:10.3.0.5", "postgresql — not HTTP")]

@@ -3,7 +3,7 @@
 //   MODE small: the three-service map of test_map_page_in_headless_chromium (details, table, filter)
 //   MODE big:   the generated 100-node map: label overlaps, search, filters, drill-down
 "use strict";
-const { chromium } = require("playwright-core");
+const { launch, watchedPage } = require("./browser.js");
 
 // Label boxes as Cytoscape draws them (model coordinates), and how many pairs of them intersect.
 function measure() {
@@ -80,8 +80,10 @@ async function small(page, shots, out) {
   out.filteredRows = await page.$$eval("#edges-table tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
 }
 
-async function relaidOut(page, before) {
-  await page.waitForFunction((b) => document.body.getAttribute("data-laid-out") !== b, before, { timeout: 15000 });
+// the drawing shows what the filters ask (a periodic refresh begun before the change may land first)
+async function shown(page, filters) {
+  const q = new URLSearchParams({ namespace: "", type: "", sensitivity: "", ...filters }).toString();
+  await page.waitForFunction((x) => document.body.getAttribute("data-shown") === x, q, { timeout: 15000 });
 }
 
 async function big(page, shots, out) {
@@ -126,11 +128,10 @@ async function big(page, shots, out) {
   await page.waitForFunction(() => window.mapView.cy.nodes(".match").length === 0, null, { timeout: 5000 });
 
   // filters, as a person uses them: the API answers, the graph is drawn again
-  let before = await page.getAttribute("body", "data-laid-out");
   const ns = await page.$$eval("#f-namespace option", (os) => os.map((o) => o.value).filter(Boolean));
   out.namespaces = ns;
   await page.selectOption("#f-namespace", ns[1]);
-  await relaidOut(page, before);
+  await shown(page, { namespace: ns[1] });
   out.nsFilter = await page.evaluate((n) => {
     const cy = window.mapView.cy;
     return { ns: n, nodes: cy.nodes().filter((x) => !x.isParent()).length, edges: cy.edges().length,
@@ -138,35 +139,25 @@ async function big(page, shots, out) {
   }, ns[1]);
   out.nsMeasure = await page.evaluate(measure);
   await page.screenshot({ path: `${shots}/map-100-namespace.png` });
-  before = await page.getAttribute("body", "data-laid-out");
   await page.selectOption("#f-namespace", "");
   await page.selectOption("#f-sensitivity", "high");
-  await relaidOut(page, before);
+  await shown(page, { sensitivity: "high" });
   await page.waitForFunction(() => window.mapView.cy.edges().length > 0 && window.mapView.cy.edges().every((e) => e.hasClass("high")), null, { timeout: 10000 });
   out.highFilter = await page.evaluate(() => ({ edges: window.mapView.cy.edges().length, allHigh: window.mapView.cy.edges().every((e) => e.hasClass("high")) }));
-  before = await page.getAttribute("body", "data-laid-out");
   await page.selectOption("#f-sensitivity", "");
   await page.selectOption("#f-type", "iban");
-  await relaidOut(page, before);
+  await shown(page, { type: "iban" });
   await page.waitForFunction(() => window.mapView.cy.edges().length > 0 && window.mapView.cy.edges().every((e) => e.data("label").includes("IBAN")), null, { timeout: 10000 });
   out.typeFilter = await page.evaluate(() => ({ edges: window.mapView.cy.edges().length, rows: document.querySelectorAll("#edges-table tbody tr").length }));
 }
 
 (async () => {
   const [url, shots, mode] = process.argv.slice(2);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launch();
   const out = {};
   try {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    const errors = [];
-    const requests = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-    page.on("request", (r) => requests.push(r.url()));
+    const { page, seen } = await watchedPage(browser, { width: 1600, height: 1000 });
+    const errors = seen.errors, requests = seen.requests;
     await page.goto(url);
     await page.waitForSelector("body[data-loaded='1']", { timeout: 20000 });
     out.title = await page.title();

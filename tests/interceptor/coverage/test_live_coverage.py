@@ -93,10 +93,10 @@ def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Pat
         hosts = tmp_path / "hosts"
         hosts.write_text(f"{ip} java.example\n")
         res = subprocess.run([*java_client[:1], f"-Djdk.net.hosts.file={hosts}", *java_client[1:],
-                              f"https://java.example:{JAVA_TLS}", "1", "6000"], capture_output=True, text=True, timeout=120)
+                              f"https://java.example:{JAVA_TLS}", "1", "3000"], capture_output=True, text=True, timeout=120)
         assert "200 11" in res.stdout, res.stderr[-2000:]
         res = subprocess.run([*java_client[:1], f"-Djdk.net.hosts.file={hosts}", *java_client[1:],
-                              f"https://java.example:{PY_TLS}", "2", "6000"], capture_output=True, text=True, timeout=120)
+                              f"https://java.example:{PY_TLS}", "2", "3000"], capture_output=True, text=True, timeout=120)
         assert res.stdout.count("200 11") == 2, res.stderr[-2000:]
         # The first program mapping libgnutls lives a few scans, so the source attaches to the library
         # (its own connection began before: decrypted, or unread as attached_too_late).
