@@ -262,8 +262,9 @@ def sibling_hint(node: dict[str, Any]) -> str:
     """The short text a naming sibling gives (``"passport"``, ``"Date of birth"``) when the object
     also has a value field, or ''."""
     hint, has_value = "", False
+    compacts = _COMPACTS
     for k, v in node.items():
-        ck = _compact(k)
+        ck = compacts.get(k) or _compact(k)  # the memo inline: this runs for most objects
         if not hint and isinstance(v, str) and 0 < len(v) <= MAX_HINT and ck in NAMING_KEYS:
             hint = v
         elif ck in VALUE_KEYS:
