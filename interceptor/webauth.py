@@ -63,6 +63,7 @@ def load_token(cfg: AuthConfig, announce: TextIO | None = None, service: str = "
     # The one and only time the value is shown: set auth.token or auth.token_file to choose it.
     print(f"{service}: no auth.token configured; generated bearer token (shown once): {token.value}",
           file=out, flush=True)
+    cfg.token = token.value  # every other API of this process takes the same one, shown no more
     return token
 
 

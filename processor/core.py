@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from interceptor.config import ProcessorConfig
 from interceptor.counters import Counters
-from processor.datatypes import combined_sensitivity, sensitivity_of
+from processor.datatypes import TYPES, combined_sensitivity, sensitivity_of
 from processor.detectors import Classifier, parse_custom
 from processor.mask import mask
 from processor.nodes import node_of
@@ -58,6 +58,8 @@ class Processor:
         custom = parse_custom(self.cfg.custom_types)
         self.custom_levels = {c.name: c.sensitivity for c in custom}
         self.classifier = Classifier(custom)
+        # each type's level, looked up once per processor (as sensitivity_of: a built-in type keeps its own)
+        self._levels = self.custom_levels | {t: TYPES[t][0] for t in TYPES}
         self.templater = Templater()
         # The full JSON Schema check costs ~1 ms a pair; the structural check below covers every field
         # the processor reads, at a fraction of that. ``full_schema`` is for debugging producers.
@@ -129,23 +131,30 @@ class Processor:
 
     def _classify(self, walked: WalkResult) -> list[dict[str, Any]]:
         seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+        classify, classify_header = self.classifier.classify, self.classifier.classify_header
+        levels = self._levels
         for leaf in walked.leaves:
-            if leaf.location.endswith(".header"):
-                types = self.classifier.classify_header(leaf.path, leaf.value)
+            loc = leaf.location
+            if loc[-7:] == ".header":
+                types = classify_header(leaf.path, leaf.value)
             else:
-                types = self.classifier.classify(leaf.path, leaf.value, leaf.hint)
+                types = classify(leaf.path, leaf.value, leaf.hint)
+            if not types:  # most leaves
+                continue
             for t in types:
-                k = (t, leaf.location, leaf.path)
-                if k in seen:
-                    seen[k]["count"] += 1
+                k = (t, loc, leaf.path)
+                d = seen.get(k)
+                if d is not None:
+                    d["count"] += 1
                     continue
                 if len(seen) >= MAX_DETECTIONS:
                     self.counters.inc("processor.bounded.detections")
                     continue
-                part, where = leaf.location.split(".", 1)
+                part, where = _split_location(loc)
+                level = levels.get(t)
                 seen[k] = {
                     "type": t,
-                    "sensitivity": sensitivity_of(t, self.custom_levels),
+                    "sensitivity": level if level is not None else sensitivity_of(t, self.custom_levels),
                     "part": part,
                     "where": where,
                     "path": leaf.path,
@@ -153,6 +162,20 @@ class Processor:
                     "count": 1,
                 }
         return list(seen.values())
+
+
+_LOCATIONS: dict[str, tuple[str, str]] = {}
+
+
+def _split_location(loc: str) -> tuple[str, str]:
+    """``request.body`` -> (``request``, ``body``); a handful of locations, memoised."""
+    found = _LOCATIONS.get(loc)
+    if found is None:
+        part, _, where = loc.partition(".")
+        found = (part, where)
+        if len(_LOCATIONS) < 256:
+            _LOCATIONS[loc] = found
+    return found
 
 
 _MESSAGE_FIELDS = {"headers": list, "body": str, "body_encoding": str}

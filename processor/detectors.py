@@ -799,7 +799,7 @@ class Classifier:
         for ct in self.custom:
             if (ct.key is None or ct.key.search(path)) and (ct.value is None or ct.value.search(val)):
                 found.append(ct.name)
-        if val[0] in "bB" and val[:7].lower() in ("bearer ", "basic b", "basic c", "basic d", "basic z") or val[:6].lower() == "basic ":
+        if val[0] in "bB" and (val[:7].lower() == "bearer " or val[:6].lower() == "basic "):
             schemes = scheme_types(val)
             if schemes:
                 return found + schemes

@@ -417,6 +417,20 @@ WEAK_IDS: list[tuple[str, Callable[[str], bool]]] = [
 ]
 
 
+# How many characters each validator's identifier has once separators (space . / -) are taken out: a
+# validator cannot pass on another length, so national_type only runs those of the value's length.
+_LENGTHS: dict[Callable[[str], bool], tuple[int, ...]] = {
+    codice_fiscale_ok: (16,), curp_mx_ok: (18,), ahv_ch_ok: (13,), nino_gb_ok: (9,), dni_es_ok: (9,), pan_in_ok: (10,),
+    rfc_mx_ok: (12, 13), cpf_ok: (11,), pesel_ok: (11,), nir_fr_ok: (15,), nn_be_ok: (11,), nip_pl_ok: (10,), bsn_ok: (9,),
+    steuer_id_de_ok: (11,), sin_ca_ok: (9,), nif_pt_ok: (9,), tfn_au_ok: (9,), aadhaar_ok: (12,), sv_at_ok: (10,),
+}
+_Family = list[tuple[str, Callable[[str], bool]]]
+_BY_LENGTH: dict[int, tuple[_Family, _Family, _Family]] = {
+    n: tuple([(t, ok) for t, ok in fam if n in _LENGTHS[ok]] for fam in (STRONG_IDS, CHECKED_IDS, WEAK_IDS))  # type: ignore[misc]
+    for n in {n for ns in _LENGTHS.values() for n in ns}
+}
+
+
 def formatted_cpf(value: str) -> bool:
     """``123.456.789-09``: the CPF's own punctuation, enough to believe it without a key."""
     return len(value) == 14 and value[3] == "." and value[7] == "." and value[11] == "-" and cpf_ok(value)
@@ -426,10 +440,14 @@ def national_type(value: str, prefer: str | None = None) -> str | None:
     """Which identifier family (national_id / tax_id) a value validates as. ``prefer`` is the family
     the key names: it wins ties, and it wins over a digits-only checksum (one number in ten passes
     each of those), but not over a structured or doubly checked one (a NINO under a "tax" key is a NINO)."""
-    strong = {t for t, ok in STRONG_IDS if ok(value)} or {t for t, ok in CHECKED_IDS if ok(value)}
+    n = len(_strip(value))
+    if n not in _BY_LENGTH:  # no family has this many characters: nothing to check
+        return None
+    strong_ids, checked_ids, weak_ids = _BY_LENGTH[n]
+    strong = {t for t, ok in strong_ids if ok(value)} or {t for t, ok in checked_ids if ok(value)}
     if strong:
         return prefer if prefer in strong else ("national_id" if "national_id" in strong else "tax_id")
-    weak = {t for t, ok in WEAK_IDS if ok(value)}
+    weak = {t for t, ok in weak_ids if ok(value)}
     if not weak:
         return None
     if prefer:

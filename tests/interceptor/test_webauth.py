@@ -32,6 +32,10 @@ def test_generated_token_printed_once_or_written_to_the_file(tmp_path: Path) -> 
     tok = load_token(AuthConfig(), announce=out, service="captures")
     assert tok.source == "generated" and len(tok.value) >= 40
     assert out.getvalue().count(tok.value) == 1 and out.getvalue().startswith("captures:")
+    shared, out = AuthConfig(), io.StringIO()  # the capture API, the stream and /coverage of one agent
+    first = load_token(shared, announce=out, service="captures")
+    assert [load_token(shared, announce=out).value for _ in range(2)] == [first.value] * 2
+    assert out.getvalue().count(first.value) == 1  # one token per process, shown once
     path = tmp_path / "new-token"
     out = io.StringIO()
     tok = load_token(AuthConfig(token_file=str(path)), announce=out)

@@ -107,3 +107,15 @@ def test_reasons() -> None:
     assert why_unread(go, TlsState(True, attach_failed=True)) == "attach_failed"
     assert why_unread(go, TlsState(True, attached=True)) == "attached_too_late"
     assert why_unread(go, TlsState(True)) == "attached_too_late"  # not attached yet at its handshake
+
+
+def test_python_with_grpcio_is_boringssl() -> None:
+    """grpcio's wheel links BoringSSL into cygrpc*.so; its connections use that, not Python's _ssl."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("grpc") is None:
+        pytest.skip("grpcio not installed")
+    lib = library_of_running([sys.executable, "-c", "import grpc, ssl, time; time.sleep(30)"], settle=2.0)
+    assert lib is not None and (lib.name, lib.linkage) == ("boringssl", "static") and "cygrpc" in lib.file
+    assert not lib.probed
