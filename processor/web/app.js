@@ -142,12 +142,14 @@ const STYLE = [
     "target-arrow-color": COLOUR.none, label: "data(label)", "font-size": 10, "font-family": "DejaVu Sans, sans-serif",
     color: "#1d2330", "text-background-color": "#ffffff", "text-background-opacity": 1, "text-background-shape": "round-rectangle",
     "text-background-padding": "2px", "text-border-width": 1, "text-border-opacity": 1, "text-border-color": COLOUR.none,
-    "min-zoomed-font-size": 7, "text-rotation": "none" } },
+    "text-rotation": "none" } },
   ...["low", "medium", "high"].map((lv) => ({ selector: "edge." + lv, style: { "line-color": COLOUR[lv], "target-arrow-color": COLOUR[lv], "text-border-color": COLOUR[lv] } })),
   { selector: "edge.high", style: { width: 3 } },
   { selector: "edge.unread", style: { "line-style": "dashed", "line-dash-pattern": [6, 4], "line-color": COLOUR.unread,
     "target-arrow-color": COLOUR.unread, "text-border-color": COLOUR.unread, "font-style": "italic", color: "#495057" } },
   { selector: "edge.loop", style: { "curve-style": "bezier", "loop-direction": "0deg", "loop-sweep": "-40deg" } },
+  { selector: "edge.quiet", style: { label: "" } },
+  { selector: "edge.quiet:selected", style: { label: "data(label)" } },
   { selector: ".faded", style: { opacity: 0.15, "text-opacity": 0.15 } },
   { selector: "node.match", style: { "border-width": 3, "border-color": "#f59f00", "background-color": "#fff9db" } },
   { selector: "edge:selected", style: { width: 5, "z-index": 10, opacity: 1, "text-opacity": 1 } },
@@ -196,10 +198,16 @@ function runLayout(c) {
   });
   // left to right, or top to bottom when that fills the screen better (many namespaces in a chain)
   const fill = () => { const b = q.nodes().boundingBox(); return Math.min(c.width() / b.w, c.height() / b.h); };
-  q.layout({ ...DAGRE, nodeSep: GAP.y, rankSep: GAP.x, nodeDimensionsIncludeLabels: false }).run();
-  const lr = fill();
-  q.layout({ ...DAGRE, rankDir: "TB", nodeSep: GAP.x, rankSep: GAP.y + 20, nodeDimensionsIncludeLabels: false }).run();
-  if (fill() < lr) q.layout({ ...DAGRE, nodeSep: GAP.y, rankSep: GAP.x, nodeDimensionsIncludeLabels: false }).run();
+  // or dagre's left-to-right order wrapped into rows like text (a long chain of namespaces)
+  const lrRun = () => q.layout({ ...DAGRE, nodeSep: GAP.y, rankSep: GAP.x, nodeDimensionsIncludeLabels: false }).run();
+  const candidates = [
+    lrRun,
+    () => q.layout({ ...DAGRE, rankDir: "TB", nodeSep: GAP.x, rankSep: GAP.y + 20, nodeDimensionsIncludeLabels: false }).run(),
+    ...[0.8, 1, 1.3, 1.7, 2.2].map((k) => () => { lrRun(); wrapRows(q, k * c.width() / c.height()); }),
+  ];
+  let best = 0, bestFill = -1;
+  candidates.forEach((run, i) => { run(); const f = fill(); if (f > bestFill + 1e-9) { best = i; bestFill = f; } });
+  candidates[best]();
   for (const [g, bb] of boxes) {
     const p = q.getElementById(g).position();
     const dx = p.x - (bb.x1 + bb.w / 2), dy = p.y - (bb.y1 + bb.h / 2);
@@ -209,10 +217,31 @@ function runLayout(c) {
   fit(c);
 }
 
+// Groups in dagre's order (by x, then y) placed in rows about as wide as the screen's shape asks.
+function wrapRows(q, aspect) {
+  const ns = q.nodes().sort((a, b) => a.position("x") - b.position("x") || a.position("y") - b.position("y"));
+  const area = ns.reduce((t, n) => t + (n.data("w") + GAP.x) * (n.data("h") + GAP.y), 0);
+  const rowW = Math.max(Math.sqrt(area * aspect), ...ns.map((n) => n.data("w")));
+  let x = 0, y = 0, rowH = 0;
+  ns.forEach((n) => {
+    const w = n.data("w"), hgt = n.data("h");
+    if (x > 0 && x + w > rowW) { x = 0; y += rowH + GAP.y; rowH = 0; }
+    n.position({ x: x + w / 2, y: y + hgt / 2 });
+    x += w + GAP.x; rowH = Math.max(rowH, hgt);
+  });
+}
+
+const CHIPS_FROM_ZOOM = 0.75;
+function quietChips(force) {
+  const quiet = cy.zoom() < CHIPS_FROM_ZOOM;
+  if (force || quiet !== cy.scratch("quiet")) { cy.scratch("quiet", quiet); cy.edges().toggleClass("quiet", quiet); }
+}
+
 // the whole map on screen, but a small one no bigger than life
 function fit(c) {
   c.fit(undefined, 16);
   if (c.zoom() > 1.3) { c.zoom(1.3); c.center(); }
+  quietChips(true);
 }
 
 function ensureCy() {
@@ -220,7 +249,11 @@ function ensureCy() {
   cy = cytoscape({ container: document.getElementById("graph"), style: STYLE, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4,
     boxSelectionEnabled: false, autoungrabify: false });
   // semantic zoom: a namespace's title stays about 15 px on screen, so the whole-map view reads by namespace
-  cy.on("zoom", () => { cy.style().selector("node.namespace").style("font-size", Math.max(20, 15 / cy.zoom())).update(); });
+  // and a line's data-type chips show from zoom 0.75 on (smaller, 300 of them are noise; the details list them)
+  cy.on("zoom", () => {
+    cy.style().selector("node.namespace").style("font-size", Math.max(20, 15 / cy.zoom())).update();
+    quietChips();
+  });
   cy.on("tap", "edge", (ev) => { select(ev.target.data("key"), "edge"); });
   cy.on("tap", "node", (ev) => { if (!ev.target.hasClass("namespace")) select(ev.target.id(), "node"); });
   cy.on("tap", (ev) => { if (ev.target === cy) select(null); });
@@ -247,6 +280,7 @@ function drawGraph() {
       x.data(e.data);
       x.classes(e.classes);
     }
+    quietChips(true); // classes() above dropped it
   } else {
     state.signature = signature;
     c.batch(() => { c.elements().remove(); c.add(els); });
