@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
-import socket
 import sys
 import time
 from typing import Any
 
 import orjson
 
+from interceptor.app import (
+    Output,
+    StatsFile,
+    add_common_args,
+    add_selection_args,
+    config_from_args,
+    node_name,
+    open_sinks,
+)
 from interceptor.capture.live import TapSet
 from interceptor.config import Config, ConfigError
 from interceptor.counters import Counters
@@ -37,11 +44,9 @@ POLL_S = 0.1
 
 def register(subparsers: Any) -> None:
     """Add ``run`` and ``discover`` to the ``interceptor`` command's subparsers."""
-    from interceptor.cli import add_common_args
-
     run = subparsers.add_parser("run", help="capture live traffic of the pods on this node")
     add_common_args(run)
-    _add_selection_args(run)
+    add_selection_args(run)
     run.add_argument("--node", help="node name in each pair's source (default: config, $NODE_NAME, hostname)")
     run.add_argument("--metrics", metavar="HOST:PORT", help="metrics/probe listen address ('' disables)")
     run.add_argument("--rescan", type=float, metavar="S", help="seconds between discovery passes")
@@ -58,44 +63,14 @@ def register(subparsers: Any) -> None:
 
     disc = subparsers.add_parser("discover", help="show namespaces, pods, interfaces, mesh and the tap plan")
     disc.add_argument("--config", metavar="PATH", help="YAML configuration file")
-    _add_selection_args(disc)
+    add_selection_args(disc)
     disc.add_argument("--json", action="store_true", help="print JSON instead of a table")
     disc.set_defaults(func=cmd_discover)
 
 
-def _add_selection_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--include-netns", action="append", metavar="GLOB",
-                   help="tap only namespaces whose inode, net:[inode], netns name or pod UID matches")
-    p.add_argument("--exclude-netns", action="append", metavar="GLOB")
-    p.add_argument("--include-interface", action="append", metavar="GLOB", help="host-side interface names")
-    p.add_argument("--exclude-interface", action="append", metavar="GLOB",
-                   help="added to the default exclusion list")
-
-
-def _config(args: argparse.Namespace) -> Config:
-    if hasattr(args, "keep_all"):
-        from interceptor.cli import config_from_args
-
-        cfg = config_from_args(args)
-    else:
-        from interceptor.config import load_config
-
-        cfg = load_config(args.config)
-    cap = cfg.capture
-    cap.include_namespaces += args.include_netns or []
-    cap.exclude_namespaces += args.exclude_netns or []
-    cap.include_interfaces += args.include_interface or []
-    cap.exclude_interfaces += args.exclude_interface or []
-    return cfg
-
-
-def node_name(cfg: Config, override: str | None = None) -> str:
-    return override or cfg.node_name or cfg.kubernetes.node_name or os.environ.get("NODE_NAME") or socket.gethostname()
-
-
 # -- discover -------------------------------------------------------------------------------------
 def cmd_discover(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = config_from_args(args)
     spaces = scan(cfg.capture)
     taps, skips = plan_taps(spaces, cfg.capture)
     if args.json:
@@ -170,7 +145,6 @@ class Agent:
 
     def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], node: str,
                  coverage_path: str | None = None) -> None:
-        from interceptor.cli import Output
         from interceptor.coverage.node import NodeCoverage
 
         self.cfg = cfg
@@ -277,20 +251,12 @@ class Agent:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from interceptor.cli import StatsFile, open_sinks
     from interceptor.errors import UsageError
     from interceptor.metrics import check_listen
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = _config(args)
-    if args.tls:
-        cfg.tls.enabled = True
-    if args.rescan is not None:
-        cfg.capture.rescan_interval_s = args.rescan
-    if args.metrics is not None:
-        cfg.metrics.listen = args.metrics
-    node = node_name(cfg, args.node)
-    cfg.node_name = node
+    cfg = config_from_args(args)
+    node = cfg.node_name  # settled by config_from_args (the one node-name rule)
     busy = check_listen(cfg.metrics.listen) if cfg.metrics.listen else None
     if busy is not None:
         raise UsageError(busy)

@@ -7,16 +7,21 @@ import sys
 import time
 from typing import Any
 
-import orjson
-
 from interceptor import __version__
+from interceptor.app import (
+    Output,
+    StatsFile,
+    add_common_args,
+    config_from_args,
+    open_coverage,
+    open_sinks,
+)
 from interceptor.capture.packets import SUPPORTED_LINKTYPES
 from interceptor.capture.pcapfile import CaptureError, CaptureReader
-from interceptor.config import Config, ConfigError, load_config
+from interceptor.config import ConfigError
 from interceptor.counters import Counters
 from interceptor.errors import UsageError
 from interceptor.pipeline import Pipeline
-from interceptor.sinks.base import Sink
 
 SKIPPED_PREFIX = "packets.skipped."  # not traffic we could use (not IP/TCP, unknown link type): not drops
 TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
@@ -55,148 +60,6 @@ def _register_demo(sub: Any) -> None:
     from interceptor.demo import run as demo
 
     demo.register(sub)
-
-
-def add_common_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by every command that produces pairs."""
-    p.add_argument("--config", metavar="PATH", help="YAML configuration file")
-    p.add_argument("--out", metavar="PATH", help="write pairs as JSON Lines to PATH ('-' for stdout)")
-    p.add_argument("--kafka", metavar="BOOTSTRAP", help="publish pairs to Kafka at BOOTSTRAP (host:port,...)")
-    p.add_argument("--topic", metavar="TOPIC", help="Kafka topic for pairs (default from config: pairs)")
-    p.add_argument("--keep-all", action="store_true", help="disable content-type, status, URL and header filters")
-    p.add_argument("--stats", metavar="PATH", help="write counters as JSON to PATH at the end ('-' for stdout)")
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    cfg = load_config(args.config)
-    if args.keep_all:
-        cfg.filters.keep_all = True
-    if args.kafka:
-        cfg.kafka.bootstrap_servers = args.kafka
-    if args.topic:
-        cfg.kafka.topic = args.topic
-    return cfg
-
-
-def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters, shared_lock: str | None = None) -> list[Sink]:
-    """The sinks of one pipeline. ``shared_lock``: this is one of ``capture.workers`` processes
-    appending to the same ``--out`` (whole lines under that lock file)."""
-    sinks: list[Sink] = []
-    if args.out:
-        from interceptor.sinks.jsonl import JsonlSink, SinkOpenError
-
-        try:
-            sinks.append(JsonlSink(args.out, counters, shared_lock))
-        except SinkOpenError as e:
-            raise UsageError(str(e)) from None
-    if cfg.kafka.bootstrap_servers:
-        from interceptor.sinks.kafka import KafkaSink
-
-        sinks.append(KafkaSink(cfg.kafka, counters, node=cfg.node_name))
-    return sinks
-
-
-def open_coverage(args: argparse.Namespace, cfg: Config, counters: Counters, output: Output) -> Any:
-    """The connections account's output: ``--coverage PATH`` and/or the Kafka ``connections`` topic."""
-    from interceptor.coverage.output import CoverageOutput
-
-    kafka = next((s for s in output.sinks if hasattr(s, "publish_side")), None)
-    path = getattr(args, "coverage", None)
-    if not path and (kafka is None or not cfg.coverage.topic):
-        return None
-    namer = getattr(output.enricher, "name_endpoint", None)
-    return CoverageOutput(counters, path, kafka, cfg.coverage.topic, namer)
-
-
-def publish_to(sinks: list[Sink]) -> Any:
-    if not sinks:
-        return lambda pair: None
-    if len(sinks) == 1:
-        return sinks[0].publish
-
-    def publish(pair: Any) -> None:
-        for sink in sinks:
-            sink.publish(pair)
-
-    return publish
-
-
-class Output:
-    """What happens to an emitted pair: Kubernetes enrichment (when enabled), then the sinks."""
-
-    def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], wait_for_sync: bool = False) -> None:
-        self.sinks = sinks
-        self.coverage: Any = None  # a coverage.output.CoverageOutput when the account is written
-        self.watcher: Any = None
-        self.enricher: Any = None
-        publish = publish_to(sinks)
-        if not cfg.kubernetes.enabled:
-            self.on_pair = publish
-            return
-        from interceptor.enrich import start_enrichment
-
-        self.enricher, self.watcher = start_enrichment(cfg, counters)
-        enrich = self.enricher.enrich
-        if wait_for_sync and not self.watcher.wait_synced(cfg.kubernetes.request_timeout_s):
-            print("interceptor: the Kubernetes API did not answer in time; pairs carry what is known "
-                  "(meta_stale)", file=sys.stderr)
-
-        def on_pair(pair: Any) -> None:
-            enriched = enrich(pair)
-            if enriched is not None:  # None: excluded by namespace/pod rules (counted)
-                publish(enriched)
-
-        self.on_pair = on_pair
-
-    def poll(self) -> None:
-        for sink in self.sinks:
-            sink.poll()
-
-    def close(self, timeout_s: float) -> list[dict[str, Any]]:
-        if self.watcher is not None:
-            self.watcher.stop()
-        deadline = time.monotonic() + timeout_s
-        reports = [self.coverage.close()] if self.coverage is not None else []
-        return reports + [sink.close(max(0.0, deadline - time.monotonic())) for sink in self.sinks]
-
-
-class StatsFile:
-    """Where ``--stats`` goes, opened before the work so a bad path fails at once, not after it."""
-
-    def __init__(self, path: str | None, out: str | None = None) -> None:
-        self.path = path
-        self._fh: Any = None
-        if path == "-" and out == "-":
-            raise UsageError("--stats - and --out - both name standard output; the counters would mix into the "
-                             "JSON Lines stream: give --stats a file")
-        if path and path != "-":
-            try:
-                self._fh = open(path, "wb")  # noqa: SIM115 - closed by write()
-            except OSError as e:
-                raise UsageError(f"--stats {path}: cannot write: {e.strerror or e}") from None
-
-    def write(self, counters: Counters, extra: dict[str, Any]) -> str | None:
-        """Write the counters; the error (one line) when that failed."""
-        if not self.path:
-            return None
-        data = orjson.dumps({**counters.snapshot(), **extra}, option=orjson.OPT_INDENT_2) + b"\n"
-        try:
-            if self._fh is None:
-                sys.stdout.buffer.write(data)
-                sys.stdout.flush()
-            else:
-                with self._fh:
-                    self._fh.write(data)
-        except OSError as e:
-            return f"--stats {self.path}: write failed: {e.strerror or e}"
-        return None
-
-
-def write_stats(path: str | None, counters: Counters, extra: dict[str, Any]) -> None:
-    """Write the counters to ``path`` at once (callers that did not open a StatsFile up front)."""
-    error = StatsFile(path).write(counters, extra)
-    if error is not None:
-        print(f"interceptor: {error}", file=sys.stderr)
 
 
 # -- replay -------------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def run_worker(index: int, ctrl: socket.socket, cfg: Config, args: argparse.Name
                lock_path: str) -> int:
     """The body of worker ``index`` (in the forked child)."""
     from interceptor.agent import Agent
-    from interceptor.cli import open_sinks
+    from interceptor.app import open_sinks
 
     counters = Counters()
     sinks = open_sinks(args, cfg, counters, shared_lock=lock_path)
@@ -408,7 +408,7 @@ def _capture_service(cfg: Config, counters: Counters, node: str) -> Any:
 def supervise(args: argparse.Namespace, cfg: Config, node: str) -> int:
     """``interceptor run`` with ``capture.workers`` > 1 (called by ``agent.cmd_run``)."""
     from interceptor.agent import TICK_S, Discovery
-    from interceptor.cli import StatsFile
+    from interceptor.app import StatsFile
     from interceptor.metrics import Health, MetricsServer
 
     n = cfg.capture.workers
