@@ -125,15 +125,29 @@ PERSON_WORDS = frozenset(
 )
 
 
+def _index(skip: str = "") -> dict[str, str]:
+    """compact -> the first concept (in EXACT's order) listing it: one lookup instead of a scan."""
+    out: dict[str, str] = {}
+    for concept, exact in EXACT.items():
+        if concept != skip:
+            for compact in exact:
+                out.setdefault(compact, concept)
+    return out
+
+
+_EXACT_INDEX = _index()
+_TAIL_INDEX = _index(skip="text")  # a tail naming free text says nothing about the key
+
+
 def concept_of(words: tuple[str, ...]) -> str | None:
     """The concept a key's (ASCII, lower-case) words name in another language, or None."""
     if not words:
         return None
     content = tuple(w for w in words if w not in STOPWORDS) or words
     compact = "".join(content)
-    for concept, exact in EXACT.items():
-        if compact in exact:
-            return concept
+    found = _EXACT_INDEX.get(compact)
+    if found is not None:
+        return found
     if len(content) == 2 and ((content[0] in NAME_WORDS and content[1] in PERSON_WORDS)
                               or (content[1] in NAME_WORDS and content[0] in PERSON_WORDS)):
         return "person_name"
@@ -141,10 +155,8 @@ def concept_of(words: tuple[str, ...]) -> str | None:
     for n in (1, 2, 3):
         if len(content) > n:
             tail = "".join(content[-n:])
-            if len(tail) >= 4:
-                for concept, exact in EXACT.items():
-                    if tail in exact and concept != "text":
-                        return concept
+            if len(tail) >= 4 and tail in _TAIL_INDEX:
+                return _TAIL_INDEX[tail]
     if len(compact) >= 5:
         for concept, stems in STEMS.items():
             for s in stems:
