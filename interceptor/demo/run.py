@@ -110,6 +110,7 @@ class Demo:
         cfg.write_text(json.dumps({  # JSON is YAML
             "capture": {"include_namespaces": [PREFIX + "*"], "rescan_interval_s": 2.0},
             "tls": {"enabled": True},
+            "coverage": {"topic": self.topic("connections")},  # this run's account, read by this run's map
             "metrics": {"listen": f"127.0.0.1:{self.agent_port}"},  # its /ws live stream too
         }))
         env = {**os.environ, "SENSOR__AUTH__TOKEN": self.token}
@@ -120,7 +121,8 @@ class Demo:
         return f"demo-{self.run_id}-{name}"  # this run's topics: the map shows this run only
 
     def _start_processor(self) -> None:
-        env = {**os.environ, "SENSOR__AUTH__TOKEN": self.token}
+        env = {**os.environ, "SENSOR__AUTH__TOKEN": self.token,
+               "SENSOR__PROCESSOR__CONNECTIONS_TOPIC": self.topic("connections")}
         common = ["--bootstrap", self.bootstrap, "--stats-interval", "0"]
         self._spawn("processor", [sys.executable, "-m", "processor.cli", "consume", *common,
                                   "--group", self.topic("processor"), "--pairs-topic", self.topic("pairs"),

@@ -35,6 +35,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def _env(bootstrap: str, pairs: str, detections: str, group: str, batch: int = 10) -> dict[str, str]:
     return {**os.environ, "SENSOR__KAFKA__BOOTSTRAP_SERVERS": bootstrap, "SENSOR__PROCESSOR__PAIRS_TOPIC": pairs,
             "SENSOR__PROCESSOR__DETECTIONS_TOPIC": detections, "SENSOR__PROCESSOR__GROUP_ID": group,
+            # this test's own (empty) coverage topic: the session broker's shared `connections`
+            # carries other tests' agents' accounts (the demo's, the coverage tests')
+            "SENSOR__PROCESSOR__CONNECTIONS_TOPIC": detections + "-connections",
             "SENSOR__PROCESSOR__MAP_GROUP_ID": group + "-map", "SENSOR__PROCESSOR__SESSION_TIMEOUT_MS": "6000",
             "SENSOR__PROCESSOR__BATCH_SIZE": str(batch), "PYTHONUNBUFFERED": "1", "SENSOR__AUTH__TOKEN": TOKEN}
 
