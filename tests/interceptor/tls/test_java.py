@@ -80,7 +80,7 @@ def test_httpclient_sslengine_to_python_server(java_harness: TlsHarness, tls_cer
     h = java_harness
     server, port = h.start_server(*h.python("server", *tls_certs))
     h.wait_attached(server.pid)
-    run_java_client(h, "client", port, [300, 70_000, 300_000], "/java/")
+    run_java_client(h, "client", port, [300, 70_000, 1_000_000], "/java/")
 
 
 def test_httpsurlconnection_sslsocket_to_python_server(java_harness: TlsHarness, tls_certs) -> None:

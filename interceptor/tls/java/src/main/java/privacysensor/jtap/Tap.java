@@ -83,6 +83,9 @@ public final class Tap {
         Thread t = new Thread(() -> pump(out), "privacy-sensor-jtap");
         t.setDaemon(true);
         t.start();
+        // A JVM that exits right after its last read would take the frames still queued with it (the
+        // end of its last response): on exit, wait until the queue is sent, at most DRAIN_MS.
+        Runtime.getRuntime().addShutdownHook(new Thread(Tap::drain, "privacy-sensor-jtap-drain"));
     }
 
     private static void pump(SocketChannel out) {
@@ -100,8 +103,8 @@ public final class Tap {
                 if (f == null) {
                     continue;
                 }
-                queuedBytes.addAndGet(-f.length);
                 writeAll(out, f);
+                queuedBytes.addAndGet(-f.length);  // after the write: drain() waits for it
             }
         } catch (Exception e) {
             // the node agent went away (stopped, detached): stop copying, remove the instrumentation
@@ -111,6 +114,19 @@ public final class Tap {
             Runnable stop = onStop;
             if (stop != null) {
                 stop.run();
+            }
+        }
+    }
+
+    private static final long DRAIN_MS = 1000;
+
+    private static void drain() {
+        long deadline = System.currentTimeMillis() + DRAIN_MS;
+        while (enabled && queuedBytes.get() > 0 && System.currentTimeMillis() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                return;
             }
         }
     }
