@@ -252,12 +252,13 @@ class JavaAgents:
             except BlockingIOError:
                 return
         try:
-            while len(link.buf) < MAX_BUFFER and (chunk := link.conn.recv(1 << 20)):
+            # Up to MAX_BUFFER per poll: the rest waits in the socket (the JVM's queue drops, counted).
+            while len(link.buf) < MAX_BUFFER:
+                chunk = link.conn.recv(1 << 20)
+                if not chunk:  # the JVM closed (exited or detached)
+                    self._forget(link)
+                    break
                 link.buf += chunk
-            if len(link.buf) >= MAX_BUFFER:
-                pass  # take what is there; the rest waits in the socket (the JVM's queue drops, counted)
-            else:
-                self._forget(link)  # recv returned b"": the JVM closed (exited or detached)
         except BlockingIOError:
             pass
         except OSError:

@@ -300,17 +300,14 @@ public final class Tap {
         }
         try {
             int start = dir == READ ? buf.position() - n : before;
-            if (dir == READ) {
-                recordStarts(channel, dir, buf, start, start + n, channel, readFp, false);
-            } else {
-                recordStarts(channel, dir, buf, start, start + n, channel, writeFp, true);
-            }
+            // reads register each record's fingerprint; writes look up the engine that made it
+            recordStarts(channel, dir, buf, start, start + n, dir == READ ? readFp : writeFp, dir == WRITE);
         } catch (RuntimeException e) {
             // fingerprints are a best effort: a miss only leaves a stream without addresses
         }
     }
 
-    private static void recordStarts(Object channel, int dir, ByteBuffer buf, int from, int to, Object value,
+    private static void recordStarts(Object channel, int dir, ByteBuffer buf, int from, int to,
                                      Map<Long, Object> table, boolean lookup) {
         ChannelState st;
         synchronized (Tap.class) {
@@ -346,7 +343,7 @@ public final class Tap {
                                 associate(engine, (SocketChannel) channel);
                             }
                         } else {
-                            table.put(fp, value);
+                            table.put(fp, channel);
                         }
                     }
                 }
