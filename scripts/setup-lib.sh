@@ -26,3 +26,19 @@ run_parts() {  # every *.sh directly in the folder, in name order
     bash "$part"
   done
 }
+
+npm_cached() {  # npm_cached PART PACKAGE VERSION DIR: PACKAGE@VERSION in DIR/node_modules, once
+  local part=$1 pkg=$2 version=$3 dir=$4
+  if ! command -v npm >/dev/null; then  # the image's Node comes with npm; Debian's nodejs does not
+    echo "$part: apt-get install npm"
+    apt-get install -y -q npm >/dev/null
+  fi
+  mkdir -p "$dir"
+  if [ "$(node -p "try{require('$dir/node_modules/$pkg/package.json').version}catch(e){''}" 2>/dev/null)" = "$version" ]; then
+    echo "$part: $pkg $version cached in $dir"
+    return
+  fi
+  echo "$part: npm install $pkg@$version into $dir"
+  (cd "$dir" && [ -f package.json ] || echo '{"private": true}' > package.json)
+  nice npm install --prefix "$dir" --no-audit --no-fund --silent "$pkg@$version"
+}

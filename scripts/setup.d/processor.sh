@@ -9,18 +9,9 @@ CACHE="${PROCESSOR_CACHE:-/var/cache/privacy-sensor/processor}"
 PLAYWRIGHT_VERSION=1.65.1
 PRESIDIO_VERSION=2.2.366
 
-if ! command -v npm >/dev/null; then  # the image's Node comes with npm; Debian's nodejs does not
-  echo "processor: apt-get install npm"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null
-fi
-mkdir -p "$CACHE/npm"
-if [ "$(node -p "try{require('$CACHE/npm/node_modules/playwright-core/package.json').version}catch(e){''}" 2>/dev/null)" = "$PLAYWRIGHT_VERSION" ]; then
-  echo "processor: playwright-core $PLAYWRIGHT_VERSION cached in $CACHE/npm"
-else
-  echo "processor: npm install playwright-core@$PLAYWRIGHT_VERSION into $CACHE/npm"
-  (cd "$CACHE/npm" && [ -f package.json ] || echo '{"private": true}' > package.json)
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 nice npm install --prefix "$CACHE/npm" --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_VERSION"
-fi
+# shellcheck source=scripts/setup-lib.sh
+. scripts/setup-lib.sh
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_cached processor playwright-core "$PLAYWRIGHT_VERSION" "$CACHE/npm"
 
 if python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('presidio-analyzer') != '$PRESIDIO_VERSION')" 2>/dev/null; then
   echo "processor: presidio-analyzer $PRESIDIO_VERSION installed"
