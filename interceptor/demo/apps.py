@@ -95,14 +95,16 @@ def serve(port: int, host: str = "0.0.0.0", tls: ssl.SSLContext | None = None) -
     server.serve_forever()
 
 
-def _xor(data: bytes, key: int) -> bytes:
-    return bytes(b ^ key for b in data)
+def xor(data: bytes, key: int) -> bytes:
+    """The sidecar stand-in's "encryption" (key 0: none); also used by the live-capture test apps."""
+    return bytes(b ^ key for b in data) if key else data
 
 
-def _pump(src: socket.socket, dst: socket.socket, key: int) -> None:
+def pump(src: socket.socket, dst: socket.socket, key: int) -> None:
+    """Copy src to dst (XORed with key) until either end closes, then close both ways."""
     try:
         while data := src.recv(65536):
-            dst.sendall(_xor(data, key))
+            dst.sendall(xor(data, key))
     except OSError:
         pass
     finally:
@@ -120,8 +122,8 @@ def sidecar(port: int, target: int, key: int) -> None:
     while True:
         conn, _ = srv.accept()
         up = socket.create_connection(("127.0.0.1", target))
-        threading.Thread(target=_pump, args=(conn, up, key), daemon=True).start()
-        threading.Thread(target=_pump, args=(up, conn, key), daemon=True).start()
+        threading.Thread(target=pump, args=(conn, up, key), daemon=True).start()
+        threading.Thread(target=pump, args=(up, conn, key), daemon=True).start()
 
 
 class XorClient:
@@ -139,7 +141,7 @@ class XorClient:
         data = body or b""
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(data)}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        self.sock.sendall(_xor(head.encode() + data, self.key))
+        self.sock.sendall(xor(head.encode() + data, self.key))
         while b"\r\n\r\n" not in self.buf:
             self._more()
         head_b, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
@@ -157,7 +159,7 @@ class XorClient:
         chunk = self.sock.recv(65536)
         if not chunk:
             raise ConnectionError("sidecar closed the connection")
-        self.buf += _xor(chunk, self.key)
+        self.buf += xor(chunk, self.key)
 
     def close(self) -> None:
         if self.sock is not None:

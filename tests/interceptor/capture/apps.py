@@ -17,6 +17,8 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from interceptor.demo.apps import pump, xor
+
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -40,24 +42,6 @@ def serve(port: int) -> None:
     ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
 
 
-def _xor(data: bytes, key: int) -> bytes:
-    return bytes(b ^ key for b in data) if key else data
-
-
-def _pump(src: socket.socket, dst: socket.socket, key: int) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(_xor(data, key))
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
 def proxy(listen: int, target: int, key: int, name: str) -> None:
     libc = ctypes.CDLL(None)
     libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME: what ps and /proc/<pid>/comm show
@@ -65,8 +49,8 @@ def proxy(listen: int, target: int, key: int, name: str) -> None:
     while True:
         conn, _ = srv.accept()
         up = socket.create_connection(("127.0.0.1", target))
-        threading.Thread(target=_pump, args=(conn, up, key), daemon=True).start()
-        threading.Thread(target=_pump, args=(up, conn, key), daemon=True).start()
+        threading.Thread(target=pump, args=(conn, up, key), daemon=True).start()
+        threading.Thread(target=pump, args=(up, conn, key), daemon=True).start()
 
 
 def _read_response(sock: socket.socket, buf: bytearray, key: int) -> tuple[int, bytes]:
@@ -74,7 +58,7 @@ def _read_response(sock: socket.socket, buf: bytearray, key: int) -> tuple[int, 
         chunk = sock.recv(65536)
         if not chunk:
             raise ConnectionError("closed")
-        buf += _xor(chunk, key)
+        buf += xor(chunk, key)
     head, _, rest = bytes(buf).partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     status = int(lines[0].split()[1])
@@ -84,7 +68,7 @@ def _read_response(sock: socket.socket, buf: bytearray, key: int) -> tuple[int, 
         chunk = sock.recv(65536)
         if not chunk:
             raise ConnectionError("closed")
-        body += _xor(chunk, key)
+        body += xor(chunk, key)
     buf[:] = body[length:]
     return status, bytes(body[:length])
 
@@ -96,7 +80,7 @@ def client(host: str, port: int, n: int, tag: str, key: int) -> None:
         body = json.dumps({"tag": tag, "i": i, "email": f"user{i}@example.com"}).encode()
         req = (f"POST /api/{tag}/{i} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-        sock.sendall(_xor(req, key))
+        sock.sendall(xor(req, key))
         status, resp = _read_response(sock, buf, key)
         print(json.dumps({"i": i, "status": status, "target": f"/api/{tag}/{i}"}), flush=True)
     sock.close()
