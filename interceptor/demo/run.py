@@ -50,7 +50,7 @@ class Demo:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     node: DemoNode | None = None
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # agent, processor, map
     map_port: int = 0
     agent_port: int = field(default_factory=lambda: _free_port())
 
@@ -149,8 +149,8 @@ class Demo:
                                            json.dumps(plan)], self._log("frontend"))
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.procs.append(subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=self._log(name),
-                                           stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO))
+        self.procs[name] = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=self._log(name),
+                                            stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
 
     # -- watching -----------------------------------------------------------------------------
     def edges(self) -> list[dict[str, Any]]:
@@ -179,9 +179,8 @@ class Demo:
         return edges
 
     def _check_alive(self) -> None:
-        for proc in self.procs:
+        for name, proc in self.procs.items():
             if proc.poll() is not None:
-                name = Path(str(proc.args[3] if len(proc.args) > 3 else proc.args)).name
                 raise DemoError(f"{name} exited ({proc.returncode}); logs in {self.workdir}")
 
     def legend(self) -> str:
@@ -194,7 +193,7 @@ class Demo:
         return {f"ip:{p.ip}": name for name, p in self.node.pods.items()}
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
+        for proc in reversed(list(self.procs.values())):
             stop_group(proc, timeout=15)
         self.procs.clear()
         if self.node is not None:
