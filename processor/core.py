@@ -10,6 +10,7 @@ The output never contains a raw value: samples are masked.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -134,6 +135,7 @@ class Processor:
         seen: dict[tuple[str, str, str], dict[str, Any]] = {}
         classify, classify_header = self.classifier.types, self.classifier.classify_header
         levels = self._levels
+        types: Sequence[str]
         for leaf in walked.leaves:
             loc = leaf.location
             if loc in HEADER_LOCATIONS:

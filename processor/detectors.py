@@ -503,8 +503,8 @@ def _phone_key(k: KeyInfo) -> tuple[bool, bool]:
         keyed = any(w in PHONE_WORDS for w in k.words) or k.compact in PHONE_WORDS or _phone_compact(k)
         keyed = keyed and not any(w in ("id", "type", "count", "verified", "country", "code", "ext", "extension") for w in k.words)
         blocked = _personal_id_key(k) or k.has("number", "no", "num", "imei", "account", "zip", "postal")
-        found = k.memo[4] = (keyed, blocked)  # type: ignore[assignment]
-    return found  # type: ignore[return-value]
+        found = k.memo[4] = (keyed, blocked)
+    return found
 
 
 def _phone_compact(k: KeyInfo) -> bool:
@@ -829,8 +829,8 @@ class Plan:
 def plan_of(k: KeyInfo) -> Plan:
     plan = k.memo.get(10)
     if plan is None:
-        plan = k.memo[10] = _plan(k)  # type: ignore[assignment]
-    return plan  # type: ignore[return-value]
+        plan = k.memo[10] = _plan(k)
+    return plan
 
 
 def _plan(k: KeyInfo) -> Plan:
@@ -863,20 +863,6 @@ def _dateish(val: str) -> bool:
 _PHONE_KEY = key_info("phone")
 
 
-def _nothing_for(path: str, value: str) -> bool:
-    """A word or a short number under a key whose plan for it is empty ("status": "active", "qty": 3):
-    no rule would run, no scheme or free text can be in it, so it is answered before the memo."""
-    if value.isalpha():
-        k = key_info(path)
-        plan = k.memo.get(10) or plan_of(k)
-        return not plan.alpha
-    if value.isdigit() and len(value) < 7:
-        k = key_info(path)
-        plan = k.memo.get(10) or plan_of(k)
-        return not plan.short
-    return False
-
-
 MAX_MEMO = 200_000  # answers remembered; the memo is emptied when full
 
 
@@ -900,21 +886,26 @@ class Classifier:
 
     def types(self, path: str, value: str, hint: str = "") -> tuple[str, ...]:
         """``classify`` as the memo holds it: a tuple, shared (most are the empty one), not copied."""
-        if not hint and not self.custom and _nothing_for(path, value):
-            return ()
+        if not hint and not self.custom and (value.isalpha() or (value.isdigit() and len(value) < 7)):
+            # a word or a short number ("status": "active", "qty": 3): no scheme, no free text; under
+            # most keys its plan is empty, and then it is answered before the memo
+            k = key_info(path)
+            plan: Plan = k.memo.get(10) or plan_of(k)
+            if not (plan.alpha if value.isalpha() else plan.short):
+                return ()
         h = hash((hint, path, value))
         found = self._memo.get(h)
         if found is None:
-            found = tuple(self._classify(path, value, hint))
+            found = self._classify(path, value, hint)
             if len(self._memo) >= MAX_MEMO:
                 self._memo.clear()
             self._memo[h] = found
         return found
 
-    def _classify(self, path: str, value: str, hint: str) -> list[str]:
+    def _classify(self, path: str, value: str, hint: str) -> tuple[str, ...]:
         val = value.strip()
         if not val or len(val) > 8192:
-            return []
+            return ()
         found: list[str] = []
         for ct in self.custom:
             if (ct.key is None or ct.key.search(path)) and (ct.value is None or ct.value.search(val)):
@@ -922,10 +913,10 @@ class Classifier:
         if val[0] in "bB" and (val[:7].lower() == "bearer " or val[:6].lower() == "basic "):
             schemes = scheme_types(val)
             if schemes:
-                return found + schemes
+                return (*found, *schemes)
         if hint is LABEL_MARK:  # the naming field of a key/value pair: "Date of birth" is a label, not data
             if key_names_something(key_info(val)):
-                return found
+                return tuple(found)
             hint = ""
         t = self._first(key_info(hint), val) if hint else None
         if t is None:
@@ -934,7 +925,7 @@ class Classifier:
             found.append(t)
         if " " in val and len(val) >= 12 and t not in ("address", "private_key", "password") and _prose(val):
             found.extend(x for x in text_types(val) if x not in found)
-        return found
+        return tuple(found)
 
     @staticmethod
     def _first(k: KeyInfo, val: str) -> str | None:
@@ -944,14 +935,14 @@ class Classifier:
         # letters only ("pending", "Maria"), digits only ("4111111111111111", "42"), a timestamp or a
         # UUID: most value rules cannot match, so they are not run; other values by their shape
         if val.isalpha():
-            rules = plan.alpha  # type: ignore[attr-defined]
+            rules = plan.alpha
         elif val.isdigit():
             n = len(val)
-            rules = plan.short if n < 7 else plan.digits if n < 12 else plan.long_digits  # type: ignore[attr-defined]
+            rules = plan.short if n < 7 else plan.digits if n < 12 else plan.long_digits
         elif _dateish(val):
-            rules = plan.short  # type: ignore[attr-defined]
+            rules = plan.short
         else:
-            rules = plan.other(val)  # type: ignore[attr-defined]
+            rules = plan.other(val)
         for rule in rules:
             t = rule(k, val)
             if t:
