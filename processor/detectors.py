@@ -803,7 +803,8 @@ class Plan:
     The key rules whose key can fire, then the value rules that can match such a value. A letters-only
     value has no '@', digit, '.' or space, so only a keyed address can take it from the value rules; a
     digits-only value can be a card (12 digits or more), a keyed phone, a keyed zip code or a bare MAC
-    address under a MAC key; any other value runs the value rules its shape lets through.
+    address under a MAC key (an unkeyed street address has a space); any other value runs the value
+    rules its shape lets through.
     """
 
     alpha: tuple[Rule, ...]
@@ -839,7 +840,8 @@ def _plan(k: KeyInfo) -> Plan:
         keyed = tuple(r for r in KEY_RULES if _KEY_GATES[r](k))
     addr = _address_key(k)
     alpha = keyed + ((rule_address,) if addr == "yes" else ())
-    tail = ((rule_values,) if _mac_key(k) else ()), ((rule_address,) if addr != "no" else ())
+    # an address the key does not name needs a space: digits, timestamps and UUIDs have none
+    tail = ((rule_values,) if _mac_key(k) else ()), ((rule_address,) if addr == "yes" else ())
     digits = keyed + tail[0] + (rule_phone,) + tail[1]
     long_digits = keyed + tail[0] + (rule_card, rule_phone) + tail[1]
     short = keyed + tail[1]
@@ -939,7 +941,7 @@ class Classifier:
         elif val.isdigit():
             n = len(val)
             rules = plan.short if n < 7 else plan.digits if n < 12 else plan.long_digits
-        elif _dateish(val):
+        elif len(val) >= 10 and (val[4] == "-" or len(val) == 36) and _dateish(val):
             rules = plan.short
         else:
             rules = plan.other(val)

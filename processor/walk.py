@@ -154,11 +154,12 @@ class Walker:
                 return
             hint = sibling_hint(node) if 2 <= len(node) <= 8 else ""
             leaves = out.leaves
+            prefix = f"{path}." if path else ""  # JSON keys are strings
             for k, v in node.items():
                 if budget[0] <= 0:
                     out.limits.add("leaves")
                     return
-                child = f"{path}.{k}" if path else str(k)
+                child = prefix + k
                 tv = type(v)
                 if tv is str or tv is int or tv is float:  # most children are scalars: no recursion for them
                     h = ""
