@@ -215,6 +215,11 @@ COUNTS: dict[str, str] = {
 DROPS: dict[str, str] = {
     # packets and connections
     "decode_error": "a packet the decoder failed on (a bug: counted, never raised)",
+    "truncated_link": "a frame shorter than its link header",
+    "truncated_ip": "a packet shorter than its IP header",
+    "truncated_tcp": "a packet shorter than its TCP header",
+    "bad_ip": "a packet whose IP header is invalid",
+    "ip_fragment": "an IP fragment (TCP almost never fragments; not reassembled)",
     "pipeline_error": "a live packet the pipeline failed on (a bug: counted, never raised)",
     "internal_error": "a connection the core failed on (a bug: the connection is dropped)",
     "flow_table_full": "a new connection past core.max_flows",
