@@ -36,7 +36,8 @@ class Function:
         return self.start + self.size
 
 
-def _uleb(d: bytes | memoryview, p: int) -> tuple[int, int]:
+def _leb(d: bytes | memoryview, p: int, signed: bool = False) -> tuple[int, int]:
+    """A (U/S)LEB128 number at ``p``, and the offset after it."""
     value = shift = 0
     while True:
         b = d[p]
@@ -44,18 +45,15 @@ def _uleb(d: bytes | memoryview, p: int) -> tuple[int, int]:
         value |= (b & 0x7F) << shift
         shift += 7
         if b < 0x80:
-            return value, p
+            return (value - (1 << shift) if signed and b & 0x40 else value), p
+
+
+def _uleb(d: bytes | memoryview, p: int) -> tuple[int, int]:
+    return _leb(d, p)
 
 
 def _sleb(d: bytes | memoryview, p: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = d[p]
-        p += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return (value - (1 << shift) if b & 0x40 else value), p
+    return _leb(d, p, signed=True)
 
 
 class UnwindTable:
