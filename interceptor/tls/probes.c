@@ -135,7 +135,11 @@ struct thread_sk_t {
     u64 sk;
     u64 ts;
 };
-#define THREAD_SK_NS 2000000ULL  // the recv must be this recent (2 ms) to name the SSL_read's socket
+// The evidence is order: the entry is the thread's last recv, and the SSL_read after it consumes
+// it (deleted), so a later read never reuses it. The age bound only retires an entry no SSL_read
+// followed; it is generous (50 ms) because a loaded node preempts the thread between the recv and
+// the SSL_read (2 ms lost a Node server's addresses with both cores busy).
+#define THREAD_SK_NS 50000000ULL
 BPF_TABLE("lru_hash", u64, struct thread_sk_t, thread_sk, 16384);
 BPF_TABLE("lru_hash", u32, u8, tls_pids, 16384);
 BPF_ARRAY(lost, u64, NKINDS * 2);        // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
