@@ -2,7 +2,7 @@
 pipeline for the connections that hash to it.
 
 Every worker reads the whole file (reading is ~5 % of the work, and no packet crosses a process
-boundary) and feeds its pipeline only the packets of its connections: a symmetric hash of the TCP
+boundary; so the file must be a regular file, not a pipe; a gzipped one is decompressed N times) and feeds its pipeline only the packets of its connections: a symmetric hash of the TCP
 4-tuple, so both directions of a connection meet in one worker. Packets that are not TCP (counted
 as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
 the one ``--out`` under a lock (``sinks/jsonl.SharedAppender``, as ``capture.workers`` does): the
@@ -65,6 +65,9 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
         raise UsageError(f"--workers {workers}: give 2..{MAX_WORKERS} (1 is the default, one process)")
     if getattr(args, "coverage", None):
         raise UsageError("--coverage needs one process (the account sees every connection): drop --workers")
+    if args.file == "-" or not os.path.isfile(args.file):
+        raise UsageError(f"--workers: {args.file} is not a regular file (each worker reads it; a pipe can be "
+                         "read once): drop --workers or save the capture first")
     stats = StatsFile(args.stats, args.out)
     try:
         CaptureReader(args.file).close()
