@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.interceptor.capture.agentrun import free_port, wait_for
 from tests.interceptor.tools.h2traffic import assert_grpc_calls, calls_of, grpcapp_binary
 from tests.interceptor.tools.realtraffic import _body as body_of
 
@@ -31,26 +30,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.netns]
 
 GRPC_PORT, H2C_PORT = 50051, 8080
 GETS = 6  # unary Get calls; the client adds one Fail, one Watch and one Upload
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, needle: str, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, "interceptor run exited early"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if needle in r.read().decode():
-                    return
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, f"{needle!r} never appeared at {url}"
-        time.sleep(0.2)
 
 
 def _lines(path: Path) -> int:
@@ -68,7 +47,7 @@ def test_live_grpc_and_h2c_prior_knowledge(node_lab, tmp_path: Path) -> None:
     node_lab.lab.start_server(pod.ns, [str(binary), "h2c", str(H2C_PORT)], H2C_PORT, name="h2c")
 
     out, stats, err = tmp_path / "pairs.jsonl", tmp_path / "stats.json", tmp_path / "run.err"
-    port = _free_port()
+    port = free_port()
     with open(err, "wb") as errf:
         proc = subprocess.Popen(
             [sys.executable, "-m", "interceptor.cli", "run", "--out", str(out), "--stats", str(stats),
@@ -80,7 +59,7 @@ def test_live_grpc_and_h2c_prior_knowledge(node_lab, tmp_path: Path) -> None:
     upload = tmp_path / "upload.json"
     upload.write_text('{"name":"Ann Lee","email":"ann@example.com","iban":"DE89370400440532013000"}' * 30)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/metrics", f'interface="{pod.host_dev}"', proc)
+        wait_for(f"http://127.0.0.1:{port}/metrics", f'interface="{pod.host_dev}"', proc)
         grpc = subprocess.run([str(binary), "client", pod.pod_ip, str(GRPC_PORT), str(GETS)], capture_output=True,
                               text=True, timeout=60, check=True)
         subprocess.run([*curl, "-o", str(tmp_path / "users"), f"{base}/users"], check=True, timeout=30)
