@@ -65,15 +65,15 @@ class State(enum.Enum):
     DEAD = "dead"  # not HTTP, or upgraded to another protocol: ignore the rest
 
 
-@dataclass(frozen=True, slots=True)
-class RequestLine:
+# Small records of the hot path are NamedTuples read by name, built with ``_new`` (tuple.__new__):
+# measured, a frozen dataclass costs ~1 µs to build, this a tenth of it.
+class RequestLine(NamedTuple):
     method: str
     target: str
     version: str
 
 
-@dataclass(frozen=True, slots=True)
-class StatusLine:
+class StatusLine(NamedTuple):
     version: str
     status: int
     reason: str
@@ -88,6 +88,9 @@ class AckMark(NamedTuple):
 
     offset: int
     ack: int | None
+
+
+_new = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -234,7 +237,7 @@ class MessageParser:
             self.stream_end = None
         else:
             self.stream_end = offset + n
-            self.chunk_ends.append(AckMark(offset + n, ack))
+            self.chunk_ends.append(_new(AckMark, (offset + n, ack)))
         wait = self.wait
         if wait is not None:
             if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
@@ -250,7 +253,7 @@ class MessageParser:
         if offset is not None:  # bytes that will wait in ``buf``: remember the ack they came with
             if not self.buf and self.wait is None:
                 self.acks.clear()
-            self.acks.append(AckMark(offset + n - len(data), ack))
+            self.acks.append(_new(AckMark, (offset + n - len(data), ack)))
         if self.buf:
             self.buf += data
         else:
@@ -958,7 +961,7 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
         status = parts[1]
         if len(status) != 3 or not status.isdigit() or status[0] == "0":
             return None
-        return StatusLine(parts[0], int(status), parts[2] if len(parts) == 3 else "")
+        return _new(StatusLine, (parts[0], int(status), parts[2] if len(parts) == 3 else ""))
     if role == "response":
         return None
     parts = line.split(" ")
@@ -967,7 +970,7 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     method = parts[0]
     if method not in KNOWN_METHODS and (len(method) > 32 or not METHOD.fullmatch(method)):
         return None
-    return RequestLine(method, parts[1], parts[2])
+    return _new(RequestLine, (method, parts[1], parts[2]))
 
 
 def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:

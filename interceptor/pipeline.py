@@ -2,8 +2,8 @@
 
 Stages, each its own module: ``capture.packets`` (link/IP/TCP decoding) → ``reassembly`` (ordered
 byte streams per direction) → ``http`` (message framing) → ``conversation`` (request/response
-matching) → bounds and ``filters`` → the ``on_pair`` callback (enrichment, sinks). No sockets or
-files in here; time is whatever timestamp the caller passes, so a pcap replays exactly as it was
+matching) → the post-pair ``stages`` (bounds, filters, then the output's: enrichment, sinks). No
+sockets or files in here; time is whatever timestamp the caller passes, so a pcap replays exactly as it was
 captured.
 """
 
@@ -20,11 +20,11 @@ from interceptor.conversation import Context, Conversation
 from interceptor.counters import Counters
 from interceptor.coverage.account import Account
 from interceptor.coverage.tracker import Tracker
-from interceptor.filters import PairFilter
 from interceptor.h2conversation import H2Conversation, Layer, Sniffer, choose, h2_limits
 from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, Budget, TcpStream
+from interceptor.stages import Bounds, Emitted, Filters, Stages, as_stages
 
 TCP_ACK = 0x10
 
@@ -69,22 +69,23 @@ class Closed:
 
 
 class Pipeline:
-    """Feed with ``feed_packet`` (capture) or ``feed_stream`` (TLS plaintext); pairs go to ``on_pair``."""
+    """Feed with ``feed_packet`` (capture) or ``feed_stream`` (TLS plaintext). Pairs go through
+    ``stages``: the bounds and filters, then ``output`` (the output's ``Stages``, or a function)."""
 
     def __init__(
         self,
         config: Config,
         counters: Counters,
-        on_pair: Callable[[Pair], None],
+        output: Stages | Callable[[Pair], Any],
         source: dict[str, Any] | None = None,
     ) -> None:
         core = config.core
         self.config = config
         self.counters = counters
-        self.on_pair = on_pair
         self.source = source or {"kind": "pcap-file"}
         self.budget = Budget(core.max_buffered_bytes)
-        self.filter = PairFilter(config.filters)
+        self.stages = Stages([Bounds(core, counters), Filters(config.filters, counters), Emitted(counters),
+                              *as_stages(output)])
         limits = Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies,
                         core.on_gap == "partial")
         self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
@@ -99,7 +100,6 @@ class Pipeline:
         self.mirrors: set[Hashable] = set()
         self.now = 0.0
         self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
-        self.max_pair_bytes = core.max_pair_bytes
         self.accept_new_flows = True  # False while the agent sheds load: new connections are not followed
         cov = config.coverage
         self.coverage = Tracker(Account(counters, cov.max_keys), counters, cov.interval_s, max_recent=cov.max_recent,
@@ -486,22 +486,11 @@ class Pipeline:
 
     # -- output -----------------------------------------------------------------------------------
     def _emit(self, pair: Pair) -> None:
-        counters = self.counters
-        counters.counts["pairs.matched"] += 1
-        if pair.body_bytes > self.max_pair_bytes:
-            if self.config.core.oversize != "truncate":
-                counters.drop("pair_too_large")
-                return
-            _truncate_pair(pair, self.max_pair_bytes)
-        reason = self.filter.reason(pair)
-        if reason is not None:
-            counters.drop(reason)
-            return
-        counters.counts["pairs.emitted"] += 1
+        self.counters.counts["pairs.matched"] += 1
         try:
-            self.on_pair(pair)
-        except Exception:  # noqa: BLE001 - a failing sink (disk full...) must not tear down the flow
-            counters.drop("output_error")
+            self.stages.pair(pair)
+        except Exception:  # noqa: BLE001 - a failing stage (a sink's disk full...) must not tear down the flow
+            self.counters.drop("output_error")
 
 
 def _received(stream: TcpStream) -> int:
@@ -509,13 +498,3 @@ def _received(stream: TcpStream) -> int:
     nxt = stream.next
     assert nxt is not None
     return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt
-
-
-def _truncate_pair(pair: Pair, limit: int) -> None:
-    """Keep the request whole if possible and cut the response to fit the pair bound."""
-    req, resp = pair.request, pair.response
-    if len(req.body) > limit:
-        req.body, req.truncated = req.body[:limit], True
-    room = limit - len(req.body)
-    if len(resp.body) > room:
-        resp.body, resp.truncated = resp.body[:room], True
