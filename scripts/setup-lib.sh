@@ -9,8 +9,10 @@ apt_install() {  # the named Debian packages that are not installed yet, with on
   if [ -n "$missing" ]; then
     echo "setup: apt-get install$missing"
     apt-get update -q >/dev/null
+    # --force-unsafe-io: dpkg skips its fsync per unpacked file (the kernel headers alone are ~20k
+    # files); a crash mid-install means running the setup again, which it is made for.
     # shellcheck disable=SC2086
-    apt-get install -y -q $missing >/dev/null
+    apt-get install -y -q -o Dpkg::Options::=--force-unsafe-io $missing >/dev/null
   fi
 }
 
