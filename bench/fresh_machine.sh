@@ -19,13 +19,20 @@ git clone -q --no-local . "$work/src"
 mkdir "$work/ca"
 cp /usr/local/share/ca-certificates/*.crt "$work/ca/" 2>/dev/null || true
 echo "fresh_machine: $(git rev-parse --short HEAD) in $IMAGE; load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
-start=$(date +%s.%N)
+start=${EPOCHREALTIME/./}  # microseconds
+stamp() {  # each line as it comes (mawk would read its input in blocks), with the seconds since start
+  local line now
+  while IFS= read -r line; do
+    now=$(( (${EPOCHREALTIME/./} - start) / 100000 ))
+    printf '%4d.%d %s\n' $((now / 10)) $((now % 10)) "${line%$'\r'}"
+  done
+}
 # runc cannot set this sandbox's hard rlimits (docs/deploy.md), so lower ones are given. A tty (-t)
 # so that podman passes each line on as it comes; stdin is not one, so the demo stops by itself.
 podman --cgroup-manager=cgroupfs run --rm -t --privileged --ulimit=nofile=20000:20000 --ulimit=nproc=1024:1024 \
   -v "$work/src:/src" -v "$work/ca:/usr/local/share/ca-certificates:ro" -w /src "$IMAGE" \
   bash -c 'bash scripts/setup.sh && DEMO_DURATION=5 bash scripts/quickstart.sh </dev/null' 2>&1 |
-  awk -v s="$start" '{ sub(/\r$/, ""); c = "date +%s.%N"; c | getline t; close(c); printf "%6.1f %s\n", t - s, $0; fflush() }' |
+  stamp |
   tee "$work/log"
 map=$(awk '/demo: the map: / { print $1; exit }' "$work/log")
 [ -n "$map" ] || { echo "fresh_machine: no live map (see the lines above)" >&2; exit 1; }
