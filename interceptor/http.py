@@ -891,17 +891,14 @@ class MessageParser:
             method, target, version = msg.start
             out: Request | Response = Request(
                 version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
-                method=method, target=target,
+                msg.incomplete, msg.missing if msg.incomplete else 0, method=method, target=target,
             )
         else:
             version, status, reason_phrase = msg.start
             out = Response(
                 version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
-                status=int(status), reason=reason_phrase,
+                msg.incomplete, msg.missing if msg.incomplete else 0, status=int(status), reason=reason_phrase,
             )
-        if msg.incomplete:
-            out.body_incomplete = True
-            out.body_missing = msg.missing
         self.on_message(self, out, "", msg.ts, span)
 
     def _decode(self, msg: Partial, body: bytes) -> tuple[bytes, int, str]:

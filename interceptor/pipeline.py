@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from interceptor.capture.packets import TCP_FIN, TCP_RST, TCP_SYN, Segment, decode, ip_text
@@ -483,7 +483,7 @@ class Pipeline:
             if self.config.core.oversize != "truncate":
                 counters.drop("pair_too_large")
                 return
-            _truncate_pair(pair, self.max_pair_bytes)
+            pair = _truncate_pair(pair, self.max_pair_bytes)
         reason = self.filter.reason(pair)
         if reason is not None:
             counters.drop(reason)
@@ -502,11 +502,12 @@ def _received(stream: TcpStream) -> int:
     return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt
 
 
-def _truncate_pair(pair: Pair, limit: int) -> None:
-    """Keep the request whole if possible and cut the response to fit the pair bound."""
+def _truncate_pair(pair: Pair, limit: int) -> Pair:
+    """Keep the request whole if possible and cut the response to fit the pair bound (a new pair)."""
     req, resp = pair.request, pair.response
     if len(req.body) > limit:
-        req.body, req.truncated = req.body[:limit], True
+        req = replace(req, body=req.body[:limit], truncated=True)
     room = limit - len(req.body)
     if len(resp.body) > room:
-        resp.body, resp.truncated = resp.body[:room], True
+        resp = replace(resp, body=resp.body[:room], truncated=True)
+    return replace(pair, request=req, response=resp)
