@@ -59,6 +59,25 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def worker_config(cfg: Config, index: int, workers: int) -> Config:
+    """What changes for one of N workers (``capture.workers``, ``replay --workers``): its share of
+    the agent's CPU and memory limits and of the core's buffer budget and flow table, its own Kafka
+    spool directory, and TLS capture (one eBPF reader on the node) in worker 0 only."""
+    import copy
+
+    wc = copy.deepcopy(cfg)
+    wc.metrics.cpu_limit = cfg.metrics.cpu_limit / workers
+    wc.metrics.memory_limit_bytes = cfg.metrics.memory_limit_bytes // workers
+    # each worker sees ~1/N of the connections: the N of them hold what one process would
+    wc.core.max_buffered_bytes = max(cfg.core.max_buffered_bytes // workers, 1 << 20)
+    wc.core.max_flows = max(cfg.core.max_flows // workers, 1)
+    if cfg.kafka.spool_dir:
+        wc.kafka.spool_dir = os.path.join(cfg.kafka.spool_dir, f"worker-{index}")
+    wc.tls.enabled = cfg.tls.enabled and index == 0
+    wc.metrics.listen = ""
+    return wc
+
+
 def node_name(cfg: Config, override: str | None = None) -> str:
     """The one rule for this node's name: the flag, the config (top level, then kubernetes), the
     downward API's NODE_NAME, the hostname."""

@@ -918,17 +918,14 @@ class MessageParser:
         if type(start) is RequestLine:
             out: Request | Response = Request(
                 start.version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
-                method=start.method, target=start.target,
+                msg.incomplete, msg.missing if msg.incomplete else 0, method=start.method, target=start.target,
             )
         else:
             assert type(start) is StatusLine
             out = Response(
                 start.version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
-                status=start.status, reason=start.reason,
+                msg.incomplete, msg.missing if msg.incomplete else 0, status=start.status, reason=start.reason,
             )
-        if msg.incomplete:
-            out.body_incomplete = True
-            out.body_missing = msg.missing
         self.on_message(self, out, "", msg.ts, span)
 
     def _decode(self, msg: Partial, body: bytes) -> tuple[bytes, int, str]:

@@ -10,6 +10,7 @@ top to bottom, instead of callbacks wrapped in closures.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from interceptor.config import CoreConfig, FilterConfig
@@ -61,18 +62,19 @@ class Bounds:
         if not self.truncate:
             self.counters.drop("pair_too_large")
             return None
-        truncate_pair(pair, self.limit)
-        return pair
+        return truncate_pair(pair, self.limit)
 
 
-def truncate_pair(pair: Pair, limit: int) -> None:
-    """Keep the request whole if possible and cut the response to fit the pair bound."""
+def truncate_pair(pair: Pair, limit: int) -> Pair:
+    """Keep the request whole if possible and cut the response to fit the pair bound (a new pair:
+    the model is frozen)."""
     req, resp = pair.request, pair.response
     if len(req.body) > limit:
-        req.body, req.truncated = req.body[:limit], True
+        req = replace(req, body=req.body[:limit], truncated=True)
     room = limit - len(req.body)
     if len(resp.body) > room:
-        resp.body, resp.truncated = resp.body[:room], True
+        resp = replace(resp, body=resp.body[:room], truncated=True)
+    return replace(pair, request=req, response=resp)
 
 
 class Filters:
