@@ -128,6 +128,7 @@ COUNTS: dict[str, str] = {
     "tls.addresses_late": "plaintext streams whose addresses were found after the first record",
     "tls.unresolved_addresses": "plaintext streams with no address found",
     "tls.attach_failures": "uprobe attachments that failed",
+    "tls.boringssl.no_signature": "grpcio files whose stripped BoringSSL matched no signature for sure (nothing attached)",
     "tls.linked_resolved": "executables whose linked TLS libraries were looked up (cached per file)",
     "tls.linked_attached": "TLS libraries found linked into an executable and probed",
     "tls.held_programs": "processes held back for attaching",

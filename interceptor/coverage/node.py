@@ -72,7 +72,7 @@ class ProcessIndex:
             return TlsState(False)
         cfg = self.tls.cfg
         probed = frozenset(lib for lib, on in (("openssl", cfg.openssl), ("go", cfg.gotls), ("gnutls", cfg.gnutls),
-                                               ("boringssl", cfg.boringssl)) if on)
+                                               ("boringssl", cfg.boringssl), ("nss", cfg.nss)) if on)
         info = self.tls.pids.get(pid)
         if info is None:
             return TlsState(True, probed=probed)

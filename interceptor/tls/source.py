@@ -22,7 +22,7 @@ from typing import Any
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.pairs import Endpoint
-from interceptor.tls import boringssl, events, gnutls, gotls, java, linked, loader, openssl, procfs
+from interceptor.tls import boringssl, events, gnutls, gotls, java, linked, loader, nss, openssl, procfs
 from interceptor.tls.attach import Attacher, ProbePoint, Target
 from interceptor.tls.ringbuf import RingReader
 
@@ -349,7 +349,7 @@ class TlsSource:
         info = self._new_pid(pid, comm)
         if info is not None and not info.excluded:
             self._scan_pid(pid, info)
-            if not info.ssl_found and (self.cfg.openssl or self.cfg.gnutls):
+            if not info.ssl_found and (self.cfg.openssl or self.cfg.gnutls or self.cfg.nss):
                 self._use_linked(pid, info)
 
     def _use_linked(self, pid: int, info: PidInfo) -> None:
@@ -379,7 +379,7 @@ class TlsSource:
         """A TLS library the switches allow (Python with grpcio maps two: libssl for its own _ssl,
         cygrpc with BoringSSL inside)."""
         return ((self.cfg.openssl and openssl.is_libssl(path)) or (self.cfg.gnutls and gnutls.is_libgnutls(path))
-                or (self.cfg.boringssl and boringssl.is_cygrpc(path)))
+                or (self.cfg.boringssl and boringssl.is_cygrpc(path)) or (self.cfg.nss and nss.is_libnspr(path)))
 
     def _continue(self, ev: events.Event) -> None:
         """A program the kernel stopped at exec (tls.hold_new_programs): its file is classified and,
@@ -431,7 +431,7 @@ class TlsSource:
                 return
             info.python = os.path.basename(exe).startswith("python")
             self._use(pid, info, f"{self.proc}/{pid}/exe", exe_file=True)
-        if not (self.cfg.openssl or self.cfg.gnutls or self.cfg.boringssl):
+        if not (self.cfg.openssl or self.cfg.gnutls or self.cfg.boringssl or self.cfg.nss):
             return
         for m in procfs.file_mappings(pid, self.proc) or []:
             if self.java is not None and java.is_jvm_mapping(m.path):
@@ -477,6 +477,8 @@ class TlsSource:
             points, kind = openssl.probe_points(path), "openssl"
         if points is None and self.cfg.gnutls:
             points, kind = gnutls.probe_points(path), "gnutls"
+        if points is None and self.cfg.nss and nss.is_libnspr(name):
+            points, kind = nss.probe_points(path), "nss"
         if points is None and self.cfg.boringssl and boringssl.is_cygrpc(name):
             points, kind = boringssl.probe_points(path), "boringssl"
             if points is None:  # stripped and no signature matched for sure: nothing attached, said

@@ -29,7 +29,7 @@ def lib_harness() -> Iterator[TlsHarness]:
     if os.geteuid() != 0:
         pytest.skip("eBPF TLS tests need root")
     cfg = harness_config()
-    cfg.tls.include_commands = [*cfg.tls.include_commands, "node", "gnutls-cli"]
+    cfg.tls.include_commands = [*cfg.tls.include_commands, "node", "gnutls-cli", "tstclnt"]
     h = TlsHarness(cfg)
     if h.source is None:
         h.close()
@@ -101,6 +101,36 @@ def test_gnutls_cli_to_python_server(lib_harness: TlsHarness, tls_certs) -> None
         assert p.source == {"kind": "gnutls", "pid": cli.pid, "command": "gnutls-cli"}
         assert_pair(p, "POST", f"/gnutls/{i}", data, 200, data, port)
     assert h.counters.get("tls.gnutls.streams") >= 1
+
+
+def test_nss_tstclnt_to_python_server(lib_harness: TlsHarness, tls_certs, tmp_path: Path) -> None:
+    """NSS's tstclnt (NSPR's PR_Write/PR_Read on the SSL layer; its stdin and stdout go through the
+    same functions and are not streams): two requests on one connection, exact."""
+    h, tstclnt, certutil = lib_harness, need("tstclnt"), need("certutil")
+    db = tmp_path / "nssdb"
+    db.mkdir()
+    subprocess.run([certutil, "-N", "-d", f"sql:{db}", "--empty-password"], check=True, capture_output=True)
+    server, port = h.start_server(*h.python("server", *tls_certs))
+    h.wait_attached(server.pid)
+    reqs = [body(i, size) for i, size in enumerate((300, 30_000))]
+    cli = subprocess.Popen([tstclnt, "-d", f"sql:{db}", "-o", "-h", "127.0.0.1", "-p", str(port)],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    h.procs.append(cli)  # type: ignore[arg-type]
+    h.wait_attached(cli.pid)
+    assert cli.stdin is not None
+    for i, data in enumerate(reqs):
+        cli.stdin.write(b"POST /nss/%d HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (i, len(data), data))
+        cli.stdin.flush()
+        time.sleep(0.3)
+    got = sorted(h.wait_pairs(for_pid(cli.pid, "/nss/"), len(reqs)), key=lambda p: p.request.target)
+    cli.terminate()  # tstclnt stays on a kept-alive connection after its stdin ends
+    cli.wait(timeout=20)
+    assert [p.request.target for p in got] == [f"/nss/{i}" for i in range(len(reqs))]
+    for i, (p, data) in enumerate(zip(got, reqs, strict=True)):
+        assert p.source == {"kind": "nss", "pid": cli.pid, "command": "tstclnt"}
+        assert_pair(p, "POST", f"/nss/{i}", data, 200, data, port)
+    assert h.counters.get("tls.nss.streams") == 1  # the TLS connection only: not stdin, not stdout
 
 
 def grpc_frame(message: bytes) -> bytes:
