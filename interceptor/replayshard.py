@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from interceptor.app import Output, StatsFile, open_sinks, worker_config
-from interceptor.capture.packets import decode
+from interceptor.capture.packets import Segment, decode
 from interceptor.capture.pcapfile import CaptureError, CaptureReader
 from interceptor.counters import Counters
 from interceptor.errors import UsageError
@@ -43,9 +43,9 @@ def owner(linktype: int, frame: bytes, workers: int) -> int:
         seg = decode(linktype, frame)
     except Exception:  # noqa: BLE001 - the pipeline counts decoder failures (worker 0's)
         return 0
-    if type(seg) is str:
+    if type(seg) is not Segment:  # Rejected: skipped or dropped, counted by worker 0
         return 0
-    src, sport, dst, dport = seg[0], seg[1], seg[2], seg[3]  # type: ignore[index]
+    src, sport, dst, dport = seg.src, seg.sport, seg.dst, seg.dport  # type: ignore[union-attr]
     a, b = src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")
     # crc32, not hash(): the same in every process whatever PYTHONHASHSEED is
     return zlib.crc32(a + b if a < b else b + a) % workers
@@ -148,7 +148,7 @@ def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: st
     reader = CaptureReader(args.file)
     output = Output(cfg, counters, open_sinks(args, cfg, counters, shared_lock=lock if args.out else None),
                     wait_for_sync=True)
-    pipeline = Pipeline(cfg, counters, output.on_pair, source={"kind": "pcap-file", "file": str(args.file)})
+    pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
     error = replay_file(reader, pipeline, output, Progress(enabled=False), shard(reader, index, workers))
     reader.close()
     reports = output.close(cfg.kafka.flush_timeout_s)
