@@ -25,6 +25,26 @@ RUN --mount=type=bind,target=/ctx \
  && python3 -m venv /opt/build \
  && /opt/build/bin/pip wheel "$@" -w /wheels .
 
+# ---- agent: the TLS source's Java agent jar (interceptor/tls/java: ByteBuddy advice, shaded) -------
+# Built here as scripts/setup.d/java.sh builds it on a machine; only the jar goes to the runtime image
+# (the JDK and Maven stay in this stage). The JVMs it is loaded into bring their own Java.
+FROM ${BASE} AS agent
+ENV DEBIAN_FRONTEND=noninteractive
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends maven openjdk-17-jdk-headless \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY interceptor/tls/java ./
+# Offline builds: a Maven repository holding ByteBuddy and the build's plugins in ./mavenrepo of the
+# context (a copy of /var/cache/privacy-sensor/java/m2 after java.sh) is used with -o (offline);
+# without it, Maven downloads from Maven Central.
+RUN --mount=type=bind,target=/ctx \
+    if [ -d /ctx/mavenrepo ]; then cp -r /ctx/mavenrepo /tmp/m2 && set -- -o; fi \
+ && mvn -B -q "$@" -Dmaven.repo.local=/tmp/m2 package \
+ && cp target/jtap.jar /jtap.jar \
+ && rm -rf /tmp/m2 target
+
 # ---- runtime ---------------------------------------------------------------------------------------
 FROM ${BASE} AS runtime
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -35,6 +55,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv libpcap0.8 python3-bpfcc ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
+# interceptor/tls/java.py loads this jar into JVMs when tls.java.enabled (java.IMAGE_JAR).
+COPY --from=agent /jtap.jar /usr/share/privacy-sensor/jtap.jar
 # --system-site-packages: the venv sees Debian's bcc module (python3-bpfcc is not on PyPI).
 RUN python3 -m venv --system-site-packages /opt/sensor \
  && /opt/sensor/bin/pip install --no-index --find-links /wheels privacy-sensor \

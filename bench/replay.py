@@ -1,5 +1,6 @@
-"""bench/replay: pairs/s of the replay core on one core vs tshark on the same file, and peak RSS
-with 10k concurrent open flows.
+"""bench/replay: the end-to-end CLI (`interceptor replay FILE --out F`, process start to exit) and
+the replay core alone, on one core, vs tshark on the same file in the same run; `--workers 2`; and
+peak RSS with 10k concurrent open flows.
 
     python3 bench/replay.py                 # generate (once, cached) + measure
     python3 bench/replay.py --exchanges 20000 --skip-tshark
@@ -11,7 +12,8 @@ answers ~1 KB JSON, in two network namespaces joined by a veth, captured by tcpd
 Without namespaces (``--synthetic`` or not root) an equivalent valid TCP stream is synthesised.
 Captures are cached in /var/cache/privacy-sensor/bench (or $BENCH_CACHE) and reused.
 
-Targets (issue 2): >= 50k pairs/s on one core, >= 5x tshark, <= 200 MiB peak RSS with 10k open flows.
+Targets (issue 2): >= 50k pairs/s on one core, >= 5x tshark, <= 200 MiB peak RSS with 10k open flows;
+(issue 12): >= 10x tshark end to end.
 """
 
 from __future__ import annotations
@@ -222,6 +224,9 @@ def get_capture(name: str, regen: bool, make) -> tuple[Path, dict]:
 
 
 # -- measurements ---------------------------------------------------------------------------------
+ALL_CPUS = os.sched_getaffinity(0)  # before pin_one_core: what --workers may use
+
+
 def pin_one_core() -> int:
     cpu = sorted(os.sched_getaffinity(0))[-1]
     os.sched_setaffinity(0, {cpu})
@@ -381,12 +386,13 @@ def generate_grpc(path: Path, calls: int, conns: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_cli(path: Path, cpu: int) -> dict:
-    """``interceptor replay FILE --out OUT --keep-all`` end to end: process start to exit, every pair
-    built, serialised and written."""
+def run_cli(path: Path, cpu: int | None, workers: int = 1) -> dict:
+    """``interceptor replay FILE --out OUT --keep-all [--workers N]`` end to end: process start to
+    exit, every pair built, serialised and written. ``cpu``: pinned to that core (None: every core)."""
     out = Path(tempfile.mkdtemp(prefix="bench-cli-")) / "pairs.jsonl"
-    argv = ["taskset", "-c", str(cpu), sys.executable, "-c", "import sys; from interceptor.cli import main; sys.exit(main())",
-            "replay", str(path), "--out", str(out), "--keep-all"]
+    cpus = str(cpu) if cpu is not None else ",".join(str(c) for c in sorted(ALL_CPUS))
+    argv = ["taskset", "-c", cpus, sys.executable, "-c", "import sys; from interceptor.cli import main; sys.exit(main())",
+            "replay", str(path), "--out", str(out), "--keep-all", *(["--workers", str(workers)] if workers > 1 else [])]
     t0, c0 = time.perf_counter(), _children_cpu()
     subprocess.run(argv, check=True, capture_output=True, timeout=1800, cwd=REPO)
     took, cpu_s = time.perf_counter() - t0, _children_cpu() - c0
@@ -426,10 +432,12 @@ def bench_http2(args: argparse.Namespace) -> None:
     for label, name, make in cases:
         path, info = get_capture(name, args.regen, make)
         print(f"{label} capture: {path} ({info['bytes'] / 1e6:.0f} MB, {info})")
-        core = run_core(path, repeat=args.repeat)
+        core = run_core(path, args.profile, repeat=args.repeat)
         pps = core["pairs"] / core["core_s"]
         print(f"  core (cpu {cpu}, best of {args.repeat}): {core['pairs']} pairs in {core['core_s']:.2f} s = "
-              f"{pps:,.0f} pairs/s; drops: {core['drops']}")
+              f"{pps:,.0f} pairs/s, {core['cpu_s'] / core['pairs'] * 1e6:.1f} us CPU per pair; drops: {core['drops']}")
+        if core.get("profile"):
+            print(core["profile"])
         cli = run_cli(path, cpu)
         cps = cli["pairs"] / cli["s"]
         print(f"  interceptor replay --out FILE --keep-all, end to end: {cli['pairs']} pairs in {cli['s']:.2f} s = "
@@ -453,6 +461,9 @@ def main() -> int:
     ap.add_argument("--regen", action="store_true", help="regenerate cached captures")
     ap.add_argument("--skip-tshark", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="timed passes of the core (best is printed)")
+    ap.add_argument("--cli-repeat", type=int, default=2, help="alternating end-to-end runs of each (best printed)")
+    ap.add_argument("--workers", type=int, default=2, help="also time replay --workers N (1: skip)")
+    ap.add_argument("--skip-rss", action="store_true", help="skip the 10k open flows peak RSS run")
     ap.add_argument("--profile", action="store_true", help="print the core's top functions (cProfile)")
     ap.add_argument("--http2", action="store_true", help="HTTP/2 and gRPC captures instead of HTTP/1")
     ap.add_argument("--h2-exchanges", type=int, default=20_000)
@@ -482,16 +493,43 @@ def main() -> int:
     print(f"  incl. file reading: {core['pairs'] / (core['core_s'] + core['read_s']):,.0f} pairs/s")
     if core.get("profile"):
         print(core["profile"])
-    if not args.skip_tshark and shutil.which("tshark"):
-        ts = run_tshark(path, cpu)
+    # End to end, alternating with tshark in the same window (the machine is shared: each side's
+    # best of ``--cli-repeat``), one process pinned to the core tshark gets, then --workers 2.
+    best: dict[str, dict] = {}
+    for _ in range(args.cli_repeat):
+        runs = [("cli", lambda: run_cli(path, cpu))]
+        if not args.skip_tshark and shutil.which("tshark"):
+            runs.append(("tshark", lambda: run_tshark(path, cpu)))
+        if len(ALL_CPUS) > 1 and args.workers > 1:
+            runs.append(("workers", lambda: run_cli(path, None, args.workers)))
+        for name, run in runs:
+            res = run()
+            if name not in best or res["s"] < best[name]["s"]:
+                best[name] = res
+    cli = best["cli"]
+    print(f"interceptor replay FILE --out F --keep-all, end to end (process start to exit, cpu {cpu}, best of "
+          f"{args.cli_repeat}): {cli['pairs']} pairs in {cli['s']:.2f} s = {cli['pairs'] / cli['s']:,.0f} pairs/s; "
+          f"{cli['cpu_s']:.2f} cpu-s = {1e6 * cli['cpu_s'] / max(cli['pairs'], 1):.1f} us/pair")
+    if "workers" in best:
+        w = best["workers"]
+        print(f"  --workers {args.workers} on {len(ALL_CPUS)} cores: {w['pairs']} pairs in {w['s']:.2f} s = "
+              f"{w['pairs'] / w['s']:,.0f} pairs/s ({cli['s'] / w['s']:.2f}x one process); {w['cpu_s']:.2f} cpu-s")
+    if "tshark" in best:
+        ts = best["tshark"]
         tps = ts["pairs"] / ts["s"] if ts["s"] else 0
         tcps = ts["pairs"] / ts["cpu_s"] if ts["cpu_s"] else 0
-        print(f"tshark -Y http.response -T fields: {ts['pairs']} pairs in {ts['s']:.2f} s = {tps:,.0f} pairs/s; "
-              f"{ts['cpu_s']:.2f} cpu-s = {tcps:,.0f} pairs/cpu-s")
+        print(f"tshark -Y http.response -T fields (cpu {cpu}, best of {args.cli_repeat}): {ts['pairs']} pairs in "
+              f"{ts['s']:.2f} s = {tps:,.0f} pairs/s; {ts['cpu_s']:.2f} cpu-s = {tcps:,.0f} pairs/cpu-s")
         if tps and tcps:
-            print(f"ratio interceptor core / tshark: {pps / tps:.1f}x wall, {cps / tcps:.1f}x cpu "
+            print(f"ratio end to end / tshark: {ts['s'] / cli['s']:.1f}x wall, {ts['cpu_s'] / cli['cpu_s']:.1f}x cpu"
+                  + (f"; --workers {args.workers}: {ts['s'] / best['workers']['s']:.1f}x wall" if "workers" in best else "")
+                  + " (target >= 10x)")
+            print(f"ratio core alone / tshark: {pps / tps:.1f}x wall, {cps / tcps:.1f}x cpu "
                   "(targets: >= 5x tshark, >= 50,000 pairs/s on one core)")
+    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
 
+    if args.skip_rss:
+        return 0
     flows_path, _ = get_capture(f"open-flows-{args.flows}", args.regen,
                                 lambda p: synth_open_flows(p, args.flows))
     rss = run_peak_rss(flows_path)

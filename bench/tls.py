@@ -1,6 +1,7 @@
 """bench/tls: cost of the eBPF TLS probes for the traced programs.
 
-    python3 bench/tls.py                      # 2,000 keep-alive HTTPS POSTs: OpenSSL, Go, Node.js, Java
+    python3 bench/tls.py                      # 2,000 keep-alive HTTPS POSTs: OpenSSL, Go, Node.js, Java;
+                                              # 2,000 gRPC unary calls over TLS: grpcio (BoringSSL)
     python3 bench/tls.py --requests 500 --rounds 1 --only openssl
 
 For each stack (OpenSSL: Python http.client → Python ssl server; Go: crypto/tls client → server), the
@@ -43,7 +44,10 @@ def benched(pid: int) -> bool:
 
 
 SIZE = 300
-STACKS = ["openssl", "gotls", "node", "java"]  # node: static OpenSSL in node; java: the JSSE agent
+# node: static OpenSSL in node; java: the JSSE agent; boringssl: grpcio (its stripped BoringSSL) unary
+# calls over one TLS channel, client and server
+STACKS = ["openssl", "gotls", "node", "java", "boringssl"]
+GRPCTLS = TESTDATA / "grpctls.py"
 
 
 def certs(d: Path) -> tuple[str, str]:
@@ -55,6 +59,9 @@ def certs(d: Path) -> tuple[str, str]:
 
 def commands(stack: str, cert: str, key: str) -> tuple[list[str], object]:
     """(server command, function (port, n) -> client command)."""
+    if stack == "boringssl":
+        server = [sys.executable, str(GRPCTLS), "server", cert, key]
+        return server, lambda port, n: [sys.executable, str(GRPCTLS), "bench", str(port), cert, str(n), str(SIZE)]
     if stack == "openssl":
         server = [sys.executable, str(PYTLS), "server", cert, key]
         return server, lambda port, n: [sys.executable, str(PYTLS), "client", str(port), ",".join([str(SIZE)] * n)]
@@ -85,7 +92,7 @@ def run_once(server_cmd: list[str], client_cmd, n: int, harness: TlsHarness | No
             argv = client_cmd(port, n)
             if argv[0] == "java":  # the JVM gets the agent while it waits for its line
                 wait_java(harness)
-            elif "client" in argv[1:3]:  # a Go or Node client (Python's maps libssl only at 'go')
+            elif "client" in argv[1:3] or argv[1] == str(GRPCTLS):  # Go, Node, grpcio (Python's ssl: at 'go')
                 harness.wait_attached(client.pid)
             harness.cpu_start = harness.call(lambda: harness.cpu_s)  # attaching is not the consumer's cost
         out, err = client.communicate("go\n", timeout=600)
@@ -171,13 +178,15 @@ def main() -> None:
                 finally:
                     harness.close()
                 ratios.append(hooked[-1] / base[-1])
+            what = "gRPC unary calls over one TLS channel" if stack == "boringssl" else "keep-alive HTTPS POSTs"
+            warm = 1 if stack == "boringssl" else 0  # its untimed first call is captured too
             print(f"bench/tls {stack} (consumer {args.consumer}, nice {args.nice}): "
-                  f"{args.requests} keep-alive HTTPS POSTs of {SIZE} B: "
+                  f"{args.requests} {what} of {SIZE} B: "
                   f"no probes {statistics.median(base):.3f} s, probes + consumer {statistics.median(hooked):.3f} s, "
                   f"ratio {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)}; "
                   f"consumer CPU {statistics.median(cpu):.0f} µs per request; "
                   f"{'pairs' if args.consumer == 'pipeline' else 'requests'} captured per round: {pairs}, "
-                  f"expected {(2 if args.both_ends else 1) * args.requests})")
+                  f"expected {(2 if args.both_ends else 1) * (args.requests + warm)})")
 
 
 if __name__ == "__main__":

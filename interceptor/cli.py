@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from interceptor import __version__
@@ -32,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_replay(sub)
-    _register_agent(sub)
-    _register_demo(sub)
+    if not _is_replay(sys.argv[1:] if argv is None else argv):
+        # ``run`` needs the live-capture, Kafka and Kubernetes modules: a replay does not import them
+        # (about half of the start-up time of a replay).
+        _register_agent(sub)
+        _register_demo(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -45,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _is_replay(argv: list[str]) -> bool:
+    """Whether the command is ``replay`` (the first word that is not an option)."""
+    words = [a for a in argv if not a.startswith("-")]
+    return bool(words) and words[0] == "replay"
 
 
 def _register_agent(sub: Any) -> None:
@@ -69,11 +79,17 @@ def _add_replay(sub: Any) -> None:
     add_common_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress display even on a terminal")
     p.add_argument("--coverage", metavar="PATH", help="write the connections account as JSON Lines ('-': stdout)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="N processes, connections shared out by a hash of their addresses (default 1)")
     p.set_defaults(func=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    if args.workers != 1:
+        from interceptor import replayshard
+
+        return replayshard.run(args, cfg, args.workers)
     counters = Counters()
     stats = StatsFile(args.stats, args.out)
     try:
@@ -83,7 +99,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 1
     # A replay is not live: wait until the cluster's index can name every pair (owners included).
     output = Output(cfg, counters, open_sinks(args, cfg, counters), wait_for_sync=True)
-    pipeline = Pipeline(cfg, counters, output.on_pair, source={"kind": "pcap-file", "file": str(args.file)})
+    pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
     output.coverage = open_coverage(args, cfg, counters, output)
     progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     started = time.monotonic()
@@ -98,30 +114,40 @@ def cmd_replay(args: argparse.Namespace) -> int:
     extra = {"file": str(args.file), "format": reader.format, "elapsed_s": round(elapsed, 3), "sinks": reports}
     if error is not None:
         extra["error"] = str(error)
-    problems = [r["error"] for r in reports if r.get("error")]
+    return print_outcome(counters, stats, extra, reader.packets, elapsed, reader.linktypes, args.file,
+                         None if error is None else str(error))
+
+
+def print_outcome(counters: Counters, stats: StatsFile, extra: dict[str, Any], packets: int, elapsed: float,
+                  linktypes: set[int], file: str, error: str | None) -> int:
+    """The end of a replay (one process or the sum of its workers): ``--stats``, the summary, the
+    one-line problems; the exit code."""
+    problems = [r["error"] for r in extra["sinks"] if r.get("error")]
     stats_error = stats.write(counters, extra)
     if stats_error is not None:
         problems.append(stats_error)
-    print(summary(counters, reader.packets, elapsed), file=sys.stderr)
+    print(summary(counters, packets, elapsed), file=sys.stderr)
     unsupported = counters.get("packets.skipped.unsupported_linktype")
     if unsupported:
-        kinds = ", ".join(str(t) for t in sorted(reader.linktypes - SUPPORTED_LINKTYPES)) or "?"
-        print(f"interceptor: {args.file}: link type {kinds} is not supported: {unsupported} packets skipped",
+        kinds = ", ".join(str(t) for t in sorted(linktypes - SUPPORTED_LINKTYPES)) or "?"
+        print(f"interceptor: {file}: link type {kinds} is not supported: {unsupported} packets skipped",
               file=sys.stderr)
     for problem in problems:
         print(f"interceptor: {problem}", file=sys.stderr)
     if error is not None:
-        print(f"interceptor: {error} (processed {reader.packets} packets before it)", file=sys.stderr)
-        return 1 if reader.packets == 0 or problems else 0
+        print(f"interceptor: {error} (processed {packets} packets before it)", file=sys.stderr)
+        return 1 if packets == 0 or problems else 0
     return 1 if problems else 0
 
 
-def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progress: Progress) -> CaptureError | None:
-    """Feed every readable packet; return the error that stopped the read, if any."""
+def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progress: Progress,
+                packets: Iterable[tuple[float, int, bytes]] | None = None) -> CaptureError | None:
+    """Feed every readable packet (or those of ``packets``: a worker's share of the reader's);
+    return the error that stopped the read, if any."""
     next_tick = None
     feed = pipeline.feed_packet
     try:
-        for i, (ts, linktype, frame) in enumerate(reader):
+        for i, (ts, linktype, frame) in enumerate(reader if packets is None else packets):
             feed(ts, frame, linktype)
             if next_tick is None:
                 next_tick = ts + TICK_S

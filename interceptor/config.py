@@ -206,6 +206,8 @@ class TlsConfig:
     openssl: bool = True
     gotls: bool = True
     gnutls: bool = True  # libgnutls (gnutls-cli, curl-gnutls, wget, ...): gnutls_record_send/recv
+    boringssl: bool = True  # grpcio's stripped BoringSSL (cygrpc*.so): SSL_write/SSL_read by signature
+    nss: bool = True  # NSS (Firefox, tstclnt...): NSPR's PR_Write/PR_Read/PR_Send/PR_Recv on the SSL layer
     # Stop a program at exec until its executable is classified and attached (first exec of each file
     # only; never with a terminal; only while the agent is alive): a short-lived Go client's first run.
     hold_new_programs: bool = True

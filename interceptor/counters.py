@@ -40,6 +40,16 @@ class Counters:
         """Drop counts by reason."""
         return {k[len(DROP_PREFIX):]: v for k, v in list(self.counts.items()) if k.startswith(DROP_PREFIX)}
 
+    def add_snapshot(self, snap: dict[str, object]) -> None:
+        """Add another process's ``snapshot()`` (a replay worker's) to these counts: counts and
+        drops summed, gauges summed (flows, bytes: each worker holds its own)."""
+        for name, n in (snap.get("counts") or {}).items():  # type: ignore[attr-defined]
+            self.counts[name] += n
+        for reason, n in (snap.get("dropped") or {}).items():  # type: ignore[attr-defined]
+            self.counts[DROP_PREFIX + reason] += n
+        for name, value in (snap.get("gauges") or {}).items():  # type: ignore[attr-defined]
+            self.gauges[name] = self.gauges.get(name, 0) + value
+
     def snapshot(self) -> dict[str, object]:
         with self._lock:
             counts = dict(self.counts)

@@ -1,7 +1,7 @@
 """Prometheus metrics endpoint, DaemonSet probes and the memory self-limit.
 
 ``/metrics`` renders the shared Counters (counts as ``interceptor_<name>_total``, drops as
-``interceptor_dropped_total{reason}``, gauges as is) plus per-tap packet and kernel-drop numbers and
+``interceptor_dropped_total{reason}``, gauges as is; help text from counternames.py) plus per-tap packet and kernel-drop numbers and
 the process's CPU/RSS. ``/healthz`` fails when the main loop has not turned for ``stale_s`` (a wedged
 agent gets restarted); ``/readyz`` succeeds once the first discovery pass opened its taps.
 """
@@ -21,6 +21,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from interceptor.counternames import meaning
 from interceptor.counters import Counters
 from interceptor.httpapi import HttpApi, serve
 
@@ -52,14 +53,14 @@ class SensorCollector:
             if name.startswith("coverage.") and kind in verdicts and verdict:  # coverage.connections.<verdict>
                 verdicts[kind].add_metric([verdict], value)
                 continue
-            yield CounterMetricFamily(_metric_name(name), f"count of {name}", value=value)
+            yield CounterMetricFamily(_metric_name(name), meaning("count", name), value=value)
         yield from verdicts.values()
         drops = CounterMetricFamily("interceptor_dropped", "items dropped, by reason", labels=["reason"])
         for reason, value in snap["dropped"].items():  # type: ignore[union-attr]
             drops.add_metric([reason], value)
         yield drops
         for name, value in snap["gauges"].items():  # type: ignore[union-attr]
-            yield GaugeMetricFamily(_metric_name(name), f"gauge {name}", value=value)
+            yield GaugeMetricFamily(_metric_name(name), meaning("gauge", name), value=value)
         if self.tap_stats is None:
             return
         labels = ["kind", "interface", "netns"]

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from interceptor.app import worker_config
 from interceptor.capture.live import RingTap, TapStats
 from interceptor.capture.ring import RingShape, RingSocket, fanout_group, open_ring_sockets
 from interceptor.config import Config, ConfigError
@@ -73,21 +74,6 @@ def spec_from_wire(d: dict[str, Any]) -> TapSpec:
 
 
 # -- worker side -------------------------------------------------------------------------------
-def worker_config(cfg: Config, index: int, workers: int) -> Config:
-    """What changes for one of N workers: its share of the agent's CPU and memory limits, its own
-    Kafka spool directory, and TLS capture (one eBPF reader on the node) in worker 0 only."""
-    import copy
-
-    wc = copy.deepcopy(cfg)
-    wc.metrics.cpu_limit = cfg.metrics.cpu_limit / workers
-    wc.metrics.memory_limit_bytes = cfg.metrics.memory_limit_bytes // workers
-    if cfg.kafka.spool_dir:
-        wc.kafka.spool_dir = os.path.join(cfg.kafka.spool_dir, f"worker-{index}")
-    wc.tls.enabled = cfg.tls.enabled and index == 0
-    wc.metrics.listen = ""
-    return wc
-
-
 def run_worker(index: int, ctrl: socket.socket, cfg: Config, args: argparse.Namespace, node: str,
                lock_path: str) -> int:
     """The body of worker ``index`` (in the forked child)."""

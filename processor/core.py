@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 
 from interceptor.config import ProcessorConfig
 from interceptor.counters import Counters
+from interceptor.pairs import RecordError, check_record
 from processor.datatypes import TYPES, combined_sensitivity, sensitivity_of
 from processor.detectors import Classifier, parse_custom
 from processor.mask import mask
@@ -190,39 +191,13 @@ def _split_location(loc: str) -> tuple[str, str]:
     return found
 
 
-_MESSAGE_FIELDS = {"headers": list, "body": str, "body_encoding": str}
-
-
 def check_pair(rec: Any) -> str | None:
-    """What the processor relies on in a pair record v1; returns the problem (naming the key) or None."""
-    if not isinstance(rec, dict):
-        return "<top>: not an object"
-    if rec.get("schema_version") != 1:
-        return f"schema_version: expected 1, got {rec.get('schema_version')!r}"
-    if not isinstance(rec.get("id"), str) or not rec["id"]:
-        return "id: missing or not a string"
-    for end in ("src", "dst"):
-        ep = rec.get(end)
-        if not isinstance(ep, dict) or not isinstance(ep.get("ip"), str) or not isinstance(ep.get("port"), int):
-            return f"{end}: expected an object with ip and port"
-    for part in ("request", "response"):
-        msg = rec.get(part)
-        if not isinstance(msg, dict):
-            return f"{part}: missing or not an object"
-        for name, tp in _MESSAGE_FIELDS.items():
-            if not isinstance(msg.get(name), tp):
-                return f"{part}.{name}: missing or not a {tp.__name__}"
-        if msg["body_encoding"] not in ("utf-8", "base64"):
-            return f"{part}.body_encoding: must be utf-8 or base64"
-        for i, h in enumerate(msg["headers"]):
-            if not (isinstance(h, list) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str)):
-                return f"{part}.headers[{i}]: expected [name, value] strings"
-    if not isinstance(rec["request"].get("method"), str) or not isinstance(rec["request"].get("target"), str):
-        return "request: method and target must be strings"
-    if not isinstance(rec["response"].get("status"), int):
-        return "response.status: missing or not an integer"
-    if not isinstance(rec.get("ts_request"), int | float):
-        return "ts_request: missing or not a number"
+    """The problem with a pair record v1 (naming the key), or None: the interceptor's own reader
+    (``Pair.from_record``'s checks) -- the record is described once, in interceptor/pairs.py."""
+    try:
+        check_record(rec)
+    except RecordError as e:
+        return str(e)
     return None
 
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from interceptor.tls import openssl, procfs
 
 # Probed by interceptor/tls (each behind its tls.* switch): OpenSSL (dynamic, or linked into an
-# executable), Go crypto/tls, GnuTLS; the source kind that reads each.
-PROBED = {"openssl": "openssl", "go": "gotls", "gnutls": "gnutls"}
+# executable), Go crypto/tls, GnuTLS, BoringSSL (by symbol like OpenSSL, or grpcio's stripped one by
+# signature), NSS (through NSPR); the source kind that reads each.
+PROBED = {"openssl": "openssl", "go": "gotls", "gnutls": "gnutls", "boringssl": "boringssl", "nss": "nss"}
 
 # Byte markers looked for in executables and in mapped shared objects that are not a known library.
 MARKERS = {

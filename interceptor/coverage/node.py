@@ -71,8 +71,8 @@ class ProcessIndex:
         if self.tls is None:
             return TlsState(False)
         cfg = self.tls.cfg
-        probed = frozenset(lib for lib, on in (("openssl", cfg.openssl), ("go", cfg.gotls),
-                                               ("gnutls", getattr(cfg, "gnutls", False))) if on)
+        probed = frozenset(lib for lib, on in (("openssl", cfg.openssl), ("go", cfg.gotls), ("gnutls", cfg.gnutls),
+                                               ("boringssl", cfg.boringssl), ("nss", cfg.nss)) if on)
         info = self.tls.pids.get(pid)
         if info is None:
             return TlsState(True, probed=probed)

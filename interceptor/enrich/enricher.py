@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -73,8 +74,8 @@ class Enricher:
             self.counters.drop(reason)
             return None
         stale = not self.in_sync()
-        for ep, meta in ((pair.src, src), (pair.dst, dst)):
-            self._fill(ep, meta, stale)
+        # A new pair with new endpoints: the parser's endpoints are shared by a connection's pairs.
+        pair = replace(pair, src=_named(pair.src, src, stale), dst=_named(pair.dst, dst, stale))
         self.counters.inc("enrich.pairs")
         if stale:
             self.counters.inc("enrich.meta_stale")
@@ -88,15 +89,18 @@ class Enricher:
             meta = self.index.lookup(rec["ip"], rec.get("port", 0), time.time())
         rec.update(meta)
 
-    def _fill(self, ep: Endpoint, meta: dict[str, Any], stale: bool) -> None:
-        ep.meta.update(meta)
-        if stale:
-            ep.meta["meta_stale"] = True
-
     def _excluded(self, src: dict[str, Any], dst: dict[str, Any]) -> str | None:
         namespaces = {m["namespace"] for m in (src, dst) if "namespace" in m}
         reason = self.rules.reason(namespaces, [n for m in (src, dst) for n in pod_names(m)])
         return f"enrich_{reason}" if reason else None
+
+
+def _named(ep: Endpoint, meta: dict[str, Any], stale: bool) -> Endpoint:
+    """``ep`` with the cluster's names for it (and ``meta_stale`` when the index was not in sync)."""
+    named = {**ep.meta, **meta}
+    if stale:
+        named["meta_stale"] = True
+    return Endpoint(ep.ip, ep.port, named)
 
 
 def pod_names(meta: dict[str, Any]) -> list[str]:

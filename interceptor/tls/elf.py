@@ -11,6 +11,8 @@ import struct
 from dataclasses import dataclass
 
 PT_LOAD = 1
+PT_DYNAMIC = 2
+DT_NEEDED, DT_STRTAB, DT_RPATH, DT_RUNPATH = 1, 5, 15, 29
 SHT_SYMTAB = 2
 SHT_DYNSYM = 11
 STT_FUNC = 2
@@ -25,6 +27,12 @@ class Symbol:
     name: str
     addr: int  # virtual address
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Linkage:
+    needed: tuple[str, ...]  # DT_NEEDED names, in order
+    search: tuple[str, ...]  # DT_RUNPATH (or DT_RPATH) directories, $ORIGIN unexpanded
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +78,14 @@ class Elf:
         phoff, shoff = struct.unpack_from("<QQ", d, 32)
         phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from("<HHHHH", d, 54)
         self.loads = []  # (vaddr, memsz, offset, filesz)
+        self.dynamic_at: tuple[int, int] | None = None  # (offset, size) of PT_DYNAMIC
         for i in range(phnum):
             p_type, _flags, p_off, p_vaddr, _paddr, p_filesz, p_memsz, _align = struct.unpack_from(
                 "<IIQQQQQQ", d, phoff + i * phentsize)
             if p_type == PT_LOAD:
                 self.loads.append((p_vaddr, p_memsz, p_off, p_filesz))
+            elif p_type == PT_DYNAMIC:
+                self.dynamic_at = (p_off, p_filesz)
         raw = []
         for i in range(shnum):
             raw.append(struct.unpack_from("<IIQQQQII", d, shoff + i * shentsize))
@@ -86,6 +97,28 @@ class Elf:
     def _cstr(self, off: int) -> str:
         end = self.data.find(b"\0", off)
         return self.data[off:end].decode("utf-8", "replace")
+
+    def linkage(self) -> Linkage:
+        """The libraries this file names (DT_NEEDED) and where it asks for them to be searched
+        (DT_RUNPATH, else DT_RPATH); empty for a static executable."""
+        if self.dynamic_at is None:
+            return Linkage((), ())
+        off, size = self.dynamic_at
+        entries: list[tuple[int, int]] = []
+        try:
+            for tag, val in struct.iter_unpack("<qQ", self.data[off:off + size - size % 16]):
+                if tag == 0:  # DT_NULL
+                    break
+                entries.append((tag, val))
+        except struct.error:
+            raise ElfError(f"{self.path}: truncated dynamic section") from None
+        strtab = next((self.file_offset(v) for t, v in entries if t == DT_STRTAB), None)
+        if strtab is None:
+            return Linkage((), ())
+        needed = tuple(self._cstr(strtab + v) for t, v in entries if t == DT_NEEDED)
+        runpath = [self._cstr(strtab + v) for t, v in entries if t == DT_RUNPATH]
+        rpath = runpath or [self._cstr(strtab + v) for t, v in entries if t == DT_RPATH]
+        return Linkage(needed, tuple(d for p in rpath for d in p.split(":") if d))
 
     def section(self, name: str) -> Section | None:
         return next((s for s in self.sections if s.name == name), None)

@@ -17,7 +17,7 @@ AF_INET, AF_INET6 = 2, 10
 
 EV_DATA, EV_CLOSE, EV_EXEC = 0, 1, 2
 DIR_WRITE, DIR_READ = 0, 1
-KINDS = ("openssl", "gotls", "gnutls")  # probes.c KIND_*
+KINDS = ("openssl", "gotls", "gnutls", "boringssl", "nss")  # probes.c KIND_*
 EXEC_HELD = 1  # an EV_EXEC notice's ``dir``: the kernel stopped the program; user space continues it
 
 

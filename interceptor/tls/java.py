@@ -37,6 +37,7 @@ from interceptor.tls import events
 log = logging.getLogger(__name__)
 
 CACHE = Path("/var/cache/privacy-sensor/java")
+IMAGE_JAR = Path("/usr/share/privacy-sensor/jtap.jar")  # built into the image by the Dockerfile
 SOURCES = Path(__file__).resolve().parent / "java"
 FRAME = struct.Struct(">IB")  # length (type + body), type
 T_DATA, T_ADDR, T_CLOSE, T_HELLO, T_DROPS = 1, 2, 3, 4, 5
@@ -58,9 +59,12 @@ class AttachError(RuntimeError):
 
 
 def jar_path() -> Path | None:
-    """The built agent jar for the current sources (scripts/setup.d/java.sh), or None."""
+    """The built agent jar for the current sources (scripts/setup.d/java.sh), else the one the image
+    was built with (the Dockerfile's agent stage, from the same sources as this code), or None."""
     jar = CACHE / f"jtap-{sources_digest()}.jar"
-    return jar if jar.exists() else None
+    if jar.exists():
+        return jar
+    return IMAGE_JAR if IMAGE_JAR.exists() else None
 
 
 def sources_digest() -> str:

@@ -34,7 +34,9 @@
 #define KIND_OPENSSL 0
 #define KIND_GOTLS 1
 #define KIND_GNUTLS 2   // gnutls_record_send/recv: the shape of SSL_write/SSL_read, other names
-#define NKINDS 3
+#define KIND_BORINGSSL 3  // SSL_write/SSL_read found by signature in a stripped BoringSSL (grpcio)
+#define KIND_NSS 4      // NSPR's PR_Write/PR_Read/PR_Send/PR_Recv on NSS's SSL layer
+#define NKINDS 5
 #define EV_DATA 0
 #define EV_CLOSE 1
 #define EV_EXEC 2      // a process called exec: user space looks at it now, not at the next rescan
@@ -63,7 +65,7 @@ struct event_t {
     u32 len;       // bytes in data
     u8 type;       // EV_DATA, EV_CLOSE
     u8 dir;        // DIR_WRITE (this process sends), DIR_READ (it receives)
-    u8 kind;       // KIND_OPENSSL, KIND_GOTLS, KIND_GNUTLS
+    u8 kind;       // KIND_OPENSSL, KIND_GOTLS, KIND_GNUTLS, KIND_BORINGSSL, KIND_NSS
     u8 pad[5];
     struct addr_t addr;  // of the connection's socket (family 0 when unknown)
     char comm[16];       // of the thread: the process may be gone before user space reads /proc
@@ -134,7 +136,11 @@ struct thread_sk_t {
     u64 sk;
     u64 ts;
 };
-#define THREAD_SK_NS 2000000ULL  // the recv must be this recent (2 ms) to name the SSL_read's socket
+// The evidence is order: the entry is the thread's last recv, and the SSL_read after it consumes
+// it (deleted), so a later read never reuses it. The age bound only retires an entry no SSL_read
+// followed; it is generous (50 ms) because a loaded node preempts the thread between the recv and
+// the SSL_read (2 ms lost a Node server's addresses with both cores busy).
+#define THREAD_SK_NS 50000000ULL
 BPF_TABLE("lru_hash", u64, struct thread_sk_t, thread_sk, 16384);
 BPF_TABLE("lru_hash", u32, u8, tls_pids, 16384);
 BPF_ARRAY(lost, u64, NKINDS * 2);        // [kind*2]: records lost (ring full), [kind*2+1]: unreadable
@@ -279,6 +285,28 @@ int ssl_read_ex_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 1, 
 // returned, negative on error or GNUTLS_E_AGAIN), so the same return probe copies the data.
 int gnutls_write_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 0, KIND_GNUTLS); }
 int gnutls_read_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 0, KIND_GNUTLS); }
+// BoringSSL's SSL_write/SSL_read, located by interceptor/tls/boringssl.py: OpenSSL's shape.
+int boringssl_write_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_WRITE, 0, KIND_BORINGSSL); }
+int boringssl_read_entry(struct pt_regs *ctx) { return ssl_entry(ctx, DIR_READ, 0, KIND_BORINGSSL); }
+
+// NSS: the application calls NSPR's generic I/O (PR_Write/PR_Read/PR_Send/PR_Recv(fd, buf, amount,
+// ...), returning the count) on the top PRFileDesc, NSS's SSL layer; the layers below are called
+// through their method tables, not these functions, so one call is seen once. Files, pipes and plain
+// sockets go through the same functions (tstclnt's stdin and stdout): only a layered descriptor
+// (PRIOMethods.file_type == PR_DESC_LAYERED) is followed.
+#define PR_DESC_LAYERED 4
+static __always_inline int nss_entry(struct pt_regs *ctx, u8 dir) {
+    EMPTY_RETURN;
+    u64 methods = 0;
+    u32 type = 0;
+    if (bpf_probe_read_user(&methods, sizeof(methods), (void *)PT_REGS_PARM1(ctx)) || !methods)
+        return 0;
+    if (bpf_probe_read_user(&type, sizeof(type), (void *)methods) || type != PR_DESC_LAYERED)
+        return 0;
+    return ssl_entry(ctx, dir, 0, KIND_NSS);
+}
+int nss_write_entry(struct pt_regs *ctx) { return nss_entry(ctx, DIR_WRITE); }
+int nss_read_entry(struct pt_regs *ctx) { return nss_entry(ctx, DIR_READ); }
 
 // Shared by the four return probes: the data is copied at return so that non-blocking retries
 // (which return <= 0) produce nothing and the length is what OpenSSL reports.
@@ -319,11 +347,11 @@ int ssl_return(struct pt_regs *ctx) {
     return 0;
 }
 
-static __always_inline int session_end(struct pt_regs *ctx, u8 kind) {
+// The connection ``conn`` of this process is over (or its pointer names a new one from now on).
+static __always_inline int session_end(u64 conn, u8 kind) {
     u64 id = bpf_get_current_pid_tgid();
-    if (skipped(id >> 32))
+    if (!conn || skipped(id >> 32))
         return 0;
-    u64 conn = PT_REGS_PARM1(ctx);
     struct conn_key_t ck = {.pid = id >> 32, .dir = DIR_WRITE, .conn = conn};
     struct conn_key_t cr = {.pid = id >> 32, .dir = DIR_READ, .conn = conn};
     if (!offsets.lookup(&ck) && !offsets.lookup(&cr))
@@ -332,8 +360,12 @@ static __always_inline int session_end(struct pt_regs *ctx, u8 kind) {
     return 0;
 }
 
-int ssl_free_entry(struct pt_regs *ctx) { return session_end(ctx, KIND_OPENSSL); }
-int gnutls_deinit_entry(struct pt_regs *ctx) { return session_end(ctx, KIND_GNUTLS); }
+int ssl_free_entry(struct pt_regs *ctx) { return session_end(PT_REGS_PARM1(ctx), KIND_OPENSSL); }
+int gnutls_deinit_entry(struct pt_regs *ctx) { return session_end(PT_REGS_PARM1(ctx), KIND_GNUTLS); }
+// SSL_new's return: the pointer names a new connection from now on. Stripped BoringSSL has no
+// SSL_free the signatures can find, so a freed pointer that comes back is ended here instead.
+int boringssl_new_return(struct pt_regs *ctx) { return session_end(PT_REGS_RC(ctx), KIND_BORINGSSL); }
+int nss_close_entry(struct pt_regs *ctx) { return session_end(PT_REGS_PARM1(ctx), KIND_NSS); }
 
 // The socket under an SSL*: the fd of a read/write syscall made while an SSL call is in flight on
 // the same thread (works for SSL_set_fd and custom BIOs such as curl's, whatever the OpenSSL layout).

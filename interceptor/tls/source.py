@@ -22,7 +22,7 @@ from typing import Any
 from interceptor.config import Config
 from interceptor.counters import Counters
 from interceptor.pairs import Endpoint
-from interceptor.tls import events, gnutls, gotls, java, loader, openssl, procfs
+from interceptor.tls import boringssl, events, gnutls, gotls, java, linked, loader, nss, openssl, procfs
 from interceptor.tls.attach import Attacher, ProbePoint, Target
 from interceptor.tls.ringbuf import RingReader
 
@@ -35,6 +35,7 @@ DRAIN_BYTES = 8 << 20  # per poll: a full ring buffer is taken over several poll
 # much and this long, so that its pairs carry the connection's addresses and not 0.0.0.0.
 HOLD_BYTES = 1 << 20
 HOLD_S = 2.0
+LINKED_CACHE = 4096  # executables whose linked TLS libraries are known
 
 
 @dataclass
@@ -42,7 +43,8 @@ class PidInfo:
     command: str
     excluded: bool
     keys: set[tuple[int, int]] = field(default_factory=set)  # attached files it uses
-    ssl_found: bool = False  # a libssl was seen in its maps: no need to read them again
+    ssl_found: bool = False  # a TLS library was seen in its maps: no need to read them again
+    python: bool = False  # an interpreter: grpcio's BoringSSL may come after its libssl (imports)
     pending: bool = False  # its pod is not known yet: excluded until a scan can decide
     exe_done: bool = False
 
@@ -88,6 +90,7 @@ class TlsSource:
         self.targets: dict[tuple[int, int], Target] = {}
         self.not_probeable: set[tuple[int, int]] = set()
         self._points: dict[tuple[int, int], tuple[str, list[ProbePoint]]] = {}  # ELF work done once per file
+        self._linked: dict[tuple[int, int, int], list[str]] = {}  # executable → TLS libraries it links
         self.pids: dict[int, PidInfo] = {}
         self.streams: dict[tuple[str, int, int], Stream] = {}
         self._gen = 0
@@ -346,6 +349,37 @@ class TlsSource:
         info = self._new_pid(pid, comm)
         if info is not None and not info.excluded:
             self._scan_pid(pid, info)
+            if not info.ssl_found and (self.cfg.openssl or self.cfg.gnutls or self.cfg.nss):
+                self._use_linked(pid, info)
+
+    def _use_linked(self, pid: int, info: PidInfo) -> None:
+        """Attach the TLS libraries a new program links before its loader maps them (linked.py):
+        a held program is still at its first instruction, and a short-lived one would be gone
+        before the next scan. Resolved once per executable file."""
+        exe = procfs.exe_path(pid, self.proc)
+        root = procfs.in_root(pid, "", self.proc)
+        try:
+            st = os.stat(f"{self.proc}/{pid}/exe")
+        except OSError:
+            return
+        key = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        libs = self._linked.get(key)
+        if libs is None and exe is not None:
+            libs = linked.tls_libraries(root, exe.removesuffix(" (deleted)"), self._is_tls_library,
+                                        linked.process_library_path(pid, self.proc))
+            if len(self._linked) >= LINKED_CACHE:
+                self._linked.pop(next(iter(self._linked)))
+            self._linked[key] = libs
+            self.counters.inc("tls.linked_resolved")
+        for lib in libs or ():
+            self._use(pid, info, root + lib)
+            self.counters.inc("tls.linked_attached")
+
+    def _is_tls_library(self, path: str) -> bool:
+        """A TLS library the switches allow (Python with grpcio maps two: libssl for its own _ssl,
+        cygrpc with BoringSSL inside)."""
+        return ((self.cfg.openssl and openssl.is_libssl(path)) or (self.cfg.gnutls and gnutls.is_libgnutls(path))
+                or (self.cfg.boringssl and boringssl.is_cygrpc(path)) or (self.cfg.nss and nss.is_libnspr(path)))
 
     def _continue(self, ev: events.Event) -> None:
         """A program the kernel stopped at exec (tls.hold_new_programs): its file is classified and,
@@ -395,14 +429,17 @@ class TlsSource:
             if exe is None:  # kernel thread or gone
                 info.ssl_found = True
                 return
+            info.python = os.path.basename(exe).startswith("python")
             self._use(pid, info, f"{self.proc}/{pid}/exe", exe_file=True)
-        if not (self.cfg.openssl or self.cfg.gnutls):
+        if not (self.cfg.openssl or self.cfg.gnutls or self.cfg.boringssl or self.cfg.nss):
             return
         for m in procfs.file_mappings(pid, self.proc) or []:
             if self.java is not None and java.is_jvm_mapping(m.path):
                 self.java.offer(pid)
-            if (self.cfg.openssl and openssl.is_libssl(m.path)) or (self.cfg.gnutls and gnutls.is_libgnutls(m.path)):
-                info.ssl_found = True
+            if self._is_tls_library(m.path):
+                # An interpreter's maps are read again until its grpcio is seen (bounded: one file
+                # read per scan, as for any process without a TLS library).
+                info.ssl_found = info.ssl_found or not info.python or boringssl.is_cygrpc(m.path)
                 self._use(pid, info, procfs.in_root(pid, m.path.removesuffix(" (deleted)"), self.proc))
 
     def _use(self, pid: int, info: PidInfo, path: str, exe_file: bool = False) -> None:
@@ -428,7 +465,7 @@ class TlsSource:
         target.idle_since = None
         info.keys.add(key)
 
-    def _probe_points(self, key: tuple[int, int], fd: int, exe_file: bool) -> tuple[str, list[ProbePoint]] | None:
+    def _probe_points(self, key: tuple[int, int], fd: int, exe_file: bool, name: str) -> tuple[str, list[ProbePoint]] | None:
         if key in self._points:
             return self._points[key]
         points: list[ProbePoint] | None = None
@@ -440,6 +477,13 @@ class TlsSource:
             points, kind = openssl.probe_points(path), "openssl"
         if points is None and self.cfg.gnutls:
             points, kind = gnutls.probe_points(path), "gnutls"
+        if points is None and self.cfg.nss and nss.is_libnspr(name):
+            points, kind = nss.probe_points(path), "nss"
+        if points is None and self.cfg.boringssl and boringssl.is_cygrpc(name):
+            points, kind = boringssl.probe_points(path), "boringssl"
+            if points is None:  # stripped and no signature matched for sure: nothing attached, said
+                self.counters.inc("tls.boringssl.no_signature")
+                log.warning("tls: no BoringSSL signature matched in %s: its connections stay unread", name)
         if not points:
             self.not_probeable.add(key)  # not OpenSSL nor Go with crypto/tls: never look again
             return None
@@ -447,7 +491,7 @@ class TlsSource:
         return kind, points
 
     def _attach(self, key: tuple[int, int], path: str, fd: int, exe_file: bool) -> Target | None:
-        found = self._probe_points(key, fd, exe_file)
+        found = self._probe_points(key, fd, exe_file, path)
         if found is None:
             return None
         kind, points = found

@@ -19,6 +19,7 @@ TAG = "localhost/privacy-sensor:smoke"
 PODMAN = ["podman", "--cgroup-manager=cgroupfs"]
 # runc cannot set rlimits up to this sandbox's hard limits ("operation not permitted"), lower ones work.
 RUN_LIMITS = ["--ulimit=nofile=1024:1024", "--ulimit=nproc=1024:1024"]
+M2 = Path("/var/cache/privacy-sensor/java/m2")
 
 
 def test_hadolint_passes():
@@ -46,7 +47,9 @@ def build_context(dest: Path) -> Path:
     for name in ("pyproject.toml", "README.md", "Dockerfile", ".dockerignore"):
         shutil.copy2(ROOT / name, dest / name)
     for name in ("interceptor", "processor"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "target"))
+    if M2.is_dir():  # the Java agent's Maven build offline, from what scripts/setup.d/java.sh fetched
+        shutil.copytree(M2, dest / "mavenrepo")
     wheels = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(dest / "wheelhouse"),
                              str(dest), "setuptools", "wheel"], capture_output=True, text=True, timeout=900)
     assert wheels.returncode == 0, wheels.stderr[-3000:]
@@ -75,3 +78,11 @@ def test_podman_smoke_build_runs_interceptor_help(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "10001"  # non-root by default (the processor's role)
+    # The Java TLS agent is in the image, found by the code that loads it, with its agent manifest.
+    jar = subprocess.run(
+        [*PODMAN, "run", "--rm", "--network=none", *RUN_LIMITS, TAG, "python3", "-c",
+         "import zipfile; from interceptor.tls.java import jar_path; j = jar_path(); "
+         "print(j, zipfile.ZipFile(j).read('META-INF/MANIFEST.MF').decode())"],
+        capture_output=True, text=True, timeout=120)
+    assert jar.returncode == 0, jar.stderr
+    assert jar.stdout.startswith("/usr/share/privacy-sensor/jtap.jar") and "Agent-Class: privacysensor.agent.Agent" in jar.stdout

@@ -47,8 +47,7 @@ def test_agent_port_over_tls(tmp_path: Path) -> None:
             while not len(stage.fanout) and time.monotonic() < deadline:
                 time.sleep(0.02)
             for i in range(3):
-                p = make_pair({"email": f"t{i}@example.com"}, target=f"/t/{i}")
-                p.id = f"t-{i}"
+                p = make_pair({"email": f"t{i}@example.com"}, target=f"/t/{i}", pair_id=f"t-{i}")
                 stage.publish(p)
             frames = [json.loads(ws.recv(timeout=5)) for _ in range(3)]
         assert [f.get("id") for f in frames] == ["t-0", "t-1", None]

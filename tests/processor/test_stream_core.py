@@ -18,8 +18,7 @@ from tests.processor.helpers import make_pair
 
 def _rec(i: int, email: str = "ann@example.com") -> dict:
     p = make_pair({"user": {"email": email, "age": 41}}, target=f"/u/{i}?token=abc&page=2",
-                  req_headers=[("Authorization", "Bearer xyz"), ("Cookie", "sid=s3")])
-    p.id = f"p-{i}"
+                  req_headers=[("Authorization", "Bearer xyz"), ("Cookie", "sid=s3")], pair_id=f"p-{i}")
     return p.to_record()
 
 
@@ -113,8 +112,7 @@ def test_agent_stage_budget_skips_are_counted_and_told() -> None:
     sub = Subscriber(compile_query(""), False, "t")
     stage.fanout.add(sub)
     for i in range(5):
-        p = make_pair({"i": i})
-        p.id = f"b-{i}"
+        p = make_pair({"i": i}, pair_id=f"b-{i}")
         stage.publish(p)
     deadline = time.monotonic() + 5
     frames: list[dict] = []

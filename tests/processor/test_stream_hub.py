@@ -75,8 +75,7 @@ def _produce(producer: Producer, topic: str, tag: str, n: int, email_every: int 
             time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
         src = SHOP if i % 2 == 0 else OTHER
         body = {"customer": {"email": f"{tag}{i}@example.com", "note": "hello"}} if i % email_every == 0 else {"n": i}
-        p = make_pair(body, target=f"/orders/{tag}/{i}", src=src, dst=ORDERS)
-        p.id = f"{tag}-{i}"
+        p = make_pair(body, target=f"/orders/{tag}/{i}", src=src, dst=ORDERS, pair_id=f"{tag}-{i}")
         producer.produce(topic, orjson.dumps(p.to_record()))
         producer.poll(0)
     producer.flush(10)

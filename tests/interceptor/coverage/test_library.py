@@ -118,4 +118,4 @@ def test_python_with_grpcio_is_boringssl() -> None:
         pytest.skip("grpcio not installed")
     lib = library_of_running([sys.executable, "-c", "import grpc, ssl, time; time.sleep(30)"], settle=2.0)
     assert lib is not None and (lib.name, lib.linkage) == ("boringssl", "static") and "cygrpc" in lib.file
-    assert not lib.probed
+    assert lib.probed  # by signature (interceptor/tls/boringssl.py)

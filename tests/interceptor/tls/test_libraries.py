@@ -3,9 +3,12 @@ GnuTLS (gnutls-cli), each against a traced Python or curl peer, exact pairs from
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,8 @@ from tests.interceptor.tls.test_capture import PY_COMMAND, assert_pair, body, fo
 
 pytestmark = [pytest.mark.slow, pytest.mark.ebpf]
 NODETLS = str(TESTDATA / "nodetls.js")
+GRPCTLS = str(TESTDATA / "grpctls.py")
+GRPC_METHOD = "/probe.Echo/Echo"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +29,7 @@ def lib_harness() -> Iterator[TlsHarness]:
     if os.geteuid() != 0:
         pytest.skip("eBPF TLS tests need root")
     cfg = harness_config()
-    cfg.tls.include_commands = [*cfg.tls.include_commands, "node", "gnutls-cli"]
+    cfg.tls.include_commands = [*cfg.tls.include_commands, "node", "gnutls-cli", "tstclnt"]
     h = TlsHarness(cfg)
     if h.source is None:
         h.close()
@@ -96,3 +101,87 @@ def test_gnutls_cli_to_python_server(lib_harness: TlsHarness, tls_certs) -> None
         assert p.source == {"kind": "gnutls", "pid": cli.pid, "command": "gnutls-cli"}
         assert_pair(p, "POST", f"/gnutls/{i}", data, 200, data, port)
     assert h.counters.get("tls.gnutls.streams") >= 1
+
+
+def test_nss_tstclnt_to_python_server(lib_harness: TlsHarness, tls_certs, tmp_path: Path) -> None:
+    """NSS's tstclnt (NSPR's PR_Write/PR_Read on the SSL layer; its stdin and stdout go through the
+    same functions and are not streams): two requests on one connection, exact."""
+    h, tstclnt, certutil = lib_harness, need("tstclnt"), need("certutil")
+    db = tmp_path / "nssdb"
+    db.mkdir()
+    subprocess.run([certutil, "-N", "-d", f"sql:{db}", "--empty-password"], check=True, capture_output=True)
+    server, port = h.start_server(*h.python("server", *tls_certs))
+    h.wait_attached(server.pid)
+    reqs = [body(i, size) for i, size in enumerate((300, 30_000))]
+    cli = subprocess.Popen([tstclnt, "-d", f"sql:{db}", "-o", "-h", "127.0.0.1", "-p", str(port)],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    h.procs.append(cli)  # type: ignore[arg-type]
+    h.wait_attached(cli.pid)
+    assert cli.stdin is not None
+    for i, data in enumerate(reqs):
+        cli.stdin.write(b"POST /nss/%d HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (i, len(data), data))
+        cli.stdin.flush()
+        time.sleep(0.3)
+    got = sorted(h.wait_pairs(for_pid(cli.pid, "/nss/"), len(reqs)), key=lambda p: p.request.target)
+    cli.terminate()  # tstclnt stays on a kept-alive connection after its stdin ends
+    cli.wait(timeout=20)
+    assert [p.request.target for p in got] == [f"/nss/{i}" for i in range(len(reqs))]
+    for i, (p, data) in enumerate(zip(got, reqs, strict=True)):
+        assert p.source == {"kind": "nss", "pid": cli.pid, "command": "tstclnt"}
+        assert_pair(p, "POST", f"/nss/{i}", data, 200, data, port)
+    assert h.counters.get("tls.nss.streams") == 1  # the TLS connection only: not stdin, not stdout
+
+
+def grpc_frame(message: bytes) -> bytes:
+    return b"\0" + len(message).to_bytes(4, "big") + message
+
+
+def boringssl_attached(h: TlsHarness, pid: int) -> bool:
+    """The process uses a file attached with the BoringSSL signature probes (its cygrpc .so)."""
+    assert h.source is not None
+    src = h.source
+
+    def check() -> bool:
+        src.scan()
+        info = src.pids.get(pid)
+        return bool(info) and any(src.targets[k].kind == "boringssl" for k in info.keys if k in src.targets)
+
+    return h.call(check)
+
+
+def wait_boringssl(h: TlsHarness, pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not boringssl_attached(h, pid):
+        assert time.monotonic() < deadline, f"pid {pid}: grpcio's BoringSSL never got probes"
+        time.sleep(0.1)
+
+
+def test_grpcio_over_tls_both_ends(lib_harness: TlsHarness, tls_certs) -> None:
+    """grpcio client and server (BoringSSL stripped inside cygrpc*.so, found by its error-reporting
+    signatures): every call's request and response exact, from both processes."""
+    pytest.importorskip("grpc")
+    h = lib_harness
+    server, port = h.start_server(sys.executable, GRPCTLS, "server", *tls_certs)
+    wait_boringssl(h, server.pid)
+    sizes = [10, 3_000, 70_000]
+    client = h.spawn(sys.executable, GRPCTLS, "client", str(port), tls_certs[0], ",".join(map(str, sizes)), stdin=True)
+    assert client.stdout is not None and client.stdin is not None
+    assert client.stdout.readline().strip() == "READY"
+    wait_boringssl(h, client.pid)
+    out, err = client.communicate("go\n", timeout=60)
+    assert client.returncode == 0, err
+    calls = [(base64.b64decode(c["request"]), base64.b64decode(c["response"])) for c in json.loads(out)]
+    assert [len(req) for req, _ in calls] == sizes
+    for pid in (client.pid, server.pid):
+        got = h.wait_pairs(lambda p, pid=pid: p.source.get("pid") == pid and p.request.target == GRPC_METHOD,
+                           len(sizes))
+        got.sort(key=lambda p: len(p.request.body))
+        assert len(got) == len(sizes), (pid, len(got), h.counters.counts)
+        for p, (req, resp) in zip(got, calls, strict=True):
+            assert p.source == {"kind": "boringssl", "pid": pid, "command": PY_COMMAND}
+            assert (p.protocol, p.request.method, p.response.status) == ("grpc", "POST", 200)
+            assert p.request.body == grpc_frame(req) and p.response.body == grpc_frame(resp)
+            assert p.grpc is not None and p.grpc.status == 0
+            assert (p.dst.ip, p.dst.port) == ("127.0.0.1", port) and p.src.port not in (0, port)
+    assert h.counters.get("tls.boringssl.streams") >= 2

@@ -16,6 +16,9 @@ from collections import Counter as Multiset
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from interceptor.counternames import undeclared
+from interceptor.pairs import Pair
+from interceptor.schema import validate_pair
 from tests.fixtures.netns import Netns
 
 TOOLS = Path(__file__).parent
@@ -53,7 +56,19 @@ def replay(capture: Path, workdir: Path, keep_all: bool = True, extra: list[str]
     if check and res.returncode != 0:
         raise AssertionError(f"interceptor replay {capture} exited {res.returncode}: {res.stderr.decode()[-2000:]}")
     records = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
-    return records, (json.loads(stats.read_text()) if stats.exists() else {})
+    for i, rec in enumerate(records):  # every real pair: the one model reads back exactly what it wrote
+        assert_round_trips(rec, schema=i < 200)  # (the JSON Schema check costs ~1 ms a pair)
+    counts = json.loads(stats.read_text()) if stats.exists() else {}
+    assert not undeclared(counts), f"names not in interceptor/counternames.py: {undeclared(counts)}"
+    return records, counts
+
+
+def assert_round_trips(rec: dict[str, Any], schema: bool = True) -> None:
+    """record -> Pair.from_record -> to_record gives the same record, and it meets pair.v1.json."""
+    if schema:
+        validate_pair(rec)
+    again = json.loads(Pair.from_record(rec).to_json())
+    assert again == rec, f"pair {rec.get('id')}: the record changed in a round trip through the model"
 
 
 def _body(part: dict[str, Any]) -> bytes:

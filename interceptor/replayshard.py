@@ -1,0 +1,158 @@
+"""``interceptor replay FILE --workers N``: one capture file replayed by N processes, each its own
+pipeline for the connections that hash to it.
+
+Every worker reads the whole file (reading is ~5 % of the work, and no packet crosses a process
+boundary; so the file must be a regular file, not a pipe; a gzipped one is decompressed N times) and feeds its pipeline only the packets of its connections: a symmetric hash of the TCP
+4-tuple, so both directions of a connection meet in one worker. Packets that are not TCP (counted
+as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
+the one ``--out`` under a lock (``sinks/jsonl.SharedAppender``, as ``capture.workers`` does): the
+file holds every pair once, in worker-sized chunks rather than capture order. Each worker sends its
+final counters to the parent, which adds them up exactly for the summary and ``--stats``.
+
+Each worker gets its share of the core's bounds (``app.worker_config``), so N workers hold no more
+than one process would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from interceptor.app import Output, StatsFile, open_sinks, worker_config
+from interceptor.capture.packets import Segment, decode
+from interceptor.capture.pcapfile import CaptureError, CaptureReader
+from interceptor.counters import Counters
+from interceptor.errors import UsageError
+from interceptor.pipeline import Pipeline
+
+MAX_WORKERS = 64
+Packet = tuple[float, int, bytes]
+
+
+def owner(linktype: int, frame: bytes, workers: int) -> int:
+    """The worker of a frame's connection (0 for anything that is not a TCP segment)."""
+    try:
+        seg = decode(linktype, frame)
+    except Exception:  # noqa: BLE001 - the pipeline counts decoder failures (worker 0's)
+        return 0
+    if type(seg) is not Segment:  # Rejected: skipped or dropped, counted by worker 0
+        return 0
+    src, sport, dst, dport = seg.src, seg.sport, seg.dst, seg.dport  # type: ignore[union-attr]
+    a, b = src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")
+    # crc32, not hash(): the same in every process whatever PYTHONHASHSEED is
+    return zlib.crc32(a + b if a < b else b + a) % workers
+
+
+def shard(reader: CaptureReader, index: int, workers: int) -> Iterator[Packet]:
+    for packet in reader:
+        if owner(packet[1], packet[2], workers) == index:
+            yield packet
+
+
+def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
+    """The parent: check what can be checked once, fork the workers, add up what they report."""
+    from interceptor.cli import print_outcome
+
+    if not 1 < workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {workers}: give 2..{MAX_WORKERS} (1 is the default, one process)")
+    if getattr(args, "coverage", None):
+        raise UsageError("--coverage needs one process (the account sees every connection): drop --workers")
+    if args.file == "-" or not os.path.isfile(args.file):
+        raise UsageError(f"--workers: {args.file} is not a regular file (each worker reads it; a pipe can be "
+                         "read once): drop --workers or save the capture first")
+    stats = StatsFile(args.stats, args.out)
+    try:
+        CaptureReader(args.file).close()
+    except CaptureError as e:
+        print(f"interceptor: {e}", file=sys.stderr)
+        return 1
+    if args.out and args.out != "-":
+        try:
+            open(args.out, "wb").close()  # the workers append to it
+        except OSError as e:
+            raise UsageError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
+    fd, lock = tempfile.mkstemp(prefix="interceptor-replay-", suffix=".lock")
+    os.close(fd)
+    started = time.monotonic()
+    try:
+        results = _fork_and_wait(args, cfg, workers, lock)
+    finally:
+        os.unlink(lock)
+    elapsed = time.monotonic() - started
+    counters = Counters()
+    for res in results:
+        counters.add_snapshot(res.get("counters") or {})
+    first = results[0]
+    reports = [r for res in results for r in res.get("reports", [])]
+    errors = [res["error"] for res in results if res.get("error")]
+    crashed = [res["crashed"] for res in results if res.get("crashed")]
+    extra = {"file": str(args.file), "format": first.get("format"), "elapsed_s": round(elapsed, 3),
+             "workers": workers, "sinks": reports}
+    if errors:
+        extra["error"] = errors[0]
+    linktypes = set(first.get("linktypes", []))
+    code = print_outcome(counters, stats, extra, first.get("packets", 0), elapsed, linktypes, args.file,
+                         errors[0] if errors else None)
+    for why in crashed:
+        print(f"interceptor: {why}", file=sys.stderr)
+    return 1 if crashed else code
+
+
+def _fork_and_wait(args: argparse.Namespace, cfg: Any, workers: int, lock: str) -> list[dict[str, Any]]:
+    children: list[tuple[int, int]] = []
+    for index in range(workers):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the parent's code
+            code = 1
+            try:
+                os.close(read_end)
+                for _, fd in children:
+                    os.close(fd)
+                result = _work(args, worker_config(cfg, index, workers), index, workers, lock)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(orjson.dumps(result))
+                code = 0
+            except BaseException as e:  # noqa: BLE001 - report, then exit
+                print(f"interceptor: replay worker {index} failed: {e!r}", file=sys.stderr)
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end))
+    results = []
+    for index, (pid, fd) in enumerate(children):
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()  # a worker's counters: small, read to its end
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0 or not data:
+            results.append({"crashed": f"replay worker {index} exited with {os.waitstatus_to_exitcode(status)}: "
+                                       "its connections' pairs may be missing"})
+            continue
+        results.append(orjson.loads(data))
+    return results
+
+
+def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: str) -> dict[str, Any]:
+    """One worker: its own sinks and pipeline over its connections of the file."""
+    from interceptor.cli import Progress, replay_file
+
+    counters = Counters()
+    reader = CaptureReader(args.file)
+    output = Output(cfg, counters, open_sinks(args, cfg, counters, shared_lock=lock if args.out else None),
+                    wait_for_sync=True)
+    pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
+    error = replay_file(reader, pipeline, output, Progress(enabled=False), shard(reader, index, workers))
+    reader.close()
+    reports = output.close(cfg.kafka.flush_timeout_s)
+    for report in reports:
+        report["worker"] = index
+    return {"counters": counters.snapshot(), "packets": reader.packets, "format": reader.format,
+            "linktypes": sorted(reader.linktypes), "error": str(error) if error else None, "reports": reports}
