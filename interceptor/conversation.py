@@ -75,9 +75,11 @@ class Waiting:
     held: int = 0  # bytes reserved in the global budget while it waits
     before: Sent | None = None  # the request before it in the client's stream
 
-    @property
-    def epoch(self) -> int:
-        return self.span.epoch if self.span is not None else -1
+    epoch: int = -1  # the span's (a field: read for every response)
+
+    def __post_init__(self) -> None:
+        if self.span is not None:
+            self.epoch = self.span.epoch
 
 
 class WaitingQueue(deque[Waiting]):
@@ -132,9 +134,17 @@ class Input:
         next_event = reader.next_event
         event = next_event()
         if event is not None:  # (Conversation.receive, inlined: this runs for every segment)
-            handle, d = self.conv._handle, self.d
+            conv, d = self.conv, self.d
             while event is not None:
-                handle(d, event)
+                if type(event) is Complete:  # the common event, handled here
+                    if conv.client == d:
+                        conv._request(event.message, "", event.ts, event.span)  # type: ignore[arg-type]
+                    else:
+                        conv._response(event.message, "", event.ts, event.span)  # type: ignore[arg-type]
+                else:
+                    conv._handle(d, event)
+                if reader.settled and not reader.events:
+                    break  # (next_event would only settle the buffer: done already)
                 event = next_event()
 
     feed = data

@@ -50,6 +50,7 @@ RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
 # A message start, or the beginning of one (a method of up to 32 token characters may arrive split).
 START_PREFIX = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}(?: |\Z)|HTTP/1\.")
 CRLF2 = b"\r\n\r\n"
+CRLF_START = (b"\r", b"\n")
 HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
 METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # any token (RFC 9110 9.1)
 KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
@@ -184,6 +185,7 @@ class MessageParser:
         # asked of the owner of both directions, as h11's connection remembers the request method.
         self.request_method = request_method
         self.events: deque[Event] = deque()  # produced, not taken by next_event yet
+        self.settled = False  # everything fed is framed and accounted: next_event would only say None
         self.role: str | None = None
         self.state = State.DETECT if synced else State.RESYNC
         self.epoch = 0 if synced else 1
@@ -216,6 +218,7 @@ class MessageParser:
         ``next_event`` until it returns None afterwards."""
         if self.state is State.DEAD:
             return
+        self.settled = False
         n = len(data)
         self.cur_ack = ack
         self.cur_ts = ts
@@ -249,7 +252,14 @@ class MessageParser:
             return events.popleft()
         ts = self.cur_ts
         while self.buf and self.wait is None:
-            progressed = self._head(ts) if self.state is State.DETECT else self._step(ts)
+            if self.state is State.DETECT:
+                progressed = None
+                if self.role is not None and self.buf[:1] not in CRLF_START:
+                    progressed = self._express(ts)  # the common case, in one pass
+                if progressed is None:
+                    progressed = self._head(ts)
+            else:
+                progressed = self._step(ts)
             if events:
                 return events.popleft()
             if not progressed:
@@ -388,9 +398,17 @@ class MessageParser:
         else:
             out = Response(start.version, headers, body, length, False, msg_ts, body_end, index,
                            status=start.status, reason=start.reason)
-        self.events.append(Complete(out, msg_ts, span))
-        self.buf = data[body_end:] if body_end < len(data) else b""
+        self.events.append(_new(Complete, (out, msg_ts, span)))
         self.buf_ts = ts
+        if body_end < len(data):
+            self.buf = data[body_end:]
+        else:  # all consumed: settle now what the next next_event would (its caller may skip it)
+            self.buf = b""
+            if self.held:
+                self._hold()
+            if len(self.acks) > 1:
+                self._trim_acks()
+            self.settled = True
         return True
 
     def gap(self, size: int | None = None) -> None:
@@ -574,11 +592,7 @@ class MessageParser:
 
     def _head(self, ts: float) -> bool:
         buf = self.buf
-        if self.role is not None and buf[:1] not in (b"\r", b"\n"):
-            done = self._express(ts)
-            if done is not None:
-                return done
-        if buf[:1] in (b"\r", b"\n"):  # stray line breaks between messages are tolerated (RFC 9112 2.2)
+        if buf[:1] in CRLF_START:  # stray line breaks between messages are tolerated (RFC 9112 2.2)
             self.buf = buf = buf.lstrip(b"\r\n")
             if not buf:
                 return False

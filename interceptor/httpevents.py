@@ -11,6 +11,7 @@ TCP stream: pairing after loss is proven from it (see ``conversation``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from interceptor.pairs import Request, Response
 
@@ -32,8 +33,9 @@ class Span:
     bodiless: bool = False  # responses: framed as answering HEAD/CONNECT (no body, whatever the headers)
 
 
-@dataclass(slots=True)
-class Complete:
+# Events are immutable named records (NamedTuples read by name: one is built per message, and
+# ``tuple.__new__`` builds it without a Python-level __init__).
+class Complete(NamedTuple):
     """A whole message: head and (decoded) body; ``ts`` is its first byte's capture time."""
 
     message: Request | Response
@@ -41,8 +43,7 @@ class Complete:
     span: Span | None
 
 
-@dataclass(slots=True)
-class Failed:
+class Failed(NamedTuple):
     """A message that began but cannot be given (too large, refused framing, cut by a gap...):
     it still takes its turn in the pairing order. ``reason`` is the drop reason to count."""
 
@@ -51,15 +52,13 @@ class Failed:
     span: Span | None
 
 
-@dataclass(slots=True)
-class RoleKnown:
+class RoleKnown(NamedTuple):
     """The direction's first message start showed what it carries: 'request' or 'response'."""
 
     role: str
 
 
-@dataclass(slots=True)
-class Upgraded:
+class Upgraded(NamedTuple):
     """A 101 Switching Protocols or a CONNECT tunnel: the rest is not HTTP/1. ``protocol`` is the
     101's Upgrade token ('h2c': HTTP/2 follows), ``leftover`` the bytes after its head."""
 
