@@ -31,7 +31,8 @@ stamp() {  # each line as it comes (mawk would read its input in blocks), with t
 # so that podman passes each line on as it comes; stdin is not one, so the demo stops by itself.
 podman --cgroup-manager=cgroupfs run --rm -t --privileged --ulimit=nofile=20000:20000 --ulimit=nproc=1024:1024 \
   -v "$work/src:/src" -v "$work/ca:/usr/local/share/ca-certificates:ro" -w /src "$IMAGE" \
-  bash -c 'bash scripts/setup.sh && DEMO_DURATION=5 bash scripts/quickstart.sh </dev/null' 2>&1 |
+  bash -c 'bash scripts/setup.sh && DEMO_DURATION=5 bash scripts/quickstart.sh </dev/null ||
+    { for f in /tmp/privacy-sensor-demo-*/*.log; do echo "== $f"; grep -v "not tapped" "$f" | tail -n 12; done; exit 1; }' 2>&1 |
   stamp |
   tee "$work/log"
 map=$(awk '/demo: the map: / { print $1; exit }' "$work/log")

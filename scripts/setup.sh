@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 . scripts/setup-lib.sh
 # shellcheck disable=SC2046 # word splitting of the package lists is meant
 apt_install libpcap-dev iproute2 ethtool curl psmisc openssl $(python_needs) $(cat scripts/setup.d/run/*.apt 2>/dev/null)
+echo "setup: Debian packages ready (${SECONDS} s)"
 pip_install -e '.[demo]'  # [demo]: grpcio, for the live demo's gRPC pod
+echo "setup: the Python package installed (${SECONDS} s)"
 run_parts scripts/setup.d/run
-echo "setup: done"
+echo "setup: done (${SECONDS} s)"
