@@ -138,7 +138,10 @@ class Demo:
         cfg.write_text(json.dumps({  # JSON is YAML
             "capture": {"include_namespaces": [PREFIX + "*"], "rescan_interval_s": 2.0},
             # the demo's own programs only (demo-*, named by apps.name_process): never the machine's other TLS
-            "tls": {"enabled": True, "include_commands": ["demo-*"]},
+            # no hold at exec (tls.hold_new_programs): it is for short-lived clients, and would stop
+            # every new program on this machine for a moment while the demo runs; the demo's servers
+            # are attached before any traffic starts
+            "tls": {"enabled": True, "include_commands": ["demo-*"], "hold_new_programs": False},
             "coverage": {"topic": self.topic("connections")},  # this run's account, read by this run's map
             "metrics": {"listen": f"127.0.0.1:{self.agent_port}"},  # its /ws live stream too
         }))
