@@ -31,6 +31,7 @@ stamp() {  # each line as it comes (mawk would read its input in blocks), with t
 # so that podman passes each line on as it comes; stdin is not one, so the demo stops by itself.
 # --pid=host: a machine has one PID namespace (the agent's DaemonSet runs with hostPID): the eBPF
 # sources report the kernel's PIDs, which a container's own PID namespace would renumber.
+set +o pipefail  # the figure is read from the log below, whatever podman exits with
 podman --cgroup-manager=cgroupfs run --rm -t --privileged --pid=host --ulimit=nofile=20000:20000 --ulimit=nproc=1024:1024 \
   -v "$work/src:/src" -v "$work/ca:/usr/local/share/ca-certificates:ro" -w /src "$IMAGE" \
   bash -c 'bash scripts/setup.sh && DEMO_DURATION=5 bash scripts/quickstart.sh </dev/null ||
