@@ -26,6 +26,8 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]
 _HEX = re.compile(r"[0-9a-fA-F]{8,}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?")
 _WORD = re.compile(r"[a-z]+(?:[-_.][a-z]+)*|v\d{1,2}|[A-Za-z][a-z]+(?:[A-Z][a-z]+)*")
+# a gRPC path's first segment, a protobuf service's full name: ``demo.profiles.v1.Profiles``
+_PROTO_SERVICE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\.[A-Z][A-Za-z0-9_]*")
 
 
 _NAME_SPLIT = re.compile(r"[._\-+ ]+")
@@ -73,7 +75,7 @@ def segment_word(seg: str, previous: str) -> str:
 
 def obvious_id(seg: str) -> bool:
     """A segment no API would use as a fixed path word."""
-    if not seg:
+    if not seg or _PROTO_SERVICE.fullmatch(seg):
         return False
     if seg.isdigit() or _UUID.fullmatch(seg) or _DATE.fullmatch(seg) or "@" in seg:
         return True

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup-lib.sh
 . scripts/setup-lib.sh
-apt_install libpcap-dev iproute2 ethtool curl psmisc $(cat scripts/setup.d/run/*.apt 2>/dev/null)
-pip_install -e .
+# shellcheck disable=SC2046 # word splitting of the package lists is meant
+apt_install libpcap-dev iproute2 ethtool curl psmisc openssl $(python_needs) $(cat scripts/setup.d/run/*.apt 2>/dev/null)
+pip_install -e '.[demo]'  # [demo]: grpcio, for the live demo's gRPC pod
 run_parts scripts/setup.d/run
 echo "setup: done"

@@ -9,7 +9,10 @@ MODE ...``). They exchange realistic personal data so the map has something to s
 ``sidecar PORT TARGET KEY``  a sidecar-style proxy named ``linkerd2-proxy``: XORs the bytes on the
                              pod's veth (a stand-in for mTLS), plaintext on the pod's loopback
 ``analytics PORT``           an "external" vendor outside the cluster range: ``POST /v2/track``
+``profiles PORT``            gRPC through grpcio (``grpcapp``): ``/demo.profiles.v1.Profiles/...``
 ``frontend PLAN_JSON``       the client: calls each service in turn, bounded in rate and time
+
+The Go TLS pod (``kyc``, ``POST /v1/verifications``) is a Go binary, ``goapp/main.go``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from interceptor.demo import grpcapp
 
 FIRST = ["Maria", "James", "Aiko", "Lukas", "Fatima", "Carlos", "Olivia", "Noah", "Ingrid", "Ravi"]
 LAST = ["Garcia", "Smith", "Tanaka", "Müller", "Haddad", "Silva", "Johnson", "Novak", "Berg", "Patel"]
@@ -115,9 +120,14 @@ def pump(src: socket.socket, dst: socket.socket, key: int) -> None:
                 pass
 
 
+def name_process(name: str) -> None:
+    """Sets /proc/<pid>/comm, as a real pod's program has its own name: mesh detection knows a
+    sidecar by it, and the demo's agent reads TLS of ``demo-*`` programs only (not the machine's)."""
+    ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+
+
 def sidecar(port: int, target: int, key: int) -> None:
-    # The process name is what mesh detection looks at (/proc/<pid>/comm), as with a real Linkerd.
-    ctypes.CDLL(None).prctl(15, b"linkerd2-proxy", 0, 0, 0)  # PR_SET_NAME
+    name_process("linkerd2-proxy")  # what a real Linkerd's proxy is called
     srv = socket.create_server(("0.0.0.0", port))
     while True:
         conn, _ = srv.accept()
@@ -190,12 +200,17 @@ def frontend(plan: dict[str, Any]) -> None:
     insecure.verify_mode = ssl.CERT_NONE
 
     def connections() -> dict[str, http.client.HTTPConnection | XorClient]:
-        return {
+        conns: dict[str, http.client.HTTPConnection | XorClient] = {
             "users": http.client.HTTPConnection(plan["users"], 8080, timeout=5),
             "payments": http.client.HTTPSConnection(plan["payments"], 8443, timeout=5, context=insecure),
             "contacts": XorClient(plan["contacts"], 4143, int(plan["key"])),
             "analytics": http.client.HTTPConnection(plan["analytics"], 8080, timeout=5),
         }
+        if plan.get("kyc"):  # the Go TLS pod, when the machine has Go
+            conns["kyc"] = http.client.HTTPSConnection(plan["kyc"], 8443, timeout=5, context=insecure)
+        return conns
+
+    profiles = grpcapp.ProfilesClient(plan["profiles"]) if plan.get("profiles") else None
 
     conns, i = connections(), 0
     while time.monotonic() < deadline:
@@ -211,18 +226,31 @@ def frontend(plan: dict[str, Any]) -> None:
             ("analytics", "POST", "/v2/track", {"event": "checkout", "email": who["email"],
                                                 "ip": f"203.0.113.{rng.randrange(1, 254)}"}),
         ]
+        if "kyc" in conns:
+            calls.append(("kyc", "POST", "/v1/verifications", {"name": who["name"], "email": who["email"],
+                                                               "birth_date": who["birth_date"],
+                                                               "passport_number": f"X{rng.randrange(10**7, 10**8)}"}))
+        if profiles is not None:
+            calls += [("profiles", "grpc", "UpdateProfile", who), ("profiles", "grpc", "GetProfile", who)]
         name, method, path, body = calls[i % len(calls)]
         i += 1
-        try:
-            _call(conns[name], method, path, body)
-        except (OSError, ValueError, http.client.HTTPException):
-            conns[name].close()  # reconnects on the next call
-            conns[name] = connections()[name]
+        if profiles is not None and name == "profiles":
+            try:
+                profiles.call(path, body)
+            except profiles.errors:
+                pass  # grpcio reconnects by itself
+        else:
+            try:
+                _call(conns[name], method, path, body)
+            except (OSError, ValueError, http.client.HTTPException):
+                conns[name].close()  # reconnects on the next call
+                conns[name] = connections()[name]
         time.sleep(interval)
 
 
 def main(argv: list[str]) -> None:
     mode, args = argv[0], argv[1:]
+    name_process(f"demo-{mode}")  # before any thread starts: the threads inherit it
     if mode in ("users", "analytics"):
         serve(int(args[0]))
     elif mode == "contacts":
@@ -233,6 +261,8 @@ def main(argv: list[str]) -> None:
         serve(int(args[0]), tls=ctx)
     elif mode == "sidecar":
         sidecar(int(args[0]), int(args[1]), int(args[2]))
+    elif mode == "profiles":
+        grpcapp.serve(int(args[0]))
     elif mode == "frontend":
         frontend(json.loads(args[0]))
     else:

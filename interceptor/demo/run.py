@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interceptor.demo import grpcapp
+from interceptor.demo.gobuild import GoBuild
 from interceptor.demo.node import PREFIX, DemoError, DemoNode, stop_group
 from processor.maptable import render
 
@@ -36,8 +38,11 @@ SERVICES = {
     "contacts": (13, True, "meshed pod: sidecar on the veth, plaintext on its loopback"),
     "frontend": (14, True, "the client calling the others"),
     "analytics": (200, False, "an external vendor"),
+    "profiles": (15, True, "gRPC via grpcio (HTTP/2 cleartext)"),  # when grpcio is installed
+    "kyc": (16, True, "HTTPS via Go crypto/tls (read by eBPF)"),  # when the machine has Go
 }
-EXPECTED_PATHS = ("/api/users", "/v1/charges", "/contacts", "/v2/track")
+PATHS = {"users": "/api/users", "payments": "/v1/charges", "contacts": "/contacts", "analytics": "/v2/track",
+         "profiles": "/demo.profiles.v1.Profiles/", "kyc": "/v1/verifications"}
 
 
 @dataclass
@@ -53,6 +58,12 @@ class Demo:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # agent, processor, map
     map_port: int = 0
     agent_port: int = field(default_factory=lambda: _free_port())
+    skipped: dict[str, str] = field(default_factory=dict)  # optional pod -> why it does not run here
+
+    @property
+    def expected_paths(self) -> list[str]:
+        """The endpoint each running pod serves: the demo waits until all of them are on the map."""
+        return [p for name, p in PATHS.items() if name not in self.skipped]
 
     @property
     def bootstrap(self) -> str:
@@ -63,16 +74,25 @@ class Demo:
 
     # -- steps --------------------------------------------------------------------------------
     def start(self) -> None:
+        gobuild = GoBuild.start()  # in the background while the broker starts (a cached binary: at once)
+        if not grpcapp.available():
+            self.skipped["profiles"] = "grpcio is not installed (bash scripts/setup.sh installs it: pip install -e '.[demo]')"
         self.say("1/5 Kafka broker on " + self.bootstrap)
         if not self.kafka:
             self._start_kafka()
+        kyc = gobuild.wait(timeout_s=240)
+        if kyc is None:
+            self.skipped["kyc"] = gobuild.why
+        for name, why in self.skipped.items():
+            self.say(f"   no {name} pod ({SERVICES[name][2]}): {why}")
         self.say("2/5 a node of pods (network namespaces on the bridge psdemo0)")
         self.node = DemoNode()
-        self._start_services()
+        self._start_services(kyc)
         self.say("3/5 the agent: veth taps, the meshed pod's loopback, eBPF TLS")
         self._start_agent()
         self.say("4/5 processor (personal-data detection) and map service")
         self._start_processor()
+        self._wait_agent_ready()
         self.say("5/5 traffic: the frontend calls every service")
         self._start_traffic()
 
@@ -87,10 +107,11 @@ class Demo:
     def _log(self, name: str) -> int:
         return os.open(self.workdir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
-    def _start_services(self) -> None:
+    def _start_services(self, kyc: Path | None) -> None:
         assert self.node is not None
         for name, (octet, tapped, _) in SERVICES.items():
-            self.node.add_pod(name, octet, tapped)
+            if name not in self.skipped:
+                self.node.add_pod(name, octet, tapped)
         cert, key = self.workdir / "tls.crt", self.workdir / "tls.key"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                         "/CN=payments.demo", "-keyout", str(key), "-out", str(cert)],
@@ -102,20 +123,53 @@ class Demo:
         self.node.spawn(pods["contacts"], [*app, "contacts", "8080"], self._log("contacts"))
         self.node.spawn(pods["contacts"], [*app, "sidecar", "4143", "8080", str(XOR_KEY)], self._log("sidecar"))
         self.node.spawn(pods["analytics"], [*app, "analytics", "8080"], self._log("analytics"))
-        for name, port in (("users", 8080), ("payments", 8443), ("contacts", 4143), ("analytics", 8080)):
+        listening = [("users", 8080), ("payments", 8443), ("contacts", 4143), ("analytics", 8080)]
+        if "profiles" in pods:
+            self.node.spawn(pods["profiles"], [*app, "profiles", str(grpcapp.PORT)], self._log("profiles"))
+            listening.append(("profiles", grpcapp.PORT))
+        if kyc is not None and "kyc" in pods:
+            self.node.spawn(pods["kyc"], [str(kyc), "kyc", "8443", str(cert), str(key)], self._log("kyc"))
+            listening.append(("kyc", 8443))
+        for name, port in listening:
             _wait_listening(pods[name].netns, port)
 
     def _start_agent(self) -> None:
         cfg = self.workdir / "agent.yaml"
         cfg.write_text(json.dumps({  # JSON is YAML
             "capture": {"include_namespaces": [PREFIX + "*"], "rescan_interval_s": 2.0},
-            "tls": {"enabled": True},
+            # the demo's own programs only (demo-*, named by apps.name_process): never the machine's other TLS
+            "tls": {"enabled": True, "include_commands": ["demo-*"]},
             "coverage": {"topic": self.topic("connections")},  # this run's account, read by this run's map
             "metrics": {"listen": f"127.0.0.1:{self.agent_port}"},  # its /ws live stream too
         }))
         env = {**os.environ, "SENSOR__AUTH__TOKEN": self.token}
         self._spawn("agent", [sys.executable, "-m", "interceptor.cli", "run", "--config", str(cfg),
                               "--kafka", self.bootstrap, "--topic", self.topic("pairs")], env)
+
+    def _wait_agent_ready(self, timeout_s: float = 60.0) -> None:
+        """Until the agent taps every pod. Traffic starts only then: the gRPC client keeps one HTTP/2
+        connection for the whole demo, and a capture that joins it late has lost the HPACK table
+        that names its calls (the pairs would be counted ``headers_incomplete``, without a path)."""
+        assert self.node is not None
+        want = sum(1 for name in self.node.pods if SERVICES[name][1])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if self._agent_gauge("interceptor_capture_taps") >= want:
+                return
+            time.sleep(0.2)
+        raise DemoError(f"the agent did not tap the {want} pods within {timeout_s:.0f} s "
+                        f"(log: {self.workdir / 'agent.log'})")
+
+    def _agent_gauge(self, name: str) -> float:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.agent_port}/metrics",
+                                     headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return 0.0  # not listening yet
+        return next((float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)
 
     def topic(self, name: str) -> str:
         return f"demo-{self.run_id}-{name}"  # this run's topics: the map shows this run only
@@ -142,8 +196,7 @@ class Demo:
     def _start_traffic(self) -> None:
         assert self.node is not None
         pods = self.node.pods
-        plan = {"users": pods["users"].ip, "payments": pods["payments"].ip, "contacts": pods["contacts"].ip,
-                "analytics": pods["analytics"].ip, "key": XOR_KEY, "rate": self.rate,
+        plan = {**{name: pod.ip for name, pod in pods.items() if name != "frontend"}, "key": XOR_KEY, "rate": self.rate,
                 "duration_s": self.wait_s + self.duration_s + 30 if self.duration_s else 3600}
         self.node.spawn(pods["frontend"], [sys.executable, "-m", "interceptor.demo.apps", "frontend",
                                            json.dumps(plan)], self._log("frontend"))
@@ -169,11 +222,12 @@ class Demo:
                 edges = self.edges()
             except OSError:
                 edges = []
-            for path in EXPECTED_PATHS:
+            expected = self.expected_paths
+            for path in expected:
                 if path not in seen and any(e.get("path", "").startswith(path) for e in edges):
                     seen.add(path)
-                    self.say(f"   on the map: {path} ({len(seen)}/{len(EXPECTED_PATHS)})")
-            if len(seen) == len(EXPECTED_PATHS):
+                    self.say(f"   on the map: {path} ({len(seen)}/{len(expected)})")
+            if len(seen) == len(expected):
                 break
             time.sleep(1.0)
         return edges
@@ -237,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         demo.start()
         edges = demo.wait_for_flows(args.wait)
-        missing = [p for p in EXPECTED_PATHS if not any(e.get("path", "").startswith(p) for e in edges)]
+        missing = [p for p in demo.expected_paths if not any(e.get("path", "").startswith(p) for e in edges)]
         if missing:
             raise DemoError(f"not on the map after {args.wait:.0f} s: {', '.join(missing)}; logs in {demo.workdir}")
         demo.say(f"the map: http://127.0.0.1:{demo.map_port}/#token={demo.token}  (bearer token: {demo.token})")

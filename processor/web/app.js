@@ -148,8 +148,11 @@ const STYLE = [
   { selector: "edge.unread", style: { "line-style": "dashed", "line-dash-pattern": [6, 4], "line-color": COLOUR.unread,
     "target-arrow-color": COLOUR.unread, "text-border-color": COLOUR.unread, "font-style": "italic", color: "#495057" } },
   { selector: "edge.loop", style: { "curve-style": "bezier", "loop-direction": "0deg", "loop-sweep": "-40deg" } },
-  { selector: "edge.quiet", style: { label: "" } },
-  { selector: "edge.quiet:selected", style: { label: "data(label)" } },
+  // a chip moved along its line (placeChips): drawn as the source-end label, at chipAt px from the source
+  { selector: "edge.chip-along", style: { label: "", "source-label": "data(label)", "source-text-offset": "data(chipAt)" } },
+  { selector: "edge.crowded", style: { label: "", "source-label": "" } },
+  { selector: "edge.quiet", style: { label: "", "source-label": "" } },
+  { selector: "edge.quiet:selected, edge.crowded:selected", style: { label: "data(label)", "source-label": "" } },
   { selector: ".faded", style: { opacity: 0.15, "text-opacity": 0.15 } },
   { selector: "node.match", style: { "border-width": 3, "border-color": "#f59f00", "background-color": "#fff9db" } },
   { selector: "edge:selected", style: { width: 5, "z-index": 10, opacity: 1, "text-opacity": 1 } },
@@ -214,7 +217,36 @@ function runLayout(c) {
     groups.get(g).positions((n) => ({ x: n.position("x") + dx, y: n.position("y") + dy }));
   }
   q.destroy();
+  placeChips(c);
   fit(c);
+}
+
+// Each line's data-type chip where it covers no other chip, service or namespace title: at the
+// middle of the line, else further along it; a chip with no free spot is left off (the line keeps
+// its colour; clicking it shows the chip and the details list every type). Chips are drawn in model
+// coordinates, so a placement free of overlaps holds at every zoom where chips show. Riskier lines
+// (higher sensitivity, more requests) choose first. Measured on the generated 100-node map: at
+// zoom 1 the chips at the middle only overlapped 51 times and covered 32 service names.
+const CHIP_SPOTS = [0.5, 0.35, 0.65, 0.22, 0.78];
+function placeChips(c) {
+  const labelOnly = { includeNodes: false, includeEdges: false, includeOverlays: false, includeLabels: true };
+  const hit = (a, b) => a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+  const taken = [];
+  c.nodes().forEach((n) => { taken.push(n.isParent() ? n.boundingBox(labelOnly) : n.boundingBox({ includeLabels: true, includeOverlays: false })); });
+  const edges = c.edges().filter((e) => e.data("label")).sort((a, b) =>
+    RANK[b.data("level")] - RANK[a.data("level")] || b.data("count") - a.data("count"));
+  c.batch(() => c.edges().removeClass("chip-along crowded quiet")); // measured as drawn at full size; callers re-quiet
+  edges.forEach((e) => {
+    const s = e.sourceEndpoint(), t = e.targetEndpoint(), len = Math.hypot(t.x - s.x, t.y - s.y);
+    const spots = e.isLoop() ? [0.5] : CHIP_SPOTS;
+    for (const at of spots) {
+      e.toggleClass("chip-along", at !== 0.5);
+      if (at !== 0.5) e.data("chipAt", at * len);
+      const bb = e.boundingBox(labelOnly);
+      if (bb.w > 0 && !taken.some((x) => hit(x, bb))) { taken.push(bb); return; }
+    }
+    e.removeClass("chip-along").addClass("crowded");
+  });
 }
 
 // Groups in dagre's order (by x, then y) placed in rows about as wide as the screen's shape asks.
@@ -280,7 +312,8 @@ function drawGraph() {
       x.data(e.data);
       x.classes(e.classes);
     }
-    quietChips(true); // classes() above dropped it
+    placeChips(c); // classes() above dropped the chips' places, and a label may have grown
+    quietChips(true); // and the zoom's
   } else {
     state.signature = signature;
     c.batch(() => { c.elements().remove(); c.add(els); });

@@ -63,3 +63,13 @@ def test_map_edges_never_hold_a_name_from_the_path(tmp_path) -> None:  # type: i
                       for t in ("/api/users/john.smith/profile", "/api/people/Maria-Garcia")])
     paths = {e["path"] for e in store.graph()["edges"]}
     assert paths == {"/api/users/{id}/profile", "/api/people/{id}"}
+
+
+def test_grpc_paths_keep_their_service_name() -> None:
+    # the map service templates the detector's paths once more: a gRPC path must come out unchanged
+    # (found by the live demo: /demo.profiles.v1.Profiles/UpdateProfile was stored as /{id}/UpdateProfile)
+    t = Templater()
+    for path in ("/demo.profiles.v1.Profiles/UpdateProfile", "/grpc.health.v1.Health/Check", "/acme.v2.Accounts/Lookup"):
+        assert t.template("svc", path) == path
+        assert t.lookup("svc", path) == path
+    assert t.template("svc", "/maria.Garcia/orders") == "/{id}/orders"  # a person's name is still masked

@@ -57,6 +57,7 @@ def test_map_page_in_headless_chromium(tmp_path: Path) -> None:
     assert {e["edge"]: e["cls"] for e in seen["edgeLabels"]}["shop/orders → payments/payments"] == ["high"]
     assert seen["edgeCount"] == 2  # two endpoints frontend -> orders share one line
     assert seen["measure"]["nodeLabelOverlaps"] == [] and seen["measure"]["edgeLabelOverlaps"] == 0
+    assert seen["measure"]["chipsLeftOff"] == 0  # a small map has room for every chip
     assert "POST /charges" in seen["details"] and "card.number" in seen["details"] and "1111111111111111" in seen["details"]
     assert seen["tableVisible"] and seen["graphHidden"]
     rows = {(r[0], r[1], r[2], r[3]): r for r in seen["rows"]}
@@ -135,6 +136,9 @@ def test_map_page_readable_at_100_nodes_300_edges(tmp_path: Path) -> None:
     assert m["nodeLabelOverlaps"] == []  # no service name covers another
     assert m["groupLabelOverlaps"] == 0  # nor a namespace title
     assert m["groupBoxOverlaps"] == 0  # nor one namespace's box another's
+    z1 = seen["measureZoom1"]  # zoomed in to read the chips: none covers another chip or a service's name
+    assert z1["edgeLabelsDrawn"] and z1["edgeLabelOverlaps"] == 0 and z1["edgeOverNodeLabel"] == 0
+    assert z1["chipsLeftOff"] <= 0.2 * 212  # of the 212 lines with personal data, the few with no free spot (27 here)
     assert seen["search"]["matches"] and seen["search"]["keptIsNeighbourhood"] and seen["search"]["fadedOthers"]
     d = seen["drill"]
     assert d["selected"] and d["endpoints"] and all(ep in d["text"] for ep in d["endpoints"])

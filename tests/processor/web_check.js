@@ -20,7 +20,8 @@ function measure() {
   const visible = (e) => e.visible() && !e.hasClass("faded");
   const leaves = cy.nodes().filter((n) => !n.isParent() && visible(n)).map((n) => ({ id: n.id(), bb: box(n) }));
   const groups = cy.nodes().filter((n) => n.isParent() && visible(n)).map((n) => ({ id: n.id(), bb: box(n) }));
-  const edges = cy.edges().filter((e) => visible(e) && e.data("label") && !e.hasClass("quiet")).map((e) => ({ id: e.id(), bb: box(e) }));
+  const drawn = (e) => visible(e) && e.data("label") && !e.hasClass("quiet") && !e.hasClass("crowded");
+  const edges = cy.edges().filter(drawn).map((e) => ({ id: e.id(), bb: box(e) }));
   // a namespace's title sits above its box: it may cover no service's name
   const groupVsLeaf = pairs(groups, leaves, false);
   const z = cy.zoom();
@@ -34,6 +35,8 @@ function measure() {
     edgeOverNodeLabel: pairs(edges, leaves, false).length,
     zoom: z, nodeFontPx: 12 * z,
     edgeLabelsDrawn: cy.edges(".quiet").length === 0, // the chips show from zoom 0.75 on
+    chipsLeftOff: cy.edges(".crowded").length, // no free spot on their line (placeChips)
+    chipsMoved: cy.edges(".chip-along").length,
   };
 }
 

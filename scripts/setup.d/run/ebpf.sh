@@ -7,6 +7,8 @@
 #     Debian's python3-bpfcc (never `pip install bcc`: PyPI's bcc is an unrelated package);
 #  4. capstone (x86-64 disassembler: finds the RET offsets of Go's crypto/tls functions exactly).
 set -euo pipefail
+# shellcheck source=scripts/setup-lib.sh
+. "$(dirname "$0")/../../setup-lib.sh"
 CACHE=/var/cache/privacy-sensor/ebpf
 mkdir -p "$CACHE"
 
@@ -39,5 +41,4 @@ echo "$CACHE/pylib" > "$site/privacy-sensor-bcc.pth"
 python3 -c 'import bcc' || echo "setup ebpf: 'import bcc' still fails" >&2
 
 # 4. disassembler for the Go RET finder
-python3 -c 'import capstone' 2>/dev/null || \
-  python3 -m pip install -q --disable-pip-version-check 'capstone>=5,<6' 2>&1 | grep -v "Running pip as the 'root'" || true
+python3 -c 'import capstone' 2>/dev/null || pip_install 'capstone>=5,<6'
