@@ -150,7 +150,7 @@ class Agent:
         self.cfg = cfg
         self.counters = counters
         self.output = Output(cfg, counters, sinks)
-        self.pipeline = Pipeline(cfg, counters, self.output.on_pair, source={"kind": "pcap-veth", "node": node})
+        self.pipeline = Pipeline(cfg, counters, self.output.stages, source={"kind": "pcap-veth", "node": node})
         self.tls: Any = None
         self.captures: Any = None
         stream_sink: Any = self.pipeline

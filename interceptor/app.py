@@ -19,6 +19,7 @@ from interceptor.config import Config, load_config
 from interceptor.counters import Counters
 from interceptor.errors import UsageError
 from interceptor.sinks.base import Sink
+from interceptor.stages import Enrich, Publish, Stage, Stages
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -113,45 +114,26 @@ def open_coverage(args: argparse.Namespace, cfg: Config, counters: Counters, out
     return CoverageOutput(counters, path, kafka, cfg.coverage.topic, namer)
 
 
-def publish_to(sinks: list[Sink]) -> Any:
-    if not sinks:
-        return lambda pair: None
-    if len(sinks) == 1:
-        return sinks[0].publish
-
-    def publish(pair: Any) -> None:
-        for sink in sinks:
-            sink.publish(pair)
-
-    return publish
-
-
 class Output:
-    """What happens to an emitted pair: Kubernetes enrichment (when enabled), then the sinks."""
+    """What happens to an emitted pair, as the pipeline's last ``stages``: Kubernetes enrichment
+    (when enabled), then the sinks."""
 
     def __init__(self, cfg: Config, counters: Counters, sinks: list[Sink], wait_for_sync: bool = False) -> None:
         self.sinks = sinks
         self.coverage: Any = None  # a coverage.output.CoverageOutput when the account is written
         self.watcher: Any = None
         self.enricher: Any = None
-        publish = publish_to(sinks)
-        if not cfg.kubernetes.enabled:
-            self.on_pair = publish
-            return
-        from interceptor.enrich import start_enrichment
+        stages: list[Stage] = []
+        if cfg.kubernetes.enabled:
+            from interceptor.enrich import start_enrichment
 
-        self.enricher, self.watcher = start_enrichment(cfg, counters)
-        enrich = self.enricher.enrich
-        if wait_for_sync and not self.watcher.wait_synced(cfg.kubernetes.request_timeout_s):
-            print("interceptor: the Kubernetes API did not answer in time; pairs carry what is known "
-                  "(meta_stale)", file=sys.stderr)
-
-        def on_pair(pair: Any) -> None:
-            enriched = enrich(pair)
-            if enriched is not None:  # None: excluded by namespace/pod rules (counted)
-                publish(enriched)
-
-        self.on_pair = on_pair
+            self.enricher, self.watcher = start_enrichment(cfg, counters)
+            if wait_for_sync and not self.watcher.wait_synced(cfg.kubernetes.request_timeout_s):
+                print("interceptor: the Kubernetes API did not answer in time; pairs carry what is known "
+                      "(meta_stale)", file=sys.stderr)
+            stages.append(Enrich(self.enricher))
+        stages.append(Publish(sinks))
+        self.stages = Stages(stages)
 
     def poll(self) -> None:
         for sink in self.sinks:

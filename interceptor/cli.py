@@ -99,7 +99,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 1
     # A replay is not live: wait until the cluster's index can name every pair (owners included).
     output = Output(cfg, counters, open_sinks(args, cfg, counters), wait_for_sync=True)
-    pipeline = Pipeline(cfg, counters, output.on_pair, source={"kind": "pcap-file", "file": str(args.file)})
+    pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
     output.coverage = open_coverage(args, cfg, counters, output)
     progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     started = time.monotonic()

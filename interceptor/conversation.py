@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from interceptor.counters import Counters
-from interceptor.http import BODILESS, Limits, MessageParser, Span, State
+from interceptor.http import BODILESS, Limits, MessageParser, RequestLine, Span, State
 from interceptor.pairs import Endpoint, Pair, Request, Response
 from interceptor.reassembly import Budget
 
@@ -50,6 +50,14 @@ class Context:
     emit: Callable[[Pair], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """Where a request ended in the client's stream, and the ack its first segment carried."""
+
+    end: int
+    ack: int
+
+
 @dataclass(slots=True)
 class Waiting:
     """A request (complete, or failed with ``failed`` as the reason) waiting for its response."""
@@ -60,7 +68,7 @@ class Waiting:
     failed: str = ""
     span: Span | None = None  # where it lies in the client's stream (None: byte stream)
     held: int = 0  # bytes reserved in the global budget while it waits
-    before: tuple[int, int] | None = None  # the request before it: (end offset, its ack)
+    before: Sent | None = None  # the request before it in the client's stream
 
     @property
     def epoch(self) -> int:
@@ -119,7 +127,7 @@ class Conversation:
         self.anchor: tuple[int, int] | None = (0, 0) if synced else None
         self.origins: list[int | None] = [None, None]  # stream offset after each direction's SYN
         self.pipelined = False  # seen sending a request before the previous response arrived
-        self.last_request: tuple[int, int] | None = None  # (end offset, ack) of the latest request
+        self.last_request: Sent | None = None  # the latest request
 
     def _parser(self, synced: bool) -> MessageParser:
         parser = MessageParser(
@@ -162,8 +170,8 @@ class Conversation:
         if waiting is not None:
             return waiting.method
         msg = self.parsers[self.client].msg
-        if msg is not None and msg.is_request:  # answered before it was all sent (early response)
-            return msg.start[0]
+        if msg is not None and type(msg.start) is RequestLine:  # answered before it was all sent (early response)
+            return msg.start.method
         return None
 
     def _on_message(self, parser: MessageParser, msg: Request | Response | None, reason: str, ts: float,
@@ -184,7 +192,7 @@ class Conversation:
     def _request(self, request: Request | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
         before = self.last_request
-        self.last_request = None if span is None or span.end is None or span.ack is None else (span.end, span.ack)
+        self.last_request = None if span is None or span.end is None or span.ack is None else Sent(span.end, span.ack)
         if request is None:
             counters.drop(reason)
             self._enqueue(Waiting(ts, "", None, reason, span, 0, before))
@@ -286,7 +294,7 @@ class Conversation:
         if span.prior_ack == start or (start == origin_c and span.lead == origin_s and origin_c is not None):
             return waiting  # the server had exactly the requests before this one: it is no burst's second
         before = waiting.before
-        if before is not None and before[0] == start and before[1] < span.lead:
+        if before is not None and before.end == start and before.ack < span.lead:
             return waiting  # the request right before it was sent before some response came
         return None
 

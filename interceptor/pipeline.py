@@ -2,8 +2,8 @@
 
 Stages, each its own module: ``capture.packets`` (link/IP/TCP decoding) → ``reassembly`` (ordered
 byte streams per direction) → ``http`` (message framing) → ``conversation`` (request/response
-matching) → bounds and ``filters`` → the ``on_pair`` callback (enrichment, sinks). No sockets or
-files in here; time is whatever timestamp the caller passes, so a pcap replays exactly as it was
+matching) → the post-pair ``stages`` (bounds, filters, then the output's: enrichment, sinks). No
+sockets or files in here; time is whatever timestamp the caller passes, so a pcap replays exactly as it was
 captured.
 """
 
@@ -11,28 +11,36 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from interceptor.capture.packets import TCP_FIN, TCP_RST, TCP_SYN, Segment, decode, ip_text
+from interceptor.capture.packets import TCP_FIN, TCP_RST, TCP_SYN, Rejected, Segment, decode, ip_text
 from interceptor.config import Config
 from interceptor.conversation import Context, Conversation
 from interceptor.counters import Counters
 from interceptor.coverage.account import Account
 from interceptor.coverage.tracker import Tracker
-from interceptor.filters import PairFilter
 from interceptor.h2conversation import H2Conversation, Layer, Sniffer, choose, h2_limits
 from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, Budget, TcpStream
+from interceptor.stages import Bounds, Emitted, Filters, Stages, as_stages
 
 TCP_ACK = 0x10
-# Decoder results that are not traffic we could have used: counted, but not as drops.
-SKIPPED = {"not_ip", "not_tcp", "unsupported_linktype"}
 
 Address = tuple[bytes, int]
 LATE_SLACK = 1 << 20  # bytes before an ended flow's first followed byte still taken for its copies
-Deferred = tuple[int, "int | None", int, bytes, float]  # seq, acked offset, flags, payload, ts
+
+
+@dataclass(slots=True)
+class Deferred:
+    """A segment held until the bytes of the other direction it acknowledges have arrived."""
+
+    seq: int
+    acked: int | None  # the other direction's offset it acknowledges (unwrapped)
+    flags: int
+    payload: bytes
+    ts: float
 
 
 class Flow:
@@ -46,7 +54,7 @@ class Flow:
         self.conversation = conversation
         self.last_seen = ts
         self.closed = [False, False]
-        # Per direction: (seq, ack, flags, payload, ts) held until the peer's bytes they ack arrive.
+        # Per direction: segments held until the peer's bytes they acknowledge arrive.
         self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
 
 
@@ -61,22 +69,23 @@ class Closed:
 
 
 class Pipeline:
-    """Feed with ``feed_packet`` (capture) or ``feed_stream`` (TLS plaintext); pairs go to ``on_pair``."""
+    """Feed with ``feed_packet`` (capture) or ``feed_stream`` (TLS plaintext). Pairs go through
+    ``stages``: the bounds and filters, then ``output`` (the output's ``Stages``, or a function)."""
 
     def __init__(
         self,
         config: Config,
         counters: Counters,
-        on_pair: Callable[[Pair], None],
+        output: Stages | Callable[[Pair], Any],
         source: dict[str, Any] | None = None,
     ) -> None:
         core = config.core
         self.config = config
         self.counters = counters
-        self.on_pair = on_pair
         self.source = source or {"kind": "pcap-file"}
         self.budget = Budget(core.max_buffered_bytes)
-        self.filter = PairFilter(config.filters)
+        self.stages = Stages([Bounds(core, counters), Filters(config.filters, counters), Emitted(counters),
+                              *as_stages(output)])
         limits = Limits(core.max_message_bytes, core.max_header_bytes, core.oversize == "truncate", core.decode_bodies,
                         core.on_gap == "partial")
         self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
@@ -91,7 +100,6 @@ class Pipeline:
         self.mirrors: set[Hashable] = set()
         self.now = 0.0
         self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
-        self.max_pair_bytes = core.max_pair_bytes
         self.accept_new_flows = True  # False while the agent sheds load: new connections are not followed
         cov = config.coverage
         self.coverage = Tracker(Account(counters, cov.max_keys), counters, cov.interval_s, max_recent=cov.max_recent,
@@ -111,17 +119,17 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - a decoder bug must never stop capture
             counters.drop("decode_error")
             return
-        if type(seg) is str:
-            if seg in SKIPPED:
-                counters.inc("packets.skipped." + seg)
-            else:
-                counters.drop(seg)
+        if type(seg) is Rejected:
+            if seg.dropped:
+                counters.drop(seg.reason)
+            else:  # not traffic we could have used: counted, but not as a drop
+                counters.inc("packets.skipped." + seg.reason)
             return
         try:
-            self._segment(seg, ts, source)  # type: ignore[arg-type]
+            self._segment(seg, ts, source)
         except Exception:  # noqa: BLE001 - never crash on traffic: count and go on
             counters.drop("internal_error")
-            self._forget(seg)  # type: ignore[arg-type]
+            self._forget(seg)
 
     def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
         src, sport, dst, dport, seq, ack, flags, payload = seg
@@ -176,7 +184,7 @@ class Pipeline:
                 # It acknowledges bytes of the other direction that have not arrived yet (taps read
                 # out of step, reordering): hold it so a response never overtakes its request.
                 if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
-                    deferred.append((seq, acked, flags, payload, ts))
+                    deferred.append(Deferred(seq, acked, flags, payload, ts))
                     self.counters.counts["tcp.deferred_segments"] += 1
                     return
                 self._release_deferred(key, flow, direction)
@@ -229,12 +237,12 @@ class Pipeline:
         deferred = flow.deferred[direction]
         peer = flow.streams[1 - direction]
         while deferred and key in self.flows:
-            seq, acked, flags, payload, ts = deferred[0]
-            if acked is not None and peer.next is not None and acked > _received(peer):
+            held = deferred[0]
+            if held.acked is not None and peer.next is not None and held.acked > _received(peer):
                 return
             deferred.popleft()
-            self.budget.release(len(payload))
-            self._deliver(key, flow, direction, seq, acked, flags, payload, max(ts, now))
+            self.budget.release(len(held.payload))
+            self._deliver(key, flow, direction, held.seq, held.acked, held.flags, held.payload, max(held.ts, now))
 
     def _release_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
         """Deliver held segments even though the bytes they acknowledge never came (capture loss)."""
@@ -243,13 +251,14 @@ class Pipeline:
         if deferred:
             self.counters.inc("tcp.deferred_released_unmet", len(deferred))
         while deferred and key in self.flows:
-            seq, acked, flags, payload, ts = deferred.popleft()
-            self.budget.release(len(payload))
+            held = deferred.popleft()
+            self.budget.release(len(held.payload))
             # Cumulative ACKs prove the peer's missing bytes were received, only not captured:
             # give up on those holes first, so the peer's later data is paired in order.
+            acked = held.acked
             while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
-                peer.skip_gap(ts)
-            self._deliver(key, flow, direction, seq, acked, flags, payload, ts)
+                peer.skip_gap(held.ts)
+            self._deliver(key, flow, direction, held.seq, acked, held.flags, held.payload, held.ts)
 
     def _new_flow(
         self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None
@@ -352,7 +361,7 @@ class Pipeline:
                 stream.release()
             for deferred in flow.deferred:
                 for held in deferred:
-                    self.budget.release(len(held[3]))
+                    self.budget.release(len(held.payload))
                 deferred.clear()
             flow.conversation.discard()
 
@@ -453,7 +462,7 @@ class Pipeline:
         limit = now - self.config.core.reorder_wait_s
         for direction in (0, 1):
             deferred = flow.deferred[direction]
-            if deferred and deferred[0][4] < limit:
+            if deferred and deferred[0].ts < limit:
                 self._release_deferred(key, flow, direction)
 
     def _expire_idle(self, now: float) -> None:
@@ -477,22 +486,11 @@ class Pipeline:
 
     # -- output -----------------------------------------------------------------------------------
     def _emit(self, pair: Pair) -> None:
-        counters = self.counters
-        counters.counts["pairs.matched"] += 1
-        if pair.body_bytes > self.max_pair_bytes:
-            if self.config.core.oversize != "truncate":
-                counters.drop("pair_too_large")
-                return
-            pair = _truncate_pair(pair, self.max_pair_bytes)
-        reason = self.filter.reason(pair)
-        if reason is not None:
-            counters.drop(reason)
-            return
-        counters.counts["pairs.emitted"] += 1
+        self.counters.counts["pairs.matched"] += 1
         try:
-            self.on_pair(pair)
-        except Exception:  # noqa: BLE001 - a failing sink (disk full...) must not tear down the flow
-            counters.drop("output_error")
+            self.stages.pair(pair)
+        except Exception:  # noqa: BLE001 - a failing stage (a sink's disk full...) must not tear down the flow
+            self.counters.drop("output_error")
 
 
 def _received(stream: TcpStream) -> int:
@@ -500,14 +498,3 @@ def _received(stream: TcpStream) -> int:
     nxt = stream.next
     assert nxt is not None
     return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt
-
-
-def _truncate_pair(pair: Pair, limit: int) -> Pair:
-    """Keep the request whole if possible and cut the response to fit the pair bound (a new pair)."""
-    req, resp = pair.request, pair.response
-    if len(req.body) > limit:
-        req = replace(req, body=req.body[:limit], truncated=True)
-    room = limit - len(req.body)
-    if len(resp.body) > room:
-        resp = replace(resp, body=resp.body[:room], truncated=True)
-    return replace(pair, request=req, response=resp)

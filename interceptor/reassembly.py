@@ -8,6 +8,7 @@ flow ends with a hole, the hole is declared a gap and the consumer resynchronise
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from interceptor.counters import Counters
@@ -16,7 +17,13 @@ MASK32 = 0xFFFFFFFF
 HALF32 = 0x80000000
 
 
-Held = tuple[bytes, float, "int | None"]  # payload, capture time, ack (other direction's offset)
+@dataclass(slots=True)
+class Held:
+    """A segment after a hole, waiting for it to fill: each keeps its own time and ack."""
+
+    payload: bytes
+    ts: float
+    ack: int | None  # the other direction's offset it acknowledged
 
 
 class StreamConsumer(Protocol):
@@ -117,12 +124,12 @@ class TcpStream:
     def _hold(self, start: int, payload: bytes, ts: float, ack: int | None) -> None:
         pending = self.pending
         if start in pending:
-            if len(pending[start][0]) >= len(payload):
+            if len(pending[start].payload) >= len(payload):
                 self.counters.inc("tcp.retransmitted_segments")
                 return
             self._forget(start)
         if len(pending) < self.max_pending and self.budget.reserve(len(payload)):
-            pending[start] = (payload, ts, ack)  # each keeps its own time and ack
+            pending[start] = Held(payload, ts, ack)
             self.pending_bytes += len(payload)
             self.counters.inc("tcp.out_of_order_segments")
             return
@@ -144,8 +151,8 @@ class TcpStream:
 
     def _forget(self, start: int) -> Held:
         held = self.pending.pop(start)
-        self.pending_bytes -= len(held[0])
-        self.budget.release(len(held[0]))
+        self.pending_bytes -= len(held.payload)
+        self.budget.release(len(held.payload))
         return held
 
     def _drain(self) -> None:
@@ -156,12 +163,12 @@ class TcpStream:
             assert nxt is not None
             if start > nxt:
                 return
-            payload, ts, ack = self._forget(start)
-            end = start + len(payload)
+            held = self._forget(start)
+            end = start + len(held.payload)
             if end <= nxt:
                 continue
             self.next = end
-            self.consumer.data(payload[nxt - start :], ts, nxt, ack)
+            self.consumer.data(held.payload[nxt - start :], held.ts, nxt, held.ack)
 
     def skip_gap(self, ts: float = 0.0) -> None:
         """Give up on the hole before the first held segment: signal a gap, deliver what follows."""

@@ -8,7 +8,7 @@ import pytest
 
 from interceptor.config import Config
 from interceptor.counters import Counters
-from interceptor.http import decode_content, parse_headers, parse_start_line
+from interceptor.http import RequestLine, StatusLine, decode_content, parse_headers, parse_start_line
 from interceptor.pairs import Endpoint
 from interceptor.pipeline import Pipeline
 from tests.interceptor.packetgen import http_request, http_response
@@ -214,10 +214,10 @@ def test_upgrade_is_a_pair_then_parsing_stops() -> None:
 
 
 def test_start_line_and_header_parsing() -> None:
-    assert parse_start_line("GET /a?b=1 HTTP/1.1", None) == (True, ("GET", "/a?b=1", "HTTP/1.1"))
-    assert parse_start_line("HTTP/1.0 404 Not Found", None) == (False, ("HTTP/1.0", "404", "Not Found"))
-    assert parse_start_line("HTTP/1.1 200", "response") == (False, ("HTTP/1.1", "200", ""))
-    assert parse_start_line("get / HTTP/1.1", None) == (True, ("get", "/", "HTTP/1.1"))  # any token (RFC 9110 9.1)
+    assert parse_start_line("GET /a?b=1 HTTP/1.1", None) == RequestLine("GET", "/a?b=1", "HTTP/1.1")
+    assert parse_start_line("HTTP/1.0 404 Not Found", None) == StatusLine("HTTP/1.0", 404, "Not Found")
+    assert parse_start_line("HTTP/1.1 200", "response") == StatusLine("HTTP/1.1", 200, "")
+    assert parse_start_line("get / HTTP/1.1", None) == RequestLine("get", "/", "HTTP/1.1")  # any token (RFC 9110 9.1)
     assert parse_start_line("G@T / HTTP/1.1", None) is None
     assert parse_start_line("GET / HTTP/2.0", None) is None
     assert parse_start_line("GET / HTTP/1.1", "response") is None

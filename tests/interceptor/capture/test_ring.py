@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from interceptor.capture.packets import decode
+from interceptor.capture.packets import Segment, decode
 from interceptor.capture.pcapfile import CaptureReader
 from interceptor.capture.ring import (
     RingError,
@@ -139,7 +139,7 @@ def test_fanout_keeps_both_directions_of_each_connection_in_one_member(netns_lab
     for member, frames in enumerate(got):
         for _ts, frame in frames:
             seg = decode(1, frame)
-            assert not isinstance(seg, str)
+            assert isinstance(seg, Segment)
             a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
             seen[(a, b) if a < b else (b, a)][member].add(0 if seg.dport == port else 1)
     assert len(seen) == 80
