@@ -432,10 +432,12 @@ def bench_http2(args: argparse.Namespace) -> None:
     for label, name, make in cases:
         path, info = get_capture(name, args.regen, make)
         print(f"{label} capture: {path} ({info['bytes'] / 1e6:.0f} MB, {info})")
-        core = run_core(path, repeat=args.repeat)
+        core = run_core(path, args.profile, repeat=args.repeat)
         pps = core["pairs"] / core["core_s"]
         print(f"  core (cpu {cpu}, best of {args.repeat}): {core['pairs']} pairs in {core['core_s']:.2f} s = "
-              f"{pps:,.0f} pairs/s; drops: {core['drops']}")
+              f"{pps:,.0f} pairs/s, {core['cpu_s'] / core['pairs'] * 1e6:.1f} us CPU per pair; drops: {core['drops']}")
+        if core.get("profile"):
+            print(core["profile"])
         cli = run_cli(path, cpu)
         cps = cli["pairs"] / cli["s"]
         print(f"  interceptor replay --out FILE --keep-all, end to end: {cli['pairs']} pairs in {cli['s']:.2f} s = "

@@ -29,10 +29,23 @@ def is_grpc(content_type: str) -> bool:
 
 def service_method(path: str) -> tuple[str, str]:
     """``/package.Service/Method`` → (``package.Service``, ``Method``); ("", "") if not that shape."""
+    known = _METHODS.get(path)
+    if known is not None:
+        return known
     parts = path.split("?", 1)[0].split("/")
-    if len(parts) == 3 and not parts[0] and parts[1] and parts[2]:
-        return parts[1], parts[2]
-    return "", ""
+    found = (parts[1], parts[2]) if len(parts) == 3 and not parts[0] and parts[1] and parts[2] else ("", "")
+    if len(_METHODS) >= METHODS_REMEMBERED:
+        _METHODS.clear()
+    _METHODS[path] = found
+    return found
+
+
+# A service has a handful of methods called over and over: their split paths are remembered.
+METHODS_REMEMBERED = 1024
+_METHODS: dict[str, tuple[str, str]] = {}
+# Deflate expands at most ~1032:1, so a compressed message this many times smaller than the bound
+# cannot pass it: decompressed in one call, without the streaming decompressor's set-up.
+DEFLATE_MAX_RATIO = 1032
 
 
 def framed(body: bytes) -> bool:
@@ -81,13 +94,14 @@ def call_of(request: Message, response: Message, path: str, counters: Counters, 
     status = int(status_text) if status_text is not None and status_text.isdigit() else None
     req = messages(request, counters, max_messages, limit)
     resp = messages(response, counters, max_messages, limit)
+    message = response.header("grpc-message")
     if schemas is not None:  # field names where the method is in a descriptor set
         named = schemas.name(path, True, req.values), schemas.name(path, False, resp.values)
         if named[0] is not None and named[1] is not None:
             req.values, resp.values = named[0], named[1]
             counters.counts["grpc.calls_named"] += 1
     counters.counts["grpc.calls"] += 1
-    return GrpcCall(service, method, status, urllib.parse.unquote(response.header("grpc-message") or ""),
+    return GrpcCall(service, method, status, urllib.parse.unquote(message) if message else "",
                     req.values, resp.values, req.omitted + resp.omitted)
 
 
@@ -95,17 +109,26 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
     """The decoded messages of one half's body (bounded in count; each at most ``limit`` bytes once
     decompressed)."""
     body = msg.body
-    encoding = (msg.header("grpc-encoding") or "identity").strip().lower()
-    proto = msg.content_type in ("application/grpc", "application/grpc+proto", "")  # "": lost with HPACK state
     out = Messages([])
-    pos, end = 0, len(body)
+    end = len(body)
+    if end < 5:
+        if end:
+            out.omitted += 1
+            counters.inc("grpc.messages_cut")
+        return out
+    encoding = msg.header("grpc-encoding")
+    encoding = encoding.strip().lower() if encoding else "identity"
+    proto = msg.content_type in PROTO_TYPES
+    values = out.values
+    pos = seen = 0
     while pos + 5 <= end:
         flag = body[pos]
         length = int.from_bytes(body[pos + 1:pos + 5], "big")
-        data = body[pos + 5:pos + 5 + length]
-        pos += 5 + length
-        counters.counts["grpc.messages"] += 1
-        if len(out.values) >= max_messages:
+        pos += 5
+        data = body[pos:pos + length]
+        pos += length
+        seen += 1
+        if len(values) >= max_messages:
             out.omitted += 1
             continue
         if len(data) < length:  # the half was truncated inside this message
@@ -117,11 +140,15 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
             if data is None:
                 out.omitted += 1
                 continue
-        out.values.append(_value(data, proto, counters))
+        values.append(_value(data, proto, counters))
+    counters.counts["grpc.messages"] += seen
     if 0 < end - pos < 5:
         out.omitted += 1
         counters.inc("grpc.messages_cut")
     return out
+
+
+PROTO_TYPES = frozenset({"application/grpc", "application/grpc+proto", ""})  # "": lost with the HPACK state
 
 
 def _encoding(named: str, data: bytes) -> str:
@@ -135,6 +162,11 @@ def _encoding(named: str, data: bytes) -> str:
 
 
 def _decompress(encoding: str, data: bytes, limit: int, counters: Counters) -> bytes | None:
+    if encoding == "gzip" and len(data) * DEFLATE_MAX_RATIO < limit:
+        try:
+            return zlib.decompress(data, zlib.MAX_WBITS | 16)
+        except zlib.error:
+            pass  # damaged or cut: the streaming path below decides, as for any other message
     try:
         decoded, complete = decode_content(encoding, data, limit)
     except UnsupportedEncoding:

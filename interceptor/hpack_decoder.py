@@ -23,7 +23,7 @@ say *which* fields it does not know instead of failing:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
@@ -47,8 +47,22 @@ class HpackError(ValueError):
 
 @dataclass(slots=True)
 class HeaderBlock:
+    """A decoded block. Shared by every stream that sent the same bytes while the table stood
+    still (the decoder remembers it): read it, never change it."""
+
     headers: Headers
     unknown: int = 0  # fields left out: they referenced table entries we never saw
+    index: dict[str, str] = field(default_factory=dict)  # lower-case name -> first value
+    status: int | None = None  # ``:status`` when it is three digits
+
+    @classmethod
+    def of(cls, headers: Headers, unknown: int) -> HeaderBlock:
+        # Built once per distinct block (what every later use of it reads): names lower-cased, the
+        # first value of a name wins (reversed: later duplicates are overwritten by earlier ones).
+        index = {name.lower(): value for name, value in reversed(headers)}
+        code = index.get(":status")
+        status = int(code) if code is not None and len(code) == 3 and code.isdigit() else None
+        return cls(headers, unknown, index, status)
 
 
 class Decoder:
@@ -76,18 +90,18 @@ class Decoder:
         self._seen.clear()
 
     def decode(self, block: bytes) -> HeaderBlock:
-        """Decode one complete header block (HEADERS + CONTINUATION fragments joined). The caller
-        owns the returned list (it may append trailers to it)."""
+        """Decode one complete header block (HEADERS + CONTINUATION fragments joined). The result
+        may be shared with earlier and later calls: the caller must not change it."""
         seen = self._seen.get(block)
         if seen is not None:
             self.unknown_refs += seen.unknown
-            return HeaderBlock(list(seen.headers), seen.unknown)
+            return seen
         changes = self._changes
         decoded = self._decode(block)
         if changes == self._changes:
             if len(self._seen) >= SEEN_BLOCKS:
                 self._seen.clear()
-            self._seen[block] = HeaderBlock(list(decoded.headers), decoded.unknown)
+            self._seen[block] = decoded
         else:
             self._seen.clear()  # the table changed: what was decoded before may mean something else now
         return decoded
@@ -128,7 +142,7 @@ class Decoder:
                 else:
                     out.append((name, value))
         self.unknown_refs += unknown
-        return HeaderBlock(out, unknown)
+        return HeaderBlock.of(out, unknown)
 
     # -- pieces -----------------------------------------------------------------------------------
     def _lookup(self, index: int) -> tuple[str, str] | None:

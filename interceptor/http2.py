@@ -34,7 +34,7 @@ import brotli
 from interceptor.counters import Counters
 from interceptor.descriptors import Schemas
 from interceptor.grpc import GrpcCall, call_of, framed, is_grpc
-from interceptor.hpack_decoder import Decoder, Headers, HpackError
+from interceptor.hpack_decoder import Decoder, HeaderBlock, Headers, HpackError
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Request, Response
 from interceptor.reassembly import Budget
@@ -53,6 +53,12 @@ _FLAGS = {DATA: 0x09, HEADERS: 0x2D, PRIORITY: 0, RST_STREAM: 0, SETTINGS: 0x01,
           PING: 0x01, GOAWAY: 0, WINDOW_UPDATE: 0, CONTINUATION: 0x04}
 _ON_STREAM = {DATA, HEADERS, PRIORITY, RST_STREAM, PUSH_PROMISE, CONTINUATION}
 _FIXED_LENGTH = {PRIORITY: 5, RST_STREAM: 4, PING: 8, WINDOW_UPDATE: 4}
+# Frames whose payload the reader needs; every other type (SETTINGS, PING, PRIORITY, WINDOW_UPDATE,
+# extensions) is stepped over without being sliced or dispatched: a gRPC call carries as many of
+# those (BDP pings, window updates) as frames that matter.
+_KEPT = frozenset({HEADERS, PUSH_PROMISE, CONTINUATION, RST_STREAM, GOAWAY})
+_BLOCK = frozenset({HEADERS, PUSH_PROMISE, CONTINUATION})  # bounded by max_header_bytes
+_PLAIN_BLOCK = END_HEADERS | PADDED | PRIORITY_FLAG
 RESYNC_MAX_FRAME = 16_384  # the default SETTINGS_MAX_FRAME_SIZE: larger frames are not resync points
 MAX_CONTROL_FRAME = 65_536  # SETTINGS, GOAWAY, unknown types: taken whole up to this, skipped past it
 
@@ -89,7 +95,9 @@ class ReadState(enum.Enum):
 
 @dataclass(slots=True)
 class _Half:
-    headers: Headers | None = None
+    headers: Headers | None = None  # possibly shared with the HPACK decoder's memory: replaced, never changed
+    index: dict[str, str] | None = None  # lower-case name -> first value (shared likewise)
+    status: int | None = None  # a response's :status
     ts: float = 0.0
     parts: list[bytes] = field(default_factory=list)
     stored: int = 0
@@ -177,6 +185,7 @@ class Http2Connection:
         stream = _Stream(1)
         half = stream.req
         half.headers = [(":method", request.method), (":path", request.target), *request.headers]
+        half.index = HeaderBlock.of(half.headers, 0).index
         half.ts, half.ended = request.ts, True
         if request.body and self.budget.reserve(len(request.body)):
             half.parts, half.stored = [request.body], len(request.body)
@@ -233,28 +242,29 @@ class Http2Connection:
         buf = r.buf
         pos, n = 0, len(buf)
         unpack = _HEAD.unpack_from
+        frames = 0
         while pos < n:
             state = r.state
-            if state is ReadState.DATA:
-                pos = self._data_payload(d, r, buf, pos, n, ts)
-                continue
-            if state is ReadState.SKIP:
-                take = min(r.skip_left, n - pos)
-                r.skip_left -= take
-                pos += take
-                if not r.skip_left:
+            if state is not ReadState.FRAME:
+                if state is ReadState.DATA:
+                    pos = self._data_payload(d, r, buf, pos, n, ts)
+                    continue
+                if state is ReadState.SKIP:
+                    take = min(r.skip_left, n - pos)
+                    r.skip_left -= take
+                    pos += take
+                    if not r.skip_left:
+                        r.state = ReadState.FRAME
+                    continue
+                if state is ReadState.START:
+                    if buf.startswith(PREFACE, pos):
+                        pos += len(PREFACE)
+                        self._set_client(d)
+                    elif PREFACE.startswith(buf[pos:pos + len(PREFACE)]):
+                        break  # a preface may still be coming
                     r.state = ReadState.FRAME
-                continue
-            if state is ReadState.START:
-                if buf.startswith(PREFACE, pos):
-                    pos += len(PREFACE)
-                    self._set_client(d)
-                elif PREFACE.startswith(buf[pos:pos + len(PREFACE)]):
-                    break  # a preface may still be coming
-                r.state = ReadState.FRAME
-                continue
-            if state is ReadState.RESYNC:
-                found = resync_point(buf, pos)
+                    continue
+                found = resync_point(buf, pos)  # RESYNC
                 if found < 0:
                     skipped = max(0, n - 9 - pos) if n - pos > 9 + MAX_CONTROL_FRAME else 0
                     self.counters.inc("h2.resync_skipped_bytes", skipped)
@@ -272,6 +282,7 @@ class Http2Connection:
             if r.block is not None and ftype != CONTINUATION:
                 self._protocol_error(d, r)  # RFC 9113 §6.10: nothing may interleave a header block
                 continue
+            end = pos + 9 + length
             if ftype == DATA:
                 if flags & PADDED:
                     if n - pos < 10:
@@ -283,27 +294,46 @@ class Http2Connection:
                         continue
                     r.content_left, r.pad_left = length - 1 - pad, pad
                     pos += 10
+                elif end <= n:  # the whole frame is here (the usual case): no state to keep
+                    frames += 1
+                    if length:
+                        self._store(d, sid, buf[pos + 9:end])
+                    pos = end
+                    if flags & END_STREAM:
+                        self._end_half(d, sid, ts)
+                    continue
                 else:
                     r.content_left, r.pad_left = length, 0
                     pos += 9
-                self.counters.counts["h2.frames"] += 1
+                frames += 1
                 r.sid, r.end_stream = sid, bool(flags & END_STREAM)
                 r.state = ReadState.DATA
                 pos = self._data_payload(d, r, buf, pos, n, ts)  # an empty DATA ends here and now
                 continue
-            bound = self.limits.max_header_bytes if ftype in (HEADERS, PUSH_PROMISE, CONTINUATION) else MAX_CONTROL_FRAME
+            if ftype not in _KEPT and length <= MAX_CONTROL_FRAME:
+                if end > n:
+                    break
+                frames += 1
+                pos = end
+                continue
+            if ftype == HEADERS and flags & _PLAIN_BLOCK == END_HEADERS and end <= n and length <= self.limits.max_header_bytes:
+                frames += 1  # a whole block in one frame, no padding or priority: decoded at once
+                self._header_block(d, r, sid, buf[pos + 9:end], bool(flags & END_STREAM), False, ts)
+                pos = end
+                continue
+            bound = self.limits.max_header_bytes if ftype in _BLOCK else MAX_CONTROL_FRAME
             if length > bound:
                 pos += 9
                 r.skip_left, r.state = length, ReadState.SKIP
                 self._oversized(d, r, ftype, flags, sid)
                 continue
-            if n - pos < 9 + length:
+            if end > n:
                 break
-            payload = buf[pos + 9:pos + 9 + length]
-            pos += 9 + length
-            self.counters.counts["h2.frames"] += 1
-            self._frame(d, r, ftype, flags, sid, payload, ts)
+            frames += 1
+            self._frame(d, r, ftype, flags, sid, buf[pos + 9:end], ts)
+            pos = end
         r.buf = buf[pos:] if pos < n else b""
+        self.counters.counts["h2.frames"] += frames
 
     def _data_payload(self, d: int, r: _Reader, buf: bytes, pos: int, n: int, ts: float) -> int:
         if r.content_left:
@@ -396,6 +426,10 @@ class Http2Connection:
         if dropped or fragments is None:
             return
         block = fragments[0] if len(fragments) == 1 else b"".join(fragments)
+        self._header_block(d, r, sid, block, r.block_end_stream, r.block_push, ts)
+
+    def _header_block(self, d: int, r: _Reader, sid: int, block: bytes, end_stream: bool, push: bool,
+                      ts: float) -> None:
         try:
             decoded = r.decoder.decode(block)
         except HpackError:
@@ -407,26 +441,27 @@ class Http2Connection:
             return
         if decoded.unknown:
             self.counters.inc("h2.header_fields_unknown", decoded.unknown)
-        if r.block_push:
+        if push:
             self.counters.inc("h2.push_promises")  # decoded for the table; pushed streams not followed
             return
-        self._headers(d, sid, decoded.headers, decoded.unknown, r.block_end_stream, ts)
+        self._headers(d, sid, decoded, end_stream, ts)
 
-    def _headers(self, d: int, sid: int, headers: Headers, unknown: int, end_stream: bool, ts: float) -> None:
+    def _headers(self, d: int, sid: int, block: HeaderBlock, end_stream: bool, ts: float) -> None:
+        index = block.index
         if self.client is None:
-            names = {name for name, _ in headers if name[:1] == ":"}
-            if ":method" in names:
+            if ":method" in index:
                 self._set_client(d)
-            elif ":status" in names:
+            elif ":status" in index:
                 self._set_client(1 - d)
         if sid == 0 or not sid & 1:
             self.counters.inc("h2.pushed_streams" if sid else "h2.protocol_errors")
             return
-        if self.client is None:
+        client = self.client
+        if client is None:
             self.counters.drop("h2_role_unknown")
             return
         stream = self.streams.get(sid)
-        if d == self.client:
+        if d == client:
             if stream is None:
                 if len(self.streams) >= self.limits.max_streams:
                     self.counters.drop("h2_too_many_streams")
@@ -438,16 +473,22 @@ class Http2Connection:
                 self.counters.drop("response_without_request")
                 return
             half = stream.resp
-            if half.headers is not None and _interim(half.headers) and _status(headers) is not None:
+            if half.status is not None and half.status < 200 and block.status is not None:
                 self.counters.inc("h2.interim_responses")
                 half.headers = None
         if half.headers is None:
-            half.headers, half.ts = headers, ts
-            if d == self.client:
-                stream.grpc = is_grpc(_value(headers, "content-type") or "")
-        else:
-            half.headers.extend(headers)  # trailers follow the headers
-        half.unknown += unknown
+            half.headers, half.index, half.status, half.ts = block.headers, index, block.status, ts
+            if d == client:
+                stream.grpc = is_grpc(index.get("content-type", ""))
+        else:  # trailers follow the headers (new objects: the block's are shared)
+            assert half.index is not None
+            half.headers = half.headers + block.headers
+            merged = dict(index)
+            merged.update(half.index)  # the first value of a name wins
+            half.index = merged
+            if half.status is None:
+                half.status = block.status
+        half.unknown += block.unknown
         if end_stream:
             self._end_half(d, sid, ts)
 
@@ -537,8 +578,7 @@ class Http2Connection:
             if half.oversize:
                 self.counters.drop(half.oversize)
                 return
-        assert req_half.headers is not None and resp_half.headers is not None
-        status = _status(resp_half.headers)
+        status = resp_half.status
         if status is None:
             self.counters.drop("h2_status_unknown")
             return
@@ -560,14 +600,12 @@ class Http2Connection:
         self.events.append(Exchange(stream.id, request, response, incomplete, grpc))
 
     def _message(self, half: _Half, body: bytes, is_request: bool, status: int) -> Request | Response | None:
-        headers = half.headers
-        assert headers is not None
-        index: dict[str, str] = {}
-        for name, value in headers:
-            index.setdefault(name.lower(), value)
+        headers, index = half.headers, half.index
+        assert headers is not None and index is not None
+        headers = list(headers)  # the pair's own list (the half's may be the decoder's)
         size, truncated = half.body_size, half.truncated
-        encoding = index.get("content-encoding", "").strip().lower()
-        if encoding and self.limits.decode and body:
+        encoding = index.get("content-encoding")
+        if encoding and self.limits.decode and body and (encoding := encoding.strip().lower()):
             decoded = self._decode(encoding, body)
             if decoded is None:
                 return None
@@ -659,21 +697,3 @@ def _plausible(length: int, ftype: int, flags: int, sid: int) -> bool:
     if fixed is not None and length != fixed:
         return False
     return not (ftype == SETTINGS and length % 6)
-
-
-def _value(headers: Headers, name: str) -> str | None:
-    for k, v in headers:
-        if k == name:
-            return v
-    return None
-
-
-def _status(headers: Headers) -> int | None:
-    value = _value(headers, ":status")
-    return int(value) if value is not None and len(value) == 3 and value.isdigit() else None
-
-
-def _interim(headers: Headers) -> bool:
-    status = _status(headers)
-    return status is not None and status < 200
-

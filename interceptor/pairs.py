@@ -16,8 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 Headers = list[tuple[str, str]]
+T = TypeVar("T")
 
 
 def header_value(headers: Headers, name: str) -> str | None:
@@ -37,6 +38,36 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
+def built_once(cls: type[T]) -> type[T]:
+    """A frozen, slotted dataclass with a fast ``__init__``.
+
+    ``frozen=True``'s own ``__init__`` sets each field through ``object.__setattr__`` (~0.3 us a
+    field: ~10 us per pair for its 35 fields, measured). This one calls each slot's descriptor
+    directly (the same store, without the frozen ``__setattr__``); everything else -- assignment
+    raising ``FrozenInstanceError``, ``replace``, ``==`` -- is the dataclass's."""
+    names, params, body = [], [], []
+    env: dict[str, Any] = {"_MISSING": MISSING}
+    for f in fields(cls):  # type: ignore[arg-type]
+        names.append(f.name)
+        env[f"_set_{f.name}"] = getattr(cls, f.name).__set__  # the slot's member descriptor
+        if f.default is not MISSING:
+            env[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+            body.append(f"    _set_{f.name}(self, {f.name})")
+        elif f.default_factory is not MISSING:
+            env[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            body.append(f"    _set_{f.name}(self, _factory_{f.name}() if {f.name} is _MISSING else {f.name})")
+        else:
+            params.append(f.name)
+            body.append(f"    _set_{f.name}(self, {f.name})")
+    exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), env)  # noqa: S102 - our own fields
+    env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = env["__init__"]  # type: ignore[misc]
+    return cls
+
+
+@built_once
 @dataclass(frozen=True, slots=True)
 class Message:
     """What request and response share: headers in wire order, the decoded body, timing."""
@@ -64,18 +95,21 @@ class Message:
         return self.header("content-type") or ""
 
 
+@built_once
 @dataclass(frozen=True, slots=True)
 class Request(Message):
     method: str = "GET"
     target: str = "/"
 
 
+@built_once
 @dataclass(frozen=True, slots=True)
 class Response(Message):
     status: int = 200
     reason: str = ""
 
 
+@built_once
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     ip: str
@@ -104,6 +138,7 @@ class _Ids:
 _ids = _Ids()
 
 
+@built_once
 @dataclass(frozen=True, slots=True)
 class Pair:
     request: Request
@@ -115,7 +150,7 @@ class Pair:
     headers_incomplete: bool = False  # HTTP/2 joined late or after loss: fields we could not decode left out
     grpc: GrpcCall | None = None
     # Unique per pair. A counter, not uuid4 (~0.1 us): made for every pair, even those filtered later.
-    id: str = field(default_factory=lambda: _ids.next())
+    id: str = field(default_factory=_ids.next)
 
     @property
     def body_bytes(self) -> int:
@@ -171,6 +206,10 @@ class Pair:
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_record())
+
+    def to_json_line(self) -> bytes:
+        """``to_json`` and a newline, made by orjson in the same buffer (no copy of a ~2 KB line)."""
+        return orjson.dumps(self.to_record(), option=orjson.OPT_APPEND_NEWLINE)
 
 
     @classmethod

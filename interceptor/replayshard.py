@@ -2,7 +2,7 @@
 pipeline for the connections that hash to it.
 
 Every worker reads the whole file (reading is ~5 % of the work, and no packet crosses a process
-boundary) and feeds its pipeline only the packets of its connections: a symmetric hash of the TCP
+boundary; so the file must be a regular file, not a pipe; a gzipped one is decompressed N times) and feeds its pipeline only the packets of its connections: a symmetric hash of the TCP
 4-tuple, so both directions of a connection meet in one worker. Packets that are not TCP (counted
 as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
 the one ``--out`` under a lock (``sinks/jsonl.SharedAppender``, as ``capture.workers`` does): the
@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from interceptor.app import Output, StatsFile, open_sinks, worker_config
-from interceptor.capture.packets import decode
+from interceptor.capture.packets import Segment, decode
 from interceptor.capture.pcapfile import CaptureError, CaptureReader
 from interceptor.counters import Counters
 from interceptor.errors import UsageError
@@ -43,9 +43,9 @@ def owner(linktype: int, frame: bytes, workers: int) -> int:
         seg = decode(linktype, frame)
     except Exception:  # noqa: BLE001 - the pipeline counts decoder failures (worker 0's)
         return 0
-    if type(seg) is str:
+    if type(seg) is not Segment:  # Rejected: skipped or dropped, counted by worker 0
         return 0
-    src, sport, dst, dport = seg[0], seg[1], seg[2], seg[3]  # type: ignore[index]
+    src, sport, dst, dport = seg.src, seg.sport, seg.dst, seg.dport  # type: ignore[union-attr]
     a, b = src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")
     # crc32, not hash(): the same in every process whatever PYTHONHASHSEED is
     return zlib.crc32(a + b if a < b else b + a) % workers
@@ -65,6 +65,9 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
         raise UsageError(f"--workers {workers}: give 2..{MAX_WORKERS} (1 is the default, one process)")
     if getattr(args, "coverage", None):
         raise UsageError("--coverage needs one process (the account sees every connection): drop --workers")
+    if args.file == "-" or not os.path.isfile(args.file):
+        raise UsageError(f"--workers: {args.file} is not a regular file (each worker reads it; a pipe can be "
+                         "read once): drop --workers or save the capture first")
     stats = StatsFile(args.stats, args.out)
     try:
         CaptureReader(args.file).close()
@@ -145,7 +148,7 @@ def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: st
     reader = CaptureReader(args.file)
     output = Output(cfg, counters, open_sinks(args, cfg, counters, shared_lock=lock if args.out else None),
                     wait_for_sync=True)
-    pipeline = Pipeline(cfg, counters, output.on_pair, source={"kind": "pcap-file", "file": str(args.file)})
+    pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
     error = replay_file(reader, pipeline, output, Progress(enabled=False), shard(reader, index, workers))
     reader.close()
     reports = output.close(cfg.kafka.flush_timeout_s)

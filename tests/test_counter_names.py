@@ -30,7 +30,8 @@ CALLS = {"inc": "count", "drop": "drop", "_drop": "drop", "set_gauge": "gauge"}
 # must be added here on purpose.
 DYNAMIC = {
     ("interceptor/conversation.py", "reason"), ("interceptor/pipeline.py", "reason"),
-    ("interceptor/pipeline.py", "seg"), ("interceptor/http2.py", "half.oversize"),
+    ("interceptor/pipeline.py", "seg"), ("interceptor/pipeline.py", "seg.reason"), ("interceptor/stages.py", "reason"),
+    ("interceptor/http2.py", "half.oversize"),
     ("interceptor/http2.py", "half.oversize or reason"), ("interceptor/http2.py", "stream"),
     ("interceptor/enrich/enricher.py", "reason"), ("interceptor/captures/manager.py", "reason"),
     ("interceptor/sinks/kafka.py", "reason"), ("interceptor/sinks/kafka.py", "counter"),

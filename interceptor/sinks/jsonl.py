@@ -46,7 +46,7 @@ class JsonlSink:
             self.counters.drop("sink_write_error")
             return
         try:
-            self._out.write(pair.to_json() + b"\n")
+            self._out.write(pair.to_json_line())
         except OSError as e:
             self._failed(e)
             self.counters.drop("sink_write_error")

@@ -24,7 +24,7 @@ import pytest
 from interceptor import protobuf
 from tests.fixtures.netns import NetnsLab, NetnsPair, free_port, make_pair
 from tests.interceptor.tools import pcaprewrite
-from tests.interceptor.tools.h2traffic import Call, calls_of, grpc_framed, grpcapp_binary, tshark_h2
+from tests.interceptor.tools.h2traffic import assert_grpc_calls, calls_of, grpcapp_binary, tshark_h2
 from tests.interceptor.tools.realtraffic import TOOLS, replay, tshark_available
 from tests.interceptor.tools.realtraffic import _body as body_of
 
@@ -46,26 +46,6 @@ def capture_run(site: NetnsPair, tmp_path: Path, name: str, port: int, *clients:
         cap.stop()
     assert cap.complete(), cap.log
     return out, cap.path
-
-
-def by_call_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(records, key=lambda r: r["ts_request"])
-
-
-def assert_grpc_calls(calls: list[Call], records: list[dict[str, Any]]) -> None:
-    """One pair per call, in order (one connection, calls made one after the other), with the
-    client's status and every message decoded as the client's own bytes decode."""
-    records = by_call_order(records)
-    assert [r["request"]["target"] for r in records] == [c.path for c in calls]
-    for call, rec in zip(calls, records, strict=True):
-        g = rec["grpc"]
-        assert rec["protocol"] == "grpc" and not rec.get("headers_incomplete")
-        assert f"/{g['service']}/{g['method']}" == call.path
-        assert (g["status"], g["message"]) == (call.code, call.message)
-        assert g["request_messages"] == [protobuf.decode(m) for m in call.requests]
-        assert g["response_messages"] == [protobuf.decode(m) for m in call.responses]
-        if rec["request"]["headers"] and ["grpc-encoding", "gzip"] not in rec["request"]["headers"]:
-            assert body_of(rec["request"]) == grpc_framed(call.requests)  # byte-exact when uncompressed
 
 
 def assert_matches_tshark(capture: Path, port: int, records: list[dict[str, Any]], decode_as: bool = True) -> int:

@@ -77,7 +77,10 @@ def test_a_cut_file_is_reported_once_with_the_same_counts(capture: Path, tmp_pat
 @pytest.mark.parametrize("extra,message", [
     (["--workers", "0"], "--workers 0: give 2..64"),
     (["--workers", "2", "--coverage", "cov.jsonl"], "--coverage needs one process"),
+    (["--workers", "2", "-"], "- is not a regular file"),
 ])
 def test_refused_combinations_say_why(capture: Path, tmp_path: Path, extra: list[str], message: str) -> None:
+    if "-" in extra:  # the capture from stdin instead of the file
+        extra, capture = [e for e in extra if e != "-"], Path("-")
     res = _replay(capture, str(tmp_path / "o.jsonl"), tmp_path / "s.json", *extra)
     assert res.returncode == 2 and message in res.stderr.decode()

@@ -16,16 +16,15 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.interceptor.capture.agentrun import free_port, wait_for
 from tests.interceptor.tools.realtraffic import goapp_binary
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns]
@@ -35,31 +34,11 @@ CONNECTIONS = 24
 BODY_ID = re.compile(r'"id":"([0-9]+-[0-9]+)"')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, needle: str, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, "interceptor run exited early"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if needle in r.read().decode():
-                    return
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, f"{needle!r} never appeared at {url}"
-        time.sleep(0.2)
-
-
 def _run(node_lab, tmp_path: Path, include: str, taps: list[str], binary: Path, server_ip: str,
          client) -> tuple[list[dict], dict, set[str]]:
     """The agent on ``taps`` while the client loads the server; (pair records, stats, truth ids)."""
     out, stats, err = tmp_path / f"{include}.jsonl", tmp_path / f"{include}.stats.json", tmp_path / f"{include}.err"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SENSOR__CAPTURE__BUFFER_BYTES": str(256 * 1024)}  # ~100 packets of room
     with open(err, "wb") as errf:
         proc = subprocess.Popen(
@@ -69,7 +48,7 @@ def _run(node_lab, tmp_path: Path, include: str, taps: list[str], binary: Path, 
         )
     try:
         for dev in taps:
-            _wait_for(f"http://127.0.0.1:{port}/metrics", f'interface="{dev}"', proc)
+            wait_for(f"http://127.0.0.1:{port}/metrics", f'interface="{dev}"', proc)
         res = client.ns.run([str(binary), "load", server_ip, "8080", str(CONNECTIONS), str(SECONDS)],
                             timeout=SECONDS + 40)
         time.sleep(1.0)  # the agent catches up with what the kernel still holds

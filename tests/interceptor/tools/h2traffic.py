@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interceptor import protobuf
 from tests.interceptor.tools.realtraffic import GO, GO_CACHE, TOOLS
+from tests.interceptor.tools.realtraffic import _body as body_of
 
 GRPCAPP = TOOLS / "grpcapp"
 GOMODCACHE = GO_CACHE / "gomod"  # Go module downloads, kept between runs (CI does not download again)
@@ -65,6 +67,23 @@ def calls_of(stdout: str) -> list[Call]:
 def grpc_framed(messages: list[bytes]) -> bytes:
     """The uncompressed gRPC body of these messages."""
     return b"".join(b"\x00" + len(m).to_bytes(4, "big") + m for m in messages)
+
+
+def assert_grpc_calls(calls: list[Call], records: list[dict[str, Any]]) -> None:
+    """One pair per call, in order (one connection, calls made one after the other), with the
+    client's status and every message decoded as the client's own bytes decode."""
+    records = sorted(records, key=lambda r: r["ts_request"])
+    assert [r["request"]["target"] for r in records] == [c.path for c in calls]
+    for call, rec in zip(calls, records, strict=True):
+        g = rec["grpc"]
+        assert rec["protocol"] == "grpc" and not rec.get("headers_incomplete")
+        assert f"/{g['service']}/{g['method']}" == call.path
+        assert (g["status"], g["message"]) == (call.code, call.message)
+        assert g["request_messages"] == [protobuf.decode(m) for m in call.requests]
+        assert g["response_messages"] == [protobuf.decode(m) for m in call.responses]
+        if rec["request"]["headers"] and ["grpc-encoding", "gzip"] not in rec["request"]["headers"]:
+            assert body_of(rec["request"]) == grpc_framed(call.requests)  # byte-exact when uncompressed
+
 
 
 # -- tshark ---------------------------------------------------------------------------------------
