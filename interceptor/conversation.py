@@ -75,11 +75,7 @@ class Waiting:
     held: int = 0  # bytes reserved in the global budget while it waits
     before: Sent | None = None  # the request before it in the client's stream
 
-    epoch: int = -1  # the span's (a field: read for every response)
-
-    def __post_init__(self) -> None:
-        if self.span is not None:
-            self.epoch = self.span.epoch
+    epoch: int = -1  # the span's (a field, given at construction: read for every response)
 
 
 class WaitingQueue(deque[Waiting]):
@@ -260,15 +256,16 @@ class Conversation:
         self.last_request = None if span is None or span.end is None or span.ack is None else Sent(span.end, span.ack)
         if request is None:
             counters.drop(reason)
-            self._enqueue(Waiting(ts, "", None, reason, span, 0, before))
+            self._enqueue(Waiting(ts, "", None, reason, span, 0, before, -1 if span is None else span.epoch))
         else:
             counters.counts["http.requests"] += 1
             held = held_bytes(request)
             if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
                 counters.drop("memory_budget")
-                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span, 0, before))
+                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span, 0, before,
+                                      -1 if span is None else span.epoch))
                 return
-            self._enqueue(Waiting(ts, request.method, request, "", span, held, before))
+            self._enqueue(Waiting(ts, request.method, request, "", span, held, before, -1 if span is None else span.epoch))
 
     def _enqueue(self, waiting: Waiting) -> None:
         queue = self.queue

@@ -488,7 +488,11 @@ class Pipeline:
     def _emit(self, pair: Pair) -> None:
         self.counters.counts["pairs.matched"] += 1
         try:
-            self.stages.pair(pair)
+            out: Pair | None = pair
+            for hook in self.stages.hooks:  # (Stages.pair, inlined: this runs for every pair)
+                out = hook(out)  # type: ignore[arg-type]
+                if out is None:
+                    break
         except Exception:  # noqa: BLE001 - a failing stage (a sink's disk full...) must not tear down the flow
             self.counters.drop("output_error")
 
