@@ -80,6 +80,10 @@ class Speed:
         self.cold, self.fresh_values, self.repeat = self.cold + other.cold, self.fresh_values + other.fresh_values, self.repeat + other.repeat
 
 
+def _rate(leaves: int, seconds: float) -> str:
+    return f"{leaves / seconds:,.0f} leaves/s ({seconds / leaves * 1e6:.1f} us/leaf)"
+
+
 def _timed(proc: Processor, samples: list[Sample]) -> float:
     t0 = time.process_time()
     for s in samples:
@@ -185,8 +189,8 @@ def main() -> int:
         f = report(f"ours, {name}", tally)
         worst = min_type_f(tally)
         results[name] = (f, worst)
-        print(f"  handle(): {n_leaves / speed.cold:,.0f} leaves/s all new, {n_leaves / speed.fresh_values:,.0f} leaves/s values "
-              f"first seen (paths known), {n_leaves / speed.repeat:,.0f} leaves/s repeated (CPU time of this process)")
+        print(f"  handle(): {_rate(n_leaves, speed.cold)} all new, {_rate(n_leaves, speed.fresh_values)} values first seen "
+              f"(paths known), {_rate(n_leaves, speed.repeat)} repeated (CPU time of this process)")
         if args.errors == name:
             for kind, (loc, path, ty) in sorted(tally.errors, key=lambda e: (e[1][2], e[0], e[1][1])):
                 print(f"  {kind} {ty:14} {loc:14} {path}")
@@ -201,9 +205,9 @@ def main() -> int:
         print("\npresidio: skipped (--no-presidio)")
     elif pres is None:
         print("\npresidio-analyzer: not installed (scripts/setup.d/processor.sh installs it); skipped")
-    print(f"\nspeed: handle() {total_leaves / total.cold:,.0f} leaves/s all new (key paths and values), "
-          f"{total_leaves / total.fresh_values:,.0f} leaves/s values first seen (key paths known), "
-          f"{total_leaves / total.repeat:,.0f} leaves/s on a repeat of the same pairs, over {total_leaves} leaves; one process, "
+    print(f"\nspeed: handle() {_rate(total_leaves, total.cold)} all new (key paths and values), "
+          f"{_rate(total_leaves, total.fresh_values)} values first seen (key paths known), "
+          f"{_rate(total_leaves, total.repeat)} on a repeat of the same pairs, over {total_leaves} leaves; one process, "
           f"CPU time (on a shared or loaded machine the figures drop: say which when quoting them)")
     if "untouched" not in results:
         return 0

@@ -10,6 +10,7 @@ The output never contains a raw value: samples are masked.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -25,7 +26,7 @@ from processor.detectors import Classifier, parse_custom
 from processor.mask import mask
 from processor.nodes import node_of
 from processor.templating import Templater
-from processor.walk import Bounds, Walker, WalkResult
+from processor.walk import HEADER_LOCATIONS, Bounds, Walker, WalkResult
 
 DETECTIONS_SCHEMA_VERSION = 1
 MAX_DETECTIONS = 200  # per pair, after de-duplication by (type, location, path)
@@ -61,6 +62,7 @@ class Processor:
         self.classifier = Classifier(custom)
         # each type's level, looked up once per processor (as sensitivity_of: a built-in type keeps its own)
         self._levels = self.custom_levels | {t: TYPES[t][0] for t in TYPES}
+        self._combined: dict[tuple[str, ...], str] = {}  # sorted types -> combined sensitivity
         self.templater = Templater()
         # The full JSON Schema check costs ~1 ms a pair; the structural check below covers every field
         # the processor reads, at a fraction of that. ``full_schema`` is for debugging producers.
@@ -121,7 +123,7 @@ class Processor:
             "status": resp.get("status", 0),
             "protocol": rec.get("protocol", "http/1.1"),
             "types": types,
-            "sensitivity": combined_sensitivity(types, self.custom_levels),
+            "sensitivity": self._sensitivity(types),
             "detections": detections,
             "limits": sorted(walked.limits),
         }
@@ -132,18 +134,20 @@ class Processor:
 
     def _classify(self, walked: WalkResult) -> list[dict[str, Any]]:
         seen: dict[tuple[str, str, str], dict[str, Any]] = {}
-        classify, classify_header = self.classifier.classify, self.classifier.classify_header
+        classify, classify_header = self.classifier.types, self.classifier.classify_header
         levels = self._levels
+        types: Sequence[str]
         for leaf in walked.leaves:
             loc = leaf.location
-            if loc[-7:] == ".header":
+            if loc in HEADER_LOCATIONS:
                 types = classify_header(leaf.path, leaf.value)
             else:
                 types = classify(leaf.path, leaf.value, leaf.hint)
             if not types:  # most leaves
                 continue
+            path = leaf.path
             for t in types:
-                k = (t, loc, leaf.path)
+                k = (t, loc, path)
                 d = seen.get(k)
                 if d is not None:
                     d["count"] += 1
@@ -151,31 +155,39 @@ class Processor:
                 if len(seen) >= MAX_DETECTIONS:
                     self.counters.inc("processor.bounded.detections")
                     continue
-                part, where = _split_location(loc)
+                part, where = _PARTS.get(loc) or _split_location(loc)
                 level = levels.get(t)
                 seen[k] = {
                     "type": t,
                     "sensitivity": level if level is not None else sensitivity_of(t, self.custom_levels),
                     "part": part,
                     "where": where,
-                    "path": leaf.path,
+                    "path": path,
                     "sample": mask(leaf.value),
                     "count": 1,
                 }
         return list(seen.values())
 
+    def _sensitivity(self, types: list[str]) -> str:
+        """``combined_sensitivity`` of a set of types, remembered (a few dozen sets recur)."""
+        key = tuple(types)
+        level = self._combined.get(key)
+        if level is None:
+            level = combined_sensitivity(types, self.custom_levels)
+            if len(self._combined) < 4096:
+                self._combined[key] = level
+        return level
 
-_LOCATIONS: dict[str, tuple[str, str]] = {}
+
+_PARTS: dict[str, tuple[str, str]] = {}
 
 
 def _split_location(loc: str) -> tuple[str, str]:
     """``request.body`` -> (``request``, ``body``); a handful of locations, memoised."""
-    found = _LOCATIONS.get(loc)
-    if found is None:
-        part, _, where = loc.partition(".")
-        found = (part, where)
-        if len(_LOCATIONS) < 256:
-            _LOCATIONS[loc] = found
+    part, _, where = loc.partition(".")
+    found = (part, where)
+    if len(_PARTS) < 256:
+        _PARTS[loc] = found
     return found
 
 

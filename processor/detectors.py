@@ -503,8 +503,8 @@ def _phone_key(k: KeyInfo) -> tuple[bool, bool]:
         keyed = any(w in PHONE_WORDS for w in k.words) or k.compact in PHONE_WORDS or _phone_compact(k)
         keyed = keyed and not any(w in ("id", "type", "count", "verified", "country", "code", "ext", "extension") for w in k.words)
         blocked = _personal_id_key(k) or k.has("number", "no", "num", "imei", "account", "zip", "postal")
-        found = k.memo[4] = (keyed, blocked)  # type: ignore[assignment]
-    return found  # type: ignore[return-value]
+        found = k.memo[4] = (keyed, blocked)
+    return found
 
 
 def _phone_compact(k: KeyInfo) -> bool:
@@ -733,31 +733,133 @@ _KEY_GATES: dict[Rule, Callable[[KeyInfo], bool]] = {
 }
 
 
-def _plans(k: KeyInfo) -> tuple[tuple[Rule, ...], ...]:
-    """The rules worth running for this key, for values of letters only, of digits only, and the rest.
+# --- value shapes: which value rules can match a value at all -------------------------------------
+# A few bits read off the value in C-speed tests (its first character, whether it holds '@', ':', ' ',
+# mask characters or a PEM header) and its length up to 24. Each value rule has a gate on them: a
+# necessary condition of the rule's own first tests, so leaving out a rule whose gate fails changes no
+# answer (tests/processor/test_detectors.py checks this against running every rule).
+_E, _UPPER, _DIGIT, _PHONE0, _KEYCHAR, _AT, _COLON, _SPACE, _MASKCH, _PEM = (1 << i for i in range(10))
+_LEN_SHIFT = 10
+_API_KEY_FIRST = frozenset("AygxsrSn")  # the first characters of the vendor key shapes in _API_KEY
 
-    Computed once per key path (memoised on its KeyInfo): the key rules whose key can fire, then the
-    value rules that can match such a value. A letters-only value has no '@', digit, '.' or space,
-    so only a keyed address can take it from the value rules; a digits-only value can be a card, a
-    keyed phone, a keyed zip code or a bare MAC address under a MAC key.
+
+def _first_bits(first: str) -> int:
+    return ((first == "e") * _E | first.isupper() * _UPPER | first.isdigit() * _DIGIT | (first in _PHONE_FIRST) * _PHONE0
+            | (first in _API_KEY_FIRST) * _KEYCHAR)
+
+
+_FIRST_BITS = {chr(c): _first_bits(chr(c)) for c in range(128)}
+
+
+def value_shape(val: str) -> int:
+    """The bits and the length (capped at 24) the value gates test; ``val`` is stripped and not empty."""
+    n = len(val)
+    s = _FIRST_BITS.get(val[0])
+    if s is None:
+        s = _first_bits(val[0])
+    if "@" in val:
+        s |= _AT
+    if ":" in val:
+        s |= _COLON
+    if " " in val:
+        s |= _SPACE
+    if 12 <= n <= 23 and ("*" in val or "x" in val or "X" in val or "•" in val or "#" in val):
+        s |= _MASKCH  # _MASKED wants 12-23 characters
+    if n >= 26 and "-----BEGIN" in val:
+        s |= _PEM  # "-----BEGIN" + "PRIVATE KEY-----"
+    return s | (min(n, 24) << _LEN_SHIFT)
+
+
+def _value_gate(rule: Rule, shape: int, addr: str) -> bool:
+    """Can ``rule`` match a value of this shape under a key whose address verdict is ``addr``?"""
+    n = shape >> _LEN_SHIFT
+    if rule is rule_private_key:
+        return bool(shape & _PEM)
+    if rule is rule_email:
+        return bool(shape & _AT)
+    if rule is rule_values:  # JWT 'e', IBAN upper and >= 15, SSN and IPv4 a digit, IPv6 ':', API keys, MACs by length
+        return bool(shape & (_E | _DIGIT | _COLON) or (shape & _UPPER and n >= 15) or (shape & _KEYCHAR and n >= 16)
+                    or n in (12, 14, 17))
+    if rule is rule_card:  # card_digits: 12-23 characters, digits first (a leading separator splits off an empty group)
+        return bool(shape & _DIGIT) and 12 <= n <= 23
+    if rule is rule_masked:
+        return bool(shape & _MASKCH)
+    if rule is rule_phone:
+        return bool(shape & _PHONE0) and n >= 7
+    if rule is rule_strong_id:
+        return n in (9, 11, 14, 16, 18)
+    if rule is rule_address:  # unkeyed: a street ("12 Main St", "Hauptstraße 5") has a space and starts a digit or a capital
+        return addr == "yes" or (addr == "maybe" and bool(shape & _SPACE) and bool(shape & (_DIGIT | _UPPER)))
+    return True
+
+
+MAX_SHAPES = 512  # shapes remembered per key path (a few dozen in practice)
+
+
+@dataclass(slots=True)
+class Plan:
+    """The rules worth running for one key path, by the kind of value; memoised on its KeyInfo.
+
+    The key rules whose key can fire, then the value rules that can match such a value. A letters-only
+    value has no '@', digit, '.' or space, so only a keyed address can take it from the value rules; a
+    digits-only value can be a card (12 digits or more), a keyed phone, a keyed zip code or a bare MAC
+    address under a MAC key (an unkeyed street address has a space); any other value runs the value
+    rules its shape lets through.
     """
-    keyed: list[Rule] = []
+
+    alpha: tuple[Rule, ...]
+    digits: tuple[Rule, ...]  # 7-11 digits
+    long_digits: tuple[Rule, ...]  # 12 digits or more
+    short: tuple[Rule, ...]  # short digit strings, timestamps, UUIDs
+    keyed: tuple[Rule, ...]
+    addr: str
+    by_shape: dict[int, tuple[Rule, ...]]
+
+    def other(self, val: str) -> tuple[Rule, ...]:
+        shape = value_shape(val)
+        rules = self.by_shape.get(shape)
+        if rules is None:
+            addr = self.addr
+            pem = (rule_private_key,) if shape & _PEM else ()
+            rules = pem + self.keyed + tuple(r for r in VALUE_RULES if _value_gate(r, shape, addr))
+            if len(self.by_shape) < MAX_SHAPES:
+                self.by_shape[shape] = rules
+        return rules
+
+
+def plan_of(k: KeyInfo) -> Plan:
+    plan = k.memo.get(10)
+    if plan is None:
+        plan = k.memo[10] = _plan(k)
+    return plan
+
+
+def _plan(k: KeyInfo) -> Plan:
+    keyed: tuple[Rule, ...] = ()
     if key_names_something(k):
-        keyed = [r for r in KEY_RULES if _KEY_GATES[r](k)]
+        keyed = tuple(r for r in KEY_RULES if _KEY_GATES[r](k))
     addr = _address_key(k)
-    alpha = keyed + ([rule_address] if addr == "yes" else [])
-    digits = keyed + ([rule_values] if _mac_key(k) else []) + [rule_card, rule_phone] + ([rule_address] if addr != "no" else [])
-    other = [rule_private_key, *keyed, *VALUE_RULES]
-    short = keyed + ([rule_address] if addr != "no" else [])  # short digit strings, timestamps, UUIDs
-    return tuple(alpha), tuple(digits), tuple(other), tuple(short)
+    alpha = keyed + ((rule_address,) if addr == "yes" else ())
+    # an address the key does not name needs a space: digits, timestamps and UUIDs have none
+    tail = ((rule_values,) if _mac_key(k) else ()), ((rule_address,) if addr == "yes" else ())
+    digits = keyed + tail[0] + (rule_phone,) + tail[1]
+    long_digits = keyed + tail[0] + (rule_card, rule_phone) + tail[1]
+    short = keyed + tail[1]
+    return Plan(alpha, digits, long_digits, short, keyed, addr, {})
+
+
+_HEX = "0123456789abcdefABCDEF"
 
 
 def _dateish(val: str) -> bool:
-    """``2026-07-19``, ``2026-07-19T18:38:00Z`` or a UUID: shapes no value rule takes."""
+    """``2026-07-19``, ``2026-07-19T18:38:00Z`` or a UUID: shapes no value rule but a keyed one takes.
+    Exact shapes: ``7373-32-0448`` (a phone) and ``sk-…`` keys with dashes where a UUID has them are not."""
     n = len(val)
-    if n >= 10 and val[4] == "-" and val[7] == "-" and val[:4].isdigit():
-        return True
-    return n == 36 and val[8] == "-" and val[13] == "-" and val[18] == "-" and val[23] == "-"
+    if n >= 10 and val[4] == "-" and val[7] == "-":
+        return (val[:4].isdigit() and val[5:7].isdigit() and val[8:10].isdigit() and (n == 10 or val[10] == "T")
+                and val.isascii())
+    return (n == 36 and val[8] == "-" and val[13] == "-" and val[18] == "-" and val[23] == "-"
+            and not val.replace("-", "").strip(_HEX))
 
 
 _PHONE_KEY = key_info("phone")
@@ -777,11 +879,22 @@ class Classifier:
 
     def __init__(self, custom: list[CustomType] | None = None) -> None:
         self.custom = custom or []
-        self._memo: dict[int, list[str]] = {}
+        self._memo: dict[int, tuple[str, ...]] = {}
 
     def classify(self, path: str, value: str, hint: str = "") -> list[str]:
         """The types of one leaf. ``hint``: what a sibling field says the value is ({"type": "passport",
         "number": ...}, {"label": "Date of birth", "value": ...}); tried before the key path."""
+        return list(self.types(path, value, hint))
+
+    def types(self, path: str, value: str, hint: str = "") -> tuple[str, ...]:
+        """``classify`` as the memo holds it: a tuple, shared (most are the empty one), not copied."""
+        if not hint and not self.custom and (value.isalpha() or (value.isdigit() and len(value) < 7)):
+            # a word or a short number ("status": "active", "qty": 3): no scheme, no free text; under
+            # most keys its plan is empty, and then it is answered before the memo
+            k = key_info(path)
+            plan: Plan = k.memo.get(10) or plan_of(k)
+            if not (plan.alpha if value.isalpha() else plan.short):
+                return ()
         h = hash((hint, path, value))
         found = self._memo.get(h)
         if found is None:
@@ -789,12 +902,12 @@ class Classifier:
             if len(self._memo) >= MAX_MEMO:
                 self._memo.clear()
             self._memo[h] = found
-        return list(found)
+        return found
 
-    def _classify(self, path: str, value: str, hint: str) -> list[str]:
+    def _classify(self, path: str, value: str, hint: str) -> tuple[str, ...]:
         val = value.strip()
         if not val or len(val) > 8192:
-            return []
+            return ()
         found: list[str] = []
         for ct in self.custom:
             if (ct.key is None or ct.key.search(path)) and (ct.value is None or ct.value.search(val)):
@@ -802,10 +915,10 @@ class Classifier:
         if val[0] in "bB" and (val[:7].lower() == "bearer " or val[:6].lower() == "basic "):
             schemes = scheme_types(val)
             if schemes:
-                return found + schemes
+                return (*found, *schemes)
         if hint is LABEL_MARK:  # the naming field of a key/value pair: "Date of birth" is a label, not data
             if key_names_something(key_info(val)):
-                return found
+                return tuple(found)
             hint = ""
         t = self._first(key_info(hint), val) if hint else None
         if t is None:
@@ -814,23 +927,24 @@ class Classifier:
             found.append(t)
         if " " in val and len(val) >= 12 and t not in ("address", "private_key", "password") and _prose(val):
             found.extend(x for x in text_types(val) if x not in found)
-        return found
+        return tuple(found)
 
     @staticmethod
     def _first(k: KeyInfo, val: str) -> str | None:
-        plans = k.memo.get(10)
-        if plans is None:
-            plans = k.memo[10] = _plans(k)  # type: ignore[assignment]
+        plan = k.memo.get(10)
+        if plan is None:
+            plan = plan_of(k)
         # letters only ("pending", "Maria"), digits only ("4111111111111111", "42"), a timestamp or a
-        # UUID: most value rules cannot match, so they are not run
+        # UUID: most value rules cannot match, so they are not run; other values by their shape
         if val.isalpha():
-            rules = plans[0]
+            rules = plan.alpha
         elif val.isdigit():
-            rules = plans[1] if len(val) >= 7 else plans[3]
-        elif _dateish(val):
-            rules = plans[3]
+            n = len(val)
+            rules = plan.short if n < 7 else plan.digits if n < 12 else plan.long_digits
+        elif len(val) >= 10 and (val[4] == "-" or len(val) == 36) and _dateish(val):
+            rules = plan.short
         else:
-            rules = plans[2]
+            rules = plan.other(val)
         for rule in rules:
             t = rule(k, val)
             if t:

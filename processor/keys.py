@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from processor.lexicon import concept_of
 
@@ -27,7 +28,7 @@ class KeyInfo:
     ancestors: frozenset[str]  # every word of every key on the path above the last
     in_array: bool  # the value is an element of a list ("emails[]")
     concept: str | None = None  # what the last key names in another language (processor/lexicon.py)
-    memo: dict[int, bool] = field(default_factory=dict, compare=False, hash=False)  # per-vocabulary answers
+    memo: dict[int, Any] = field(default_factory=dict, compare=False, hash=False)  # the detectors' per-path answers (vocabularies, plans)
 
     def has(self, *words: str) -> bool:
         return any(w in self.words for w in words)

@@ -56,6 +56,10 @@ SKIP_HEADERS = frozenset(
     :method :scheme :authority :path :status grpc-encoding grpc-accept-encoding grpc-timeout grpc-status""".split()
 )
 
+# The locations of one half of a pair, the same string objects for every leaf (their hashes cached).
+_LOCATIONS = {part: (f"{part}.header", f"{part}.body") for part in ("request", "response")}
+HEADER_LOCATIONS = frozenset(header for header, _ in _LOCATIONS.values())
+
 _BRACKETS = re.compile(r"\[([^\]]*)\]")
 
 # Typed documents and key/value pairs: a sibling field naming what the value is. Compared lower
@@ -150,11 +154,12 @@ class Walker:
                 return
             hint = sibling_hint(node) if 2 <= len(node) <= 8 else ""
             leaves = out.leaves
+            prefix = f"{path}." if path else ""  # JSON keys are strings
             for k, v in node.items():
                 if budget[0] <= 0:
                     out.limits.add("leaves")
                     return
-                child = f"{path}.{k}" if path else str(k)
+                child = prefix + k
                 tv = type(v)
                 if tv is str or tv is int or tv is float:  # most children are scalars: no recursion for them
                     h = ""
@@ -201,8 +206,8 @@ class Walker:
                 return
             n += 1
             key, _, value = part.partition("=")
-            key = form_key_path(unquote_plus(key))
-            value = unquote_plus(value)[:MAX_VALUE_CHARS]
+            key = form_key_path(_unquote(key))
+            value = _unquote(value)[:MAX_VALUE_CHARS]
             if value:
                 out.leaves.append(Leaf(location, key, value))
 
@@ -229,7 +234,8 @@ class Walker:
     def walk_message(self, msg: dict[str, Any], part: str, out: WalkResult) -> None:
         """One half of a pair: its headers, its query string (requests), its body."""
         headers = msg.get("headers") or []
-        self.walk_headers(headers, f"{part}.header", out)
+        header_loc, body_loc = _LOCATIONS.get(part) or (f"{part}.header", f"{part}.body")
+        self.walk_headers(headers, header_loc, out)
         if part == "request":
             target = msg.get("target", "")
             _, sep, query = target.partition("?")
@@ -240,9 +246,9 @@ class Walker:
             return
         kind = content_kind(headers, text)
         if kind == "json":
-            self.walk_json(text, f"{part}.body", out, bool(msg.get("body_incomplete") or msg.get("truncated")))
+            self.walk_json(text, body_loc, out, bool(msg.get("body_incomplete") or msg.get("truncated")))
         elif kind == "form":
-            self.walk_form(text, f"{part}.body", out)
+            self.walk_form(text, body_loc, out)
 
 
 _COMPACTS: dict[str, str] = {}
@@ -258,18 +264,37 @@ def _compact(key: str) -> str:
     return c
 
 
+# Objects of one schema have the same keys: which of them name (in order) and whether one holds a
+# value is remembered per tuple of keys (bounded), so an object costs a tuple and a lookup.
+_KEY_SETS: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
+# NAMING_KEYS and VALUE_KEYS are disjoint (tests/processor/test_walk.py), so the answer depends on the keys alone.
+
+
+def _naming_keys(keys: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+    found = _KEY_SETS.get(keys)
+    if found is None:
+        compacts = [_compact(k) for k in keys]
+        found = (tuple(k for k, c in zip(keys, compacts, strict=True) if c in NAMING_KEYS), any(c in VALUE_KEYS for c in compacts))
+        if len(_KEY_SETS) < 65536:
+            _KEY_SETS[keys] = found
+    return found
+
+
 def sibling_hint(node: dict[str, Any]) -> str:
     """The short text a naming sibling gives (``"passport"``, ``"Date of birth"``) when the object
-    also has a value field, or ''."""
-    hint, has_value = "", False
-    compacts = _COMPACTS
-    for k, v in node.items():
-        ck = compacts.get(k) or _compact(k)  # the memo inline: this runs for most objects
-        if not hint and isinstance(v, str) and 0 < len(v) <= MAX_HINT and ck in NAMING_KEYS:
-            hint = v
-        elif ck in VALUE_KEYS:
-            has_value = True
-    return hint if has_value else ""
+    also has a value field, or ''. The first naming field holding such a text gives it."""
+    naming, has_value = _naming_keys(tuple(node))
+    if has_value:
+        for k in naming:
+            v = node[k]
+            if isinstance(v, str) and 0 < len(v) <= MAX_HINT:
+                return v
+    return ""
+
+
+def _unquote(text: str) -> str:
+    """``unquote_plus``, skipped for the text it would return unchanged (no ``%``, no ``+``)."""
+    return unquote_plus(text) if "%" in text or "+" in text else text
 
 
 def form_key_path(key: str) -> str:

@@ -85,3 +85,20 @@ def test_sibling_hints_for_typed_documents_and_pairs() -> None:
     assert got[("fields[].value", "1990-01-01")] == "Date of birth"
     assert got[("fields[].label", "Date of birth")] == LABEL_MARK  # the naming field: the classifier decides
     assert got[("user.id", "7")] == "Ana" and got[("user.name", "Ana")] == LABEL_MARK
+
+
+def test_sibling_hint_keys_are_one_kind_or_the_other() -> None:
+    """The hint is remembered per tuple of keys: right only while no key both names and holds a value."""
+    from processor.walk import NAMING_KEYS, VALUE_KEYS
+
+    assert not NAMING_KEYS & VALUE_KEYS
+    # the first naming field holding a short text gives the hint, whichever order the keys come in
+    out = walk_json([{"type": {"x": 1}, "label": "passport", "value": "X1"}, {"value": "X2", "kind": "tax id"}])
+    got = {leaf.value: leaf.hint for leaf in out.leaves}
+    assert got["X1"] == "passport" and got["X2"] == "tax id"
+
+
+def test_form_values_unquoted_only_when_quoted() -> None:
+    out = WalkResult()
+    Walker(Bounds()).walk_form("a=plain&b=x%40y&c=one+two&d=50%25", "request.body", out)
+    assert [(leaf.path, leaf.value) for leaf in out.leaves] == [("a", "plain"), ("b", "x@y"), ("c", "one two"), ("d", "50%")]

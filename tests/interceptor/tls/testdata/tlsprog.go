@@ -4,6 +4,7 @@
 //	tlsprog server-h2 CERT KEY       the same server offering HTTP/2 (ALPN h2) as well as HTTP/1.1
 //	tlsprog client URL SIZES         waits for a line on stdin, then keep-alive POSTs of JSON bodies of
 //	                                 the comma-separated SIZES to URL/<i>
+//	tlsprog client-h2 URL SIZES      the same over HTTP/2 (ALPN h2); prints "PROTO HTTP/2.0" per response
 package main
 
 import (
@@ -26,13 +27,13 @@ func main() {
 		server(os.Args[2], os.Args[3], false)
 	case "server-h2":
 		server(os.Args[2], os.Args[3], true)
-	case "client":
+	case "client", "client-h2":
 		var sizes []int
 		for _, s := range strings.Split(os.Args[3], ",") {
 			n, _ := strconv.Atoi(s)
 			sizes = append(sizes, n)
 		}
-		client(os.Args[2], sizes)
+		client(os.Args[2], sizes, os.Args[1] == "client-h2")
 	}
 }
 
@@ -61,12 +62,15 @@ func Body(i, size int) []byte {
 	return []byte(head + string(bytes.Repeat([]byte("x"), size-len(head)-2)) + `"}`)
 }
 
-func client(url string, sizes []int) {
+func client(url string, sizes []int, h2 bool) {
 	bufio.NewReader(os.Stdin).ReadString('\n')
 	tr := &http.Transport{
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
-		ForceAttemptHTTP2: false,
+		ForceAttemptHTTP2: h2,
 		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	if h2 {
+		tr.TLSNextProto = nil // net/http's default: h2 by ALPN
 	}
 	c := &http.Client{Transport: tr}
 	start := time.Now()
@@ -78,6 +82,9 @@ func client(url string, sizes []int) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		fmt.Printf("%d %d\n", resp.StatusCode, len(b))
+		if h2 {
+			fmt.Printf("PROTO %s\n", resp.Proto)
+		}
 	}
 	tr.CloseIdleConnections()
 	fmt.Printf("ELAPSED %f\n", time.Since(start).Seconds())
