@@ -29,9 +29,13 @@ stamp() {  # each line as it comes (mawk would read its input in blocks), with t
 }
 # runc cannot set this sandbox's hard rlimits (docs/deploy.md), so lower ones are given. A tty (-t)
 # so that podman passes each line on as it comes; stdin is not one, so the demo stops by itself.
-podman --cgroup-manager=cgroupfs run --rm -t --privileged --ulimit=nofile=20000:20000 --ulimit=nproc=1024:1024 \
+# --pid=host: a machine has one PID namespace (the agent's DaemonSet runs with hostPID): the eBPF
+# sources report the kernel's PIDs, which a container's own PID namespace would renumber.
+set +o pipefail  # the figure is read from the log below, whatever podman exits with
+podman --cgroup-manager=cgroupfs run --rm -t --privileged --pid=host --ulimit=nofile=20000:20000 --ulimit=nproc=1024:1024 \
   -v "$work/src:/src" -v "$work/ca:/usr/local/share/ca-certificates:ro" -w /src "$IMAGE" \
-  bash -c 'bash scripts/setup.sh && DEMO_DURATION=5 bash scripts/quickstart.sh </dev/null' 2>&1 |
+  bash -c 'bash scripts/setup.sh && DEMO_DURATION=5 bash scripts/quickstart.sh </dev/null ||
+    { for f in /tmp/privacy-sensor-demo-*/*.log; do echo "== $f"; grep -v "not tapped" "$f" | tail -n 12; done; exit 1; }' 2>&1 |
   stamp |
   tee "$work/log"
 map=$(awk '/demo: the map: / { print $1; exit }' "$work/log")

@@ -92,7 +92,7 @@ def run_once(server_cmd: list[str], client_cmd, n: int, harness: TlsHarness | No
             argv = client_cmd(port, n)
             if argv[0] == "java":  # the JVM gets the agent while it waits for its line
                 wait_java(harness)
-            elif "client" in argv[1:3] or argv[1] == str(GRPCTLS):  # Go, Node, grpcio (Python's ssl: at 'go')
+            elif argv[1] != str(PYTLS):  # Go, Node, grpcio; Python's http.client maps libssl only at 'go'
                 harness.wait_attached(client.pid)
             harness.cpu_start = harness.call(lambda: harness.cpu_s)  # attaching is not the consumer's cost
         out, err = client.communicate("go\n", timeout=600)

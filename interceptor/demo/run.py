@@ -138,7 +138,10 @@ class Demo:
         cfg.write_text(json.dumps({  # JSON is YAML
             "capture": {"include_namespaces": [PREFIX + "*"], "rescan_interval_s": 2.0},
             # the demo's own programs only (demo-*, named by apps.name_process): never the machine's other TLS
-            "tls": {"enabled": True, "include_commands": ["demo-*"]},
+            # no hold at exec (tls.hold_new_programs): it is for short-lived clients, and would stop
+            # every new program on this machine for a moment while the demo runs; the demo's servers
+            # are attached before any traffic starts
+            "tls": {"enabled": True, "include_commands": ["demo-*"], "hold_new_programs": False},
             "coverage": {"topic": self.topic("connections")},  # this run's account, read by this run's map
             "metrics": {"listen": f"127.0.0.1:{self.agent_port}"},  # its /ws live stream too
         }))
@@ -170,6 +173,12 @@ class Demo:
         except OSError:
             return 0.0  # not listening yet
         return next((float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)
+
+    def progress(self) -> str:
+        """Where the flows got to, to say which stage is stuck when they do not reach the map."""
+        made = self._agent_gauge("interceptor_pairs_emitted_total")
+        sent = self._agent_gauge("interceptor_sink_kafka_delivered_total")
+        return f"the agent made {made:.0f} pairs, Kafka acknowledged {sent:.0f}"
 
     def topic(self, name: str) -> str:
         return f"demo-{self.run_id}-{name}"  # this run's topics: the map shows this run only
@@ -293,7 +302,8 @@ def run(args: argparse.Namespace) -> int:
         edges = demo.wait_for_flows(args.wait)
         missing = [p for p in demo.expected_paths if not any(e.get("path", "").startswith(p) for e in edges)]
         if missing:
-            raise DemoError(f"not on the map after {args.wait:.0f} s: {', '.join(missing)}; logs in {demo.workdir}")
+            raise DemoError(f"not on the map after {args.wait:.0f} s: {', '.join(missing)} ({demo.progress()}); "
+                            f"logs in {demo.workdir}")
         demo.say(f"the map: http://127.0.0.1:{demo.map_port}/#token={demo.token}  (bearer token: {demo.token})")
         demo.say(f"the live stream: processor tail --node 127.0.0.1:{demo.agent_port} --token {demo.token} "
                  "--compact 'request.method == \"POST\"'")
