@@ -132,6 +132,8 @@ COUNTS: dict[str, str] = {
     "tls.linked_resolved": "executables whose linked TLS libraries were looked up (cached per file)",
     "tls.linked_attached": "TLS libraries found linked into an executable and probed",
     "tls.held_programs": "processes held back for attaching",
+    "tls.held_notices_lost": "held processes continued from the kernel's table because their exec notice was lost",
+    "tls.held_released_on_close": "held processes continued when the TLS source closed",
     "tls.excluded_records": "plaintext records of excluded processes",
     "tls.unavailable.start_failed": "the eBPF source did not start",
     "tls.unavailable.{code}": "the eBPF source is unavailable, by reason",

@@ -607,6 +607,10 @@ int go_close_entry(struct pt_regs *ctx) {
 // and move it to the background (services in pods have no terminal).
 BPF_TABLE("lru_hash", u64, u8, known_exes, 65536);   // kernel (s_dev << 32 | i_ino) of classified files
 BPF_ARRAY(hold_ctl, u64, 1);
+// Every program held, with the time it was stopped: its exec notice can be lost (the ring full of
+// data records), and user space must still continue it (source.py sweeps this table each poll and
+// on close). A program is held only if its entry could be written.
+BPF_HASH(held_pids, u32, u64, 4096);
 #define HOLD_FRESH_NS 3000000000ULL
 #define SIG_STOP 19
 
@@ -656,7 +660,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
         u64 task = bpf_get_current_task();
         u64 key = exe_key(task);
         ev.conn = key;
-        if (key && !known_exes.lookup(&key) && !has_tty(task)) {
+        if (key && !known_exes.lookup(&key) && !has_tty(task) && held_pids.insert(&pid, &ev.ts) == 0) {
             ev.dir = 1;   // held: user space must SIGCONT it
             bpf_send_signal(SIG_STOP);
         }

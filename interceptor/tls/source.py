@@ -35,6 +35,7 @@ DRAIN_BYTES = 8 << 20  # per poll: a full ring buffer is taken over several poll
 # much and this long, so that its pairs carry the connection's addresses and not 0.0.0.0.
 HOLD_BYTES = 1 << 20
 HOLD_S = 2.0
+ORPHAN_NS = 250_000_000  # a held program with no exec notice after this long: its notice was lost
 LINKED_CACHE = 4096  # executables whose linked TLS libraries are known
 
 
@@ -103,6 +104,7 @@ class TlsSource:
         self._muted = bpf["muted"]
         self._hold = bpf["hold_ctl"] if self.cfg.hold_new_programs else None
         self._known_exes = bpf["known_exes"]
+        self._held = bpf["held_pids"]
         ring = bpf["events"]
         self._reader = RingReader(ring.map_fd, ring.max_entries)
         self._next_scan = 0.0
@@ -123,6 +125,8 @@ class TlsSource:
         if timeout_ms:
             self._reader.wait(timeout_ms)  # sleeps until an exec record or the timeout ...
         self._consume()  # ... then takes the batch (data records wake nobody)
+        if self._hold is not None:
+            self._release_orphans()
         if self.java is not None:
             self._consume_java()
         now = time.monotonic()
@@ -141,6 +145,7 @@ class TlsSource:
         if self._hold is not None:
             self._hold[ctypes.c_int(0)] = ctypes.c_uint64(0)  # hold nobody from now on ...
         self._consume()  # ... and let go of the ones held (their exec notices are in this batch)
+        self._release_orphans(closing=True)  # ... and of those whose notice never came
         if self.java is not None:
             self._consume_java()
             self.java.close()
@@ -385,6 +390,7 @@ class TlsSource:
         """A program the kernel stopped at exec (tls.hold_new_programs): its file is classified and,
         if it is Go or has OpenSSL in it, attached; let it run, and never hold that file again."""
         self._known_exes[ctypes.c_uint64(ev.conn)] = ctypes.c_uint8(1)
+        self._held.pop(ctypes.c_uint32(ev.pid), None)
         try:
             os.kill(ev.pid, signal.SIGCONT)
         except ProcessLookupError:
@@ -394,6 +400,26 @@ class TlsSource:
         self.counters.set_gauge("tls.last_hold_ms", round(held_ms, 2))
         if held_ms > self.counters.gauges.get("tls.max_hold_ms", 0.0):
             self.counters.set_gauge("tls.max_hold_ms", round(held_ms, 2))
+
+    def _release_orphans(self, closing: bool = False) -> None:
+        """Continue the held programs whose exec notice did not arrive (the ring was full of data
+        records when it was written): a program the kernel stopped must never stay stopped. Each is
+        classified as its notice would have had it; on close, every one still held goes on."""
+        now = time.monotonic_ns()
+        for k, v in list(self._held.items()):
+            if not closing and now - v.value < ORPHAN_NS:
+                continue  # its notice may be in the next batch
+            pid = k.value
+            try:
+                if not closing:
+                    self._exec(pid, "")
+            finally:
+                self._held.pop(k, None)
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+                self.counters.inc("tls.held_released_on_close" if closing else "tls.held_notices_lost")
 
     def _wanted(self, pid: int, command: str) -> bool | None:
         if self.cfg.include_commands and not any(fnmatch.fnmatchcase(command, g) for g in self.cfg.include_commands):
