@@ -1,4 +1,7 @@
-"""One connection's HTTP conversation: a parser per direction and the requests awaiting responses.
+"""One connection's HTTP/1 conversation: a reader per direction and the requests awaiting responses.
+
+The readers (``http.MessageParser``) are fed bytes and hand back events (``httpevents``); the
+conversation pulls them one at a time and pairs them, so nothing calls back up into it.
 
 A response is paired with a request only when the capture proves it answers that request:
 
@@ -30,10 +33,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from interceptor.counters import Counters
-from interceptor.http import BODILESS, Limits, MessageParser, RequestLine, Span, State
+from interceptor.http import BODILESS, Limits, MessageParser, RequestLine, State
+from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span, Upgraded
 from interceptor.pairs import Endpoint, Pair, Request, Response
 from interceptor.reassembly import Budget
 
@@ -70,9 +75,7 @@ class Waiting:
     held: int = 0  # bytes reserved in the global budget while it waits
     before: Sent | None = None  # the request before it in the client's stream
 
-    @property
-    def epoch(self) -> int:
-        return self.span.epoch if self.span is not None else -1
+    epoch: int = -1  # the span's (a field, given at construction: read for every response)
 
 
 class WaitingQueue(deque[Waiting]):
@@ -110,14 +113,57 @@ class H2cSwitch:
     leftover: bytes  # what followed the 101's head in the server's direction
 
 
+class Input:
+    """One direction's stream consumer (what ``TcpStream`` and ``Pipeline.feed_stream`` feed):
+    bytes go to the direction's reader, and its events to the conversation."""
+
+    __slots__ = ("conv", "d", "reader")
+
+    def __init__(self, conv: Conversation, d: int) -> None:
+        self.conv = conv
+        self.d = d
+        self.reader = conv.readers[d]
+
+    def data(self, payload: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
+        reader = self.reader
+        reader.feed(payload, ts, offset, ack)
+        next_event = reader.next_event
+        event = next_event()
+        if event is not None:  # (Conversation.receive, inlined: this runs for every segment)
+            conv, d = self.conv, self.d
+            while event is not None:
+                if type(event) is Complete:  # the common event, handled here
+                    if conv.client == d:
+                        conv._request(event.message, "", event.ts, event.span)  # type: ignore[arg-type]
+                    else:
+                        conv._response(event.message, "", event.ts, event.span)  # type: ignore[arg-type]
+                else:
+                    conv._handle(d, event)
+                if reader.settled and not reader.events:
+                    break  # (next_event would only settle the buffer: done already)
+                event = next_event()
+
+    feed = data
+
+    def gap(self, size: int | None = None) -> None:
+        self.conv.gap(self.d, size)
+
+    @property
+    def state(self) -> State:
+        """The reader's state (the layer sniffer waits while it is searching: RESYNC)."""
+        return self.conv.readers[self.d].state
+
+
 class Conversation:
-    """``endpoints[d]`` sends direction ``d``; ``parsers[d]`` parses it."""
+    """``endpoints[d]`` sends direction ``d``; ``readers[d]`` frames it, fed through ``parsers[d]``
+    (the stream consumer, named as the HTTP/2 conversation's)."""
 
     def __init__(self, ctx: Context, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any], synced: bool) -> None:
         self.ctx = ctx
         self.endpoints = endpoints
         self.source = source
-        self.parsers = (self._parser(synced), self._parser(synced))
+        self.readers = (self._reader(0, synced), self._reader(1, synced))
+        self.parsers = (Input(self, 0), Input(self, 1))
         self.queue = WaitingQueue(ctx.budget)
         self.client: int | None = None  # direction that carries requests, once known
         self.upgrade: H2cSwitch | None = None  # set when HTTP/2 takes the connection over (pipeline switches)
@@ -129,65 +175,80 @@ class Conversation:
         self.pipelined = False  # seen sending a request before the previous response arrived
         self.last_request: Sent | None = None  # the latest request
 
-    def _parser(self, synced: bool) -> MessageParser:
-        parser = MessageParser(
-            self.ctx.limits, self.ctx.counters, self.ctx.budget, self._on_message, self._request_method, synced
-        )
-        parser.on_role = self._on_role
-        return parser
-
-    def _on_role(self, parser: MessageParser) -> None:
-        direction = self.parsers.index(parser)
-        self.set_client(direction if parser.role == "request" else 1 - direction)
+    def _reader(self, d: int, synced: bool) -> MessageParser:
+        ctx = self.ctx
+        return MessageParser(ctx.limits, ctx.counters, ctx.budget, partial(self._request_method, d), synced)
 
     def __repr__(self) -> str:
-        return f"<Conversation client={self.client} waiting={len(self.queue)} anchor={self.anchor} {self.parsers}>"
+        return f"<Conversation client={self.client} waiting={len(self.queue)} anchor={self.anchor} {self.readers}>"
 
     @property
     def dead(self) -> bool:
         """Neither direction will ever yield a message again (not HTTP, upgraded, or closed)."""
-        return self.parsers[0].state is State.DEAD and self.parsers[1].state is State.DEAD
+        return self.readers[0].state is State.DEAD and self.readers[1].state is State.DEAD
 
     def set_client(self, direction: int) -> None:
-        """The TCP handshake told us who the client is."""
+        """The TCP handshake (or the content) told us who the client is."""
         if self.client is None:
             self.client = direction
-            self.parsers[direction].role = "request"
-            self.parsers[1 - direction].role = "response"
+            self.readers[direction].role = "request"
+            self.readers[1 - direction].role = "response"
+
+    # -- input: bytes in, the readers' events pulled and handled one at a time --------------------
+    def receive(self, direction: int, data: bytes, ts: float, offset: int | None = None,
+                ack: int | None = None) -> None:
+        reader = self.readers[direction]
+        reader.feed(data, ts, offset, ack)
+        self._drain(direction)
 
     def gap(self, direction: int, size: int | None = None) -> None:
-        self.parsers[direction].gap(size)
+        self.readers[direction].gap(size)
+        self._drain(direction)
 
-    # -- events from the parsers ------------------------------------------------------------------
-    def _request_method(self) -> str | None:
-        """Method of the request the response being parsed answers (HEAD and CONNECT frame it)."""
+    def _drain(self, direction: int) -> None:
+        next_event = self.readers[direction].next_event
+        while (event := next_event()) is not None:
+            self._handle(direction, event)
+
+    def _handle(self, direction: int, event: Event) -> None:
+        kind = type(event)
+        if kind is Complete:
+            if self.client == direction:
+                self._request(event.message, "", event.ts, event.span)  # type: ignore[arg-type, union-attr]
+            else:
+                self._response(event.message, "", event.ts, event.span)  # type: ignore[arg-type, union-attr]
+        elif kind is Failed:
+            if self.readers[direction].role == "request":
+                self._request(None, event.reason, event.ts, event.span)  # type: ignore[union-attr]
+            else:
+                self._response(None, event.reason, event.ts, event.span)  # type: ignore[union-attr]
+        elif kind is RoleKnown:
+            self.set_client(direction if event.role == "request" else 1 - direction)
+        elif type(event) is Upgraded:
+            for reader in self.readers:
+                reader.stop()
+            if event.protocol == "h2c" and self.switched is not None:
+                # The 101 was a pair of its own; the request's real answer comes on HTTP/2 stream 1.
+                self.upgrade = H2cSwitch(self.switched, direction, event.leftover)
+            self._fail_all("upgraded_connection", count=False)
+
+    def _request_method(self, direction: int) -> str | None:
+        """Method of the request the response being framed in ``direction`` answers (HEAD and
+        CONNECT frame it)."""
         if self.client is None:
-            return self.queue[0].method if self.queue else None
-        span = self.parsers[1 - self.client].head
+            self.set_client(1 - direction)  # (a reader asks only when framing a response)
+        client = self.client
+        assert client is not None
+        span = self.readers[1 - client].head
         waiting = self._by_order(span) if span is not None else None
         if waiting is None and span is not None and span.lead is not None:
             waiting = self._by_ack(span.lead)  # framing only: the pair itself needs the full proof
         if waiting is not None:
             return waiting.method
-        msg = self.parsers[self.client].msg
+        msg = self.readers[client].msg
         if msg is not None and type(msg.start) is RequestLine:  # answered before it was all sent (early response)
             return msg.start.method
         return None
-
-    def _on_message(self, parser: MessageParser, msg: Request | Response | None, reason: str, ts: float,
-                    span: Span | None) -> None:
-        if reason == "upgraded":
-            for p in self.parsers:
-                p.state = State.DEAD
-            if parser.upgrade_to == "h2c" and self.switched is not None:
-                # The 101 was a pair of its own; the request's real answer comes on HTTP/2 stream 1.
-                self.upgrade = H2cSwitch(self.switched, self.parsers.index(parser), parser.leftover)
-            self._fail_all("upgraded_connection", count=False)
-            return
-        if parser.role == "request":
-            self._request(msg, reason, ts, span)  # type: ignore[arg-type]
-        else:
-            self._response(msg, reason, ts, span)  # type: ignore[arg-type]
 
     def _request(self, request: Request | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
@@ -195,15 +256,16 @@ class Conversation:
         self.last_request = None if span is None or span.end is None or span.ack is None else Sent(span.end, span.ack)
         if request is None:
             counters.drop(reason)
-            self._enqueue(Waiting(ts, "", None, reason, span, 0, before))
+            self._enqueue(Waiting(ts, "", None, reason, span, 0, before, -1 if span is None else span.epoch))
         else:
             counters.counts["http.requests"] += 1
             held = held_bytes(request)
             if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
                 counters.drop("memory_budget")
-                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span, 0, before))
+                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span, 0, before,
+                                      -1 if span is None else span.epoch))
                 return
-            self._enqueue(Waiting(ts, request.method, request, "", span, held, before))
+            self._enqueue(Waiting(ts, request.method, request, "", span, held, before, -1 if span is None else span.epoch))
 
     def _enqueue(self, waiting: Waiting) -> None:
         queue = self.queue
@@ -241,7 +303,7 @@ class Conversation:
             # Framed before the request was known (loss): a HEAD answer read with a body, or the
             # reverse. The pair is right but its body is not, and so is where the next one starts.
             counters.drop("misframed_after_loss")
-            self.parsers[1 - (self.client or 0)].distrust()
+            self.readers[1 - (self.client or 0)].distrust()
             return
         assert waiting.request is not None
         if response.status == 101:
@@ -352,7 +414,7 @@ class Conversation:
         queue = self.queue
         while queue and queue[0].ts < limit:
             # A response already being received is not late: its first byte came in time.
-            resp_parser = self.parsers[1 - self.client] if self.client is not None else None
+            resp_parser = self.readers[1 - self.client] if self.client is not None else None
             if resp_parser is not None and resp_parser.msg is not None and resp_parser.msg.ts >= queue[0].ts:
                 return
             waiting = queue.popleft()
@@ -362,13 +424,15 @@ class Conversation:
 
     def close_direction(self, direction: int, ts: float, clean: bool = True) -> None:
         """``clean``: the direction's FIN was reached with nothing missing before it."""
-        self.parsers[direction].close(ts, clean)
+        self.readers[direction].close(ts, clean)
+        self._drain(direction)
 
     def close(self, ts: float, reason: str = "no_response") -> None:
         """The connection is over: complete close-delimited bodies, count requests left unanswered."""
-        for p in self.parsers:
-            if p.state is not State.DEAD:
-                p.close(ts)
+        for d, reader in enumerate(self.readers):
+            if reader.state is not State.DEAD:
+                reader.close(ts)
+                self._drain(d)
         self._fail_all(reason)
 
     def _fail_all(self, reason: str, count: bool = True) -> None:
@@ -379,6 +443,6 @@ class Conversation:
 
     def discard(self) -> None:
         """Forget everything without emitting (after an internal error): held bytes go back."""
-        for p in self.parsers:
-            p.discard()
+        for reader in self.readers:
+            reader.discard()
         self.queue.clear()

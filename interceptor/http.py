@@ -1,7 +1,10 @@
 """Passive HTTP/1.x message framing for one direction of a connection.
 
-A ``MessageParser`` is fed the ordered bytes of one direction and hands complete messages (head +
-decoded body) to its owner. It is a small explicit state machine (``State``), detects HTTP by
+A ``MessageParser`` is fed the ordered bytes of one direction (``feed``) and gives back events one
+at a time (``next_event``, as h11 does; see ``httpevents``): complete messages (head + decoded
+body), failed ones, the direction's role, an upgrade. It parses lazily, one event ahead at most,
+so its owner can act on each message before the next is framed (a response's framing depends on
+the request it answers). It is a small explicit state machine (``State``), detects HTTP by
 content rather than port, and can start anywhere: after a gap, or on a capture that began
 mid-connection, it searches for the next request or status line (``resync``). Bodies are framed by
 Content-Length, chunked encoding (extensions, trailers) or connection close; bodies are stored up
@@ -22,6 +25,7 @@ from typing import NamedTuple
 import brotli
 
 from interceptor.counters import Counters
+from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span, Upgraded
 from interceptor.httpsyntax import (
     CHUNK_LINE,
     CL_VALUE,
@@ -46,6 +50,7 @@ RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
 # A message start, or the beginning of one (a method of up to 32 token characters may arrive split).
 START_PREFIX = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}(?: |\Z)|HTTP/1\.")
 CRLF2 = b"\r\n\r\n"
+CRLF_START = (b"\r", b"\n")
 HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
 METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # any token (RFC 9110 9.1)
 KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
@@ -100,23 +105,6 @@ class Limits:
     truncate: bool  # True: keep the first bytes and mark truncated; False: drop oversize messages
     decode: bool = True
     partial: bool = True  # a body the capture lost bytes of: kept and flagged (core.on_gap), else dropped
-
-
-@dataclass(slots=True)
-class Span:
-    """Where a message lies in its TCP stream, and what the TCP headers said when it was sent.
-
-    Offsets are the direction's unwrapped stream offsets (None for byte streams without sequence
-    numbers: TLS plaintext). Pairing after loss is proven from these (see ``conversation``).
-    """
-
-    start: int | None  # first byte of the message
-    end: int | None  # just past its last byte (None when its framing was lost)
-    ack: int | None  # the other direction's offset acknowledged by the segment carrying the first byte
-    epoch: int  # the parser's loss epoch: messages of one epoch follow each other with none unseen
-    lead: int | None = None  # responses: start of the run of 1xx responses right before it, else start
-    prior_ack: int | None = None  # responses: ack of the segment that ended exactly at ``lead``
-    bodiless: bool = False  # responses: framed as answering HEAD/CONNECT (no body, whatever the headers)
 
 
 @dataclass(slots=True)
@@ -187,15 +175,17 @@ class MessageParser:
         limits: Limits,
         counters: Counters,
         budget: Budget,
-        on_message: Callable[[MessageParser, Request | Response | None, str, float, Span | None], None],
         request_method: Callable[[], str | None],
         synced: bool,
     ) -> None:
         self.limits = limits
         self.counters = counters
         self.budget = budget
-        self.on_message = on_message  # (parser, message or None if dropped, drop reason, first-byte ts, span)
-        self.request_method = request_method  # method of the request a response answers
+        # The method of the request the response being framed answers (HEAD and CONNECT frame it):
+        # asked of the owner of both directions, as h11's connection remembers the request method.
+        self.request_method = request_method
+        self.events: deque[Event] = deque()  # produced, not taken by next_event yet
+        self.settled = False  # everything fed is framed and accounted: next_event would only say None
         self.role: str | None = None
         self.state = State.DETECT if synced else State.RESYNC
         self.epoch = 0 if synced else 1
@@ -215,9 +205,6 @@ class MessageParser:
         self.run_end: int | None = None  # ...and ends
         self.msg: Partial | None = None
         self.messages = 0
-        self.on_role: Callable[[MessageParser], None] | None = None  # told when the role is first known
-        self.upgrade_to = ""  # the Upgrade token of a 101 this direction sent (h2c: HTTP/2 follows)
-        self.leftover = b""  # bytes after the head of that 101
         self.wait: HeadWait | None = None  # pieces of an unfinished head (DETECT only)
         self.held = 0  # bytes of ``buf`` and ``wait`` reserved in the budget
 
@@ -226,9 +213,12 @@ class MessageParser:
 
     # -- input -------------------------------------------------------------------------------
     def feed(self, data: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
-        state = self.state
-        if state is State.DEAD:
+        """Take the next bytes of the direction; ``offset``: their stream offset, ``ack``: the other
+        direction's offset their segment acknowledged (both None for byte streams). Call
+        ``next_event`` until it returns None afterwards."""
+        if self.state is State.DEAD:
             return
+        self.settled = False
         n = len(data)
         self.cur_ack = ack
         self.cur_ts = ts
@@ -244,28 +234,47 @@ class MessageParser:
                 self._hold()
                 return
             self._unwait()
-        if state is State.DETECT and not self.buf:
-            data = self._express(data, ts)
-            if not data:
-                if self.held:
-                    self._hold()
-                return
-        if offset is not None:  # bytes that will wait in ``buf``: remember the ack they came with
+        if offset is not None:  # bytes that wait in ``buf``: remember the ack they came with
             if not self.buf and self.wait is None:
                 self.acks.clear()
-            self.acks.append(_new(AckMark, (offset + n - len(data), ack)))
+            self.acks.append(_new(AckMark, (offset, ack)))
         if self.buf:
             self.buf += data
         else:
             self.buf = data
             self.buf_ts = ts
-        while self.buf and self._step(ts):
-            pass
+
+    def next_event(self) -> Event | None:
+        """The next event from the bytes fed so far; None when more input is needed. Framing runs
+        only until one event is ready: the owner acts on it before the next message is read."""
+        events = self.events
+        if events:
+            return events.popleft()
+        if self.wait is not None:
+            return None  # an unfinished head's piece was only kept (and accounted) by feed
+        ts = self.cur_ts
+        while self.buf and self.wait is None:
+            if self.state is State.DETECT:
+                progressed = None
+                if self.role is not None and self.buf[:1] not in CRLF_START:
+                    progressed = self._express(ts)  # the common case, in one pass
+                if progressed is None:
+                    progressed = self._head(ts)
+            else:
+                progressed = self._step(ts)
+            if events:
+                return events.popleft()
+            if not progressed:
+                break
         if not self.buf:
             self.buf_ts = ts
-        if self.held or self.buf:
-            self._hold()
-        self._trim_acks()
+            if self.held:
+                self._hold()
+        else:
+            self._hold()  # (which may drop the message it starts: an event)
+        if len(self.acks) > 1:
+            self._trim_acks()
+        return events.popleft() if events else None
 
     def _trim_acks(self) -> None:
         """Keep only the chunks that hold bytes still in the buffer (or waiting head pieces)."""
@@ -332,78 +341,77 @@ class MessageParser:
         self.budget.release(self.held)
         self.held = 0
 
-    data = feed  # the reassembly consumer interface
-
-    def _express(self, data: bytes, ts: float) -> bytes:
-        """The common case in one pass: whole messages with a Content-Length body (or none)
-        starting at the beginning of ``data``. Returns what it could not handle, for the state
-        machine. Must behave exactly as the general path does on the same bytes."""
+    def _express(self, ts: float) -> bool | None:
+        """The common case in one pass: a whole message with a Content-Length body (or none) at
+        the start of ``buf``, of a direction whose role is known. None when the message needs the
+        general path (``_head``): that is the one that defines the behaviour, this only skips work
+        (the regex search for the head's end, the Partial of a body already all here)."""
         limits = self.limits
-        while data:
-            end = data.find(CRLF2)
-            if end < 0 or end > limits.max_header_bytes:
-                return data
-            raw_head = data[:end]
-            if not HEAD_CRLF.fullmatch(raw_head):  # bare LF, folding or a refusal: the general path
-                return data
-            first, _, block = decode_text(raw_head).partition("\r\n")
-            start = parse_start_line(first, self.role)
-            if start is None:
-                return data
-            is_request = type(start) is RequestLine
-            headers, index = parse_headers(block)
-            if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
-                return data
-            cl = index.get("content-length")
-            if type(start) is RequestLine:
-                if self.role is None or start.method == "CONNECT":
-                    return data
-            elif self.role is None or start.status < 200 or start.status in (204, 304):
-                return data
-            elif cl is None:
-                return data
-            if cl is not None and not CL_VALUE.fullmatch(cl):
-                return data
-            length = int(cl) if cl is not None else 0
-            body_end = end + 4 + length
-            if length < 0 or length > limits.max_message_bytes:
-                return data
-            here = None if self.stream_end is None else self.stream_end - len(data)
-            span = self._span(here, self.cur_ack, is_request)
-            if not is_request and self.request_method() in BODILESS:
-                return data
-            if body_end > len(data):  # the body comes later (often the next write): keep the head
-                return self._express_head(data, ts, end, is_request, start, headers, index, span)
-            body = data[end + 4 : body_end]
-            encoding = index.get("content-encoding")
-            if encoding and limits.decode and body:
-                return data  # decoding has its own bounds and accounting: the general path
-            self.messages += 1
-            self.run_start = self.run_end = None
-            if here is not None:
-                span.end = here + body_end
-            if type(start) is RequestLine:
-                self.on_message(self, Request(start.version, headers, body, length, False, ts, body_end, index,
-                                              method=start.method, target=start.target), "", ts, span)
-            else:
-                self.on_message(self, Response(start.version, headers, body, length, False, ts, body_end, index,
-                                               status=start.status, reason=start.reason), "", ts, span)
-            if body_end == len(data):
-                return b""
-            data = data[body_end:]
-            if self.state is not State.DETECT:
-                return data
-        return data
-
-    def _express_head(
-        self, data: bytes, ts: float, end: int, is_request: bool, start: StartLine,
-        headers: Headers, index: dict[str, str], span: Span,
-    ) -> bytes:
-        """Hand a head parsed by ``_express`` whose body is not all there to the state machine, as
-        ``_head`` would have (without parsing it twice); returns the body bytes already here."""
+        data = self.buf
+        end = data.find(CRLF2)
+        if end < 0 or end > limits.max_header_bytes:
+            return None
+        raw_head = data[:end]
+        if not HEAD_CRLF.fullmatch(raw_head):  # bare LF, folding or a refusal: the general path
+            return None
+        first, _, block = decode_text(raw_head).partition("\r\n")
+        start = parse_start_line(first, self.role)
+        if start is None:
+            return None
+        headers, index = parse_headers(block)
+        if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
+            return None
+        cl = index.get("content-length")
+        is_request = type(start) is RequestLine
+        if type(start) is RequestLine:
+            if start.method == "CONNECT":
+                return None
+        elif start.status < 200 or start.status in (204, 304) or cl is None:
+            return None
+        if cl is not None and not CL_VALUE.fullmatch(cl):
+            return None
+        length = int(cl) if cl is not None else 0
+        body_end = end + 4 + length
+        if length < 0 or length > limits.max_message_bytes:
+            return None
+        stream_end = self.stream_end  # (no head pieces wait in DETECT: _pos() is this)
+        here = None if stream_end is None else stream_end - len(data)
+        # The ack of the segment that brought the first byte: the latest one's, when all of the
+        # buffer came with it (the common case), else looked up.
+        span = self._span(here, self.cur_ack if len(data) <= self.cur_len else self._ack_at(here), is_request)
+        if not is_request and self.request_method() in BODILESS:
+            return None
+        msg_ts = self.buf_ts
+        if body_end > len(data):  # the body comes later (often the next write): frame it from here
+            self.buf = data[end + 4:]
+            self.buf_ts = ts
+            return self._begin(is_request, start, headers, index, msg_ts, end + 4, span)
+        body = data[end + 4 : body_end]
+        encoding = index.get("content-encoding")
+        if encoding and limits.decode and body:
+            return None  # decoding has its own bounds and accounting: the general path
+        self.messages += 1
+        self.run_start = self.run_end = None
+        if here is not None:
+            span.end = here + body_end
+        if type(start) is RequestLine:
+            out: Request | Response = Request(start.version, headers, body, length, False, msg_ts, body_end, index,
+                                              method=start.method, target=start.target)
+        else:
+            out = Response(start.version, headers, body, length, False, msg_ts, body_end, index,
+                           status=start.status, reason=start.reason)
+        self.events.append(_new(Complete, (out, msg_ts, span)))
         self.buf_ts = ts
-        self._begin(is_request, start, headers, index, ts, end + 4, span)
-        return data[end + 4:]
+        if body_end < len(data):
+            self.buf = data[body_end:]
+        else:  # all consumed: settle now what the next next_event would (its caller may skip it)
+            self.buf = b""
+            if self.held:
+                self._hold()
+            if len(self.acks) > 1:
+                self._trim_acks()
+            self.settled = True
+        return True
 
     def gap(self, size: int | None = None) -> None:
         """``size`` bytes were lost (None: an unknown amount). Inside a body whose framing survives,
@@ -423,7 +431,7 @@ class MessageParser:
         elif self.buf and self.state is State.DETECT and self._guess_role():
             start = self._pos()
             span = Span(start, None, self._ack_at(start), self.epoch)
-            self.on_message(self, None, "gap", self.buf_ts, span)  # the head of a message was cut
+            self.events.append(Failed("gap", self.buf_ts, span))  # the head of a message was cut
         self._lose_sync()
 
     def _gap_in_body(self, msg: Partial, size: int | None) -> bool:
@@ -480,8 +488,13 @@ class MessageParser:
         self.state = State.RESYNC
         self.run_start = self.run_end = None
 
+    def stop(self) -> None:
+        """Nothing more of this direction is HTTP/1 (the other one upgraded)."""
+        self.state = State.DEAD
+
     def discard(self) -> None:
         """Stop for good, returning the partial body's bytes to the budget."""
+        self.events.clear()
         if self.msg is not None:
             self._release(self.msg)
             self.msg = None
@@ -493,10 +506,12 @@ class MessageParser:
     def _guess_role(self) -> bool:
         """Before its first head is complete, tell a direction's role from the bytes it has."""
         if self.role is None and START_PREFIX.match(self.buf):
-            self.role = "response" if self.buf.startswith(b"HTTP/1.") else "request"
-            if self.on_role is not None:
-                self.on_role(self)
+            self._found_role("response" if self.buf.startswith(b"HTTP/1.") else "request")
         return self.role is not None
+
+    def _found_role(self, role: str) -> None:
+        self.role = role
+        self.events.append(RoleKnown(role))
 
     def close(self, ts: float, clean: bool = True) -> None:
         """The direction ended: a body delimited by close is complete (``clean``: its end was seen,
@@ -579,7 +594,7 @@ class MessageParser:
 
     def _head(self, ts: float) -> bool:
         buf = self.buf
-        if buf[:1] in (b"\r", b"\n"):  # stray line breaks between messages are tolerated (RFC 9112 2.2)
+        if buf[:1] in CRLF_START:  # stray line breaks between messages are tolerated (RFC 9112 2.2)
             self.buf = buf = buf.lstrip(b"\r\n")
             if not buf:
                 return False
@@ -610,9 +625,7 @@ class MessageParser:
             return self._not_http()
         is_request = type(start) is RequestLine
         if self.role is None:
-            self.role = "request" if is_request else "response"
-            if self.on_role is not None:
-                self.on_role(self)
+            self._found_role("request" if is_request else "response")
         headers, index = parse_headers(block)
         here = self._pos()
         span = self._span(here, self._ack_at(here), is_request)
@@ -632,9 +645,7 @@ class MessageParser:
             return self._not_http()
         is_request = type(start) is RequestLine
         if self.role is None:
-            self.role = "request" if is_request else "response"
-            if self.on_role is not None:
-                self.on_role(self)
+            self._found_role("request" if is_request else "response")
         here = self._pos()
         span = self._span(here, self._ack_at(here), is_request)
         self.msg = Partial(is_request, start, [], {}, self.buf_ts, "", wire_bytes=after,
@@ -721,13 +732,13 @@ class MessageParser:
         (``complete``), what follows is not HTTP."""
         self.counters.inc("http.upgraded_connections")
         msg = self.msg
-        self.upgrade_to = msg.index.get("upgrade", "").strip().lower() if complete and msg is not None else ""
+        protocol = msg.index.get("upgrade", "").strip().lower() if complete and msg is not None else ""
         if complete and msg is not None:
             self._complete(self._pos())
         self.msg = None
         self.state = State.DEAD
-        self.leftover, self.buf = self.buf, b""  # after h2c, HTTP/2 frames the new layer reads
-        self.on_message(self, None, "upgraded", 0.0, None)
+        leftover, self.buf = self.buf, b""  # after h2c, HTTP/2 frames the new layer reads
+        self.events.append(Upgraded(protocol, leftover))
         return False
 
     def _bodiless_after_all(self, msg: Partial) -> bool:
@@ -887,7 +898,7 @@ class MessageParser:
         if msg is not None:
             self._release(msg)
             self.msg = None
-            self.on_message(self, None, msg.oversize or reason, msg.ts, msg.span)  # the first failure is the reason
+            self.events.append(Failed(msg.oversize or reason, msg.ts, msg.span))  # the first failure is the reason
 
     def _complete(self, end: int | None) -> None:
         """The message is over; ``end`` is the stream offset just past it (None: not known)."""
@@ -901,10 +912,10 @@ class MessageParser:
         if span is not None:
             span.end = end
         if msg.oversize:
-            self.on_message(self, None, msg.oversize, msg.ts, span)
+            self.events.append(Failed(msg.oversize, msg.ts, span))
             return
         if msg.incomplete and not self.limits.partial:
-            self.on_message(self, None, "body_incomplete", msg.ts, span)
+            self.events.append(Failed("body_incomplete", msg.ts, span))
             return
         body_size = msg.body_size
         if msg.content_encoding and self.limits.decode and body:
@@ -912,7 +923,7 @@ class MessageParser:
                 body = body[:msg.hole_at]
             body, body_size, reason = self._decode(msg, body)
             if reason:
-                self.on_message(self, None, reason, msg.ts, span)
+                self.events.append(Failed(reason, msg.ts, span))
                 return
         start = msg.start
         if type(start) is RequestLine:
@@ -926,7 +937,7 @@ class MessageParser:
                 start.version, msg.headers, body, body_size, msg.truncated, msg.ts, msg.wire_bytes, msg.index,
                 msg.incomplete, msg.missing if msg.incomplete else 0, status=start.status, reason=start.reason,
             )
-        self.on_message(self, out, "", msg.ts, span)
+        self.events.append(Complete(out, msg.ts, span))
 
     def _decode(self, msg: Partial, body: bytes) -> tuple[bytes, int, str]:
         limit = self.limits.max_message_bytes

@@ -2,60 +2,34 @@
 
 Stages, each its own module: ``capture.packets`` (link/IP/TCP decoding) → ``reassembly`` (ordered
 byte streams per direction) → ``http`` (message framing) → ``conversation`` (request/response
-matching) → the post-pair ``stages`` (bounds, filters, then the output's: enrichment, sinks). No
-sockets or files in here; time is whatever timestamp the caller passes, so a pcap replays exactly as it was
+matching) → the post-pair ``stages`` (bounds, filters, then the output's: enrichment, sinks). Each
+TCP connection is a ``connection.Connection`` (both directions, the ACK gating, its protocol layer);
+the pipeline routes segments to it and keeps the flow table, the memory budget and the memory of
+ended connections. No sockets or files in here; time is whatever timestamp the caller passes, so a pcap replays exactly as it was
 captured.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from interceptor.capture.packets import TCP_FIN, TCP_RST, TCP_SYN, Rejected, Segment, decode, ip_text
+from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Rejected, Segment, decode, ip_text
 from interceptor.config import Config
+from interceptor.connection import Address, Connection
 from interceptor.conversation import Context, Conversation
 from interceptor.counters import Counters
 from interceptor.coverage.account import Account
 from interceptor.coverage.tracker import Tracker
-from interceptor.h2conversation import H2Conversation, Layer, Sniffer, choose, h2_limits
+from interceptor.h2conversation import H2Conversation, Layer, choose, h2_limits
 from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
-from interceptor.reassembly import HALF32, MASK32, Budget, TcpStream
+from interceptor.reassembly import HALF32, MASK32, Budget
 from interceptor.stages import Bounds, Emitted, Filters, Stages, as_stages
 
-TCP_ACK = 0x10
-
-Address = tuple[bytes, int]
 LATE_SLACK = 1 << 20  # bytes before an ended flow's first followed byte still taken for its copies
-
-
-@dataclass(slots=True)
-class Deferred:
-    """A segment held until the bytes of the other direction it acknowledges have arrived."""
-
-    seq: int
-    acked: int | None  # the other direction's offset it acknowledges (unwrapped)
-    flags: int
-    payload: bytes
-    ts: float
-
-
-class Flow:
-    """A TCP connection: two reassembled directions feeding one conversation."""
-
-    __slots__ = ("a", "streams", "conversation", "last_seen", "closed", "deferred", "cov")
-
-    def __init__(self, a: Address, streams: tuple[TcpStream, TcpStream], conversation: Conversation, ts: float) -> None:
-        self.a = a  # the address that sends direction 0
-        self.streams = streams
-        self.conversation = conversation
-        self.last_seen = ts
-        self.closed = [False, False]
-        # Per direction: segments held until the peer's bytes they acknowledge arrive.
-        self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
 
 
 @dataclass(slots=True)
@@ -90,7 +64,7 @@ class Pipeline:
                         core.on_gap == "partial")
         self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
         self.h2limits = h2_limits(config)
-        self.flows: OrderedDict[tuple[Address, Address], Flow] = OrderedDict()
+        self.flows: OrderedDict[tuple[Address, Address], Connection] = OrderedDict()
         self.closed: OrderedDict[tuple[Address, Address], Closed] = OrderedDict()  # recently ended flows
         self.closed_memory_s = max(2.0, 4 * core.reorder_wait_s)  # longer than taps lag behind each other
         self.streams: dict[Hashable, Conversation] = {}
@@ -99,7 +73,6 @@ class Pipeline:
         self.stream_keys: dict[Hashable, tuple[str, int, str, int]] = {}
         self.mirrors: set[Hashable] = set()
         self.now = 0.0
-        self.max_deferred = 64  # segments per direction waiting for the peer (see _segment)
         self.accept_new_flows = True  # False while the agent sheds load: new connections are not followed
         cov = config.coverage
         self.coverage = Tracker(Account(counters, cov.max_keys), counters, cov.interval_s, max_recent=cov.max_recent,
@@ -161,108 +134,13 @@ class Pipeline:
                 cov.bytes += len(payload)
                 if cov.sniffing:
                     self.coverage.data(cov, direction, seq, payload)
-        conversation = flow.conversation
-        if conversation.dead:
-            if flags & (TCP_FIN | TCP_RST):
-                self._end(key, flow, ts, "")
-            return
-        if flags & TCP_SYN:
-            stream = flow.streams[direction]
-            stream.syn(seq)
-            if isinstance(conversation, Conversation) and stream.start == seq and conversation.origins[direction] is None:
-                # Where its bytes start (HTTP/1.x pairing proofs use it): only from the SYN that
-                # began the stream, not a copy arriving after the direction's data (a lagging tap).
-                conversation.origins[direction] = (seq + 1) & MASK32
-            conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
-        acked = None  # the other direction's offset this segment acknowledges (unwrapped)
-        if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too
-            peer_next = flow.streams[1 - direction].next
-            if flags & TCP_ACK and peer_next is not None:
-                acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
-            deferred = flow.deferred[direction]
-            if deferred or acked is not None and acked > peer_next and acked > _received(flow.streams[1 - direction]):  # type: ignore[operator]
-                # It acknowledges bytes of the other direction that have not arrived yet (taps read
-                # out of step, reordering): hold it so a response never overtakes its request.
-                if len(deferred) < self.max_deferred and self.budget.reserve(len(payload)):
-                    deferred.append(Deferred(seq, acked, flags, payload, ts))
-                    self.counters.counts["tcp.deferred_segments"] += 1
-                    return
-                self._release_deferred(key, flow, direction)
-        self._deliver(key, flow, direction, seq, acked, flags, payload, ts)
-
-    def _deliver(self, key: tuple[Address, Address], flow: Flow, direction: int, seq: int, acked: int | None,
-                 flags: int, payload: bytes, ts: float) -> None:
-        stream = flow.streams[direction]
-        if payload:
-            self.counters.counts["tcp.payload_bytes"] += len(payload)
-            stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
-            if flow.conversation.upgrade is not None:
-                self._switch_to_h2(flow, ts)
-        if flags & TCP_FIN:
-            stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
-        if flags & TCP_RST:
-            self._end(key, flow, ts, "connection_reset")
-            return
-        if stream.fin_at is not None and stream.finished and not flow.closed[direction]:
-            flow.closed[direction] = True
-            flow.conversation.close_direction(direction, ts)
-            if all(flow.closed):
-                self._end(key, flow, ts, "no_response")
-                return
-        if payload and flow.deferred[1 - direction]:
-            self._retry_deferred(key, flow, 1 - direction, ts)
-
-    def _switch_to_h2(self, flow: Flow, ts: float) -> None:
-        """``Upgrade: h2c`` accepted: the connection's streams now feed an HTTP/2 conversation."""
-        old = flow.conversation
-        up = old.upgrade
-        assert up is not None
-        conv = H2Conversation(self.ctx, self.h2limits, old.endpoints, old.source, joined_late=False,
-                              client=1 - up.server)
-        conv.layer.upgraded(up.request, 1 - up.server)
-        conv.pairs = old.pairs
-        flow.conversation = conv  # type: ignore[assignment]
-        for d, stream in enumerate(flow.streams):
-            stream.consumer = conv.parsers[d]
-        self.counters.inc("h2.upgrades")
-        if up.leftover:
-            conv.parsers[up.server].data(up.leftover, ts)
-
-    def _retry_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int, now: float) -> None:
-        """Deliver held segments whose acknowledged bytes have now arrived.
-
-        They take the time of the segment that released them when that is later: a response's
-        first byte cannot precede the request it answers, whatever the taps' clocks said.
-        """
-        deferred = flow.deferred[direction]
-        peer = flow.streams[1 - direction]
-        while deferred and key in self.flows:
-            held = deferred[0]
-            if held.acked is not None and peer.next is not None and held.acked > _received(peer):
-                return
-            deferred.popleft()
-            self.budget.release(len(held.payload))
-            self._deliver(key, flow, direction, held.seq, held.acked, held.flags, held.payload, max(held.ts, now))
-
-    def _release_deferred(self, key: tuple[Address, Address], flow: Flow, direction: int) -> None:
-        """Deliver held segments even though the bytes they acknowledge never came (capture loss)."""
-        deferred = flow.deferred[direction]
-        peer = flow.streams[1 - direction]
-        if deferred:
-            self.counters.inc("tcp.deferred_released_unmet", len(deferred))
-        while deferred and key in self.flows:
-            held = deferred.popleft()
-            self.budget.release(len(held.payload))
-            # Cumulative ACKs prove the peer's missing bytes were received, only not captured:
-            # give up on those holes first, so the peer's later data is paired in order.
-            acked = held.acked
-            while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
-                peer.skip_gap(held.ts)
-            self._deliver(key, flow, direction, held.seq, acked, held.flags, held.payload, held.ts)
+        flow.receive(direction, seq, ack, flags, payload, ts)
+        if flow.over:
+            self._ended(key, flow, ts)
 
     def _new_flow(
         self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None
-    ) -> Flow | None:
+    ) -> Connection | None:
         if not self.accept_new_flows:  # shedding load (the agent's CPU guard)
             self.counters.drop("cpu_limit")
             self._untracked(a, b, flags, "cpu_limit")
@@ -275,60 +153,45 @@ class Pipeline:
                 return None
         endpoints = (Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1]))
         # A connection whose SYN we saw starts at a message boundary; otherwise search for one.
-        conversation = Conversation(self.ctx, endpoints, source or self.source, synced=bool(flags & TCP_SYN))
-        streams = tuple(
-            TcpStream(conversation.parsers[d], self.counters, self.budget, self.config.core.max_out_of_order_segments)
-            for d in (0, 1)
-        )
-        flow = Flow(a, streams, conversation, ts)  # type: ignore[arg-type]
         syn = bool(flags & TCP_SYN)
+        conversation = Conversation(self.ctx, endpoints, source or self.source, synced=syn)
+        flow = Connection(a, conversation, ts, self.ctx, self.h2limits, self.config.core.max_out_of_order_segments,
+                          synced=syn)
         flow.cov = self.coverage.open(endpoints, conversation.source.get("kind", ""), syn,
                                       (1 if flags & TCP_ACK else 0) if syn else None, ts)
-        # The first bytes choose the protocol layer (HTTP/1, or HTTP/2 by its preface or frames).
-        for d, stream in enumerate(streams):
-            stream.consumer = Sniffer(flow, d, self.ctx, self.h2limits, synced=bool(flags & TCP_SYN))
         self.flows[key] = flow
         self.counters.inc("flows")
         if not flags & TCP_SYN:
             self.counters.inc("flows.midstream")
         return flow
 
-    def _end(self, key: tuple[Address, Address], flow: Flow, ts: float, reason: str) -> None:
-        """The connection is over (FIN both ways, RST, idle, or end of input)."""
-        for direction in (0, 1):
-            self._release_deferred(key, flow, direction)
+    def _end(self, key: tuple[Address, Address], flow: Connection, ts: float, reason: str) -> None:
+        """End a connection from here (idle, end of input): it completes what it can, then is forgotten."""
+        flow.end(ts, reason)
+        self._ended(key, flow, ts)
+
+    def _ended(self, key: tuple[Address, Address], flow: Connection, ts: float) -> None:
+        """The connection is over: out of the table, its sequence ranges remembered, accounted."""
         if self.flows.pop(key, None) is None:
-            return  # delivering the held segments ended it already
-        for stream in flow.streams:
-            stream.flush(ts)  # held data after a hole is still delivered
+            return
         self._remember_closed(key, flow, ts)
-        for direction, stream in enumerate(flow.streams):
-            stream.release()
-            if not flow.closed[direction]:  # ended without its FIN (RST, idle, end of capture)
-                flow.closed[direction] = True
-                flow.conversation.close_direction(direction, ts, clean=False)
-        flow.conversation.close(ts, reason or "no_response")
         if flow.cov is not None:
             self.coverage.close(flow.cov, ts, flow.conversation.pairs, key,
-                                closed=reason not in ("flow_idle_timeout", "end_of_capture"))
+                                closed=flow.reason not in ("flow_idle_timeout", "end_of_capture"))
 
     def _untracked(self, a: Address, b: Address, flags: int, reason: str) -> None:
         """A connection attempt (a SYN) not followed still counts in the coverage account."""
         if flags & TCP_SYN and not flags & TCP_ACK:
             self.coverage.untracked((Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1])), reason)
 
-    def _remember_closed(self, key: tuple[Address, Address], flow: Flow, ts: float) -> None:
+    def _remember_closed(self, key: tuple[Address, Address], flow: Connection, ts: float) -> None:
         """Keep where each direction ended, so that a second tap's late copies of the connection's
         last packets are recognised instead of starting a new flow (and pairing them again)."""
         closed = self.closed
         limit = ts - self.closed_memory_s
         while closed and (len(closed) >= self.config.core.max_flows or next(iter(closed.values())).ts < limit):
             closed.popitem(last=False)
-        spans = []
-        for stream in flow.streams:
-            end = stream.next if stream.fin_at is None or stream.next is None else max(stream.next, stream.fin_at)
-            spans.append(None if end is None or stream.start is None else (stream.start & MASK32, end & MASK32))
-        closed[key] = Closed(flow.a, (spans[0], spans[1]), ts)
+        closed[key] = Closed(flow.a, flow.spans(), ts)
 
     def _after_close(self, key: tuple[Address, Address], a: Address, seq: int, flags: int, payload: bytes) -> bool:
         """A segment of a connection that has ended (True: a late copy, ignored) or of a new one
@@ -357,13 +220,7 @@ class Pipeline:
             if flow.cov is not None:
                 self.coverage.close(flow.cov, self.now, flow.conversation.pairs, None, closed=False,
                                     reason="internal_error")
-            for stream in flow.streams:
-                stream.release()
-            for deferred in flow.deferred:
-                for held in deferred:
-                    self.budget.release(len(held.payload))
-                deferred.clear()
-            flow.conversation.discard()
+            flow.discard()
 
     # -- byte streams (TLS plaintext) ---------------------------------------------------------------
     def feed_stream(
@@ -442,9 +299,13 @@ class Pipeline:
             self.now = now
         self._expire_idle(now)
         self.coverage.tick(now)
+        wait_s = self.config.core.reorder_wait_s
         for key, flow in list(self.flows.items()):
             if flow.deferred[0] or flow.deferred[1]:
-                self._release_stale(key, flow, now)
+                flow.release_stale(now, wait_s)
+                if flow.over:
+                    self._ended(key, flow, now)
+                    continue
             if flow.conversation.queue:
                 flow.conversation.expire(now)
         idle_limit = now - self.config.core.flow_idle_timeout_s
@@ -457,13 +318,6 @@ class Pipeline:
             self.stream_close(conn_id, now)
         self.counters.set_gauge("flows.tracked", len(self.flows))
         self.counters.set_gauge("buffer.bytes", self.budget.used)
-
-    def _release_stale(self, key: tuple[Address, Address], flow: Flow, now: float) -> None:
-        limit = now - self.config.core.reorder_wait_s
-        for direction in (0, 1):
-            deferred = flow.deferred[direction]
-            if deferred and deferred[0].ts < limit:
-                self._release_deferred(key, flow, direction)
 
     def _expire_idle(self, now: float) -> None:
         limit = now - self.config.core.flow_idle_timeout_s
@@ -488,13 +342,10 @@ class Pipeline:
     def _emit(self, pair: Pair) -> None:
         self.counters.counts["pairs.matched"] += 1
         try:
-            self.stages.pair(pair)
+            out: Pair | None = pair
+            for hook in self.stages.hooks:  # (Stages.pair, inlined: this runs for every pair)
+                out = hook(out)  # type: ignore[arg-type]
+                if out is None:
+                    break
         except Exception:  # noqa: BLE001 - a failing stage (a sink's disk full...) must not tear down the flow
             self.counters.drop("output_error")
-
-
-def _received(stream: TcpStream) -> int:
-    """How far a direction's stream has been delivered, its FIN (one sequence number) included."""
-    nxt = stream.next
-    assert nxt is not None
-    return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt

@@ -2,8 +2,8 @@
 pipeline for the connections that hash to it.
 
 Every worker reads the whole file (reading is ~5 % of the work, and no packet crosses a process
-boundary; so the file must be a regular file, not a pipe; a gzipped one is decompressed N times) and feeds its pipeline only the packets of its connections: a symmetric hash of the TCP
-4-tuple, so both directions of a connection meet in one worker. Packets that are not TCP (counted
+boundary; so the file must be a regular file, not a pipe; a gzipped one is decompressed N times) and feeds its pipeline only the packets of its connections (``Sharder``: dealt out in turn by first
+appearance, both directions of a connection to one worker). Packets that are not TCP (counted
 as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
 the one ``--out`` under a lock (``sinks/jsonl.SharedAppender``, as ``capture.workers`` does): the
 file holds every pair once, in worker-sized chunks rather than capture order. Each worker sends its
@@ -37,23 +37,45 @@ MAX_WORKERS = 64
 Packet = tuple[float, int, bytes]
 
 
-def owner(linktype: int, frame: bytes, workers: int) -> int:
-    """The worker of a frame's connection (0 for anything that is not a TCP segment)."""
-    try:
-        seg = decode(linktype, frame)
-    except Exception:  # noqa: BLE001 - the pipeline counts decoder failures (worker 0's)
-        return 0
-    if type(seg) is not Segment:  # Rejected: skipped or dropped, counted by worker 0
-        return 0
-    src, sport, dst, dport = seg.src, seg.sport, seg.dst, seg.dport  # type: ignore[union-attr]
-    a, b = src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")
-    # crc32, not hash(): the same in every process whatever PYTHONHASHSEED is
-    return zlib.crc32(a + b if a < b else b + a) % workers
+class Sharder:
+    """Which worker a frame's connection belongs to, the same answer in every worker.
+
+    Connections are dealt out in the order they first appear in the file (one to each worker in
+    turn): every worker reads the same packets in the same order, so each computes the same table
+    without talking to the others, and a capture of 4 long connections gives 2 workers 2 each (a
+    hash of 4 keys into 2 buckets is lumpy: 3-1 or 4-0 as often as not). The table is bounded:
+    past ``max_known`` connections, new ones go by a crc32 of their addresses (also the same in
+    every process, unlike ``hash()``)."""
+
+    def __init__(self, workers: int, max_known: int = 1 << 20) -> None:
+        self.workers = workers
+        self.max_known = max_known
+        self.known: dict[bytes, int] = {}
+
+    def owner(self, linktype: int, frame: bytes) -> int:
+        """0 for anything that is not a TCP segment (worker 0 counts those)."""
+        try:
+            seg = decode(linktype, frame)
+        except Exception:  # noqa: BLE001 - the pipeline counts decoder failures (worker 0's)
+            return 0
+        if type(seg) is not Segment:  # Rejected: skipped or dropped
+            return 0
+        a = seg.src + seg.sport.to_bytes(2, "big")  # type: ignore[union-attr]
+        b = seg.dst + seg.dport.to_bytes(2, "big")  # type: ignore[union-attr]
+        key = a + b if a < b else b + a  # both directions: one key
+        found = self.known.get(key)
+        if found is not None:
+            return found
+        if len(self.known) >= self.max_known:
+            return zlib.crc32(key) % self.workers
+        found = self.known[key] = len(self.known) % self.workers
+        return found
 
 
 def shard(reader: CaptureReader, index: int, workers: int) -> Iterator[Packet]:
+    owner = Sharder(workers).owner
     for packet in reader:
-        if owner(packet[1], packet[2], workers) == index:
+        if owner(packet[1], packet[2]) == index:
             yield packet
 
 

@@ -27,18 +27,20 @@ class Stage(Protocol):
 class Stages:
     """Stages run in order; a stage returning None ends the pair's way (it counted why)."""
 
-    __slots__ = ("stages",)
+    __slots__ = ("stages", "hooks")
 
     def __init__(self, stages: Iterable[Stage] = ()) -> None:
         self.stages: list[Stage] = list(stages)
+        # The bound hooks, looked up once (this runs for every pair).
+        self.hooks = tuple(stage.pair for stage in self.stages)
 
     def __repr__(self) -> str:
         return f"<Stages {' -> '.join(type(s).__name__ for s in self.stages)}>"
 
     def pair(self, pair: Pair) -> Pair | None:
         out: Pair | None = pair
-        for stage in self.stages:
-            out = stage.pair(out)  # type: ignore[arg-type]
+        for hook in self.hooks:
+            out = hook(out)  # type: ignore[arg-type]
             if out is None:
                 return None
         return out

@@ -182,8 +182,11 @@ def parse_custom(items: list[dict[str, str]]) -> list[CustomType]:
 
 
 def _personal_id_key(k: KeyInfo) -> bool:
-    """The key names an identifier of a thing (order_id, sku, tracking_number...)."""
-    return any(w in NOT_PERSONAL for w in k.words)
+    """The key names an identifier of a thing (order_id, sku, tracking_number...); per path."""
+    found = k.memo.get(5)
+    if found is None:
+        found = k.memo[5] = any(w in NOT_PERSONAL for w in k.words)
+    return found
 
 
 def _is_key(k: KeyInfo, compacts: frozenset[str]) -> bool:
@@ -350,7 +353,7 @@ _PARTICLES = frozenset({"van", "von", "de", "da", "del", "der", "di", "le", "la"
 
 def _looks_like_name(val: str) -> bool:
     """Capitalised words of letters (any script), apostrophes and hyphens; particles lower case."""
-    if not 2 <= len(val) <= 60 or any(c.isdigit() for c in val):
+    if not 2 <= len(val) <= 60 or (_ASCII_DIGIT.search(val) if val.isascii() else any(c.isdigit() for c in val)):
         return False
     words = val.replace(",", " ").split()
     if not 1 <= len(words) <= 6:
@@ -467,6 +470,7 @@ def _mac_key(k: KeyInfo) -> bool:
 
 
 _PHONE_FIRST = frozenset("+(0123456789")
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
 def rule_phone(k: KeyInfo, val: str) -> str | None:
@@ -631,7 +635,8 @@ def _prose(val: str) -> bool:
     """Free text, not a formatted value: at least two words with lower-case letters."""
     n = 0
     for w in val.split(" ", 12):
-        if len(w) >= 2 and any(c.islower() for c in w):
+        # ASCII: a lower-case letter is what upper-casing changes
+        if len(w) >= 2 and (w != w.upper() if w.isascii() else any(c.islower() for c in w)):
             n += 1
             if n >= 2:
                 return True

@@ -92,6 +92,9 @@ def is_formatted_card(value: str) -> bool:
     return not value.isdigit()
 
 
+_IBAN_LETTERS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})  # A=10 ... Z=35
+
+
 def iban_ok(value: str) -> bool:
     compact = value.replace(" ", "").upper()
     if not _IBAN.fullmatch(compact):
@@ -99,8 +102,7 @@ def iban_ok(value: str) -> bool:
     if IBAN_LENGTHS.get(compact[:2]) != len(compact):
         return False
     rearranged = compact[4:] + compact[:4]
-    numeric = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(numeric) % 97 == 1
+    return int(rearranged.translate(_IBAN_LETTERS)) % 97 == 1
 
 
 def ssn_ok(value: str, formatted_only: bool = True) -> bool:

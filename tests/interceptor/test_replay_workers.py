@@ -13,7 +13,7 @@ import pytest
 
 from bench.replay import synth_keepalive
 from interceptor.capture.pcapfile import CaptureReader
-from interceptor.replayshard import owner
+from interceptor.replayshard import Sharder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,9 +51,23 @@ def test_two_workers_give_the_pairs_and_counters_of_one(capture: Path, tmp_path:
     assert sa["counts"] == sb["counts"] and sa["dropped"] == sb["dropped"] == {}
     assert sb["workers"] == 2 and len(sb["sinks"]) == 2
     assert b"600 pairs emitted" in two.stderr
-    with CaptureReader(capture) as reader:  # both workers had connections of their own
-        shares = {owner(lt, frame, 2) for _, lt, frame in reader}
-    assert shares == {0, 1}
+    with CaptureReader(capture) as reader:  # 12 connections: 6 each
+        sharder = Sharder(2)
+        shares = [sharder.owner(lt, frame) for _, lt, frame in reader]
+    assert sorted(sharder.known.values()) == [0] * 6 + [1] * 6 and shares.count(0) == shares.count(1)
+
+
+def test_past_its_bound_the_table_hashes_the_same_in_every_worker() -> None:
+    def frame(sport: int) -> bytes:  # Ethernet + IPv4 + TCP, no payload
+        ip = bytes([0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])
+        tcp = sport.to_bytes(2, "big") + (80).to_bytes(2, "big") + bytes(8) + bytes([0x50, 0x02]) + bytes(6)
+        return bytes(12) + b"\x08\x00" + ip + tcp
+
+    a, b = Sharder(3, max_known=4), Sharder(3, max_known=4)
+    frames = [frame(40000 + i) for i in range(50)]
+    assert [a.owner(1, f) for f in frames] == [b.owner(1, f) for f in frames]
+    assert len(a.known) == 4 and {a.owner(1, f) for f in frames} == {0, 1, 2}
+    assert a.owner(1, b"short") == 0
 
 
 def test_workers_to_stdout_write_whole_lines(capture: Path, tmp_path: Path) -> None:

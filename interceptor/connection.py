@@ -1,0 +1,228 @@
+"""One TCP connection: both directions' reassembly, the ACK gating between them, and the protocol
+layer that reads them (HTTP/1 or HTTP/2, chosen by the first bytes).
+
+The pipeline routes each segment to its ``Connection`` (``receive``) and keeps the table; the
+connection decides when it is over (both FINs delivered, an RST) and says so with ``over``: the
+router then forgets it. Nothing here knows about other connections.
+
+ACK gating: a segment that acknowledges bytes of the other direction not delivered yet (two taps
+read out of step, reordering) is held until they arrive, so a response never overtakes its
+request; bounded per direction and in the memory budget, and released when the wait is over
+(``release_stale``) or the connection ends.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
+from interceptor.conversation import Context, Conversation
+from interceptor.h2conversation import H2Conversation, Sniffer
+from interceptor.http2 import H2Limits
+from interceptor.reassembly import HALF32, MASK32, TcpStream
+
+Address = tuple[bytes, int]
+MAX_DEFERRED = 64  # segments per direction waiting for the peer
+
+
+@dataclass(slots=True)
+class Deferred:
+    """A segment held until the bytes of the other direction it acknowledges have arrived."""
+
+    seq: int
+    acked: int | None  # the other direction's offset it acknowledges (unwrapped)
+    flags: int
+    payload: bytes
+    ts: float
+
+
+class Connection:
+    """Direction 0 is sent by ``a``. ``conversation`` is the protocol layer (HTTP/1 until the
+    first bytes say HTTP/2); ``over`` is set, with ``reason``, once the connection has ended."""
+
+    __slots__ = ("a", "ctx", "h2limits", "streams", "conversation", "last_seen", "closed", "deferred", "cov",
+                 "over", "reason", "max_deferred")
+
+    def __init__(self, a: Address, conversation: Conversation, ts: float, ctx: Context, h2limits: H2Limits,
+                 max_out_of_order: int, synced: bool) -> None:
+        self.a = a
+        self.ctx = ctx
+        self.h2limits = h2limits
+        self.conversation: Conversation | H2Conversation = conversation
+        self.streams = (TcpStream(conversation.parsers[0], ctx.counters, ctx.budget, max_out_of_order),
+                        TcpStream(conversation.parsers[1], ctx.counters, ctx.budget, max_out_of_order))
+        self.last_seen = ts
+        self.closed = [False, False]
+        self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
+        self.cov: Any = None  # the coverage account's record of the connection
+        self.over = False
+        self.reason = ""
+        self.max_deferred = MAX_DEFERRED
+        # The first bytes choose the protocol layer (HTTP/1, or HTTP/2 by its preface or frames).
+        for d, stream in enumerate(self.streams):
+            stream.consumer = Sniffer(self, d, ctx, h2limits, synced=synced)
+
+    def __repr__(self) -> str:
+        return f"<Connection over={self.over} closed={self.closed} {self.conversation!r}>"
+
+    # -- segments ---------------------------------------------------------------------------------
+    def receive(self, direction: int, seq: int, ack: int, flags: int, payload: bytes, ts: float) -> None:
+        """One segment of ``direction`` (raw sequence and acknowledgement numbers)."""
+        conversation = self.conversation
+        if conversation.dead:
+            if flags & (TCP_FIN | TCP_RST):
+                self.end(ts, "")
+            return
+        streams = self.streams
+        if flags & TCP_SYN:
+            stream = streams[direction]
+            stream.syn(seq)
+            if isinstance(conversation, Conversation) and stream.start == seq and conversation.origins[direction] is None:
+                # Where its bytes start (HTTP/1.x pairing proofs use it): only from the SYN that
+                # began the stream, not a copy arriving after the direction's data (a lagging tap).
+                conversation.origins[direction] = (seq + 1) & MASK32
+            conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
+        acked = None  # the other direction's offset this segment acknowledges (unwrapped)
+        if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too
+            peer = streams[1 - direction]
+            peer_next = peer.next
+            if flags & TCP_ACK and peer_next is not None:
+                acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
+            deferred = self.deferred[direction]
+            if deferred or acked is not None and acked > peer_next and acked > received(peer):  # type: ignore[operator]
+                # It acknowledges bytes of the other direction that have not arrived yet (taps read
+                # out of step, reordering): hold it so a response never overtakes its request.
+                if len(deferred) < self.max_deferred and self.ctx.budget.reserve(len(payload)):
+                    deferred.append(Deferred(seq, acked, flags, payload, ts))
+                    self.ctx.counters.counts["tcp.deferred_segments"] += 1
+                    return
+                self.release_deferred(direction)
+        self._deliver(direction, seq, acked, flags, payload, ts)
+
+    def _deliver(self, direction: int, seq: int, acked: int | None, flags: int, payload: bytes, ts: float) -> None:
+        stream = self.streams[direction]
+        if payload:
+            self.ctx.counters.counts["tcp.payload_bytes"] += len(payload)
+            stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
+            if self.conversation.upgrade is not None:
+                self._switch_to_h2(ts)
+        if flags & TCP_FIN:
+            stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
+        if flags & TCP_RST:
+            self.end(ts, "connection_reset")
+            return
+        if stream.fin_at is not None and stream.finished and not self.closed[direction]:
+            self.closed[direction] = True
+            self.conversation.close_direction(direction, ts)
+            if all(self.closed):
+                self.end(ts, "no_response")
+                return
+        if payload and self.deferred[1 - direction]:
+            self._retry_deferred(1 - direction, ts)
+
+    def _switch_to_h2(self, ts: float) -> None:
+        """``Upgrade: h2c`` accepted: the connection's streams now feed an HTTP/2 conversation."""
+        old = self.conversation
+        up = old.upgrade
+        assert up is not None
+        conv = H2Conversation(self.ctx, self.h2limits, old.endpoints, old.source, joined_late=False,
+                              client=1 - up.server)
+        conv.layer.upgraded(up.request, 1 - up.server)
+        conv.pairs = old.pairs
+        self.conversation = conv
+        for d, stream in enumerate(self.streams):
+            stream.consumer = conv.parsers[d]
+        self.ctx.counters.inc("h2.upgrades")
+        if up.leftover:
+            conv.parsers[up.server].data(up.leftover, ts)
+
+    # -- the ACK gate -----------------------------------------------------------------------------
+    def _retry_deferred(self, direction: int, now: float) -> None:
+        """Deliver held segments whose acknowledged bytes have now arrived.
+
+        They take the time of the segment that released them when that is later: a response's
+        first byte cannot precede the request it answers, whatever the taps' clocks said.
+        """
+        deferred = self.deferred[direction]
+        peer = self.streams[1 - direction]
+        while deferred and not self.over:
+            held = deferred[0]
+            if held.acked is not None and peer.next is not None and held.acked > received(peer):
+                return
+            deferred.popleft()
+            self.ctx.budget.release(len(held.payload))
+            self._deliver(direction, held.seq, held.acked, held.flags, held.payload, max(held.ts, now))
+
+    def release_deferred(self, direction: int) -> None:
+        """Deliver held segments even though the bytes they acknowledge never came (capture loss)."""
+        deferred = self.deferred[direction]
+        peer = self.streams[1 - direction]
+        if deferred:
+            self.ctx.counters.inc("tcp.deferred_released_unmet", len(deferred))
+        while deferred and not self.over:
+            held = deferred.popleft()
+            self.ctx.budget.release(len(held.payload))
+            # Cumulative ACKs prove the peer's missing bytes were received, only not captured:
+            # give up on those holes first, so the peer's later data is paired in order.
+            acked = held.acked
+            while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
+                peer.skip_gap(held.ts)
+            self._deliver(direction, held.seq, acked, held.flags, held.payload, held.ts)
+
+    def release_stale(self, now: float, wait_s: float) -> None:
+        """Held segments waited ``wait_s`` for their peer's bytes: deliver them anyway."""
+        limit = now - wait_s
+        for direction in (0, 1):
+            deferred = self.deferred[direction]
+            if deferred and deferred[0].ts < limit:
+                self.release_deferred(direction)
+
+    # -- end --------------------------------------------------------------------------------------
+    def end(self, ts: float, reason: str) -> None:
+        """The connection is over (FIN both ways, RST, idle, or end of input): held segments are
+        delivered first (one of them may end it sooner, with its own reason), held data after a
+        hole is still delivered, close-delimited bodies complete, unanswered requests are counted."""
+        for direction in (0, 1):
+            self.release_deferred(direction)
+        if self.over:
+            return  # delivering the held segments ended it already
+        self.over = True
+        self.reason = reason
+        for stream in self.streams:
+            stream.flush(ts)
+        for direction, stream in enumerate(self.streams):
+            stream.release()
+            if not self.closed[direction]:  # ended without its FIN (RST, idle, end of capture)
+                self.closed[direction] = True
+                self.conversation.close_direction(direction, ts, clean=False)
+        self.conversation.close(ts, reason or "no_response")
+
+    def spans(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """Per direction, the raw sequence range used: the first followed (the SYN's when seen),
+        just past the last (a second tap's late copies fall inside it)."""
+        out = []
+        for stream in self.streams:
+            end = stream.next if stream.fin_at is None or stream.next is None else max(stream.next, stream.fin_at)
+            out.append(None if end is None or stream.start is None else (stream.start & MASK32, end & MASK32))
+        return out[0], out[1]
+
+    def discard(self) -> None:
+        """Forget everything without emitting (after an internal error): held bytes go back."""
+        self.over = True
+        for stream in self.streams:
+            stream.release()
+        budget = self.ctx.budget
+        for deferred in self.deferred:
+            for held in deferred:
+                budget.release(len(held.payload))
+            deferred.clear()
+        self.conversation.discard()
+
+
+def received(stream: TcpStream) -> int:
+    """How far a direction's stream has been delivered, its FIN (one sequence number) included."""
+    nxt = stream.next
+    assert nxt is not None
+    return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt
