@@ -250,6 +250,8 @@ class MessageParser:
         events = self.events
         if events:
             return events.popleft()
+        if self.wait is not None:
+            return None  # an unfinished head's piece was only kept (and accounted) by feed
         ts = self.cur_ts
         while self.buf and self.wait is None:
             if self.state is State.DETECT:
