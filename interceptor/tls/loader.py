@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from interceptor.config import TlsConfig
-from interceptor.tls import btf
+from interceptor.tls import btf, procfs
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,12 @@ def hold_cflags(cfg: TlsConfig) -> list[str]:
     """The struct offsets that let probes.c hold new programs at exec (tls.hold_new_programs), from
     the running kernel's BTF; without BTF the program loads without holding (logged once)."""
     if not cfg.hold_new_programs:
+        return []
+    if not procfs.in_host_pid_namespace():
+        # The kernel stops a program by its host pid and this process would continue it by a pid of
+        # its own namespace: another process, or none, so the held program would stay stopped.
+        log.warning("tls: not in the host's PID namespace (run with hostPID): new programs are not held "
+                    "at exec; a short-lived program's first run may be missed")
         return []
     try:
         return btf.exec_hold_cflags()

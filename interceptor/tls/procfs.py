@@ -49,6 +49,17 @@ def file_mappings(pid: int, proc_root: str = "/proc") -> list[Mapping] | None:
     return list(seen.values())
 
 
+INIT_PID_NS_INO = 0xEFFFFFFC  # PROC_PID_INIT_INO: the inode of the kernel's initial PID namespace
+
+
+def in_host_pid_namespace(proc_root: str = "/proc") -> bool:
+    """True when this process's pids are the kernel's (hostPID, or not in a container)."""
+    try:
+        return os.stat(f"{proc_root}/self/ns/pid").st_ino == INIT_PID_NS_INO
+    except OSError:
+        return False
+
+
 def exe_path(pid: int, proc_root: str = "/proc") -> str | None:
     try:
         return os.readlink(f"{proc_root}/{pid}/exe")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures.tls import TlsHarness, harness_config
 
-pytestmark = [pytest.mark.slow, pytest.mark.ebpf]
+pytestmark = [pytest.mark.slow, pytest.mark.ebpf]  # (the namespace test needs root too)
 
 
 def state(pid: int) -> str:
@@ -69,3 +69,14 @@ def test_held_programs_are_continued_without_their_notice() -> None:
                 p.kill()
             p.wait()
     assert h.counters.get("tls.held_released_on_close") == 1
+
+
+def test_host_pid_namespace_is_told_apart() -> None:
+    """The hold is off in a PID namespace of its own: the kernel's pids are not its pids there."""
+    from interceptor.tls import procfs
+
+    assert procfs.in_host_pid_namespace()  # the tests run on the host
+    code = "from interceptor.tls import procfs; print(procfs.in_host_pid_namespace())"
+    out = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "python3", "-c", code],
+                         capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.strip() == "False"
