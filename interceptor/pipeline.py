@@ -291,6 +291,8 @@ class Pipeline:
             del self.stream_owner[key]
         if conversation is not None:
             conversation.close(ts)
+            if conversation.pairs:  # the account's packet view of a decrypted connection pairs nothing
+                self.coverage.stream_pairs(*conversation.endpoints, conversation.pairs)
 
     # -- time -------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:

@@ -119,6 +119,13 @@ class Account:
         self.counters.counts["coverage.bytes." + c.verdict] += c.bytes
         return key
 
+    def add_pairs(self, key: Key, n: int) -> None:
+        """Pairs of a connection already counted (read from its plaintext stream, which ended later);
+        none once its interval was flushed (the record is out)."""
+        agg = self.aggregates.get(key)
+        if agg is not None:
+            agg.pairs += n
+
     def add_bytes(self, key: Key, n: int) -> None:
         """Bytes of a connection already counted (segments after its close)."""
         agg = self.aggregates.get(key)

@@ -82,6 +82,10 @@ class Tracker:
         self.recent: OrderedDict[Hashable, tuple[Key | None, float]] = OrderedDict()
         self.streams: OrderedDict[FourTuple, tuple[str, float]] = OrderedDict()  # TLS plaintext seen
         self.waiting: OrderedDict[FourTuple, tuple[Connection, float]] = OrderedDict()
+        # The pairs of a connection read from its plaintext (an eBPF stream) are not the packet view's:
+        # they reach its account when the stream ends, before (pending) or after (decrypted) its packets.
+        self.pending_pairs: OrderedDict[FourTuple, int] = OrderedDict()
+        self.decrypted: OrderedDict[FourTuple, Key] = OrderedDict()
         self.max_streams = max_recent
 
     # -- the pipeline's hooks ---------------------------------------------------------------------
@@ -188,13 +192,31 @@ class Tracker:
         waiting = self.waiting.pop(four, None)
         if waiting is not None:
             conn = waiting[0]
-            self._decrypted(conn, kind)
+            self._decrypted(conn, kind, four)
             self._count(conn, four)
             return
         self.streams[four] = (kind, ts)
         self.streams.move_to_end(four)
         if len(self.streams) > self.max_streams:
             self.streams.popitem(last=False)
+
+    def stream_pairs(self, a: Endpoint, b: Endpoint, pairs: int) -> None:
+        """The plaintext view of a<->b ended with ``pairs`` exchanges paired: the connection's pairs."""
+        if not (self.enabled and pairs and a.port and b.port):
+            return
+        four = _four(a, b)
+        key = self.decrypted.get(four)
+        if key is not None:  # its packets were counted already
+            self.account.add_pairs(key, pairs)
+            return
+        waiting = self.waiting.get(four)
+        if waiting is not None:
+            waiting[0].pairs += pairs
+            return
+        self.pending_pairs[four] = self.pending_pairs.get(four, 0) + pairs
+        self.pending_pairs.move_to_end(four)
+        if len(self.pending_pairs) > self.max_streams:  # a stream whose packets no tap sees
+            self.pending_pairs.popitem(last=False)
 
     def tick(self, now: float) -> None:
         """Count the TLS connections whose grace ran out; forget old stream and recent entries;
@@ -214,6 +236,7 @@ class Tracker:
                 del table[k]
         if self.account.start and now - self.account.start >= self.interval_s:
             self.ready.extend(self.account.flush(now, self.node))
+            self.decrypted.clear()  # their records are out: later pairs must not reach the next interval's
 
     def flush_waiting(self) -> None:
         """End of input: the connections still waiting for a plaintext match are counted as they are."""
@@ -226,6 +249,7 @@ class Tracker:
         self.flush_waiting()
         if self.account.aggregates:
             self.ready.extend(self.account.flush(max(now, self.account.start), self.node))
+        self.decrypted.clear()
 
     def drain(self) -> list[dict[str, Any]]:
         out = list(self.ready)
@@ -264,9 +288,10 @@ class Tracker:
         for ep, who in zip((conn.src, conn.dst), ends, strict=True):
             if who is not None:  # each end's own process and library: "the Java side is JSSE"
                 ep.meta["process"], ep.meta["library"] = who.process, who.library
-        found = self.streams.pop(_four(conn.src, conn.dst), None)
+        four = _four(conn.src, conn.dst)
+        found = self.streams.pop(four, None)
         if found is not None:
-            self._decrypted(conn, found[0])
+            self._decrypted(conn, found[0], four)
             return
         conn.verdict = "tls-unread"
         local = ends[0] or ends[1]  # the client's process first: it chose the library
@@ -279,13 +304,18 @@ class Tracker:
         else:
             conn.reason = why_unread(library, state or TlsState(True))
 
-    @staticmethod
-    def _decrypted(conn: Connection, kind: str) -> None:
+    def _decrypted(self, conn: Connection, kind: str, four: FourTuple) -> None:
         conn.verdict, conn.source, conn.reason = "tls-decrypted", kind, ""
         conn.library = next((lib for lib, k in PROBED.items() if k == kind), kind)  # the one that was read
+        conn.pairs += self.pending_pairs.pop(four, 0)
 
     def _count(self, conn: Connection, four: FourTuple) -> Key:
-        return self.account.add(conn)
+        key = self.account.add(conn)
+        if conn.verdict == "tls-decrypted":  # its stream may end later: its pairs are added then
+            self.decrypted[four] = key
+            if len(self.decrypted) > self.max_recent:
+                self.decrypted.popitem(last=False)
+        return key
 
 
 

@@ -78,9 +78,12 @@ def test_verdicts_of_one_capture(cert) -> None:  # noqa: F811
 def test_decrypted_when_a_tls_source_gave_the_plaintext(cert) -> None:  # noqa: F811
     conn = tls_conn(cert, client=("10.0.0.1", 40010))
 
-    def stream(pipeline: Pipeline) -> None:  # the eBPF view of the same connection, server side
-        pipeline.feed_stream(("openssl", 7, 1), 0, pipeline.now, http_response(),
-                             Endpoint("10.0.0.9", 443), Endpoint("10.0.0.1", 40010), {"kind": "openssl", "pid": 7})
+    def stream(pipeline: Pipeline, close: bool = False) -> None:  # the eBPF view, server side: one exchange
+        ends = (Endpoint("10.0.0.9", 443), Endpoint("10.0.0.1", 40010), {"kind": "openssl", "pid": 7})
+        pipeline.feed_stream(("openssl", 7, 1), 1, pipeline.now, http_request(), *ends)
+        pipeline.feed_stream(("openssl", 7, 1), 0, pipeline.now, http_response(), *ends)
+        if close:  # SSL_free before the packets' FIN was seen
+            pipeline.stream_close(("openssl", 7, 1), pipeline.now)
 
     cfg = Config()
     _, records = run([conn], cfg, before_close=None)
@@ -95,6 +98,16 @@ def test_decrypted_when_a_tls_source_gave_the_plaintext(cert) -> None:  # noqa: 
     (rec,) = pipeline.coverage.drain()
     assert (rec["verdict"], rec["source"], rec["library"], rec["sni"]) == ("tls-decrypted", "openssl", "openssl",
                                                                           "api.example.com")
+    assert rec["pairs"] == 1  # read from the plaintext, the stream ending after the packets
+    # The stream ends before the packets do: its pairs wait for the connection's record.
+    pipeline = Pipeline(cfg, Counters(), lambda pair: None)
+    stream(pipeline, close=True)
+    for ts, data in conn.frames:
+        pipeline.feed_packet(ts, data, LINKTYPE_ETHERNET)
+    pipeline.close()
+    pipeline.coverage.finish(pipeline.now)
+    (rec,) = pipeline.coverage.drain()
+    assert (rec["verdict"], rec["pairs"], rec["connections"]) == ("tls-decrypted", 1, 1)
     # ... or after them, within the grace the agent gives
     pipeline = Pipeline(cfg, Counters(), lambda pair: None)
     pipeline.coverage.grace_s = 2.0
@@ -105,7 +118,7 @@ def test_decrypted_when_a_tls_source_gave_the_plaintext(cert) -> None:  # noqa: 
     pipeline.close()
     pipeline.coverage.finish(pipeline.now)
     (rec,) = pipeline.coverage.drain()
-    assert rec["verdict"] == "tls-decrypted" and rec["connections"] == 1
+    assert rec["verdict"] == "tls-decrypted" and rec["connections"] == 1 and rec["pairs"] == 1
 
 
 def test_segments_after_a_close_belong_to_their_connection(cert) -> None:  # noqa: F811
