@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from interceptor.tls.elf import Elf, ElfError
+
 log = logging.getLogger(__name__)
 
 PROBE, RETPROBE = 0, 1
@@ -22,6 +24,27 @@ class ProbePoint(NamedTuple):
     offset: int  # file offset of the instruction
     fn: str  # BPF function in probes.c
     ret: bool = False  # uretprobe (OpenSSL only; never on Go)
+
+
+def exported_probe_points(path: str, entries: dict[str, str], end: str, end_fn: str) -> list[ProbePoint] | None:
+    """Probes on exported data functions shaped like ``SSL_write``/``SSL_read`` (``entries``: symbol
+    → BPF entry function, each with OpenSSL's return probe, which copies the data) and on the
+    function ``end`` that ends a connection (``end_fn``, if the file defines it). None unless every
+    entry symbol is defined (GnuTLS, NSPR)."""
+    try:
+        with Elf(path) as elf:
+            syms = elf.find_symbols(set(entries) | {end})
+            if not set(entries) <= set(syms):
+                return None
+            points: list[ProbePoint] = []
+            for name, fn in entries.items():
+                if (off := elf.file_offset(syms[name].addr)) is not None:
+                    points += [ProbePoint(off, fn), ProbePoint(off, "ssl_return", ret=True)]
+            if end in syms and (off := elf.file_offset(syms[end].addr)) is not None:
+                points.append(ProbePoint(off, end_fn))
+            return points or None
+    except (OSError, ElfError):
+        return None
 
 
 @dataclass

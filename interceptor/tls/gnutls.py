@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 
-from interceptor.tls.attach import ProbePoint
-from interceptor.tls.elf import Elf, ElfError
+from interceptor.tls.attach import ProbePoint, exported_probe_points
 
 LIBGNUTLS_RE = re.compile(r"/libgnutls\.so(\.[0-9]+)*$")
 ENTRY_FNS = {"gnutls_record_send": "gnutls_write_entry", "gnutls_record_recv": "gnutls_read_entry"}
@@ -26,17 +25,4 @@ def is_libgnutls(path: str) -> bool:
 
 def probe_points(path: str) -> list[ProbePoint] | None:
     """Where to attach in ``path``, or None if it does not define both record functions."""
-    try:
-        with Elf(path) as elf:
-            syms = elf.find_symbols(set(ENTRY_FNS) | {DEINIT})
-            if not set(ENTRY_FNS) <= set(syms):
-                return None
-            points: list[ProbePoint] = []
-            for name, fn in ENTRY_FNS.items():
-                if (off := elf.file_offset(syms[name].addr)) is not None:
-                    points += [ProbePoint(off, fn), ProbePoint(off, "ssl_return", ret=True)]
-            if DEINIT in syms and (off := elf.file_offset(syms[DEINIT].addr)) is not None:
-                points.append(ProbePoint(off, "gnutls_deinit_entry"))
-            return points or None
-    except (OSError, ElfError):
-        return None
+    return exported_probe_points(path, ENTRY_FNS, DEINIT, "gnutls_deinit_entry")

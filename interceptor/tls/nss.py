@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 
-from interceptor.tls.attach import ProbePoint
-from interceptor.tls.elf import Elf, ElfError
+from interceptor.tls.attach import ProbePoint, exported_probe_points
 
 LIBNSPR_RE = re.compile(r"/libnspr4\.so$")
 ENTRY_FNS = {"PR_Write": "nss_write_entry", "PR_Send": "nss_write_entry",
@@ -29,17 +28,4 @@ def is_libnspr(path: str) -> bool:
 
 def probe_points(path: str) -> list[ProbePoint] | None:
     """Where to attach in ``path``, or None if it is not NSPR (the four I/O functions)."""
-    try:
-        with Elf(path) as elf:
-            syms = elf.find_symbols(set(ENTRY_FNS) | {CLOSE})
-            if not set(ENTRY_FNS) <= set(syms):
-                return None
-            points: list[ProbePoint] = []
-            for name, fn in ENTRY_FNS.items():
-                if (off := elf.file_offset(syms[name].addr)) is not None:
-                    points += [ProbePoint(off, fn), ProbePoint(off, "ssl_return", ret=True)]
-            if CLOSE in syms and (off := elf.file_offset(syms[CLOSE].addr)) is not None:
-                points.append(ProbePoint(off, "nss_close_entry"))
-            return points or None
-    except (OSError, ElfError):
-        return None
+    return exported_probe_points(path, ENTRY_FNS, CLOSE, "nss_close_entry")
