@@ -86,6 +86,7 @@ COUNTS: dict[str, str] = {
     "grpc.calls_named": "gRPC calls whose messages were named from a descriptor set",
     "grpc.messages": "gRPC messages decoded (of calls made into records)",
     "grpc.messages_cut": "gRPC messages cut by the body bound",
+    "grpc.messages_over_bound": "gRPC messages past http2.grpc_max_messages in one half (left out, in messages_omitted)",
     "grpc.streams_cut": "gRPC streams whose body was cut",
     "grpc.not_protobuf": "gRPC messages that are not protobuf (kept as base64)",
     "grpc.decompress_errors": "compressed gRPC messages that did not decompress",

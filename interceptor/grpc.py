@@ -180,17 +180,18 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
     encoding = encoding.strip().lower() if encoding else "identity"
     proto = msg.content_type in PROTO_TYPES
     values = out.values
-    pos = seen = 0
+    pos = seen = over = 0
     while pos + 5 <= end:
         flag = body[pos]
         length = int.from_bytes(body[pos + 1:pos + 5], "big")
         pos += 5
+        seen += 1
+        if len(values) >= max_messages:  # a long stream: the first ones are kept, the rest counted
+            over += 1
+            pos += length
+            continue
         data = body[pos:pos + length]
         pos += length
-        seen += 1
-        if len(values) >= max_messages:
-            out.omitted += 1
-            continue
         if len(data) < length:  # the half was truncated inside this message
             out.omitted += 1
             counters.inc("grpc.messages_cut")
@@ -203,6 +204,9 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
             data = plain
         values.append(_value(data, proto, counters))
     counters.counts["grpc.messages"] += seen
+    if over:
+        out.omitted += over
+        counters.counts["grpc.messages_over_bound"] += over
     if 0 < end - pos < 5:
         out.omitted += 1
         counters.inc("grpc.messages_cut")
