@@ -67,7 +67,7 @@ class Pipeline:
         self.flows: OrderedDict[tuple[Address, Address], Connection] = OrderedDict()
         self.closed: OrderedDict[tuple[Address, Address], Closed] = OrderedDict()  # recently ended flows
         self.closed_memory_s = max(2.0, 4 * core.reorder_wait_s)  # longer than taps lag behind each other
-        self.streams: dict[Hashable, Conversation] = {}
+        self.streams: dict[Hashable, Conversation | H2Conversation] = {}
         self.stream_seen: dict[Hashable, float] = {}
         self.stream_owner: dict[tuple[str, int, str, int], Hashable] = {}  # connection -> stream that pairs it
         self.stream_keys: dict[Hashable, tuple[str, int, str, int]] = {}
@@ -92,7 +92,7 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - a decoder bug must never stop capture
             counters.drop("decode_error")
             return
-        if type(seg) is Rejected:
+        if isinstance(seg, Rejected):
             if seg.dropped:
                 counters.drop(seg.reason)
             else:  # not traffic we could have used: counted, but not as a drop
