@@ -100,17 +100,18 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - a decoder bug must never stop capture
             counters.drop("decode_error")
             return
-        if isinstance(seg, Rejected):
+        # (``type() is``, not isinstance: cheaper per packet, but mypy narrows only the true branch)
+        if type(seg) is Rejected:
             if seg.dropped:
                 counters.drop(seg.reason)
             else:  # not traffic we could have used: counted, but not as a drop
                 counters.inc("packets.skipped." + seg.reason)
             return
         try:
-            self._segment(seg, ts, source)
+            self._segment(seg, ts, source)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - never crash on traffic: count and go on
             counters.drop("internal_error")
-            self._forget(seg)
+            self._forget(seg)  # type: ignore[arg-type]
 
     def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
         src, sport, dst, dport, seq, ack, flags, payload = seg
