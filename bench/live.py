@@ -212,26 +212,21 @@ def machine_busy() -> tuple[float, float]:
     return total - idle, total
 
 
-def compiled_core() -> str:
-    """Which build of the core the agent imports: compiled extension modules, or pure Python."""
-    import importlib.machinery
-    import importlib.util
-
-    compiled = []
-    for name in ("interceptor.http", "interceptor.httpsyntax", "interceptor.conversation", "interceptor.pipeline",
-                 "interceptor.connection", "interceptor.reassembly", "interceptor.capture.packets",
-                 "interceptor.capture.ring"):
-        spec = importlib.util.find_spec(name)
-        if spec is not None and isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
-            compiled.append(name.rsplit(".", 1)[1])
-    return f"compiled ({', '.join(compiled)})" if compiled else "pure Python"
+def build_env(build: str) -> dict[str, str]:
+    """The environment that makes ``interceptor`` import ``build``: ``pure`` forces pure Python
+    (interceptor/compiled.py), ``default`` takes the compiled build when one matches the sources."""
+    env = {k: v for k, v in os.environ.items() if k != "PRIVACY_SENSOR_PURE"}
+    if build == "pure":
+        env["PRIVACY_SENSOR_PURE"] = "1"
+    return env
 
 
-def replay_cpu(path: Path) -> float:
+def replay_cpu(path: Path, build: str = "default") -> float:
     """CPU seconds of ``interceptor replay PATH --out /dev/null`` (a child process)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", str(path), "--out", "/dev/null",
-                    "--keep-all", "--no-progress"], cwd=REPO, check=True, capture_output=True, timeout=600)
+                    "--keep-all", "--no-progress"], cwd=REPO, check=True, capture_output=True, timeout=600,
+                   env=build_env(build))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -242,7 +237,8 @@ def empty_pcap(path: Path) -> Path:
 
 
 def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, load: str, work: Path,
-             paced: bool, startup_cpu: float, server: list[psutil.Process]) -> dict:
+             paced: bool, startup_cpu: float, server: list[psutil.Process], build: str = "default",
+             keep: Path | None = None) -> dict:
     """One step: ``conns`` is the offered rate (req/s) with h2load, the connection count otherwise."""
     source, workers = mode.split(":")
     stats = work / f"stats-{conns}.json"
@@ -252,7 +248,7 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
            "--include-netns", node.pattern, "--metrics", f"127.0.0.1:{metrics_port}", "--keep-all"]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
-    env = {**os.environ, "SENSOR__CAPTURE__BUFFER_BYTES": str(BUFFER_MIB[0] << 20),
+    env = {**build_env(build), "SENSOR__CAPTURE__BUFFER_BYTES": str(BUFFER_MIB[0] << 20),
            "SENSOR__CAPTURE__SOURCE": source, "SENSOR__CAPTURE__WORKERS": workers,
            # The metrics port is on (for /readyz); the live stream and the capture API beside it are
            # off in every mode, so the modes compare the pair path alone.
@@ -292,11 +288,15 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     data = json.loads(stats.read_text())
     pairs = data["counts"].get("pairs.emitted", 0)
     cpu_s = c1 - c0
-    replay_s = max(0.0, replay_cpu(pcap_path) - startup_cpu)
+    replay_s = max(0.0, replay_cpu(pcap_path, build) - startup_cpu)
     m = re.search(r"(\d+) packets dropped by kernel", dump_err)
-    pcap_path.unlink()
+    if keep is not None:  # for bench/livepath.py: the same traffic, stage by stage
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(pcap_path), keep / f"{mode.replace(':', '-')}-{build}-{conns}.pcap")
+    else:
+        pcap_path.unlink()
     return {
-        "mode": mode,
+        "mode": mode if build == "default" else f"{mode}/{build}",
         "conns": conns,
         "offered": conns if load == "h2load" else None,
         "req_per_s": round(requests / took),
@@ -333,6 +333,9 @@ def main() -> int:
     ap.add_argument("--buffer-mib", type=int, default=64, help="kernel buffer of each tap (capture.buffer_bytes)")
     ap.add_argument("--unpaced", action="store_true", help="wrk at full speed (no 1 ms delay per request)")
     ap.add_argument("--kafka", metavar="BOOTSTRAP", help="the agent's sink: Kafka at BOOTSTRAP (default --out /dev/null)")
+    ap.add_argument("--builds", default="default",
+                    help="core builds to compare: default (compiled when built), pure (PRIVACY_SENSOR_PURE=1)")
+    ap.add_argument("--keep-pcap", metavar="DIR", help="keep each step's tcpdump capture there (bench/livepath.py)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -345,6 +348,7 @@ def main() -> int:
     if args.cpu is not None:
         others = [str(c) for c in range(os.cpu_count() or 1) if c != args.cpu]
         LOAD_CPU[:] = ["taskset", "-c", ",".join(others)] if others else []
+    from bench.livepath import core_build
     from tests.fixtures.netns import NetnsLab
     from tests.fixtures.node import NodeLab
 
@@ -352,7 +356,8 @@ def main() -> int:
     node = NodeLab(NetnsLab(work / "netns"))
     results = []
     try:
-        startup = min(replay_cpu(empty_pcap(work / "empty.pcap")) for _ in range(3))
+        builds = args.builds.split(",")
+        startup = {b: min(replay_cpu(empty_pcap(work / "empty.pcap"), b) for _ in range(3)) for b in builds}
         pod = node.pod("bench")
         (work / "ng").mkdir()
         conf = work / "ng" / "nginx.conf"
@@ -362,19 +367,20 @@ def main() -> int:
         server = [psutil.Process(nginx.pid)]
         what = {"h2load": "h2load --h1, 20 conns, offered rate per step",
                 "wrk": "wrk" + ("" if args.unpaced else " paced ~1k req/s per conn"), "python": "python client"}[load]
-        print(f"core: {compiled_core()}; load: {what}, "
+        print(f"core: {core_build()}; load: {what}, "
               f"{args.seconds:g}s per step, agent on {'core ' + str(args.cpu) if args.cpu is not None else 'any core'}, "
               f"tap buffer {args.buffer_mib} MiB, sink {'Kafka ' + args.kafka if args.kafka else '--out /dev/null'}; "
               f"{os.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.1f}; replay start-up {startup * 1e3:.0f} ms CPU (subtracted)")
+              f"load average {os.getloadavg()[0]:.1f}; replay start-up "
+              f"{', '.join(f'{v * 1e3:.0f}' for v in startup.values())} ms CPU (subtracted)")
         print(f"{'mode':>7} {'offer' if load == 'h2load' else 'conns':>5} {'req/s':>7} {'pairs/s':>7} {'kdrops':>7} "
               f"{'agent':>6} {'client':>6} {'nginx':>6} {'tcpdump':>7} {'busy':>5} "
               f"{'agent us/pair':>13} {'replay us/pair':>14} {'lag s':>5} {'RSS MiB':>8}  pairs per worker"
               "   (agent..tcpdump: cores used; busy: share of all cores; lag: agent's catch-up after the load)")
         for conns in [int(c) for c in steps.split(",")]:
-            for mode in args.modes.split(","):
-                r = run_step(node, pod, mode, conns, args.seconds, args.cpu, load, work, not args.unpaced, startup,
-                             server)
+            for mode, build in [(m, b) for m in args.modes.split(",") for b in builds]:
+                r = run_step(node, pod, mode, conns, args.seconds, args.cpu, load, work, not args.unpaced,
+                             startup[build], server, build, Path(args.keep_pcap) if args.keep_pcap else None)
                 results.append(r)
                 print(f"{r['mode']:>7} {r['conns']:>5} {r['req_per_s']:>7} {r['pairs_per_s']:>7} {r['kernel_drops']:>7} "
                       f"{r['agent_cores']:>6} {r['client_cores']:>6} {r['server_cores']:>6} {r['tcpdump_cores']:>7} "
@@ -386,7 +392,7 @@ def main() -> int:
     finally:
         node.close()
         shutil.rmtree(work, ignore_errors=True)
-    for mode in args.modes.split(","):
+    for mode in sorted({r["mode"] for r in results}, key=[r["mode"] for r in results].index):
         clean = [r for r in results if r["mode"] == mode and r["kernel_drops"] == 0]
         best = max(clean, key=lambda r: r["pairs_per_s"]) if clean else None
         if best is None:
