@@ -308,10 +308,10 @@ def _check_pair(rec: Any) -> None:
 def _read_pair(rec: Any, bodies: bool) -> Pair:
     _check_pair(rec)
     grpc = _read_grpc(rec["grpc"]) if rec.get("grpc") is not None else None
-    return Pair(_read_message(rec["request"], "request", float(rec["ts_request"]), bodies),
-                _read_message(rec["response"], "response", float(rec["ts_response"]), bodies),
-                _read_endpoint(rec["src"]), _read_endpoint(rec["dst"]), rec["source"],
-                rec.get("protocol", "http/1.1"), rec.get("headers_incomplete", False), grpc, rec["id"])
+    request = _read_message(rec["request"], "request", float(rec["ts_request"]), bodies)
+    response = _read_message(rec["response"], "response", float(rec["ts_response"]), bodies)
+    return Pair(request, response, _read_endpoint(rec["src"]), _read_endpoint(rec["dst"]),  # type: ignore[arg-type]
+                rec["source"], rec.get("protocol", "http/1.1"), rec.get("headers_incomplete", False), grpc, rec["id"])
 
 
 def _check_endpoint(rec: Any, where: str) -> None:
