@@ -21,6 +21,7 @@ from interceptor.counters import Counters
 from interceptor.descriptors import Schemas
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Message
+from interceptor.protobuf import decode
 
 GRPC_TYPES = ("application/grpc",)  # and application/grpc+proto, +json...
 
@@ -202,7 +203,13 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
                 out.omitted += 1
                 continue
             data = plain
-        values.append(_value(data, proto, counters))
+        if proto:  # (inline: one call less per message)
+            try:
+                values.append(decode(data))
+                continue
+            except protobuf.NotProtobuf:
+                counters.inc("grpc.not_protobuf")
+        values.append(_text_or_bytes(data))
     counters.counts["grpc.messages"] += seen
     if over:
         out.omitted += over
@@ -246,13 +253,9 @@ def _decompress(encoding: str, data: bytes, limit: int, counters: Counters) -> b
     return decoded
 
 
-def _value(data: bytes, proto: bool, counters: Counters) -> Any:
-    if proto:
-        try:
-            return protobuf.decode(data)
-        except protobuf.NotProtobuf:
-            counters.inc("grpc.not_protobuf")
+def _text_or_bytes(data: bytes) -> Any:
+    """A message that is not protobuf: application/grpc+json and friends are text."""
     try:
-        return data.decode("utf-8")  # application/grpc+json and friends
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return protobuf.opaque(data)
