@@ -43,6 +43,11 @@ MODULES: tuple[str, ...] = (
     "interceptor.pipeline",
     "interceptor.stages",
     "interceptor.filters",
+    "interceptor.http2",
+    "interceptor.hpack_decoder",
+    "interceptor.grpc",
+    "interceptor.protobuf",
+    "interceptor.h2conversation",
 )
 GROUP = "privacy_sensor_native"  # mypyc's shared library: GROUP + "__mypyc"
 MANIFEST = "manifest.json"
