@@ -43,6 +43,11 @@ MODULES: tuple[str, ...] = (
     "interceptor.pipeline",
     "interceptor.stages",
     "interceptor.filters",
+    "interceptor.http2",
+    "interceptor.hpack_decoder",
+    "interceptor.grpc",
+    "interceptor.protobuf",
+    "interceptor.h2conversation",
     # the processor's detection path (processor/__init__.py imports interceptor first, so the finder
     # is in place before any of these loads)
     "processor.walk",
