@@ -39,6 +39,7 @@ from typing import Any
 from interceptor.counters import Counters
 from interceptor.http import BODILESS, Limits, MessageParser, RequestLine, State
 from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span
+from interceptor.layerevents import LayerEvent, Switch
 from interceptor.pairs import Endpoint, Pair, Request, Response
 from interceptor.reassembly import Budget
 
@@ -81,15 +82,6 @@ class Waiting:
 def held_bytes(request: Request) -> int:
     """What a queued request keeps in memory: its body and fields (with a per-field overhead)."""
     return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
-
-
-@dataclass(slots=True)
-class H2cSwitch:
-    """The server accepted ``Upgrade: h2c``: HTTP/2 follows, ``request`` is its stream 1."""
-
-    request: Request
-    server: int  # direction
-    leftover: bytes  # what followed the 101's head in the server's direction
 
 
 class Input:
@@ -150,7 +142,7 @@ class Conversation:
         # returns them. (A plain deque: mypyc cannot compile a subclass of one.)
         self.queue: deque[Waiting] = deque()
         self.client: int | None = None  # direction that carries requests, once known
-        self.upgrade: H2cSwitch | None = None  # set when HTTP/2 takes the connection over (pipeline switches)
+        self.events: list[LayerEvent] = []  # for the connection (``layers``): a Switch after a 101 or CONNECT
         self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
@@ -177,6 +169,11 @@ class Conversation:
             self.client = direction
             self.readers[direction].role = "request"
             self.readers[1 - direction].role = "response"
+
+    def set_origin(self, direction: int, offset: int) -> None:
+        """Where the direction's bytes start (its SYN's sequence number + 1): the pairing proofs use it."""
+        if self.origins[direction] is None:
+            self.origins[direction] = offset
 
     # -- input: bytes in, the readers' events pulled and handled one at a time --------------------
     def receive(self, direction: int, data: bytes, ts: float, offset: int | None = None,
@@ -209,7 +206,9 @@ class Conversation:
                 reader.stop()
             if event.protocol == "h2c" and self.switched is not None:
                 # The 101 was a pair of its own; the request's real answer comes on HTTP/2 stream 1.
-                self.upgrade = H2cSwitch(self.switched, direction, event.leftover)
+                self.events.append(Switch("h2c", direction, event.leftover, self.switched))
+            else:  # a tunnel (CONNECT) or another protocol (WebSocket): nobody reads on
+                self.events.append(Switch("opaque", direction))
             self._fail_all("upgraded_connection", count=False)
 
     def _message(self, direction: int, event: Complete) -> None:
