@@ -121,7 +121,9 @@ class Connection:
             return
         if stream.fin_at is not None and stream.finished and not self.closed[direction]:
             self.closed[direction] = True
-            self.layer.close_direction(direction, ts)
+            self.layer.close_direction(direction, ts)  # (a body delimited by the close completes)
+            if self.layer.events:
+                layer_events(self, ts)
             if all(self.closed):
                 self.end(ts, "no_response")
                 return
@@ -159,6 +161,8 @@ class Connection:
             acked = held.acked
             while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
                 peer.skip_gap(held.ts)
+            if self.layer.events:  # (what the peer's held data completed)
+                layer_events(self, held.ts)
             self._deliver(direction, held.seq, acked, held.flags, held.payload, held.ts)
 
     def release_stale(self, now: float, wait_s: float) -> None:
@@ -188,6 +192,8 @@ class Connection:
                 self.closed[direction] = True
                 self.layer.close_direction(direction, ts, clean=False)
         self.layer.close(ts, reason or "no_response")
+        if self.layer.events:
+            layer_events(self, ts)
 
     def spans(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         """Per direction, the raw sequence range used: the first followed (the SYN's when seen),
@@ -249,9 +255,13 @@ class Plaintext:
 
     def gap(self, direction: int, size: int | None = None) -> None:
         self.inputs[direction].gap(size)
+        if self.layer.events:
+            layer_events(self, 0.0)
 
     def close(self, ts: float) -> None:
         self.layer.close(ts)
+        if self.layer.events:
+            layer_events(self, ts)
 
     def discard(self) -> None:
         self.layer.discard()

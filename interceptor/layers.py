@@ -7,9 +7,9 @@ same shape (``ProtocolLayer``): per direction an input fed ``data(bytes, ts, off
 ``gap(size)`` (what a ``TcpStream`` or an eBPF plaintext stream delivers), the connection's end
 (``close_direction``, ``close``) and time (``expire``). What a layer finds out that concerns its
 host it hands back as events in ``events`` (h11's style: the host pulls them, nothing calls up):
-``Switch`` (the connection continues in another protocol: ``Upgrade: h2c`` → HTTP/2, a CONNECT
-tunnel or a WebSocket → opaque) and ``Handshake`` (a TLS hello's facts). Pairs leave a layer
-through ``Context.emit``, the entry of the post-pair stages.
+the ``Pair``s it made, ``Switch`` (the connection continues in another protocol: ``Upgrade: h2c``
+→ HTTP/2, a CONNECT tunnel or a WebSocket → opaque) and ``Handshake`` (a TLS hello's facts). The
+host hands the pairs to the post-pair stages (``Context.emit``).
 
 ``choose`` picks the layer from a connection's first bytes, for packets (``connection.Connection``)
 and eBPF plaintext streams (``connection.Plaintext``) alike; ``Chooser`` is a new connection's
@@ -27,7 +27,7 @@ from interceptor.h2conversation import H2Conversation
 from interceptor.http import State
 from interceptor.http2 import PREFACE, H2Limits, resync_point
 from interceptor.layerevents import Handshake, LayerEvent, Switch
-from interceptor.pairs import Endpoint
+from interceptor.pairs import Endpoint, Pair
 
 SNIFF_TRIES = 4  # payloads per direction of a connection met mid-way that may still show HTTP/2
 MAX_HELLO_BYTES = 16384  # per direction: a ClientHello with post-quantum key shares fits
@@ -302,18 +302,24 @@ class Host(Protocol):
 
 
 def layer_events(host: Host, ts: float) -> None:
-    """Act on what the host's layer told (called when ``layer.events`` is not empty): a switch
-    replaces the layer, a TLS handshake tells the ALPN."""
+    """Act on what the host's layer told (called when ``layer.events`` is not empty): pairs go to
+    the post-pair stages (``Context.emit``), a switch replaces the layer, a TLS handshake tells
+    the ALPN agreed on."""
     layer = host.layer
-    events = layer.events[:]
-    layer.events.clear()
+    events = layer.events
+    layer.events = []
     for event in events:
-        if type(event) is Switch:
-            host.layer = switched(layer, event, host.ctx, host.h2limits, ts)
-            host.settle()
-            return  # (nothing a layer says after it switched concerns the new one)
-        if type(event) is Handshake and type(layer) is TlsHandshake:
+        kind = type(event)
+        if kind is Pair:
+            host.ctx.emit(event)  # type: ignore[arg-type]
+        elif kind is Switch:
+            if host.layer is layer:  # (a layer switches once: readers stop at the switch)
+                host.layer = switched(layer, event, host.ctx, host.h2limits, ts)  # type: ignore[arg-type]
+                host.settle()
+        elif kind is Handshake and type(layer) is TlsHandshake:
             host.alpn = layer.alpn
+    if host.layer is not layer and host.layer.events:  # the new layer read the switch's leftover
+        layer_events(host, ts)
 
 
 class Chooser:
