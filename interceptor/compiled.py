@@ -39,6 +39,10 @@ MODULES: tuple[str, ...] = (
     "interceptor.reassembly",
     "interceptor.conversation",
     "interceptor.capture.packets",
+    "interceptor.connection",
+    "interceptor.pipeline",
+    "interceptor.stages",
+    "interceptor.filters",
 )
 GROUP = "privacy_sensor_native"  # mypyc's shared library: GROUP + "__mypyc"
 MANIFEST = "manifest.json"
