@@ -21,8 +21,9 @@ from typing import Any
 
 from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from interceptor.conversation import Context, Conversation
+from interceptor.coverage.hello import Hello
 from interceptor.http2 import H2Limits
-from interceptor.layers import Chooser, Input, ProtocolLayer, layer_events
+from interceptor.layers import Chooser, Input, ProtocolLayer, TlsHandshake, layer_events
 from interceptor.pairs import Endpoint
 from interceptor.reassembly import HALF32, MASK32, TcpStream
 
@@ -194,6 +195,11 @@ class Connection:
         self.layer.close(ts, reason or "no_response")
         if self.layer.events:
             layer_events(self, ts)
+
+    def hellos(self) -> list[Hello]:
+        """The TLS hellos its layer read (none unless it is TLS)."""
+        layer = self.layer
+        return [h for h in layer.hellos if h is not None] if type(layer) is TlsHandshake else []
 
     def spans(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         """Per direction, the raw sequence range used: the first followed (the SYN's when seen),
