@@ -23,8 +23,8 @@ from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from interceptor.conversation import Context, Conversation
 from interceptor.coverage.hello import Hello
 from interceptor.http2 import H2Limits
-from interceptor.layers import Chooser, Input, ProtocolLayer, TlsHandshake, layer_events
-from interceptor.pairs import Endpoint
+from interceptor.layers import Chooser, Host, Input, ProtocolLayer, TlsHandshake, layer_event
+from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, TcpStream
 
 Address = tuple[bytes, int]
@@ -40,6 +40,23 @@ class Deferred:
     flags: int
     payload: bytes
     ts: float
+
+
+def layer_events(host: Host, ts: float) -> None:
+    """Take what the host's layer made (called when ``layer.events`` is not empty): pairs go to the
+    post-pair stages (``Context.emit``), the rest is acted on by ``layers.layer_event``. (Here, not
+    in ``layers``: this runs for every pair, and this module is compiled.)"""
+    layer = host.layer
+    events = layer.events
+    layer.events = []
+    emit = host.ctx.emit
+    for event in events:
+        if isinstance(event, Pair):
+            emit(event)
+        else:
+            layer_event(host, layer, event, ts)
+    if host.layer is not layer and host.layer.events:  # the new layer read the switch's leftover
+        layer_events(host, ts)
 
 
 class Connection:

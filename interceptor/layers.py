@@ -27,7 +27,7 @@ from interceptor.h2conversation import H2Conversation
 from interceptor.http import State
 from interceptor.http2 import PREFACE, H2Limits, resync_point
 from interceptor.layerevents import Handshake, LayerEvent, Switch
-from interceptor.pairs import Endpoint, Pair
+from interceptor.pairs import Endpoint
 
 SNIFF_TRIES = 4  # payloads per direction of a connection met mid-way that may still show HTTP/2
 MAX_HELLO_BYTES = 16384  # per direction: a ClientHello with post-quantum key shares fits
@@ -301,25 +301,15 @@ class Host(Protocol):
     def settle(self) -> None: ...
 
 
-def layer_events(host: Host, ts: float) -> None:
-    """Act on what the host's layer told (called when ``layer.events`` is not empty): pairs go to
-    the post-pair stages (``Context.emit``), a switch replaces the layer, a TLS handshake tells
-    the ALPN agreed on."""
-    layer = host.layer
-    events = layer.events
-    layer.events = []
-    for event in events:
-        kind = type(event)
-        if kind is Pair:
-            host.ctx.emit(event)  # type: ignore[arg-type]
-        elif kind is Switch:
-            if host.layer is layer:  # (a layer switches once: readers stop at the switch)
-                host.layer = switched(layer, event, host.ctx, host.h2limits, ts)  # type: ignore[arg-type]
-                host.settle()
-        elif kind is Handshake and type(layer) is TlsHandshake:
-            host.alpn = layer.alpn
-    if host.layer is not layer and host.layer.events:  # the new layer read the switch's leftover
-        layer_events(host, ts)
+def layer_event(host: Host, layer: ProtocolLayer, event: LayerEvent, ts: float) -> None:
+    """Act on one of ``layer``'s events other than a pair (``connection.take_events`` hands those
+    to the stages): a switch replaces the host's layer, a TLS handshake tells the ALPN agreed on."""
+    if type(event) is Switch:
+        if host.layer is layer:  # (a layer switches once: its readers stop at the switch)
+            host.layer = switched(layer, event, host.ctx, host.h2limits, ts)
+            host.settle()
+    elif type(event) is Handshake and type(layer) is TlsHandshake:
+        host.alpn = layer.alpn
 
 
 class Chooser:
