@@ -285,6 +285,33 @@ def run_core(path: Path, profile: bool = False, repeat: int = 1) -> dict:
     return out
 
 
+def build_modes() -> list[str]:
+    """'compiled' when a compiled build exists for these sources (interceptor/compiled.py), then 'pure'."""
+    from interceptor import compiled
+
+    return (["compiled"] if compiled.find_build(compiled.build_key()) else []) + ["pure"]
+
+
+def mode_env(mode: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PRIVACY_SENSOR_PURE"}
+    if mode == "pure":
+        env["PRIVACY_SENSOR_PURE"] = "1"
+    return env
+
+
+def run_core_child(path: Path, cpu: int, mode: str, repeat: int) -> dict:
+    """``run_core`` in a new process on ``cpu``, on the compiled build or forced pure."""
+    argv = ["taskset", "-c", str(cpu), sys.executable, str(Path(__file__).resolve()), "--core-json", str(path),
+            "--repeat", str(repeat)]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=1800, cwd=REPO, env=mode_env(mode))
+    if res.returncode != 0:
+        raise RuntimeError(f"core ({mode}) failed: {res.stderr[-2000:]}")
+    out = json.loads(res.stdout.splitlines()[-1])
+    if not out["status"].startswith(mode):
+        raise RuntimeError(f"asked for {mode}, ran {out['status']}")
+    return out
+
+
 def run_tshark(path: Path, cpu: int) -> dict:
     argv = ["taskset", "-c", str(cpu), "tshark", "-r", str(path), "-Y", "http.response", "-T", "fields",
             "-e", "http.request.method", "-e", "http.response.code", "-e", "http.response_for.uri"]
@@ -395,15 +422,16 @@ def compile_bytecode() -> None:
                    stdout=subprocess.DEVNULL, timeout=300)
 
 
-def run_cli(path: Path, cpu: int | None, workers: int = 1) -> dict:
+def run_cli(path: Path, cpu: int | None, workers: int = 1, mode: str = "") -> dict:
     """``interceptor replay FILE --out OUT --keep-all [--workers N]`` end to end: process start to
-    exit, every pair built, serialised and written. ``cpu``: pinned to that core (None: every core)."""
+    exit, every pair built, serialised and written. ``cpu``: pinned to that core (None: every core);
+    ``mode``: 'pure' forces pure Python, else the compiled build runs when there is one."""
     out = Path(tempfile.mkdtemp(prefix="bench-cli-")) / "pairs.jsonl"
     cpus = str(cpu) if cpu is not None else ",".join(str(c) for c in sorted(ALL_CPUS))
     argv = ["taskset", "-c", cpus, sys.executable, "-c", "import sys; from interceptor.cli import main; sys.exit(main())",
             "replay", str(path), "--out", str(out), "--keep-all", *(["--workers", str(workers)] if workers > 1 else [])]
     t0, c0 = time.perf_counter(), _children_cpu()
-    subprocess.run(argv, check=True, capture_output=True, timeout=1800, cwd=REPO)
+    subprocess.run(argv, check=True, capture_output=True, timeout=1800, cwd=REPO, env=mode_env(mode))
     took, cpu_s = time.perf_counter() - t0, _children_cpu() - c0
     with open(out, "rb") as f:
         pairs = sum(1 for _ in f)
@@ -477,7 +505,14 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="print the core's top functions (cProfile)")
     ap.add_argument("--http2", action="store_true", help="HTTP/2 and gRPC captures instead of HTTP/1")
     ap.add_argument("--h2-exchanges", type=int, default=20_000)
+    ap.add_argument("--core-json", type=Path, help=argparse.SUPPRESS)  # (run_core_child: the core on this file)
     args = ap.parse_args()
+    if args.core_json:
+        from interceptor import compiled
+
+        out = run_core(args.core_json, False, args.repeat)
+        print(json.dumps(out | {"status": compiled.STATUS}))
+        return 0
     if args.http2:
         bench_http2(args)
         return 0
@@ -491,24 +526,35 @@ def main() -> int:
     print(f"capture: {path} ({info['bytes'] / 1e6:.0f} MB, {info})")
 
     cpu = pin_one_core()
-    core = run_core(path, args.profile, args.repeat)
-    load = os.getloadavg()[0]
-    pps = core["pairs"] / core["core_s"]
-    print(f"interceptor core (cpu {cpu}, best of {args.repeat}): {core['pairs']} pairs from {core['packets']} packets in "
-          f"{core['core_s']:.2f} s = {pps:,.0f} pairs/s, {1e6 / pps:.1f} us/pair "
-          f"(+ reading the file: {core['read_s']:.2f} s); drops: {core['drops']}")
-    cps = core["pairs"] / core["cpu_s"]
-    print(f"  by CPU time: {core['cpu_s']:.2f} cpu-s = {cps:,.0f} pairs/cpu-s, {1e6 / cps:.1f} us/pair")
-    print(f"  (load average {load:.1f} on {os.cpu_count()} cores: the machine is shared, figures are noisy)")
-    print(f"  incl. file reading: {core['pairs'] / (core['core_s'] + core['read_s']):,.0f} pairs/s")
-    if core.get("profile"):
-        print(core["profile"])
+    modes = build_modes()
+    from interceptor import compiled
+
+    print(f"builds: {', '.join(modes)} (this process: {compiled.STATUS})")
+    # The core alone per build, each in a new process on this core, alternating (best of --repeat).
+    cores: dict[str, dict] = {}
+    for _ in range(max(1, args.repeat)):
+        for mode in modes:
+            res = run_core_child(path, cpu, mode, 1)
+            if mode not in cores or res["cpu_s"] < cores[mode]["cpu_s"]:
+                cores[mode] = res
+    for mode in modes:
+        core = cores[mode]
+        pps, cps = core["pairs"] / core["core_s"], core["pairs"] / core["cpu_s"]
+        print(f"interceptor core, {mode} (cpu {cpu}, best of {args.repeat}): {core['pairs']} pairs from "
+              f"{core['packets']} packets in {core['core_s']:.2f} s = {pps:,.0f} pairs/s, {1e6 / pps:.1f} us/pair; "
+              f"by CPU time {core['cpu_s']:.2f} cpu-s = {1e6 / cps:.1f} us/pair (+ reading the file: "
+              f"{core['read_s']:.2f} s); drops: {core['drops']}")
+    if len(modes) > 1:
+        print(f"  compiled / pure, core by CPU time: {cores['pure']['cpu_s'] / cores['compiled']['cpu_s']:.2f}x")
+    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the machine is shared, figures are noisy)")
+    if args.profile:  # in this process (its build: see above)
+        print(run_core(path, True, 1)["profile"])
     # End to end, alternating with tshark in the same window (the machine is shared: each side's
-    # best of ``--cli-repeat``), one process pinned to the core tshark gets, then --workers 2.
+    # best of ``--cli-repeat``), one process pinned to the core tshark gets, per build; then --workers 2.
     compile_bytecode()
     best: dict[str, dict] = {}
     for _ in range(args.cli_repeat):
-        runs = [("cli", lambda: run_cli(path, cpu))]
+        runs = [(f"cli-{mode}", lambda mode=mode: run_cli(path, cpu, mode=mode)) for mode in modes]
         if not args.skip_tshark and shutil.which("tshark"):
             runs.append(("tshark", lambda: run_tshark(path, cpu)))
         if len(ALL_CPUS) > 1 and args.workers > 1:
@@ -517,13 +563,19 @@ def main() -> int:
             res = run()
             if name not in best or res["s"] < best[name]["s"]:
                 best[name] = res
-    cli = best["cli"]
-    print(f"interceptor replay FILE --out F --keep-all, end to end (process start to exit, cpu {cpu}, best of "
-          f"{args.cli_repeat}): {cli['pairs']} pairs in {cli['s']:.2f} s = {cli['pairs'] / cli['s']:,.0f} pairs/s; "
-          f"{cli['cpu_s']:.2f} cpu-s = {1e6 * cli['cpu_s'] / max(cli['pairs'], 1):.1f} us/pair")
+    for mode in modes:
+        cli = best[f"cli-{mode}"]
+        print(f"interceptor replay FILE --out F --keep-all, end to end, {mode} (process start to exit, cpu {cpu}, "
+              f"best of {args.cli_repeat}): {cli['pairs']} pairs in {cli['s']:.2f} s = "
+              f"{cli['pairs'] / cli['s']:,.0f} pairs/s; {cli['cpu_s']:.2f} cpu-s = "
+              f"{1e6 * cli['cpu_s'] / max(cli['pairs'], 1):.1f} us/pair")
+    if len(modes) > 1:
+        print(f"  compiled / pure, end to end by CPU time: "
+              f"{best['cli-pure']['cpu_s'] / best['cli-compiled']['cpu_s']:.2f}x")
+    cli = best[f"cli-{modes[0]}"]
     if "workers" in best:
         w = best["workers"]
-        print(f"  --workers {args.workers} on {len(ALL_CPUS)} cores: {w['pairs']} pairs in {w['s']:.2f} s = "
+        print(f"  --workers {args.workers} on {len(ALL_CPUS)} cores ({modes[0]}): {w['pairs']} pairs in {w['s']:.2f} s = "
               f"{w['pairs'] / w['s']:,.0f} pairs/s ({cli['s'] / w['s']:.2f}x one process); {w['cpu_s']:.2f} cpu-s")
     if "tshark" in best:
         ts = best["tshark"]
@@ -532,11 +584,15 @@ def main() -> int:
         print(f"tshark -Y http.response -T fields (cpu {cpu}, best of {args.cli_repeat}): {ts['pairs']} pairs in "
               f"{ts['s']:.2f} s = {tps:,.0f} pairs/s; {ts['cpu_s']:.2f} cpu-s = {tcps:,.0f} pairs/cpu-s")
         if tps and tcps:
-            print(f"ratio end to end / tshark: {ts['s'] / cli['s']:.1f}x wall, {ts['cpu_s'] / cli['cpu_s']:.1f}x cpu"
-                  + (f"; --workers {args.workers}: {ts['s'] / best['workers']['s']:.1f}x wall" if "workers" in best else "")
-                  + " (target >= 10x)")
-            print(f"ratio core alone / tshark: {pps / tps:.1f}x wall, {cps / tcps:.1f}x cpu "
-                  "(targets: >= 5x tshark, >= 50,000 pairs/s on one core)")
+            for mode in modes:
+                c = best[f"cli-{mode}"]
+                print(f"ratio end to end / tshark, {mode}: {ts['s'] / c['s']:.1f}x wall, {ts['cpu_s'] / c['cpu_s']:.1f}x cpu"
+                      + (f"; --workers {args.workers}: {ts['s'] / best['workers']['s']:.1f}x wall"
+                         if "workers" in best and mode == modes[0] else "") + " (target >= 10x)")
+            for mode in modes:
+                k = cores[mode]
+                print(f"ratio core alone / tshark, {mode}: {k['pairs'] / k['core_s'] / tps:.1f}x wall, "
+                      f"{k['pairs'] / k['cpu_s'] / tcps:.1f}x cpu (targets: >= 5x tshark, >= 50,000 pairs/s on one core)")
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
 
     if args.skip_rss:

@@ -1,5 +1,7 @@
-"""One TCP connection: both directions' reassembly, the ACK gating between them, and the protocol
-layer that reads them (HTTP/1 or HTTP/2, chosen by the first bytes).
+"""One connection and the protocol layer reading it: ``Connection`` for TCP as captured (both
+directions' reassembly, the ACK gating between them), ``Plaintext`` for an eBPF plaintext stream
+(bytes already in order). Both choose their layer from the first bytes (``layers.choose``) and
+switch it when the layer says so (``Upgrade: h2c``, a tunnel).
 
 The pipeline routes each segment to its ``Connection`` (``receive``) and keeps the table; the
 connection decides when it is over (both FINs delivered, an RST) and says so with ``over``: the
@@ -19,8 +21,9 @@ from typing import Any
 
 from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from interceptor.conversation import Context, Conversation
-from interceptor.h2conversation import H2Conversation, Sniffer
 from interceptor.http2 import H2Limits
+from interceptor.layers import Chooser, Input, ProtocolLayer, layer_events
+from interceptor.pairs import Endpoint
 from interceptor.reassembly import HALF32, MASK32, TcpStream
 
 Address = tuple[bytes, int]
@@ -39,20 +42,22 @@ class Deferred:
 
 
 class Connection:
-    """Direction 0 is sent by ``a``. ``conversation`` is the protocol layer (HTTP/1 until the
-    first bytes say HTTP/2); ``over`` is set, with ``reason``, once the connection has ended."""
+    """Direction 0 is sent by ``a`` (``endpoints[0]``). ``layer`` is the protocol layer (HTTP/1
+    until the first bytes choose another); ``over`` is set, with ``reason``, once it has ended."""
 
-    __slots__ = ("a", "ctx", "h2limits", "streams", "conversation", "last_seen", "closed", "deferred", "cov",
-                 "over", "reason", "max_deferred")
+    __slots__ = ("a", "ctx", "h2limits", "streams", "layer", "last_seen", "closed", "deferred", "cov",
+                 "over", "reason", "max_deferred", "alpn")
 
-    def __init__(self, a: Address, conversation: Conversation, ts: float, ctx: Context, h2limits: H2Limits,
-                 max_out_of_order: int, synced: bool) -> None:
+    def __init__(self, a: Address, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any], ts: float,
+                 ctx: Context, h2limits: H2Limits, max_out_of_order: int, synced: bool) -> None:
         self.a = a
         self.ctx = ctx
         self.h2limits = h2limits
-        self.conversation: Conversation | H2Conversation = conversation
-        self.streams = (TcpStream(conversation.parsers[0], ctx.counters, ctx.budget, max_out_of_order),
-                        TcpStream(conversation.parsers[1], ctx.counters, ctx.budget, max_out_of_order))
+        self.layer: ProtocolLayer = Conversation(ctx, endpoints, source, synced=synced)
+        self.alpn = ""  # what the TLS handshake agreed on, when it shows it
+        # The first bytes choose the protocol layer (HTTP/1, HTTP/2, TLS): until then, a Chooser.
+        self.streams = (TcpStream(Chooser(self, 0, synced), ctx.counters, ctx.budget, max_out_of_order),
+                        TcpStream(Chooser(self, 1, synced), ctx.counters, ctx.budget, max_out_of_order))
         self.last_seen = ts
         self.closed = [False, False]
         self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
@@ -60,18 +65,19 @@ class Connection:
         self.over = False
         self.reason = ""
         self.max_deferred = MAX_DEFERRED
-        # The first bytes choose the protocol layer (HTTP/1, or HTTP/2 by its preface or frames).
-        for d, stream in enumerate(self.streams):
-            stream.consumer = Sniffer(self, d, ctx, h2limits, synced=synced)
 
     def __repr__(self) -> str:
-        return f"<Connection over={self.over} closed={self.closed} {self.conversation!r}>"
+        return f"<Connection over={self.over} closed={self.closed} {self.layer!r}>"
+
+    def settle(self) -> None:
+        for d, stream in enumerate(self.streams):
+            stream.consumer = self.layer.parsers[d]
 
     # -- segments ---------------------------------------------------------------------------------
     def receive(self, direction: int, seq: int, ack: int, flags: int, payload: bytes, ts: float) -> None:
         """One segment of ``direction`` (raw sequence and acknowledgement numbers)."""
-        conversation = self.conversation
-        if conversation.dead:
+        layer = self.layer
+        if layer.dead:  # nothing will be read again (not a protocol we read, a tunnel...)
             if flags & (TCP_FIN | TCP_RST):
                 self.end(ts, "")
             return
@@ -79,11 +85,11 @@ class Connection:
         if flags & TCP_SYN:
             stream = streams[direction]
             stream.syn(seq)
-            if isinstance(conversation, Conversation) and stream.start == seq and conversation.origins[direction] is None:
+            if stream.start == seq:
                 # Where its bytes start (HTTP/1.x pairing proofs use it): only from the SYN that
                 # began the stream, not a copy arriving after the direction's data (a lagging tap).
-                conversation.origins[direction] = (seq + 1) & MASK32
-            conversation.set_client(direction if not flags & TCP_ACK else 1 - direction)
+                layer.set_origin(direction, (seq + 1) & MASK32)
+            layer.set_client(direction if not flags & TCP_ACK else 1 - direction)
         acked = None  # the other direction's offset this segment acknowledges (unwrapped)
         if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too
             peer = streams[1 - direction]
@@ -106,8 +112,8 @@ class Connection:
         if payload:
             self.ctx.counters.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
-            if self.conversation.upgrade is not None:
-                self._switch_to_h2(ts)
+            if self.layer.events:
+                layer_events(self, ts)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -115,28 +121,12 @@ class Connection:
             return
         if stream.fin_at is not None and stream.finished and not self.closed[direction]:
             self.closed[direction] = True
-            self.conversation.close_direction(direction, ts)
+            self.layer.close_direction(direction, ts)
             if all(self.closed):
                 self.end(ts, "no_response")
                 return
         if payload and self.deferred[1 - direction]:
             self._retry_deferred(1 - direction, ts)
-
-    def _switch_to_h2(self, ts: float) -> None:
-        """``Upgrade: h2c`` accepted: the connection's streams now feed an HTTP/2 conversation."""
-        old = self.conversation
-        up = old.upgrade
-        assert up is not None
-        conv = H2Conversation(self.ctx, self.h2limits, old.endpoints, old.source, joined_late=False,
-                              client=1 - up.server)
-        conv.layer.upgraded(up.request, 1 - up.server)
-        conv.pairs = old.pairs
-        self.conversation = conv
-        for d, stream in enumerate(self.streams):
-            stream.consumer = conv.parsers[d]
-        self.ctx.counters.inc("h2.upgrades")
-        if up.leftover:
-            conv.parsers[up.server].data(up.leftover, ts)
 
     # -- the ACK gate -----------------------------------------------------------------------------
     def _retry_deferred(self, direction: int, now: float) -> None:
@@ -196,8 +186,8 @@ class Connection:
             stream.release()
             if not self.closed[direction]:  # ended without its FIN (RST, idle, end of capture)
                 self.closed[direction] = True
-                self.conversation.close_direction(direction, ts, clean=False)
-        self.conversation.close(ts, reason or "no_response")
+                self.layer.close_direction(direction, ts, clean=False)
+        self.layer.close(ts, reason or "no_response")
 
     def spans(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         """Per direction, the raw sequence range used: the first followed (the SYN's when seen),
@@ -218,7 +208,7 @@ class Connection:
             for held in deferred:
                 budget.release(len(held.payload))
             deferred.clear()
-        self.conversation.discard()
+        self.layer.discard()
 
 
 def received(stream: TcpStream) -> int:
@@ -226,3 +216,42 @@ def received(stream: TcpStream) -> int:
     nxt = stream.next
     assert nxt is not None
     return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt
+
+
+class Plaintext:
+    """One eBPF plaintext stream (a TLS library's reads and writes): both directions already in
+    order, no sequence numbers to gate on. Its layer is chosen as a TCP connection's is (the
+    HTTP/2 preface after ALPN ``h2``; ``alpn`` from the packet view's handshake for a stream met
+    after it), never TLS (it is the inside of TLS)."""
+
+    __slots__ = ("ctx", "h2limits", "layer", "inputs", "alpn")
+
+    def __init__(self, ctx: Context, h2limits: H2Limits, endpoints: tuple[Endpoint, Endpoint],
+                 source: dict[str, Any], alpn: str = "") -> None:
+        self.ctx = ctx
+        self.h2limits = h2limits
+        self.layer: ProtocolLayer = Conversation(ctx, endpoints, source, synced=True)
+        self.alpn = alpn
+        self.inputs: list[Input] = [Chooser(self, d, True, alpn, tls=False) for d in (0, 1)]
+
+    def __repr__(self) -> str:
+        return f"<Plaintext {self.layer!r}>"
+
+    def settle(self) -> None:
+        self.inputs = list(self.layer.parsers)
+
+    def receive(self, direction: int, data: bytes, ts: float) -> bool:
+        """Bytes of ``direction``; False when the stream's further bytes are of no use."""
+        self.inputs[direction].data(data, ts)
+        if self.layer.events:
+            layer_events(self, ts)
+        return not self.layer.dead
+
+    def gap(self, direction: int, size: int | None = None) -> None:
+        self.inputs[direction].gap(size)
+
+    def close(self, ts: float) -> None:
+        self.layer.close(ts)
+
+    def discard(self) -> None:
+        self.layer.discard()

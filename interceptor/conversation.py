@@ -38,7 +38,8 @@ from typing import Any
 
 from interceptor.counters import Counters
 from interceptor.http import BODILESS, Limits, MessageParser, RequestLine, State
-from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span, Upgraded
+from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span
+from interceptor.layerevents import LayerEvent, Switch
 from interceptor.pairs import Endpoint, Pair, Request, Response
 from interceptor.reassembly import Budget
 
@@ -78,39 +79,9 @@ class Waiting:
     epoch: int = -1  # the span's (a field, given at construction: read for every response)
 
 
-class WaitingQueue(deque[Waiting]):
-    """The requests awaiting responses. A complete request keeps its body and fields until its
-    response comes: those bytes count in the pipeline's global budget while it is queued, so
-    requests that are never answered cannot grow memory past ``core.max_buffered_bytes``. Leaving
-    the queue (by any path: paired, lost, expired, closed) returns them."""
-
-    def __init__(self, budget: Budget) -> None:
-        super().__init__()
-        self.budget = budget
-
-    def popleft(self) -> Waiting:
-        waiting = super().popleft()
-        if waiting.held:
-            self.budget.release(waiting.held)
-        return waiting
-
-    def clear(self) -> None:
-        self.budget.release(sum(w.held for w in self))
-        super().clear()
-
-
 def held_bytes(request: Request) -> int:
     """What a queued request keeps in memory: its body and fields (with a per-field overhead)."""
     return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
-
-
-@dataclass(slots=True)
-class H2cSwitch:
-    """The server accepted ``Upgrade: h2c``: HTTP/2 follows, ``request`` is its stream 1."""
-
-    request: Request
-    server: int  # direction
-    leftover: bytes  # what followed the 101's head in the server's direction
 
 
 class Input:
@@ -133,17 +104,17 @@ class Input:
             conv, d = self.conv, self.d
             while event is not None:
                 if type(event) is Complete:  # the common event, handled here
-                    if conv.client == d:
-                        conv._request(event.message, "", event.ts, event.span)  # type: ignore[arg-type]
-                    else:
-                        conv._response(event.message, "", event.ts, event.span)  # type: ignore[arg-type]
+                    conv._message(d, event)
                 else:
                     conv._handle(d, event)
                 if reader.settled and not reader.events:
                     break  # (next_event would only settle the buffer: done already)
                 event = next_event()
 
-    feed = data
+    def feed(self, payload: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
+        """``data`` under the byte-stream consumer's name (a method, not ``feed = data``: mypyc
+        compiles a class-level alias into an unset attribute)."""
+        self.data(payload, ts, offset, ack)
 
     def gap(self, size: int | None = None) -> None:
         self.conv.gap(self.d, size)
@@ -164,9 +135,14 @@ class Conversation:
         self.source = source
         self.readers = (self._reader(0, synced), self._reader(1, synced))
         self.parsers = (Input(self, 0), Input(self, 1))
-        self.queue = WaitingQueue(ctx.budget)
+        # The requests awaiting responses. A complete request keeps its body and fields until its
+        # response comes: those bytes count in the global budget while it is queued, so requests
+        # never answered cannot grow memory past ``core.max_buffered_bytes``; leaving the queue (by
+        # any path: paired, lost, expired, closed: ``_dequeue``, ``_fail_all``, ``discard``)
+        # returns them. (A plain deque: mypyc cannot compile a subclass of one.)
+        self.queue: deque[Waiting] = deque()
         self.client: int | None = None  # direction that carries requests, once known
-        self.upgrade: H2cSwitch | None = None  # set when HTTP/2 takes the connection over (pipeline switches)
+        self.events: list[LayerEvent] = []  # for the connection (``layers``): a Switch after a 101 or CONNECT
         self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
@@ -194,6 +170,11 @@ class Conversation:
             self.readers[direction].role = "request"
             self.readers[1 - direction].role = "response"
 
+    def set_origin(self, direction: int, offset: int) -> None:
+        """Where the direction's bytes start (its SYN's sequence number + 1): the pairing proofs use it."""
+        if self.origins[direction] is None:
+            self.origins[direction] = offset
+
     # -- input: bytes in, the readers' events pulled and handled one at a time --------------------
     def receive(self, direction: int, data: bytes, ts: float, offset: int | None = None,
                 ack: int | None = None) -> None:
@@ -211,26 +192,35 @@ class Conversation:
             self._handle(direction, event)
 
     def _handle(self, direction: int, event: Event) -> None:
-        kind = type(event)
-        if kind is Complete:
-            if self.client == direction:
-                self._request(event.message, "", event.ts, event.span)  # type: ignore[arg-type, union-attr]
-            else:
-                self._response(event.message, "", event.ts, event.span)  # type: ignore[arg-type, union-attr]
-        elif kind is Failed:
+        if isinstance(event, Complete):
+            self._message(direction, event)
+        elif isinstance(event, Failed):
             if self.readers[direction].role == "request":
-                self._request(None, event.reason, event.ts, event.span)  # type: ignore[union-attr]
+                self._request(None, event.reason, event.ts, event.span)
             else:
-                self._response(None, event.reason, event.ts, event.span)  # type: ignore[union-attr]
-        elif kind is RoleKnown:
+                self._response(None, event.reason, event.ts, event.span)
+        elif isinstance(event, RoleKnown):
             self.set_client(direction if event.role == "request" else 1 - direction)
-        elif type(event) is Upgraded:
+        else:
             for reader in self.readers:
                 reader.stop()
             if event.protocol == "h2c" and self.switched is not None:
                 # The 101 was a pair of its own; the request's real answer comes on HTTP/2 stream 1.
-                self.upgrade = H2cSwitch(self.switched, direction, event.leftover)
+                self.events.append(Switch("h2c", direction, event.leftover, self.switched))
+            else:  # a tunnel (CONNECT) or another protocol (WebSocket): nobody reads on
+                self.events.append(Switch("opaque", direction))
             self._fail_all("upgraded_connection", count=False)
+
+    def _message(self, direction: int, event: Complete) -> None:
+        """A complete message: the client's direction carries requests (its reader was told so
+        before it framed one, by the handshake or a RoleKnown event), the other responses."""
+        message = event.message
+        if self.client == direction:
+            assert isinstance(message, Request)
+            self._request(message, "", event.ts, event.span)
+        else:
+            assert isinstance(message, Response)
+            self._response(message, "", event.ts, event.span)
 
     def _request_method(self, direction: int) -> str | None:
         """Method of the request the response being framed in ``direction`` answers (HEAD and
@@ -267,6 +257,13 @@ class Conversation:
                 return
             self._enqueue(Waiting(ts, request.method, request, "", span, held, before, -1 if span is None else span.epoch))
 
+    def _dequeue(self) -> Waiting:
+        """The oldest waiting request leaves the queue: its held bytes go back to the budget."""
+        waiting = self.queue.popleft()
+        if waiting.held:
+            self.ctx.budget.release(waiting.held)
+        return waiting
+
     def _enqueue(self, waiting: Waiting) -> None:
         queue = self.queue
         if queue and waiting.span is not None and waiting.span.ack is not None:
@@ -274,7 +271,7 @@ class Conversation:
             if last is not None and last.ack == waiting.span.ack:
                 self.pipelined = True  # two requests sent with no response byte received between
         if len(queue) >= self.ctx.max_pending_requests:
-            oldest = queue.popleft()
+            oldest = self._dequeue()
             self.anchor = None  # the order no longer holds
             if not oldest.failed:
                 self.ctx.counters.drop("pipeline_depth")
@@ -379,9 +376,9 @@ class Conversation:
                 return None
             counters.inc("http.reanchored")
         while queue[0] is not waiting:  # (after a proof) their responses were lost or unproven
-            if not queue.popleft().failed:
+            if not self._dequeue().failed:
                 counters.drop("ambiguous_after_loss")
-        queue.popleft()
+        self._dequeue()
         if span is not None:
             self.anchor = (waiting.epoch, span.epoch)
         return waiting
@@ -404,7 +401,7 @@ class Conversation:
             return
         queue = self.queue
         while queue and queue[0].span is not None and queue[0].span.ack is not None and queue[0].span.ack < span.lead:
-            if not queue.popleft().failed:
+            if not self._dequeue().failed:
                 self.ctx.counters.drop("ambiguous_after_loss")
 
     # -- time and end -----------------------------------------------------------------------------
@@ -417,7 +414,7 @@ class Conversation:
             resp_parser = self.readers[1 - self.client] if self.client is not None else None
             if resp_parser is not None and resp_parser.msg is not None and resp_parser.msg.ts >= queue[0].ts:
                 return
-            waiting = queue.popleft()
+            waiting = self._dequeue()
             self.anchor = None  # its response may still come: the order no longer holds
             if not waiting.failed:
                 self.ctx.counters.drop("response_timeout")
@@ -437,7 +434,7 @@ class Conversation:
 
     def _fail_all(self, reason: str, count: bool = True) -> None:
         while self.queue:
-            waiting = self.queue.popleft()
+            waiting = self._dequeue()
             if count and not waiting.failed:
                 self.ctx.counters.drop(reason)
 
@@ -445,4 +442,5 @@ class Conversation:
         """Forget everything without emitting (after an internal error): held bytes go back."""
         for reader in self.readers:
             reader.discard()
+        self.ctx.budget.release(sum(w.held for w in self.queue))
         self.queue.clear()

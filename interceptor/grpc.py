@@ -3,15 +3,17 @@
 A gRPC body is a sequence of messages, each a 1-byte compressed flag, a 4-byte big-endian length
 and the message (compressed with the ``grpc-encoding`` of that half when the flag is set). Status
 and message come from the response's trailers, or from the headers of a trailers-only response.
-Messages are decoded schema-less (``protobuf``) for the processor; each half keeps at most
-``max_messages`` of them, the rest counted.
+Messages are decoded schema-less (``protobuf``) for the processor, lazily: a ``GrpcCall`` keeps
+the halves' bodies and decodes (decompresses, parses, names fields) when its messages are first
+read, which is when a pair that passed the bounds and filters becomes a record; a filtered-out call
+costs no protobuf work. Each half keeps at most ``max_messages`` of them, the rest counted.
 """
 
 from __future__ import annotations
 
 import urllib.parse
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from interceptor import protobuf
@@ -60,14 +62,77 @@ def framed(body: bytes) -> bool:
 
 
 @dataclass(slots=True)
+class _Undecoded:
+    """What decoding a call's messages needs, kept until its record is built: pairs that the
+    filters or bounds stop never pay for protobuf (most of a small call's cost)."""
+
+    request: Message
+    response: Message
+    path: str
+    counters: Counters
+    max_messages: int
+    limit: int
+    schemas: Schemas | None
+
+
 class GrpcCall:
-    service: str
-    method: str
-    status: int | None = None  # grpc-status; None when the call has no trailers (cut, reset)
-    message: str = ""  # grpc-message, percent-decoded
-    request_messages: list[Any] = field(default_factory=list)
-    response_messages: list[Any] = field(default_factory=list)
-    messages_omitted: int = 0  # past the per-half bound, or not decodable
+    """A call's service, method and status (known when it completes) and its decoded messages
+    (decoded the first time they are read: by ``to_record``, after the filters)."""
+
+    __slots__ = ("service", "method", "status", "message", "_request", "_response", "_omitted", "_undecoded")
+
+    def __init__(self, service: str, method: str, status: int | None = None, message: str = "",
+                 request_messages: list[Any] | None = None, response_messages: list[Any] | None = None,
+                 messages_omitted: int = 0) -> None:
+        self.service = service
+        self.method = method
+        self.status = status  # grpc-status; None when the call has no trailers (cut, reset)
+        self.message = message  # grpc-message, percent-decoded
+        self._request: list[Any] = request_messages if request_messages is not None else []
+        self._response: list[Any] = response_messages if response_messages is not None else []
+        self._omitted = messages_omitted  # past the per-half bound, or not decodable
+        self._undecoded: _Undecoded | None = None
+
+    @property
+    def request_messages(self) -> list[Any]:
+        if self._undecoded is not None:
+            self._decode(self._undecoded)
+        return self._request
+
+    @property
+    def response_messages(self) -> list[Any]:
+        if self._undecoded is not None:
+            self._decode(self._undecoded)
+        return self._response
+
+    @property
+    def messages_omitted(self) -> int:
+        if self._undecoded is not None:
+            self._decode(self._undecoded)
+        return self._omitted
+
+    def _decode(self, u: _Undecoded) -> None:
+        self._undecoded = None  # once, even if a sink builds the record twice
+        counters = u.counters
+        req = messages(u.request, counters, u.max_messages, u.limit)
+        resp = messages(u.response, counters, u.max_messages, u.limit)
+        if u.schemas is not None:  # field names where the method is in a descriptor set
+            named = u.schemas.name(u.path, True, req.values), u.schemas.name(u.path, False, resp.values)
+            if named[0] is not None and named[1] is not None:
+                req.values, resp.values = named[0], named[1]
+                counters.counts["grpc.calls_named"] += 1
+        self._request, self._response, self._omitted = req.values, resp.values, req.omitted + resp.omitted
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GrpcCall):
+            return NotImplemented
+        return self.to_record() == other.to_record()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable until decoded, as the dataclass was
+
+    def __repr__(self) -> str:
+        state = " (undecoded)" if self._undecoded is not None else ""
+        return f"<GrpcCall /{self.service}/{self.method} status={self.status}{state}>"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -89,20 +154,15 @@ class Messages:
 
 def call_of(request: Message, response: Message, path: str, counters: Counters, max_messages: int,
             limit: int, schemas: Schemas | None = None) -> GrpcCall:
+    """The call, its messages left to decode when they are first read."""
     service, method = service_method(path)
     status_text = response.header("grpc-status")
     status = int(status_text) if status_text is not None and status_text.isdigit() else None
-    req = messages(request, counters, max_messages, limit)
-    resp = messages(response, counters, max_messages, limit)
     message = response.header("grpc-message")
-    if schemas is not None:  # field names where the method is in a descriptor set
-        named = schemas.name(path, True, req.values), schemas.name(path, False, resp.values)
-        if named[0] is not None and named[1] is not None:
-            req.values, resp.values = named[0], named[1]
-            counters.counts["grpc.calls_named"] += 1
     counters.counts["grpc.calls"] += 1
-    return GrpcCall(service, method, status, urllib.parse.unquote(message) if message else "",
-                    req.values, resp.values, req.omitted + resp.omitted)
+    call = GrpcCall(service, method, status, urllib.parse.unquote(message) if message else "")
+    call._undecoded = _Undecoded(request, response, path, counters, max_messages, limit, schemas)
+    return call
 
 
 def messages(msg: Message, counters: Counters, max_messages: int, limit: int) -> Messages:
@@ -120,28 +180,33 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
     encoding = encoding.strip().lower() if encoding else "identity"
     proto = msg.content_type in PROTO_TYPES
     values = out.values
-    pos = seen = 0
+    pos = seen = over = 0
     while pos + 5 <= end:
         flag = body[pos]
         length = int.from_bytes(body[pos + 1:pos + 5], "big")
         pos += 5
+        seen += 1
+        if len(values) >= max_messages:  # a long stream: the first ones are kept, the rest counted
+            over += 1
+            pos += length
+            continue
         data = body[pos:pos + length]
         pos += length
-        seen += 1
-        if len(values) >= max_messages:
-            out.omitted += 1
-            continue
         if len(data) < length:  # the half was truncated inside this message
             out.omitted += 1
             counters.inc("grpc.messages_cut")
             break
         if flag & 1:
-            data = _decompress(_encoding(encoding, data), data, limit, counters)
-            if data is None:
+            plain = _decompress(_encoding(encoding, data), data, limit, counters)
+            if plain is None:
                 out.omitted += 1
                 continue
+            data = plain
         values.append(_value(data, proto, counters))
     counters.counts["grpc.messages"] += seen
+    if over:
+        out.omitted += over
+        counters.counts["grpc.messages_over_bound"] += over
     if 0 < end - pos < 5:
         out.omitted += 1
         counters.inc("grpc.messages_cut")

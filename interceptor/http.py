@@ -362,8 +362,8 @@ class MessageParser:
         if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
             return None
         cl = index.get("content-length")
-        is_request = type(start) is RequestLine
-        if type(start) is RequestLine:
+        is_request = isinstance(start, RequestLine)
+        if isinstance(start, RequestLine):
             if start.method == "CONNECT":
                 return None
         elif start.status < 200 or start.status in (204, 304) or cl is None:
@@ -394,7 +394,7 @@ class MessageParser:
         self.run_start = self.run_end = None
         if here is not None:
             span.end = here + body_end
-        if type(start) is RequestLine:
+        if isinstance(start, RequestLine):
             out: Request | Response = Request(start.version, headers, body, length, False, msg_ts, body_end, index,
                                               method=start.method, target=start.target)
         else:

@@ -29,7 +29,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-import brotli
+import brotli  # type: ignore[import-untyped]
 
 from interceptor.counters import Counters
 from interceptor.descriptors import Schemas
@@ -582,10 +582,18 @@ class Http2Connection:
         if status is None:
             self.counters.drop("h2_status_unknown")
             return
-        request = self._message(req_half, req_body, True, status)
-        response = self._message(resp_half, resp_body, False, status)
-        if request is None or response is None:
+        req = self._message(req_half, req_body)
+        resp = self._message(resp_half, resp_body)
+        if req is None or resp is None:
             return
+        index = req_half.index
+        assert index is not None
+        method = index.get(":method", "")
+        target = index.get(":path") or (index.get(":authority", "") if method == "CONNECT" else "")
+        request = Request(VERSION, req[0], req[1], req[2], req[3], req_half.ts, req_half.wire_bytes, index,
+                          method=method, target=target)
+        response = Response(VERSION, resp[0], resp[1], resp[2], resp[3], resp_half.ts, resp_half.wire_bytes,
+                            resp_half.index, status=status)
         grpc = None
         if not stream.grpc and req_half.unknown and request.header("content-type") is None:
             stream.grpc = framed(request.body) and (not response.body or framed(response.body))
@@ -599,10 +607,11 @@ class Http2Connection:
             self.counters.inc("h2.headers_incomplete")
         self.events.append(Exchange(stream.id, request, response, incomplete, grpc))
 
-    def _message(self, half: _Half, body: bytes, is_request: bool, status: int) -> Request | Response | None:
+    def _message(self, half: _Half, body: bytes) -> tuple[Headers, bytes, int, bool] | None:
+        """A half's headers (the pair's own list: the half's may be the decoder's), body with its
+        content-encoding removed, size and truncation; None if it is dropped."""
         headers, index = half.headers, half.index
         assert headers is not None and index is not None
-        headers = list(headers)  # the pair's own list (the half's may be the decoder's)
         size, truncated = half.body_size, half.truncated
         encoding = index.get("content-encoding")
         if encoding and self.limits.decode and body and (encoding := encoding.strip().lower()):
@@ -612,12 +621,7 @@ class Http2Connection:
             body, complete = decoded
             size = len(body) if complete else max(len(body), size)
             truncated = truncated or not complete
-        if is_request:
-            method = index.get(":method", "")
-            target = index.get(":path") or (index.get(":authority", "") if method == "CONNECT" else "")
-            return Request(VERSION, headers, body, size, truncated, half.ts, half.wire_bytes, index,
-                           method=method, target=target)
-        return Response(VERSION, headers, body, size, truncated, half.ts, half.wire_bytes, index, status=status)
+        return list(headers), body, size, truncated
 
     def _decode(self, encoding: str, body: bytes) -> tuple[bytes, bool] | None:
         """Content-Encoding removed as for HTTP/1 (same helper, same bound, same counters)."""

@@ -258,13 +258,29 @@ def _typed(value: Any, tp: type | tuple[type, ...], where: str, what: str) -> An
     return value
 
 
+# What each key of a message holds, in the order checked: (key, type, what, the error's "where", the
+# value when absent -- None for a required key, which ``_obj`` found). The ``where`` strings are
+# made once here: the processor checks every record it reads, and building them per record
+# (f-strings for ~20 keys) was most of that check's cost.
+_MESSAGE_TYPES: dict[str, tuple[tuple[str, type, str, str, Any], ...]] = {
+    where: tuple((key, tp, what, f"{where}.{key}", absent) for key, tp, what, absent in (
+        ("version", str, "a string", None), ("body_size", int, "an integer", None), ("truncated", bool, "a boolean", None),
+        ("body_incomplete", bool, "a boolean", False), ("body_missing_bytes", int, "an integer", 0),
+        *((("method", str, "a string", None), ("target", str, "a string", None)) if where == "request"
+          else (("status", int, "an integer", None), ("reason", str, "a string", None)))))
+    for where in ("request", "response")
+}
+_AT = {where: {key: f"{where}.{key}" for key in ("headers", "body", "body_encoding")} for where in ("request", "response")}
+
+
 def check_record(rec: Any) -> None:
-    """``from_record``'s checks without decoding the bodies: for a reader (the processor) that reads
-    the record itself and copes with a body that is not valid base64 (the schema only says string)."""
-    _read_pair(rec, False)
+    """``from_record``'s checks without building the pair or decoding the bodies: for a reader (the
+    processor) that reads the record itself and copes with a body that is not valid base64 (the
+    schema only says string)."""
+    _check_pair(rec)
 
 
-def _read_pair(rec: Any, bodies: bool) -> Pair:
+def _check_pair(rec: Any) -> None:
     if not isinstance(rec, dict):
         raise RecordError("<top>: not an object")
     if rec.get("schema_version") != SCHEMA_VERSION:
@@ -273,59 +289,73 @@ def _read_pair(rec: Any, bodies: bool) -> Pair:
     pid = _typed(rec["id"], str, "id", "a string")
     if not pid:
         raise RecordError("id: missing or not a string")
-    src, dst = _read_endpoint(rec["src"], "src"), _read_endpoint(rec["dst"], "dst")
+    _check_endpoint(rec["src"], "src")
+    _check_endpoint(rec["dst"], "dst")
     source = rec["source"]
     if not isinstance(source, dict) or not isinstance(source.get("kind"), str):
         raise RecordError("source: expected an object with kind")
-    ts_req = _typed(rec["ts_request"], (int, float), "ts_request", "a number")
-    ts_resp = _typed(rec["ts_response"], (int, float), "ts_response", "a number")
-    request = _read_message(rec["request"], "request", float(ts_req), bodies)
-    response = _read_message(rec["response"], "response", float(ts_resp), bodies)
-    protocol = rec.get("protocol", "http/1.1")
-    if protocol not in PROTOCOLS:
+    _typed(rec["ts_request"], (int, float), "ts_request", "a number")
+    _typed(rec["ts_response"], (int, float), "ts_response", "a number")
+    _check_message(rec["request"], "request")
+    _check_message(rec["response"], "response")
+    if rec.get("protocol", "http/1.1") not in PROTOCOLS:
         raise RecordError(f"protocol: must be one of {', '.join(PROTOCOLS)}")
+    if rec.get("grpc") is not None:
+        _check_grpc(rec["grpc"])
+    _typed(rec.get("headers_incomplete", False), bool, "headers_incomplete", "a boolean")
+
+
+def _read_pair(rec: Any, bodies: bool) -> Pair:
+    _check_pair(rec)
     grpc = _read_grpc(rec["grpc"]) if rec.get("grpc") is not None else None
-    return Pair(request, response, src, dst, source, protocol,  # type: ignore[arg-type]
-                _typed(rec.get("headers_incomplete", False), bool, "headers_incomplete", "a boolean"), grpc, pid)
+    request = _read_message(rec["request"], "request", float(rec["ts_request"]), bodies)
+    response = _read_message(rec["response"], "response", float(rec["ts_response"]), bodies)
+    return Pair(request, response, _read_endpoint(rec["src"]), _read_endpoint(rec["dst"]),  # type: ignore[arg-type]
+                rec["source"], rec.get("protocol", "http/1.1"), rec.get("headers_incomplete", False), grpc, rec["id"])
 
 
-def _read_endpoint(rec: Any, where: str) -> Endpoint:
+def _check_endpoint(rec: Any, where: str) -> None:
     if not (isinstance(rec, dict) and isinstance(rec.get("ip"), str) and isinstance(rec.get("port"), int)
             and not isinstance(rec["port"], bool)):
         raise RecordError(f"{where}: expected an object with ip and port")
+
+
+def _read_endpoint(rec: dict[str, Any]) -> Endpoint:
     return Endpoint(rec["ip"], rec["port"], {k: v for k, v in rec.items() if k != "ip" and k != "port"})
 
 
-def _read_message(rec: Any, where: str, ts: float, decode: bool) -> Request | Response:
+def _check_message(rec: Any, where: str) -> None:
     _obj(rec, where, where)
-    headers = _typed(rec["headers"], list, f"{where}.headers", "a list")
+    at = _AT[where]
+    headers = _typed(rec["headers"], list, at["headers"], "a list")
     for i, h in enumerate(headers):
-        if not (isinstance(h, list | tuple) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str)):
+        if not (isinstance(h, (list, tuple)) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str)):
             raise RecordError(f"{where}.headers[{i}]: expected [name, value] strings")
-    body = _decode_body(rec, where, decode)
-    version = _typed(rec["version"], str, f"{where}.version", "a string")
-    common = (version, [(h[0], h[1]) for h in headers], body,
-              _typed(rec["body_size"], int, f"{where}.body_size", "an integer"),
-              _typed(rec["truncated"], bool, f"{where}.truncated", "a boolean"), ts)
-    incomplete = {"body_incomplete": _typed(rec.get("body_incomplete", False), bool, f"{where}.body_incomplete",
-                                            "a boolean"),
-                  "body_missing": _typed(rec.get("body_missing_bytes", 0), int, f"{where}.body_missing_bytes",
-                                         "an integer")}
+    _typed(rec["body"], str, at["body"], "a string")
+    if rec["body_encoding"] not in BODY_ENCODINGS:
+        raise RecordError(f"{at['body_encoding']}: must be utf-8 or base64")
+    for key, tp, what, key_at, absent in _MESSAGE_TYPES[where]:
+        value = rec.get(key, absent)
+        if not isinstance(value, tp) or (tp is not bool and isinstance(value, bool)):
+            raise RecordError(f"{key_at}: missing or not {what}")
+
+
+def _read_message(rec: dict[str, Any], where: str, ts: float, decode: bool) -> Request | Response:
+    """A message ``_check_message`` passed."""
+    common = (rec["version"], [(h[0], h[1]) for h in rec["headers"]], _decode_body(rec, where, decode),
+              rec["body_size"], rec["truncated"], ts)
+    incomplete = {"body_incomplete": rec.get("body_incomplete", False), "body_missing": rec.get("body_missing_bytes", 0)}
     if where == "request":
-        return Request(*common, **incomplete, method=_typed(rec["method"], str, "request.method", "a string"),
-                       target=_typed(rec["target"], str, "request.target", "a string"))
-    return Response(*common, **incomplete, status=_typed(rec["status"], int, "response.status", "an integer"),
-                    reason=_typed(rec["reason"], str, "response.reason", "a string"))
+        return Request(*common, **incomplete, method=rec["method"], target=rec["target"])
+    return Response(*common, **incomplete, status=rec["status"], reason=rec["reason"])
 
 
 def _decode_body(rec: dict[str, Any], where: str, decode: bool) -> bytes:
-    text = _typed(rec["body"], str, f"{where}.body", "a string")
-    encoding = rec["body_encoding"]
-    if encoding not in BODY_ENCODINGS:
-        raise RecordError(f"{where}.body_encoding: must be utf-8 or base64")
+    """The body of a checked message (a string, utf-8 or base64) as bytes; b"" unless ``decode``."""
     if not decode:
         return b""
-    if encoding == "utf-8":
+    text = rec["body"]
+    if rec["body_encoding"] == "utf-8":
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (\ud800) is JSON but not UTF-8
@@ -336,19 +366,24 @@ def _decode_body(rec: dict[str, Any], where: str, decode: bool) -> bytes:
         raise RecordError(f"{where}.body: not valid base64") from None
 
 
-def _read_grpc(rec: Any) -> GrpcCall:
+def _check_grpc(rec: Any) -> None:
+    _obj(rec, "grpc", "grpc")
+    if rec["status"] is not None:
+        _typed(rec["status"], int, "grpc.status", "an integer or null")
+    _typed(rec["service"], str, "grpc.service", "a string")
+    _typed(rec["method"], str, "grpc.method", "a string")
+    _typed(rec["message"], str, "grpc.message", "a string")
+    _typed(rec["request_messages"], list, "grpc.request_messages", "a list")
+    _typed(rec["response_messages"], list, "grpc.response_messages", "a list")
+    _typed(rec["messages_omitted"], int, "grpc.messages_omitted", "an integer")
+
+
+def _read_grpc(rec: dict[str, Any]) -> GrpcCall:
+    """A gRPC object ``_check_grpc`` passed."""
     from interceptor.grpc import GrpcCall
 
-    _obj(rec, "grpc", "grpc")
-    status = rec["status"]
-    if status is not None:
-        _typed(status, int, "grpc.status", "an integer or null")
-    return GrpcCall(_typed(rec["service"], str, "grpc.service", "a string"),
-                    _typed(rec["method"], str, "grpc.method", "a string"), status,
-                    _typed(rec["message"], str, "grpc.message", "a string"),
-                    _typed(rec["request_messages"], list, "grpc.request_messages", "a list"),
-                    _typed(rec["response_messages"], list, "grpc.response_messages", "a list"),
-                    _typed(rec["messages_omitted"], int, "grpc.messages_omitted", "an integer"))
+    return GrpcCall(rec["service"], rec["method"], rec["status"], rec["message"], rec["request_messages"],
+                    rec["response_messages"], rec["messages_omitted"])
 
 
 def encode_body(body: bytes) -> tuple[str, str]:

@@ -11,6 +11,7 @@ captured.
 
 from __future__ import annotations
 
+import socket
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -18,18 +19,25 @@ from typing import Any
 
 from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Rejected, Segment, decode, ip_text
 from interceptor.config import Config
-from interceptor.connection import Address, Connection
-from interceptor.conversation import Context, Conversation
+from interceptor.connection import Address, Connection, Plaintext
+from interceptor.conversation import Context
 from interceptor.counters import Counters
 from interceptor.coverage.account import Account
 from interceptor.coverage.tracker import Tracker
-from interceptor.h2conversation import H2Conversation, Layer, choose, h2_limits
+from interceptor.h2conversation import h2_limits
 from interceptor.http import Limits
 from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, Budget
 from interceptor.stages import Bounds, Emitted, Filters, Stages, as_stages
 
 LATE_SLACK = 1 << 20  # bytes before an ended flow's first followed byte still taken for its copies
+
+
+def ip_bytes(ip: str) -> bytes:
+    """``packets.ip_text`` reversed (an IPv4-mapped IPv6 address as the IPv4 one packets carry)."""
+    if ip.startswith("::ffff:") and "." in ip:
+        ip = ip[7:]
+    return socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
 
 
 @dataclass(slots=True)
@@ -67,7 +75,7 @@ class Pipeline:
         self.flows: OrderedDict[tuple[Address, Address], Connection] = OrderedDict()
         self.closed: OrderedDict[tuple[Address, Address], Closed] = OrderedDict()  # recently ended flows
         self.closed_memory_s = max(2.0, 4 * core.reorder_wait_s)  # longer than taps lag behind each other
-        self.streams: dict[Hashable, Conversation] = {}
+        self.streams: dict[Hashable, Plaintext] = {}
         self.stream_seen: dict[Hashable, float] = {}
         self.stream_owner: dict[tuple[str, int, str, int], Hashable] = {}  # connection -> stream that pairs it
         self.stream_keys: dict[Hashable, tuple[str, int, str, int]] = {}
@@ -92,6 +100,7 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - a decoder bug must never stop capture
             counters.drop("decode_error")
             return
+        # (``type() is``, not isinstance: cheaper per packet, but mypy narrows only the true branch)
         if type(seg) is Rejected:
             if seg.dropped:
                 counters.drop(seg.reason)
@@ -99,10 +108,10 @@ class Pipeline:
                 counters.inc("packets.skipped." + seg.reason)
             return
         try:
-            self._segment(seg, ts, source)
+            self._segment(seg, ts, source)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - never crash on traffic: count and go on
             counters.drop("internal_error")
-            self._forget(seg)
+            self._forget(seg)  # type: ignore[arg-type]
 
     def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
         src, sport, dst, dport, seq, ack, flags, payload = seg
@@ -154,10 +163,10 @@ class Pipeline:
         endpoints = (Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1]))
         # A connection whose SYN we saw starts at a message boundary; otherwise search for one.
         syn = bool(flags & TCP_SYN)
-        conversation = Conversation(self.ctx, endpoints, source or self.source, synced=syn)
-        flow = Connection(a, conversation, ts, self.ctx, self.h2limits, self.config.core.max_out_of_order_segments,
-                          synced=syn)
-        flow.cov = self.coverage.open(endpoints, conversation.source.get("kind", ""), syn,
+        source = source or self.source
+        flow = Connection(a, endpoints, source, ts, self.ctx, self.h2limits,
+                          self.config.core.max_out_of_order_segments, synced=syn)
+        flow.cov = self.coverage.open(endpoints, source.get("kind", ""), syn,
                                       (1 if flags & TCP_ACK else 0) if syn else None, ts)
         self.flows[key] = flow
         self.counters.inc("flows")
@@ -176,7 +185,7 @@ class Pipeline:
             return
         self._remember_closed(key, flow, ts)
         if flow.cov is not None:
-            self.coverage.close(flow.cov, ts, flow.conversation.pairs, key,
+            self.coverage.close(flow.cov, ts, flow.layer.pairs, key,
                                 closed=flow.reason not in ("flow_idle_timeout", "end_of_capture"))
 
     def _untracked(self, a: Address, b: Address, flags: int, reason: str) -> None:
@@ -218,7 +227,7 @@ class Pipeline:
         flow = self.flows.pop((a, b) if a < b else (b, a), None)
         if flow is not None:
             if flow.cov is not None:
-                self.coverage.close(flow.cov, self.now, flow.conversation.pairs, None, closed=False,
+                self.coverage.close(flow.cov, self.now, flow.layer.pairs, None, closed=False,
                                     reason="internal_error")
             flow.discard()
 
@@ -235,27 +244,38 @@ class Pipeline:
         if ts > self.now:
             self.now = ts
         self.stream_seen[conn_id] = ts
-        conversation = self.streams.get(conn_id)
-        if conversation is None:
+        stream = self.streams.get(conn_id)
+        if stream is None:
             if conn_id in self.mirrors or self.config.tls.one_pair_per_connection and self._is_mirror(conn_id, a, b):
                 self.counters.counts["stream.mirrored_bytes"] += len(data)
                 return False
-            if choose(data, synced=True) is Layer.H2:  # the preface: ALPN h2 (or prior knowledge) in TLS
-                conversation = H2Conversation(self.ctx, self.h2limits, (a, b), source, joined_late=False)
-            else:
-                conversation = Conversation(self.ctx, (a, b), source, synced=True)
-            self.streams[conn_id] = conversation
+            # Its layer is chosen by its first bytes, as a TCP connection's (the HTTP/2 preface
+            # after ALPN h2); the packet view's handshake, when it showed ALPN, decides a stream
+            # met after its start.
+            alpn = self._alpn(a, b)
+            stream = self.streams[conn_id] = Plaintext(self.ctx, self.h2limits, (a, b), source, alpn)
             self.coverage.stream_seen(a, b, source.get("kind", ""), ts)
             self.counters.inc("streams")
         self.counters.counts["stream.bytes"] += len(data)
         try:
-            conversation.parsers[direction].feed(data, ts)
+            return stream.receive(direction, data, ts)
         except Exception:  # noqa: BLE001 - never crash on traffic
             self.counters.drop("internal_error")
             self.streams.pop(conn_id, None)
-            conversation.discard()
+            stream.discard()
             return False
-        return not conversation.dead
+
+    def _alpn(self, a: Endpoint, b: Endpoint) -> str:
+        """The ALPN protocol the packet view of the same connection saw agreed, if it is followed."""
+        try:
+            x, y = (ip_bytes(a.ip), a.port), (ip_bytes(b.ip), b.port)
+        except OSError:
+            return ""  # addresses unknown
+        flow = self.flows.get((x, y) if x < y else (y, x))
+        if flow is None or not flow.alpn:
+            return ""
+        self.counters.inc("stream.alpn_from_packets")
+        return flow.alpn
 
     def _is_mirror(self, conn_id: Hashable, a: Endpoint, b: Endpoint) -> bool:
         """Client and server on one node are both traced: the same connection arrives from both
@@ -276,23 +296,24 @@ class Pipeline:
         """``size`` bytes (None: unknown) were lost in one direction of a stream: inside a body
         whose framing survives only that body is damaged, else the parser resynchronises on the
         next message start."""
-        conversation = self.streams.get(conn_id)
-        if conversation is not None:
+        stream = self.streams.get(conn_id)
+        if stream is not None:
             self.counters.inc("stream.gaps")
-            conversation.gap(direction, size)
+            stream.gap(direction, size)
 
     def stream_close(self, conn_id: Hashable, ts: float) -> None:
         """The connection ended (SSL_free, close): bodies delimited by close are completed."""
-        conversation = self.streams.pop(conn_id, None)
+        stream = self.streams.pop(conn_id, None)
         self.stream_seen.pop(conn_id, None)
         self.mirrors.discard(conn_id)
         key = self.stream_keys.pop(conn_id, None)
         if key is not None and self.stream_owner.get(key) == conn_id:
             del self.stream_owner[key]
-        if conversation is not None:
-            conversation.close(ts)
-            if conversation.pairs:  # the account's packet view of a decrypted connection pairs nothing
-                self.coverage.stream_pairs(*conversation.endpoints, conversation.pairs)
+        if stream is not None:
+            stream.close(ts)
+            layer = stream.layer
+            if layer.pairs:  # the account's packet view of a decrypted connection pairs nothing
+                self.coverage.stream_pairs(*layer.endpoints, layer.pairs)
 
     # -- time -------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
@@ -308,11 +329,11 @@ class Pipeline:
                 if flow.over:
                     self._ended(key, flow, now)
                     continue
-            if flow.conversation.queue:
-                flow.conversation.expire(now)
+            if flow.layer.queue:
+                flow.layer.expire(now)
         idle_limit = now - self.config.core.flow_idle_timeout_s
-        for conn_id, conversation in list(self.streams.items()):
-            conversation.expire(now)
+        for conn_id, stream in list(self.streams.items()):
+            stream.layer.expire(now)
             if self.stream_seen.get(conn_id, now) < idle_limit:
                 self.stream_close(conn_id, now)
                 self.counters.inc("stream.idle_expired")

@@ -42,6 +42,7 @@ def _message(data: bytes, pos: int, end: int, depth: int, budget: list[int]) -> 
     out: dict[str, Any] = {}
     left = budget[0]
     count = 0
+    value: Any
     while pos < end:
         key = data[pos]
         if key < 0x80:
@@ -50,36 +51,36 @@ def _message(data: bytes, pos: int, end: int, depth: int, budget: list[int]) -> 
             key, pos = _varint(data, pos, end)
         wire = key & 7
         if wire == 2:
-            if pos < end and data[pos] < 0x80:
-                stop = pos + 1 + data[pos]
+            length = data[pos] if pos < end else 0x80
+            if length < 0x80:
                 pos += 1
             else:
                 length, pos = _varint(data, pos, end)
-                stop = pos + length
+            stop = pos + length
             if stop > end:
                 raise NotProtobuf("length past the end")
-            raw = data[pos:stop]
-            first = data[pos] if pos < stop else 0x20
+            first = data[pos] if length else 0x20
             if first < 0x20 and first != 0x09 and first != 0x0A and first != 0x0D:
-                text: str | None = None  # a control character first: a nested message's key, not text
-            else:
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = None
-            if text is not None and text.isprintable():
-                value: Any = text
-            else:  # a nested message if it parses as one, else text with line breaks, else bytes
-                value = None
-                if depth > 0 and raw:
-                    budget[0] = left - count
-                    try:
-                        value = _message(data, pos, stop, depth - 1, budget)
-                        count = left - budget[0]
-                    except NotProtobuf:
-                        pass
+                # A control character first: a nested message's key, not text (no slice unless it fails).
+                budget[0] = left - count
+                value = _nested(data, pos, stop, depth, budget)
+                count = left - budget[0]
                 if value is None:
-                    value = text if text is not None and _texty(text) else opaque(raw)
+                    value = opaque(data[pos:stop])
+            else:
+                raw = data[pos:stop]
+                try:
+                    value = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    value = None
+                if value is None or not value.isprintable():
+                    # A message if it parses as one, else text with line breaks, else bytes.
+                    text = value
+                    budget[0] = left - count
+                    value = _nested(data, pos, stop, depth, budget)
+                    count = left - budget[0]
+                    if value is None:
+                        value = text if text is not None and _texty(text) else opaque(raw)
             pos = stop
         elif wire == 0:
             if pos < end and data[pos] < 0x80:
@@ -106,15 +107,28 @@ def _message(data: bytes, pos: int, end: int, depth: int, budget: list[int]) -> 
         if count > left:
             raise NotProtobuf("too many fields")
         name = _NAMES[number] if number < 256 else str(number)
-        prev = out.get(name)
-        if prev is None:
+        if name not in out:
             out[name] = value
-        elif type(prev) is list:
-            prev.append(value)
         else:
-            out[name] = [prev, value]
+            prev = out[name]
+            if type(prev) is list:
+                prev.append(value)
+            else:
+                out[name] = [prev, value]
     budget[0] = left - count
     return out
+
+
+def _nested(data: bytes, pos: int, stop: int, depth: int, budget: list[int]) -> dict[str, Any] | None:
+    """``data[pos:stop]`` as a message one level down, if it parses completely as one."""
+    if depth <= 0 or pos == stop:
+        return None
+    left = budget[0]
+    try:
+        return _message(data, pos, stop, depth - 1, budget)
+    except NotProtobuf:
+        budget[0] = left  # its fields do not count: the value is kept another way
+        return None
 
 
 def _texty(text: str) -> bool:

@@ -45,7 +45,10 @@ class Stages:
                 return None
         return out
 
-    __call__ = pair  # usable where a pair callback is expected
+    def __call__(self, pair: Pair) -> Pair | None:
+        """Usable where a pair callback is expected (a method: mypyc compiles a class-level alias
+        into an unset attribute)."""
+        return self.pair(pair)
 
 
 class Bounds:

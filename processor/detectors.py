@@ -870,6 +870,27 @@ def _dateish(val: str) -> bool:
 _PHONE_KEY = key_info("phone")
 
 
+def _first(k: KeyInfo, plan: Plan, val: str) -> str | None:
+    """The first type the rules of ``plan`` (``k``'s) find in ``val``, or None.
+
+    Letters only ("pending", "Maria"), digits only ("4111111111111111", "42"), a timestamp or a UUID:
+    most value rules cannot match, so they are not run; other values by their shape."""
+    if val.isalpha():
+        rules = plan.alpha
+    elif val.isdigit():
+        n = len(val)
+        rules = plan.short if n < 7 else plan.digits if n < 12 else plan.long_digits
+    elif len(val) >= 10 and (val[4] == "-" or len(val) == 36) and _dateish(val):
+        rules = plan.short
+    else:
+        rules = plan.other(val)
+    for rule in rules:
+        t = rule(k, val)
+        if t:
+            return t
+    return None
+
+
 MAX_MEMO = 200_000  # answers remembered; the memo is emptied when full
 
 
@@ -884,6 +905,7 @@ class Classifier:
 
     def __init__(self, custom: list[CustomType] | None = None) -> None:
         self.custom = custom or []
+        self._plain = not self.custom  # no custom type: a word under a quiet key is answered before the memo
         self._memo: dict[int, tuple[str, ...]] = {}
 
     def classify(self, path: str, value: str, hint: str = "") -> list[str]:
@@ -892,24 +914,28 @@ class Classifier:
         return list(self.types(path, value, hint))
 
     def types(self, path: str, value: str, hint: str = "") -> tuple[str, ...]:
-        """``classify`` as the memo holds it: a tuple, shared (most are the empty one), not copied."""
-        if not hint and not self.custom and (value.isalpha() or (value.isdigit() and len(value) < 7)):
+        """``classify`` as the memo holds it: a tuple, shared (most are the empty one), not copied.
+        The key path's analysis and plan are looked up once here and handed down."""
+        k = key_info(path)
+        plan: Plan = k.memo.get(10) or plan_of(k)
+        if not hint and self._plain:
             # a word or a short number ("status": "active", "qty": 3): no scheme, no free text; under
             # most keys its plan is empty, and then it is answered before the memo
-            k = key_info(path)
-            plan: Plan = k.memo.get(10) or plan_of(k)
-            if not (plan.alpha if value.isalpha() else plan.short):
+            if value.isalpha():
+                if not plan.alpha:
+                    return ()
+            elif value.isdigit() and len(value) < 7 and not plan.short:
                 return ()
         h = hash((hint, path, value))
         found = self._memo.get(h)
         if found is None:
-            found = self._classify(path, value, hint)
+            found = self._classify(path, k, plan, value, hint)
             if len(self._memo) >= MAX_MEMO:
                 self._memo.clear()
             self._memo[h] = found
         return found
 
-    def _classify(self, path: str, value: str, hint: str) -> tuple[str, ...]:
+    def _classify(self, path: str, k: KeyInfo, plan: Plan, value: str, hint: str) -> tuple[str, ...]:
         val = value.strip()
         if not val or len(val) > 8192:
             return ()
@@ -925,36 +951,17 @@ class Classifier:
             if key_names_something(key_info(val)):
                 return tuple(found)
             hint = ""
-        t = self._first(key_info(hint), val) if hint else None
+        t = None
+        if hint:
+            hk = key_info(hint)
+            t = _first(hk, hk.memo.get(10) or plan_of(hk), val)
         if t is None:
-            t = self._first(key_info(path), val)
+            t = _first(k, plan, val)
         if t:
             found.append(t)
         if " " in val and len(val) >= 12 and t not in ("address", "private_key", "password") and _prose(val):
             found.extend(x for x in text_types(val) if x not in found)
         return tuple(found)
-
-    @staticmethod
-    def _first(k: KeyInfo, val: str) -> str | None:
-        plan = k.memo.get(10)
-        if plan is None:
-            plan = plan_of(k)
-        # letters only ("pending", "Maria"), digits only ("4111111111111111", "42"), a timestamp or a
-        # UUID: most value rules cannot match, so they are not run; other values by their shape
-        if val.isalpha():
-            rules = plan.alpha
-        elif val.isdigit():
-            n = len(val)
-            rules = plan.short if n < 7 else plan.digits if n < 12 else plan.long_digits
-        elif len(val) >= 10 and (val[4] == "-" or len(val) == 36) and _dateish(val):
-            rules = plan.short
-        else:
-            rules = plan.other(val)
-        for rule in rules:
-            t = rule(k, val)
-            if t:
-                return t
-        return None
 
     def classify_header(self, name: str, value: str) -> list[str]:
         """Authorization schemes are headers' own business; other headers go through ``classify``."""

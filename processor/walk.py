@@ -149,45 +149,12 @@ class Walker:
             out.limits.add("leaves")
             return
         if isinstance(node, dict):
-            if depth >= self.b.max_depth:
-                out.limits.add("depth")
-                return
-            hint = sibling_hint(node) if 2 <= len(node) <= 8 else ""
-            leaves = out.leaves
-            prefix = f"{path}." if path else ""  # JSON keys are strings
-            for k, v in node.items():
-                if budget[0] <= 0:
-                    out.limits.add("leaves")
-                    return
-                child = prefix + k
-                tv = type(v)
-                if tv is str or tv is int or tv is float:  # most children are scalars: no recursion for them
-                    h = ""
-                    if hint:
-                        if tv is not float and _compact(k) in VALUE_KEYS:
-                            h = hint
-                        elif v is hint:
-                            h = LABEL_MARK
-                    value = v if tv is str else str(v)
-                    if len(value) > MAX_VALUE_CHARS:
-                        out.limits.add("value")
-                        value = value[:MAX_VALUE_CHARS]
-                    if value:
-                        budget[0] -= 1
-                        leaves.append(Leaf(loc, child, value, h))
-                elif v is not None and tv is not bool:
-                    self._node(v, child, depth + 1, loc, out, budget)
+            self._dict(node, path, depth, loc, out, budget)
         elif isinstance(node, list):
-            if depth >= self.b.max_depth:
-                out.limits.add("depth")
-                return
-            if len(node) > self.b.max_array_items:
-                out.limits.add("array")
-            for v in node[: self.b.max_array_items]:
-                self._node(v, path + "[]", depth + 1, loc, out, budget)
+            self._list(node, path, depth, loc, out, budget)
         elif node is None or isinstance(node, bool):
             return
-        else:  # a scalar at the top or inside an array
+        else:  # a scalar at the top
             value = node if isinstance(node, str) else str(node)
             if len(value) > MAX_VALUE_CHARS:
                 out.limits.add("value")
@@ -195,6 +162,72 @@ class Walker:
             if value:
                 budget[0] -= 1
                 out.leaves.append(Leaf(loc, path or "$", value))
+
+    # _dict and _list take their scalar children in the loop (most children are scalars: no call for
+    # them) and their containers directly; _node's budget test is the loop's own.
+    def _dict(self, node: dict[str, Any], path: str, depth: int, loc: str, out: WalkResult, budget: list[int]) -> None:
+        if depth >= self.b.max_depth:
+            out.limits.add("depth")
+            return
+        hint = ""
+        if 2 <= len(node) <= 8:
+            hint = sibling_hint(node)
+        leaves = out.leaves
+        prefix = f"{path}." if path else ""  # JSON keys are strings
+        for k, v in node.items():
+            if budget[0] <= 0:
+                out.limits.add("leaves")
+                return
+            tv = type(v)
+            if tv is str or tv is int or tv is float:
+                h = ""
+                if hint:
+                    if tv is not float and _compact(k) in VALUE_KEYS:
+                        h = hint
+                    elif v is hint:
+                        h = LABEL_MARK
+                value = v if tv is str else str(v)
+                if len(value) > MAX_VALUE_CHARS:
+                    out.limits.add("value")
+                    value = value[:MAX_VALUE_CHARS]
+                if value:
+                    budget[0] -= 1
+                    leaves.append(Leaf(loc, prefix + k, value, h))
+            elif tv is dict:
+                self._dict(v, prefix + k, depth + 1, loc, out, budget)
+            elif tv is list:
+                self._list(v, prefix + k, depth + 1, loc, out, budget)
+            elif v is not None and tv is not bool:
+                self._node(v, prefix + k, depth + 1, loc, out, budget)
+
+    def _list(self, node: list[Any], path: str, depth: int, loc: str, out: WalkResult, budget: list[int]) -> None:
+        if depth >= self.b.max_depth:
+            out.limits.add("depth")
+            return
+        items = self.b.max_array_items
+        if len(node) > items:
+            out.limits.add("array")
+        leaves = out.leaves
+        child = path + "[]"
+        for v in node[:items]:
+            if budget[0] <= 0:
+                out.limits.add("leaves")
+                return
+            tv = type(v)
+            if tv is str or tv is int or tv is float:
+                value = v if tv is str else str(v)
+                if len(value) > MAX_VALUE_CHARS:
+                    out.limits.add("value")
+                    value = value[:MAX_VALUE_CHARS]
+                if value:
+                    budget[0] -= 1
+                    leaves.append(Leaf(loc, child, value))
+            elif tv is dict:
+                self._dict(v, child, depth + 1, loc, out, budget)
+            elif tv is list:
+                self._list(v, child, depth + 1, loc, out, budget)
+            elif v is not None and tv is not bool:
+                self._node(v, child, depth + 1, loc, out, budget)
 
     def walk_form(self, text: str, location: str, out: WalkResult) -> None:
         n = 0

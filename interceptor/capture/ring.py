@@ -56,6 +56,10 @@ _block_hdr = struct.Struct("=8xIII").unpack_from
 _block_status = struct.Struct("=I")
 # tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, tp_net
 _pkt_hdr = struct.Struct("=IIII4x4xH").unpack_from
+_BLOCK_HDR = struct.Struct("=IIIIII")  # version, offset_to_priv, block_status, num_pkts, first, blk_len
+_PKT_HDR = struct.Struct("=IIIIIIHH")
+_FIRST_PKT = 48  # sizeof(tpacket_block_desc) rounded as the kernel does (TPACKET_ALIGN)
+_MAC = 66  # tpacket3_hdr (48 aligned) + sockaddr_ll (18): where the kernel puts an Ethernet frame
 _DROP_ALL = struct.pack("=HBBI", 0x06, 0, 0, 0)  # BPF_RET|BPF_K 0: accept nothing
 
 OnPacket = Callable[[float, bytes, int, Any], None]
@@ -186,7 +190,7 @@ def open_ring_sockets(interface: str, bpf_filter: str, snaplen: int, buffer_byte
 class RingSocket:
     """A ring socket mapped into this process, read a block at a time."""
 
-    def __init__(self, sock: socket.socket, shape: RingShape) -> None:
+    def __init__(self, sock: socket.socket | None, shape: RingShape, mapping: mmap.mmap | None = None) -> None:
         self.sock = sock
         self.shape = shape
         self.interface = shape.interface
@@ -194,12 +198,13 @@ class RingSocket:
         self.block_size = shape.block_size
         self.block_count = shape.block_count
         self.stats = RingStats()
-        self.fd = sock.fileno()
+        self.fd = sock.fileno() if sock is not None else -1
         try:
-            self.ring: mmap.mmap | None = mmap.mmap(self.fd, self.block_size * self.block_count,
-                                                    mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            self.ring: mmap.mmap | None = mapping if mapping is not None else mmap.mmap(
+                self.fd, self.block_size * self.block_count, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         except OSError:
-            sock.close()
+            if sock is not None:
+                sock.close()
             raise
         self.block = 0  # the next block to look at
         self.offset = 0  # inside the current block when a dispatch stopped mid-block
@@ -247,8 +252,22 @@ class RingSocket:
                 self.block = (self.block + 1) % self.block_count
         return n
 
+    @classmethod
+    def mapped(cls, frames: list[tuple[float, bytes]], linktype: int = LINKTYPE_ETHERNET,
+               block_size: int = 1 << 20) -> RingSocket:
+        """A ring without a socket whose blocks already hold ``frames`` (ts, frame) the way the
+        kernel lays them out, all ready for user space: for tests and bench/livepath.py, which
+        measure the reading code on known frames."""
+        blocks = pack_blocks(frames, block_size)
+        mapping = mmap.mmap(-1, block_size * max(1, len(blocks)))
+        for i, block in enumerate(blocks):
+            mapping[i * block_size : i * block_size + len(block)] = block
+        return cls(None, RingShape("mapped", linktype, block_size, max(1, len(blocks))), mapping)
+
     def refresh_stats(self) -> RingStats:
         """Add the kernel's counts since the last call (PACKET_STATISTICS resets them)."""
+        if self.sock is None:  # a mapped ring (tests): no kernel behind it
+            return self.stats
         raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 12)
         packets, drops, freeze = struct.unpack("=III", raw)
         st = self.stats
@@ -261,7 +280,8 @@ class RingSocket:
         if self.ring is not None:
             self.ring.close()
             self.ring = None
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 def ring_geometry(buffer_bytes: int, snaplen: int) -> tuple[int, int]:
@@ -273,3 +293,36 @@ def ring_geometry(buffer_bytes: int, snaplen: int) -> tuple[int, int]:
     while block < snaplen + 512:  # tpacket3_hdr + sockaddr_ll, aligned
         block <<= 1
     return block, max(4, buffer_bytes // block)
+
+
+def pack_blocks(frames: list[tuple[float, bytes]], block_size: int) -> list[bytearray]:
+    """``frames`` in TPACKET_V3 blocks as the kernel fills them (each block's status TP_STATUS_USER,
+    packets at 16-byte aligned offsets chained by tp_next_offset, the last one's 0)."""
+    blocks: list[bytearray] = []
+    block = bytearray()
+    count = 0
+    last = 0
+
+    def close() -> None:
+        nonlocal block, count
+        if count:
+            _PKT_HDR.pack_into(block, last, 0, *_PKT_HDR.unpack_from(block, last)[1:])  # the chain's end
+            _BLOCK_HDR.pack_into(block, 0, 1, 0, TP_STATUS_USER, count, _FIRST_PKT, len(block))
+            blocks.append(block)
+        block, count = bytearray(), 0
+
+    for ts, frame in frames:
+        size = (_MAC + len(frame) + 15) & ~15
+        if size + _FIRST_PKT > block_size:
+            raise ValueError(f"a frame of {len(frame)} bytes does not fit a block of {block_size}")
+        if not count or len(block) + size > block_size:
+            close()
+            block = bytearray(_FIRST_PKT)
+        last = len(block)
+        sec = int(ts)
+        block += _PKT_HDR.pack(size, sec, min(999_999_999, round((ts - sec) * 1e9)), len(frame), len(frame), TP_STATUS_USER,
+                               _MAC, _MAC + 14)
+        block += bytes(_MAC - _PKT_HDR.size) + frame + bytes(size - _MAC - len(frame))
+        count += 1
+    close()
+    return blocks

@@ -48,10 +48,13 @@ def build_context(dest: Path) -> Path:
         shutil.copy2(ROOT / name, dest / name)
     for name in ("interceptor", "processor"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "target"))
+    (dest / "scripts").mkdir()
+    shutil.copy2(ROOT / "scripts" / "build_compiled.py", dest / "scripts" / "build_compiled.py")
     if M2.is_dir():  # the Java agent's Maven build offline, from what scripts/setup.d/java.sh fetched
         shutil.copytree(M2, dest / "mavenrepo")
     wheels = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(dest / "wheelhouse"),
-                             str(dest), "setuptools", "wheel"], capture_output=True, text=True, timeout=900)
+                             str(dest), "setuptools", "wheel", "mypy==2.4.1"],  # mypy: the compiled build
+                            capture_output=True, text=True, timeout=900)
     assert wheels.returncode == 0, wheels.stderr[-3000:]
     return dest
 
@@ -78,6 +81,13 @@ def test_podman_smoke_build_runs_interceptor_help(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "10001"  # non-root by default (the processor's role)
+    # The hot path runs compiled (the build stage's mypyc build matches the installed sources).
+    status = subprocess.run(
+        [*PODMAN, "run", "--rm", "--network=none", *RUN_LIMITS, TAG, "python3", "-c",
+         "import interceptor.compiled as c, interceptor.http as h; print(c.STATUS); print(c.is_compiled(h))"],
+        capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0 and status.stdout.startswith("compiled:"), status.stdout + status.stderr
+    assert status.stdout.split()[-1] == "True"
     # The Java TLS agent is in the image, found by the code that loads it, with its agent manifest.
     jar = subprocess.run(
         [*PODMAN, "run", "--rm", "--network=none", *RUN_LIMITS, TAG, "python3", "-c",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from interceptor.config import Config
 from interceptor.connection import Connection
-from interceptor.conversation import Context, Conversation
+from interceptor.conversation import Context
 from interceptor.counters import Counters
 from interceptor.h2conversation import h2_limits
 from interceptor.http import Limits
@@ -21,8 +21,9 @@ REQ, RESP = http_request(), http_response()
 def connection() -> tuple[Connection, list[Pair], Counters, Budget]:
     counters, budget, pairs = Counters(), Budget(1 << 24), []
     ctx = Context(Limits(1 << 20, 65536, False), counters, budget, 30.0, 64, pairs.append)
-    conv = Conversation(ctx, (Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.2", 80)), {"kind": "test"}, synced=True)
-    conn = Connection((b"\x0a\0\0\x01", 40000), conv, 0.0, ctx, h2_limits(Config()), 64, synced=True)
+    endpoints = (Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.2", 80))
+    conn = Connection((b"\x0a\0\0\x01", 40000), endpoints, {"kind": "test"}, 0.0, ctx, h2_limits(Config()), 64,
+                      synced=True)
     conn.receive(0, C, 0, TCP_SYN, b"", 0.0)
     conn.receive(1, S, C + 1, TCP_SYN | TCP_ACK, b"", 0.01)
     return conn, pairs, counters, budget

@@ -101,6 +101,22 @@ def test_grpc_record_and_default_filters() -> None:
     assert g["request_messages"] == [{"1": "alice", "2": "a@b.example"}] and g["response_messages"] == [{"1": 2}]
 
 
+def test_grpc_messages_decoded_only_for_pairs_that_pass() -> None:
+    """Protobuf work happens when a record is built: a call the filters drop decodes nothing."""
+    cbytes, sbytes, _ = h2_calls(3, grpc=True)
+    cfg = Config()
+    cfg.filters.drop_urls = ["/acme.v1.Users/Get"]
+    pairs, counters = packetgen.replay(packets(cbytes, sbytes), cfg)
+    assert pairs == [] and counters.dropped("filtered_url") == 3
+    assert counters.get("grpc.calls") == 3 and counters.get("grpc.messages") == 0
+    kept, counters = run(packets(cbytes, sbytes), keep_all=False)
+    assert len(kept) == 3 and counters.get("grpc.messages") == 0  # paired, not yet made into records
+    assert kept[0].grpc.status == 0 and counters.get("grpc.messages") == 0  # the status needs no decoding
+    kept[0].to_json()
+    kept[0].to_json()  # a second sink: decoded once
+    assert counters.get("grpc.messages") == 2 and kept[0].grpc.response_messages == [{"1": 0}]
+
+
 def test_filters_see_pseudo_headers() -> None:
     client, server = Side(), Side()
     c = PREFACE + headers(1, client.block(request_fields("/healthz", "GET")), end_stream=True)

@@ -210,7 +210,7 @@ def test_upgrade_is_a_pair_then_parsing_stops() -> None:
     resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
     pairs, c = exchange([(0, req), (1, resp), (0, b"\x81\x05hello"), (1, b"\x81\x02hi")])
     assert [(p.request.target, p.response.status) for p in pairs] == [("/ws", 101)]
-    assert c.get("http.upgraded_connections") == 1 and not c.drops()
+    assert c.get("http.upgraded_connections") == 1 and c.get("layer.opaque") == 1 and not c.drops()
 
 
 def test_start_line_and_header_parsing() -> None:

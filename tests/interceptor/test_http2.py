@@ -469,7 +469,9 @@ def test_grpc_server_streaming_bounded() -> None:
     assert ex.response.truncated and len(ex.response.body) == 2000 and ex.response.body_size == len(stream)
     assert ex.grpc is not None and len(ex.grpc.response_messages) == 5
     assert ex.grpc.response_messages[4] == {"1": "u4", "2": "u4@x.io", "3": 42}
-    assert ex.grpc.messages_omitted > 0 and not c.drops() and c.counters.get("grpc.streams_cut") == 1
+    # 2000 bytes: 10 messages of 20 bytes, 81 of 22 and the start of one more; 5 kept, 87 past the bound
+    assert ex.grpc.messages_omitted == 87 and c.counters.get("grpc.messages_over_bound") == 87
+    assert not c.drops() and c.counters.get("grpc.streams_cut") == 1
 
 
 def test_grpc_trailers_only_error() -> None:

@@ -171,11 +171,18 @@ def test_memory_budget_bounds_partial_bodies() -> None:
 
 
 def test_non_http_flow_is_ignored_cheaply() -> None:
+    """TLS records choose the TLS handshake layer (its hellos' facts only; these are cut short)."""
     conn = Conn().handshake()
     conn.request(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(200))
     conn.response(b"\x16\x03\x03\x00\x7a\x02" + bytes(200))
     pairs, c = replay(conn.close().frames)
-    assert pairs == [] and c.drops() == {} and c.get("http.non_http_streams") >= 1
+    assert pairs == [] and c.drops() == {} and c.get("layer.tls") == 1
+    assert c.get("layer.tls.hellos") + c.get("layer.tls.hellos_unread") == 2
+    assert c.get("http.non_http_streams") == 0
+    conn = Conn().handshake()  # a database protocol: the HTTP/1 reader gives it up
+    conn.request(b"\x00\x00\x00\x29\x00\x03\x00\x00user\x00postgres\x00database\x00x\x00\x00" + bytes(8))
+    pairs, c = replay(conn.close().frames)
+    assert pairs == [] and c.drops() == {} and c.get("http.non_http_streams") == 1 and c.get("layer.tls") == 0
 
 
 def test_filters_apply_by_default() -> None:

@@ -8,48 +8,26 @@ capture of the pod's interface.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from interceptor.schema import validate_connections
 from tests.fixtures.node import NodeLab, node_lab  # noqa: F401 - fixture
 from tests.fixtures.tls import go_tlsprog, tls_certs  # noqa: F401 - fixtures
+from tests.interceptor.coverage.liveagent import coverage_agent, summary
 from tests.interceptor.coverage.test_real_coverage import (  # noqa: F401 - fixtures
     TESTDATA,
     java_client,
     java_cp,
-    tshark_conversations,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.ebpf]
 PY_TLS, JAVA_TLS, REDIS, HTTP = 8443, 9443, 6379, 8080
-TOKEN = "coverage-test-token"
-
-
-def summary(records: list[dict]) -> list[tuple]:
-    return [(r["verdict"], r["protocol"], r.get("sni"), r.get("library"), r.get("process"), r.get("reason"),
-             r.get("source"), r["dst"].get("port"), r["connections"]) for r in records]
-
-
-def wait_ready(port: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError("agent not ready")
 
 
 def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Path,  # noqa: F811
@@ -78,17 +56,7 @@ def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Pat
     (tmp_path / "data.json").write_text('{"name":"x"}')
     pcap = tmp_path / "veth.pcap"
     cap = lab.capture(pod.ns, "eth0", pcap)
-    port = 20000 + os.getpid() % 20000
-    cfg = tmp_path / "sensor.yaml"
-    cfg.write_text("tls:\n  scan_interval_s: 0.5\ncoverage:\n  grace_s: 3\n")
-    out = tmp_path / "coverage.jsonl"
-    env = {**os.environ, "SENSOR__AUTH__TOKEN": TOKEN, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
-    agent = subprocess.Popen([sys.executable, "-m", "interceptor.cli", "run", "--tls", "--config", str(cfg),
-                              "--coverage", str(out), "--metrics", f"127.0.0.1:{port}", "--include-netns",
-                              node_lab.pattern, "--rescan", "1", "--duration", "300"],
-                             stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        wait_ready(port)
+    with coverage_agent(node_lab.pattern, tmp_path, 20000 + os.getpid() % 20000) as run:
         time.sleep(3)  # the TLS source has scanned the servers' and its first processes
         hosts = tmp_path / "hosts"
         hosts.write_text(f"{ip} java.example\n")
@@ -114,22 +82,7 @@ def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Pat
         go_out, _ = go.communicate("\n", timeout=60)
         subprocess.run(["redis-cli", "-h", ip, "-p", str(REDIS), "ping"], capture_output=True, timeout=30, check=True)
         subprocess.run(["curl", "-s", f"http://{ip}:{HTTP}/data.json"], capture_output=True, timeout=30, check=True)
-        time.sleep(5)  # grace for the plaintext match, and a tick
-        shown = subprocess.run([sys.executable, "-m", "interceptor.cli", "coverage", "--url",
-                                f"http://127.0.0.1:{port}"], capture_output=True, text=True, env=env, timeout=30)
-        assert shown.returncode == 0, shown.stderr
-        agent.terminate()
-        _, err = agent.communicate(timeout=90)
-        assert agent.returncode == 0, err[-3000:]
-    finally:
-        if agent.poll() is None:
-            agent.kill()
-            agent.wait()
-    cap.stop()
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    for r in records:
-        validate_connections(r)
-    assert sum(r["connections"] for r in records) == tshark_conversations(pcap), summary(records)
+        records, shown = run.finish(cap)
 
     def one(**want: object) -> dict:
         found = [r for r in records if all(r.get(k) == v for k, v in want.items())]
@@ -153,4 +106,4 @@ def test_live_agent_names_libraries_and_reasons(node_lab: NodeLab, tmp_path: Pat
         go_out, summary(records))
     assert one(protocol="redis")["verdict"] == "other-protocol"
     assert one(protocol="http/1.1", verdict="inspected")["pairs"] == 1
-    assert "tls-unread" in shown.stdout and "java (jsse)" in shown.stdout, shown.stdout
+    assert "tls-unread" in shown and "java (jsse)" in shown, shown

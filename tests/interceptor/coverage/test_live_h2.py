@@ -18,12 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from interceptor.schema import validate_connections
 from tests.fixtures.node import NodeLab, node_lab  # noqa: F401 - fixture
 from tests.fixtures.tls import TESTDATA as TLS_TESTDATA
 from tests.fixtures.tls import tls_certs  # noqa: F401 - fixture
-from tests.interceptor.coverage.test_live_coverage import TOKEN, summary, wait_ready
-from tests.interceptor.coverage.test_real_coverage import tshark_conversations
+from tests.interceptor.coverage.liveagent import coverage_agent, summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.ebpf]
 GRPC_TLS, H2C = 50443, 8080
@@ -50,18 +48,8 @@ def test_live_grpcio_tls_and_h2c_verdicts(node_lab: NodeLab, tmp_path: Path,  # 
     lab.start_server(pod.ns, ["nghttpd", "--no-tls", "-d", str(docroot), str(H2C)], H2C, name="nghttpd")
     pcap = tmp_path / "veth.pcap"
     cap = lab.capture(pod.ns, "eth0", pcap)
-    port = 20000 + (os.getpid() + 7) % 20000
-    cfg = tmp_path / "sensor.yaml"
-    cfg.write_text("tls:\n  scan_interval_s: 0.5\ncoverage:\n  grace_s: 3\n")
-    out = tmp_path / "coverage.jsonl"
-    env = {**os.environ, "SENSOR__AUTH__TOKEN": TOKEN, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
-    agent = subprocess.Popen([sys.executable, "-m", "interceptor.cli", "run", "--tls", "--config", str(cfg),
-                              "--coverage", str(out), "--metrics", f"127.0.0.1:{port}", "--include-netns",
-                              node_lab.pattern, "--rescan", "1", "--duration", "300"],
-                             stderr=subprocess.PIPE, text=True, env=env)
     sizes = [20, 5_000]
-    try:
-        wait_ready(port)
+    with coverage_agent(node_lab.pattern, tmp_path, 20000 + (os.getpid() + 7) % 20000) as run:
         time.sleep(3)  # the source has scanned the pod's grpcio server: its cygrpc file is probed
         client = subprocess.Popen([sys.executable, GRPCTLS, "client", str(GRPC_TLS), cert, ",".join(map(str, sizes)),
                                    ip], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -74,22 +62,7 @@ def test_live_grpcio_tls_and_h2c_verdicts(node_lab: NodeLab, tmp_path: Path,  # 
         h2c = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-w", "%{http_version}",
                               f"http://{ip}:{H2C}/users.json"], capture_output=True, text=True, timeout=30, check=True)
         assert h2c.stdout.endswith("}2"), h2c.stdout  # the body, and curl spoke HTTP/2
-        time.sleep(5)  # grace for the plaintext match, and a tick
-        shown = subprocess.run([sys.executable, "-m", "interceptor.cli", "coverage", "--url",
-                                f"http://127.0.0.1:{port}"], capture_output=True, text=True, env=env, timeout=30)
-        assert shown.returncode == 0, shown.stderr
-        agent.terminate()
-        _, err = agent.communicate(timeout=90)
-        assert agent.returncode == 0, err[-3000:]
-    finally:
-        if agent.poll() is None:
-            agent.kill()
-            agent.wait()
-    cap.stop()
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    for r in records:
-        validate_connections(r)
-    assert sum(r["connections"] for r in records) == tshark_conversations(pcap), summary(records)
+        records, shown = run.finish(cap)
     grpc_recs = [r for r in records if r["dst"]["port"] == GRPC_TLS]
     assert [(r["verdict"], r["source"], r["library"], r["connections"]) for r in grpc_recs] == [
         ("tls-decrypted", "boringssl", "boringssl", 1)], summary(records)
@@ -99,6 +72,6 @@ def test_live_grpcio_tls_and_h2c_verdicts(node_lab: NodeLab, tmp_path: Path,  # 
     h2 = [r for r in records if r["dst"]["port"] == H2C]
     assert [(r["verdict"], r["protocol"], r["source"], r["pairs"]) for r in h2] == [
         ("inspected", "h2", "pcap-veth", 1)], summary(records)
-    assert "tls-decrypted" in shown.stdout and "h2" in shown.stdout, shown.stdout
-    text = out.read_bytes()
+    assert "tls-decrypted" in shown and "h2" in shown, shown
+    text = run.out.read_bytes()
     assert b"4111" not in text and b"ann@example.com" not in text  # no payload in the account
