@@ -21,6 +21,7 @@ from interceptor.counters import Counters
 from interceptor.descriptors import Schemas
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Message
+from interceptor.protobuf import decode
 
 GRPC_TYPES = ("application/grpc",)  # and application/grpc+proto, +json...
 
@@ -156,9 +157,9 @@ def call_of(request: Message, response: Message, path: str, counters: Counters, 
             limit: int, schemas: Schemas | None = None) -> GrpcCall:
     """The call, its messages left to decode when they are first read."""
     service, method = service_method(path)
-    status_text = response.header("grpc-status")
+    status_text = _header(response, "grpc-status")
     status = int(status_text) if status_text is not None and status_text.isdigit() else None
-    message = response.header("grpc-message")
+    message = _header(response, "grpc-message")
     counters.counts["grpc.calls"] += 1
     call = GrpcCall(service, method, status, urllib.parse.unquote(message) if message else "")
     call._undecoded = _Undecoded(request, response, path, counters, max_messages, limit, schemas)
@@ -176,9 +177,9 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
             out.omitted += 1
             counters.inc("grpc.messages_cut")
         return out
-    encoding = msg.header("grpc-encoding")
+    encoding = _header(msg, "grpc-encoding")
     encoding = encoding.strip().lower() if encoding else "identity"
-    proto = msg.content_type in PROTO_TYPES
+    proto = (_header(msg, "content-type") or "") in PROTO_TYPES
     values = out.values
     pos = seen = over = 0
     while pos + 5 <= end:
@@ -202,7 +203,13 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
                 out.omitted += 1
                 continue
             data = plain
-        values.append(_value(data, proto, counters))
+        if proto:  # (inline: one call less per message)
+            try:
+                values.append(decode(data))
+                continue
+            except protobuf.NotProtobuf:
+                counters.inc("grpc.not_protobuf")
+        values.append(_text_or_bytes(data))
     counters.counts["grpc.messages"] += seen
     if over:
         out.omitted += over
@@ -211,6 +218,13 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
         out.omitted += 1
         counters.inc("grpc.messages_cut")
     return out
+
+
+def _header(msg: Message, name: str) -> str | None:
+    """``msg.header(name)`` read from its index when it has one (the HTTP/2 layer's always do): no
+    call into the interpreted model per lookup when this module is compiled."""
+    index = msg.index
+    return index.get(name) if index is not None else msg.header(name)
 
 
 PROTO_TYPES = frozenset({"application/grpc", "application/grpc+proto", ""})  # "": lost with the HPACK state
@@ -246,13 +260,9 @@ def _decompress(encoding: str, data: bytes, limit: int, counters: Counters) -> b
     return decoded
 
 
-def _value(data: bytes, proto: bool, counters: Counters) -> Any:
-    if proto:
-        try:
-            return protobuf.decode(data)
-        except protobuf.NotProtobuf:
-            counters.inc("grpc.not_protobuf")
+def _text_or_bytes(data: bytes) -> Any:
+    """A message that is not protobuf: application/grpc+json and friends are text."""
     try:
-        return data.decode("utf-8")  # application/grpc+json and friends
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return protobuf.opaque(data)

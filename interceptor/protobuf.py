@@ -61,10 +61,16 @@ def _message(data: bytes, pos: int, end: int, depth: int, budget: list[int]) -> 
                 raise NotProtobuf("length past the end")
             first = data[pos] if length else 0x20
             if first < 0x20 and first != 0x09 and first != 0x0A and first != 0x0D:
-                # A control character first: a nested message's key, not text (no slice unless it fails).
-                budget[0] = left - count
-                value = _nested(data, pos, stop, depth, budget)
-                count = left - budget[0]
+                # A control character first: a nested message's key, not text (no slice unless it
+                # fails). Parsed here rather than through _nested: this is the hot case.
+                value = None
+                if depth > 0:
+                    budget[0] = left - count
+                    try:
+                        value = _message(data, pos, stop, depth - 1, budget)
+                        count = left - budget[0]
+                    except NotProtobuf:
+                        pass  # its fields do not count (``count`` unchanged): kept as bytes
                 if value is None:
                     value = opaque(data[pos:stop])
             else:
