@@ -17,15 +17,19 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interceptor.counters import Counters
 from interceptor.coverage import hello as tlshello
 from interceptor.coverage.account import Account, Connection, Key
-from interceptor.coverage.library import PROBED, Library, TlsState, why_unread
 from interceptor.coverage.sniff import UNKNOWN, recognize
 from interceptor.pairs import Endpoint
 from interceptor.reassembly import HALF32, MASK32
+
+if TYPE_CHECKING:
+    # imported where a TLS connection ends (_tls, _decrypted): a capture of plain HTTP never needs
+    # the TLS library model, nor interceptor.tls behind it
+    from interceptor.coverage.library import TlsState
 
 SNIFF_BYTES = 16384  # per direction: enough for a ClientHello with post-quantum key shares
 READ_PROTOCOLS = {"http/1.1"}  # parsed by the pipeline; other protocols count as read once they yield pairs
@@ -278,6 +282,8 @@ class Tracker:
         return conn
 
     def _tls(self, conn: Connection, cov: FlowCoverage) -> None:
+        from interceptor.coverage.library import Library, TlsState, why_unread
+
         if cov.hello is not None:
             conn.sni = cov.hello.sni
             conn.alpn = ",".join(cov.hello.alpn)
@@ -305,6 +311,8 @@ class Tracker:
             conn.reason = why_unread(library, state or TlsState(True))
 
     def _decrypted(self, conn: Connection, kind: str, four: FourTuple) -> None:
+        from interceptor.coverage.library import PROBED
+
         conn.verdict, conn.source, conn.reason = "tls-decrypted", kind, ""
         conn.library = next((lib for lib, k in PROBED.items() if k == kind), kind)  # the one that was read
         conn.pairs += self.pending_pairs.pop(four, 0)
