@@ -18,7 +18,7 @@ mode (capture.source:capture.workers) and step a fresh ``interceptor run --out /
 pod's host-side veth while tcpdump records the same interface; the step prints the client's request
 rate, the pairs emitted per second, the kernel drops of the agent's taps (every worker's ring), the
 agent's CPU per pair (its whole process tree, from the start to the end of the load), and the CPU
-per pair of ``interceptor replay --out /dev/null`` on tcpdump's file of that very traffic (its start-up
+per pair of ``interceptor replay`` (to the same sink) on tcpdump's file of that very traffic (its start-up
 cost, measured on an empty capture, subtracted). Needs root. Target (issue 11): 0 kernel drops at
 20k pairs/s offered and <= 25 us CPU per pair on 2 cores shared with the load.
 """
@@ -224,7 +224,8 @@ def build_env(build: str) -> dict[str, str]:
 def replay_cpu(path: Path, build: str = "default") -> float:
     """CPU seconds of ``interceptor replay PATH --out /dev/null`` (a child process)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", str(path), "--out", "/dev/null",
+    sink = ["--kafka", KAFKA[0], "--topic", f"bench-replay-{os.getpid()}"] if KAFKA else ["--out", "/dev/null"]
+    subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", str(path), *sink,
                     "--keep-all", "--no-progress"], cwd=REPO, check=True, capture_output=True, timeout=600,
                    env=build_env(build))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -236,23 +237,109 @@ def empty_pcap(path: Path) -> Path:
     return path
 
 
-def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, load: str, work: Path,
-             paced: bool, startup_cpu: float, server: list[psutil.Process], build: str = "default",
-             keep: Path | None = None) -> dict:
-    """One step: ``conns`` is the offered rate (req/s) with h2load, the connection count otherwise."""
+def agent_command(node, mode: str, build: str, stats: Path, metrics_port: int) -> tuple[list[str], dict[str, str]]:
+    """``interceptor run`` for one mode (``capture.source:capture.workers``) and core build."""
     source, workers = mode.split(":")
-    stats = work / f"stats-{conns}.json"
-    metrics_port = free_local_port()
     sink = ["--kafka", KAFKA[0], "--topic", f"bench-live-{os.getpid()}"] if KAFKA else ["--out", "/dev/null"]
     cmd = [sys.executable, "-m", "interceptor.cli", "run", *sink, "--stats", str(stats),
            "--include-netns", node.pattern, "--metrics", f"127.0.0.1:{metrics_port}", "--keep-all"]
-    if cpu is not None:
-        cmd = ["taskset", "-c", str(cpu), *cmd]
     env = {**build_env(build), "SENSOR__CAPTURE__BUFFER_BYTES": str(BUFFER_MIB[0] << 20),
            "SENSOR__CAPTURE__SOURCE": source, "SENSOR__CAPTURE__WORKERS": workers,
            # The metrics port is on (for /readyz); the live stream and the capture API beside it are
            # off in every mode, so the modes compare the pair path alone.
            "SENSOR__STREAM__ENABLED": "false", "SENSOR__CAPTURES__ENABLED": "false"}
+    return cmd, env
+
+
+CACHEGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+
+
+def instructions_of(stderr: str) -> int:
+    """Instructions of every process valgrind followed (the workers are forks: each one prints its
+    own summary when it exits)."""
+    found = re.findall(r"I\s+refs:\s+([\d,]+)", stderr)
+    if not found:
+        raise RuntimeError(f"no instruction count from valgrind: {stderr[-500:]}")
+    return sum(int(n.replace(",", "")) for n in found)
+
+
+def agent_instructions(node, pod, mode: str, rate: int, seconds: float, work: Path, build: str,
+                       pcap_path: Path | None) -> tuple[int, int, int, float, int]:
+    """(instructions, pairs, requests, seconds from ready to stop, kernel drops) of the agent under cachegrind
+    from start to exit, with ``rate`` req/s offered for ``seconds``, then until it caught up
+    (``rate`` 0: no load, idle for ``seconds``)."""
+    stats = work / "stats-instructions.json"
+    metrics_port = free_local_port()
+    cmd, env = agent_command(node, mode, build, stats, metrics_port)
+    proc = subprocess.Popen([*CACHEGRIND, *cmd], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    dump = None
+    if pcap_path is not None:
+        dump = subprocess.Popen(["tcpdump", "-Z", "root", "-i", pod.host_dev, "-n", "-s", "262144", "-B", "262144",
+                                 "-w", str(pcap_path), "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_ready(metrics_port, proc, timeout_s=600)
+    ready = time.monotonic()
+    time.sleep(2.0)
+    requests = 0
+    if rate:
+        requests, _took = load_h2load(pod.pod_ip, rate, seconds, conns=min(20, rate))
+        wait_caught_up(metrics_port, timeout_s=600)
+    else:
+        time.sleep(seconds)
+    ran = time.monotonic() - ready
+    if dump is not None:
+        dump.send_signal(signal.SIGINT)
+        dump.communicate(timeout=60)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=600)[1]
+    data = json.loads(stats.read_text())
+    return (instructions_of(err), data["counts"].get("pairs.emitted", 0), requests, ran,
+            data["dropped"].get("capture_kernel", 0))
+
+
+def replay_instructions(path: Path, build: str) -> int:
+    out = subprocess.run([*CACHEGRIND, sys.executable, "-m", "interceptor.cli", "replay", str(path), "--out", "/dev/null",
+                          "--keep-all", "--no-progress"], cwd=REPO, check=True, capture_output=True, text=True,
+                         timeout=3600, env=build_env(build))
+    return instructions_of(out.stderr)
+
+
+def instruction_steps(node, pod, modes: list[str], builds: list[str], rate: int, seconds: float, work: Path) -> None:
+    """Instructions per pair, live end to end against replay end to end on the same capture: each
+    agent run under load minus the same agent idle for as long (start-up, the poll loop's idle
+    turns, the once-a-second work, shutdown; idle as long as the loaded run lasted, catch-up
+    included), each replay minus a replay of an empty capture. A low rate, as the agent runs ~50x
+    slower under valgrind; load-independent, unlike CPU time."""
+    empty = empty_pcap(work / "empty.pcap")
+    print(f"instructions (cachegrind), {rate} req/s offered for {seconds:g}s, h2load; agent minus the same agent "
+          f"idle, replay of tcpdump's capture minus an empty replay")
+    print(f"{'mode':>12} {'pairs':>6} {'live instr/pair':>15} {'replay instr/pair':>17} {'live/replay':>11}")
+    for build in builds:
+        replay_base = replay_instructions(empty, build)
+        for mode in modes:
+            cap = work / "instructions.pcap"
+            busy, pairs, requests, ran, kdrops = agent_instructions(node, pod, mode, rate, seconds, work, build, cap)
+            idle = agent_instructions(node, pod, mode, 0, ran, work, build, None)[0]
+            replayed = replay_instructions(cap, build) - replay_base
+            cap.unlink()
+            live = (busy - idle) / max(1, pairs)
+            rep = replayed / max(1, requests)
+            name = mode if build == "default" else f"{mode}/{build}"
+            print(f"{name:>12} {pairs:>6} {live:>15,.0f} {rep:>17,.0f} {live / max(rep, 1):>11.2f}"
+                  + ("" if pairs == requests else f"  pairs {pairs} != requests {requests}")
+                  + (f"  kernel drops {kdrops} (the agent runs ~50x slower under valgrind)" if kdrops else ""),
+                  flush=True)
+
+
+def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, load: str, work: Path,
+             paced: bool, startup_cpu: float, server: list[psutil.Process], build: str = "default",
+             keep: Path | None = None) -> dict:
+    """One step: ``conns`` is the offered rate (req/s) with h2load, the connection count otherwise."""
+    stats = work / f"stats-{conns}.json"
+    metrics_port = free_local_port()
+    cmd, env = agent_command(node, mode, build, stats, metrics_port)
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     me = psutil.Process(proc.pid)
     pcap_path = work / "step.pcap"
@@ -336,6 +423,8 @@ def main() -> int:
     ap.add_argument("--builds", default="default",
                     help="core builds to compare: default (compiled when built), pure (PRIVACY_SENSOR_PURE=1)")
     ap.add_argument("--keep-pcap", metavar="DIR", help="keep each step's tcpdump capture there (bench/livepath.py)")
+    ap.add_argument("--instructions", type=int, metavar="RATE", default=0,
+                    help="instead: instructions per pair (cachegrind) of the agent and of replay at RATE req/s")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -362,6 +451,11 @@ def main() -> int:
         (work / "ng").mkdir()
         conf = work / "ng" / "nginx.conf"
         conf.write_text(NGINX_CONF.format(d=work / "ng", port=PORT, pad="n" * 700))
+        if args.instructions:
+            node.lab.start_server(pod.ns, ["nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT, name="nginx")
+            instruction_steps(node, pod, args.modes.split(","), args.builds.split(","), args.instructions,
+                              args.seconds, work)
+            return 0
         nginx = node.lab.start_server(pod.ns, [*LOAD_CPU, "nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT,
                                       name="nginx")
         server = [psutil.Process(nginx.pid)]

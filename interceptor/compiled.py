@@ -48,6 +48,18 @@ MODULES: tuple[str, ...] = (
     "interceptor.grpc",
     "interceptor.protobuf",
     "interceptor.h2conversation",
+    # the processor's detection path (processor/__init__.py imports interceptor first, so the finder
+    # is in place before any of these loads)
+    "processor.walk",
+    "processor.keys",
+    "processor.lexicon",
+    "processor.validators",
+    "processor.detectors",
+    "processor.mask",
+    "processor.core",
+    "processor.templating",
+    "processor.nodes",
+    "processor.datatypes",
 )
 GROUP = "privacy_sensor_native"  # mypyc's shared library: GROUP + "__mypyc"
 MANIFEST = "manifest.json"
