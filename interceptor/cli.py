@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Iterable
@@ -146,6 +147,10 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
     return the error that stopped the read, if any."""
     next_tick = None
     feed = pipeline.feed_packet
+    # What exists now (modules, config, the sinks) outlives the replay: out of the collector's
+    # sight, a full collection walks only what the replay made (~1 % of a replay's instructions,
+    # measured with callgrind). Given back at the end (a caller's garbage is still collected).
+    gc.freeze()
     try:
         for i, (ts, linktype, frame) in enumerate(reader if packets is None else packets):
             feed(ts, frame, linktype)
@@ -164,6 +169,7 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
         return e
     finally:
         pipeline.close()
+        gc.unfreeze()
 
 
 class Progress:

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-import yaml
-
 ENV_PREFIX = "SENSOR__"
 MB = 1_000_000
 MiB = 1 << 20
@@ -412,6 +410,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 
 
 def _read_file(p: Path) -> dict[str, Any]:
+    import yaml  # here, not at the top: most runs (every replay without --config) read no YAML
+
     try:
         text = p.read_text(encoding="utf-8")
         loaded = yaml.safe_load(text)
@@ -449,6 +449,8 @@ def _env_value(parts: list[str], raw: str, env_key: str) -> Any:
     tp = key_type(parts)
     if tp is str or (get_origin(tp) is Literal and all(isinstance(a, str) for a in get_args(tp))):
         return raw
+    import yaml
+
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:

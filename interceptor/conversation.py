@@ -147,7 +147,7 @@ class Conversation:
         # returns them. (A plain deque: mypyc cannot compile a subclass of one.)
         self.queue: deque[Waiting] = deque()
         self.client: int | None = None  # direction that carries requests, once known
-        self.events: list[LayerEvent] = []  # for the connection (``layers``): a Switch after a 101 or CONNECT
+        self.events: list[LayerEvent] = []  # for the connection (``layers``): pairs, a Switch after a 101 or CONNECT
         self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
@@ -313,7 +313,7 @@ class Conversation:
         c, s = self.client, 1 - (self.client or 0)
         src, dst = self.endpoints[c or 0], self.endpoints[s]
         self.pairs += 1
-        self.ctx.emit(Pair(waiting.request, response, src, dst, self.source))
+        self.events.append(Pair(waiting.request, response, src, dst, self.source))
 
     # -- pairing ----------------------------------------------------------------------------------
     def _by_order(self, span: Span | None) -> Waiting | None:

@@ -16,7 +16,8 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from interceptor.tls import openssl, procfs
+# interceptor.tls (openssl's ELF reader, procfs) is imported where a process is looked at: a
+# replay imports this module for its account and never looks at a process.
 
 # Probed by interceptor/tls (each behind its tls.* switch): OpenSSL (dynamic, or linked into an
 # executable), Go crypto/tls, GnuTLS, BoringSSL (by symbol like OpenSSL, or grpcio's stripped one by
@@ -72,6 +73,8 @@ def identify(maps: list[str], markers: dict[str, set[str]]) -> Library:
     libldap brings GnuTLS along with OpenSSL; Python's _ssl next to grpcio's BoringSSL): the one
     its connections most likely use wins, in this order: a JVM, a TLS stack compiled into the
     program or a native extension, dynamic OpenSSL, then the other dynamic libraries."""
+    from interceptor.tls.openssl import is_libssl
+
     static: list[Library] = []
     dynamic: dict[str, Library] = {}
     for path in maps:
@@ -84,7 +87,7 @@ def identify(maps: list[str], markers: dict[str, set[str]]) -> Library:
             static.append(Library("rustls", "static", path))
         elif found & {"openssl", "openssl3"} and "ssl_write" in found:
             static.append(Library("openssl", "static", path))
-        if openssl.is_libssl(path):
+        if is_libssl(path):
             dynamic.setdefault("openssl", Library("openssl", "dynamic", path))
         for pattern, name in DYNAMIC:
             if pattern.search(path):
@@ -168,6 +171,8 @@ def scan_markers(fd: int, size: int) -> set[str]:
 
 def library_of(pid: int, cache: MarkerCache, proc_root: str = "/proc") -> Library | None:
     """The likely TLS library of a running process; None if it is gone."""
+    from interceptor.tls import procfs
+
     mappings = procfs.file_mappings(pid, proc_root)
     if mappings is None:
         return None
