@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from interceptor.config import ProcessorConfig
 from interceptor.counters import Counters
-from interceptor.pairs import RecordError, check_record
+from interceptor.pairrecord import RecordError, check_record
 from processor.datatypes import TYPES, combined_sensitivity, sensitivity_of
 from processor.detectors import Classifier, parse_custom
 from processor.mask import mask
@@ -197,7 +197,7 @@ def _split_location(loc: str) -> tuple[str, str]:
 
 def check_pair(rec: Any) -> str | None:
     """The problem with a pair record v1 (naming the key), or None: the interceptor's own reader
-    (``Pair.from_record``'s checks) -- the record is described once, in interceptor/pairs.py."""
+    (``Pair.from_record``'s checks) -- the record is described once, in interceptor/pairrecord.py."""
     try:
         check_record(rec)
     except RecordError as e:
