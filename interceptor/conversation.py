@@ -56,27 +56,32 @@ class Context:
     emit: Callable[[Pair], None]
 
 
-@dataclass(frozen=True, slots=True)
 class Sent:
-    """Where a request ended in the client's stream, and the ack its first segment carried."""
+    """Where a request ended in the client's stream, and the ack its first segment carried (set
+    once; plain classes, not dataclasses, here and below: mypyc compiles their ``__init__``)."""
 
-    end: int
-    ack: int
+    __slots__ = ("end", "ack")
+
+    def __init__(self, end: int, ack: int) -> None:
+        self.end = end
+        self.ack = ack
 
 
-@dataclass(slots=True)
 class Waiting:
     """A request (complete, or failed with ``failed`` as the reason) waiting for its response."""
 
-    ts: float
-    method: str
-    request: Request | None
-    failed: str = ""
-    span: Span | None = None  # where it lies in the client's stream (None: byte stream)
-    held: int = 0  # bytes reserved in the global budget while it waits
-    before: Sent | None = None  # the request before it in the client's stream
+    __slots__ = ("ts", "method", "request", "failed", "span", "held", "before", "epoch")
 
-    epoch: int = -1  # the span's (a field, given at construction: read for every response)
+    def __init__(self, ts: float, method: str, request: Request | None, failed: str = "", span: Span | None = None,
+                 held: int = 0, before: Sent | None = None, epoch: int = -1) -> None:
+        self.ts = ts
+        self.method = method
+        self.request = request
+        self.failed = failed
+        self.span = span  # where it lies in the client's stream (None: byte stream)
+        self.held = held  # bytes reserved in the global budget while it waits
+        self.before = before  # the request before it in the client's stream
+        self.epoch = epoch  # the span's (given at construction: read for every response)
 
 
 def held_bytes(request: Request) -> int:

@@ -205,7 +205,7 @@ def check_pair(rec: Any) -> str | None:
     return None
 
 
-def _host(headers: list[list[str]]) -> str | None:
+def _host(headers: Sequence[Sequence[str]]) -> str | None:  # lists (parsed) or tuples (to_record)
     for item in headers:
         if len(item) == 2 and item[0].lower() in ("host", ":authority"):
             return item[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -98,8 +99,10 @@ def body_text(msg: dict[str, Any]) -> str | None:
     return body
 
 
-def content_kind(headers: list[list[str]], text: str) -> str | None:
-    """'json', 'form' or None, from the content type; sniffed when the header is missing."""
+def content_kind(headers: Sequence[Sequence[str]], text: str) -> str | None:
+    """'json', 'form' or None, from the content type; sniffed when the header is missing. ``headers``:
+    [name, value] lists (a parsed record) or tuples (``Pair.to_record`` in the same process: the
+    stream's masking), so not typed as lists (the compiled build checks what it is given)."""
     ctype = ""
     for name, value in headers:
         if name.lower() == "content-type":
@@ -251,7 +254,7 @@ class Walker:
             if value:
                 out.leaves.append(Leaf(location, key, value))
 
-    def walk_headers(self, headers: list[list[str]], location: str, out: WalkResult) -> None:
+    def walk_headers(self, headers: Sequence[Sequence[str]], location: str, out: WalkResult) -> None:
         for item in headers[:200]:
             if len(item) != 2:
                 continue
