@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     fd, lock = tempfile.mkstemp(prefix="interceptor-replay-", suffix=".lock")
     os.close(fd)
     started = time.monotonic()
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # start-up, before the workers share the rest
     try:
         results = _fork_and_wait(args, cfg, workers, lock)
     finally:
@@ -139,8 +141,11 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     reports = [r for res in results for r in res.get("reports", [])]
     errors = [res["error"] for res in results if res.get("error")]
     crashed = [res["crashed"] for res in results if res.get("crashed")]
+    # Each worker's CPU time: start-up and the largest is the replay's critical path on free cores
+    # (the wall time without other load); their sum against one process's is what sharding costs.
     extra = {"file": str(args.file), "format": first.get("format"), "elapsed_s": round(elapsed, 3),
-             "workers": workers, "sinks": reports}
+             "workers": workers, "start_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+             "worker_cpu_s": [res.get("cpu_s") for res in results], "sinks": reports}
     if errors:
         extra["error"] = errors[0]
     linktypes = set(first.get("linktypes", []))
@@ -199,5 +204,7 @@ def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: st
     reports = output.close(cfg.kafka.flush_timeout_s)
     for report in reports:
         report["worker"] = index
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"counters": counters.snapshot(), "packets": reader.packets, "format": reader.format,
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
             "linktypes": sorted(reader.linktypes), "error": str(error) if error else None, "reports": reports}
