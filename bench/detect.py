@@ -3,6 +3,7 @@
     python bench/detect.py                  # all three corpora, Presidio if installed, leaves/s
     python bench/detect.py --errors dev     # also list the dev split's errors (paths only, no values)
     python bench/detect.py --no-presidio --n 1000
+    python bench/detect.py --no-presidio --instructions   # also instructions per leaf (valgrind)
 
 Everything goes through ``processor.core.Processor.handle`` (what ``processor detect`` runs): pair
 record bytes in, the detections message out. The corpora:
@@ -14,13 +15,21 @@ record bytes in, the detections message out. The corpora:
 The unit is one (location, key path, type) of a pair. F-beta with beta = 0.5 weighs precision more,
 as Soveren scores its detectors. Presidio's pattern recognizers (no NLP model here) run on each
 leaf's value alone, scored on the types they cover.
+
+Speed is CPU time, which on a shared machine moves with its load; ``--instructions`` also counts
+the instructions of ``handle()`` per leaf under valgrind's callgrind (every 8th pair of the three
+corpora, key paths known: values first seen, then repeated), which do not. The figures say whether
+the compiled build ran (interceptor/compiled.py; ``PRIVACY_SENSOR_PURE=1`` for pure Python).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.heldout.generate import Sample, build  # noqa: E402
 from bench.heldout.score import CANON, Tally, min_type_f, report  # noqa: E402
+from interceptor import compiled  # noqa: E402
 from processor.core import Processor  # noqa: E402
 from processor.corpus.generate import load  # noqa: E402
 from processor.walk import Bounds, Walker, WalkResult  # noqa: E402
@@ -115,6 +125,42 @@ def ours(samples: list[Sample], canon: Canon, keep_errors: bool = False, repeat:
     return tally, speed
 
 
+def instructions(raws: list[bytes], leaves: int) -> tuple[float, float]:
+    """Instructions per leaf of ``handle()``, values first seen and repeated: this script under
+    callgrind (``--instructions-child``), each part between two ``os.getppid()`` calls dumped apart."""
+    with tempfile.TemporaryDirectory(prefix="detect-cg-") as tmp:
+        pairs, out = Path(tmp) / "pairs.jsonl", Path(tmp) / "cg"
+        pairs.write_bytes(b"\n".join(raws))
+        subprocess.run(["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}",
+                        sys.executable, __file__, "--instructions-child", str(pairs)],
+                       env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, timeout=3600, check=True)
+        fresh, repeat = (_callgrind_total(Path(f"{out}.{part}")) for part in (2, 3))
+    return fresh / leaves, repeat / leaves
+
+
+def _callgrind_total(path: Path) -> int:
+    m = re.search(r"^(?:summary|totals): (\d+)", path.read_text(), re.M)
+    if not m:
+        raise RuntimeError(f"no instruction total in {path}")
+    return int(m.group(1))
+
+
+def _instructions_child(pairs: str) -> None:
+    """Under callgrind: warm the key paths, then a fresh processor twice over the same pairs."""
+    raws = Path(pairs).read_bytes().splitlines()
+    warm = Processor()
+    for raw in raws:
+        warm.handle(raw)
+    os.getppid()  # the markers: callgrind dumps its counts before each call
+    proc = Processor()
+    for raw in raws:
+        proc.handle(raw)
+    os.getppid()
+    for raw in raws:
+        proc.handle(raw)
+    os.getppid()
+
+
 PRESIDIO_MAP = {
     "EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone", "CREDIT_CARD": "card_number", "IBAN_CODE": "iban", "US_SSN": "ssn",
     "IP_ADDRESS": "ip_address", "MAC_ADDRESS": "mac_address", "US_PASSPORT": "passport", "US_DRIVER_LICENSE": "driver_license",
@@ -166,7 +212,12 @@ def main() -> int:
     ap.add_argument("--only", choices=["corpus", "dev", "untouched"], action="append",
                     help="score only these corpora (tuning runs use corpus and dev, never untouched)")
     ap.add_argument("--n", type=int, default=3000, help="payloads per held-out split (default 3000)")
+    ap.add_argument("--instructions", action="store_true", help="also instructions per leaf (valgrind's callgrind, minutes)")
+    ap.add_argument("--instructions-child", help=argparse.SUPPRESS)  # the run under valgrind
     args = ap.parse_args()
+    if args.instructions_child:
+        _instructions_child(args.instructions_child)
+        return 0
 
     def identity(t: str) -> str | None:
         return t
@@ -208,7 +259,12 @@ def main() -> int:
     print(f"\nspeed: handle() {_rate(total_leaves, total.cold)} all new (key paths and values), "
           f"{_rate(total_leaves, total.fresh_values)} values first seen (key paths known), "
           f"{_rate(total_leaves, total.repeat)} on a repeat of the same pairs, over {total_leaves} leaves; one process, "
-          f"CPU time (on a shared or loaded machine the figures drop: say which when quoting them)")
+          f"CPU time (on a shared or loaded machine the figures drop: say which when quoting them); {compiled.STATUS}")
+    if args.instructions:
+        subset = [s for _, samples, _ in corpora for s in samples][::8]
+        fresh, repeat = instructions([s.raw for s in subset], count_leaves(subset))
+        print(f"instructions: handle() {fresh:,.0f} per leaf values first seen (key paths known), {repeat:,.0f} repeated, "
+              f"over every 8th pair ({count_leaves(subset)} leaves; valgrind callgrind, whatever the load)")
     if "untouched" not in results:
         return 0
     f, (wt, wf) = results["untouched"]

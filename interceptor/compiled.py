@@ -57,6 +57,9 @@ MODULES: tuple[str, ...] = (
     "processor.detectors",
     "processor.mask",
     "processor.core",
+    "processor.templating",
+    "processor.nodes",
+    "processor.datatypes",
 )
 GROUP = "privacy_sensor_native"  # mypyc's shared library: GROUP + "__mypyc"
 MANIFEST = "manifest.json"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -45,11 +44,16 @@ def _pair_validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-@dataclass
 class Result:
-    key: bytes
-    record: dict[str, Any]
-    value: bytes = field(default=b"")
+    """The Kafka key (the flow edge), the detections record and its JSON. A plain class, not a
+    dataclass: one is made per pair, and in the compiled build a dataclass's __init__ stays interpreted."""
+
+    __slots__ = ("key", "record", "value")
+
+    def __init__(self, key: bytes, record: dict[str, Any], value: bytes = b"") -> None:
+        self.key = key
+        self.record = record
+        self.value = value
 
 
 class Processor:
@@ -201,7 +205,7 @@ def check_pair(rec: Any) -> str | None:
     return None
 
 
-def _host(headers: list[list[str]]) -> str | None:
+def _host(headers: Sequence[Sequence[str]]) -> str | None:  # lists (parsed) or tuples (to_record)
     for item in headers:
         if len(item) == 2 and item[0].lower() in ("host", ":authority"):
             return item[1]
