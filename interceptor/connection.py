@@ -21,9 +21,10 @@ from typing import Any
 
 from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from interceptor.conversation import Context, Conversation
+from interceptor.coverage.hello import Hello
 from interceptor.http2 import H2Limits
-from interceptor.layers import Chooser, Input, ProtocolLayer, layer_events
-from interceptor.pairs import Endpoint
+from interceptor.layers import Chooser, Host, Input, ProtocolLayer, TlsHandshake, layer_event
+from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, TcpStream
 
 Address = tuple[bytes, int]
@@ -39,6 +40,24 @@ class Deferred:
     flags: int
     payload: bytes
     ts: float
+
+
+def layer_events(host: Host, ts: float) -> None:
+    """Take what the host's layer made (called when ``layer.events`` is not empty): pairs go to the
+    post-pair stages (``Context.emit``), the rest is acted on by ``layers.layer_event``. (Here, not
+    in ``layers``: this runs for every pair, and this module is compiled; ``Connection._events`` is
+    the same loop with its own fields read natively, for the per-packet path.)"""
+    layer = host.layer
+    events = layer.events
+    layer.events = []
+    emit = host.ctx.emit
+    for event in events:
+        if isinstance(event, Pair):
+            emit(event)
+        else:
+            layer_event(host, layer, event, ts)
+    if host.layer is not layer and host.layer.events:  # the new layer read the switch's leftover
+        layer_events(host, ts)
 
 
 class Connection:
@@ -72,6 +91,20 @@ class Connection:
     def settle(self) -> None:
         for d, stream in enumerate(self.streams):
             stream.consumer = self.layer.parsers[d]
+
+    def _events(self, ts: float) -> None:
+        """``layer_events`` for this connection (see there)."""
+        layer = self.layer
+        events = layer.events
+        layer.events = []
+        emit = self.ctx.emit
+        for event in events:
+            if isinstance(event, Pair):
+                emit(event)
+            else:
+                layer_event(self, layer, event, ts)
+        if self.layer is not layer and self.layer.events:
+            self._events(ts)
 
     # -- segments ---------------------------------------------------------------------------------
     def receive(self, direction: int, seq: int, ack: int, flags: int, payload: bytes, ts: float) -> None:
@@ -113,7 +146,7 @@ class Connection:
             self.ctx.counters.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
             if self.layer.events:
-                layer_events(self, ts)
+                self._events(ts)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -121,7 +154,9 @@ class Connection:
             return
         if stream.fin_at is not None and stream.finished and not self.closed[direction]:
             self.closed[direction] = True
-            self.layer.close_direction(direction, ts)
+            self.layer.close_direction(direction, ts)  # (a body delimited by the close completes)
+            if self.layer.events:
+                self._events(ts)
             if all(self.closed):
                 self.end(ts, "no_response")
                 return
@@ -159,6 +194,8 @@ class Connection:
             acked = held.acked
             while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
                 peer.skip_gap(held.ts)
+            if self.layer.events:  # (what the peer's held data completed)
+                self._events(held.ts)
             self._deliver(direction, held.seq, acked, held.flags, held.payload, held.ts)
 
     def release_stale(self, now: float, wait_s: float) -> None:
@@ -188,6 +225,13 @@ class Connection:
                 self.closed[direction] = True
                 self.layer.close_direction(direction, ts, clean=False)
         self.layer.close(ts, reason or "no_response")
+        if self.layer.events:
+            self._events(ts)
+
+    def hellos(self) -> list[Hello]:
+        """The TLS hellos its layer read (none unless it is TLS)."""
+        layer = self.layer
+        return [h for h in layer.hellos if h is not None] if type(layer) is TlsHandshake else []
 
     def spans(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         """Per direction, the raw sequence range used: the first followed (the SYN's when seen),
@@ -249,9 +293,13 @@ class Plaintext:
 
     def gap(self, direction: int, size: int | None = None) -> None:
         self.inputs[direction].gap(size)
+        if self.layer.events:
+            layer_events(self, 0.0)
 
     def close(self, ts: float) -> None:
         self.layer.close(ts)
+        if self.layer.events:
+            layer_events(self, ts)
 
     def discard(self) -> None:
         self.layer.discard()

@@ -56,27 +56,32 @@ class Context:
     emit: Callable[[Pair], None]
 
 
-@dataclass(frozen=True, slots=True)
 class Sent:
-    """Where a request ended in the client's stream, and the ack its first segment carried."""
+    """Where a request ended in the client's stream, and the ack its first segment carried (set
+    once; plain classes, not dataclasses, here and below: mypyc compiles their ``__init__``)."""
 
-    end: int
-    ack: int
+    __slots__ = ("end", "ack")
+
+    def __init__(self, end: int, ack: int) -> None:
+        self.end = end
+        self.ack = ack
 
 
-@dataclass(slots=True)
 class Waiting:
     """A request (complete, or failed with ``failed`` as the reason) waiting for its response."""
 
-    ts: float
-    method: str
-    request: Request | None
-    failed: str = ""
-    span: Span | None = None  # where it lies in the client's stream (None: byte stream)
-    held: int = 0  # bytes reserved in the global budget while it waits
-    before: Sent | None = None  # the request before it in the client's stream
+    __slots__ = ("ts", "method", "request", "failed", "span", "held", "before", "epoch")
 
-    epoch: int = -1  # the span's (a field, given at construction: read for every response)
+    def __init__(self, ts: float, method: str, request: Request | None, failed: str = "", span: Span | None = None,
+                 held: int = 0, before: Sent | None = None, epoch: int = -1) -> None:
+        self.ts = ts
+        self.method = method
+        self.request = request
+        self.failed = failed
+        self.span = span  # where it lies in the client's stream (None: byte stream)
+        self.held = held  # bytes reserved in the global budget while it waits
+        self.before = before  # the request before it in the client's stream
+        self.epoch = epoch  # the span's (given at construction: read for every response)
 
 
 def held_bytes(request: Request) -> int:
@@ -142,7 +147,7 @@ class Conversation:
         # returns them. (A plain deque: mypyc cannot compile a subclass of one.)
         self.queue: deque[Waiting] = deque()
         self.client: int | None = None  # direction that carries requests, once known
-        self.events: list[LayerEvent] = []  # for the connection (``layers``): a Switch after a 101 or CONNECT
+        self.events: list[LayerEvent] = []  # for the connection (``layers``): pairs, a Switch after a 101 or CONNECT
         self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
@@ -308,7 +313,7 @@ class Conversation:
         c, s = self.client, 1 - (self.client or 0)
         src, dst = self.endpoints[c or 0], self.endpoints[s]
         self.pairs += 1
-        self.ctx.emit(Pair(waiting.request, response, src, dst, self.source))
+        self.events.append(Pair(waiting.request, response, src, dst, self.source))
 
     # -- pairing ----------------------------------------------------------------------------------
     def _by_order(self, span: Span | None) -> Waiting | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import urllib.parse
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from interceptor import protobuf
 from interceptor.counters import Counters
@@ -23,7 +23,7 @@ from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Message
 from interceptor.protobuf import decode
 
-GRPC_TYPES = ("application/grpc",)  # and application/grpc+proto, +json...
+GRPC_TYPES: Final = ("application/grpc",)  # and application/grpc+proto, +json...
 
 
 def is_grpc(content_type: str) -> bool:
@@ -44,11 +44,11 @@ def service_method(path: str) -> tuple[str, str]:
 
 
 # A service has a handful of methods called over and over: their split paths are remembered.
-METHODS_REMEMBERED = 1024
+METHODS_REMEMBERED: Final = 1024
 _METHODS: dict[str, tuple[str, str]] = {}
 # Deflate expands at most ~1032:1, so a compressed message this many times smaller than the bound
 # cannot pass it: decompressed in one call, without the streaming decompressor's set-up.
-DEFLATE_MAX_RATIO = 1032
+DEFLATE_MAX_RATIO: Final = 1032
 
 
 def framed(body: bytes) -> bool:
@@ -227,7 +227,7 @@ def _header(msg: Message, name: str) -> str | None:
     return index.get(name) if index is not None else msg.header(name)
 
 
-PROTO_TYPES = frozenset({"application/grpc", "application/grpc+proto", ""})  # "": lost with the HPACK state
+PROTO_TYPES: Final = frozenset({"application/grpc", "application/grpc+proto", ""})  # "": lost with the HPACK state
 
 
 def _encoding(named: str, data: bytes) -> str:

@@ -47,7 +47,7 @@ class _Direction:
 
 
 class H2Conversation:
-    """``endpoints[d]`` sends direction ``d``; pairs go to ``ctx.emit``."""
+    """``endpoints[d]`` sends direction ``d``; pairs go to ``events`` (the connection takes them)."""
 
     dead = False  # an HTTP/2 connection stays readable to its end (resync after damage)
 
@@ -59,7 +59,7 @@ class H2Conversation:
         self.layer = Http2Connection(limits, ctx.counters, ctx.budget, joined_late=joined_late, client=client)
         self.parsers = (_Direction(self, 0), _Direction(self, 1))
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
-        self.events: list[LayerEvent] = []  # (HTTP/2 switches to nothing: always empty)
+        self.events: list[LayerEvent] = []  # pairs (HTTP/2 switches to nothing)
         ctx.counters.inc("h2.connections_joined_late" if joined_late else "h2.connections")
 
     def __repr__(self) -> str:
@@ -82,7 +82,7 @@ class H2Conversation:
             pair = Pair(ex.request, ex.response, src, dst, self.source,
                         protocol="grpc" if grpc is not None else "h2", headers_incomplete=ex.headers_incomplete,
                         grpc=grpc)
-            self.ctx.emit(pair)
+            self.events.append(pair)
 
     def set_client(self, direction: int) -> None:
         """The TCP handshake told us who the client is."""

@@ -24,20 +24,21 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
 
 Headers = list[tuple[str, str]]
 
-DEFAULT_TABLE_SIZE = 4096
-MAX_TABLE_SIZE = 64 * 1024  # our bound on one direction's table, whatever SETTINGS allow
-ENTRY_OVERHEAD = 32  # RFC 7541 4.1
-SEEN_BLOCKS = 64  # decoded blocks remembered per direction while the table does not change
-STATIC: tuple[tuple[str, str], ...] = tuple(
+DEFAULT_TABLE_SIZE: Final = 4096
+MAX_TABLE_SIZE: Final = 64 * 1024  # our bound on one direction's table, whatever SETTINGS allow
+ENTRY_OVERHEAD: Final = 32  # RFC 7541 4.1
+SEEN_BLOCKS: Final = 64  # decoded blocks remembered per direction while the table does not change
+STATIC: Final = tuple(
     (n.decode("latin-1"), v.decode("latin-1")) for n, v in HeaderTable.STATIC_TABLE
 )
-N_STATIC = len(STATIC)  # 61
+N_STATIC: Final = len(STATIC)  # 61
 _UNKNOWN = None  # a placeholder entry: learned position, unknown name
 
 

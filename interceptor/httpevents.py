@@ -10,27 +10,34 @@ TCP stream: pairing after loss is proven from it (see ``conversation``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from interceptor.pairs import Request, Response
 
 
-@dataclass(slots=True)
 class Span:
     """Where a message lies in its TCP stream, and what the TCP headers said when it was sent.
 
     Offsets are the direction's unwrapped stream offsets (None for byte streams without sequence
     numbers: TLS plaintext). Pairing after loss is proven from these (see ``conversation``).
+    (A plain class, not a dataclass: mypyc compiles its ``__init__``, a dataclass's stays Python.)
     """
 
-    start: int | None  # first byte of the message
-    end: int | None  # just past its last byte (None when its framing was lost)
-    ack: int | None  # the other direction's offset acknowledged by the segment carrying the first byte
-    epoch: int  # the parser's loss epoch: messages of one epoch follow each other with none unseen
-    lead: int | None = None  # responses: start of the run of 1xx responses right before it, else start
-    prior_ack: int | None = None  # responses: ack of the segment that ended exactly at ``lead``
-    bodiless: bool = False  # responses: framed as answering HEAD/CONNECT (no body, whatever the headers)
+    __slots__ = ("start", "end", "ack", "epoch", "lead", "prior_ack", "bodiless")
+
+    def __init__(self, start: int | None, end: int | None, ack: int | None, epoch: int, lead: int | None = None,
+                 prior_ack: int | None = None, bodiless: bool = False) -> None:
+        self.start = start  # first byte of the message
+        self.end = end  # just past its last byte (None when its framing was lost)
+        self.ack = ack  # the other direction's offset acknowledged by the segment carrying the first byte
+        self.epoch = epoch  # the parser's loss epoch: messages of one epoch follow each other with none unseen
+        self.lead = lead  # responses: start of the run of 1xx responses right before it, else start
+        self.prior_ack = prior_ack  # responses: ack of the segment that ended exactly at ``lead``
+        self.bodiless = bodiless  # responses: framed as answering HEAD/CONNECT (no body, whatever the headers)
+
+    def __repr__(self) -> str:
+        return (f"Span(start={self.start}, end={self.end}, ack={self.ack}, epoch={self.epoch}, lead={self.lead}, "
+                f"prior_ack={self.prior_ack}, bodiless={self.bodiless})")
 
 
 # Events are immutable named records (NamedTuples read by name: one is built per message, and

@@ -1,6 +1,7 @@
 """What a protocol layer tells the connection that hosts it, as events (see ``layers``).
 
-The host pulls them from the layer's ``events`` after feeding it; a layer never calls up.
+The host pulls them from the layer's ``events`` after feeding it; a layer never calls up. Besides
+these two, a layer's events are the ``Pair``s it made (the host hands them to the stages).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from interceptor.coverage.hello import Hello
-from interceptor.pairs import Request
+from interceptor.pairs import Pair, Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,4 +32,4 @@ class Handshake:
     hello: Hello
 
 
-LayerEvent = Switch | Handshake
+LayerEvent = Pair | Switch | Handshake

@@ -7,9 +7,9 @@ same shape (``ProtocolLayer``): per direction an input fed ``data(bytes, ts, off
 ``gap(size)`` (what a ``TcpStream`` or an eBPF plaintext stream delivers), the connection's end
 (``close_direction``, ``close``) and time (``expire``). What a layer finds out that concerns its
 host it hands back as events in ``events`` (h11's style: the host pulls them, nothing calls up):
-``Switch`` (the connection continues in another protocol: ``Upgrade: h2c`` → HTTP/2, a CONNECT
-tunnel or a WebSocket → opaque) and ``Handshake`` (a TLS hello's facts). Pairs leave a layer
-through ``Context.emit``, the entry of the post-pair stages.
+the ``Pair``s it made, ``Switch`` (the connection continues in another protocol: ``Upgrade: h2c``
+→ HTTP/2, a CONNECT tunnel or a WebSocket → opaque) and ``Handshake`` (a TLS hello's facts). The
+host hands the pairs to the post-pair stages (``Context.emit``).
 
 ``choose`` picks the layer from a connection's first bytes, for packets (``connection.Connection``)
 and eBPF plaintext streams (``connection.Plaintext``) alike; ``Chooser`` is a new connection's
@@ -301,19 +301,15 @@ class Host(Protocol):
     def settle(self) -> None: ...
 
 
-def layer_events(host: Host, ts: float) -> None:
-    """Act on what the host's layer told (called when ``layer.events`` is not empty): a switch
-    replaces the layer, a TLS handshake tells the ALPN."""
-    layer = host.layer
-    events = layer.events[:]
-    layer.events.clear()
-    for event in events:
-        if type(event) is Switch:
+def layer_event(host: Host, layer: ProtocolLayer, event: LayerEvent, ts: float) -> None:
+    """Act on one of ``layer``'s events other than a pair (``connection.take_events`` hands those
+    to the stages): a switch replaces the host's layer, a TLS handshake tells the ALPN agreed on."""
+    if type(event) is Switch:
+        if host.layer is layer:  # (a layer switches once: its readers stop at the switch)
             host.layer = switched(layer, event, host.ctx, host.h2limits, ts)
             host.settle()
-            return  # (nothing a layer says after it switched concerns the new one)
-        if type(event) is Handshake and type(layer) is TlsHandshake:
-            host.alpn = layer.alpn
+    elif type(event) is Handshake and type(layer) is TlsHandshake:
+        host.alpn = layer.alpn
 
 
 class Chooser:

@@ -185,6 +185,7 @@ class Pipeline:
             return
         self._remember_closed(key, flow, ts)
         if flow.cov is not None:
+            self.coverage.handshake(flow.cov, flow.hellos())
             self.coverage.close(flow.cov, ts, flow.layer.pairs, key,
                                 closed=flow.reason not in ("flow_idle_timeout", "end_of_capture"))
 
@@ -227,6 +228,7 @@ class Pipeline:
         flow = self.flows.pop((a, b) if a < b else (b, a), None)
         if flow is not None:
             if flow.cov is not None:
+                self.coverage.handshake(flow.cov, flow.hellos())
                 self.coverage.close(flow.cov, self.now, flow.layer.pairs, None, closed=False,
                                     reason="internal_error")
             flow.discard()

@@ -16,10 +16,10 @@ work); the wire format is five cases. Bounded: nesting depth and the number of f
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Final
 
-MAX_DEPTH = 16
-MAX_FIELDS = 10_000  # decoded values per call (all messages of a half share ``budget``)
+MAX_DEPTH: Final = 16
+MAX_FIELDS: Final = 10_000  # decoded values per call (all messages of a half share ``budget``)
 
 
 class NotProtobuf(ValueError):
@@ -33,7 +33,7 @@ def decode(data: bytes, max_depth: int = MAX_DEPTH, max_fields: int = MAX_FIELDS
 
 
 # Keys of the usual field numbers, made once ("1".."255"): str() of an int per field showed in profiles.
-_NAMES = tuple(str(i) for i in range(256))
+_NAMES: Final = tuple(str(i) for i in range(256))
 
 
 def _message(data: bytes, pos: int, end: int, depth: int, budget: list[int]) -> dict[str, Any]:

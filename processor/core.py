@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 from interceptor.config import ProcessorConfig
 from interceptor.counters import Counters
-from interceptor.pairrecord import RecordError, check_record
+from interceptor.pairs import RecordError, check_record
 from processor.datatypes import TYPES, combined_sensitivity, sensitivity_of
 from processor.detectors import Classifier, parse_custom
 from processor.mask import mask
@@ -197,7 +197,7 @@ def _split_location(loc: str) -> tuple[str, str]:
 
 def check_pair(rec: Any) -> str | None:
     """The problem with a pair record v1 (naming the key), or None: the interceptor's own reader
-    (``Pair.from_record``'s checks) -- the record is described once, in interceptor/pairrecord.py."""
+    (``Pair.from_record``'s checks) -- the record is described once, in interceptor/pairs.py."""
     try:
         check_record(rec)
     except RecordError as e:
@@ -205,7 +205,7 @@ def check_pair(rec: Any) -> str | None:
     return None
 
 
-def _host(headers: Sequence[Sequence[str]]) -> str | None:  # lists from JSON, tuples from Pair.to_record
+def _host(headers: Sequence[Sequence[str]]) -> str | None:  # lists (parsed) or tuples (to_record)
     for item in headers:
         if len(item) == 2 and item[0].lower() in ("host", ":authority"):
             return item[1]

@@ -100,7 +100,9 @@ def body_text(msg: dict[str, Any]) -> str | None:
 
 
 def content_kind(headers: Sequence[Sequence[str]], text: str) -> str | None:
-    """'json', 'form' or None, from the content type; sniffed when the header is missing."""
+    """'json', 'form' or None, from the content type; sniffed when the header is missing. ``headers``:
+    [name, value] lists (a parsed record) or tuples (``Pair.to_record`` in the same process: the
+    stream's masking), so not typed as lists (the compiled build checks what it is given)."""
     ctype = ""
     for name, value in headers:
         if name.lower() == "content-type":

@@ -96,6 +96,18 @@ def build(out: Path, opt_level: str) -> dict[str, str]:
     return files
 
 
+KEEP_BUILDS = 8  # older builds (of sources since edited) are removed, newest first kept
+
+
+def prune(base: Path) -> None:
+    """Remove all but the newest builds: each source edit that is built leaves one behind. A process
+    still running an old build keeps its mapped files; a worktree whose build went runs pure."""
+    builds = sorted((d for d in base.iterdir() if (d / compiled.MANIFEST).is_file()),
+                    key=lambda d: (d / compiled.MANIFEST).stat().st_mtime, reverse=True)
+    for old in builds[KEEP_BUILDS:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--status", action="store_true", help="print what would be loaded, build nothing")
@@ -136,6 +148,7 @@ def main() -> int:
         work.rename(final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    prune(base)
     print(f"build_compiled: {version} built {len(compiled.MODULES)} modules in {time.monotonic() - t0:.0f} s "
           f"into {final}")
     return 0

@@ -2,8 +2,9 @@
 
 Sans-I/O, driven by the pipeline at three points (a connection opens, its first bytes, it ends)
 and by the TLS byte streams (``stream_seen``). Only the first bytes of each direction are looked
-at, in order, and only until the protocol and the handshake facts are known (``SNIFF_BYTES`` at
-most): then the buffer is dropped. No payload is kept beyond that, for any connection.
+at, in order, and only until the protocol is known (``SNIFF_BYTES`` at most): then the buffer is
+dropped. No payload is kept beyond that, for any connection. A TLS connection's handshake facts
+(SNI, ALPN, version) are its TLS layer's (``layers.TlsHandshake``), given at its end (``handshake``).
 
 A connection's ``Connection`` record goes to the ``Account`` when it ends. An encrypted one whose
 plaintext an eBPF source supplied (the same addresses and ports, either way round) is
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     # the TLS library model, nor interceptor.tls behind it
     from interceptor.coverage.library import TlsState
 
-SNIFF_BYTES = 16384  # per direction: enough for a ClientHello with post-quantum key shares
+SNIFF_BYTES = 16384  # per direction at most, while the protocol is not recognised
 READ_PROTOCOLS = {"http/1.1"}  # parsed by the pipeline; other protocols count as read once they yield pairs
 
 FourTuple = tuple[str, int, str, int]
@@ -122,25 +123,20 @@ class Tracker:
             cov.protocol = recognize(bytes(client), bytes(server))
             if cov.protocol is None:
                 return
-        if cov.protocol == "tls" and not cov.midstream:
-            cov.hello = cov.hello or self._hello(client, "client")
-            cov.server_hello = cov.server_hello or self._hello(server, "server")
-            full = len(client) >= SNIFF_BYTES or len(server) >= SNIFF_BYTES
-            if cov.hello is None or (cov.server_hello is None and not full):
-                return  # more bytes make the facts complete
-            if self.attribute is not None and cov.attribution is None:
-                cov.attribution = (self.attribute(cov.endpoints[cov.client]), self.attribute(cov.endpoints[1 - cov.client]))
+        if cov.protocol == "tls" and not cov.midstream and self.attribute is not None and cov.attribution is None:
+            # The hellos' facts come from the connection's TLS layer (``handshake``); the processes
+            # at its ends are looked up now, while they are surely alive.
+            cov.attribution = (self.attribute(cov.endpoints[cov.client]), self.attribute(cov.endpoints[1 - cov.client]))
         self._stop(cov)
 
     @staticmethod
-    def _hello(buf: bytearray, kind: str) -> tlshello.Hello | None:
-        if not buf:
-            return None
-        try:
-            found = tlshello.parse(bytes(buf))
-        except tlshello.NeedMore:
-            return None
-        return found if found is not None and found.kind == kind else None
+    def handshake(cov: FlowCoverage, hellos: list[tlshello.Hello]) -> None:
+        """The TLS hellos the connection's layer read (``layers.TlsHandshake``): SNI, ALPN, version."""
+        for found in hellos:
+            if found.kind == "client":
+                cov.hello = found
+            else:
+                cov.server_hello = found
 
     @staticmethod
     def _stop(cov: FlowCoverage) -> None:

@@ -144,3 +144,22 @@ def test_alpn_h2_from_the_packets_picks_http2_for_a_stream_met_late(cert: tuple[
     assert got and all(proto == "h2" for proto, _ in got) and {b for _, b in got} <= {b for _, b in bodies[1:]}
     pairs, counters = run(with_packets=False)  # without the handshake's word, the frames are not HTTP/1
     assert pairs == [] and counters.get("http.non_http_streams") >= 1
+
+
+def test_a_layer_alone_gives_pairs_as_events() -> None:
+    """Fed bytes, a layer hands back its pairs in ``events``; it never calls up (emit is not called)."""
+
+    def no_callback(pair: Pair) -> None:
+        raise AssertionError("a layer called up")
+
+    ctx = Context(Limits(1 << 20, 65536, False), Counters(), Budget(1 << 24), 30.0, 64, no_callback)
+    h1 = Conversation(ctx, ENDS, {"kind": "test"}, synced=True)
+    h1.set_client(0)
+    h1.parsers[0].data(packetgen.http_request(), 0.1)
+    h1.parsers[1].data(packetgen.http_response(), 0.2)
+    assert [(type(e), e.request.target) for e in h1.events] == [(Pair, "/api/users")]  # type: ignore[union-attr]
+    h2 = H2Conversation(ctx, h2_limits(Config()), ENDS, {"kind": "test"}, joined_late=False)
+    (c, s), = h2_chunks(1)[0]
+    h2.parsers[0].data(c, 0.1)
+    h2.parsers[1].data(s, 0.2)
+    assert [(type(e), e.protocol) for e in h2.events] == [(Pair, "h2")]  # type: ignore[union-attr]
