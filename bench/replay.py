@@ -427,16 +427,20 @@ def run_cli(path: Path, cpu: int | None, workers: int = 1, mode: str = "") -> di
     exit, every pair built, serialised and written. ``cpu``: pinned to that core (None: every core);
     ``mode``: 'pure' forces pure Python, else the compiled build runs when there is one."""
     out = Path(tempfile.mkdtemp(prefix="bench-cli-")) / "pairs.jsonl"
+    stats = out.with_name("stats.json")
     cpus = str(cpu) if cpu is not None else ",".join(str(c) for c in sorted(ALL_CPUS))
     argv = ["taskset", "-c", cpus, sys.executable, "-c", "import sys; from interceptor.cli import main; sys.exit(main())",
-            "replay", str(path), "--out", str(out), "--keep-all", *(["--workers", str(workers)] if workers > 1 else [])]
+            "replay", str(path), "--out", str(out), "--stats", str(stats), "--keep-all",
+            *(["--workers", str(workers)] if workers > 1 else [])]
     t0, c0 = time.perf_counter(), _children_cpu()
     subprocess.run(argv, check=True, capture_output=True, timeout=1800, cwd=REPO, env=mode_env(mode))
     took, cpu_s = time.perf_counter() - t0, _children_cpu() - c0
     with open(out, "rb") as f:
         pairs = sum(1 for _ in f)
+    report = json.loads(stats.read_text())
     shutil.rmtree(out.parent, ignore_errors=True)
-    return {"pairs": pairs, "s": took, "cpu_s": cpu_s}
+    return {"pairs": pairs, "s": took, "cpu_s": cpu_s, "worker_cpu_s": report.get("worker_cpu_s"),
+            "start_cpu_s": report.get("start_cpu_s", 0.0)}
 
 
 def _children_cpu() -> float:
@@ -507,6 +511,31 @@ def bench_http2(args: argparse.Namespace) -> None:
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the machine is shared, figures are noisy)")
 
 
+def bench_workers(args: argparse.Namespace, real: bool, kind: str) -> None:
+    """``--workers N`` against one process on a capture of many connections (the 4 of the main
+    capture cannot be shared out evenly), alternating, every core allowed to both. Besides the wall
+    time, each worker's CPU time: on a shared machine the wall time says little, while one process's
+    CPU time over the largest worker's is the speed-up on N free cores."""
+    conns, n = args.workers_connections, args.exchanges
+    make = (lambda p: generate_real(p, n, conns)) if real else (lambda p: synth_keepalive(p, n, conns))
+    path, info = get_capture(f"keepalive-{kind}-{n}-c{conns}", args.regen, make)
+    print(f"workers capture: {path} ({info['bytes'] / 1e6:.0f} MB, {info})")
+    best: dict[int, dict] = {}
+    for _ in range(args.cli_repeat):
+        for w in (1, args.workers):
+            res = run_cli(path, None, w)
+            if w not in best or res["cpu_s"] < best[w]["cpu_s"]:
+                best[w] = res
+    one, many = best[1], best[args.workers]
+    largest = many["start_cpu_s"] + max(many["worker_cpu_s"] or [float("nan")])  # the critical path
+    print(f"  one process: {one['pairs']} pairs in {one['s']:.2f} s, {one['cpu_s']:.2f} cpu-s; --workers {args.workers}: "
+          f"{many['pairs']} pairs in {many['s']:.2f} s = {one['s'] / many['s']:.2f}x wall, {many['cpu_s']:.2f} cpu-s in all "
+          f"(start-up {many['start_cpu_s']:.2f}, workers {', '.join(f'{c:.2f}' for c in many['worker_cpu_s'] or [])} cpu-s)")
+    print(f"  one process's CPU time / start-up + the largest worker's: {one['cpu_s'] / largest:.2f}x (the speed-up on "
+          f"{args.workers} free cores; each worker also reads and looks at every packet of the file)")
+    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the machine is shared, wall times are noisy)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--exchanges", type=int, default=100_000)
@@ -518,6 +547,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed passes of the core (best is printed)")
     ap.add_argument("--cli-repeat", type=int, default=2, help="alternating end-to-end runs of each (best printed)")
     ap.add_argument("--workers", type=int, default=2, help="also time replay --workers N (1: skip)")
+    ap.add_argument("--workers-connections", type=int, default=32,
+                    help="connections of the capture --workers is measured on (its own cached capture)")
     ap.add_argument("--skip-rss", action="store_true", help="skip the 10k open flows peak RSS run")
     ap.add_argument("--profile", action="store_true", help="print the core's top functions (cProfile)")
     ap.add_argument("--http2", action="store_true", help="HTTP/2 and gRPC captures instead of HTTP/1")
@@ -612,6 +643,8 @@ def main() -> int:
                       f"{k['pairs'] / k['cpu_s'] / tcps:.1f}x cpu (targets: >= 5x tshark, >= 50,000 pairs/s on one core)")
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
 
+    if len(ALL_CPUS) > 1 and args.workers > 1:
+        bench_workers(args, bool(real), kind)
     if args.skip_rss:
         return 0
     flows_path, _ = get_capture(f"open-flows-{args.flows}", args.regen,

@@ -57,11 +57,30 @@ def test_two_workers_give_the_pairs_and_counters_of_one(capture: Path, tmp_path:
     assert sorted(sharder.known.values()) == [0] * 6 + [1] * 6 and shares.count(0) == shares.count(1)
 
 
+def frame(sport: int, reply: bool = False, ip_options: bool = False) -> bytes:
+    """Ethernet + IPv4 + TCP, no payload: client 10.0.0.1:sport -> server 10.0.0.2:80 (or the reply)."""
+    ends = [bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])]
+    ports = [sport.to_bytes(2, "big"), (80).to_bytes(2, "big")]
+    if reply:
+        ends.reverse()
+        ports.reverse()
+    options = bytes([1, 1, 1, 0]) if ip_options else b""  # NOPs and the end: header length 24
+    ip = bytes([0x46 if ip_options else 0x45, 0, 0, 40 + len(options), 0, 0, 0x40, 0, 64, 6, 0, 0]) + ends[0] + ends[1]
+    tcp = ports[0] + ports[1] + bytes(8) + bytes([0x50, 0x12 if reply else 0x02]) + bytes(6)
+    return bytes(12) + b"\x08\x00" + ip + options + tcp
+
+
+def test_both_directions_and_both_ways_of_reading_a_frame_give_one_worker() -> None:
+    # The common frame is read at fixed offsets, one with IP options is decoded in full: one
+    # connection still has one worker, whichever direction or kind of frame comes first.
+    a, b = Sharder(2), Sharder(2)
+    first = [frame(40000), frame(40001, ip_options=True), frame(40002, reply=True)]
+    later = [frame(40000, reply=True, ip_options=True), frame(40001, reply=True), frame(40002, ip_options=True)]
+    assert [a.owner(1, f) for f in first] == [0, 1, 0] and [a.owner(1, f) for f in later] == [0, 1, 0]
+    assert [b.owner(1, f) for f in later] == [0, 1, 0] and len(a.known) == len(b.known) == 3
+
+
 def test_past_its_bound_the_table_hashes_the_same_in_every_worker() -> None:
-    def frame(sport: int) -> bytes:  # Ethernet + IPv4 + TCP, no payload
-        ip = bytes([0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])
-        tcp = sport.to_bytes(2, "big") + (80).to_bytes(2, "big") + bytes(8) + bytes([0x50, 0x02]) + bytes(6)
-        return bytes(12) + b"\x08\x00" + ip + tcp
 
     a, b = Sharder(3, max_known=4), Sharder(3, max_known=4)
     frames = [frame(40000 + i) for i in range(50)]
