@@ -91,10 +91,14 @@ def cache_dirs() -> list[Path]:
 
 
 def find_build(key: str) -> Path | None:
-    """The directory of a finished build for ``key`` (its manifest is written last)."""
+    """The directory of a finished build for ``key`` (its manifest is written last); one this user
+    cannot read does not count."""
     for base in cache_dirs():
-        if (base / key / MANIFEST).is_file():
-            return base / key
+        try:
+            if (base / key / MANIFEST).is_file() and os.access(base / key / MANIFEST, os.R_OK):
+                return base / key
+        except OSError:  # (a directory this user may not enter)
+            continue
     return None
 
 

@@ -96,6 +96,15 @@ def build(out: Path, opt_level: str) -> dict[str, str]:
     return files
 
 
+def readable(build: Path) -> None:
+    """Every user may load the build (the image runs as 10001; mkdtemp makes the directory 0700)."""
+    for d in [build, *(p for p in build.rglob("*") if p.is_dir())]:
+        d.chmod(0o755)
+    for f in build.rglob("*"):
+        if f.is_file():
+            f.chmod(0o755 if f.suffix == ".so" else 0o644)
+
+
 KEEP_BUILDS = 8  # older builds (of sources since edited) are removed, newest first kept
 
 
@@ -131,6 +140,7 @@ def main() -> int:
     if found is not None and not args.force:
         manifest = json.loads((found / compiled.MANIFEST).read_text())
         if manifest.get("compiler") == version:
+            readable(found)  # (builds made before this was done here were private to root)
             print(f"build_compiled: {version} build {key} cached in {found}")
             return 0
     base = writable_base()
@@ -145,6 +155,7 @@ def main() -> int:
         final = base / key
         if final.exists():  # (a rebuild: replace the old one whole)
             shutil.rmtree(final)
+        readable(work)
         work.rename(final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
