@@ -49,7 +49,8 @@ MODULES: tuple[str, ...] = (
     "interceptor.protobuf",
     "interceptor.h2conversation",
     # the processor's detection path (processor/__init__.py imports interceptor first, so the finder
-    # is in place before any of these loads)
+    # is in place before any of these loads), and the pair record's check it runs on every record
+    "interceptor.pairrecord",
     "processor.walk",
     "processor.keys",
     "processor.lexicon",
