@@ -165,16 +165,10 @@ class Walker:
         elif node is None or isinstance(node, bool):
             return
         else:  # a scalar at the top
-            value = node if isinstance(node, str) else str(node)
-            if len(value) > MAX_VALUE_CHARS:
-                out.limits.add("value")
-                value = value[:MAX_VALUE_CHARS]
-            if value:
-                budget[0] -= 1
-                out.leaves.append(Leaf(loc, path or "$", value))
+            _add_leaf(out, budget, loc, path or "$", node if isinstance(node, str) else str(node))
 
-    # _dict and _list take their scalar children in the loop (most children are scalars: no call for
-    # them) and their containers directly; _node's budget test is the loop's own.
+    # _dict and _list take their scalar children in the loop (most children are scalars: no dispatch
+    # through _node for them) and their containers directly; _node's budget test is the loop's own.
     def _dict(self, node: dict[str, Any], path: str, depth: int, loc: str, out: WalkResult, budget: list[int]) -> None:
         if depth >= self.b.max_depth:
             out.limits.add("depth")
@@ -182,7 +176,6 @@ class Walker:
         hint = ""
         if 2 <= len(node) <= 8:
             hint = sibling_hint(node)
-        leaves = out.leaves
         prefix = f"{path}." if path else ""  # JSON keys are strings
         for k, v in node.items():
             if budget[0] <= 0:
@@ -196,13 +189,7 @@ class Walker:
                         h = hint
                     elif v is hint:
                         h = LABEL_MARK
-                value = v if tv is str else str(v)
-                if len(value) > MAX_VALUE_CHARS:
-                    out.limits.add("value")
-                    value = value[:MAX_VALUE_CHARS]
-                if value:
-                    budget[0] -= 1
-                    leaves.append(Leaf(loc, prefix + k, value, h))
+                _add_leaf(out, budget, loc, prefix + k, v if tv is str else str(v), h)
             elif tv is dict:
                 self._dict(v, prefix + k, depth + 1, loc, out, budget)
             elif tv is list:
@@ -217,7 +204,6 @@ class Walker:
         items = self.b.max_array_items
         if len(node) > items:
             out.limits.add("array")
-        leaves = out.leaves
         child = path + "[]"
         for v in node[:items]:
             if budget[0] <= 0:
@@ -225,13 +211,7 @@ class Walker:
                 return
             tv = type(v)
             if tv is str or tv is int or tv is float:
-                value = v if tv is str else str(v)
-                if len(value) > MAX_VALUE_CHARS:
-                    out.limits.add("value")
-                    value = value[:MAX_VALUE_CHARS]
-                if value:
-                    budget[0] -= 1
-                    leaves.append(Leaf(loc, child, value))
+                _add_leaf(out, budget, loc, child, v if tv is str else str(v))
             elif tv is dict:
                 self._dict(v, child, depth + 1, loc, out, budget)
             elif tv is list:
@@ -292,6 +272,16 @@ class Walker:
             self.walk_json(text, body_loc, out, bool(msg.get("body_incomplete") or msg.get("truncated")))
         elif kind == "form":
             self.walk_form(text, body_loc, out)
+
+
+def _add_leaf(out: WalkResult, budget: list[int], loc: str, path: str, value: str, hint: str = "") -> None:
+    """A scalar's leaf, cut to ``MAX_VALUE_CHARS`` (counted as the "value" bound); empty is no leaf."""
+    if len(value) > MAX_VALUE_CHARS:
+        out.limits.add("value")
+        value = value[:MAX_VALUE_CHARS]
+    if value:
+        budget[0] -= 1
+        out.leaves.append(Leaf(loc, path, value, hint))
 
 
 _COMPACTS: dict[str, str] = {}
