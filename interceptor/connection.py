@@ -45,8 +45,7 @@ class Deferred:
 def layer_events(host: Host, ts: float) -> None:
     """Take what the host's layer made (called when ``layer.events`` is not empty): pairs go to the
     post-pair stages (``Context.emit``), the rest is acted on by ``layers.layer_event``. (Here, not
-    in ``layers``: this runs for every pair, and this module is compiled; ``Connection._events`` is
-    the same loop with its own fields read natively, for the per-packet path.)"""
+    in ``layers``: this runs for every pair, and this module is compiled.)"""
     layer = host.layer
     events = layer.events
     layer.events = []
@@ -92,20 +91,6 @@ class Connection:
         for d, stream in enumerate(self.streams):
             stream.consumer = self.layer.parsers[d]
 
-    def _events(self, ts: float) -> None:
-        """``layer_events`` for this connection (see there)."""
-        layer = self.layer
-        events = layer.events
-        layer.events = []
-        emit = self.ctx.emit
-        for event in events:
-            if isinstance(event, Pair):
-                emit(event)
-            else:
-                layer_event(self, layer, event, ts)
-        if self.layer is not layer and self.layer.events:
-            self._events(ts)
-
     # -- segments ---------------------------------------------------------------------------------
     def receive(self, direction: int, seq: int, ack: int, flags: int, payload: bytes, ts: float) -> None:
         """One segment of ``direction`` (raw sequence and acknowledgement numbers)."""
@@ -146,7 +131,7 @@ class Connection:
             self.ctx.counters.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
             if self.layer.events:
-                self._events(ts)
+                layer_events(self, ts)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))
         if flags & TCP_RST:
@@ -156,7 +141,7 @@ class Connection:
             self.closed[direction] = True
             self.layer.close_direction(direction, ts)  # (a body delimited by the close completes)
             if self.layer.events:
-                self._events(ts)
+                layer_events(self, ts)
             if all(self.closed):
                 self.end(ts, "no_response")
                 return
@@ -195,7 +180,7 @@ class Connection:
             while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
                 peer.skip_gap(held.ts)
             if self.layer.events:  # (what the peer's held data completed)
-                self._events(held.ts)
+                layer_events(self, held.ts)
             self._deliver(direction, held.seq, acked, held.flags, held.payload, held.ts)
 
     def release_stale(self, now: float, wait_s: float) -> None:
@@ -226,7 +211,7 @@ class Connection:
                 self.layer.close_direction(direction, ts, clean=False)
         self.layer.close(ts, reason or "no_response")
         if self.layer.events:
-            self._events(ts)
+            layer_events(self, ts)
 
     def hellos(self) -> list[Hello]:
         """The TLS hellos its layer read (none unless it is TLS)."""

@@ -302,7 +302,7 @@ class Host(Protocol):
 
 
 def layer_event(host: Host, layer: ProtocolLayer, event: LayerEvent, ts: float) -> None:
-    """Act on one of ``layer``'s events other than a pair (``connection.take_events`` hands those
+    """Act on one of ``layer``'s events other than a pair (``connection.layer_events`` hands those
     to the stages): a switch replaces the host's layer, a TLS handshake tells the ALPN agreed on."""
     if type(event) is Switch:
         if host.layer is layer:  # (a layer switches once: its readers stop at the switch)
