@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from interceptor.schema import validate_connections
 from tests.fixtures.netns import Capture
+from tests.interceptor.capture.agentrun import wait_for
 from tests.interceptor.coverage.test_real_coverage import tshark_conversations
 
 TOKEN = "coverage-test-token"
@@ -27,19 +27,6 @@ REPO = Path(__file__).resolve().parents[3]
 def summary(records: list[dict]) -> list[tuple]:
     return [(r["verdict"], r["protocol"], r.get("sni"), r.get("library"), r.get("process"), r.get("reason"),
              r.get("source"), r["dst"].get("port"), r["connections"]) for r in records]
-
-
-def wait_ready(port: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError("agent not ready")
 
 
 @dataclass
@@ -84,7 +71,8 @@ def coverage_agent(pattern: str, tmp_path: Path, port: int) -> Iterator[Coverage
                               pattern, "--rescan", "1", "--duration", "300"],
                              stderr=subprocess.PIPE, text=True, env=env)
     try:
-        wait_ready(port)
+        # ready: /readyz answers 200 (an error status raises, so any body of a 200 will do)
+        wait_for(f"http://127.0.0.1:{port}/readyz", "", agent, timeout=120)
         yield CoverageRun(agent, port, env, out)
     finally:
         if agent.poll() is None:
