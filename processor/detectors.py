@@ -536,21 +536,22 @@ def _phone_parses(val: str, strict: bool) -> bool:
 
 def _nanp_possible(val: str) -> bool:
     """Could ``val`` (no "+") be a valid number read with region US? phonenumbers takes ~100 us (pure
-    Python) to say no to a date written with spaces ("22 01 2028"); the digit count says it first.
-    Without the US international prefix (011) the country is +1, whose national numbers have 7 or 10
-    digits (``NANP_LENGTHS``, checked against phonenumbers' metadata by the tests) once leading 1s
-    are taken off (the country code, the national prefix: it takes up to three; any number of them
-    is allowed here). Non-ASCII digits are left to phonenumbers."""
+    Python) to say no to a date written with spaces ("22 01 2028"); the digits say it first. Without
+    the US international prefix (011) the country is +1; phonenumbers takes leading 1s off (the
+    country code, the national prefix), and what is left must fit one of the regions' general
+    patterns, whose union is ``[2-9]\\d{9}|3\\d{6}`` (checked against phonenumbers' metadata by the
+    tests). Non-ASCII digits are left to phonenumbers."""
     if not val.isascii():
         return True
     digits = val.encode("ascii").translate(None, _NOT_DIGITS)
     if digits.startswith(b"011"):
         return True
-    n, rest = len(digits), len(digits.lstrip(b"1"))
-    return any(rest <= length <= n for length in NANP_LENGTHS)
+    rest = digits.lstrip(b"1")
+    n = len(rest)
+    return (n == NANP_LENGTHS[1] and not rest.startswith(b"0")) or (n == NANP_LENGTHS[0] and rest.startswith(b"3"))
 
 
-NANP_LENGTHS = (7, 10)  # the possible lengths of national numbers of country code 1 (Canada's 310-xxxx: 7)
+NANP_LENGTHS = (7, 10)  # national numbers of country code 1: 10 digits, first 2-9; 7 (Canada's 310-xxxx), first 3
 _NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
 
 
