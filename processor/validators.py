@@ -29,12 +29,17 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _SEP = re.compile(r"[ -]")
 
 
-_DOUBLED = str.maketrans("0123456789", "0246813579")  # a digit doubled, its two digits summed
+# A digit doubled, its two digits summed, as a byte table: ASCII digits stay ASCII digits.
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+_DIGIT_BYTES = b"0123456789"
 
 
 def luhn_ok(digits: str) -> bool:
-    if digits.isascii():  # the sums at C speed: every second digit from the right doubled by a table
-        return (sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2].translate(_DOUBLED)))) % 10 == 0
+    if digits.isascii():
+        # at C speed: summing bytes adds small ints without a call per digit (``map(int, ...)`` made
+        # one per digit); every second digit from the right doubled by the table, '0' (48) taken off
+        b = digits.encode("ascii")
+        return (sum(b[-1::-2]) + sum(b[-2::-2].translate(_DOUBLED)) - 48 * len(b)) % 10 == 0
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
@@ -44,6 +49,15 @@ def luhn_ok(digits: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def digit_count(value: str) -> int:
+    """How many characters of ``value`` are digits (``str.isdigit``); an ASCII value at C speed (the
+    digits deleted from its bytes), not a call per character."""
+    if value.isascii():
+        b = value.encode("ascii")
+        return len(b) - len(b.translate(None, _DIGIT_BYTES))
+    return sum(map(str.isdigit, value))
 
 
 def card_brand(digits: str) -> str | None:

@@ -326,8 +326,10 @@ def sibling_hint(node: dict[str, Any]) -> str:
 
 
 def _unquote(text: str) -> str:
-    """``unquote_plus``, skipped for the text it would return unchanged (no ``%``, no ``+``)."""
-    return unquote_plus(text) if "%" in text or "+" in text else text
+    """``unquote_plus``; without a ``%`` it is only ``+`` -> space (urllib's is Python, ~4k instructions)."""
+    if "%" in text:
+        return unquote_plus(text)
+    return text.replace("+", " ") if "+" in text else text
 
 
 def form_key_path(key: str) -> str:

@@ -69,3 +69,30 @@ def test_national_type_weighs_key_against_value() -> None:
     assert v.national_type("111222333", "tax_id") == "tax_id"  # a one-in-ten checksum: the key wins
     assert v.national_type("111222333") == "national_id"
     assert v.national_type("hello") is None
+
+
+def _luhn_reference(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def test_fast_digit_helpers_equal_their_plain_definitions() -> None:
+    """luhn_ok and digit_count work on bytes for speed; the answers are those of the plain loops."""
+    import random
+
+    rnd = random.Random(5)
+    for _ in range(3000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 25)))
+        assert v.luhn_ok(digits) == _luhn_reference(digits), digits
+        text = "".join(rnd.choice("0123456789 +-().xé٣²aZ") for _ in range(rnd.randint(0, 30)))
+        assert v.digit_count(text) == sum(ch.isdigit() for ch in text), text
+
+
+def test_mask_table_equals_the_character_rules() -> None:
+    for c in range(128):
+        ch = chr(c)
+        want = "1" if ch.isdigit() else "*" if ch.isalpha() else " " if ch.isspace() else ch if ch.isprintable() else "*"
+        assert mask(ch) == want, c
