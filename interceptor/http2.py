@@ -608,9 +608,9 @@ class Http2Connection:
         del self.streams[stream.id]  # (found there by _end_half)
         req_half, resp_half = stream.req, stream.resp
         req_body, resp_body = self._release(req_half), self._release(resp_half)
-        oversize = req_half.oversize or resp_half.oversize
-        if oversize:
-            self.counters.drop(oversize)
+        half = req_half if req_half.oversize else resp_half  # the request's reason first
+        if half.oversize:
+            self.counters.drop(half.oversize)
             return
         status = resp_half.status
         if status is None:
