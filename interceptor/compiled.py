@@ -39,6 +39,7 @@ MODULES: tuple[str, ...] = (
     "interceptor.reassembly",
     "interceptor.conversation",
     "interceptor.capture.packets",
+    "interceptor.capture.ringwalk",
     "interceptor.connection",
     "interceptor.pipeline",
     "interceptor.stages",
