@@ -116,3 +116,12 @@ def test_ip_kind_v6_equals_ipaddress() -> None:
     for text in values:
         if text.count(".") != 3 and text.count(":") >= 2 and len(text) <= 45:
             assert (v.ip_kind(text) == "v6") == reference(text), text
+
+
+def test_ascii_letter_count_equals_isalpha() -> None:
+    import random
+
+    rnd = random.Random(4)
+    for _ in range(2000):
+        text = "".join(rnd.choice("azAZ09_-+/=.~gQ") for _ in range(rnd.randint(0, 40)))
+        assert v.ascii_letter_count(text) == sum(c.isalpha() for c in text), text
