@@ -20,7 +20,6 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import brotli
 
@@ -28,7 +27,6 @@ from interceptor.counters import Counters
 from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span, Upgraded
 from interceptor.httpsyntax import (
     CHUNK_LINE,
-    CL_VALUE,
     FIELDS_ANY_EOL,
     HEAD_ANY_EOL,
     HEAD_CRLF,
@@ -37,6 +35,9 @@ from interceptor.httpsyntax import (
     body_framing,
     crlf_lines,
     decode_text,
+    length_digits,
+    plain_fields,
+    printable_lines,
 )
 from interceptor.pairs import Headers, Request, Response
 from interceptor.reassembly import Budget
@@ -70,32 +71,63 @@ class State(enum.Enum):
     DEAD = "dead"  # not HTTP, or upgraded to another protocol: ignore the rest
 
 
-# Small records of the hot path are NamedTuples read by name, built with ``_new`` (tuple.__new__):
-# measured, a frozen dataclass costs ~1 µs to build, this a tenth of it.
-class RequestLine(NamedTuple):
-    method: str
-    target: str
-    version: str
+# Small records of the hot path are plain classes (one or two per message or segment): compiled,
+# they are built and read natively (a NamedTuple takes a Python-level call to build, a frozen
+# dataclass ~1 µs); in pure Python they cost about what a NamedTuple does.
+class RequestLine:
+    __slots__ = ("method", "target", "version")
+
+    def __init__(self, method: str, target: str, version: str) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is RequestLine and self.method == other.method and self.target == other.target
+                and self.version == other.version)
+
+    def __hash__(self) -> int:
+        return hash((self.method, self.target, self.version))
+
+    def __repr__(self) -> str:
+        return f"RequestLine({self.method!r}, {self.target!r}, {self.version!r})"
 
 
-class StatusLine(NamedTuple):
-    version: str
-    status: int
-    reason: str
+class StatusLine:
+    __slots__ = ("version", "status", "reason")
+
+    def __init__(self, version: str, status: int, reason: str) -> None:
+        self.version = version
+        self.status = status
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is StatusLine and self.version == other.version and self.status == other.status
+                and self.reason == other.reason)
+
+    def __hash__(self) -> int:
+        return hash((self.version, self.status, self.reason))
+
+    def __repr__(self) -> str:
+        return f"StatusLine({self.version!r}, {self.status}, {self.reason!r})"
 
 
 StartLine = RequestLine | StatusLine
 
 
-class AckMark(NamedTuple):
+class AckMark:
     """From ``offset`` on (up to the next mark), the direction's bytes came in segments that
-    acknowledged ``ack`` of the other direction."""
+    acknowledged ``ack`` of the other direction. (Two are made per segment: a plain class, which
+    compiled is built by a native call, where a NamedTuple takes a Python-level one.)"""
 
-    offset: int
-    ack: int | None
+    __slots__ = ("offset", "ack")
 
+    def __init__(self, offset: int, ack: int | None) -> None:
+        self.offset = offset
+        self.ack = ack
 
-_new = tuple.__new__
+    def __repr__(self) -> str:
+        return f"AckMark({self.offset}, {self.ack})"
 
 
 @dataclass(slots=True)
@@ -185,6 +217,7 @@ class MessageParser:
         # asked of the owner of both directions, as h11's connection remembers the request method.
         self.request_method = request_method
         self.events: deque[Event] = deque()  # produced, not taken by next_event yet
+        self.done: Complete | None = None  # the message _express completed (next_event returns it at once)
         self.settled = False  # everything fed is framed and accounted: next_event would only say None
         self.role: str | None = None
         self.state = State.DETECT if synced else State.RESYNC
@@ -227,7 +260,7 @@ class MessageParser:
             self.stream_end = None
         else:
             self.stream_end = offset + n
-            self.chunk_ends.append(_new(AckMark, (offset + n, ack)))
+            self.chunk_ends.append(AckMark(offset + n, ack))
         wait = self.wait
         if wait is not None:
             if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
@@ -237,7 +270,7 @@ class MessageParser:
         if offset is not None:  # bytes that wait in ``buf``: remember the ack they came with
             if not self.buf and self.wait is None:
                 self.acks.clear()
-            self.acks.append(_new(AckMark, (offset, ack)))
+            self.acks.append(AckMark(offset, ack))
         if self.buf:
             self.buf += data
         else:
@@ -258,6 +291,10 @@ class MessageParser:
                 progressed = None
                 if self.role is not None and self.buf[:1] not in CRLF_START:
                     progressed = self._express(ts)  # the common case, in one pass
+                    done = self.done
+                    if done is not None:
+                        self.done = None
+                        return done
                 if progressed is None:
                     progressed = self._head(ts)
             else:
@@ -304,9 +341,9 @@ class MessageParser:
         if not is_request:
             span.lead = self.run_start if self.run_end is not None and self.run_end == start else start
             lead = span.lead
-            for end, end_ack in reversed(self.chunk_ends):
-                if end == lead:
-                    span.prior_ack = end_ack
+            for mark in reversed(self.chunk_ends):
+                if mark.offset == lead:  # (the offset just past the chunk)
+                    span.prior_ack = mark.ack
                     break
         self.head = span
         return span
@@ -352,13 +389,22 @@ class MessageParser:
         if end < 0 or end > limits.max_header_bytes:
             return None
         raw_head = data[:end]
-        if not HEAD_CRLF.fullmatch(raw_head):  # bare LF, folding or a refusal: the general path
-            return None
-        first, _, block = decode_text(raw_head).partition("\r\n")
+        text = decode_text(raw_head)
+        first, crlf, block = text.partition("\r\n")
         start = parse_start_line(first, self.role)
         if start is None:
             return None
-        headers, index = parse_headers(block)
+        # The usual head is checked by ``str.isprintable`` and a table of names met before; any
+        # other (bare LF, a tab, folding, an unusual name...) by the regex as in the general path
+        # (HEAD_CRLF: a head with no refusal and CRLF line ends).
+        fields = None
+        if printable_lines(text) and plain_start(raw_head, start):
+            fields = plain_fields(block) if crlf else ([], {})
+        if fields is None:
+            if not HEAD_CRLF.fullmatch(raw_head):
+                return None
+            fields = parse_headers(block)
+        headers, index = fields
         if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
             return None
         cl = index.get("content-length")
@@ -368,7 +414,7 @@ class MessageParser:
                 return None
         elif start.status < 200 or start.status in (204, 304) or cl is None:
             return None
-        if cl is not None and not CL_VALUE.fullmatch(cl):
+        if cl is not None and not length_digits(cl):
             return None
         length = int(cl) if cl is not None else 0
         body_end = end + 4 + length
@@ -400,7 +446,7 @@ class MessageParser:
         else:
             out = Response(start.version, headers, body, length, False, msg_ts, body_end, index,
                            status=start.status, reason=start.reason)
-        self.events.append(_new(Complete, (out, msg_ts, span)))
+        self.done = Complete(out, msg_ts, span)  # (next_event returns it: no trip through the deque)
         self.buf_ts = ts
         if body_end < len(data):
             self.buf = data[body_end:]
@@ -495,6 +541,7 @@ class MessageParser:
     def discard(self) -> None:
         """Stop for good, returning the partial body's bytes to the budget."""
         self.events.clear()
+        self.done = None
         if self.msg is not None:
             self._release(self.msg)
             self.msg = None
@@ -969,7 +1016,7 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
         status = parts[1]
         if len(status) != 3 or not status.isdigit() or status[0] == "0":
             return None
-        return _new(StatusLine, (parts[0], int(status), parts[2] if len(parts) == 3 else ""))
+        return StatusLine(parts[0], int(status), parts[2] if len(parts) == 3 else "")
     if role == "response":
         return None
     parts = line.split(" ")
@@ -978,7 +1025,17 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     method = parts[0]
     if method not in KNOWN_METHODS and (len(method) > 32 or not METHOD.fullmatch(method)):
         return None
-    return _new(RequestLine, (method, parts[1], parts[2]))
+    return RequestLine(method, parts[1], parts[2])
+
+
+def plain_start(raw_head: bytes, start: StartLine) -> bool:
+    """What HEAD_CRLF checks of a start line that ``parse_start_line`` and ``printable_lines`` do
+    not: ASCII digits in a status (``int`` takes any Unicode digit). False sends the head to the
+    regex."""
+    if type(start) is RequestLine:
+        return True
+    # (a status line parsed: "HTTP/1.x " then the three status characters, bytes 9 to 11 if ASCII)
+    return 48 <= raw_head[9] <= 57 and 48 <= raw_head[10] <= 57 and 48 <= raw_head[11] <= 57
 
 
 def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -27,8 +27,8 @@ from processor.nodes import node_of
 from processor.templating import Templater
 from processor.walk import HEADER_LOCATIONS, Bounds, Walker, WalkResult
 
-DETECTIONS_SCHEMA_VERSION = 1
-MAX_DETECTIONS = 200  # per pair, after de-duplication by (type, location, path)
+DETECTIONS_SCHEMA_VERSION: Final = 1
+MAX_DETECTIONS: Final = 200  # per pair, after de-duplication by (type, location, path)
 
 
 class Poison(ValueError):
@@ -138,15 +138,15 @@ class Processor:
 
     def _classify(self, walked: WalkResult) -> list[dict[str, Any]]:
         seen: dict[tuple[str, str, str], dict[str, Any]] = {}
-        classify, classify_header = self.classifier.types, self.classifier.classify_header
+        classifier = self.classifier  # called as classifier.types(...): a bound method in a local is a Python call
         levels = self._levels
         types: Sequence[str]
         for leaf in walked.leaves:
             loc = leaf.location
             if loc in HEADER_LOCATIONS:
-                types = classify_header(leaf.path, leaf.value)
+                types = classifier.classify_header(leaf.path, leaf.value)
             else:
-                types = classify(leaf.path, leaf.value, leaf.hint)
+                types = classifier.types(leaf.path, leaf.value, leaf.hint)
             if not types:  # most leaves
                 continue
             path = leaf.path
@@ -183,7 +183,7 @@ class Processor:
         return level
 
 
-_PARTS: dict[str, tuple[str, str]] = {}
+_PARTS: Final[dict[str, tuple[str, str]]] = {}
 
 
 def _split_location(loc: str) -> tuple[str, str]:

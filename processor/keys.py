@@ -2,7 +2,7 @@
 
 ``customer.billingAddress.zip_code`` -> last words ``('zip', 'code')``, parent words
 ``('billing', 'address')``. Paths repeat across pairs (same API, same schema), so the analysis is
-memoised; the cache is bounded.
+memoised; the memo is bounded.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from processor.lexicon import concept_of
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT: Final = re.compile(r"[^A-Za-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +36,7 @@ class KeyInfo:
         return any(w in self.parent for w in words)
 
 
-_TRANSLIT = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "đ": "d", "ı": "i"})
+_TRANSLIT: Final = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "đ": "d", "ı": "i"})
 
 
 def fold(key: str) -> str:
@@ -63,8 +62,23 @@ def singular(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=65536)
+MAX_KEY_INFOS: Final = 65536  # key paths remembered; emptied when full (an API has a few hundred)
+_KEY_INFOS: Final[dict[str, KeyInfo]] = {}
+
+
 def key_info(path: str) -> KeyInfo:
+    """The path's analysis, memoised in a plain dict: looked up once or twice a leaf, and a compiled
+    dict lookup costs a fraction of a call through functools.lru_cache."""
+    k = _KEY_INFOS.get(path)
+    if k is None:
+        k = _analyse(path)
+        if len(_KEY_INFOS) >= MAX_KEY_INFOS:
+            _KEY_INFOS.clear()
+        _KEY_INFOS[path] = k
+    return k
+
+
+def _analyse(path: str) -> KeyInfo:
     parts = [p for p in path.split(".") if p and p != "$"]
     in_array = bool(parts) and parts[-1].endswith("[]")
     names = [p.replace("[]", "") for p in parts]

@@ -220,6 +220,7 @@ def test_phone_shape_check_changes_no_phonenumbers_answer() -> None:
     cannot be a number of country code 1; phonenumbers must agree on every one, and the lengths are
     those of its metadata."""
     import random
+    import re
 
     import phonenumbers
     from phonenumbers.phonemetadata import PhoneMetadata
@@ -235,8 +236,15 @@ def test_phone_shape_check_changes_no_phonenumbers_answer() -> None:
                 lengths |= set(desc.possible_length)
     assert lengths == set(detectors.NANP_LENGTHS)
     assert PhoneMetadata.metadata_for_region("US").international_prefix == "011"
-
+    # a valid number's national part matches its region's general pattern: those patterns' union
+    # never matches what the shape check turns down
+    general = re.compile("|".join(f"(?:{PhoneMetadata.metadata_for_region(r).general_desc.national_number_pattern})"
+                                  for r in phonenumbers.region_codes_for_country_code(1)))
     rnd = random.Random(11)
+    national = ["".join(rnd.choice("0123456789") for _ in range(rnd.choice((7, 10)))) for _ in range(20000)]
+    national += [f"{a}{rnd.randrange(10**9):09d}" for a in "23456789"] + [f"3{rnd.randrange(10**6):06d}", "3104912"]
+    assert [c for c in national if general.fullmatch(c) and not c.startswith("1") and not detectors._nanp_possible(c)] == []
+
     values = ["22 01 2028", "2026 02 22", "(415) 555-2671", "1 415 555 2671", "011 44 20 7946 0958", "310-4912", "1 (118 7.740 813"]
     for _ in range(1500):
         ds = rnd.choice(["", "1", "11", "111", "011", "0"]) + "".join(rnd.choice("0123456789") for _ in range(rnd.randint(5, 13)))

@@ -96,3 +96,32 @@ def test_mask_table_equals_the_character_rules() -> None:
         ch = chr(c)
         want = "1" if ch.isdigit() else "*" if ch.isalpha() else " " if ch.isspace() else ch if ch.isprintable() else "*"
         assert mask(ch) == want, c
+
+
+def test_ip_kind_v6_equals_ipaddress() -> None:
+    """ip_kind turns down text with characters no IPv6 literal has before calling ipaddress."""
+    import ipaddress
+    import random
+
+    def reference(text: str) -> bool:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            return False
+        return True
+
+    rnd = random.Random(9)
+    values = ["fe80::1%eth0", "::1", "2001:db8::8a2e:370:7334", "10:00:00Z", "https://a:b:c", "::ffff:1.2.3.4.5", "fe80::1%", "ab:cd:ef:gh"]
+    values += ["".join(rnd.choice("0123456789abcdefABCDEFg:.%zT ") for _ in range(rnd.randint(3, 20))) for _ in range(20000)]
+    for text in values:
+        if text.count(".") != 3 and text.count(":") >= 2 and len(text) <= 45:
+            assert (v.ip_kind(text) == "v6") == reference(text), text
+
+
+def test_ascii_letter_count_equals_isalpha() -> None:
+    import random
+
+    rnd = random.Random(4)
+    for _ in range(2000):
+        text = "".join(rnd.choice("azAZ09_-+/=.~gQ") for _ in range(rnd.randint(0, 40)))
+        assert v.ascii_letter_count(text) == sum(c.isalpha() for c in text), text
