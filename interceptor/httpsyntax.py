@@ -63,18 +63,23 @@ def plain_name(name: str) -> str | None:
     return lower
 
 
+def printable_lines(text: str) -> bool:
+    """No control character in a head's text but the CRLFs that end its lines: no bare CR or LF,
+    no NUL, DEL or tab (a control byte of the wire is the same character decoded). Part of what
+    HEAD_CRLF checks, a fraction of its cost (tabs, which it accepts, go to it)."""
+    return text.replace("\r\n", "").isprintable()
+
+
 def plain_fields(block: str) -> tuple[Headers, dict[str, str]] | None:
-    """``parse_headers`` of the field lines after a start line's CRLF, when every line is
-    printable (no control character, so no CR or LF but the CRLFs split on, no tab), reads
-    ``name:value`` with a ``plain_name`` and no name repeats: then ``_FIELD`` matches every line
-    (a control byte of the wire is the same character decoded) and the result is the general
-    parser's. None otherwise (folding, a repeated or unusual name, a tab...): the regex decides.
-    ``str.isprintable`` is a fraction of the regex's cost per byte."""
+    """``parse_headers`` of the field lines after a start line's CRLF (of a head that passed
+    ``printable_lines``), when every line reads ``name:value`` with a ``plain_name`` and no name
+    repeats: then ``_FIELD`` matches every line and the result is the general parser's. None
+    otherwise (folding, a repeated or unusual name...): the regex decides."""
     headers: Headers = []
     index: dict[str, str] = {}
     for line in block.split("\r\n"):  # (an empty block is one empty line: refused, as by the regex)
         colon = line.find(":")
-        if colon <= 0 or not line.isprintable():
+        if colon <= 0:
             return None
         name = line[:colon]
         lower = plain_name(name)
@@ -84,6 +89,17 @@ def plain_fields(block: str) -> tuple[Headers, dict[str, str]] | None:
         headers.append((name, value))
         index[lower] = value
     return headers, index
+
+
+def length_digits(value: str) -> bool:
+    """``CL_VALUE.fullmatch(value)`` without the regex: 1 to 18 ASCII digits."""
+    if not 0 < len(value) <= 18:
+        return False
+    for c in value:
+        o = ord(c)
+        if o < 48 or o > 57:
+            return False
+    return True
 
 
 def decode_text(raw: bytes) -> str:
