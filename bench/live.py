@@ -1,7 +1,7 @@
 """bench/live: `interceptor run` the way a node runs it — client, server and agent on one machine, the
 agent not pinned — with the CPU it spends per pair next to `interceptor replay`'s on the same traffic.
 
-    python3 bench/live.py                              # pcap/1, ring/1, ring/2 workers at 10k and 20k req/s offered
+    python3 bench/live.py                              # ring source, 1 and 2 workers, at 10k and 20k req/s offered
     python3 bench/live.py --rates 20000 --modes ring:2 --seconds 10
     python3 bench/live.py --cpu 1                       # pin the agent to core 1, load to the others
     python3 bench/live.py --kafka 127.0.0.1:9092         # the agent publishes to Kafka (JSONL to /dev/null otherwise)
@@ -19,7 +19,9 @@ pod's host-side veth while tcpdump records the same interface; the step prints t
 rate, the pairs emitted per second, the kernel drops of the agent's taps (every worker's ring), the
 agent's CPU per pair (its whole process tree, from the start to the end of the load), and the CPU
 per pair of ``interceptor replay`` (to the same sink) on tcpdump's file of that very traffic (its start-up
-cost, measured on an empty capture, subtracted). Needs root. Target (issue 11): 0 kernel drops at
+cost, measured on an empty capture, subtracted). Before each rate a step with no agent (and no tcpdump)
+shows what the load generator reaches against nginx alone on the machine as it is loaded then: a
+rate the machine cannot offer is printed as not reached, never assumed. Needs root. Target (issue 11): 0 kernel drops at
 20k pairs/s offered and <= 25 us CPU per pair on 2 cores shared with the load.
 """
 
@@ -331,6 +333,30 @@ def instruction_steps(node, pod, modes: list[str], builds: list[str], rate: int,
                   flush=True)
 
 
+def run_load(pod, load: str, conns: int, seconds: float, paced: bool) -> tuple[int, float]:
+    """(requests done, seconds) of one load step: ``conns`` is the offered rate with h2load, the
+    connection count otherwise."""
+    if load == "h2load":
+        return load_h2load(pod.pod_ip, conns, seconds)
+    if load == "wrk":
+        return load_wrk(pod.pod_ip, conns, seconds, paced)
+    return load_python(pod.pod_ip, conns, seconds)
+
+
+def baseline_step(pod, conns: int, seconds: float, load: str, paced: bool, server: list[psutil.Process]) -> dict:
+    """The load alone, no agent and no tcpdump: what the client reaches against nginx on this
+    machine as loaded now (if 20k is not reached here, no agent can be shown keeping up with it)."""
+    server0, client0, busy0 = cpu_of(server), resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
+    requests, took = run_load(pod, load, conns, seconds, paced)
+    busy1, client1 = machine_busy(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_s = (client1.ru_utime - client0.ru_utime) + (client1.ru_stime - client0.ru_stime)
+    return {"mode": "no agent", "conns": conns, "offered": conns if load == "h2load" else None,
+            "req_per_s": round(requests / took), "requests": requests,
+            "client_cores": round(client_s / took, 3), "server_cores": round((cpu_of(server) - server0) / took, 3),
+            "machine_busy": round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 3),
+            "load_average": round(os.getloadavg()[0], 1)}
+
+
 def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, load: str, work: Path,
              paced: bool, startup_cpu: float, server: list[psutil.Process], build: str = "default",
              keep: Path | None = None) -> dict:
@@ -354,12 +380,7 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     c0 = tree_cpu(me)
     others0 = (cpu_of(server), cpu_of([psutil.Process(dump.pid)]), resource.getrusage(resource.RUSAGE_CHILDREN))
     busy0 = machine_busy()
-    if load == "h2load":
-        requests, took = load_h2load(pod.pod_ip, conns, seconds)
-    elif load == "wrk":
-        requests, took = load_wrk(pod.pod_ip, conns, seconds, paced)
-    else:
-        requests, took = load_python(pod.pod_ip, conns, seconds)
+    requests, took = run_load(pod, load, conns, seconds, paced)
     busy1 = machine_busy()
     client = resource.getrusage(resource.RUSAGE_CHILDREN)
     client_s = (client.ru_utime - others0[2].ru_utime) + (client.ru_stime - others0[2].ru_stime)
@@ -403,6 +424,7 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
         "replay_us_per_pair": round(replay_s / max(requests, 1) * 1e6, 1),
         "tcpdump_drops": int(m.group(1)) if m else None,
         "rss_mib": round(rss / 2**20, 1),
+        "load_average": round(os.getloadavg()[0], 1),
         "workers": [w["pairs"] for w in data.get("workers", [])],
         "log_tail": err.strip().splitlines()[-1:] if err else [],
     }
@@ -414,7 +436,7 @@ def main() -> int:
     ap.add_argument("--conns", default="10,20", help="wrk/python: connection counts to step through (~1k req/s each with wrk)")
     ap.add_argument("--load", choices=("h2load", "wrk", "python"), default=None,
                     help="load generator (default h2load, else wrk, else the Python client)")
-    ap.add_argument("--modes", default="pcap:1,ring:1,ring:2", help="capture.source:capture.workers to compare")
+    ap.add_argument("--modes", default="ring:1,ring:2", help="capture.source:capture.workers to compare (pcap:1 too)")
     ap.add_argument("--seconds", type=float, default=8.0, help="load per step")
     ap.add_argument("--cpu", type=int, default=None, help="pin the interceptor to this core (load to the others)")
     ap.add_argument("--buffer-mib", type=int, default=64, help="kernel buffer of each tap (capture.buffer_bytes)")
@@ -425,6 +447,7 @@ def main() -> int:
     ap.add_argument("--keep-pcap", metavar="DIR", help="keep each step's tcpdump capture there (bench/livepath.py)")
     ap.add_argument("--instructions", type=int, metavar="RATE", default=0,
                     help="instead: instructions per pair (cachegrind) of the agent and of replay at RATE req/s")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the load-alone step before each rate")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -469,9 +492,16 @@ def main() -> int:
               f"{', '.join(f'{v * 1e3:.0f}' for v in startup.values())} ms CPU (subtracted)")
         print(f"{'mode':>7} {'offer' if load == 'h2load' else 'conns':>5} {'req/s':>7} {'pairs/s':>7} {'kdrops':>7} "
               f"{'agent':>6} {'client':>6} {'nginx':>6} {'tcpdump':>7} {'busy':>5} "
-              f"{'agent us/pair':>13} {'replay us/pair':>14} {'lag s':>5} {'RSS MiB':>8}  pairs per worker"
+              f"{'agent us/pair':>13} {'replay us/pair':>14} {'lag s':>5} {'RSS MiB':>8} {'loadavg':>7}  pairs per worker"
               "   (agent..tcpdump: cores used; busy: share of all cores; lag: agent's catch-up after the load)")
         for conns in [int(c) for c in steps.split(",")]:
+            if not args.no_baseline:
+                b = baseline_step(pod, conns, args.seconds, load, not args.unpaced, server)
+                results.append(b)
+                print(f"{b['mode']:>7} {b['conns']:>5} {b['req_per_s']:>7} {'-':>7} {'-':>7} {'-':>6} "
+                      f"{b['client_cores']:>6} {b['server_cores']:>6} {'-':>7} {b['machine_busy']:>5} {'-':>13} "
+                      f"{'-':>14} {'-':>5} {'-':>8} {b['load_average']:>7}  (the load alone: offered "
+                      f"{b['offered'] or '?'}, reached {b['req_per_s']} req/s)", flush=True)
             for mode, build in [(m, b) for m in args.modes.split(",") for b in builds]:
                 r = run_step(node, pod, mode, conns, args.seconds, args.cpu, load, work, not args.unpaced,
                              startup[build], server, build, Path(args.keep_pcap) if args.keep_pcap else None)
@@ -479,14 +509,19 @@ def main() -> int:
                 print(f"{r['mode']:>7} {r['conns']:>5} {r['req_per_s']:>7} {r['pairs_per_s']:>7} {r['kernel_drops']:>7} "
                       f"{r['agent_cores']:>6} {r['client_cores']:>6} {r['server_cores']:>6} {r['tcpdump_cores']:>7} "
                       f"{r['machine_busy']:>5} {r['agent_us_per_pair']:>13} {r['replay_us_per_pair']:>14} {r['catch_up_s']:>5} "
-                      f"{r['rss_mib']:>8}  {r['workers'] or ''}"
+                      f"{r['rss_mib']:>8} {r['load_average']:>7}  {r['workers'] or ''}"
                       + (f"  other drops {r['other_drops']}" if r["other_drops"] else "")
                       + ("" if r["pairs"] >= r["requests"] else f"  pairs {r['pairs']} < requests {r['requests']}"),
                       flush=True)
     finally:
         node.close()
         shutil.rmtree(work, ignore_errors=True)
-    for mode in sorted({r["mode"] for r in results}, key=[r["mode"] for r in results].index):
+    for b in (r for r in results if r["mode"] == "no agent"):
+        print(f"load alone: {b['offered'] or b['conns']} {'req/s offered' if b['offered'] else 'connections'}, "
+              f"{b['req_per_s']} reached (client {b['client_cores']} + nginx {b['server_cores']} cores, "
+              f"load average {b['load_average']})")
+    agent_modes = [r["mode"] for r in results if r["mode"] != "no agent"]
+    for mode in sorted(set(agent_modes), key=agent_modes.index):
         clean = [r for r in results if r["mode"] == mode and r["kernel_drops"] == 0]
         best = max(clean, key=lambda r: r["pairs_per_s"]) if clean else None
         if best is None:
