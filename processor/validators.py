@@ -189,6 +189,10 @@ def ip_kind(value: str) -> str | None:
         head = value.partition("%")[0]
         if not head.isascii() or head.encode("ascii").translate(None, _V6_CHARS):
             return None
+        # without "::" ipaddress wants eight groups: seven colons, or six and an IPv4 tail (a MAC
+        # address, aa:bb:cc:dd:ee:ff, has five)
+        if "::" not in head and head.count(":") != (6 if "." in head else 7):
+            return None
         try:
             ipaddress.IPv6Address(value)
         except ValueError:

@@ -111,7 +111,8 @@ def test_ip_kind_v6_equals_ipaddress() -> None:
         return True
 
     rnd = random.Random(9)
-    values = ["fe80::1%eth0", "::1", "2001:db8::8a2e:370:7334", "10:00:00Z", "https://a:b:c", "::ffff:1.2.3.4.5", "fe80::1%", "ab:cd:ef:gh"]
+    values = ["fe80::1%eth0", "::1", "2001:db8::8a2e:370:7334", "10:00:00Z", "https://a:b:c", "::ffff:1.2.3.4.5", "fe80::1%", "ab:cd:ef:gh",
+              "aa:bb:cc:dd:ee:ff", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9"]
     values += ["".join(rnd.choice("0123456789abcdefABCDEFg:.%zT ") for _ in range(rnd.randint(3, 20))) for _ in range(20000)]
     for text in values:
         if text.count(".") != 3 and text.count(":") >= 2 and len(text) <= 45:
