@@ -139,14 +139,16 @@ class GrpcCall:
         return f"<GrpcCall /{self.service}/{self.method} status={self.status}{state}>"
 
     def to_record(self) -> dict[str, Any]:
+        if self._undecoded is not None:  # (once here rather than in each of the three properties)
+            self._decode(self._undecoded)
         return {
             "service": self.service,
             "method": self.method,
             "status": self.status,
             "message": self.message,
-            "request_messages": self.request_messages,
-            "response_messages": self.response_messages,
-            "messages_omitted": self.messages_omitted,
+            "request_messages": self._request,
+            "response_messages": self._response,
+            "messages_omitted": self._omitted,
         }
 
 
@@ -188,6 +190,7 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
     encoding = encoding.strip().lower() if encoding else "identity"
     proto = (_header(msg, "content-type") or "") in PROTO_TYPES
     values = out.values
+    counts = counters.counts
     pos = seen = over = 0
     while pos + 5 <= end:
         flag = body[pos]
@@ -217,10 +220,10 @@ def messages(msg: Message, counters: Counters, max_messages: int, limit: int) ->
             except protobuf.NotProtobuf:
                 counters.inc("grpc.not_protobuf")
         values.append(_text_or_bytes(data))
-    counters.counts["grpc.messages"] += seen
+    counts["grpc.messages"] += seen
     if over:
         out.omitted += over
-        counters.counts["grpc.messages_over_bound"] += over
+        counts["grpc.messages_over_bound"] += over
     if 0 < end - pos < 5:
         out.omitted += 1
         counters.inc("grpc.messages_cut")

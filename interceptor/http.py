@@ -37,7 +37,7 @@ from interceptor.httpsyntax import (
     decode_text,
     length_digits,
     plain_fields,
-    printable_lines,
+    remember,
 )
 from interceptor.pairs import Headers, Request, Response
 from interceptor.reassembly import Budget
@@ -389,17 +389,14 @@ class MessageParser:
         if end < 0 or end > limits.max_header_bytes:
             return None
         raw_head = data[:end]
-        text = decode_text(raw_head)
-        first, crlf, block = text.partition("\r\n")
-        start = parse_start_line(first, self.role)
+        first, crlf, block = decode_text(raw_head).partition("\r\n")
+        # The usual head is checked by tables of the lines met before and ``str.isprintable``; any
+        # other (bare LF, a tab, folding, an unusual name...) by the regex, in the general path for
+        # its start line, here for its fields (HEAD_CRLF: no refusal, CRLF line ends).
+        start = plain_start_line(first, raw_head, self.role)
         if start is None:
             return None
-        # The usual head is checked by ``str.isprintable`` and a table of names met before; any
-        # other (bare LF, a tab, folding, an unusual name...) by the regex as in the general path
-        # (HEAD_CRLF: a head with no refusal and CRLF line ends).
-        fields = None
-        if printable_lines(text) and plain_start(raw_head, start):
-            fields = plain_fields(block) if crlf else ([], {})
+        fields = plain_fields(block) if crlf else ([], {})
         if fields is None:
             if not HEAD_CRLF.fullmatch(raw_head):
                 return None
@@ -1028,14 +1025,29 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     return RequestLine(method, parts[1], parts[2])
 
 
-def plain_start(raw_head: bytes, start: StartLine) -> bool:
-    """What HEAD_CRLF checks of a start line that ``parse_start_line`` and ``printable_lines`` do
-    not: ASCII digits in a status (``int`` takes any Unicode digit). False sends the head to the
-    regex."""
-    if type(start) is RequestLine:
-        return True
-    # (a status line parsed: "HTTP/1.x " then the three status characters, bytes 9 to 11 if ASCII)
-    return 48 <= raw_head[9] <= 57 and 48 <= raw_head[10] <= 57 and 48 <= raw_head[11] <= 57
+# Start lines met before (exact text) -> the parsed line (shared: never changed). Bounded as
+# httpsyntax's table of field lines.
+_STARTS: dict[str, StartLine] = {}
+
+
+def plain_start_line(first: str, raw_head: bytes, role: str | None) -> StartLine | None:
+    """``parse_start_line`` of a start line that HEAD_CRLF's start part matches: printable (no
+    control character: no tab, no bare CR or LF), ASCII digits in a status (``int`` takes any
+    Unicode digit). None for any other: the general path decides."""
+    start = _STARTS.get(first)
+    if start is None:
+        start = parse_start_line(first, role)
+        if start is None or not first.isprintable():
+            return None
+        # (a status line parsed: "HTTP/1.x " then the three status characters, bytes 9 to 11 if ASCII)
+        if type(start) is StatusLine and not (48 <= raw_head[9] <= 57 and 48 <= raw_head[10] <= 57
+                                              and 48 <= raw_head[11] <= 57):
+            return None
+        remember(_STARTS, first, start)
+        return start
+    if role is not None and (role == "request") != (type(start) is RequestLine):
+        return None  # (what parse_start_line says of a line of the other role)
+    return start
 
 
 def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:

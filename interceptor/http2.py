@@ -146,25 +146,29 @@ class _Stream:
         self.grpc = False
 
 
-@dataclass(slots=True)
 class _Reader:
-    """One direction: framing state, its HPACK decoder, a header block being continued."""
+    """One direction: framing state, its HPACK decoder, a header block being continued. (A plain
+    class, as ``_Half``: a dataclass costs ~2.5M instructions to create at import.)"""
 
-    decoder: Decoder
-    state: ReadState
-    buf: bytes = b""
-    sid: int = 0  # DATA being read: stream, payload and padding left, END_STREAM flag
-    content_left: int = 0
-    pad_left: int = 0
-    end_stream: bool = False
-    skip_left: int = 0
-    block: list[bytes] | None = None  # HEADERS/PUSH_PROMISE fragments awaiting CONTINUATION
-    block_sid: int = 0
-    block_size: int = 0
-    block_end_stream: bool = False
-    block_push: bool = False
-    block_dropped: bool = False  # over the bound: its fragments are skipped, the table is lost
-    held: int = 0  # bytes of ``buf`` reserved from the budget
+    __slots__ = ("decoder", "state", "buf", "sid", "content_left", "pad_left", "end_stream", "skip_left", "block",
+                 "block_sid", "block_size", "block_end_stream", "block_push", "block_dropped", "held")
+
+    def __init__(self, decoder: Decoder, state: ReadState) -> None:
+        self.decoder = decoder
+        self.state = state
+        self.buf = b""
+        self.sid = 0  # DATA being read: stream, payload and padding left, END_STREAM flag
+        self.content_left = 0
+        self.pad_left = 0
+        self.end_stream = False
+        self.skip_left = 0
+        self.block: list[bytes] | None = None  # HEADERS/PUSH_PROMISE fragments awaiting CONTINUATION
+        self.block_sid = 0
+        self.block_size = 0
+        self.block_end_stream = False
+        self.block_push = False
+        self.block_dropped = False  # over the bound: its fragments are skipped, the table is lost
+        self.held = 0  # bytes of ``buf`` reserved from the budget
 
 
 class Http2Connection:

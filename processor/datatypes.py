@@ -78,8 +78,11 @@ def combined_sensitivity(types: Iterable[str], custom: dict[str, str] | None = N
         rank = RANK.get(sensitivity_of(t, custom), 1)
         if rank > best:
             best = rank
-    contacts = len(present & _CONTACT)
+    contacts = 0
+    for c in _CONTACT:
+        if c in present:
+            contacts += 1
     for _, required, min_contacts, result in ESCALATIONS:
-        if required is not None and required <= present and contacts >= min_contacts:
+        if contacts >= min_contacts and required is not None and required <= present:
             best = max(best, RANK[result])
     return LEVELS[best]

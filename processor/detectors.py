@@ -652,6 +652,8 @@ def text_types(val: str) -> list[str]:
         if v.iban_ok(m.group()):
             out.append("iban")
             break
+    if digits < 12:  # a card number has 12 digits at least (card_digits): no match of _TEXT_CARD can be one
+        return out
     for m in _TEXT_CARD.finditer(val):
         if v.is_card_number(m.group()):
             out.append("card_number")
