@@ -10,7 +10,7 @@ agent not pinned — with the CPU it spends per pair next to `interceptor replay
 
 A test "node": one pod (network namespace with a veth to the root namespace) runs nginx answering
 ~1 KB JSON; h2load (HTTP/1.1, ``--h1``) in the root namespace loads it over the veth at a fixed
-offered rate (``--rps`` per keep-alive connection, 20 connections, no pipelining); ``--load wrk``
+offered rate (``--rps`` per keep-alive connection, 100 connections by default, no pipelining); ``--load wrk``
 paces wrk by a 1 ms delay per request instead, so the number of connections sets the offered rate
 (~1k req/s each when the machine keeps up). The CPU of the client, of nginx and of tcpdump is
 printed too: they share the 2 cores with the agent, as on a node. For each
@@ -95,6 +95,12 @@ PY_CLIENT = textwrap.dedent("""
 # number of connections sets the offered rate (wrk2 is not in Debian).
 WRK_DELAY = "function delay()\n  return 1\nend\n"
 LOAD_CPU: list[str] = []  # taskset prefix for the load generator and nginx (the other core)
+# Client and agent each in its own session (nginx is in one already: tests/fixtures/netns.py): with
+# the kernel's autogroup scheduling (sched_autogroup_enabled) a session is one scheduling group, as
+# a pod's cgroup is one on a node; in one session client and agent would split one group's share
+# of a machine busy with other work (measured at load ~9: the agent's two workers then held h2load
+# to ~7k of 20k req/s offered, which h2load reached alone). --one-group: both in the bench's.
+SESSION: list[str] = ["setsid"]
 BUFFER_MIB = [64]  # kernel buffer of the tap (capture.buffer_bytes)
 KAFKA: list[str] = []  # --kafka BOOTSTRAP: the agent publishes there instead of writing /dev/null
 
@@ -103,7 +109,7 @@ def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple
     script = Path(tempfile.gettempdir()) / "bench-live-delay.lua"
     script.write_text(WRK_DELAY)
     out = subprocess.run(
-        [*LOAD_CPU, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "-H", "Accept: application/json",
+        [*SESSION, *LOAD_CPU, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "-H", "Accept: application/json",
          *(["-s", str(script)] if paced else []), f"http://{host}:{PORT}/api/users/42"],
         capture_output=True, text=True, timeout=seconds + 60,
     ).stdout
@@ -114,12 +120,20 @@ def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple
     return int(m.group(1)), took
 
 
-def load_h2load(host: str, rate: int, seconds: float, conns: int = 20) -> tuple[int, float]:
+H2LOAD_CONNS = [100]  # --clients: keep-alive connections of h2load
+
+
+def load_h2load(host: str, rate: int, seconds: float, conns: int | None = None) -> tuple[int, float]:
     """h2load at ``rate`` requests/s offered in total (``rate / conns`` per connection, HTTP/1.1
     keep-alive, one request in flight per connection): unlike wrk it offers a rate, not a
-    closed loop, so a slow machine shows as fewer requests reached, never as a lower offer."""
+    closed loop, so a slow machine shows as fewer requests reached, never as a lower offer. A
+    connection cannot send faster than one request per round trip, so ``rate / conns`` must stay
+    well under 1 / RTT: with 20 connections (1k req/s each at 20k) a round trip over 1 ms — nginx
+    waiting for a core behind the agent's workers on a busy machine — already lowers what is
+    reached; 100 connections (200 req/s each) leave 5 ms."""
+    conns = conns or H2LOAD_CONNS[0]
     out = subprocess.run(
-        [*LOAD_CPU, "h2load", "--h1", f"-c{conns}", "-t1", f"--rps={max(1, rate // conns)}", f"-D{seconds:g}",
+        [*SESSION, *LOAD_CPU, "h2load", "--h1", f"-c{conns}", "-t1", f"--rps={max(1, rate // conns)}", f"-D{seconds:g}",
          "-H", "Accept: application/json", f"http://{host}:{PORT}/api/users/42"],
         capture_output=True, text=True, timeout=seconds + 60,
     ).stdout
@@ -284,7 +298,7 @@ def agent_instructions(node, pod, mode: str, rate: int, seconds: float, work: Pa
     time.sleep(2.0)
     requests = 0
     if rate:
-        requests, _took = load_h2load(pod.pod_ip, rate, seconds, conns=min(20, rate))
+        requests, _took = load_h2load(pod.pod_ip, rate, seconds, conns=min(H2LOAD_CONNS[0], rate))
         wait_caught_up(metrics_port, timeout_s=600)
     else:
         time.sleep(seconds)
@@ -366,7 +380,8 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     cmd, env = agent_command(node, mode, build, stats, metrics_port)
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=bool(SESSION))
     me = psutil.Process(proc.pid)
     pcap_path = work / "step.pcap"
     dump = subprocess.Popen(["tcpdump", "-Z", "root", "-i", pod.host_dev, "-n", "-s", "262144", "-B", "262144",
@@ -432,7 +447,8 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rates", default="10000,20000", help="h2load: offered req/s to step through (20 connections)")
+    ap.add_argument("--rates", default="10000,20000", help="h2load: offered req/s to step through")
+    ap.add_argument("--clients", type=int, default=100, help="h2load: keep-alive connections (rate / clients each)")
     ap.add_argument("--conns", default="10,20", help="wrk/python: connection counts to step through (~1k req/s each with wrk)")
     ap.add_argument("--load", choices=("h2load", "wrk", "python"), default=None,
                     help="load generator (default h2load, else wrk, else the Python client)")
@@ -448,6 +464,8 @@ def main() -> int:
     ap.add_argument("--instructions", type=int, metavar="RATE", default=0,
                     help="instead: instructions per pair (cachegrind) of the agent and of replay at RATE req/s")
     ap.add_argument("--no-baseline", action="store_true", help="skip the load-alone step before each rate")
+    ap.add_argument("--one-group", action="store_true",
+                    help="client and agent in this process's session (one autogroup) instead of one each")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -456,6 +474,9 @@ def main() -> int:
     load = args.load or next((t for t in ("h2load", "wrk") if shutil.which(t)), "python")
     steps = args.rates if load == "h2load" else args.conns
     BUFFER_MIB[0] = args.buffer_mib
+    H2LOAD_CONNS[0] = args.clients
+    if args.one_group:
+        SESSION.clear()
     KAFKA[:] = [args.kafka] if args.kafka else []
     if args.cpu is not None:
         others = [str(c) for c in range(os.cpu_count() or 1) if c != args.cpu]
@@ -482,11 +503,11 @@ def main() -> int:
         nginx = node.lab.start_server(pod.ns, [*LOAD_CPU, "nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT,
                                       name="nginx")
         server = [psutil.Process(nginx.pid)]
-        what = {"h2load": "h2load --h1, 20 conns, offered rate per step",
+        what = {"h2load": f"h2load --h1, {args.clients} keep-alive conns, offered rate per step",
                 "wrk": "wrk" + ("" if args.unpaced else " paced ~1k req/s per conn"), "python": "python client"}[load]
         print(f"core: {core_build()}; load: {what}, "
               f"{args.seconds:g}s per step, agent on {'core ' + str(args.cpu) if args.cpu is not None else 'any core'}, "
-              f"tap buffer {args.buffer_mib} MiB, sink {'Kafka ' + args.kafka if args.kafka else '--out /dev/null'}; "
+              f"tap buffer {args.buffer_mib} MiB, {'client and agent in one session' if args.one_group else 'client, nginx, agent each in its own session (autogroup)'}, sink {'Kafka ' + args.kafka if args.kafka else '--out /dev/null'}; "
               f"{os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}; replay start-up "
               f"{', '.join(f'{v * 1e3:.0f}' for v in startup.values())} ms CPU (subtracted)")

@@ -128,6 +128,16 @@ def startup_heap_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
+def capture_clock(wall: float, newest: float, reading: bool) -> float:
+    """The time to expire the pipeline's waits by (``newest``: the pipeline's clock, the newest
+    packet read or the last tick). While the taps are giving packets, that: an agent behind its
+    traffic (starved, catching up from the kernel's buffer) reads packets seconds old, and by the
+    wall clock a request whose response is still in the ring would expire as ``response_timeout``
+    (seen with 13 s of backlog in bench/live.py); caught up, the two differ by at most a block
+    timeout. Once a turn finds the taps empty, the wall clock, so idle flows expire with no traffic."""
+    return newest if reading and newest else wall
+
+
 class Discovery:
     """One discovery pass at a time: the taps to have now, counted and timed; each skipped
     namespace or interface is logged once, so none is skipped silently."""
@@ -221,7 +231,7 @@ class Agent:
         self.health.ready = True
 
     def housekeeping(self, now: float) -> None:
-        self.pipeline.tick(now)
+        self.pipeline.tick(capture_clock(now, self.pipeline.now, self.taps.last_turn > 0))
         self.coverage.tick(now)
         self.output.poll()
         self.taps.refresh_stats()
