@@ -115,9 +115,11 @@ class Pipeline:
 
     def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
         seq, flags, payload = seg.seq, seg.flags, seg.payload
-        a = (seg.src, seg.sport)
-        b = (seg.dst, seg.dport)
-        key = (a, b) if a < b else (b, a)
+        src, sport, dst, dport = seg.src, seg.sport, seg.dst, seg.dport
+        a = (src, sport)
+        b = (dst, dport)
+        # (a < b, field by field: compiled, comparing the tuples boxes both and compares generically)
+        key = (a, b) if src < dst or src == dst and sport < dport else (b, a)
         flows = self.flows
         flow = flows.get(key)
         if flow is None:
