@@ -7,6 +7,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Final
 
@@ -41,9 +42,13 @@ def luhn_ok(digits: str) -> bool:
         # one per digit); every second digit from the right doubled by the table, '0' (48) taken off
         b = digits.encode("ascii")
         return (sum(b[-1::-2]) + sum(b[-2::-2].translate(_DOUBLED)) - 48 * len(b)) % 10 == 0
+    # Decimal digits of other scripts (Arabic-Indic, Devanagari...) count by their value, as int()
+    # reads them; a digit-like character with no decimal value (superscript two) is no card digit.
     total = 0
     for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
+        d = unicodedata.decimal(ch, -1)
+        if d < 0:
+            return False
         if i % 2:
             d *= 2
             if d > 9:

@@ -87,8 +87,15 @@ def test_fast_digit_helpers_equal_their_plain_definitions() -> None:
     for _ in range(3000):
         digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 25)))
         assert v.luhn_ok(digits) == _luhn_reference(digits), digits
+        other = digits.translate({48 + d: 0x0660 + d for d in range(10)})  # the same in Arabic-Indic digits
+        assert v.luhn_ok(other) == _luhn_reference(digits), other
         text = "".join(rnd.choice("0123456789 +-().xé٣²aZ") for _ in range(rnd.randint(0, 30)))
         assert v.digit_count(text) == sum(ch.isdigit() for ch in text), text
+
+
+def test_luhn_turns_down_digits_without_a_decimal_value() -> None:
+    assert v.luhn_ok("4242424242424242")
+    assert not v.luhn_ok("424242424242424²")  # str.isdigit says yes; it is no card digit
 
 
 def test_mask_table_equals_the_character_rules() -> None:
