@@ -8,7 +8,7 @@ a connection to one worker). Reading another worker's packet and looking at whos
 ~15k instructions (~11 % of what one of its own costs, compiled): that, start-up and lumpy shares
 keep N workers under N times one process (1.5x with 2, measured by CPU time). Packets that are not TCP (counted
 as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
-the one ``--out`` under a lock (``sinks/jsonl.SharedAppender``, as ``capture.workers`` does): the
+the one ``--out`` under a lock (``sinks/jsonl.LineWriter``, as ``capture.workers`` does): the
 file holds every pair once, in worker-sized chunks rather than capture order. Each worker sends its
 final counters to the parent, which adds them up exactly for the summary and ``--stats``.
 
