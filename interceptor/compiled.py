@@ -40,6 +40,11 @@ MODULES: tuple[str, ...] = (
     "interceptor.reassembly",
     "interceptor.conversation",
     "interceptor.capture.packets",
+    # reading a capture file: the records cut out of each block read, the --workers ownership test
+    # on their raw bytes, and the replay's per-packet loop
+    "interceptor.capture.records",
+    "interceptor.sharding",
+    "interceptor.replayfeed",
     "interceptor.connection",
     "interceptor.pipeline",
     "interceptor.stages",

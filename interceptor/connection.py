@@ -120,7 +120,7 @@ class Connection:
                 # out of step, reordering): hold it so a response never overtakes its request.
                 if len(deferred) < self.max_deferred and self.ctx.budget.reserve(len(payload)):
                     deferred.append(Deferred(seq, acked, flags, payload, ts))
-                    self.ctx.counters.counts["tcp.deferred_segments"] += 1
+                    self.ctx.counts["tcp.deferred_segments"] += 1
                     return
                 self.release_deferred(direction)
         self._deliver(direction, seq, acked, flags, payload, ts)
@@ -128,7 +128,7 @@ class Connection:
     def _deliver(self, direction: int, seq: int, acked: int | None, flags: int, payload: bytes, ts: float) -> None:
         stream = self.streams[direction]
         if payload:
-            self.ctx.counters.counts["tcp.payload_bytes"] += len(payload)
+            self.ctx.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
             if self.layer.events:
                 layer_events(self, ts)

@@ -30,9 +30,8 @@ started before the response, unless the connection was seen pipelining.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -41,19 +40,22 @@ from interceptor.http import BODILESS, Limits, MessageParser, RequestLine, State
 from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span
 from interceptor.layerevents import LayerEvent, Switch
 from interceptor.pairs import Endpoint, Pair, Request, Response
-from interceptor.reassembly import Budget
+from interceptor.reassembly import Budget, NativeConsumer
 
 
-@dataclass(slots=True)
 class Context:
-    """What all conversations of a pipeline share."""
+    """What all conversations of a pipeline share. ``counts`` is ``counters.counts`` (the hot
+    counters, incremented in place: one native attribute read instead of two lookups)."""
 
-    limits: Limits
-    counters: Counters
-    budget: Budget
-    response_timeout_s: float
-    max_pending_requests: int
-    emit: Callable[[Pair], None]
+    def __init__(self, limits: Limits, counters: Counters, budget: Budget, response_timeout_s: float,
+                 max_pending_requests: int, emit: Callable[[Pair], None]) -> None:
+        self.limits = limits
+        self.counters = counters
+        self.counts: defaultdict[str, int] = counters.counts
+        self.budget = budget
+        self.response_timeout_s = response_timeout_s
+        self.max_pending_requests = max_pending_requests
+        self.emit = emit
 
 
 class Sent:
@@ -89,7 +91,7 @@ def held_bytes(request: Request) -> int:
     return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
 
 
-class Input:
+class Input(NativeConsumer):
     """One direction's stream consumer (what ``TcpStream`` and ``Pipeline.feed_stream`` feed):
     bytes go to the direction's reader, and its events to the conversation."""
 
@@ -103,8 +105,7 @@ class Input:
     def data(self, payload: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
         reader = self.reader
         reader.feed(payload, ts, offset, ack)
-        next_event = reader.next_event
-        event = next_event()
+        event = reader.next_event()  # (not a bound method kept in a local: compiled, that is a generic call)
         if event is not None:  # (Conversation.receive, inlined: this runs for every segment)
             conv, d = self.conv, self.d
             while event is not None:
@@ -114,7 +115,7 @@ class Input:
                     conv._handle(d, event)
                 if reader.settled and not reader.events:
                     break  # (next_event would only settle the buffer: done already)
-                event = next_event()
+                event = reader.next_event()
 
     def feed(self, payload: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
         """``data`` under the byte-stream consumer's name (a method, not ``feed = data``: mypyc
@@ -253,7 +254,7 @@ class Conversation:
             counters.drop(reason)
             self._enqueue(Waiting(ts, "", None, reason, span, 0, before, -1 if span is None else span.epoch))
         else:
-            counters.counts["http.requests"] += 1
+            self.ctx.counts["http.requests"] += 1
             held = held_bytes(request)
             if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
                 counters.drop("memory_budget")
@@ -285,7 +286,7 @@ class Conversation:
     def _response(self, response: Response | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
         if response is not None:
-            counters.counts["http.responses"] += 1
+            self.ctx.counts["http.responses"] += 1
         waiting = self._match(span, ts)
         if waiting is None:
             if response is None:

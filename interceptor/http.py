@@ -37,6 +37,7 @@ from interceptor.httpsyntax import (
     body_framing,
     crlf_lines,
     decode_text,
+    plain_fields,
 )
 from interceptor.pairs import Headers, Request, Response
 from interceptor.reassembly import Budget
@@ -87,12 +88,19 @@ class StatusLine(NamedTuple):
 StartLine = RequestLine | StatusLine
 
 
-class AckMark(NamedTuple):
+class AckMark:
     """From ``offset`` on (up to the next mark), the direction's bytes came in segments that
-    acknowledged ``ack`` of the other direction."""
+    acknowledged ``ack`` of the other direction. (Two are made per segment: a plain class, which
+    compiled is built by a native call, where a NamedTuple takes a Python-level one.)"""
 
-    offset: int
-    ack: int | None
+    __slots__ = ("offset", "ack")
+
+    def __init__(self, offset: int, ack: int | None) -> None:
+        self.offset = offset
+        self.ack = ack
+
+    def __repr__(self) -> str:
+        return f"AckMark({self.offset}, {self.ack})"
 
 
 _new = tuple.__new__
@@ -227,7 +235,7 @@ class MessageParser:
             self.stream_end = None
         else:
             self.stream_end = offset + n
-            self.chunk_ends.append(_new(AckMark, (offset + n, ack)))
+            self.chunk_ends.append(AckMark(offset + n, ack))
         wait = self.wait
         if wait is not None:
             if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
@@ -237,7 +245,7 @@ class MessageParser:
         if offset is not None:  # bytes that wait in ``buf``: remember the ack they came with
             if not self.buf and self.wait is None:
                 self.acks.clear()
-            self.acks.append(_new(AckMark, (offset, ack)))
+            self.acks.append(AckMark(offset, ack))
         if self.buf:
             self.buf += data
         else:
@@ -304,9 +312,9 @@ class MessageParser:
         if not is_request:
             span.lead = self.run_start if self.run_end is not None and self.run_end == start else start
             lead = span.lead
-            for end, end_ack in reversed(self.chunk_ends):
-                if end == lead:
-                    span.prior_ack = end_ack
+            for mark in reversed(self.chunk_ends):
+                if mark.offset == lead:  # (the offset just past the chunk)
+                    span.prior_ack = mark.ack
                     break
         self.head = span
         return span
@@ -352,13 +360,19 @@ class MessageParser:
         if end < 0 or end > limits.max_header_bytes:
             return None
         raw_head = data[:end]
-        if not HEAD_CRLF.fullmatch(raw_head):  # bare LF, folding or a refusal: the general path
-            return None
-        first, _, block = decode_text(raw_head).partition("\r\n")
+        first, crlf, block = decode_text(raw_head).partition("\r\n")
         start = parse_start_line(first, self.role)
         if start is None:
             return None
-        headers, index = parse_headers(block)
+        # The usual head is checked by ``str.isprintable`` and a table of names met before; any
+        # other (bare LF, folding, an unusual name...) by the regex as in the general path
+        # (HEAD_CRLF: a head with no refusal and CRLF line ends).
+        fields = (plain_fields(block) if crlf else ([], {})) if plain_start(first, start) else None
+        if fields is None:
+            if not HEAD_CRLF.fullmatch(raw_head):
+                return None
+            fields = parse_headers(block)
+        headers, index = fields
         if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
             return None
         cl = index.get("content-length")
@@ -400,7 +414,7 @@ class MessageParser:
         else:
             out = Response(start.version, headers, body, length, False, msg_ts, body_end, index,
                            status=start.status, reason=start.reason)
-        self.events.append(_new(Complete, (out, msg_ts, span)))
+        self.events.append(Complete(out, msg_ts, span))
         self.buf_ts = ts
         if body_end < len(data):
             self.buf = data[body_end:]
@@ -979,6 +993,15 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     if method not in KNOWN_METHODS and (len(method) > 32 or not METHOD.fullmatch(method)):
         return None
     return _new(RequestLine, (method, parts[1], parts[2]))
+
+
+def plain_start(first: str, start: StartLine) -> bool:
+    """What HEAD_CRLF checks of a start line that ``parse_start_line`` does not: no control
+    character (so no tab in a request line, no bare CR or LF), ASCII digits in the status. False
+    sends the head to the regex."""
+    if not first.isprintable():
+        return False
+    return type(start) is RequestLine or first[9:12].isascii()
 
 
 def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:

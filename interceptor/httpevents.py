@@ -40,14 +40,22 @@ class Span:
                 f"prior_ack={self.prior_ack}, bodiless={self.bodiless})")
 
 
-# Events are immutable named records (NamedTuples read by name: one is built per message, and
-# ``tuple.__new__`` builds it without a Python-level __init__).
-class Complete(NamedTuple):
-    """A whole message: head and (decoded) body; ``ts`` is its first byte's capture time."""
+class Complete:
+    """A whole message: head and (decoded) body; ``ts`` is its first byte's capture time. (Built
+    for every message: a plain class, which compiled is built and read natively.)"""
 
-    message: Request | Response
-    ts: float
-    span: Span | None
+    __slots__ = ("message", "ts", "span")
+
+    def __init__(self, message: Request | Response, ts: float, span: Span | None) -> None:
+        self.message = message
+        self.ts = ts
+        self.span = span
+
+    def __repr__(self) -> str:
+        return f"Complete({self.message!r}, ts={self.ts}, span={self.span!r})"
+
+
+# The other events are immutable named records (NamedTuples read by name).
 
 
 class Failed(NamedTuple):

@@ -64,6 +64,7 @@ class Pipeline:
         core = config.core
         self.config = config
         self.counters = counters
+        self.counts = counters.counts  # (the hot counters, incremented in place)
         self.source = source or {"kind": "pcap-file"}
         self.budget = Budget(core.max_buffered_bytes)
         self.stages = Stages([Bounds(core, counters), Filters(config.filters, counters), Emitted(counters),
@@ -91,32 +92,31 @@ class Pipeline:
         """One captured frame. ``linktype`` is the pcap LINKTYPE_* value. ``source`` overrides the
         pipeline's default source for flows this packet creates (e.g. which tap saw it). The same TCP
         connection seen on two taps is one flow: duplicates are treated as retransmissions."""
-        counters = self.counters
-        counters.counts["packets"] += 1
+        self.counts["packets"] += 1
         if ts > self.now:
             self.now = ts
         try:
             seg = decode(linktype, data)
         except Exception:  # noqa: BLE001 - a decoder bug must never stop capture
-            counters.drop("decode_error")
+            self.counters.drop("decode_error")
             return
         # (``type() is``, not isinstance: cheaper per packet, but mypy narrows only the true branch)
         if type(seg) is Rejected:
             if seg.dropped:
-                counters.drop(seg.reason)
+                self.counters.drop(seg.reason)
             else:  # not traffic we could have used: counted, but not as a drop
-                counters.inc("packets.skipped." + seg.reason)
+                self.counters.inc("packets.skipped." + seg.reason)
             return
         try:
             self._segment(seg, ts, source)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - never crash on traffic: count and go on
-            counters.drop("internal_error")
+            self.counters.drop("internal_error")
             self._forget(seg)  # type: ignore[arg-type]
 
     def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
-        src, sport, dst, dport, seq, ack, flags, payload = seg
-        a = (src, sport)
-        b = (dst, dport)
+        seq, flags, payload = seg.seq, seg.flags, seg.payload
+        a = (seg.src, seg.sport)
+        b = (seg.dst, seg.dport)
         key = (a, b) if a < b else (b, a)
         flows = self.flows
         flow = flows.get(key)
@@ -143,7 +143,7 @@ class Pipeline:
                 cov.bytes += len(payload)
                 if cov.sniffing:
                     self.coverage.data(cov, direction, seq, payload)
-        flow.receive(direction, seq, ack, flags, payload, ts)
+        flow.receive(direction, seq, seg.ack, flags, payload, ts)
         if flow.over:
             self._ended(key, flow, ts)
 
@@ -365,7 +365,7 @@ class Pipeline:
 
     # -- output -----------------------------------------------------------------------------------
     def _emit(self, pair: Pair) -> None:
-        self.counters.counts["pairs.matched"] += 1
+        self.counts["pairs.matched"] += 1
         try:
             out: Pair | None = pair
             for hook in self.stages.hooks:  # (Stages.pair, inlined: this runs for every pair)

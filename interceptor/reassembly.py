@@ -32,6 +32,20 @@ class StreamConsumer(Protocol):
     def gap(self, size: int | None) -> None: ...
 
 
+class NativeConsumer:
+    """Base of the consumers compiled with the core (``conversation.Input``): ``TcpStream`` calls
+    them natively, where a consumer known only by its protocol costs a generic Python call with
+    boxed arguments (one per segment)."""
+
+    __slots__ = ()
+
+    def data(self, payload: bytes, ts: float, offset: int | None = None, ack: int | None = None) -> None:
+        raise NotImplementedError
+
+    def gap(self, size: int | None = None) -> None:
+        raise NotImplementedError
+
+
 class Budget:
     """Bytes held across all flows (out-of-order segments, partial messages): one shared cap."""
 
@@ -89,7 +103,11 @@ class TcpStream:
         start = nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
         if start == nxt and not self.pending:  # in order, nothing held: the common case
             self.next = nxt + len(payload)
-            self.consumer.data(payload, ts, start, ack)
+            consumer = self.consumer
+            if isinstance(consumer, NativeConsumer):
+                consumer.data(payload, ts, start, ack)
+            else:
+                consumer.data(payload, ts, start, ack)
             return
         self._place(start, payload, ts, ack)
 

@@ -24,86 +24,20 @@ import resource
 import sys
 import tempfile
 import time
-import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from interceptor.app import Output, StatsFile, open_sinks, worker_config
-from interceptor.capture.packets import LINKTYPE_ETHERNET, Segment, decode
 from interceptor.capture.pcapfile import CaptureError, CaptureReader
 from interceptor.counters import Counters
 from interceptor.errors import UsageError
 from interceptor.pipeline import Pipeline
+from interceptor.sharding import Sharder, connection_key
+
+__all__ = ["MAX_WORKERS", "Sharder", "connection_key", "run"]
 
 MAX_WORKERS = 64
-Packet = tuple[float, int, bytes]
-
-
-class Sharder:
-    """Which worker a frame's connection belongs to, the same answer in every worker.
-
-    Connections are dealt out in the order they first appear in the file (one to each worker in
-    turn): every worker reads the same packets in the same order, so each computes the same table
-    without talking to the others, and a capture of 4 long connections gives 2 workers 2 each (a
-    hash of 4 keys into 2 buckets is lumpy: 3-1 or 4-0 as often as not). The table is bounded:
-    past ``max_known`` connections, new ones go by a crc32 of their addresses (also the same in
-    every process, unlike ``hash()``)."""
-
-    def __init__(self, workers: int, max_known: int = 1 << 20) -> None:
-        self.workers = workers
-        self.max_known = max_known
-        self.known: dict[bytes, int] = {}  # connection key -> worker
-        # The common frame's 12 bytes of addresses and ports as they stand (one direction) -> worker:
-        # every worker looks at every packet, and one slice and one lookup is the cheapest look
-        # (a third of ``decode``'s instructions, measured with callgrind).
-        self.seen: dict[bytes, int] = {}
-
-    def owner(self, linktype: int, frame: bytes) -> int:
-        """0 for anything that is not a TCP segment (worker 0 counts those)."""
-        # Ethernet, IPv4 without options, TCP, not a fragment: addresses and ports at fixed offsets.
-        # A frame of this shape that ``decode`` rejects still goes to its connection's worker,
-        # which counts it; every other frame is decoded in full.
-        if (linktype == LINKTYPE_ETHERNET and len(frame) >= 54 and frame[12:15] == b"\x08\x00\x45"
-                and frame[23] == 6 and not (frame[20] & 0x3F or frame[21])):
-            seen = frame[26:38]
-            found = self.seen.get(seen)
-            if found is not None:
-                return found
-            found = self._deal(connection_key(frame[26:30] + frame[34:36], frame[30:34] + frame[36:38]))
-            if len(self.seen) < 2 * self.max_known:
-                self.seen[seen] = found
-            return found
-        try:
-            seg = decode(linktype, frame)
-        except Exception:  # noqa: BLE001 - the pipeline counts decoder failures (worker 0's)
-            return 0
-        if type(seg) is not Segment:  # Rejected: skipped or dropped
-            return 0
-        return self._deal(connection_key(seg.src + seg.sport.to_bytes(2, "big"),  # type: ignore[union-attr]
-                                         seg.dst + seg.dport.to_bytes(2, "big")))  # type: ignore[union-attr]
-
-    def _deal(self, key: bytes) -> int:
-        found = self.known.get(key)
-        if found is not None:
-            return found
-        if len(self.known) >= self.max_known:
-            return zlib.crc32(key) % self.workers
-        found = self.known[key] = len(self.known) % self.workers
-        return found
-
-
-def connection_key(a: bytes, b: bytes) -> bytes:
-    """Both directions of a connection, one key: its two (address, port) ends in order."""
-    return a + b if a < b else b + a
-
-
-def shard(reader: CaptureReader, index: int, workers: int) -> Iterator[Packet]:
-    owner = Sharder(workers).owner
-    for packet in reader:
-        if owner(packet[1], packet[2]) == index:
-            yield packet
 
 
 def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
@@ -202,7 +136,7 @@ def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: st
     output = Output(cfg, counters, open_sinks(args, cfg, counters, shared_lock=lock if args.out else None),
                     wait_for_sync=True)
     pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
-    error = replay_file(reader, pipeline, output, Progress(enabled=False), shard(reader, index, workers))
+    error = replay_file(reader, pipeline, output, Progress(enabled=False), reader.batches(Sharder(workers), index))
     reader.close()
     reports = output.close(cfg.kafka.flush_timeout_s)
     for report in reports:

@@ -61,7 +61,7 @@ class Bounds:
         self.counters = counters
 
     def pair(self, pair: Pair) -> Pair | None:
-        if pair.body_bytes <= self.limit:
+        if len(pair.request.body) + len(pair.response.body) <= self.limit:  # (Pair.body_bytes, not via a Python property)
             return pair
         if not self.truncate:
             self.counters.drop("pair_too_large")

@@ -138,15 +138,15 @@ class Processor:
 
     def _classify(self, walked: WalkResult) -> list[dict[str, Any]]:
         seen: dict[tuple[str, str, str], dict[str, Any]] = {}
-        classify, classify_header = self.classifier.types, self.classifier.classify_header
+        classifier = self.classifier  # called as classifier.types(...): a bound method in a local is a Python call
         levels = self._levels
         types: Sequence[str]
         for leaf in walked.leaves:
             loc = leaf.location
             if loc in HEADER_LOCATIONS:
-                types = classify_header(leaf.path, leaf.value)
+                types = classifier.classify_header(leaf.path, leaf.value)
             else:
-                types = classify(leaf.path, leaf.value, leaf.hint)
+                types = classifier.types(leaf.path, leaf.value, leaf.hint)
             if not types:  # most leaves
                 continue
             path = leaf.path

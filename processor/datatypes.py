@@ -72,9 +72,13 @@ def combined_sensitivity(types: Iterable[str], custom: dict[str, str] | None = N
     present = set(types)
     if not present:
         return "none"
-    level = max_level(sensitivity_of(t, custom) for t in present)
+    best = -1
+    for t in present:  # max_level of the types' levels, without a generator per call
+        rank = RANK.get(sensitivity_of(t, custom), 1)
+        if rank > best:
+            best = rank
     contacts = len(present & _CONTACT)
     for _, required, min_contacts, result in ESCALATIONS:
         if required is not None and required <= present and contacts >= min_contacts:
-            level = max_level([level, result])
-    return level
+            best = max(best, RANK[result])
+    return LEVELS[best]

@@ -235,7 +235,7 @@ def _masked_card(val: str) -> bool:
     if not _MASKED.fullmatch(val):
         return False
     masks = sum(ch in "*xX•#" for ch in val)
-    digits = sum(map(str.isdigit, val))
+    digits = v.digit_count(val)
     return masks >= 4 and 2 <= digits <= 10 and 13 <= masks + digits <= 19 and val[-1] not in "*xX•#"
 
 
@@ -281,7 +281,7 @@ def _token_value(val: str) -> str | None:
     if _OBJECT_ID.fullmatch(val):
         return None
     if _OPAQUE.fullmatch(val) and sum(c.isalpha() for c in val) >= 4:
-        digits = sum(map(str.isdigit, val))
+        digits = v.digit_count(val)
         # random tokens mix digits in, or at least both cases over 20+ characters; words do neither
         if digits >= 2 or (len(val) >= 20 and not val.islower() and not val.isupper() and (digits or "-" in val or "_" in val)):
             return "api_key"
@@ -477,13 +477,17 @@ def rule_phone(k: KeyInfo, val: str) -> str | None:
     if len(val) < 7 or val[0] not in _PHONE_FIRST:  # cheap: most values are not phone-shaped
         return None
     keyed, unkeyed_blocked = _phone_key(k)
+    # unkeyed, a phone needs a key that allows one and more than digits ("+", or formatting): every
+    # other value ends in None below, so it is answered before the regexes
+    if not keyed and (unkeyed_blocked or val.isdigit()):
+        return None
     if "x" in val or "#" in val or "e" in val:
         val = _PHONE_EXT.sub("", val)
     if "/" in val:
         val = val.replace("/", " ")
     if not _PHONE_CHARS.fullmatch(val):
         return None
-    digits = sum(map(str.isdigit, val))
+    digits = v.digit_count(val)
     if not 7 <= digits <= 15:
         return None
     if keyed:
@@ -521,11 +525,34 @@ def _phone_compact(k: KeyInfo) -> bool:
 
 
 def _phone_parses(val: str, strict: bool) -> bool:
+    if strict and not val.startswith("+") and not _nanp_possible(val):
+        return False
     try:
         num = phonenumbers.parse(val, None if val.startswith("+") else "US")
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.is_valid_number(num) if strict else phonenumbers.is_possible_number(num)
+
+
+def _nanp_possible(val: str) -> bool:
+    """Could ``val`` (no "+") be a valid number read with region US? phonenumbers takes ~100 us (pure
+    Python) to say no to a date written with spaces ("22 01 2028"); the digits say it first. Without
+    the US international prefix (011) the country is +1; phonenumbers takes leading 1s off (the
+    country code, the national prefix), and what is left must fit one of the regions' general
+    patterns, whose union is ``[2-9]\\d{9}|3\\d{6}`` (checked against phonenumbers' metadata by the
+    tests). Non-ASCII digits are left to phonenumbers."""
+    if not val.isascii():
+        return True
+    digits = val.encode("ascii").translate(None, _NOT_DIGITS)
+    if digits.startswith(b"011"):
+        return True
+    rest = digits.lstrip(b"1")
+    n = len(rest)
+    return (n == NANP_LENGTHS[1] and not rest.startswith(b"0")) or (n == NANP_LENGTHS[0] and rest.startswith(b"3"))
+
+
+NANP_LENGTHS = (7, 10)  # national numbers of country code 1: 10 digits, first 2-9; 7 (Canada's 310-xxxx), first 3
+_NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
 
 
 # Parents (any language) under which a name-like key names a thing, not a person.
@@ -613,7 +640,7 @@ def text_types(val: str) -> list[str]:
     out = []
     if "@" in val and _EMAIL_IN_TEXT.search(val):
         out.append("email")
-    digits = sum(map(str.isdigit, val))
+    digits = v.digit_count(val)
     if digits < 7:
         return out
     for m in _TEXT_PHONE.finditer(val):
@@ -647,7 +674,7 @@ def _text_phone(cand: str) -> bool:
     """A phone inside prose: ``+`` and a possible number, or human formatting (two separators at
     least) and a possible number in one of the common regions. Dates and dotted versions are not."""
     cand = _PHONE_EXT.sub("", cand.strip())
-    n = sum(map(str.isdigit, cand))
+    n = v.digit_count(cand)
     if not 8 <= n <= 15 or _DATE.fullmatch(cand) or v.ip_kind(cand):
         return False
     if cand.startswith("+"):

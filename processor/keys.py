@@ -2,7 +2,7 @@
 
 ``customer.billingAddress.zip_code`` -> last words ``('zip', 'code')``, parent words
 ``('billing', 'address')``. Paths repeat across pairs (same API, same schema), so the analysis is
-memoised; the cache is bounded.
+memoised; the memo is bounded.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from processor.lexicon import concept_of
@@ -63,8 +62,23 @@ def singular(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=65536)
+MAX_KEY_INFOS = 65536  # key paths remembered; emptied when full (an API has a few hundred)
+_KEY_INFOS: dict[str, KeyInfo] = {}
+
+
 def key_info(path: str) -> KeyInfo:
+    """The path's analysis, memoised in a plain dict: looked up once or twice a leaf, and a compiled
+    dict lookup costs a fraction of a call through functools.lru_cache."""
+    k = _KEY_INFOS.get(path)
+    if k is None:
+        k = _analyse(path)
+        if len(_KEY_INFOS) >= MAX_KEY_INFOS:
+            _KEY_INFOS.clear()
+        _KEY_INFOS[path] = k
+    return k
+
+
+def _analyse(path: str) -> KeyInfo:
     parts = [p for p in path.split(".") if p and p != "$"]
     in_array = bool(parts) and parts[-1].endswith("[]")
     names = [p.replace("[]", "") for p in parts]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 MAX_SAMPLE = 48
 
-# ASCII letters -> '*', digits -> '1', whitespace -> ' ', other printable ASCII kept, controls -> '*'
-_ASCII: dict[int, str] = {
-    c: ("1" if chr(c).isdigit() else "*" if chr(c).isalpha() else " " if chr(c).isspace() else chr(c) if chr(c).isprintable() else "*")
+# ASCII letters -> '*', digits -> '1', whitespace -> ' ', other printable ASCII kept, controls -> '*';
+# a byte table (bytes.translate is a plain table lookup; str.translate looks each character up in a dict)
+_ASCII = bytes(
+    ord("1" if chr(c).isdigit() else "*" if chr(c).isalpha() else " " if chr(c).isspace() else chr(c) if chr(c).isprintable() else "*")
     for c in range(128)
-}
+) + b"*" * 128
 
 
 def mask(value: str, limit: int = MAX_SAMPLE) -> str:
@@ -19,7 +20,7 @@ def mask(value: str, limit: int = MAX_SAMPLE) -> str:
     """
     cut = value[:limit]
     if cut.isascii():  # the common case, at C speed
-        out_ascii = cut.translate(_ASCII)
+        out_ascii = cut.encode("ascii").translate(_ASCII).decode("ascii")
         return out_ascii + "…" if len(value) > limit else out_ascii
     out = []
     for ch in cut:

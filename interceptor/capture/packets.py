@@ -12,33 +12,33 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final
 
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101
-LINKTYPE_RAW_ALT = 12  # DLT_RAW as some platforms number it
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_NULL: Final = 0
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_RAW: Final = 101
+LINKTYPE_RAW_ALT: Final = 12  # DLT_RAW as some platforms number it
+LINKTYPE_LOOP: Final = 108
+LINKTYPE_LINUX_SLL: Final = 113
+LINKTYPE_IPV4: Final = 228
+LINKTYPE_IPV6: Final = 229
+LINKTYPE_LINUX_SLL2: Final = 276
 SUPPORTED_LINKTYPES = frozenset({
     LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL,
     LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2,
 })
 
-ETH_IPV4 = 0x0800
-ETH_IPV6 = 0x86DD
+ETH_IPV4: Final = 0x0800
+ETH_IPV6: Final = 0x86DD
 ETH_VLAN = (0x8100, 0x88A8, 0x9100)
 
-TCP_FIN = 0x01
-TCP_SYN = 0x02
-TCP_RST = 0x04
-TCP_ACK = 0x10
+TCP_FIN: Final = 0x01
+TCP_SYN: Final = 0x02
+TCP_RST: Final = 0x04
+TCP_ACK: Final = 0x10
 
 _IPV6_EXT = {0, 43, 60, 51}  # hop-by-hop, routing, destination options, AH
-_IPV6_FRAGMENT = 44
+_IPV6_FRAGMENT: Final = 44
 
 _u16 = struct.Struct("!H").unpack_from
 _tcp = struct.Struct("!HHIIBB").unpack_from
@@ -46,17 +46,27 @@ _u32le = struct.Struct("<I").unpack_from
 _u32be = struct.Struct("!I").unpack_from
 
 
-class Segment(NamedTuple):
-    """One TCP segment. Addresses are packed bytes (4 or 16); ``ip_text`` renders them."""
+class Segment:
+    """One TCP segment. Addresses are packed bytes (4 or 16); ``ip_text`` renders them. (A plain
+    class, read by name: compiled, it is built and read natively, where a NamedTuple is built by a
+    Python-level call and read through boxed tuple items.)"""
 
-    src: bytes
-    sport: int
-    dst: bytes
-    dport: int
-    seq: int
-    ack: int
-    flags: int
-    payload: bytes
+    __slots__ = ("src", "sport", "dst", "dport", "seq", "ack", "flags", "payload")
+
+    def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, seq: int, ack: int, flags: int,
+                 payload: bytes) -> None:
+        self.src = src
+        self.sport = sport
+        self.dst = dst
+        self.dport = dport
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.payload = payload
+
+    def __repr__(self) -> str:
+        return (f"Segment({ip_text(self.src)}:{self.sport} > {ip_text(self.dst)}:{self.dport} seq={self.seq} "
+                f"ack={self.ack} flags={self.flags:#x} payload={len(self.payload)} B)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +88,31 @@ NOT_TCP = Rejected("not_tcp", dropped=False)
 IP_FRAGMENT = Rejected("ip_fragment", dropped=True)
 TRUNCATED_TCP = Rejected("truncated_tcp", dropped=True)
 
-_segment = tuple.__new__  # builds a Segment without NamedTuple.__new__'s Python-level call (half the cost)
-
-
 def ip_text(addr: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
 
 
-# Ethernet + IPv4 without options + TCP, the common case, in one unpack.
-_eth_ip4_tcp = struct.Struct("!12xHBxHxxHxB2x4s4sHHIIBB").unpack_from
+# Ethernet + IPv4 + TCP, the common case, in one unpack.
+_eth_ip4_tcp: Final = struct.Struct("!12xHBxHxxHxB2x4s4sHHIIBB").unpack_from
 
 
 def decode(linktype: int, frame: bytes) -> Segment | Rejected:
     """Decode a frame down to TCP: the segment, or why there is none."""
     if linktype == LINKTYPE_ETHERNET and len(frame) >= 54:
+        # (typed: compiled, the fields are then native ints, not boxed objects compared generically)
+        ethertype: int
+        vihl: int
+        total: int
+        frag: int
+        proto: int
+        src: bytes
+        dst: bytes
+        sport: int
+        dport: int
+        seq: int
+        ack: int
+        doff: int
+        flags: int
         ethertype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = _eth_ip4_tcp(frame, 0)
         if ethertype == ETH_IPV4 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
             end = 14 + total if total else len(frame)
@@ -99,7 +120,7 @@ def decode(linktype: int, frame: bytes) -> Segment | Rejected:
                 end = len(frame)
             start = 34 + (doff >> 4) * 4
             if start <= end and doff >= 0x50:
-                return _segment(Segment, (src, sport, dst, dport, seq, ack, flags, frame[start:end]))
+                return Segment(src, sport, dst, dport, seq, ack, flags, frame[start:end])
     return _decode(linktype, frame)
 
 
@@ -199,4 +220,4 @@ def _tcp_segment(frame: bytes, p: int, end: int, src: bytes, dst: bytes) -> Segm
     hlen = (doff >> 4) * 4
     if hlen < 20 or p + hlen > end:
         return TRUNCATED_TCP
-    return _segment(Segment, (src, sport, dst, dport, seq, ack, flags, frame[p + hlen : end]))
+    return Segment(src, sport, dst, dport, seq, ack, flags, frame[p + hlen : end])

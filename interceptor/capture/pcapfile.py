@@ -9,6 +9,9 @@ The file is hostile input: every length is checked against a cap and against wha
 *before* anything is read or allocated for it, so a record claiming 4 GB costs nothing, and every
 malformation ends the read with one ``CaptureError`` (never ``struct.error`` or ``IndexError``).
 The file may be a pipe or ``-`` (standard input): it is read strictly forward, never seeked.
+
+This module opens and reads (files, pipes, gzip) in blocks of about a MiB; cutting the records
+out of each block, the part that runs per packet, is ``capture.records`` (compiled with mypyc).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from interceptor.capture.records import MAX_RECORD, Cutter, Packet, PcapCutter, PcapngCutter
+from interceptor.sharding import Sharder
+
+__all__ = ["MAX_RECORD", "CaptureError", "CaptureReader", "Packet"]
+
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
     b"\xa1\xb2\xc3\xd4": (">", 1e-6),
@@ -30,12 +38,9 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes read at a time (a packet record larger than this is read whole)
 # Wireshark's cap for an ordinary packet; a pcap file may declare a larger snaplen, up to MAX_RECORD.
 STANDARD_SNAPLEN = 262144
-# A record or block claiming more than this is corruption, not a packet: the largest frame a Linux
-# capture produces (BIG TCP GSO on loopback) is 512 KiB; 16 MiB bounds what one record can allocate.
-MAX_RECORD = 16 * 1024 * 1024
 # Errors a damaged (gzip) stream raises while being read; zlib.error is not an OSError.
 READ_ERRORS = (OSError, EOFError, zlib.error)
 
@@ -47,10 +52,6 @@ class CaptureError(Exception):
         self.path, self.offset, self.message = path, offset, message
         where = f" at offset {offset}" if offset is not None else ""
         super().__init__(f"{path}{where}: {message}")
-
-
-class Malformed(Exception):
-    """A block's contents contradict its own lengths (raised by the block parsers, located by the reader)."""
 
 
 class _Prefixed(io.RawIOBase):
@@ -124,27 +125,52 @@ class CaptureReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __iter__(self) -> Iterator[tuple[float, int, bytes]]:
+    def __iter__(self) -> Iterator[Packet]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self, sharder: Sharder | None = None, index: int = 0) -> Iterator[list[Packet]]:
+        """The packets in lists (one per block read, about a MiB of the file), cut by compiled code;
+        with ``sharder``, only those of worker ``index``'s connections (``packets`` counts all)."""
         magic = self._read(4)
+        cutter: Cutter
         if magic in PCAP_MAGICS:
             self.format = "pcap"
-            yield from self._read_pcap(magic)
+            cutter, buf, base = self._pcap_header(magic), b"", 24
         elif magic == PCAPNG_SHB:
             self.format = "pcapng"
-            yield from self._read_pcapng(magic)
+            cutter, buf, base = PcapngCutter(self.linktypes), magic, 0
         elif not magic:
             raise CaptureError(self.path, 0, "empty file, not a capture")
         else:
             raise CaptureError(self.path, 0, f"not a pcap or pcapng capture (starts with {magic.hex()})")
+        cutter.sharder, cutter.index = sharder, index
+        pos, at_eof = 0, False
+        while True:
+            batch: list[Packet] = []
+            records = cutter.records
+            pos = cutter.cut(buf, pos, batch, at_eof)
+            self.packets += cutter.records - records
+            self.offset = base + pos  # where the first record not yet cut starts
+            if batch:
+                yield batch
+            if cutter.problem:
+                raise CaptureError(self.path, self.offset, cutter.problem)
+            if at_eof:
+                return
+            # A record larger than a block is read whole (its bytes are no use without the rest);
+            # else the next block, as much as one read gives (a damaged gzip stream: everything
+            # decompressed before the damage was yielded).
+            missing = cutter.need - (len(buf) - pos)
+            data = self._read(missing) if missing > CHUNK else self._read1(CHUNK)
+            if not data:
+                at_eof = True
+            elif pos < len(buf):
+                buf, base, pos = buf[pos:] + data, base + pos, 0
+            else:
+                buf, base, pos = data, base + pos, 0
 
-    def _read(self, n: int) -> bytes:
-        try:
-            return self._fh.read(n)
-        except READ_ERRORS as e:  # gzip stream cut short or corrupt, disk error
-            raise CaptureError(self.path, self.offset, f"read error ({type(e).__name__}: {e})") from None
-
-    # -- pcap -----------------------------------------------------------------------------------
-    def _read_pcap(self, magic: bytes) -> Iterator[tuple[float, int, bytes]]:
+    def _pcap_header(self, magic: bytes) -> PcapCutter:
         endian, resolution = PCAP_MAGICS[magic]
         header = self._read(20)
         if len(header) < 20:
@@ -154,132 +180,17 @@ class CaptureReader:
         self.linktypes.add(linktype)
         limit = min(max(snaplen, STANDARD_SNAPLEN), MAX_RECORD)
         self.offset = 24
-        unpack = struct.Struct(endian + "IIII").unpack_from
-        # Records are cut out of 1 MiB blocks: one read call per block, not two per packet.
-        buf, pos = b"", 0
-        while True:
-            if len(buf) - pos < 16:
-                buf, pos = buf[pos:] + self._read(CHUNK), 0
-                if not buf:
-                    return
-                if len(buf) < 16:
-                    raise CaptureError(self.path, self.offset, "truncated record header (capture cut short)")
-            sec, frac, caplen, _origlen = unpack(buf, pos)
-            if caplen > limit:  # checked before anything is read for it
-                raise CaptureError(self.path, self.offset,
-                                   f"record length {caplen} exceeds the limit of {limit} (corrupt file)")
-            end = pos + 16 + caplen
-            if end > len(buf):
-                buf, pos = buf[pos:] + self._read(max(CHUNK, caplen + 16)), 0
-                end = 16 + caplen
-                if end > len(buf):
-                    raise CaptureError(self.path, self.offset, "truncated record (capture cut short)")
-            data = buf[pos + 16 : end]
-            pos = end
-            self.offset += 16 + caplen
-            self.packets += 1
-            yield sec + frac * resolution, linktype, data
+        return PcapCutter(endian == "<", resolution, linktype, limit, self.linktypes)
 
-    # -- pcapng ---------------------------------------------------------------------------------
-    def _read_pcapng(self, first: bytes) -> Iterator[tuple[float, int, bytes]]:
-        endian = "<"
-        interfaces: list[Interface] = []
-        pending: bytes | None = first
-        while True:
-            start = self.offset
-            head = (pending + self._read(4)) if pending is not None else self._read(8)
-            pending = None
-            if not head:
-                return
-            if len(head) < 8:
-                raise CaptureError(self.path, start, "truncated block header (capture cut short)")
-            prefix = b""
-            if head[:4] == PCAPNG_SHB:  # a new section: its byte-order magic says how to read it
-                prefix = self._read(4)
-                if prefix == b"\x4d\x3c\x2b\x1a":
-                    endian = "<"
-                elif prefix == b"\x1a\x2b\x3c\x4d":
-                    endian = ">"
-                else:
-                    raise CaptureError(self.path, start, "bad pcapng byte-order magic")
-                interfaces = []
-            btype, length = struct.unpack(endian + "II", head)
-            minimum = 28 if prefix else 12
-            if length < minimum or length > MAX_RECORD or length % 4:
-                raise CaptureError(self.path, start, f"block length {length} is not valid (corrupt file)")
-            body = prefix + self._read(length - 12 - len(prefix))
-            trailer = self._read(4)
-            if len(body) < length - 12 or len(trailer) < 4:
-                raise CaptureError(self.path, start, "truncated block (capture cut short)")
-            if struct.unpack(endian + "I", trailer)[0] != length:
-                raise CaptureError(self.path, start, f"block trailer does not repeat the length {length} (corrupt file)")
-            try:
-                if btype == 1:
-                    interfaces.append(_interface(body, endian))
-                    self.linktypes.add(interfaces[-1].linktype)
-                    packet = None
-                elif btype in (6, 3, 2):
-                    packet = _packet(btype, body, endian, interfaces)
-                else:
-                    packet = None  # a block we do not need (statistics, name resolution, custom)
-            except Malformed as e:
-                raise CaptureError(self.path, start, f"{BLOCK_NAMES.get(btype, 'block')}: {e} (corrupt file)") from None
-            self.offset = start + length
-            if packet is not None:
-                self.packets += 1
-                yield packet
+    def _read(self, n: int) -> bytes:
+        try:
+            return self._fh.read(n)
+        except READ_ERRORS as e:  # gzip stream cut short or corrupt, disk error
+            raise CaptureError(self.path, self.offset, f"read error ({type(e).__name__}: {e})") from None
 
-
-BLOCK_NAMES = {1: "interface description block", 2: "packet block", 3: "simple packet block",
-               6: "enhanced packet block"}
-
-
-class Interface:
-    """A pcapng interface: its link type and the seconds one timestamp tick stands for."""
-
-    __slots__ = ("linktype", "resolution")
-
-    def __init__(self, linktype: int, resolution: float) -> None:
-        self.linktype = linktype
-        self.resolution = resolution
-
-
-def _interface(body: bytes, endian: str) -> Interface:
-    if len(body) < 8:
-        raise Malformed(f"body of {len(body)} bytes, 8 needed")
-    linktype = struct.unpack_from(endian + "H", body, 0)[0]
-    resolution = 1e-6
-    p = 8
-    while p + 4 <= len(body):
-        code, olen = struct.unpack_from(endian + "HH", body, p)
-        if code == 0:
-            break
-        if p + 4 + olen > len(body):
-            raise Malformed(f"option {code} of {olen} bytes runs past the block end")
-        if code == 9 and olen >= 1:  # if_tsresol: a power of ten, or of two when the top bit is set
-            v = body[p + 4]
-            resolution = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
-        p += 4 + ((olen + 3) & ~3)
-    return Interface(linktype, resolution)
-
-
-def _packet(btype: int, body: bytes, endian: str, interfaces: list[Interface]) -> tuple[float, int, bytes]:
-    if btype == 3:  # simple packet block: interface 0, no timestamp, captured = what the block holds
-        if len(body) < 4:
-            raise Malformed(f"body of {len(body)} bytes, 4 needed")
-        iface, ts_ticks, data_off = 0, 0, 4
-        caplen = min(struct.unpack_from(endian + "I", body, 0)[0], len(body) - 4)
-    else:
-        if len(body) < 20:
-            raise Malformed(f"body of {len(body)} bytes, 20 needed")
-        if btype == 6:  # enhanced packet block
-            iface, high, low, caplen, _orig = struct.unpack_from(endian + "IIIII", body, 0)
-        else:  # obsolete packet block
-            iface, _drops, high, low, caplen, _orig = struct.unpack_from(endian + "HHIIII", body, 0)
-        data_off, ts_ticks = 20, (high << 32) | low
-        if caplen > len(body) - 20:
-            raise Malformed(f"captured length {caplen} runs past the block end")
-    if iface >= len(interfaces):
-        raise Malformed(f"names interface {iface}, the section declared {len(interfaces)}")
-    interface = interfaces[iface]
-    return ts_ticks * interface.resolution, interface.linktype, body[data_off : data_off + caplen]
+    def _read1(self, n: int) -> bytes:
+        """Up to ``n`` bytes, as many as one read gives (a pipe: what has arrived, at least 1)."""
+        try:
+            return self._fh.read1(n)  # type: ignore[attr-defined]
+        except READ_ERRORS as e:
+            raise CaptureError(self.path, self.offset, f"read error ({type(e).__name__}: {e})") from None

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from interceptor.counters import Counters
 from interceptor.coverage import hello as tlshello
@@ -26,6 +26,8 @@ from interceptor.coverage.account import Account, Connection, Key
 from interceptor.coverage.sniff import UNKNOWN, recognize
 from interceptor.pairs import Endpoint
 from interceptor.reassembly import HALF32, MASK32
+
+K = TypeVar("K", bound=Hashable)
 
 if TYPE_CHECKING:
     # imported where a TLS connection ends (_tls, _decrypted): a capture of plain HTTP never needs
@@ -228,12 +230,8 @@ class Tracker:
             del self.waiting[four]
             self._count(conn, four)
         limit = now - self.recent_s
-        for table in (self.streams, self.recent):
-            while table:
-                k, entry = next(iter(table.items()))
-                if entry[1] >= limit:
-                    break
-                del table[k]
+        _expire(self.streams, limit)
+        _expire(self.recent, limit)
         if self.account.start and now - self.account.start >= self.interval_s:
             self.ready.extend(self.account.flush(now, self.node))
             self.decrypted.clear()  # their records are out: later pairs must not reach the next interval's
@@ -326,3 +324,12 @@ class Tracker:
 def _four(a: Endpoint, b: Endpoint) -> FourTuple:
     """The connection's addresses in one order, whoever sent first."""
     return (a.ip, a.port, b.ip, b.port) if (a.ip, a.port) < (b.ip, b.port) else (b.ip, b.port, a.ip, a.port)
+
+
+def _expire(table: OrderedDict[K, tuple[Any, float]], limit: float) -> None:
+    """Drop the entries last seen before ``limit`` (insertion order is time order: oldest first)."""
+    while table:
+        k, (_, seen) = next(iter(table.items()))
+        if seen >= limit:
+            break
+        del table[k]

@@ -5,10 +5,20 @@ import zlib
 
 import brotli
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from interceptor.config import Config
 from interceptor.counters import Counters
-from interceptor.http import RequestLine, StatusLine, decode_content, parse_headers, parse_start_line
+from interceptor.http import (
+    RequestLine,
+    StatusLine,
+    decode_content,
+    parse_headers,
+    parse_start_line,
+    plain_start,
+)
+from interceptor.httpsyntax import HEAD_CRLF, decode_text, plain_fields
 from interceptor.pairs import Endpoint
 from interceptor.pipeline import Pipeline
 from tests.interceptor.packetgen import http_request, http_response
@@ -263,3 +273,46 @@ def test_stream_not_http_is_given_up() -> None:
     assert p.feed_stream("c", 0, 1.0, b"\x00\x00\x00\x29\x00\x03\x00\x00user\x00postgres\x00\x00", A, B, src)
     assert not p.feed_stream("c", 1, 1.1, b"R\x00\x00\x00\x08\x00\x00\x00\x00S\x00\x00\x00\x16", A, B, src)
     assert pairs == [] and c.get("http.non_http_streams") == 2
+
+
+# The express path's head checks (bytes methods and a name table) must never accept a head the
+# regex refuses, and must parse what they accept as the general parser does.
+_PIECES = [b"GET", b"POST", b"SUBSCRIBE", b"G@T", b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"200", b"404", b"099",
+           "\u0661\u0662\u0663".encode(), b" ", b"  ", b"\t", b"/", b"/a?b=1", b"OK", b"\xc3\xa9", b"\xff",
+           b"Host", b"Content-Length", b"X_Under", b"X.Dot", b"", b":", b": ", b"x", b"\x00", b"\x7f", b"\x01"]
+_EOLS = [b"\r\n", b"\r\n", b"\n", b"\r", b"\r\n ", b"\r\n\t"]
+
+
+@given(st.lists(st.tuples(st.lists(st.sampled_from(_PIECES), max_size=5), st.sampled_from(_EOLS)), min_size=1,
+                max_size=6),
+       st.sampled_from([None, "request", "response"]))
+@settings(max_examples=800, deadline=None)
+def test_express_head_checks_imply_the_regex(lines: list, role: str | None) -> None:
+    raw = b"".join(b"".join(pieces) + eol for pieces, eol in lines)
+    for eol in _EOLS:  # a head never ends in a line end (the blank line is not part of it)
+        raw = raw.removesuffix(eol)
+    start_raw = lines[0][0]
+    raw = (b"GET / HTTP/1.1" if not start_raw else b"") + raw
+    first, crlf, block = decode_text(raw).partition("\r\n")
+    start = parse_start_line(first, role)
+    fields = plain_fields(block) if crlf else ([], {})
+    if start is not None and plain_start(first, start) and fields is not None:
+        assert HEAD_CRLF.fullmatch(raw) is not None, raw
+        assert fields == parse_headers(block)
+
+
+def test_express_head_checks_take_the_usual_heads() -> None:
+    head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\nContent-Length: 2"
+    assert plain_start("HTTP/1.1 200 OK", StatusLine("HTTP/1.1", 200, "OK"))
+    assert plain_fields(head.partition("\r\n")[2]) == (
+        [("Server", "nginx"), ("Content-Type", "application/json"), ("Content-Length", "2")],
+        {"server": "nginx", "content-type": "application/json", "content-length": "2"})
+    assert plain_fields("Host: a\nX: b") is None  # bare LF
+    assert plain_fields("Host: a\rb") is None  # bare CR
+    assert plain_fields("Host: a\x00") is None  # a control byte
+    assert plain_fields("Host: a\tb") is None  # a tab: valid, the regex decides
+    assert plain_fields("X_Under: 1") is None  # a valid name outside the table's alphabet: the regex decides
+    assert plain_fields("A: 1\r\na: 2") is None  # a repeated name: the general path
+    assert plain_fields("A: 1\r\n folded") is None
+    assert not plain_start("GET /a\tb HTTP/1.1", RequestLine("GET", "/a\tb", "HTTP/1.1"))
+    assert not plain_start("HTTP/1.1 \u0661\u0662\u0663 OK", StatusLine("HTTP/1.1", 123, "OK"))

@@ -213,3 +213,49 @@ def test_plans_equal_running_every_rule() -> None:
     cases += [(p, v) for p in paths[:40] for v, _ in leaves[::97]]
     bad = [(p, v) for p, v in cases if _first(key_info(p), plan_of(key_info(p)), v) != _every_rule(p, v)]
     assert not bad, bad[:10]
+
+
+def test_phone_shape_check_changes_no_phonenumbers_answer() -> None:
+    """_phone_parses answers "not valid" from the digit count for values read with region US that
+    cannot be a number of country code 1; phonenumbers must agree on every one, and the lengths are
+    those of its metadata."""
+    import random
+    import re
+
+    import phonenumbers
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    from processor import detectors
+
+    lengths: set[int] = set()
+    for region in phonenumbers.region_codes_for_country_code(1):
+        meta = PhoneMetadata.metadata_for_region(region)
+        for desc in (meta.general_desc, meta.fixed_line, meta.mobile, meta.toll_free, meta.premium_rate, meta.shared_cost,
+                     meta.personal_number, meta.voip, meta.pager, meta.uan, meta.voicemail):
+            if desc is not None:
+                lengths |= set(desc.possible_length)
+    assert lengths == set(detectors.NANP_LENGTHS)
+    assert PhoneMetadata.metadata_for_region("US").international_prefix == "011"
+    # a valid number's national part matches its region's general pattern: those patterns' union
+    # never matches what the shape check turns down
+    general = re.compile("|".join(f"(?:{PhoneMetadata.metadata_for_region(r).general_desc.national_number_pattern})"
+                                  for r in phonenumbers.region_codes_for_country_code(1)))
+    rnd = random.Random(11)
+    national = ["".join(rnd.choice("0123456789") for _ in range(rnd.choice((7, 10)))) for _ in range(20000)]
+    national += [f"{a}{rnd.randrange(10**9):09d}" for a in "23456789"] + [f"3{rnd.randrange(10**6):06d}", "3104912"]
+    assert [c for c in national if general.fullmatch(c) and not c.startswith("1") and not detectors._nanp_possible(c)] == []
+
+    values = ["22 01 2028", "2026 02 22", "(415) 555-2671", "1 415 555 2671", "011 44 20 7946 0958", "310-4912", "1 (118 7.740 813"]
+    for _ in range(1500):
+        ds = rnd.choice(["", "1", "11", "111", "011", "0"]) + "".join(rnd.choice("0123456789") for _ in range(rnd.randint(5, 13)))
+        values.append("".join(ch + (rnd.choice(" -.()") if rnd.random() < 0.3 else "") for ch in ds).strip())
+
+    def reference(val: str) -> bool:
+        try:
+            return phonenumbers.is_valid_number(phonenumbers.parse(val, "US"))
+        except phonenumbers.NumberParseException:
+            return False
+
+    skipped = [val for val in values if not detectors._nanp_possible(val)]
+    assert len(skipped) > len(values) // 3  # the check does answer most of them
+    assert [val for val in skipped if reference(val)] == []

@@ -69,3 +69,50 @@ def test_national_type_weighs_key_against_value() -> None:
     assert v.national_type("111222333", "tax_id") == "tax_id"  # a one-in-ten checksum: the key wins
     assert v.national_type("111222333") == "national_id"
     assert v.national_type("hello") is None
+
+
+def _luhn_reference(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def test_fast_digit_helpers_equal_their_plain_definitions() -> None:
+    """luhn_ok and digit_count work on bytes for speed; the answers are those of the plain loops."""
+    import random
+
+    rnd = random.Random(5)
+    for _ in range(3000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 25)))
+        assert v.luhn_ok(digits) == _luhn_reference(digits), digits
+        text = "".join(rnd.choice("0123456789 +-().xé٣²aZ") for _ in range(rnd.randint(0, 30)))
+        assert v.digit_count(text) == sum(ch.isdigit() for ch in text), text
+
+
+def test_mask_table_equals_the_character_rules() -> None:
+    for c in range(128):
+        ch = chr(c)
+        want = "1" if ch.isdigit() else "*" if ch.isalpha() else " " if ch.isspace() else ch if ch.isprintable() else "*"
+        assert mask(ch) == want, c
+
+
+def test_ip_kind_v6_equals_ipaddress() -> None:
+    """ip_kind turns down text with characters no IPv6 literal has before calling ipaddress."""
+    import ipaddress
+    import random
+
+    def reference(text: str) -> bool:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            return False
+        return True
+
+    rnd = random.Random(9)
+    values = ["fe80::1%eth0", "::1", "2001:db8::8a2e:370:7334", "10:00:00Z", "https://a:b:c", "::ffff:1.2.3.4.5", "fe80::1%", "ab:cd:ef:gh"]
+    values += ["".join(rnd.choice("0123456789abcdefABCDEFg:.%zT ") for _ in range(rnd.randint(3, 20))) for _ in range(20000)]
+    for text in values:
+        if text.count(".") != 3 and text.count(":") >= 2 and len(text) <= 45:
+            assert (v.ip_kind(text) == "v6") == reference(text), text
