@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import os
 import types
 from typing import TYPE_CHECKING, Any, Final
@@ -57,6 +58,9 @@ class Message:
     classes whose construction and attribute reads are C (a dataclass's generated ``__init__``
     stays interpreted). Every attribute is ``Final``: compiled, mypyc makes it read-only at run time
     (assigning raises ``AttributeError``); pure, ``_freeze_pure`` below does the same."""
+
+    __slots__ = ("version", "headers", "body", "body_size", "truncated", "ts", "wire_bytes", "index", "body_incomplete",
+                 "body_missing")  # pure Python: slot reads, no per-instance dict
 
     version: Final[str]
     headers: Final[Headers]
@@ -119,6 +123,8 @@ class Message:
 
 
 class Request(Message):
+    __slots__ = ("method", "target")
+
     method: Final[str]
     target: Final[str]
 
@@ -153,6 +159,8 @@ class Request(Message):
 
 
 class Response(Message):
+    __slots__ = ("status", "reason")
+
     status: Final[int]
     reason: Final[str]
 
@@ -187,6 +195,8 @@ class Response(Message):
 
 
 class Endpoint:
+    __slots__ = ("ip", "port", "meta")
+
     ip: Final[str]
     port: Final[int]
     meta: Final[dict[str, Any]]  # pod, namespace, workload... added by enrichment
@@ -229,6 +239,8 @@ _ids: Final = _Ids()
 
 
 class Pair:
+    __slots__ = ("request", "response", "src", "dst", "source", "protocol", "headers_incomplete", "grpc", "id")
+
     request: Final[Request]
     response: Final[Response]
     src: Final[Endpoint]  # the client
@@ -316,22 +328,32 @@ class Pair:
 def _freeze_pure(cls: type) -> None:
     """Interpreted, instances of ``cls`` become read-only as the compiled build's are (there mypyc
     enforces the ``Final`` attributes; the interpreter does not). Assignment raises; construction
-    runs the class's own ``__init__`` on a mutable twin of the class (same layout, plain attribute
-    stores: a guarded ``__setattr__`` would cost ~0.3 us a field) and then switches the class."""
+    runs the class's own ``__init__`` on a mutable twin of the class (same slots, plain attribute
+    stores: a guarded ``__setattr__`` would cost ~0.3 us a field) and then switches the class. The
+    wrapper is generated with ``__init__``'s own parameters: ``*args, **kwargs`` cost a dict a call."""
     init = vars(cls)["__init__"]  # each of them defines its own
-    twin = type(cls.__name__, (cls,), {"__setattr__": object.__setattr__, "__delattr__": object.__delattr__})
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if type(self) is not cls:  # a subclass's __init__ calling ours: already on its twin
-            init(self, *args, **kwargs)
-            return
-        object.__setattr__(self, "__class__", twin)
-        init(self, *args, **kwargs)
-        object.__setattr__(self, "__class__", cls)
-
-    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    __init__.__doc__ = init.__doc__
-    setattr(cls, "__init__", __init__)  # noqa: B010 - assigning through the type would not pass mypy
+    twin = type(cls.__name__, (cls,), {"__slots__": (), "__setattr__": object.__setattr__,
+                                       "__delattr__": object.__delattr__})
+    env: dict[str, Any] = {"init": init, "cls": cls, "twin": twin, "setclass": object.__setattr__}
+    params, names = [], []
+    for p in list(inspect.signature(init).parameters.values())[1:]:
+        names.append(p.name)
+        if p.default is inspect.Parameter.empty:
+            params.append(p.name)
+        else:
+            env[f"_default_{p.name}"] = p.default
+            params.append(f"{p.name}=_default_{p.name}")
+    args = ", ".join(names)
+    exec(f"def __init__(self, {', '.join(params)}):\n"  # noqa: S102 - our own parameter names
+         f"    if type(self) is not cls:  # a subclass's __init__ calling ours: already on its twin\n"
+         f"        init(self, {args})\n"
+         f"        return\n"
+         f"    setclass(self, '__class__', twin)\n"
+         f"    init(self, {args})\n"
+         f"    setclass(self, '__class__', cls)\n", env)
+    env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    env["__init__"].__doc__ = init.__doc__
+    setattr(cls, "__init__", env["__init__"])  # noqa: B010 - assigning through the type would not pass mypy
     setattr(cls, "__setattr__", _read_only)  # noqa: B010
     setattr(cls, "__delattr__", _read_only)  # noqa: B010
 
