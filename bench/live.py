@@ -1,7 +1,7 @@
 """bench/live: `interceptor run` the way a node runs it — client, server and agent on one machine, the
 agent not pinned — with the CPU it spends per pair next to `interceptor replay`'s on the same traffic.
 
-    python3 bench/live.py                              # pcap/1, ring/1, ring/2 workers at 10k and 20k req/s offered
+    python3 bench/live.py                              # ring source, 1 and 2 workers, at 10k and 20k req/s offered
     python3 bench/live.py --rates 20000 --modes ring:2 --seconds 10
     python3 bench/live.py --cpu 1                       # pin the agent to core 1, load to the others
     python3 bench/live.py --kafka 127.0.0.1:9092         # the agent publishes to Kafka (JSONL to /dev/null otherwise)
@@ -10,7 +10,7 @@ agent not pinned — with the CPU it spends per pair next to `interceptor replay
 
 A test "node": one pod (network namespace with a veth to the root namespace) runs nginx answering
 ~1 KB JSON; h2load (HTTP/1.1, ``--h1``) in the root namespace loads it over the veth at a fixed
-offered rate (``--rps`` per keep-alive connection, 20 connections, no pipelining); ``--load wrk``
+offered rate (``--rps`` per keep-alive connection, 100 connections by default, no pipelining); ``--load wrk``
 paces wrk by a 1 ms delay per request instead, so the number of connections sets the offered rate
 (~1k req/s each when the machine keeps up). The CPU of the client, of nginx and of tcpdump is
 printed too: they share the 2 cores with the agent, as on a node. For each
@@ -19,7 +19,9 @@ pod's host-side veth while tcpdump records the same interface; the step prints t
 rate, the pairs emitted per second, the kernel drops of the agent's taps (every worker's ring), the
 agent's CPU per pair (its whole process tree, from the start to the end of the load), and the CPU
 per pair of ``interceptor replay`` (to the same sink) on tcpdump's file of that very traffic (its start-up
-cost, measured on an empty capture, subtracted). Needs root. Target (issue 11): 0 kernel drops at
+cost, measured on an empty capture, subtracted). Before each rate a step with no agent (and no tcpdump)
+shows what the load generator reaches against nginx alone on the machine as it is loaded then: a
+rate the machine cannot offer is printed as not reached, never assumed. Needs root. Target (issue 11): 0 kernel drops at
 20k pairs/s offered and <= 25 us CPU per pair on 2 cores shared with the load.
 """
 
@@ -93,6 +95,12 @@ PY_CLIENT = textwrap.dedent("""
 # number of connections sets the offered rate (wrk2 is not in Debian).
 WRK_DELAY = "function delay()\n  return 1\nend\n"
 LOAD_CPU: list[str] = []  # taskset prefix for the load generator and nginx (the other core)
+# Client and agent each in its own session (nginx is in one already: tests/fixtures/netns.py): with
+# the kernel's autogroup scheduling (sched_autogroup_enabled) a session is one scheduling group, as
+# a pod's cgroup is one on a node; in one session client and agent would split one group's share
+# of a machine busy with other work (measured at load ~9: the agent's two workers then held h2load
+# to ~7k of 20k req/s offered, which h2load reached alone). --one-group: both in the bench's.
+SESSION: list[str] = ["setsid"]
 BUFFER_MIB = [64]  # kernel buffer of the tap (capture.buffer_bytes)
 KAFKA: list[str] = []  # --kafka BOOTSTRAP: the agent publishes there instead of writing /dev/null
 
@@ -101,7 +109,7 @@ def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple
     script = Path(tempfile.gettempdir()) / "bench-live-delay.lua"
     script.write_text(WRK_DELAY)
     out = subprocess.run(
-        [*LOAD_CPU, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "-H", "Accept: application/json",
+        [*SESSION, *LOAD_CPU, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "-H", "Accept: application/json",
          *(["-s", str(script)] if paced else []), f"http://{host}:{PORT}/api/users/42"],
         capture_output=True, text=True, timeout=seconds + 60,
     ).stdout
@@ -112,12 +120,20 @@ def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple
     return int(m.group(1)), took
 
 
-def load_h2load(host: str, rate: int, seconds: float, conns: int = 20) -> tuple[int, float]:
+H2LOAD_CONNS = [100]  # --clients: keep-alive connections of h2load
+
+
+def load_h2load(host: str, rate: int, seconds: float, conns: int | None = None) -> tuple[int, float]:
     """h2load at ``rate`` requests/s offered in total (``rate / conns`` per connection, HTTP/1.1
     keep-alive, one request in flight per connection): unlike wrk it offers a rate, not a
-    closed loop, so a slow machine shows as fewer requests reached, never as a lower offer."""
+    closed loop, so a slow machine shows as fewer requests reached, never as a lower offer. A
+    connection cannot send faster than one request per round trip, so ``rate / conns`` must stay
+    well under 1 / RTT: with 20 connections (1k req/s each at 20k) a round trip over 1 ms — nginx
+    waiting for a core behind the agent's workers on a busy machine — already lowers what is
+    reached; 100 connections (200 req/s each) leave 5 ms."""
+    conns = conns or H2LOAD_CONNS[0]
     out = subprocess.run(
-        [*LOAD_CPU, "h2load", "--h1", f"-c{conns}", "-t1", f"--rps={max(1, rate // conns)}", f"-D{seconds:g}",
+        [*SESSION, *LOAD_CPU, "h2load", "--h1", f"-c{conns}", "-t1", f"--rps={max(1, rate // conns)}", f"-D{seconds:g}",
          "-H", "Accept: application/json", f"http://{host}:{PORT}/api/users/42"],
         capture_output=True, text=True, timeout=seconds + 60,
     ).stdout
@@ -282,7 +298,7 @@ def agent_instructions(node, pod, mode: str, rate: int, seconds: float, work: Pa
     time.sleep(2.0)
     requests = 0
     if rate:
-        requests, _took = load_h2load(pod.pod_ip, rate, seconds, conns=min(20, rate))
+        requests, _took = load_h2load(pod.pod_ip, rate, seconds, conns=min(H2LOAD_CONNS[0], rate))
         wait_caught_up(metrics_port, timeout_s=600)
     else:
         time.sleep(seconds)
@@ -331,6 +347,30 @@ def instruction_steps(node, pod, modes: list[str], builds: list[str], rate: int,
                   flush=True)
 
 
+def run_load(pod, load: str, conns: int, seconds: float, paced: bool) -> tuple[int, float]:
+    """(requests done, seconds) of one load step: ``conns`` is the offered rate with h2load, the
+    connection count otherwise."""
+    if load == "h2load":
+        return load_h2load(pod.pod_ip, conns, seconds)
+    if load == "wrk":
+        return load_wrk(pod.pod_ip, conns, seconds, paced)
+    return load_python(pod.pod_ip, conns, seconds)
+
+
+def baseline_step(pod, conns: int, seconds: float, load: str, paced: bool, server: list[psutil.Process]) -> dict:
+    """The load alone, no agent and no tcpdump: what the client reaches against nginx on this
+    machine as loaded now (if 20k is not reached here, no agent can be shown keeping up with it)."""
+    server0, client0, busy0 = cpu_of(server), resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
+    requests, took = run_load(pod, load, conns, seconds, paced)
+    busy1, client1 = machine_busy(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_s = (client1.ru_utime - client0.ru_utime) + (client1.ru_stime - client0.ru_stime)
+    return {"mode": "no agent", "conns": conns, "offered": conns if load == "h2load" else None,
+            "req_per_s": round(requests / took), "requests": requests,
+            "client_cores": round(client_s / took, 3), "server_cores": round((cpu_of(server) - server0) / took, 3),
+            "machine_busy": round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 3),
+            "load_average": round(os.getloadavg()[0], 1)}
+
+
 def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, load: str, work: Path,
              paced: bool, startup_cpu: float, server: list[psutil.Process], build: str = "default",
              keep: Path | None = None) -> dict:
@@ -340,7 +380,8 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     cmd, env = agent_command(node, mode, build, stats, metrics_port)
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=bool(SESSION))
     me = psutil.Process(proc.pid)
     pcap_path = work / "step.pcap"
     dump = subprocess.Popen(["tcpdump", "-Z", "root", "-i", pod.host_dev, "-n", "-s", "262144", "-B", "262144",
@@ -354,12 +395,7 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     c0 = tree_cpu(me)
     others0 = (cpu_of(server), cpu_of([psutil.Process(dump.pid)]), resource.getrusage(resource.RUSAGE_CHILDREN))
     busy0 = machine_busy()
-    if load == "h2load":
-        requests, took = load_h2load(pod.pod_ip, conns, seconds)
-    elif load == "wrk":
-        requests, took = load_wrk(pod.pod_ip, conns, seconds, paced)
-    else:
-        requests, took = load_python(pod.pod_ip, conns, seconds)
+    requests, took = run_load(pod, load, conns, seconds, paced)
     busy1 = machine_busy()
     client = resource.getrusage(resource.RUSAGE_CHILDREN)
     client_s = (client.ru_utime - others0[2].ru_utime) + (client.ru_stime - others0[2].ru_stime)
@@ -403,6 +439,7 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
         "replay_us_per_pair": round(replay_s / max(requests, 1) * 1e6, 1),
         "tcpdump_drops": int(m.group(1)) if m else None,
         "rss_mib": round(rss / 2**20, 1),
+        "load_average": round(os.getloadavg()[0], 1),
         "workers": [w["pairs"] for w in data.get("workers", [])],
         "log_tail": err.strip().splitlines()[-1:] if err else [],
     }
@@ -410,11 +447,12 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rates", default="10000,20000", help="h2load: offered req/s to step through (20 connections)")
+    ap.add_argument("--rates", default="10000,20000", help="h2load: offered req/s to step through")
+    ap.add_argument("--clients", type=int, default=100, help="h2load: keep-alive connections (rate / clients each)")
     ap.add_argument("--conns", default="10,20", help="wrk/python: connection counts to step through (~1k req/s each with wrk)")
     ap.add_argument("--load", choices=("h2load", "wrk", "python"), default=None,
                     help="load generator (default h2load, else wrk, else the Python client)")
-    ap.add_argument("--modes", default="pcap:1,ring:1,ring:2", help="capture.source:capture.workers to compare")
+    ap.add_argument("--modes", default="ring:1,ring:2", help="capture.source:capture.workers to compare (pcap:1 too)")
     ap.add_argument("--seconds", type=float, default=8.0, help="load per step")
     ap.add_argument("--cpu", type=int, default=None, help="pin the interceptor to this core (load to the others)")
     ap.add_argument("--buffer-mib", type=int, default=64, help="kernel buffer of each tap (capture.buffer_bytes)")
@@ -425,6 +463,9 @@ def main() -> int:
     ap.add_argument("--keep-pcap", metavar="DIR", help="keep each step's tcpdump capture there (bench/livepath.py)")
     ap.add_argument("--instructions", type=int, metavar="RATE", default=0,
                     help="instead: instructions per pair (cachegrind) of the agent and of replay at RATE req/s")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the load-alone step before each rate")
+    ap.add_argument("--one-group", action="store_true",
+                    help="client and agent in this process's session (one autogroup) instead of one each")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -433,6 +474,9 @@ def main() -> int:
     load = args.load or next((t for t in ("h2load", "wrk") if shutil.which(t)), "python")
     steps = args.rates if load == "h2load" else args.conns
     BUFFER_MIB[0] = args.buffer_mib
+    H2LOAD_CONNS[0] = args.clients
+    if args.one_group:
+        SESSION.clear()
     KAFKA[:] = [args.kafka] if args.kafka else []
     if args.cpu is not None:
         others = [str(c) for c in range(os.cpu_count() or 1) if c != args.cpu]
@@ -459,19 +503,26 @@ def main() -> int:
         nginx = node.lab.start_server(pod.ns, [*LOAD_CPU, "nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT,
                                       name="nginx")
         server = [psutil.Process(nginx.pid)]
-        what = {"h2load": "h2load --h1, 20 conns, offered rate per step",
+        what = {"h2load": f"h2load --h1, {args.clients} keep-alive conns, offered rate per step",
                 "wrk": "wrk" + ("" if args.unpaced else " paced ~1k req/s per conn"), "python": "python client"}[load]
         print(f"core: {core_build()}; load: {what}, "
               f"{args.seconds:g}s per step, agent on {'core ' + str(args.cpu) if args.cpu is not None else 'any core'}, "
-              f"tap buffer {args.buffer_mib} MiB, sink {'Kafka ' + args.kafka if args.kafka else '--out /dev/null'}; "
+              f"tap buffer {args.buffer_mib} MiB, {'client and agent in one session' if args.one_group else 'client, nginx, agent each in its own session (autogroup)'}, sink {'Kafka ' + args.kafka if args.kafka else '--out /dev/null'}; "
               f"{os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}; replay start-up "
               f"{', '.join(f'{v * 1e3:.0f}' for v in startup.values())} ms CPU (subtracted)")
         print(f"{'mode':>7} {'offer' if load == 'h2load' else 'conns':>5} {'req/s':>7} {'pairs/s':>7} {'kdrops':>7} "
               f"{'agent':>6} {'client':>6} {'nginx':>6} {'tcpdump':>7} {'busy':>5} "
-              f"{'agent us/pair':>13} {'replay us/pair':>14} {'lag s':>5} {'RSS MiB':>8}  pairs per worker"
+              f"{'agent us/pair':>13} {'replay us/pair':>14} {'lag s':>5} {'RSS MiB':>8} {'loadavg':>7}  pairs per worker"
               "   (agent..tcpdump: cores used; busy: share of all cores; lag: agent's catch-up after the load)")
         for conns in [int(c) for c in steps.split(",")]:
+            if not args.no_baseline:
+                b = baseline_step(pod, conns, args.seconds, load, not args.unpaced, server)
+                results.append(b)
+                print(f"{b['mode']:>7} {b['conns']:>5} {b['req_per_s']:>7} {'-':>7} {'-':>7} {'-':>6} "
+                      f"{b['client_cores']:>6} {b['server_cores']:>6} {'-':>7} {b['machine_busy']:>5} {'-':>13} "
+                      f"{'-':>14} {'-':>5} {'-':>8} {b['load_average']:>7}  (the load alone: offered "
+                      f"{b['offered'] or '?'}, reached {b['req_per_s']} req/s)", flush=True)
             for mode, build in [(m, b) for m in args.modes.split(",") for b in builds]:
                 r = run_step(node, pod, mode, conns, args.seconds, args.cpu, load, work, not args.unpaced,
                              startup[build], server, build, Path(args.keep_pcap) if args.keep_pcap else None)
@@ -479,14 +530,19 @@ def main() -> int:
                 print(f"{r['mode']:>7} {r['conns']:>5} {r['req_per_s']:>7} {r['pairs_per_s']:>7} {r['kernel_drops']:>7} "
                       f"{r['agent_cores']:>6} {r['client_cores']:>6} {r['server_cores']:>6} {r['tcpdump_cores']:>7} "
                       f"{r['machine_busy']:>5} {r['agent_us_per_pair']:>13} {r['replay_us_per_pair']:>14} {r['catch_up_s']:>5} "
-                      f"{r['rss_mib']:>8}  {r['workers'] or ''}"
+                      f"{r['rss_mib']:>8} {r['load_average']:>7}  {r['workers'] or ''}"
                       + (f"  other drops {r['other_drops']}" if r["other_drops"] else "")
                       + ("" if r["pairs"] >= r["requests"] else f"  pairs {r['pairs']} < requests {r['requests']}"),
                       flush=True)
     finally:
         node.close()
         shutil.rmtree(work, ignore_errors=True)
-    for mode in sorted({r["mode"] for r in results}, key=[r["mode"] for r in results].index):
+    for b in (r for r in results if r["mode"] == "no agent"):
+        print(f"load alone: {b['offered'] or b['conns']} {'req/s offered' if b['offered'] else 'connections'}, "
+              f"{b['req_per_s']} reached (client {b['client_cores']} + nginx {b['server_cores']} cores, "
+              f"load average {b['load_average']})")
+    agent_modes = [r["mode"] for r in results if r["mode"] != "no agent"]
+    for mode in sorted(set(agent_modes), key=agent_modes.index):
         clean = [r for r in results if r["mode"] == mode and r["kernel_drops"] == 0]
         best = max(clean, key=lambda r: r["pairs_per_s"]) if clean else None
         if best is None:

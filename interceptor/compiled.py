@@ -40,6 +40,7 @@ MODULES: tuple[str, ...] = (
     "interceptor.reassembly",
     "interceptor.conversation",
     "interceptor.capture.packets",
+    "interceptor.capture.ringwalk",
     # reading a capture file: the records cut out of each block read, the --workers ownership test
     # on their raw bytes, and the replay's per-packet loop
     "interceptor.capture.records",

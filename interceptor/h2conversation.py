@@ -14,6 +14,7 @@ from interceptor.conversation import Context
 from interceptor.http2 import H2Limits, Http2Connection
 from interceptor.layerevents import LayerEvent
 from interceptor.pairs import Endpoint, Pair
+from interceptor.reassembly import NativeConsumer
 
 
 def h2_limits(config: Config) -> H2Limits:
@@ -26,8 +27,9 @@ def h2_limits(config: Config) -> H2Limits:
                     h2.max_streams, h2.grpc_max_messages, schemas)
 
 
-class _Direction:
-    """One direction's consumer (the TcpStream and feed_stream interface)."""
+class _Direction(NativeConsumer):
+    """One direction's consumer (the TcpStream and feed_stream interface; a ``NativeConsumer``:
+    compiled, TcpStream calls it natively rather than through a generic Python call per segment)."""
 
     __slots__ = ("conv", "d")
 

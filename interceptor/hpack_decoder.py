@@ -23,7 +23,6 @@ say *which* fields it does not know instead of failing:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Final
 
 from hpack.huffman_table import decode_huffman
@@ -46,15 +45,22 @@ class HpackError(ValueError):
     """The block is not valid HPACK (truncated, bad Huffman, impossible index)."""
 
 
-@dataclass(slots=True)
 class HeaderBlock:
     """A decoded block. Shared by every stream that sent the same bytes while the table stood
-    still (the decoder remembers it): read it, never change it."""
+    still (the decoder remembers it): read it, never change it. (A plain class: a dataclass costs
+    ~2M instructions to create at import, and its ``__init__`` stays interpreted compiled.)"""
 
-    headers: Headers
-    unknown: int = 0  # fields left out: they referenced table entries we never saw
-    index: dict[str, str] = field(default_factory=dict)  # lower-case name -> first value
-    status: int | None = None  # ``:status`` when it is three digits
+    __slots__ = ("headers", "unknown", "index", "status")
+
+    def __init__(self, headers: Headers, unknown: int = 0, index: dict[str, str] | None = None,
+                 status: int | None = None) -> None:
+        self.headers = headers
+        self.unknown = unknown  # fields left out: they referenced table entries we never saw
+        self.index: dict[str, str] = index if index is not None else {}  # lower-case name -> first value
+        self.status = status  # ``:status`` when it is three digits
+
+    def __repr__(self) -> str:
+        return f"HeaderBlock(headers={self.headers!r}, unknown={self.unknown}, status={self.status})"
 
     @classmethod
     def of(cls, headers: Headers, unknown: int) -> HeaderBlock:

@@ -20,7 +20,6 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import brotli
 
@@ -28,7 +27,6 @@ from interceptor.counters import Counters
 from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span, Upgraded
 from interceptor.httpsyntax import (
     CHUNK_LINE,
-    CL_VALUE,
     FIELDS_ANY_EOL,
     HEAD_ANY_EOL,
     HEAD_CRLF,
@@ -37,7 +35,9 @@ from interceptor.httpsyntax import (
     body_framing,
     crlf_lines,
     decode_text,
+    length_digits,
     plain_fields,
+    remember,
 )
 from interceptor.pairs import Headers, Request, Response
 from interceptor.reassembly import Budget
@@ -71,18 +71,45 @@ class State(enum.Enum):
     DEAD = "dead"  # not HTTP, or upgraded to another protocol: ignore the rest
 
 
-# Small records of the hot path are NamedTuples read by name, built with ``_new`` (tuple.__new__):
-# measured, a frozen dataclass costs ~1 µs to build, this a tenth of it.
-class RequestLine(NamedTuple):
-    method: str
-    target: str
-    version: str
+# Small records of the hot path are plain classes (one or two per message or segment): compiled,
+# they are built and read natively (a NamedTuple takes a Python-level call to build, a frozen
+# dataclass ~1 µs); in pure Python they cost about what a NamedTuple does.
+class RequestLine:
+    __slots__ = ("method", "target", "version")
+
+    def __init__(self, method: str, target: str, version: str) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is RequestLine and self.method == other.method and self.target == other.target
+                and self.version == other.version)
+
+    def __hash__(self) -> int:
+        return hash((self.method, self.target, self.version))
+
+    def __repr__(self) -> str:
+        return f"RequestLine({self.method!r}, {self.target!r}, {self.version!r})"
 
 
-class StatusLine(NamedTuple):
-    version: str
-    status: int
-    reason: str
+class StatusLine:
+    __slots__ = ("version", "status", "reason")
+
+    def __init__(self, version: str, status: int, reason: str) -> None:
+        self.version = version
+        self.status = status
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is StatusLine and self.version == other.version and self.status == other.status
+                and self.reason == other.reason)
+
+    def __hash__(self) -> int:
+        return hash((self.version, self.status, self.reason))
+
+    def __repr__(self) -> str:
+        return f"StatusLine({self.version!r}, {self.status}, {self.reason!r})"
 
 
 StartLine = RequestLine | StatusLine
@@ -101,9 +128,6 @@ class AckMark:
 
     def __repr__(self) -> str:
         return f"AckMark({self.offset}, {self.ack})"
-
-
-_new = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -193,6 +217,7 @@ class MessageParser:
         # asked of the owner of both directions, as h11's connection remembers the request method.
         self.request_method = request_method
         self.events: deque[Event] = deque()  # produced, not taken by next_event yet
+        self.done: Complete | None = None  # the message _express completed (next_event returns it at once)
         self.settled = False  # everything fed is framed and accounted: next_event would only say None
         self.role: str | None = None
         self.state = State.DETECT if synced else State.RESYNC
@@ -266,6 +291,10 @@ class MessageParser:
                 progressed = None
                 if self.role is not None and self.buf[:1] not in CRLF_START:
                     progressed = self._express(ts)  # the common case, in one pass
+                    done = self.done
+                    if done is not None:
+                        self.done = None
+                        return done
                 if progressed is None:
                     progressed = self._head(ts)
             else:
@@ -361,13 +390,13 @@ class MessageParser:
             return None
         raw_head = data[:end]
         first, crlf, block = decode_text(raw_head).partition("\r\n")
-        start = parse_start_line(first, self.role)
+        # The usual head is checked by tables of the lines met before and ``str.isprintable``; any
+        # other (bare LF, a tab, folding, an unusual name...) by the regex, in the general path for
+        # its start line, here for its fields (HEAD_CRLF: no refusal, CRLF line ends).
+        start = plain_start_line(first, raw_head, self.role)
         if start is None:
             return None
-        # The usual head is checked by ``str.isprintable`` and a table of names met before; any
-        # other (bare LF, folding, an unusual name...) by the regex as in the general path
-        # (HEAD_CRLF: a head with no refusal and CRLF line ends).
-        fields = (plain_fields(block) if crlf else ([], {})) if plain_start(first, start) else None
+        fields = plain_fields(block) if crlf else ([], {})
         if fields is None:
             if not HEAD_CRLF.fullmatch(raw_head):
                 return None
@@ -382,7 +411,7 @@ class MessageParser:
                 return None
         elif start.status < 200 or start.status in (204, 304) or cl is None:
             return None
-        if cl is not None and not CL_VALUE.fullmatch(cl):
+        if cl is not None and not length_digits(cl):
             return None
         length = int(cl) if cl is not None else 0
         body_end = end + 4 + length
@@ -414,7 +443,7 @@ class MessageParser:
         else:
             out = Response(start.version, headers, body, length, False, msg_ts, body_end, index,
                            status=start.status, reason=start.reason)
-        self.events.append(Complete(out, msg_ts, span))
+        self.done = Complete(out, msg_ts, span)  # (next_event returns it: no trip through the deque)
         self.buf_ts = ts
         if body_end < len(data):
             self.buf = data[body_end:]
@@ -509,6 +538,7 @@ class MessageParser:
     def discard(self) -> None:
         """Stop for good, returning the partial body's bytes to the budget."""
         self.events.clear()
+        self.done = None
         if self.msg is not None:
             self._release(self.msg)
             self.msg = None
@@ -983,7 +1013,7 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
         status = parts[1]
         if len(status) != 3 or not status.isdigit() or status[0] == "0":
             return None
-        return _new(StatusLine, (parts[0], int(status), parts[2] if len(parts) == 3 else ""))
+        return StatusLine(parts[0], int(status), parts[2] if len(parts) == 3 else "")
     if role == "response":
         return None
     parts = line.split(" ")
@@ -992,16 +1022,32 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     method = parts[0]
     if method not in KNOWN_METHODS and (len(method) > 32 or not METHOD.fullmatch(method)):
         return None
-    return _new(RequestLine, (method, parts[1], parts[2]))
+    return RequestLine(method, parts[1], parts[2])
 
 
-def plain_start(first: str, start: StartLine) -> bool:
-    """What HEAD_CRLF checks of a start line that ``parse_start_line`` does not: no control
-    character (so no tab in a request line, no bare CR or LF), ASCII digits in the status. False
-    sends the head to the regex."""
-    if not first.isprintable():
-        return False
-    return type(start) is RequestLine or first[9:12].isascii()
+# Start lines met before (exact text) -> the parsed line (shared: never changed). Bounded as
+# httpsyntax's table of field lines.
+_STARTS: dict[str, StartLine] = {}
+
+
+def plain_start_line(first: str, raw_head: bytes, role: str | None) -> StartLine | None:
+    """``parse_start_line`` of a start line that HEAD_CRLF's start part matches: printable (no
+    control character: no tab, no bare CR or LF), ASCII digits in a status (``int`` takes any
+    Unicode digit). None for any other: the general path decides."""
+    start = _STARTS.get(first)
+    if start is None:
+        start = parse_start_line(first, role)
+        if start is None or not first.isprintable():
+            return None
+        # (a status line parsed: "HTTP/1.x " then the three status characters, bytes 9 to 11 if ASCII)
+        if type(start) is StatusLine and not (48 <= raw_head[9] <= 57 and 48 <= raw_head[10] <= 57
+                                              and 48 <= raw_head[11] <= 57):
+            return None
+        remember(_STARTS, first, start)
+        return start
+    if role is not None and (role == "request") != (type(start) is RequestLine):
+        return None  # (what parse_start_line says of a line of the other role)
+    return start
 
 
 def parse_headers(block: str) -> tuple[Headers, dict[str, str]]:

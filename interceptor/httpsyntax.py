@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from interceptor.pairs import Headers
+
+T = TypeVar("T")
 
 TCHAR = rb"!#$%&'*+.^_`|~0-9A-Za-z-"
 VCHARS = rb"\t\x20-\x7e\x80-\xff"  # field-vchar, obs-text, SP and HTAB: no CTL, no DEL
@@ -47,6 +50,22 @@ KNOWN_CODINGS = frozenset(("chunked", "gzip", "x-gzip", "deflate", "compress", "
 # it take the checks and ``lower()`` every time (still right, only slower).
 _NAMES: dict[str, str] = {}
 MAX_NAMES = 1024
+# Field lines met before (their exact text) -> the parsed field and its lower-case name. A head
+# repeats most of its lines from message to message (Host, Content-Type, Server...): a line found
+# here was checked already, so it costs one lookup instead of checks of tens of instructions a
+# character, and its field tuple is shared by the messages' header lists (immutable). Bounded in
+# entries and line length, emptied when full: unique lines (hostile traffic) only make it miss.
+_LINES: dict[str, tuple[tuple[str, str], str]] = {}
+MAX_LINES = 1024
+MAX_LINE = 160
+
+
+def remember(table: dict[str, T], key: str, value: T) -> None:
+    """Keep ``value`` in one of the bounded tables of lines met before (emptied when full)."""
+    if len(key) <= MAX_LINE:
+        if len(table) >= MAX_LINES:
+            table.clear()
+        table[key] = value
 
 
 def plain_name(name: str) -> str | None:
@@ -63,27 +82,54 @@ def plain_name(name: str) -> str | None:
     return lower
 
 
+def plain_line(line: str) -> tuple[tuple[str, str], str] | None:
+    """A field line that ``_FIELD`` matches, parsed (the field, its lower-case name) as
+    ``parse_headers`` does, when it is printable (no control character: no CR, LF, NUL, DEL, tab;
+    a control byte of the wire is the same character decoded) and its name a ``plain_name``.
+    None otherwise: the regex decides."""
+    known = _LINES.get(line)
+    if known is not None:
+        return known
+    colon = line.find(":")
+    if colon <= 0 or not line.isprintable():
+        return None
+    name = line[:colon]
+    lower = plain_name(name)
+    if lower is None:
+        return None
+    known = ((name, line[colon + 1:].strip()), lower)
+    remember(_LINES, line, known)
+    return known
+
+
 def plain_fields(block: str) -> tuple[Headers, dict[str, str]] | None:
-    """``parse_headers`` of the field lines after a start line's CRLF, when every line is
-    printable (no control character, so no CR or LF but the CRLFs split on, no tab), reads
-    ``name:value`` with a ``plain_name`` and no name repeats: then ``_FIELD`` matches every line
-    (a control byte of the wire is the same character decoded) and the result is the general
-    parser's. None otherwise (folding, a repeated or unusual name, a tab...): the regex decides.
-    ``str.isprintable`` is a fraction of the regex's cost per byte."""
+    """``parse_headers`` of the field lines after a start line's CRLF, when each is a
+    ``plain_line`` and no name repeats: then HEAD_CRLF's field part matches and the result is the
+    general parser's. None otherwise (folding, a repeated or unusual name, a tab...): the regex
+    decides."""
     headers: Headers = []
     index: dict[str, str] = {}
     for line in block.split("\r\n"):  # (an empty block is one empty line: refused, as by the regex)
-        colon = line.find(":")
-        if colon <= 0 or not line.isprintable():
+        known = plain_line(line)
+        if known is None:
             return None
-        name = line[:colon]
-        lower = plain_name(name)
-        if lower is None or lower in index:
+        field, lower = known
+        if lower in index:
             return None
-        value = line[colon + 1:].strip()
-        headers.append((name, value))
-        index[lower] = value
+        headers.append(field)
+        index[lower] = field[1]
     return headers, index
+
+
+def length_digits(value: str) -> bool:
+    """``CL_VALUE.fullmatch(value)`` without the regex: 1 to 18 ASCII digits."""
+    if not 0 < len(value) <= 18:
+        return False
+    for c in value:
+        o = ord(c)
+        if o < 48 or o > 57:
+            return False
+    return True
 
 
 def decode_text(raw: bytes) -> str:

@@ -367,10 +367,6 @@ class Pipeline:
     def _emit(self, pair: Pair) -> None:
         self.counts["pairs.matched"] += 1
         try:
-            out: Pair | None = pair
-            for hook in self.stages.hooks:  # (Stages.pair, inlined: this runs for every pair)
-                out = hook(out)  # type: ignore[arg-type]
-                if out is None:
-                    break
+            self.stages.pair(pair)  # (a native call: compiled, Stages calls its own stages natively too)
         except Exception:  # noqa: BLE001 - a failing stage (a sink's disk full...) must not tear down the flow
             self.counters.drop("output_error")

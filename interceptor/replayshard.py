@@ -4,9 +4,10 @@ pipeline for the connections that hash to it.
 Every worker reads the whole file (no packet crosses a process boundary; so the file must be a
 regular file, not a pipe; a gzipped one is decompressed N times) and feeds its pipeline only the
 packets of its connections (``Sharder``: dealt out in turn by first appearance, both directions of
-a connection to one worker). Reading another worker's packet and looking at whose it is costs
-~15k instructions (~11 % of what one of its own costs, compiled): that, start-up and lumpy shares
-keep N workers under N times one process (1.5x with 2, measured by CPU time). Packets that are not TCP (counted
+a connection to one worker). Whose a record is, is decided on its bytes in the block read, before
+any per-packet object is made (``capture.records`` with ``sharding.Sharder``, compiled): another
+worker's record costs ~1k instructions (~1 % of one of its own, ~110k), so what keeps N workers under N
+times one process is the start-up they share and lumpy shares. Packets that are not TCP (counted
 as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
 the one ``--out`` under a lock (``sinks/jsonl.LineWriter``, as ``capture.workers`` does): the
 file holds every pair once, in worker-sized chunks rather than capture order. Each worker sends its
@@ -19,6 +20,7 @@ than one process would.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import sys
@@ -66,9 +68,13 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     os.close(fd)
     started = time.monotonic()
     usage = resource.getrusage(resource.RUSAGE_SELF)  # start-up, before the workers share the rest
+    # What start-up made is shared with the workers copy-on-write: out of the collector's sight, a
+    # collection in a worker does not write to (and so copy) every page of it.
+    gc.freeze()
     try:
         results = _fork_and_wait(args, cfg, workers, lock)
     finally:
+        gc.unfreeze()
         os.unlink(lock)
     elapsed = time.monotonic() - started
     counters = Counters()

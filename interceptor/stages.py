@@ -23,23 +23,34 @@ class Stage(Protocol):
     def pair(self, pair: Pair) -> Pair | None: ...
 
 
+class NativeStage:
+    """Base of the stages defined here: compiled, ``Stages`` calls them natively (a stage known
+    only by its protocol, as the output's own are, costs a generic Python call per pair)."""
+
+    __slots__ = ()
+
+    def pair(self, pair: Pair) -> Pair | None:
+        raise NotImplementedError
+
+
 class Stages:
     """Stages run in order; a stage returning None ends the pair's way (it counted why)."""
 
-    __slots__ = ("stages", "hooks")
+    __slots__ = ("stages",)
 
     def __init__(self, stages: Iterable[Stage] = ()) -> None:
         self.stages: list[Stage] = list(stages)
-        # The bound hooks, looked up once (this runs for every pair).
-        self.hooks = tuple(stage.pair for stage in self.stages)
 
     def __repr__(self) -> str:
         return f"<Stages {' -> '.join(type(s).__name__ for s in self.stages)}>"
 
     def pair(self, pair: Pair) -> Pair | None:
         out: Pair | None = pair
-        for hook in self.hooks:
-            out = hook(out)  # type: ignore[arg-type]
+        for stage in self.stages:
+            if isinstance(stage, NativeStage):
+                out = stage.pair(out)  # type: ignore[arg-type]
+            else:
+                out = stage.pair(out)  # type: ignore[arg-type]
             if out is None:
                 return None
         return out
@@ -50,7 +61,7 @@ class Stages:
         return self.pair(pair)
 
 
-class Bounds:
+class Bounds(NativeStage):
     """``core.max_pair_bytes``: the pair is cut to fit (``oversize: truncate``) or dropped."""
 
     __slots__ = ("limit", "truncate", "counters")
@@ -81,7 +92,7 @@ def truncate_pair(pair: Pair, limit: int) -> Pair:
     return pair.replace(request=req, response=resp)
 
 
-class Filters:
+class Filters(NativeStage):
     """The noise filters (``filters``): content types, statuses, URLs, user agents, headers."""
 
     __slots__ = ("filter", "counters")
@@ -98,7 +109,7 @@ class Filters:
         return pair
 
 
-class Emitted:
+class Emitted(NativeStage):
     """Counts the pairs that passed the bounds and filters (``pairs.emitted``)."""
 
     __slots__ = ("counts",)
@@ -111,7 +122,7 @@ class Emitted:
         return pair
 
 
-class Enrich:
+class Enrich(NativeStage):
     """Kubernetes metadata for both endpoints; None for pairs the namespace/pod rules exclude
     (the enricher counts those)."""
 
@@ -125,7 +136,7 @@ class Enrich:
         return result
 
 
-class Publish:
+class Publish(NativeStage):
     """Hands the pair to every sink (JSON Lines, Kafka); each sink counts its own failures."""
 
     __slots__ = ("sinks",)
@@ -139,7 +150,7 @@ class Publish:
         return pair
 
 
-class Callback:
+class Callback(NativeStage):
     """A plain function as the last stage (tests, benchmarks, embedding programs)."""
 
     __slots__ = ("fn",)

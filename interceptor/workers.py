@@ -77,7 +77,7 @@ def spec_from_wire(d: dict[str, Any]) -> TapSpec:
 def run_worker(index: int, ctrl: socket.socket, cfg: Config, args: argparse.Namespace, node: str,
                lock_path: str) -> int:
     """The body of worker ``index`` (in the forked child)."""
-    from interceptor.agent import Agent
+    from interceptor.agent import Agent, startup_heap_frozen
     from interceptor.app import open_sinks
 
     counters = Counters()
@@ -92,6 +92,15 @@ def run_worker(index: int, ctrl: socket.socket, cfg: Config, args: argparse.Name
     signal.signal(signal.SIGINT, on_term)  # Ctrl-C reaches the whole process group
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # rescans are the supervisor's
     ctrl.setblocking(False)
+    with startup_heap_frozen():
+        _loop(index, ctrl, agent, cfg, node, stopping)
+    reports = agent.shutdown()
+    _report(ctrl, index, agent, final=True, reports=reports)
+    return 0
+
+
+def _loop(index: int, ctrl: socket.socket, agent: Any, cfg: Config, node: str, stopping: list[bool]) -> None:
+    """A worker's capture loop: its taps, the supervisor's messages, its housekeeping."""
     next_tick = next_control = time.monotonic()
     while not stopping[0]:
         agent.taps.poll_once(0.05)
@@ -106,9 +115,6 @@ def run_worker(index: int, ctrl: socket.socket, cfg: Config, args: argparse.Name
             agent.housekeeping(time.time())
             _report(ctrl, index, agent, final=False)
             next_tick = mono + STATS_EVERY_S
-    reports = agent.shutdown()
-    _report(ctrl, index, agent, final=True, reports=reports)
-    return 0
 
 
 def _control(ctrl: socket.socket, agent: Any, cfg: Config, node: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -27,8 +27,8 @@ from processor.nodes import node_of
 from processor.templating import Templater
 from processor.walk import HEADER_LOCATIONS, Bounds, Walker, WalkResult
 
-DETECTIONS_SCHEMA_VERSION = 1
-MAX_DETECTIONS = 200  # per pair, after de-duplication by (type, location, path)
+DETECTIONS_SCHEMA_VERSION: Final = 1
+MAX_DETECTIONS: Final = 200  # per pair, after de-duplication by (type, location, path)
 
 
 class Poison(ValueError):
@@ -183,7 +183,7 @@ class Processor:
         return level
 
 
-_PARTS: dict[str, tuple[str, str]] = {}
+_PARTS: Final[dict[str, tuple[str, str]]] = {}
 
 
 def _split_location(loc: str) -> tuple[str, str]:

@@ -8,12 +8,13 @@ medium; adding gender or birth date makes it high).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
-LEVELS = ("low", "medium", "high")
-RANK = {name: i for i, name in enumerate(LEVELS)}
+LEVELS: Final = ("low", "medium", "high")
+RANK: Final = {name: i for i, name in enumerate(LEVELS)}
 
 # type -> (sensitivity, category, human label)
-TYPES: dict[str, tuple[str, str, str]] = {
+TYPES: Final[dict[str, tuple[str, str, str]]] = {
     "email": ("low", "contact", "Email"),
     "phone": ("low", "contact", "Phone"),
     "person_name": ("low", "identity", "Person name"),
@@ -43,8 +44,8 @@ TYPES: dict[str, tuple[str, str, str]] = {
 }
 
 # (types that must all be present, at least this sensitivity) -- Soveren's escalation for combinations.
-_CONTACT = {"email", "phone", "address"}
-ESCALATIONS: list[tuple[str, frozenset[str] | None, int, str]] = [
+_CONTACT: Final = {"email", "phone", "address"}
+ESCALATIONS: Final[list[tuple[str, frozenset[str] | None, int, str]]] = [
     # (description, required types, how many of _CONTACT at least, resulting level)
     ("name + two contact types", frozenset({"person_name"}), 2, "medium"),
     ("name + contact + gender", frozenset({"person_name", "gender"}), 1, "high"),
@@ -77,8 +78,11 @@ def combined_sensitivity(types: Iterable[str], custom: dict[str, str] | None = N
         rank = RANK.get(sensitivity_of(t, custom), 1)
         if rank > best:
             best = rank
-    contacts = len(present & _CONTACT)
+    contacts = 0
+    for c in _CONTACT:
+        if c in present:
+            contacts += 1
     for _, required, min_contacts, result in ESCALATIONS:
-        if required is not None and required <= present and contacts >= min_contacts:
+        if contacts >= min_contacts and required is not None and required <= present:
             best = max(best, RANK[result])
     return LEVELS[best]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 import phonenumbers
 
@@ -22,7 +23,7 @@ from processor.walk import LABEL_MARK
 # --- key vocabularies -------------------------------------------------------------------------
 
 # Keys that name an identifier of a thing, not a person's data: a number under them is not a card or phone.
-NOT_PERSONAL = frozenset(
+NOT_PERSONAL: Final = frozenset(
     """id ids uuid guid order invoice tracking track sku ref reference transaction txn tx confirmation
     ticket serial barcode gtin ean upc isbn version ver build revision rev hash checksum count total
     amount price cost qty quantity size length offset limit page cursor timestamp ts epoch code status
@@ -30,7 +31,7 @@ NOT_PERSONAL = frozenset(
     correlation session nonce idempotency latency duration port pid uid gid zone sort rank score""".split()
 )
 # Parents under which "name" is not a person's name.
-THING_PARENTS = frozenset(
+THING_PARENTS: Final = frozenset(
     """product item category company org organization organisation file service app application project
     team brand store shop merchant bank city country street tag label plan event field group role repo
     repository model device host cluster namespace pod node metric feature sku variant course book song
@@ -40,7 +41,7 @@ THING_PARENTS = frozenset(
     tier coupon promotion skill language hotel restaurant airline flight route menu dish recipe channel
     playlist album artist_id lesson""".split()
 )
-PERSON_PARENTS = frozenset(
+PERSON_PARENTS: Final = frozenset(
     """user customer person contact owner holder cardholder recipient sender employee patient author
     member account profile buyer seller passenger guest traveler traveller driver applicant student
     client beneficiary payer payee shipper consignee billing shipping emergency spouse parent child ship bill
@@ -48,65 +49,65 @@ PERSON_PARENTS = frozenset(
     manager assignee reporter signer subscriber attendee candidate tenant resident lead""".split()
 )
 
-EMAIL_WORDS = frozenset({"email", "mail", "emailaddress"})
-PHONE_WORDS = frozenset({"phone", "mobile", "tel", "telephone", "cell", "cellphone", "msisdn", "fax", "whatsapp", "sms"})
-NAME_COMPACTS = frozenset(
+EMAIL_WORDS: Final = frozenset({"email", "mail", "emailaddress"})
+PHONE_WORDS: Final = frozenset({"phone", "mobile", "tel", "telephone", "cell", "cellphone", "msisdn", "fax", "whatsapp", "sms"})
+NAME_COMPACTS: Final = frozenset(
     """firstname lastname fullname givenname familyname surname middlename forename maidenname
     cardholdername holdername nameoncard cardholder accountholdername contactname customername
     personname legalname displayname realname patientname recipientname sendername billingname
     shippingname fname lname""".split()
 )
-ADDRESS_COMPACTS = frozenset(
+ADDRESS_COMPACTS: Final = frozenset(
     """address addr street streetaddress address1 address2 addressline1 addressline2 line1 line2 city
     town zip zipcode postcode postalcode postal province county district suburb homeaddress
     mailingaddress billingaddress shippingaddress residence housenumber apartment apt building floor
     latitude longitude lat lng lon long geo geolocation coordinate coordinates location gps""".split()
 )
-ADDRESS_EXCLUDE = frozenset({"email", "ip", "mac", "wallet", "id", "url", "uri", "host", "web", "contract", "memory", "bitcoin", "eth"})
-HOLDER_COMPACTS = frozenset({"holder", "accountholder", "owner", "beneficiary", "recipient", "payee", "payer", "cardowner"})
-CVV_COMPACTS = frozenset({"cvv", "cvc", "cvv2", "cvc2", "csc", "securitycode", "cardsecuritycode", "cardverificationvalue", "cardcode", "cardverification", "cvn"})
-EXPIRY_COMPACTS = frozenset(
+ADDRESS_EXCLUDE: Final = frozenset({"email", "ip", "mac", "wallet", "id", "url", "uri", "host", "web", "contract", "memory", "bitcoin", "eth"})
+HOLDER_COMPACTS: Final = frozenset({"holder", "accountholder", "owner", "beneficiary", "recipient", "payee", "payer", "cardowner"})
+CVV_COMPACTS: Final = frozenset({"cvv", "cvc", "cvv2", "cvc2", "csc", "securitycode", "cardsecuritycode", "cardverificationvalue", "cardcode", "cardverification", "cvn"})
+EXPIRY_COMPACTS: Final = frozenset(
     {"exp", "expiry", "expiration", "expdate", "expirydate", "expirationdate", "validthru", "validuntil", "cardexpiry", "cardexp", "ccexp", "expires", "cardexpiration"}
 )
-CARD_COMPACTS = frozenset(
+CARD_COMPACTS: Final = frozenset(
     {"card", "cardnumber", "cardnum", "cardno", "cc", "ccnumber", "ccnum", "ccno", "pan", "creditcard", "creditcardnumber", "debitcard", "debitcardnumber", "primaryaccountnumber", "paymentcard", "cardpan"}
 )
-CARD_PARENTS = CARD_COMPACTS | {"payment", "paymentmethod", "source", "instrument", "karte", "tarjeta", "carte", "carta", "cartao", "kaart", "karta"}
-MASKED_COMPACTS = frozenset({"last4", "lastfour", "cardlast4", "lastdigits", "last4digits", "maskedpan", "maskedcard", "maskednumber", "maskedcardnumber", "panmasked"})
-PASSWORD_COMPACTS = frozenset(
+CARD_PARENTS: Final = CARD_COMPACTS | {"payment", "paymentmethod", "source", "instrument", "karte", "tarjeta", "carte", "carta", "cartao", "kaart", "karta"}
+MASKED_COMPACTS: Final = frozenset({"last4", "lastfour", "cardlast4", "lastdigits", "last4digits", "maskedpan", "maskedcard", "maskednumber", "maskedcardnumber", "panmasked"})
+PASSWORD_COMPACTS: Final = frozenset(
     {"password", "passwd", "pwd", "pass", "passphrase", "newpassword", "oldpassword", "currentpassword", "confirmpassword", "passwordconfirmation", "userpassword", "pin", "pincode", "secretanswer", "securityanswer", "loginpassword", "dbpassword"}
 )
-PASSWORD_EXCLUDE = frozenset({"policy", "min", "max", "length", "hint", "strength", "required", "expire", "expired", "expiry", "changed", "reset", "updated", "last", "rule", "complexity", "less", "age", "count", "attempt", "set", "type", "enabled", "url", "link", "field", "label"})
-SSN_COMPACTS = frozenset({"ssn", "socialsecuritynumber", "socialsecurity", "socialsecurityno", "ssnnumber", "ss"})
-PASSPORT_COMPACTS = frozenset({"passport", "passportnumber", "passportno", "passportnum", "passportid"})
-DL_COMPACTS = frozenset(
+PASSWORD_EXCLUDE: Final = frozenset({"policy", "min", "max", "length", "hint", "strength", "required", "expire", "expired", "expiry", "changed", "reset", "updated", "last", "rule", "complexity", "less", "age", "count", "attempt", "set", "type", "enabled", "url", "link", "field", "label"})
+SSN_COMPACTS: Final = frozenset({"ssn", "socialsecuritynumber", "socialsecurity", "socialsecurityno", "ssnnumber", "ss"})
+PASSPORT_COMPACTS: Final = frozenset({"passport", "passportnumber", "passportno", "passportnum", "passportid"})
+DL_COMPACTS: Final = frozenset(
     {"driverlicense", "driverslicense", "driverlicence", "driverslicence", "drivinglicense", "drivinglicence", "dl", "dlnumber", "dlno", "driverlicensenumber", "driverslicensenumber", "drivinglicencenumber", "licensenumber", "licencenumber"}
 )
-TAX_COMPACTS = frozenset(
+TAX_COMPACTS: Final = frozenset(
     {"taxid", "tin", "taxnumber", "taxidentificationnumber", "vat", "vatnumber", "vatid", "vatno", "ein", "itin", "taxpayerid", "taxpayernumber", "taxcode", "nif", "cpf", "steuerid", "utr", "taxreference", "fiscalcode", "codicefiscale"}
 )
-BIRTH_COMPACTS = frozenset({"dob", "birthdate", "birthday", "dateofbirth", "birth", "born", "bday", "birthdt", "birthdateutc"})
-GENDER_COMPACTS = frozenset({"gender", "sex", "genderidentity"})
-GENDER_VALUES = frozenset({"male", "female", "m", "f", "man", "woman", "nonbinary", "non-binary", "other", "x", "diverse", "trans", "transgender", "agender", "genderqueer", "prefer_not_to_say", "prefer not to say", "undisclosed",
+BIRTH_COMPACTS: Final = frozenset({"dob", "birthdate", "birthday", "dateofbirth", "birth", "born", "bday", "birthdt", "birthdateutc"})
+GENDER_COMPACTS: Final = frozenset({"gender", "sex", "genderidentity"})
+GENDER_VALUES: Final = frozenset({"male", "female", "m", "f", "man", "woman", "nonbinary", "non-binary", "other", "x", "diverse", "trans", "transgender", "agender", "genderqueer", "prefer_not_to_say", "prefer not to say", "undisclosed",
                            # es, de, fr, it, pt, nl, pl (accents folded)
                            "masculino", "femenino", "hombre", "mujer", "h", "v", "w", "k", "d", "mannlich", "weiblich", "divers", "homme",
                            "femme", "masculin", "feminin", "maschio", "femmina", "uomo", "donna", "feminino", "vrouw", "mezczyzna",
                            "kobieta", "otro", "outro", "autre", "altro", "anders", "inny", "nao binario", "no binario", "non binaire"})
-USERNAME_COMPACTS = frozenset({"username", "login", "loginname", "userlogin", "handle", "nickname", "screenname", "nick", "accountname", "uname"})
-TOKEN_WORDS = frozenset({"token", "apikey", "secret", "key"})
-TOKEN_COMPACTS = frozenset(
+USERNAME_COMPACTS: Final = frozenset({"username", "login", "loginname", "userlogin", "handle", "nickname", "screenname", "nick", "accountname", "uname"})
+TOKEN_WORDS: Final = frozenset({"token", "apikey", "secret", "key"})
+TOKEN_COMPACTS: Final = frozenset(
     {"apikey", "apitoken", "accesstoken", "refreshtoken", "idtoken", "authtoken", "sessiontoken", "bearertoken", "clientsecret", "secretkey", "accesskey", "privatetoken", "secret", "token", "apisecret", "appsecret", "xapikey", "authkey", "secretaccesskey", "awssecretaccesskey", "sessionid", "sessionkey", "signingkey", "webhooksecret", "accesskeysecret", "oauthtoken", "xauthtoken", "sid"}
 )
-TOKEN_EXCLUDE = frozenset({"cache", "partition", "sort", "primary", "foreign", "object", "routing", "lookup", "dedup", "dedupe", "bucket", "storage", "row", "hash", "page", "cursor", "next", "continuation", "sync", "etag", "idempotency", "csrf", "xsrf", "type", "expire", "expires", "expiry", "ttl", "count", "url", "name", "id", "scope", "hint", "public", "pagination", "prev", "previous", "kind"})
+TOKEN_EXCLUDE: Final = frozenset({"cache", "partition", "sort", "primary", "foreign", "object", "routing", "lookup", "dedup", "dedupe", "bucket", "storage", "row", "hash", "page", "cursor", "next", "continuation", "sync", "etag", "idempotency", "csrf", "xsrf", "type", "expire", "expires", "expiry", "ttl", "count", "url", "name", "id", "scope", "hint", "public", "pagination", "prev", "previous", "kind"})
 
 # --- value shapes -----------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[\w.%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
-_EMAIL_IN_TEXT = re.compile(r"(?<![\w.@/:-])[\w.%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
-_PHONE_CHARS = re.compile(r"\+?[\d\s().-]{7,22}")
-_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}")
-_MASKED = re.compile(r"[0-9*xX•#\s-]{12,23}")
-_API_KEYS = [
+_EMAIL: Final = re.compile(r"[\w.%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+_EMAIL_IN_TEXT: Final = re.compile(r"(?<![\w.@/:-])[\w.%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
+_PHONE_CHARS: Final = re.compile(r"\+?[\d\s().-]{7,22}")
+_MAC: Final = re.compile(r"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}")
+_MASKED: Final = re.compile(r"[0-9*xX•#\s-]{12,23}")
+_API_KEYS: Final = [
     re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}"),  # AWS access key id
     re.compile(r"AIza[0-9A-Za-z_-]{35}"),  # Google API key
     re.compile(r"ya29\.[0-9A-Za-z_-]{20,}"),  # Google OAuth access token
@@ -120,30 +121,30 @@ _API_KEYS = [
     re.compile(r"npm_[A-Za-z0-9]{36}"),
 ]
 # One alternation: a single regex pass instead of eleven.
-_API_KEY = re.compile("|".join(f"(?:{p.pattern})" for p in _API_KEYS))
-_STREET = re.compile(
+_API_KEY: Final = re.compile("|".join(f"(?:{p.pattern})" for p in _API_KEYS))
+_STREET: Final = re.compile(
     r"\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-zA-Z'.-]*\s+){1,4}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Sq|Square)\.?(?:,.*)?"
 )
-_STRASSE = re.compile(r"[A-ZÄÖÜ][\wäöüß.-]+(?:straße|strasse|weg|platz|allee|gasse)\s+\d{1,4}[a-z]?(?:,.*)?")
-_DATE = re.compile(
+_STRASSE: Final = re.compile(r"[A-ZÄÖÜ][\wäöüß.-]+(?:straße|strasse|weg|platz|allee|gasse)\s+\d{1,4}[a-z]?(?:,.*)?")
+_DATE: Final = re.compile(
     r"(?:(?P<y1>\d{4})[-/.](?P<m1>\d{1,2})[-/.](?P<d1>\d{1,2})(?:T00:00:00(?:\.0+)?Z?)?"
     r"|(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y2>\d{4}))"
 )
-_EXPIRY = re.compile(r"(0[1-9]|1[0-2])\s?[/-]\s?(\d{2}|20\d{2})")
-_ALNUM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{3,18}[A-Za-z0-9]")
-_USERNAME = re.compile(r"[A-Za-z0-9._@-]{2,40}")
-_ZIP = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{2,9}")
-_OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=.~]{16,}")
+_EXPIRY: Final = re.compile(r"(0[1-9]|1[0-2])\s?[/-]\s?(\d{2}|20\d{2})")
+_ALNUM_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{3,18}[A-Za-z0-9]")
+_USERNAME: Final = re.compile(r"[A-Za-z0-9._@-]{2,40}")
+_ZIP: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{2,9}")
+_OPAQUE: Final = re.compile(r"[A-Za-z0-9_\-+/=.~]{16,}")
 # Payment-provider object ids (a card token, a payment method): references, not secrets. Secret keys
 # (sk_, rk_) are not among them.
-_OBJECT_ID = re.compile(r"(?:tok|btok|pm|card|src|ch|cus|pi|seti|price|prod|acct|evt|sub|txn|ba|po|tr|in|py|re)_[A-Za-z0-9]{8,}")
-_MAC_DOTTED = re.compile(r"[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")
-_FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "tif", "tiff", "avif", "heic", "js", "css", "json", "xml", "html", "pdf", "mp4", "mp3"})
-_PHONE_EXT = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.I)
-_TEXT_PHONE = re.compile(r"(?<![\w.+/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d[\d\s.()/-]{5,18}\d(?:x\d{1,6})?(?![\w/-])")
-_TEXT_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
-_TEXT_CARD = re.compile(r"(?<![\d-])\d{4}(?:[ -]?\d{2,6}){2,4}(?![\d-])")
-_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "IN", "MX", "PT", "BE", "AT", "CH", "CA", "AU")
+_OBJECT_ID: Final = re.compile(r"(?:tok|btok|pm|card|src|ch|cus|pi|seti|price|prod|acct|evt|sub|txn|ba|po|tr|in|py|re)_[A-Za-z0-9]{8,}")
+_MAC_DOTTED: Final = re.compile(r"[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")
+_FILE_TLDS: Final = frozenset({"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "tif", "tiff", "avif", "heic", "js", "css", "json", "xml", "html", "pdf", "mp4", "mp3"})
+_PHONE_EXT: Final = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}$", re.I)
+_TEXT_PHONE: Final = re.compile(r"(?<![\w.+/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d[\d\s.()/-]{5,18}\d(?:x\d{1,6})?(?![\w/-])")
+_TEXT_IBAN: Final = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_TEXT_CARD: Final = re.compile(r"(?<![\d-])\d{4}(?:[ -]?\d{2,6}){2,4}(?![\d-])")
+_PHONE_REGIONS: Final = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "IN", "MX", "PT", "BE", "AT", "CH", "CA", "AU")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +214,7 @@ def rule_private_key(k: KeyInfo, val: str) -> str | None:
     return None
 
 
-_EXP_PARTS = frozenset({"expmonth", "expyear", "expirymonth", "expiryyear", "expirationmonth", "expirationyear"})
+_EXP_PARTS: Final = frozenset({"expmonth", "expyear", "expirymonth", "expiryyear", "expirationmonth", "expirationyear"})
 
 
 def rule_card_context(k: KeyInfo, val: str) -> str | None:
@@ -280,7 +281,7 @@ def _token_value(val: str) -> str | None:
         return "jwt"
     if _OBJECT_ID.fullmatch(val):
         return None
-    if _OPAQUE.fullmatch(val) and sum(c.isalpha() for c in val) >= 4:
+    if _OPAQUE.fullmatch(val) and v.ascii_letter_count(val) >= 4:  # _OPAQUE's characters are ASCII
         digits = v.digit_count(val)
         # random tokens mix digits in, or at least both cases over 20+ characters; words do neither
         if digits >= 2 or (len(val) >= 20 and not val.islower() and not val.isupper() and (digits or "-" in val or "_" in val)):
@@ -345,7 +346,7 @@ def _bare_name(k: KeyInfo, val: str) -> str | None:
     return "person_name" if first in FIRST_NAMES and len(val.split()) == 2 else None
 
 
-_PARTICLES = frozenset({"van", "von", "de", "da", "del", "der", "di", "le", "la", "bin", "al", "du", "dos", "das", "do", "della", "dei",
+_PARTICLES: Final = frozenset({"van", "von", "de", "da", "del", "der", "di", "le", "la", "bin", "al", "du", "dos", "das", "do", "della", "dei",
                         "den", "ter", "ten", "y", "e", "zu", "of", "des", "el", "lo", "ibn",
                         # lower-case honorifics some locales write before a name
                         "pan", "pani", "sr", "sra", "srta", "dr", "mr", "mrs", "ms", "herr", "frau", "mme", "mlle", "sig", "dhr", "mevr"})
@@ -469,8 +470,8 @@ def _mac_key(k: KeyInfo) -> bool:
     return k.has("mac") or k.compact.startswith("mac") or k.compact in ("hwaddr", "hardwareaddress", "bssid", "hwaddress")
 
 
-_PHONE_FIRST = frozenset("+(0123456789")
-_ASCII_DIGIT = re.compile(r"[0-9]")
+_PHONE_FIRST: Final = frozenset("+(0123456789")
+_ASCII_DIGIT: Final = re.compile(r"[0-9]")
 
 
 def rule_phone(k: KeyInfo, val: str) -> str | None:
@@ -551,12 +552,12 @@ def _nanp_possible(val: str) -> bool:
     return (n == NANP_LENGTHS[1] and not rest.startswith(b"0")) or (n == NANP_LENGTHS[0] and rest.startswith(b"3"))
 
 
-NANP_LENGTHS = (7, 10)  # national numbers of country code 1: 10 digits, first 2-9; 7 (Canada's 310-xxxx), first 3
-_NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
+NANP_LENGTHS: Final = (7, 10)  # national numbers of country code 1: 10 digits, first 2-9; 7 (Canada's 310-xxxx), first 3
+_NOT_DIGITS: Final = bytes(c for c in range(256) if not 48 <= c <= 57)
 
 
 # Parents (any language) under which a name-like key names a thing, not a person.
-THING_PARENTS_INTL = THING_PARENTS | frozenset(
+THING_PARENTS_INTL: Final = THING_PARENTS | frozenset(
     """producto produkt produit prodotto produto artikel articulo article articolo artigo empresa firma unternehmen
     societe entreprise azienda societa bedrijf organizacion categoria kategorie categorie tienda geschaft magasin negozio
     loja winkel sklep ciudad stadt ville citta cidade stad miasto pais land pays paese kraj servicio dienst archivo datei
@@ -564,7 +565,7 @@ THING_PARENTS_INTL = THING_PARENTS | frozenset(
 )
 
 
-_GENERIC_NAME_WORDS = frozenset({"nombre", "nom", "nome", "naam", "nazwa", "titular"})
+_GENERIC_NAME_WORDS: Final = frozenset({"nombre", "nom", "nome", "naam", "nazwa", "titular"})
 
 
 def rule_concept(k: KeyInfo, val: str) -> str | None:
@@ -651,6 +652,8 @@ def text_types(val: str) -> list[str]:
         if v.iban_ok(m.group()):
             out.append("iban")
             break
+    if digits < 12:  # a card number has 12 digits at least (card_digits): no match of _TEXT_CARD can be one
+        return out
     for m in _TEXT_CARD.finditer(val):
         if v.is_card_number(m.group()):
             out.append("card_number")
@@ -707,9 +710,9 @@ def scheme_types(val: str) -> list[str]:
 
 Rule = Callable[[KeyInfo, str], "str | None"]
 
-_KEY_VOCABULARIES = (CVV_COMPACTS, EXPIRY_COMPACTS, MASKED_COMPACTS, PASSWORD_COMPACTS, SSN_COMPACTS, PASSPORT_COMPACTS, DL_COMPACTS,
+_KEY_VOCABULARIES: Final = (CVV_COMPACTS, EXPIRY_COMPACTS, MASKED_COMPACTS, PASSWORD_COMPACTS, SSN_COMPACTS, PASSPORT_COMPACTS, DL_COMPACTS,
                      TAX_COMPACTS, BIRTH_COMPACTS, GENDER_COMPACTS, NAME_COMPACTS, USERNAME_COMPACTS, TOKEN_COMPACTS)
-_DL_PARENTS = frozenset({"driverlicense", "driverslicense", "drivinglicense", "driverlicence", "drivinglicence"})
+_DL_PARENTS: Final = frozenset({"driverlicense", "driverslicense", "drivinglicense", "driverlicence", "drivinglicence"})
 
 
 def key_names_something(k: KeyInfo) -> bool:
@@ -729,10 +732,10 @@ def key_names_something(k: KeyInfo) -> bool:
     return gate
 
 # Order matters: key-named types first (they know better than shapes), then self-proving values.
-KEY_RULES: list[Rule] = [rule_card_context, rule_secret_keys, rule_government, rule_identity, rule_concept]
-VALUE_RULES: list[Rule] = [rule_email, rule_values, rule_card, rule_masked, rule_phone, rule_strong_id, rule_address]
-RULES: list[Rule] = [rule_private_key, *KEY_RULES, *VALUE_RULES]
-_VALUE_ONLY: list[Rule] = [rule_private_key, *VALUE_RULES]
+KEY_RULES: Final[list[Rule]] = [rule_card_context, rule_secret_keys, rule_government, rule_identity, rule_concept]
+VALUE_RULES: Final[list[Rule]] = [rule_email, rule_values, rule_card, rule_masked, rule_phone, rule_strong_id, rule_address]
+RULES: Final[list[Rule]] = [rule_private_key, *KEY_RULES, *VALUE_RULES]
+_VALUE_ONLY: Final[list[Rule]] = [rule_private_key, *VALUE_RULES]
 
 
 def _card_context_key(k: KeyInfo) -> bool:
@@ -759,7 +762,7 @@ def _identity_key(k: KeyInfo) -> bool:
 
 # Which keys each key rule can fire for: a superset of the key conditions inside the rule, so dropping
 # a rule whose gate is false for a key path changes no answer (checked by the corpus figures).
-_KEY_GATES: dict[Rule, Callable[[KeyInfo], bool]] = {
+_KEY_GATES: Final[dict[Rule, Callable[[KeyInfo], bool]]] = {
     rule_card_context: _card_context_key, rule_secret_keys: _secret_key, rule_government: _government_key,
     rule_identity: _identity_key, rule_concept: lambda k: k.concept is not None,
 }
@@ -770,9 +773,19 @@ _KEY_GATES: dict[Rule, Callable[[KeyInfo], bool]] = {
 # mask characters or a PEM header) and its length up to 24. Each value rule has a gate on them: a
 # necessary condition of the rule's own first tests, so leaving out a rule whose gate fails changes no
 # answer (tests/processor/test_detectors.py checks this against running every rule).
-_E, _UPPER, _DIGIT, _PHONE0, _KEYCHAR, _AT, _COLON, _SPACE, _MASKCH, _PEM = (1 << i for i in range(10))
-_LEN_SHIFT = 10
-_API_KEY_FIRST = frozenset("AygxsrSn")  # the first characters of the vendor key shapes in _API_KEY
+# the bits (Final: mypyc makes them constants, not module-dict lookups)
+_E: Final = 1
+_UPPER: Final = 2
+_DIGIT: Final = 4
+_PHONE0: Final = 8
+_KEYCHAR: Final = 16
+_AT: Final = 32
+_COLON: Final = 64
+_SPACE: Final = 128
+_MASKCH: Final = 256
+_PEM: Final = 512
+_LEN_SHIFT: Final = 10
+_API_KEY_FIRST: Final = frozenset("AygxsrSn")  # the first characters of the vendor key shapes in _API_KEY
 
 
 def _first_bits(first: str) -> int:
@@ -780,7 +793,7 @@ def _first_bits(first: str) -> int:
             | (first in _API_KEY_FIRST) * _KEYCHAR)
 
 
-_FIRST_BITS = {chr(c): _first_bits(chr(c)) for c in range(128)}
+_FIRST_BITS: Final = {chr(c): _first_bits(chr(c)) for c in range(128)}
 
 
 def value_shape(val: str) -> int:
@@ -825,7 +838,7 @@ def _value_gate(rule: Rule, shape: int, addr: str) -> bool:
     return True
 
 
-MAX_SHAPES = 512  # shapes remembered per key path (a few dozen in practice)
+MAX_SHAPES: Final = 512  # shapes remembered per key path (a few dozen in practice)
 
 
 @dataclass(slots=True)
@@ -880,7 +893,7 @@ def _plan(k: KeyInfo) -> Plan:
     return Plan(alpha, digits, long_digits, short, keyed, addr, {})
 
 
-_HEX = "0123456789abcdefABCDEF"
+_HEX: Final = "0123456789abcdefABCDEF"
 
 
 def _dateish(val: str) -> bool:
@@ -894,7 +907,7 @@ def _dateish(val: str) -> bool:
             and not val.replace("-", "").strip(_HEX))
 
 
-_PHONE_KEY = key_info("phone")
+_PHONE_KEY: Final = key_info("phone")
 
 
 def _first(k: KeyInfo, plan: Plan, val: str) -> str | None:
@@ -918,7 +931,7 @@ def _first(k: KeyInfo, plan: Plan, val: str) -> str | None:
     return None
 
 
-MAX_MEMO = 200_000  # answers remembered; the memo is emptied when full
+MAX_MEMO: Final = 200_000  # answers remembered; the memo is emptied when full
 
 
 class Classifier:

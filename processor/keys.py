@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from processor.lexicon import concept_of
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT: Final = re.compile(r"[^A-Za-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class KeyInfo:
         return any(w in self.parent for w in words)
 
 
-_TRANSLIT = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "đ": "d", "ı": "i"})
+_TRANSLIT: Final = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "đ": "d", "ı": "i"})
 
 
 def fold(key: str) -> str:
@@ -62,8 +62,8 @@ def singular(word: str) -> str:
     return word
 
 
-MAX_KEY_INFOS = 65536  # key paths remembered; emptied when full (an API has a few hundred)
-_KEY_INFOS: dict[str, KeyInfo] = {}
+MAX_KEY_INFOS: Final = 65536  # key paths remembered; emptied when full (an API has a few hundred)
+_KEY_INFOS: Final[dict[str, KeyInfo]] = {}
 
 
 def key_info(path: str) -> KeyInfo:

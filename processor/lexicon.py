@@ -9,8 +9,10 @@ only whole. Written from the languages (es, de, fr, it, pt, nl, pl), not from an
 
 from __future__ import annotations
 
+from typing import Final
+
 # concept -> whole compacts (stopwords removed): the key is exactly this
-EXACT: dict[str, set[str]] = {
+EXACT: Final[dict[str, set[str]]] = {
     "birth_date": {"nacimiento", "fechanacimiento", "fecnac", "fnac", "fechanac", "geburtsdatum", "geburtstag", "gebdatum",
                    "gebdat", "datumgeburt", "naissance", "datenaissance", "datenaiss", "nele", "nascita", "datanascita",
                    "natoil", "nascimento", "datanascimento", "dtnascimento", "dtnasc", "datanasc", "geboortedatum", "geborenop",
@@ -85,7 +87,7 @@ EXACT: dict[str, set[str]] = {
 }
 
 # concept -> stems found anywhere in the compact (>= 5 letters, distinctive)
-STEMS: dict[str, tuple[str, ...]] = {
+STEMS: Final[dict[str, tuple[str, ...]]] = {
     "birth_date": ("nacimiento", "geburt", "naissance", "nascita", "nascimento", "geboorte", "urodzeni", "birthdate", "dateofbirth"),
     "gender": ("geschlecht", "geslacht"),
     "person_name": ("apellido", "vorname", "nachname", "familienname", "cognome", "sobrenome", "voornaam", "achternaam",
@@ -111,13 +113,13 @@ STEMS: dict[str, tuple[str, ...]] = {
 }
 
 # Words that are not part of a field's meaning ("fecha de nacimiento" -> "fechanacimiento").
-STOPWORDS = frozenset({"de", "di", "du", "da", "do", "del", "della", "der", "des", "of", "the", "e", "y", "und", "et", "van",
+STOPWORDS: Final = frozenset({"de", "di", "du", "da", "do", "del", "della", "der", "des", "of", "the", "e", "y", "und", "et", "van",
                        "d", "le", "la", "el", "il", "lo", "dos", "das"})
 
 
 # "name of the customer" in any of the languages: a name word next to a word for a person
-NAME_WORDS = frozenset({"name", "nombre", "nom", "nome", "naam", "nazwa", "imie", "nazwisko"})
-PERSON_WORDS = frozenset(
+NAME_WORDS: Final = frozenset({"name", "nombre", "nom", "nome", "naam", "nazwa", "imie", "nazwisko"})
+PERSON_WORDS: Final = frozenset(
     """kunde kunden cliente clientes client klant klanten klient klienta usuario utente utilisateur gebruiker uzytkownik
     titular titulaire mitarbeiter empleado dipendente funcionario medewerker pracownik salarie persona person personne
     contacto kontakt contatto contato contact paciente patient patiente passagier pasajero passager passeggero
@@ -135,8 +137,8 @@ def _index(skip: str = "") -> dict[str, str]:
     return out
 
 
-_EXACT_INDEX = _index()
-_TAIL_INDEX = _index(skip="text")  # a tail naming free text says nothing about the key
+_EXACT_INDEX: Final = _index()
+_TAIL_INDEX: Final = _index(skip="text")  # a tail naming free text says nothing about the key
 
 
 def concept_of(words: tuple[str, ...]) -> str | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-MAX_SAMPLE = 48
+from typing import Final
+
+MAX_SAMPLE: Final = 48
 
 # ASCII letters -> '*', digits -> '1', whitespace -> ' ', other printable ASCII kept, controls -> '*';
 # a byte table (bytes.translate is a plain table lookup; str.translate looks each character up in a dict)
-_ASCII = bytes(
+_ASCII: Final = bytes(
     ord("1" if chr(c).isdigit() else "*" if chr(c).isalpha() else " " if chr(c).isspace() else chr(c) if chr(c).isprintable() else "*")
     for c in range(128)
 ) + b"*" * 128

@@ -17,22 +17,23 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import unquote
 
 from processor.names import FIRST_NAMES
 
-ID = "{id}"
-_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
-_HEX = re.compile(r"[0-9a-fA-F]{8,}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?")
-_WORD = re.compile(r"[a-z]+(?:[-_.][a-z]+)*|v\d{1,2}|[A-Za-z][a-z]+(?:[A-Z][a-z]+)*")
+ID: Final = "{id}"
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_HEX: Final = re.compile(r"[0-9a-fA-F]{8,}")
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?")
+_WORD: Final = re.compile(r"[a-z]+(?:[-_.][a-z]+)*|v\d{1,2}|[A-Za-z][a-z]+(?:[A-Z][a-z]+)*")
 # a gRPC path's first segment, a protobuf service's full name: ``demo.profiles.v1.Profiles``
-_PROTO_SERVICE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\.[A-Z][A-Za-z0-9_]*")
+_PROTO_SERVICE: Final = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\.[A-Z][A-Za-z0-9_]*")
 
 
-_NAME_SPLIT = re.compile(r"[._\-+ ]+")
-_CAPITALISED = re.compile(r"[A-Z][a-z'’]+")
-PERSON_COLLECTIONS = frozenset(("people", "persons", "staff", "person", "user", "customer", "member", "employee",
+_NAME_SPLIT: Final = re.compile(r"[._\-+ ]+")
+_CAPITALISED: Final = re.compile(r"[A-Z][a-z'’]+")
+PERSON_COLLECTIONS: Final = frozenset(("people", "persons", "staff", "person", "user", "customer", "member", "employee",
                                 "profile", "account", "author", "patient", "student", "contact", "owner"))
 
 
@@ -56,8 +57,8 @@ def personal_segment(seg: str, previous: str = "") -> bool:
     return after_people and text.lower() in FIRST_NAMES
 
 
-_IS_ID: dict[int, bool] = {}  # hash of (segment, previous) -> is it {id}; hashes, so no segment is kept
-_MAX_IS_ID = 65536
+_IS_ID: Final[dict[int, bool]] = {}  # hash of (segment, previous) -> is it {id}; hashes, so no segment is kept
+_MAX_IS_ID: Final = 65536
 
 
 def segment_word(seg: str, previous: str) -> str:

@@ -7,12 +7,14 @@ import base64
 import binascii
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable
+from typing import Final
 
 import orjson
 
 # IBAN lengths per country (ISO 13616 registry, the common ones).
-IBAN_LENGTHS = {
+IBAN_LENGTHS: Final = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
     "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24,
     "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21,
@@ -22,16 +24,16 @@ IBAN_LENGTHS = {
     "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20,
 }
 
-_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
-_SSN = re.compile(r"(\d{3})-(\d{2})-(\d{4})")
-_SSN_PLAIN = re.compile(r"(\d{3})(\d{2})(\d{4})")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-_SEP = re.compile(r"[ -]")
+_IBAN: Final = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
+_SSN: Final = re.compile(r"(\d{3})-(\d{2})-(\d{4})")
+_SSN_PLAIN: Final = re.compile(r"(\d{3})(\d{2})(\d{4})")
+_JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_SEP: Final = re.compile(r"[ -]")
 
 
 # A digit doubled, its two digits summed, as a byte table: ASCII digits stay ASCII digits.
-_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
-_DIGIT_BYTES = b"0123456789"
+_DOUBLED: Final = bytes.maketrans(b"0123456789", b"0246813579")
+_DIGIT_BYTES: Final = b"0123456789"
 
 
 def luhn_ok(digits: str) -> bool:
@@ -40,15 +42,28 @@ def luhn_ok(digits: str) -> bool:
         # one per digit); every second digit from the right doubled by the table, '0' (48) taken off
         b = digits.encode("ascii")
         return (sum(b[-1::-2]) + sum(b[-2::-2].translate(_DOUBLED)) - 48 * len(b)) % 10 == 0
+    # Decimal digits of other scripts (Arabic-Indic, Devanagari...) count by their value, as int()
+    # reads them; a digit-like character with no decimal value (superscript two) is no card digit.
     total = 0
     for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
+        d = unicodedata.decimal(ch, -1)
+        if d < 0:
+            return False
         if i % 2:
             d *= 2
             if d > 9:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def ascii_letter_count(value: str) -> int:
+    """How many characters of an ASCII ``value`` are letters (``str.isalpha``), at C speed."""
+    b = value.encode("ascii")
+    return len(b) - len(b.translate(None, _ASCII_LETTERS))
+
+
+_ASCII_LETTERS: Final = bytes(range(65, 91)) + bytes(range(97, 123))
 
 
 def digit_count(value: str) -> int:
@@ -106,7 +121,7 @@ def is_formatted_card(value: str) -> bool:
     return not value.isdigit()
 
 
-_IBAN_LETTERS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})  # A=10 ... Z=35
+_IBAN_LETTERS: Final = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})  # A=10 ... Z=35
 
 
 def iban_ok(value: str) -> bool:
@@ -132,7 +147,7 @@ def ssn_ok(value: str, formatted_only: bool = True) -> bool:
 
 def jwt_ok(value: str) -> bool:
     """Three base64url parts whose header decodes to a JSON object with ``alg``."""
-    if not _JWT.fullmatch(value):
+    if not value.startswith("eyJ") or not _JWT.fullmatch(value):  # the prefix first: no regex call for most values
         return False
     head = value.split(".", 1)[0]
     try:
@@ -159,11 +174,11 @@ def base64_text(token: str) -> bool:
     return text.isprintable()
 
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
-_V6_CHARS = b"0123456789abcdefABCDEF:."
+_V6_CHARS: Final = b"0123456789abcdefABCDEF:."
 
 
 def ip_kind(value: str) -> str | None:
@@ -179,6 +194,10 @@ def ip_kind(value: str) -> str | None:
         head = value.partition("%")[0]
         if not head.isascii() or head.encode("ascii").translate(None, _V6_CHARS):
             return None
+        # without "::" ipaddress wants eight groups: seven colons, or six and an IPv4 tail (a MAC
+        # address, aa:bb:cc:dd:ee:ff, has five)
+        if "::" not in head and head.count(":") != (6 if "." in head else 7):
+            return None
         try:
             ipaddress.IPv6Address(value)
         except ValueError:
@@ -190,7 +209,7 @@ def ip_kind(value: str) -> str | None:
 # --- national identifiers and tax numbers: published structures and check digits ------------------
 # Each takes the value as sent (formatted or not) and says whether it is one, by its own rule.
 
-_NONDIGIT_SEP = re.compile(r"[\s./-]")
+_NONDIGIT_SEP: Final = re.compile(r"[\s./-]")
 
 
 def _strip(value: str) -> str:
@@ -214,7 +233,7 @@ def cpf_ok(value: str) -> bool:
     return True
 
 
-_PAN = re.compile(r"[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]")
+_PAN: Final = re.compile(r"[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]")
 
 
 def pan_in_ok(value: str) -> bool:
@@ -222,11 +241,11 @@ def pan_in_ok(value: str) -> bool:
     return len(value) == 10 and bool(_PAN.fullmatch(value))
 
 
-_VD = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+_VD: Final = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
-_VP = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+_VP: Final = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]
 
@@ -242,7 +261,7 @@ def aadhaar_ok(value: str) -> bool:
     return c == 0
 
 
-_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+_DNI_LETTERS: Final = "TRWAGMYFPDXBNJZSQVHLCKE"
 
 
 def dni_es_ok(value: str) -> bool:
@@ -256,8 +275,8 @@ def dni_es_ok(value: str) -> bool:
     return head.isdigit() and _DNI_LETTERS[int(head) % 23] == s[-1]
 
 
-_CF = re.compile(r"[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]")
-_CF_ODD = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23]
+_CF: Final = re.compile(r"[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]")
+_CF_ODD: Final = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23]
 
 
 def codice_fiscale_ok(value: str) -> bool:
@@ -366,7 +385,7 @@ def tfn_au_ok(value: str) -> bool:
     return sum(a * b for a, b in zip(_ints(s), (1, 4, 3, 7, 5, 8, 6, 9, 10), strict=False)) % 11 == 0
 
 
-_NINO = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
+_NINO: Final = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 
 
 def nino_gb_ok(value: str) -> bool:
@@ -375,8 +394,8 @@ def nino_gb_ok(value: str) -> bool:
     return len(s) == 9 and bool(_NINO.fullmatch(s))
 
 
-_CURP = re.compile(r"[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[0-9A-Z]\d")
-_CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
+_CURP: Final = re.compile(r"[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[0-9A-Z]\d")
+_CURP_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
 
 
 def curp_mx_ok(value: str) -> bool:
@@ -388,7 +407,7 @@ def curp_mx_ok(value: str) -> bool:
     return (10 - tot % 10) % 10 == int(s[17])
 
 
-_RFC = re.compile(r"[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}")
+_RFC: Final = re.compile(r"[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}")
 
 
 def rfc_mx_ok(value: str) -> bool:
@@ -403,7 +422,7 @@ def naf_es_ok(value: str) -> bool:
     return len(s) == 12 and s.isdigit() and int(s[:10]) % 97 == int(s[10:])
 
 
-_RVNR = re.compile(r"\d{2}(\d{2})(\d{2})\d{2}[A-Z]\d{3}")
+_RVNR: Final = re.compile(r"\d{2}(\d{2})(\d{2})\d{2}[A-Z]\d{3}")
 
 
 def rvnr_de_ok(value: str) -> bool:
@@ -430,17 +449,17 @@ def sv_at_ok(value: str) -> bool:
 # (type, validator): value-proven identifiers. Strong ones carry enough structure (letters in fixed
 # places, or a formatted shape with a check digit) to be believed without a key; the rest need a key
 # or a sibling that names an identifier.
-STRONG_IDS: list[tuple[str, Callable[[str], bool]]] = [
+STRONG_IDS: Final[list[tuple[str, Callable[[str], bool]]]] = [
     ("national_id", codice_fiscale_ok), ("national_id", curp_mx_ok), ("national_id", ahv_ch_ok),
     ("national_id", nino_gb_ok), ("national_id", dni_es_ok), ("tax_id", pan_in_ok), ("tax_id", rfc_mx_ok),
 ]
 # Digits-only identifiers need a key (or a sibling) naming an identifier. Those whose check passes
 # about one random number in a hundred (two check digits, or a check plus a date inside) say which
 # family they are even against the key's word; the one-in-ten checksums do not.
-CHECKED_IDS: list[tuple[str, Callable[[str], bool]]] = [
+CHECKED_IDS: Final[list[tuple[str, Callable[[str], bool]]]] = [
     ("tax_id", cpf_ok), ("national_id", pesel_ok), ("national_id", nir_fr_ok), ("national_id", nn_be_ok),
 ]
-WEAK_IDS: list[tuple[str, Callable[[str], bool]]] = [
+WEAK_IDS: Final[list[tuple[str, Callable[[str], bool]]]] = [
     ("tax_id", nip_pl_ok), ("national_id", bsn_ok), ("tax_id", steuer_id_de_ok), ("national_id", sin_ca_ok),
     ("tax_id", nif_pt_ok), ("tax_id", tfn_au_ok), ("national_id", aadhaar_ok), ("national_id", sv_at_ok),
 ]
@@ -448,13 +467,13 @@ WEAK_IDS: list[tuple[str, Callable[[str], bool]]] = [
 
 # How many characters each validator's identifier has once separators (space . / -) are taken out: a
 # validator cannot pass on another length, so national_type only runs those of the value's length.
-_LENGTHS: dict[Callable[[str], bool], tuple[int, ...]] = {
+_LENGTHS: Final[dict[Callable[[str], bool], tuple[int, ...]]] = {
     codice_fiscale_ok: (16,), curp_mx_ok: (18,), ahv_ch_ok: (13,), nino_gb_ok: (9,), dni_es_ok: (9,), pan_in_ok: (10,),
     rfc_mx_ok: (12, 13), cpf_ok: (11,), pesel_ok: (11,), nir_fr_ok: (15,), nn_be_ok: (11,), nip_pl_ok: (10,), bsn_ok: (9,),
     steuer_id_de_ok: (11,), sin_ca_ok: (9,), nif_pt_ok: (9,), tfn_au_ok: (9,), aadhaar_ok: (12,), sv_at_ok: (10,),
 }
 _Family = list[tuple[str, Callable[[str], bool]]]
-_BY_LENGTH: dict[int, tuple[_Family, _Family, _Family]] = {
+_BY_LENGTH: Final[dict[int, tuple[_Family, _Family, _Family]]] = {
     n: tuple([(t, ok) for t, ok in fam if n in _LENGTHS[ok]] for fam in (STRONG_IDS, CHECKED_IDS, WEAK_IDS))  # type: ignore[misc]
     for n in {n for ns in _LENGTHS.values() for n in ns}
 }

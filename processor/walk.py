@@ -12,14 +12,14 @@ import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote_plus
 
 import orjson
 
 from processor import partialjson
 
-MAX_VALUE_CHARS = 8192  # longer strings are cut before detection (a private key block fits)
+MAX_VALUE_CHARS: Final = 8192  # longer strings are cut before detection (a private key block fits)
 
 
 # Leaf and WalkResult are made per leaf and per pair: plain slotted classes, not dataclasses. In the
@@ -52,7 +52,7 @@ class WalkResult:
 
 
 # Headers that carry no personal data (or that we never want to report); everything else is scanned.
-SKIP_HEADERS = frozenset(
+SKIP_HEADERS: Final = frozenset(
     """host content-type content-length content-encoding transfer-encoding connection accept
     accept-encoding accept-language accept-ranges cache-control pragma date expires etag last-modified
     if-none-match if-modified-since vary server user-agent keep-alive upgrade te trailer age via
@@ -65,22 +65,22 @@ SKIP_HEADERS = frozenset(
 )
 
 # The locations of one half of a pair, the same string objects for every leaf (their hashes cached).
-_LOCATIONS = {part: (f"{part}.header", f"{part}.body") for part in ("request", "response")}
-HEADER_LOCATIONS = frozenset(header for header, _ in _LOCATIONS.values())
+_LOCATIONS: Final = {part: (f"{part}.header", f"{part}.body") for part in ("request", "response")}
+HEADER_LOCATIONS: Final = frozenset(header for header, _ in _LOCATIONS.values())
 
-_BRACKETS = re.compile(r"\[([^\]]*)\]")
+_BRACKETS: Final = re.compile(r"\[([^\]]*)\]")
 
 # Typed documents and key/value pairs: a sibling field naming what the value is. Compared lower
 # case with "_" and "-" removed; several languages.
-NAMING_KEYS = frozenset(
+NAMING_KEYS: Final = frozenset(
     """type kind label name key field attribute attr code documenttype doctype idtype identifiertype typ tipo
     tipodocumento tipodoc nombre chiave clave campo feld nom nome naam nazwa rodzaj soort art""".split()
 )
-VALUE_KEYS = frozenset(
+VALUE_KEYS: Final = frozenset(
     """value val number num no id data valor valore wert waarde wartosc valeur nummer numero numer documentnumber
     docnumber documentno identifier content""".split()
 )
-MAX_HINT = 64
+MAX_HINT: Final = 64
 # The hint given to the naming field itself: the classifier decides whether its value is a label.
 LABEL_MARK = "\x00label"
 
@@ -284,7 +284,7 @@ def _add_leaf(out: WalkResult, budget: list[int], loc: str, path: str, value: st
         out.leaves.append(Leaf(loc, path, value, hint))
 
 
-_COMPACTS: dict[str, str] = {}
+_COMPACTS: Final[dict[str, str]] = {}
 
 
 def _compact(key: str) -> str:
@@ -299,7 +299,7 @@ def _compact(key: str) -> str:
 
 # Objects of one schema have the same keys: which of them name (in order) and whether one holds a
 # value is remembered per tuple of keys (bounded), so an object costs a tuple and a lookup.
-_KEY_SETS: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
+_KEY_SETS: Final[dict[tuple[str, ...], tuple[tuple[str, ...], bool]]] = {}
 # NAMING_KEYS and VALUE_KEYS are disjoint (tests/processor/test_walk.py), so the answer depends on the keys alone.
 
 
@@ -349,7 +349,7 @@ def _unquote(text: str) -> str:
     return out.decode("utf-8", "replace")
 
 
-_HEX_BYTES = {a + b: int(a + b, 16) for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF"}
+_HEX_BYTES: Final = {a + b: int(a + b, 16) for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF"}
 
 
 def form_key_path(key: str) -> str:

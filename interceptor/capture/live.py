@@ -162,6 +162,7 @@ class TapSet:
         self._by_fd: dict[int, Tap] = {}
         self._poller = select.poll()
         self._failed_once: set[tuple[str, str, str]] = set()
+        self.last_turn = 0  # packets the last poll_once read (0: the taps were empty, caught up)
 
     # -- plan ---------------------------------------------------------------------------------
     def sync(self, specs: Iterable[TapSpec]) -> tuple[int, int]:
@@ -254,6 +255,7 @@ class TapSet:
                 continue
             if ev & _POLL_ERR and tap.spec.key in self.taps:
                 self._vanished(tap, f"poll event {ev:#x}")
+        self.last_turn = total
         self.counters.inc("capture.packets", total)
         return total
 

@@ -92,35 +92,24 @@ def ip_text(addr: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
 
 
-# Ethernet + IPv4 + TCP, the common case, in one unpack.
-_eth_ip4_tcp: Final = struct.Struct("!12xHBxHxxHxB2x4s4sHHIIBB").unpack_from
-
-
 def decode(linktype: int, frame: bytes) -> Segment | Rejected:
     """Decode a frame down to TCP: the segment, or why there is none."""
-    if linktype == LINKTYPE_ETHERNET and len(frame) >= 54:
-        # (typed: compiled, the fields are then native ints, not boxed objects compared generically)
-        ethertype: int
-        vihl: int
-        total: int
-        frag: int
-        proto: int
-        src: bytes
-        dst: bytes
-        sport: int
-        dport: int
-        seq: int
-        ack: int
-        doff: int
-        flags: int
-        ethertype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = _eth_ip4_tcp(frame, 0)
-        if ethertype == ETH_IPV4 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
-            end = 14 + total if total else len(frame)
-            if end > len(frame):
-                end = len(frame)
-            start = 34 + (doff >> 4) * 4
-            if start <= end and doff >= 0x50:
-                return Segment(src, sport, dst, dport, seq, ack, flags, frame[start:end])
+    # The common case, Ethernet + IPv4 + TCP, read byte by byte: compiled, each read is a native
+    # operation (a ``struct`` unpack returns 13 boxed objects to unbox again); other frames, and
+    # anything unusual in these, take the general path.
+    if linktype == LINKTYPE_ETHERNET and len(frame) >= 54 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45 \
+            and frame[23] == 6 and not (frame[20] & 0x3F or frame[21]):
+        total = frame[16] << 8 | frame[17]
+        end = 14 + total if total else len(frame)
+        if end > len(frame):
+            end = len(frame)
+        doff = frame[46]
+        start = 34 + (doff >> 4) * 4
+        if start <= end and doff >= 0x50:
+            seq = frame[38] << 24 | frame[39] << 16 | frame[40] << 8 | frame[41]
+            ack = frame[42] << 24 | frame[43] << 16 | frame[44] << 8 | frame[45]
+            return Segment(frame[26:30], frame[34] << 8 | frame[35], frame[30:34], frame[36] << 8 | frame[37], seq, ack,
+                           frame[47], frame[start:end])
     return _decode(linktype, frame)
 
 

@@ -158,17 +158,18 @@ class CaptureReader:
                 raise CaptureError(self.path, self.offset, cutter.problem)
             if at_eof:
                 return
-            # A record larger than a block is read whole (its bytes are no use without the rest);
-            # else the next block, as much as one read gives (a damaged gzip stream: everything
-            # decompressed before the damage was yielded).
-            missing = cutter.need - (len(buf) - pos)
-            data = self._read(missing) if missing > CHUNK else self._read1(CHUNK)
-            if not data:
-                at_eof = True
-            elif pos < len(buf):
+            if pos < len(buf):
+                # A record cut by the block's end: read just what it lacks (so the next block is
+                # cut as read, not copied onto the tail of this one; a record larger than a block
+                # is read whole, its bytes being no use without the rest).
+                data = self._read(cutter.need - (len(buf) - pos))
                 buf, base, pos = buf[pos:] + data, base + pos, 0
             else:
+                # The next block, as much as one read gives: from a damaged gzip stream, every
+                # record decompressed before the damage is yielded.
+                data = self._read1(CHUNK)
                 buf, base, pos = data, base + pos, 0
+            at_eof = not data
 
     def _pcap_header(self, magic: bytes) -> PcapCutter:
         endian, resolution = PCAP_MAGICS[magic]

@@ -9,7 +9,8 @@ pypcap reads the same kind of ring but cannot join a fanout group, which is what
   (``capture.bpf_filter`` compiled by libpcap's ``pcap_compile`` for the link type), so no packet is
   read before the socket is where it belongs;
 - read a block at a time: the kernel hands whole blocks to user space (TP_STATUS_USER), we walk the
-  packet headers with ``struct`` on the mapping, copy each frame out and give the block back.
+  packet headers on the mapping, copy each frame out and give the block back (``capture/ringwalk.py``,
+  the per-packet part, compiled with the core).
 
 Kernel numbers come from PACKET_STATISTICS (which resets on read, so they are accumulated here).
 The fanout mode is PACKET_FANOUT_HASH: the kernel demultiplexes with ``__skb_get_hash_symmetric``,
@@ -26,9 +27,10 @@ import mmap
 import os
 import socket
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from interceptor.capture.ringwalk import TP_STATUS_USER, OnPacket, RingCursor
 
 SOL_PACKET = 263
 PACKET_RX_RING = 5
@@ -40,8 +42,6 @@ PACKET_FANOUT_HASH = 0
 PACKET_FANOUT_FLAG_DEFRAG = 0x8000  # IP fragments are reassembled before hashing (ports known)
 SO_ATTACH_FILTER = 26
 ETH_P_ALL = 0x0003
-TP_STATUS_KERNEL = 0
-TP_STATUS_USER = 1
 SIOCGIFHWADDR = 0x8927
 ARPHRD_ETHER = 1
 ARPHRD_LOOPBACK = 772
@@ -50,19 +50,13 @@ PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 
-# tpacket_block_desc: version, offset_to_priv, then tpacket_hdr_v1: block_status, num_pkts,
-# offset_to_first_pkt, blk_len, ...
-_block_hdr = struct.Struct("=8xIII").unpack_from
-_block_status = struct.Struct("=I")
-# tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, tp_net
-_pkt_hdr = struct.Struct("=IIII4x4xH").unpack_from
+# tpacket_block_desc and tpacket3_hdr, as pack_blocks writes them (ringwalk.py reads them)
 _BLOCK_HDR = struct.Struct("=IIIIII")  # version, offset_to_priv, block_status, num_pkts, first, blk_len
 _PKT_HDR = struct.Struct("=IIIIIIHH")
 _FIRST_PKT = 48  # sizeof(tpacket_block_desc) rounded as the kernel does (TPACKET_ALIGN)
 _MAC = 66  # tpacket3_hdr (48 aligned) + sockaddr_ll (18): where the kernel puts an Ethernet frame
 _DROP_ALL = struct.pack("=HBBI", 0x06, 0, 0, 0)  # BPF_RET|BPF_K 0: accept nothing
 
-OnPacket = Callable[[float, bytes, int, Any], None]
 
 
 class RingError(OSError):
@@ -206,9 +200,7 @@ class RingSocket:
             if sock is not None:
                 sock.close()
             raise
-        self.block = 0  # the next block to look at
-        self.offset = 0  # inside the current block when a dispatch stopped mid-block
-        self.left = 0  # packets left in the current block
+        self.cursor = RingCursor(self.block_size, self.block_count)
 
     @classmethod
     def open(cls, interface: str, bpf_filter: str, snaplen: int, buffer_bytes: int,
@@ -223,34 +215,7 @@ class RingSocket:
         ring = self.ring
         if ring is None:
             raise OSError("ring closed")
-        n = 0
-        linktype = self.linktype
-        bsize = self.block_size
-        while n < max_packets:
-            base = self.block * bsize
-            if not self.left:
-                status, num, first = _block_hdr(ring, base)
-                if not status & TP_STATUS_USER:
-                    break
-                self.left, self.offset = num, base + first
-            off = self.offset
-            take = min(self.left, max_packets - n)
-            i = -1
-            try:
-                for i in range(take):  # noqa: B007 - read after the loop when on_packet raised
-                    nxt, sec, nsec, snap, mac = _pkt_hdr(ring, off)
-                    start = off + mac
-                    off += nxt  # before the call: a packet whose processing raised is done with
-                    on_packet(sec + nsec * 1e-9, ring[start : start + snap], linktype, arg)
-            finally:
-                self.offset = off
-                self.left -= i + 1
-            n += take
-            left = self.left
-            if not left:
-                _block_status.pack_into(ring, base + 8, TP_STATUS_KERNEL)  # give the block back
-                self.block = (self.block + 1) % self.block_count
-        return n
+        return self.cursor.dispatch(ring, max_packets, self.linktype, on_packet, arg)
 
     @classmethod
     def mapped(cls, frames: list[tuple[float, bytes]], linktype: int = LINKTYPE_ETHERNET,

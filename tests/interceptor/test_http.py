@@ -16,9 +16,9 @@ from interceptor.http import (
     decode_content,
     parse_headers,
     parse_start_line,
-    plain_start,
+    plain_start_line,
 )
-from interceptor.httpsyntax import HEAD_CRLF, decode_text, plain_fields
+from interceptor.httpsyntax import HEAD_CRLF, decode_text, length_digits, plain_fields
 from interceptor.pairs import Endpoint
 from interceptor.pipeline import Pipeline
 from tests.interceptor.packetgen import http_request, http_response
@@ -294,25 +294,33 @@ def test_express_head_checks_imply_the_regex(lines: list, role: str | None) -> N
     start_raw = lines[0][0]
     raw = (b"GET / HTTP/1.1" if not start_raw else b"") + raw
     first, crlf, block = decode_text(raw).partition("\r\n")
-    start = parse_start_line(first, role)
+    start = plain_start_line(first, raw, role)  # (twice: the second answer comes from the table)
+    assert plain_start_line(first, raw, role) == start
     fields = plain_fields(block) if crlf else ([], {})
-    if start is not None and plain_start(first, start) and fields is not None:
+    if start is not None and fields is not None:
         assert HEAD_CRLF.fullmatch(raw) is not None, raw
-        assert fields == parse_headers(block)
+        assert start == parse_start_line(first, role)
+        assert fields == parse_headers(block) == (plain_fields(block) if crlf else ([], {}))  # (from the table)
 
 
 def test_express_head_checks_take_the_usual_heads() -> None:
-    head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\nContent-Length: 2"
-    assert plain_start("HTTP/1.1 200 OK", StatusLine("HTTP/1.1", 200, "OK"))
-    assert plain_fields(head.partition("\r\n")[2]) == (
-        [("Server", "nginx"), ("Content-Type", "application/json"), ("Content-Length", "2")],
-        {"server": "nginx", "content-type": "application/json", "content-length": "2"})
+    head = "Server: nginx\r\nContent-Type: application/json\r\nContent-Length: 2"
+    assert plain_start_line("HTTP/1.1 200 OK", b"HTTP/1.1 200 OK", "response") == StatusLine("HTTP/1.1", 200, "OK")
+    assert plain_start_line("HTTP/1.1 200 OK", b"HTTP/1.1 200 OK", "request") is None  # (from the table too)
+    for _ in range(2):  # parsed, then from the table of lines met before: the same
+        assert plain_fields(head) == (
+            [("Server", "nginx"), ("Content-Type", "application/json"), ("Content-Length", "2")],
+            {"server": "nginx", "content-type": "application/json", "content-length": "2"})
     assert plain_fields("Host: a\nX: b") is None  # bare LF
     assert plain_fields("Host: a\rb") is None  # bare CR
     assert plain_fields("Host: a\x00") is None  # a control byte
     assert plain_fields("Host: a\tb") is None  # a tab: valid, the regex decides
+    assert plain_start_line("GET /a\tb HTTP/1.1", b"GET /a\tb HTTP/1.1", "request") is None
     assert plain_fields("X_Under: 1") is None  # a valid name outside the table's alphabet: the regex decides
     assert plain_fields("A: 1\r\na: 2") is None  # a repeated name: the general path
     assert plain_fields("A: 1\r\n folded") is None
-    assert not plain_start("GET /a\tb HTTP/1.1", RequestLine("GET", "/a\tb", "HTTP/1.1"))
-    assert not plain_start("HTTP/1.1 \u0661\u0662\u0663 OK", StatusLine("HTTP/1.1", 123, "OK"))
+    digits = "HTTP/1.1 \u0661\u0662\u0663 OK"
+    assert parse_start_line(digits, None) == StatusLine("HTTP/1.1", 123, "OK")  # int() reads them...
+    assert plain_start_line(digits, digits.encode(), "response") is None  # ...HEAD_CRLF does not
+    assert [length_digits(v) for v in ("0", "1043", "1" * 18, "1" * 19, "", "+1", "\u0661", "1 ")] == [
+        True, True, True, False, False, False, False, False]

@@ -140,3 +140,17 @@ def test_the_feeder_stops_where_a_tick_falls_due() -> None:
             stops.append((i, feeder.due))
     # the first packet sets the first tick 1 s on; each tick sets the next 1 s after it
     assert stops == [(3, 11.0), (5, 13.0)] and feeder.fed == 6 and counters.get("packets") == 6
+
+
+def test_owner_at_reads_a_frame_in_place_as_owner_reads_it_sliced() -> None:
+    from tests.interceptor.test_replay_workers import frame
+
+    frames = [frame(40000), frame(40001, ip_options=True), frame(40000, reply=True), frame(40001, reply=True),
+              frame(40002, reply=True, ip_options=True), frame(40002), b"short"]
+    buf = b"x" * 7 + b"".join(frames)
+    in_place, sliced = Sharder(2), Sharder(2)
+    at, got = 7, []
+    for f in frames:
+        got.append(in_place.owner_at(1, buf, at, len(f)))
+        at += len(f)
+    assert got == [sliced.owner(1, f) for f in frames] == [0, 1, 0, 1, 0, 0, 0]

@@ -57,6 +57,21 @@ def test_two_workers_give_the_pairs_and_counters_of_one(capture: Path, tmp_path:
     assert sorted(sharder.known.values()) == [0] * 6 + [1] * 6 and shares.count(0) == shares.count(1)
 
 
+def test_a_gzipped_pcapng_gives_the_pairs_and_counters_of_one(capture: Path, tmp_path: Path) -> None:
+    """The pcapng cutter shares out alike (each worker decompresses the whole file)."""
+    from tests.interceptor.tools.pcaprewrite import read_records, write_pcapng
+
+    linktype, records = read_records(capture)
+    ng = write_pcapng(tmp_path / "ka.pcapng.gz", linktype, records, compress=True)
+    one = _replay(ng, str(tmp_path / "one.jsonl"), tmp_path / "one.json")
+    two = _replay(ng, str(tmp_path / "two.jsonl"), tmp_path / "two.json", "--workers", "2")
+    assert one.returncode == two.returncode == 0, two.stderr.decode()
+    a, b = (tmp_path / "one.jsonl").read_bytes().splitlines(), (tmp_path / "two.jsonl").read_bytes().splitlines()
+    assert len(a) == 600 and _pairs(a) == _pairs(b)
+    sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
+    assert sa["counts"] == sb["counts"] and sb["format"] == "pcapng"
+
+
 def frame(sport: int, reply: bool = False, ip_options: bool = False) -> bytes:
     """Ethernet + IPv4 + TCP, no payload: client 10.0.0.1:sport -> server 10.0.0.2:80 (or the reply)."""
     ends = [bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])]

@@ -87,8 +87,15 @@ def test_fast_digit_helpers_equal_their_plain_definitions() -> None:
     for _ in range(3000):
         digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 25)))
         assert v.luhn_ok(digits) == _luhn_reference(digits), digits
+        other = digits.translate({48 + d: 0x0660 + d for d in range(10)})  # the same in Arabic-Indic digits
+        assert v.luhn_ok(other) == _luhn_reference(digits), other
         text = "".join(rnd.choice("0123456789 +-().xé٣²aZ") for _ in range(rnd.randint(0, 30)))
         assert v.digit_count(text) == sum(ch.isdigit() for ch in text), text
+
+
+def test_luhn_turns_down_digits_without_a_decimal_value() -> None:
+    assert v.luhn_ok("4242424242424242")
+    assert not v.luhn_ok("424242424242424²")  # str.isdigit says yes; it is no card digit
 
 
 def test_mask_table_equals_the_character_rules() -> None:
@@ -111,8 +118,18 @@ def test_ip_kind_v6_equals_ipaddress() -> None:
         return True
 
     rnd = random.Random(9)
-    values = ["fe80::1%eth0", "::1", "2001:db8::8a2e:370:7334", "10:00:00Z", "https://a:b:c", "::ffff:1.2.3.4.5", "fe80::1%", "ab:cd:ef:gh"]
+    values = ["fe80::1%eth0", "::1", "2001:db8::8a2e:370:7334", "10:00:00Z", "https://a:b:c", "::ffff:1.2.3.4.5", "fe80::1%", "ab:cd:ef:gh",
+              "aa:bb:cc:dd:ee:ff", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9"]
     values += ["".join(rnd.choice("0123456789abcdefABCDEFg:.%zT ") for _ in range(rnd.randint(3, 20))) for _ in range(20000)]
     for text in values:
         if text.count(".") != 3 and text.count(":") >= 2 and len(text) <= 45:
             assert (v.ip_kind(text) == "v6") == reference(text), text
+
+
+def test_ascii_letter_count_equals_isalpha() -> None:
+    import random
+
+    rnd = random.Random(4)
+    for _ in range(2000):
+        text = "".join(rnd.choice("azAZ09_-+/=.~gQ") for _ in range(rnd.randint(0, 40)))
+        assert v.ascii_letter_count(text) == sum(c.isalpha() for c in text), text

@@ -60,8 +60,14 @@ class Reader(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        # Until 0.3 s (15 block timeouts) with nothing new, counted from the later of the last
+        # packet and the traffic's end: on a loaded machine the client can pause longer than that
+        # between packets, and the last block retires only after its end.
         last = time.monotonic()
-        while not (self.stopping.is_set() and time.monotonic() - last > 0.3):
+        stopped_at: float | None = None
+        while stopped_at is None or time.monotonic() - max(last, stopped_at) <= 0.3:
+            if stopped_at is None and self.stopping.is_set():
+                stopped_at = time.monotonic()
             for i, ring in enumerate(self.rings):
                 if ring.dispatch(10_000, lambda ts, frame, lt, out: out.append((ts, frame)), self.got[i]):
                     last = time.monotonic()

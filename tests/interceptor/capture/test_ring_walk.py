@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import struct
 
-from interceptor.capture.ring import TP_STATUS_KERNEL, TP_STATUS_USER, RingSocket, pack_blocks
+from interceptor.capture.ring import RingSocket, pack_blocks
+from interceptor.capture.ringwalk import TP_STATUS_KERNEL, TP_STATUS_USER
 
 
 def _frames(n: int) -> list[tuple[float, bytes]]:
@@ -46,6 +47,28 @@ def test_a_block_is_returned_only_once_its_last_packet_is_read() -> None:
     assert _status(ring, 0) == TP_STATUS_USER  # one packet left in it: still ours
     assert ring.dispatch(4, lambda *a: None, None) == 1
     assert _status(ring, 0) == TP_STATUS_KERNEL
+    ring.close()
+
+
+def test_a_packet_whose_processing_raised_is_read_once_and_its_block_given_back() -> None:
+    frames = _frames(3)
+    ring = RingSocket.mapped(frames)
+    seen: list[bytes] = []
+
+    def fail_on_last(ts: float, frame: bytes, linktype: int, arg: object) -> None:
+        seen.append(frame)
+        if len(seen) == 3:
+            raise RuntimeError("a bug on this packet")
+
+    try:
+        ring.dispatch(10, fail_on_last, None)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the callback's exception did not reach the caller")
+    assert seen == [f for _, f in frames]
+    assert _status(ring, 0) == TP_STATUS_KERNEL  # its last packet was read: the kernel's again
+    assert ring.dispatch(10, fail_on_last, None) == 0 and len(seen) == 3  # not read twice
     ring.close()
 
 
