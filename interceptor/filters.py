@@ -39,6 +39,9 @@ def content_type(message: Message) -> str:
     return value or ""
 
 
+MAX_SEEN = 256
+
+
 class PairFilter:
     def __init__(self, cfg: FilterConfig) -> None:
         self.keep_all = cfg.keep_all
@@ -48,6 +51,7 @@ class PairFilter:
         self.request_headers = {h.lower() for h in cfg.drop_request_headers}
         self.statuses, self.status_classes = _statuses(cfg.drop_statuses)
         self.urls = {u.rstrip("/") or "/" for u in cfg.drop_urls}
+        self.seen: dict[str, bool] = {}  # Content-Type values met -> wanted (at most MAX_SEEN)
 
     def reason(self, pair: Pair) -> str | None:
         if self.keep_all:
@@ -60,7 +64,7 @@ class PairFilter:
         if path in self.urls:
             return "filtered_url"
         index = request.index if request.index is not None else {n.lower(): v for n, v in reversed(request.headers)}
-        if not self.request_headers.isdisjoint(index):
+        if self.request_headers and not self.request_headers.isdisjoint(index):
             return "filtered_header"
         agent = index.get("user-agent")
         if agent is not None and agent.lower().startswith(self.user_agents):
@@ -70,10 +74,16 @@ class PairFilter:
         return None
 
     def wanted(self, content_type: str) -> bool:
+        known = self.seen.get(content_type)  # (content types repeat: the answer is kept, bounded)
+        if known is not None:
+            return known
         mt = media_type(content_type)
-        if mt in self.content_types:
-            return True
-        return self.json_suffix and mt.endswith("+json") and "application/json" in self.content_types
+        wanted = mt in self.content_types or (
+            self.json_suffix and mt.endswith("+json") and "application/json" in self.content_types)
+        if len(self.seen) >= MAX_SEEN:
+            self.seen.clear()
+        self.seen[content_type] = wanted
+        return wanted
 
 
 def _statuses(specs: list[str]) -> tuple[set[int], set[int]]:

@@ -341,10 +341,14 @@ class MessageParser:
         if not is_request:
             span.lead = self.run_start if self.run_end is not None and self.run_end == start else start
             lead = span.lead
-            for mark in reversed(self.chunk_ends):
+            ends = self.chunk_ends
+            i = len(ends) - 1
+            while i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
+                mark = ends[i]
                 if mark.offset == lead:  # (the offset just past the chunk)
                     span.prior_ack = mark.ack
                     break
+                i -= 1
         self.head = span
         return span
 
@@ -1025,28 +1029,27 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     return RequestLine(method, parts[1], parts[2])
 
 
-# Start lines met before (exact text) -> the parsed line (shared: never changed). Bounded as
-# httpsyntax's table of field lines.
-_STARTS: dict[str, StartLine] = {}
+# Status lines met before (exact text) -> the parsed line (shared: never changed). Bounded as
+# httpsyntax's table of field lines. (Request lines are not kept: their targets rarely repeat.)
+_STATUSES: dict[str, StatusLine] = {}
 
 
 def plain_start_line(first: str, raw_head: bytes, role: str | None) -> StartLine | None:
     """``parse_start_line`` of a start line that HEAD_CRLF's start part matches: printable (no
     control character: no tab, no bare CR or LF), ASCII digits in a status (``int`` takes any
     Unicode digit). None for any other: the general path decides."""
-    start = _STARTS.get(first)
-    if start is None:
-        start = parse_start_line(first, role)
-        if start is None or not first.isprintable():
-            return None
+    if role != "request":
+        known = _STATUSES.get(first)
+        if known is not None:
+            return known
+    start = parse_start_line(first, role)
+    if start is None or not first.isprintable():
+        return None
+    if type(start) is StatusLine:
         # (a status line parsed: "HTTP/1.x " then the three status characters, bytes 9 to 11 if ASCII)
-        if type(start) is StatusLine and not (48 <= raw_head[9] <= 57 and 48 <= raw_head[10] <= 57
-                                              and 48 <= raw_head[11] <= 57):
+        if not (48 <= raw_head[9] <= 57 and 48 <= raw_head[10] <= 57 and 48 <= raw_head[11] <= 57):
             return None
-        remember(_STARTS, first, start)
-        return start
-    if role is not None and (role == "request") != (type(start) is RequestLine):
-        return None  # (what parse_start_line says of a line of the other role)
+        remember(_STATUSES, first, start)
     return start
 
 
