@@ -10,7 +10,6 @@ protobuf runtime is needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,33 @@ class DescriptorError(ValueError):
     pass
 
 
-@dataclass(slots=True)
+# Plain classes, not dataclasses: this module is imported at every replay start, where creating a
+# dataclass costs ~2.5M instructions and generated functions compiled from source.
 class Field:
-    name: str
-    type_name: str = ""  # ".pkg.Message" for message-typed fields
+    __slots__ = ("name", "type_name")
+
+    def __init__(self, name: str, type_name: str = "") -> None:
+        self.name = name
+        self.type_name = type_name  # ".pkg.Message" for message-typed fields
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Field):
+            return NotImplemented
+        return self.name == other.name and self.type_name == other.type_name
+
+    __hash__ = None  # type: ignore[assignment]  # (as the dataclass was)
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, type_name={self.type_name!r})"
 
 
-@dataclass(slots=True)
 class Schemas:
-    messages: dict[str, dict[int, Field]] = field(default_factory=dict)  # ".pkg.Msg" -> number -> field
-    methods: dict[str, tuple[str, str]] = field(default_factory=dict)  # "/pkg.Svc/M" -> (input, output)
+    __slots__ = ("messages", "methods")
+
+    def __init__(self, messages: dict[str, dict[int, Field]] | None = None,
+                 methods: dict[str, tuple[str, str]] | None = None) -> None:
+        self.messages = messages if messages is not None else {}  # ".pkg.Msg" -> number -> field
+        self.methods = methods if methods is not None else {}  # "/pkg.Svc/M" -> (input, output)
 
     def name(self, path: str, request: bool, values: list[Any]) -> list[Any] | None:
         """The messages of a call with field names, or None if the method is not known."""

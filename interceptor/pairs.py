@@ -2,8 +2,11 @@
 
 This is the one data model the whole system shares, from the HTTP parser to the Kafka sink to the
 processor. Every type here is frozen: a pair is built once, complete, and a stage that changes it
-(truncation, enrichment) builds a new one with ``dataclasses.replace`` -- so no pair, and no
+(truncation, enrichment) builds a new one with its ``replace`` method -- so no pair, and no
 endpoint shared by the pairs of one connection, is changed behind another stage's back.
+
+Compiled with the hot path (interceptor/compiled.py): the parsers build a pair per exchange and
+every sink turns it into a record, so both are native code there.
 
 Its JSON form: ``Pair.to_record`` is the one place that produces it, ``Pair.from_record`` the one
 place that reads it back (and checks it: the processor's record check is ``from_record``).
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import os
-from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+import types
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -37,7 +41,6 @@ if TYPE_CHECKING:
 
 
 Headers = list[tuple[str, str]]
-T = TypeVar("T")
 
 
 def header_value(headers: Headers, name: str) -> str | None:
@@ -48,51 +51,42 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
-def built_once(cls: type[T]) -> type[T]:
-    """A frozen, slotted dataclass with a fast ``__init__``.
-
-    ``frozen=True``'s own ``__init__`` sets each field through ``object.__setattr__`` (~0.3 us a
-    field: ~10 us per pair for its 35 fields, measured). This one calls each slot's descriptor
-    directly (the same store, without the frozen ``__setattr__``); everything else -- assignment
-    raising ``FrozenInstanceError``, ``replace``, ``==`` -- is the dataclass's."""
-    names, params, body = [], [], []
-    env: dict[str, Any] = {"_MISSING": MISSING}
-    for f in fields(cls):  # type: ignore[arg-type]
-        names.append(f.name)
-        env[f"_set_{f.name}"] = getattr(cls, f.name).__set__  # the slot's member descriptor
-        if f.default is not MISSING:
-            env[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-            body.append(f"    _set_{f.name}(self, {f.name})")
-        elif f.default_factory is not MISSING:
-            env[f"_factory_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=_MISSING")
-            body.append(f"    _set_{f.name}(self, _factory_{f.name}() if {f.name} is _MISSING else {f.name})")
-        else:
-            params.append(f.name)
-            body.append(f"    _set_{f.name}(self, {f.name})")
-    exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), env)  # noqa: S102 - our own fields
-    env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = env["__init__"]  # type: ignore[misc]
-    return cls
-
-
-@built_once
-@dataclass(frozen=True, slots=True)
 class Message:
-    """What request and response share: headers in wire order, the decoded body, timing."""
+    """What request and response share: headers in wire order, the decoded body, timing.
 
-    version: str
-    headers: Headers
-    body: bytes
-    body_size: int  # decoded entity size as seen on the wire, even when ``body`` was truncated
-    truncated: bool
-    ts: float  # first byte of the message
+    Plain classes with an explicit ``__init__``, not dataclasses: mypyc compiles them into native
+    classes whose construction and attribute reads are C (a dataclass's generated ``__init__``
+    stays interpreted). Every attribute is ``Final``: compiled, mypyc makes it read-only at run time
+    (assigning raises ``AttributeError``); pure, ``_freeze_pure`` below does the same."""
+
+    __slots__ = ("version", "headers", "body", "body_size", "truncated", "ts", "wire_bytes", "index", "body_incomplete",
+                 "body_missing")  # pure Python: slot reads, no per-instance dict
+
+    version: Final[str]
+    headers: Final[Headers]
+    body: Final[bytes]
+    body_size: Final[int]  # decoded entity size as seen on the wire, even when ``body`` was truncated
+    truncated: Final[bool]
+    ts: Final[float]  # first byte of the message
     # Neither is part of the record: not compared, so a pair read back from its record equals it.
-    wire_bytes: int = field(default=0, compare=False)  # head + framed body as captured, for accounting
-    index: dict[str, str] | None = field(default=None, compare=False)  # lower-case name -> first value
-    body_incomplete: bool = False  # the capture lost bytes of the body (head and framing survived)
-    body_missing: int = 0  # how many body bytes were lost (at least; framing may hide more)
+    wire_bytes: Final[int]  # head + framed body as captured, for accounting
+    index: Final[dict[str, str] | None]  # lower-case name -> first value
+    body_incomplete: Final[bool]  # the capture lost bytes of the body (head and framing survived)
+    body_missing: Final[int]  # how many body bytes were lost (at least; framing may hide more)
+
+    def __init__(self, version: str, headers: Headers, body: bytes, body_size: int, truncated: bool, ts: float,
+                 wire_bytes: int = 0, index: dict[str, str] | None = None, body_incomplete: bool = False,
+                 body_missing: int = 0) -> None:
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.body_size = body_size
+        self.truncated = truncated
+        self.ts = ts
+        self.wire_bytes = wire_bytes
+        self.index = index
+        self.body_incomplete = body_incomplete
+        self.body_missing = body_missing
 
     def header(self, name: str) -> str | None:
         """First value of header ``name`` (lower-case)."""
@@ -104,27 +98,123 @@ class Message:
     def content_type(self) -> str:
         return self.header("content-type") or ""
 
+    def _same(self, other: Message) -> bool:
+        return (self.version == other.version and self.headers == other.headers and self.body == other.body
+                and self.body_size == other.body_size and self.truncated == other.truncated and self.ts == other.ts
+                and self.body_incomplete == other.body_incomplete and self.body_missing == other.body_missing)
 
-@built_once
-@dataclass(frozen=True, slots=True)
+    def _record(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """``rec`` (the half's own first keys) completed with what both halves have, in record order."""
+        rec["version"] = self.version
+        rec["headers"] = self.headers  # a list of tuples: orjson writes them as arrays, no copy
+        body = self.body
+        try:
+            rec["body"] = body.decode("utf-8")  # text bodies stay readable
+            rec["body_encoding"] = "utf-8"
+        except UnicodeDecodeError:
+            rec["body"] = base64.b64encode(body).decode("ascii")
+            rec["body_encoding"] = "base64"
+        rec["body_size"] = self.body_size
+        rec["truncated"] = self.truncated
+        if self.body_incomplete:  # the capture lost part of this body: what it kept is here
+            rec["body_incomplete"] = True
+            rec["body_missing_bytes"] = self.body_missing
+        return rec
+
+
 class Request(Message):
-    method: str = "GET"
-    target: str = "/"
+    __slots__ = ("method", "target")
+
+    method: Final[str]
+    target: Final[str]
+
+    def __init__(self, version: str, headers: Headers, body: bytes, body_size: int, truncated: bool, ts: float,
+                 wire_bytes: int = 0, index: dict[str, str] | None = None, body_incomplete: bool = False,
+                 body_missing: int = 0, method: str = "GET", target: str = "/") -> None:
+        super().__init__(version, headers, body, body_size, truncated, ts, wire_bytes, index, body_incomplete,
+                         body_missing)
+        self.method = method
+        self.target = target
+
+    def replace(self, body: bytes | None = None, truncated: bool | None = None, body_incomplete: bool | None = None,
+                body_missing: int | None = None) -> Request:
+        """A copy with the given fields changed (the model is frozen: stages build new messages)."""
+        return Request(self.version, self.headers, self.body if body is None else body, self.body_size,
+                       self.truncated if truncated is None else truncated, self.ts, self.wire_bytes, self.index,
+                       self.body_incomplete if body_incomplete is None else body_incomplete,
+                       self.body_missing if body_missing is None else body_missing, self.method, self.target)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request) or type(other) is not type(self):
+            return NotImplemented
+        return self._same(other) and self.method == other.method and self.target == other.target
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and the headers are a list
+
+    def __repr__(self) -> str:  # never the body or the header values: they may be payload
+        return f"<Request {self.method} {self.target} {self.version}, {len(self.headers)} headers, {self.body_size} bytes>"
+
+    def to_record(self) -> dict[str, Any]:
+        return self._record({"method": self.method, "target": self.target})
 
 
-@built_once
-@dataclass(frozen=True, slots=True)
 class Response(Message):
-    status: int = 200
-    reason: str = ""
+    __slots__ = ("status", "reason")
+
+    status: Final[int]
+    reason: Final[str]
+
+    def __init__(self, version: str, headers: Headers, body: bytes, body_size: int, truncated: bool, ts: float,
+                 wire_bytes: int = 0, index: dict[str, str] | None = None, body_incomplete: bool = False,
+                 body_missing: int = 0, status: int = 200, reason: str = "") -> None:
+        super().__init__(version, headers, body, body_size, truncated, ts, wire_bytes, index, body_incomplete,
+                         body_missing)
+        self.status = status
+        self.reason = reason
+
+    def replace(self, body: bytes | None = None, truncated: bool | None = None, body_incomplete: bool | None = None,
+                body_missing: int | None = None) -> Response:
+        """A copy with the given fields changed (the model is frozen: stages build new messages)."""
+        return Response(self.version, self.headers, self.body if body is None else body, self.body_size,
+                        self.truncated if truncated is None else truncated, self.ts, self.wire_bytes, self.index,
+                        self.body_incomplete if body_incomplete is None else body_incomplete,
+                        self.body_missing if body_missing is None else body_missing, self.status, self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response) or type(other) is not type(self):
+            return NotImplemented
+        return self._same(other) and self.status == other.status and self.reason == other.reason
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.version}, {len(self.headers)} headers, {self.body_size} bytes>"
+
+    def to_record(self) -> dict[str, Any]:
+        return self._record({"status": self.status, "reason": self.reason})
 
 
-@built_once
-@dataclass(frozen=True, slots=True)
 class Endpoint:
-    ip: str
-    port: int
-    meta: dict[str, Any] = field(default_factory=dict)  # pod, namespace, workload... added by enrichment
+    __slots__ = ("ip", "port", "meta")
+
+    ip: Final[str]
+    port: Final[int]
+    meta: Final[dict[str, Any]]  # pod, namespace, workload... added by enrichment
+
+    def __init__(self, ip: str, port: int, meta: dict[str, Any] | None = None) -> None:
+        self.ip = ip
+        self.port = port
+        self.meta = {} if meta is None else meta  # its own: the coverage tracker fills it in place
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Endpoint):
+            return NotImplemented
+        return self.ip == other.ip and self.port == other.port and self.meta == other.meta
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.ip!r}, {self.port!r}, {self.meta!r})"
 
     def to_record(self) -> dict[str, Any]:
         rec: dict[str, Any] = {"ip": self.ip, "port": self.port}
@@ -137,82 +227,88 @@ class _Ids:
     """Unique ids without uuid4's cost: a random per-process prefix and a counter."""
 
     def __init__(self) -> None:
-        self.prefix = os.urandom(8).hex()
+        self.prefix = os.urandom(8).hex() + "-"
         self.n = 0
 
     def next(self) -> str:
         self.n += 1
-        return f"{self.prefix}-{self.n:x}"
+        return self.prefix + format(self.n, "x")
 
 
-_ids = _Ids()
+_ids: Final = _Ids()
 
 
-@built_once
-@dataclass(frozen=True, slots=True)
 class Pair:
-    request: Request
-    response: Response
-    src: Endpoint  # the client
-    dst: Endpoint  # the server
-    source: dict[str, Any]  # {"kind": "pcap-file", "file": ...} / {"kind": "openssl", "pid": ...}
-    protocol: str = "http/1.1"  # "h2", or "grpc" (HTTP/2 carrying application/grpc)
-    headers_incomplete: bool = False  # HTTP/2 joined late or after loss: fields we could not decode left out
-    grpc: GrpcCall | None = None
+    __slots__ = ("request", "response", "src", "dst", "source", "protocol", "headers_incomplete", "grpc", "id")
+
+    request: Final[Request]
+    response: Final[Response]
+    src: Final[Endpoint]  # the client
+    dst: Final[Endpoint]  # the server
+    source: Final[dict[str, Any]]  # {"kind": "pcap-file", "file": ...} / {"kind": "openssl", "pid": ...}
+    protocol: Final[str]  # "http/1.1", "h2", or "grpc" (HTTP/2 carrying application/grpc)
+    headers_incomplete: Final[bool]  # HTTP/2 joined late or after loss: fields we could not decode left out
+    grpc: Final[GrpcCall | None]
     # Unique per pair. A counter, not uuid4 (~0.1 us): made for every pair, even those filtered later.
-    id: str = field(default_factory=_ids.next)
+    id: Final[str]
+
+    def __init__(self, request: Request, response: Response, src: Endpoint, dst: Endpoint, source: dict[str, Any],
+                 protocol: str = "http/1.1", headers_incomplete: bool = False, grpc: GrpcCall | None = None,
+                 id: str = "") -> None:  # noqa: A002 - the record's key
+        self.request = request
+        self.response = response
+        self.src = src
+        self.dst = dst
+        self.source = source
+        self.protocol = protocol
+        self.headers_incomplete = headers_incomplete
+        self.grpc = grpc
+        self.id = id or _ids.next()
+
+    def replace(self, request: Request | None = None, response: Response | None = None, src: Endpoint | None = None,
+                dst: Endpoint | None = None, id: str | None = None) -> Pair:  # noqa: A002
+        """A copy with the given fields changed, its id kept unless given (stages: truncation, enrichment)."""
+        return Pair(self.request if request is None else request, self.response if response is None else response,
+                    self.src if src is None else src, self.dst if dst is None else dst, self.source, self.protocol,
+                    self.headers_incomplete, self.grpc, self.id if id is None else id)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pair):
+            return NotImplemented
+        return (self.id == other.id and self.request == other.request and self.response == other.response
+                and self.src == other.src and self.dst == other.dst and self.source == other.source
+                and self.protocol == other.protocol and self.headers_incomplete == other.headers_incomplete
+                and self.grpc == other.grpc)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"<Pair {self.id} {self.protocol} {self.src.ip}:{self.src.port} -> {self.dst.ip}:{self.dst.port} "
+                f"{self.request!r} {self.response!r}>")
 
     @property
     def body_bytes(self) -> int:
         return len(self.request.body) + len(self.response.body)
 
     def to_record(self) -> dict[str, Any]:
-        rec = self._record()
-        rec["protocol"] = self.protocol
-        if self.headers_incomplete:
-            rec["headers_incomplete"] = True
-        if self.grpc is not None:
-            rec["grpc"] = self.grpc.to_record()
-        return rec
-
-    def _record(self) -> dict[str, Any]:
         req, resp = self.request, self.response
-        rbody, renc = encode_body(req.body)
-        sbody, senc = encode_body(resp.body)
-        record: dict[str, Any] = {
+        rec: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "id": self.id,
             "ts_request": req.ts,
             "ts_response": resp.ts,
             "src": self.src.to_record(),
             "dst": self.dst.to_record(),
-            "request": {
-                "method": req.method,
-                "target": req.target,
-                "version": req.version,
-                "headers": req.headers,
-                "body": rbody,
-                "body_encoding": renc,
-                "body_size": req.body_size,
-                "truncated": req.truncated,
-            },
-            "response": {
-                "status": resp.status,
-                "reason": resp.reason,
-                "version": resp.version,
-                "headers": resp.headers,
-                "body": sbody,
-                "body_encoding": senc,
-                "body_size": resp.body_size,
-                "truncated": resp.truncated,
-            },
+            "request": req.to_record(),
+            "response": resp.to_record(),
             "source": self.source,
+            "protocol": self.protocol,
         }
-        for half, msg in (("request", req), ("response", resp)):
-            if msg.body_incomplete:  # the capture lost part of this body: what it kept is here
-                record[half]["body_incomplete"] = True
-                record[half]["body_missing_bytes"] = msg.body_missing
-        return record
+        if self.headers_incomplete:
+            rec["headers_incomplete"] = True
+        if self.grpc is not None:
+            rec["grpc"] = self.grpc.to_record()
+        return rec
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_record())
@@ -221,36 +317,78 @@ class Pair:
         """``to_json`` and a newline, made by orjson in the same buffer (no copy of a ~2 KB line)."""
         return orjson.dumps(self.to_record(), option=orjson.OPT_APPEND_NEWLINE)
 
-
-    @classmethod
-    def from_record(cls, rec: Any) -> Pair:
+    @staticmethod
+    def from_record(rec: Any) -> Pair:
         """The pair a record (v1, as parsed JSON) describes; ``RecordError`` naming the first key that
         is missing or of the wrong type. Keys this version does not know are ignored (the schema's
         rule for readers), so ``to_record`` of the result drops them."""
         return _read_pair(rec, True)
 
 
+def _freeze_pure(cls: type) -> None:
+    """Interpreted, instances of ``cls`` become read-only as the compiled build's are (there mypyc
+    enforces the ``Final`` attributes; the interpreter does not). Assignment raises; construction
+    runs the class's own ``__init__`` on a mutable twin of the class (same slots, plain attribute
+    stores: a guarded ``__setattr__`` would cost ~0.3 us a field) and then switches the class. The
+    wrapper is generated with ``__init__``'s own parameters: ``*args, **kwargs`` cost a dict a call."""
+    init = vars(cls)["__init__"]  # each of them defines its own
+    twin = type(cls.__name__, (cls,), {"__slots__": (), "__setattr__": object.__setattr__,
+                                       "__delattr__": object.__delattr__})
+    env: dict[str, Any] = {"init": init, "cls": cls, "twin": twin, "setclass": object.__setattr__}
+    params, names = [], []
+    for p in list(inspect.signature(init).parameters.values())[1:]:
+        names.append(p.name)
+        if p.default is inspect.Parameter.empty:
+            params.append(p.name)
+        else:
+            env[f"_default_{p.name}"] = p.default
+            params.append(f"{p.name}=_default_{p.name}")
+    args = ", ".join(names)
+    exec(f"def __init__(self, {', '.join(params)}):\n"  # noqa: S102 - our own parameter names
+         f"    if type(self) is not cls:  # a subclass's __init__ calling ours: already on its twin\n"
+         f"        init(self, {args})\n"
+         f"        return\n"
+         f"    setclass(self, '__class__', twin)\n"
+         f"    init(self, {args})\n"
+         f"    setclass(self, '__class__', cls)\n", env)
+    env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    env["__init__"].__doc__ = init.__doc__
+    setattr(cls, "__init__", env["__init__"])  # noqa: B010 - assigning through the type would not pass mypy
+    setattr(cls, "__setattr__", _read_only)  # noqa: B010
+    setattr(cls, "__delattr__", _read_only)  # noqa: B010
+
+
+def _read_only(self: Any, name: str, value: Any = None) -> None:
+    raise AttributeError(f"attribute '{name}' of '{type(self).__name__}' objects is not writable")
+
+
+if isinstance(_freeze_pure, types.FunctionType):  # interpreted (compiled, functions are native)
+    for _cls in (Message, Request, Response, Endpoint, Pair):
+        _freeze_pure(_cls)
+
+
 def _read_pair(rec: Any, bodies: bool) -> Pair:
     check_record(rec)
     grpc = _read_grpc(rec["grpc"]) if rec.get("grpc") is not None else None
-    request = _read_message(rec["request"], "request", float(rec["ts_request"]), bodies)
-    response = _read_message(rec["response"], "response", float(rec["ts_response"]), bodies)
-    return Pair(request, response, _read_endpoint(rec["src"]), _read_endpoint(rec["dst"]),  # type: ignore[arg-type]
-                rec["source"], rec.get("protocol", "http/1.1"), rec.get("headers_incomplete", False), grpc, rec["id"])
+    req, resp = rec["request"], rec["response"]
+    request = Request(req["version"], _read_headers(req), _decode_body(req, "request", bodies), req["body_size"],
+                      req["truncated"], float(rec["ts_request"]), 0, None, req.get("body_incomplete", False),
+                      req.get("body_missing_bytes", 0), req["method"], req["target"])
+    response = Response(resp["version"], _read_headers(resp), _decode_body(resp, "response", bodies),
+                        resp["body_size"], resp["truncated"], float(rec["ts_response"]), 0, None,
+                        resp.get("body_incomplete", False), resp.get("body_missing_bytes", 0), resp["status"],
+                        resp["reason"])
+    return Pair(request, response, _read_endpoint(rec["src"]), _read_endpoint(rec["dst"]), rec["source"],
+                rec.get("protocol", "http/1.1"), rec.get("headers_incomplete", False), grpc, rec["id"])
 
 
 def _read_endpoint(rec: dict[str, Any]) -> Endpoint:
     return Endpoint(rec["ip"], rec["port"], {k: v for k, v in rec.items() if k != "ip" and k != "port"})
 
 
-def _read_message(rec: dict[str, Any], where: str, ts: float, decode: bool) -> Request | Response:
-    """A message ``_check_message`` passed."""
-    common = (rec["version"], [(h[0], h[1]) for h in rec["headers"]], _decode_body(rec, where, decode),
-              rec["body_size"], rec["truncated"], ts)
-    incomplete = {"body_incomplete": rec.get("body_incomplete", False), "body_missing": rec.get("body_missing_bytes", 0)}
-    if where == "request":
-        return Request(*common, **incomplete, method=rec["method"], target=rec["target"])
-    return Response(*common, **incomplete, status=rec["status"], reason=rec["reason"])
+def _read_headers(rec: dict[str, Any]) -> Headers:
+    """A checked message's headers as the parsers give them: (name, value) tuples."""
+    return [(h[0], h[1]) for h in rec["headers"]]
 
 
 def _decode_body(rec: dict[str, Any], where: str, decode: bool) -> bytes:
@@ -275,11 +413,3 @@ def _read_grpc(rec: dict[str, Any]) -> GrpcCall:
 
     return GrpcCall(rec["service"], rec["method"], rec["status"], rec["message"], rec["request_messages"],
                     rec["response_messages"], rec["messages_omitted"])
-
-
-def encode_body(body: bytes) -> tuple[str, str]:
-    """Text bodies stay readable (utf-8); anything else is base64."""
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(body).decode("ascii"), "base64"

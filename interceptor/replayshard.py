@@ -9,7 +9,7 @@ any per-packet object is made (``capture.records`` with ``sharding.Sharder``, co
 worker's record costs ~1k instructions (~1 % of one of its own, ~110k), so what keeps N workers under N
 times one process is the start-up they share and lumpy shares. Packets that are not TCP (counted
 as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
-the one ``--out`` under a lock (``sinks/jsonl.SharedAppender``, as ``capture.workers`` does): the
+the one ``--out`` under a lock (``sinks/jsonl.LineWriter``, as ``capture.workers`` does): the
 file holds every pair once, in worker-sized chunks rather than capture order. Each worker sends its
 final counters to the parent, which adds them up exactly for the summary and ``--stats``.
 

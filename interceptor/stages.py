@@ -10,7 +10,6 @@ top to bottom, instead of callbacks wrapped in closures.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any, Protocol
 
 from interceptor.config import CoreConfig, FilterConfig
@@ -86,11 +85,11 @@ def truncate_pair(pair: Pair, limit: int) -> Pair:
     the model is frozen)."""
     req, resp = pair.request, pair.response
     if len(req.body) > limit:
-        req = replace(req, body=req.body[:limit], truncated=True)
+        req = req.replace(body=req.body[:limit], truncated=True)
     room = limit - len(req.body)
     if len(resp.body) > room:
-        resp = replace(resp, body=resp.body[:room], truncated=True)
-    return replace(pair, request=req, response=resp)
+        resp = resp.replace(body=resp.body[:room], truncated=True)
+    return pair.replace(request=req, response=resp)
 
 
 class Filters(NativeStage):

@@ -78,7 +78,8 @@ class _Prefixed(io.RawIOBase):
 
 
 class CaptureReader:
-    """Iterate over a capture file's packets. ``packets`` counts the records read so far;
+    """Iterate over a capture file's packets (or ``batches`` of them). ``packets`` counts the
+    records cut so far (a batch at a time: the one being iterated over is counted whole);
     ``linktypes`` holds every link type the file declared."""
 
     def __init__(self, path: str | Path) -> None:

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -75,7 +74,7 @@ class Enricher:
             return None
         stale = not self.in_sync()
         # A new pair with new endpoints: the parser's endpoints are shared by a connection's pairs.
-        pair = replace(pair, src=_named(pair.src, src, stale), dst=_named(pair.dst, dst, stale))
+        pair = pair.replace(src=_named(pair.src, src, stale), dst=_named(pair.dst, dst, stale))
         self.counters.inc("enrich.pairs")
         if stale:
             self.counters.inc("enrich.meta_stale")

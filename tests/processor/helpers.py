@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from typing import Any
 
 from interceptor.pairs import Endpoint, Pair, Request, Response
@@ -34,4 +33,4 @@ def make_pair(body: Any = None, *, method: str = "POST", target: str = "/users/1
         Endpoint(dst_ep.pop("ip"), dst_ep.pop("port"), dst_ep),
         {"kind": "pcap-file", "file": "test"},
     )
-    return replace(p, id=pair_id) if pair_id else p
+    return p.replace(id=pair_id) if pair_id else p

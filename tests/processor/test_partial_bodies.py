@@ -4,7 +4,6 @@ size bound (``truncated``): detection runs on what parses, and nothing raises.""
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 
 import orjson
 
@@ -18,8 +17,8 @@ DOC = (b'{"customer":{"email":"jane@example.com","name":"Jane Doe","address":{"c
 
 def _detect(body: bytes, incomplete: bool = True, truncated: bool = False) -> dict:
     pair = make_pair(body)
-    pair = replace(pair, request=replace(pair.request, body_incomplete=incomplete,
-                                         body_missing=40 if incomplete else 0, truncated=truncated))
+    pair = pair.replace(request=pair.request.replace(body_incomplete=incomplete,
+                                                     body_missing=40 if incomplete else 0, truncated=truncated))
     return orjson.loads(Processor(full_schema=True).handle(pair.to_json()).value)
 
 
@@ -57,7 +56,7 @@ def test_random_damage_never_raises() -> None:
         if rng.random() < 0.3:
             body += bytes([rng.randrange(256)])  # half a character, or garbage
         pair = make_pair(bytes(body))
-        pair = replace(pair, request=replace(pair.request, body_incomplete=True))
+        pair = pair.replace(request=pair.request.replace(body_incomplete=True))
         proc.handle(pair.to_json())
     assert list(leaves("")) == [] and list(leaves('{"a":"\\u00e9"')) == [("a", "é")]
     assert list(leaves('"\\')) == [] and list(leaves("[[[[[", max_depth=2)) == []

@@ -7,14 +7,14 @@ import json
 import os
 from pathlib import Path
 
-from interceptor.sinks.jsonl import SharedAppender
+from interceptor.sinks.jsonl import LineWriter
 
 WRITERS = 3
 LINES = 400
 
 
 def _write_lines(path: str, lock: Path, writer: int) -> None:
-    out = SharedAppender(path, str(lock))
+    out = LineWriter(path, str(lock))
     for i in range(LINES):
         # 2-12 KB lines: larger than PIPE_BUF (4 KiB), so only the lock keeps them whole
         out.write(json.dumps({"w": writer, "i": i, "pad": "x" * (2000 + 97 * (i % 100))}).encode() + b"\n")

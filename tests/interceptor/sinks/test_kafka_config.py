@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,13 +16,13 @@ from tests.interceptor.sinks.pairgen import make_pair
 
 def test_endpoint_key_ignores_the_query_and_keeps_method_and_path() -> None:
     a, b = make_pair(0), make_pair(7)  # same path /api/v1/users/0, different query and client
-    a, b = replace(a, dst=Endpoint("10.1.0.9", 8080)), replace(b, dst=Endpoint("10.1.0.9", 8080))
+    a, b = a.replace(dst=Endpoint("10.1.0.9", 8080)), b.replace(dst=Endpoint("10.1.0.9", 8080))
     assert key_endpoint(a) == key_endpoint(b) == b"10.1.0.9:8080 POST /api/v1/users/0"
     assert key_destination(a) == b"10.1.0.9:8080"
 
 
 def test_key_prefers_the_workload_when_enrichment_named_it() -> None:
-    p = replace(make_pair(1), dst=Endpoint("10.1.0.9", 8080, {"namespace": "shop", "workload": "users"}))
+    p = make_pair(1).replace(dst=Endpoint("10.1.0.9", 8080, {"namespace": "shop", "workload": "users"}))
     assert key_destination(p) == b"shop/users:8080"
     assert key_endpoint(p) == b"shop/users:8080 POST /api/v1/users/1"
 
