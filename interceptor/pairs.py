@@ -23,7 +23,7 @@ import os
 import types
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
+from interceptor.pairjson import body_text, pair_json
 
 # The record's layout and its check live in interceptor/pairrecord.py (compiled with the hot path);
 # re-exported here, the pair model's one import.
@@ -107,12 +107,12 @@ class Message:
         """``rec`` (the half's own first keys) completed with what both halves have, in record order."""
         rec["version"] = self.version
         rec["headers"] = self.headers  # a list of tuples: orjson writes them as arrays, no copy
-        body = self.body
-        try:
-            rec["body"] = body.decode("utf-8")  # text bodies stay readable
+        text = body_text(self.body)  # text bodies stay readable
+        if text is not None:
+            rec["body"] = text
             rec["body_encoding"] = "utf-8"
-        except UnicodeDecodeError:
-            rec["body"] = base64.b64encode(body).decode("ascii")
+        else:
+            rec["body"] = base64.b64encode(self.body).decode("ascii")
             rec["body_encoding"] = "base64"
         rec["body_size"] = self.body_size
         rec["truncated"] = self.truncated
@@ -311,11 +311,13 @@ class Pair:
         return rec
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_record())
+        """The record as JSON: ``orjson.dumps(self.to_record())`` byte for byte, written without the
+        record's dicts (interceptor/pairjson.py)."""
+        return pair_json(self, False)
 
     def to_json_line(self) -> bytes:
-        """``to_json`` and a newline, made by orjson in the same buffer (no copy of a ~2 KB line)."""
-        return orjson.dumps(self.to_record(), option=orjson.OPT_APPEND_NEWLINE)
+        """``to_json`` and a newline (a JSON Lines line)."""
+        return pair_json(self, True)
 
     @staticmethod
     def from_record(rec: Any) -> Pair:
