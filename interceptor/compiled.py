@@ -34,7 +34,6 @@ from types import ModuleType
 # that mypy checks cleanly with true types.
 MODULES: tuple[str, ...] = (
     "interceptor.pairs",  # the pair model: built per exchange by the parsers, a record per pair by the sinks
-    "interceptor.pairjson",  # each pair's JSON line, written from the pair
     "interceptor.sinks.jsonl",  # the JSON Lines sink: once per pair
     "interceptor.httpsyntax",
     "interceptor.httpevents",

@@ -23,7 +23,7 @@ import os
 import types
 from typing import TYPE_CHECKING, Any, Final
 
-from interceptor.pairjson import body_text, pair_json
+import orjson
 
 # The record's layout and its check live in interceptor/pairrecord.py (compiled with the hot path);
 # re-exported here, the pair model's one import.
@@ -49,6 +49,67 @@ def header_value(headers: Headers, name: str) -> str | None:
         if k.lower() == name:
             return v
     return None
+
+
+def body_text(body: bytes) -> str | None:
+    """The body as text when it is valid UTF-8, else None (the record carries it as base64).
+
+    A small binary body (a gRPC message: protobuf varints, doubles, a gzip header) usually says so
+    in its first non-ASCII byte: a continuation byte with no lead, a lead byte no UTF-8 text has,
+    or a lead not followed by a continuation. Those are answered without raising
+    ``UnicodeDecodeError`` (~3k instructions: once per gRPC call on the Go capture); the rest is
+    decoded (a large body's one exception costs little next to the body)."""
+    if len(body) <= _SMALL_BODY and not body.isascii() and _surely_not_utf8(body):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+_SMALL_BODY: Final = 512
+
+
+def _surely_not_utf8(body: bytes) -> bool:
+    # Only the first bytes are looked at: binary shows itself early; a text's non-ASCII bytes are
+    # left to the decoder.
+    n = len(body)
+    end = n if n < 16 else 16
+    i = 0
+    while i < end:
+        b = body[i]
+        if b >= 0x80:
+            if b < 0xC2 or b > 0xF4:
+                return True
+            return i + 1 >= n or not 0x80 <= body[i + 1] <= 0xBF
+        i += 1
+    return False
+
+
+class _LastSource:
+    """The last source object's JSON (one pipeline has one source dict, shared by its pairs):
+    reused while it is the same object and still equal to the copy taken then (kept only when its
+    values are immutable scalars, so a change in place shows in the comparison)."""
+
+    def __init__(self) -> None:
+        self.obj: dict[str, Any] | None = None
+        self.copy: dict[str, Any] = {}
+        self.json: Any = None
+
+
+_last_source: Final = _LastSource()
+
+
+def _source_wire(source: dict[str, Any]) -> Any:
+    last = _last_source
+    if source is last.obj and source == last.copy:
+        return last.json
+    for v in source.values():
+        if not (v is None or type(v) is str or type(v) is int or type(v) is float or type(v) is bool):
+            return source
+    last.obj, last.copy, last.json = source, dict(source), orjson.Fragment(orjson.dumps(source))
+    return last.json
+
 
 
 class Message:
@@ -195,16 +256,31 @@ class Response(Message):
 
 
 class Endpoint:
-    __slots__ = ("ip", "port", "meta")
+    __slots__ = ("ip", "port", "meta", "_json")
 
     ip: Final[str]
     port: Final[int]
     meta: Final[dict[str, Any]]  # pod, namespace, workload... added by enrichment
+    # The record's {"ip", "port"} as JSON, made at the first record while meta is empty: the
+    # endpoints of a connection are shared by all its pairs. Not part of the value (not compared).
+    _json: Any
 
     def __init__(self, ip: str, port: int, meta: dict[str, Any] | None = None) -> None:
         self.ip = ip
         self.port = port
         self.meta = {} if meta is None else meta  # its own: the coverage tracker fills it in place
+        self._json = None
+
+    def _wire(self) -> Any:
+        """What ``Pair.to_json`` puts in the record for this endpoint: the JSON made before (an
+        ``orjson.Fragment``, written as it is) while meta is empty, else ``to_record``."""
+        if self.meta:
+            return self.to_record()
+        j = self._json
+        if j is None:
+            j = orjson.Fragment(orjson.dumps({"ip": self.ip, "port": self.port}))
+            object.__setattr__(self, "_json", j)  # (the pure build's guard refuses plain assignment)
+        return j
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Endpoint):
@@ -310,14 +386,36 @@ class Pair:
             rec["grpc"] = self.grpc.to_record()
         return rec
 
+    def _wire(self) -> dict[str, Any]:
+        """``to_record`` as ``to_json`` serialises it: the same keys in the same order, the endpoints
+        and the source as JSON made before (``orjson.Fragment``: no dict built and walked again per
+        pair; orjson writes a fragment as it is, so the bytes are ``to_record``'s)."""
+        req, resp = self.request, self.response
+        rec: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "id": self.id,
+            "ts_request": req.ts,
+            "ts_response": resp.ts,
+            "src": self.src._wire(),
+            "dst": self.dst._wire(),
+            "request": req.to_record(),
+            "response": resp.to_record(),
+            "source": _source_wire(self.source),
+            "protocol": self.protocol,
+        }
+        if self.headers_incomplete:
+            rec["headers_incomplete"] = True
+        if self.grpc is not None:
+            rec["grpc"] = self.grpc.to_record()
+        return rec
+
     def to_json(self) -> bytes:
-        """The record as JSON: ``orjson.dumps(self.to_record())`` byte for byte, written without the
-        record's dicts (interceptor/pairjson.py)."""
-        return pair_json(self, False)
+        """The record as JSON: ``orjson.dumps(self.to_record())``, byte for byte."""
+        return orjson.dumps(self._wire())
 
     def to_json_line(self) -> bytes:
-        """``to_json`` and a newline (a JSON Lines line)."""
-        return pair_json(self, True)
+        """``to_json`` and a newline, made by orjson in the same buffer (no copy of a ~2 KB line)."""
+        return orjson.dumps(self._wire(), option=orjson.OPT_APPEND_NEWLINE)
 
     @staticmethod
     def from_record(rec: Any) -> Pair:
