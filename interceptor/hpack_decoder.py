@@ -69,7 +69,7 @@ class HeaderBlock:
         self.unknown = unknown  # fields left out: they referenced table entries we never saw
         self.index: dict[str, str] = index if index is not None else {}  # lower-case name -> first value
         self.status = status  # ``:status`` when it is three digits
-        self.appended: Appended | None = None  # this block (trailers) last appended to another one
+        self.appended: list[Appended] | None = None  # this block (trailers) appended to others, newest last
 
     def __repr__(self) -> str:
         return f"HeaderBlock(headers={self.headers!r}, unknown={self.unknown}, status={self.status})"
@@ -85,10 +85,14 @@ class HeaderBlock:
         return cls(headers, unknown, index, status)
 
 
+APPENDED_BASES: Final = 4  # joins remembered per trailer block (one per response header block it follows)
+
+
 class Appended:
     """A block (trailers) appended to the fields before it (``base``): the joined list and index,
     remembered on the block, so streams that repeat both blocks share them as they share the blocks
-    (a gRPC call's trailers follow the same response headers every time). Read, never changed."""
+    (a gRPC call's trailers follow one of a few response header blocks: with and without
+    grpc-encoding, say). Read, never changed."""
 
     __slots__ = ("base", "base_index", "headers", "index")
 
@@ -102,10 +106,16 @@ class Appended:
     @staticmethod
     def of(base: Headers, base_index: dict[str, str], block: HeaderBlock) -> Appended:
         known = block.appended
-        if known is not None and known.base is base and known.base_index is base_index:
-            return known
-        known = block.appended = Appended(base, base_index, block)
-        return known
+        if known is None:
+            known = block.appended = []
+        for joined in known:
+            if joined.base is base and joined.base_index is base_index:
+                return joined
+        if len(known) >= APPENDED_BASES:
+            del known[0]
+        joined = Appended(base, base_index, block)
+        known.append(joined)
+        return joined
 
 
 class Decoder:

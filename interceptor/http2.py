@@ -210,7 +210,9 @@ class Http2Connection:
         self._read(direction, r, ts)
         if r.buf or r.held:
             self._hold(direction, r)
-        events, self.events = self.events, []
+        events = self.events
+        if events:  # else the (empty) list itself: read before the next call, no new list per packet
+            self.events = []
         return events
 
     def _hold(self, d: int, r: _Reader) -> None:

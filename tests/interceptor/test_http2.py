@@ -489,6 +489,7 @@ def test_trailers_joined_once_per_repeated_blocks() -> None:
     first, second, third, other, *alternating = (e.response for e in c.events)
     assert [(r.status, r.header(":status"), r.header("grpc-status"), len(r.headers)) for r in alternating] == [
         (200, "200", "0", 4), (201, "201", "0", 4), (200, "200", "0", 4)]
+    assert alternating[0].index is alternating[2].index  # each base keeps its join while the other is used
     # the first call's blocks insert into the table (other bytes); the next two repeat them exactly
     assert first.headers == second.headers == third.headers and first.index == second.index
     assert second.index is third.index and second.headers is not third.headers  # each pair's own list
