@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from interceptor import __version__, heap
+from interceptor import __version__, collector
 from interceptor.app import (
     Output,
     StatsFile,
@@ -30,7 +30,7 @@ TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
 
 
 def main(argv: list[str] | None = None) -> int:
-    heap.skip_exit_collections()
+    collector.skip_exit_collections()
     parser = argparse.ArgumentParser(prog="interceptor", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,7 +151,7 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
     # What exists now (modules, config, the sinks) outlives the replay: out of the collector's
     # sight, a full collection walks only what the replay made (~1 % of a replay's instructions,
     # measured with callgrind).
-    with heap.frozen():
+    with collector.frozen():
         try:
             for batch in reader.batches() if batches is None else batches:
                 i, n = 0, len(batch)

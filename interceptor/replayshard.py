@@ -26,12 +26,13 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from interceptor.app import Output, StatsFile, open_sinks, worker_config
-from interceptor.capture.pcapfile import CaptureError, CaptureReader
+from interceptor.capture.pcapfile import CaptureError, CaptureReader, Packet
 from interceptor.counters import Counters
 from interceptor.errors import UsageError
 from interceptor.pipeline import Pipeline
@@ -66,17 +67,20 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
             raise UsageError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
     fd, lock = tempfile.mkstemp(prefix="interceptor-replay-", suffix=".lock")
     os.close(fd)
+    # Every worker's config made once, before the fork (nothing start-up does is done N times).
+    configs = [worker_config(cfg, index, workers) for index in range(workers)]
     started = time.monotonic()
     usage = resource.getrusage(resource.RUSAGE_SELF)  # start-up, before the workers share the rest
     # What start-up made is shared with the workers copy-on-write: out of the collector's sight, a
     # collection in a worker does not write to (and so copy) every page of it.
     gc.freeze()
     try:
-        results = _fork_and_wait(args, cfg, workers, lock)
+        results = _fork_and_wait(args, configs, lock, started)
     finally:
         gc.unfreeze()
         os.unlink(lock)
     elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
     counters = Counters()
     for res in results:
         counters.add_snapshot(res.get("counters") or {})
@@ -88,7 +92,8 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     # (the wall time without other load); their sum against one process's is what sharding costs.
     extra = {"file": str(args.file), "format": first.get("format"), "elapsed_s": round(elapsed, 3),
              "workers": workers, "start_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-             "worker_cpu_s": [res.get("cpu_s") for res in results], "sinks": reports}
+             "worker_cpu_s": [res.get("cpu_s") for res in results], "sinks": reports,
+             "timeline": _timeline(usage, after, results)}
     if errors:
         extra["error"] = errors[0]
     linktypes = set(first.get("linktypes", []))
@@ -99,9 +104,9 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     return 1 if crashed else code
 
 
-def _fork_and_wait(args: argparse.Namespace, cfg: Any, workers: int, lock: str) -> list[dict[str, Any]]:
+def _fork_and_wait(args: argparse.Namespace, configs: list[Any], lock: str, started: float) -> list[dict[str, Any]]:
     children: list[tuple[int, int]] = []
-    for index in range(workers):
+    for index, wcfg in enumerate(configs):
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the parent's code
@@ -110,7 +115,7 @@ def _fork_and_wait(args: argparse.Namespace, cfg: Any, workers: int, lock: str) 
                 os.close(read_end)
                 for _, fd in children:
                     os.close(fd)
-                result = _work(args, worker_config(cfg, index, workers), index, workers, lock)
+                result = _work(args, wcfg, index, len(configs), lock, started)
                 with os.fdopen(write_end, "wb") as out:
                     out.write(orjson.dumps(result))
                 code = 0
@@ -125,29 +130,71 @@ def _fork_and_wait(args: argparse.Namespace, cfg: Any, workers: int, lock: str) 
         with os.fdopen(fd, "rb") as f:
             data = f.read()  # a worker's counters: small, read to its end
         _, status = os.waitpid(pid, 0)
+        joined = round(time.monotonic() - started, 4)
         if os.waitstatus_to_exitcode(status) != 0 or not data:
             results.append({"crashed": f"replay worker {index} exited with {os.waitstatus_to_exitcode(status)}: "
                                        "its connections' pairs may be missing"})
             continue
-        results.append(orjson.loads(data))
+        result = orjson.loads(data)
+        result["timeline"]["joined_s"] = joined  # its exit seen by the parent
+        results.append(result)
     return results
 
 
-def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: str) -> dict[str, Any]:
+class Marks:
+    """When a worker reached each step, in seconds after the parent forked the first worker
+    (``time.monotonic`` is one clock for every process of the machine)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.at: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.at[name] = round(time.monotonic() - self.started, 4)
+
+    def batches(self, batches: Iterator[list[Packet]]) -> Iterator[list[Packet]]:
+        """``batches`` as they are, noting when the first and the last of them came (a batch is a
+        block of about a MiB of the file: a few hundred of them, so this costs nothing)."""
+        for batch in batches:
+            if "first_batch_s" not in self.at:
+                self.mark("first_batch_s")
+            yield batch
+        self.mark("fed_s")
+
+
+def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: str, started: float) -> dict[str, Any]:
     """One worker: its own sinks and pipeline over its connections of the file."""
     from interceptor.cli import Progress, replay_file
 
+    marks = Marks(started)
+    marks.mark("forked_s")
     counters = Counters()
     reader = CaptureReader(args.file)
     output = Output(cfg, counters, open_sinks(args, cfg, counters, shared_lock=lock if args.out else None),
                     wait_for_sync=True)
     pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
-    error = replay_file(reader, pipeline, output, Progress(enabled=False), reader.batches(Sharder(workers), index))
+    marks.mark("ready_s")
+    error = replay_file(reader, pipeline, output, Progress(enabled=False),
+                        marks.batches(reader.batches(Sharder(workers), index)))
     reader.close()
+    marks.mark("replayed_s")  # the pipeline closed: every pair went to the sinks
     reports = output.close(cfg.kafka.flush_timeout_s)
+    marks.mark("closed_s")
     for report in reports:
         report["worker"] = index
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    timeline = {"worker": index, **marks.at, "user_s": round(usage.ru_utime, 3), "sys_s": round(usage.ru_stime, 3),
+                "minor_faults": usage.ru_minflt, "max_rss_kib": usage.ru_maxrss}
     return {"counters": counters.snapshot(), "packets": reader.packets, "format": reader.format,
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "timeline": timeline,
             "linktypes": sorted(reader.linktypes), "error": str(error) if error else None, "reports": reports}
+
+
+def _timeline(start: Any, end: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where a replay's time went (``--stats``: ``timeline``): the parent's start-up CPU and what it
+    spent while the workers ran; per worker, when it was forked, ready, fed its first and last
+    block, had replayed (pipeline closed), closed its sinks and was seen to exit (seconds after the
+    first fork), its own CPU since the fork (user, system) and page faults (copy-on-write ones included)."""
+    return {"parent": {"start_user_s": round(start.ru_utime, 3), "start_sys_s": round(start.ru_stime, 3),
+                       "after_fork_cpu_s": round(end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime, 3)},
+            "workers": [res["timeline"] for res in results if "timeline" in res]}

@@ -59,6 +59,15 @@ def test_two_workers_give_the_pairs_and_counters_of_one(capture: Path, tmp_path:
     assert sa["dropped"] == sb["dropped"] == {}
     assert sb["workers"] == 2 and len(sb["sinks"]) == 2
     assert b"600 pairs emitted" in two.stderr
+    # Where the time went: each worker's steps in order, after the fork, on one clock with the parent's.
+    steps = ["forked_s", "ready_s", "first_batch_s", "fed_s", "replayed_s", "closed_s", "joined_s"]
+    timeline = sb["timeline"]
+    assert [w["worker"] for w in timeline["workers"]] == [0, 1]
+    for w in timeline["workers"]:
+        marks = [w[step] for step in steps]
+        assert 0 <= marks[0] and marks == sorted(marks) and marks[-1] <= sb["elapsed_s"] + 0.001  # (ms)
+        assert w["user_s"] > 0 and w["minor_faults"] > 0
+    assert timeline["parent"]["start_user_s"] > 0
     with CaptureReader(capture) as reader:  # 12 connections: 6 each
         sharder = Sharder(2)
         shares = [sharder.owner(lt, frame) for _, lt, frame in reader]

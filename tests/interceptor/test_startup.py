@@ -61,7 +61,7 @@ def test_replay_imports_only_what_it_uses(tmp_path: Path) -> None:
 
 
 def test_the_heap_is_frozen_at_exit(tmp_path: Path) -> None:
-    """The interpreter's full collections at shutdown then walk nothing (interceptor.heap)."""
+    """The interpreter's full collections at shutdown then walk nothing (interceptor.collector)."""
     args = ("replay", str(capture(tmp_path / "c.pcap")), "--out", str(tmp_path / "p.jsonl"))
     assert run(SCRIPT, *args)["frozen_at_exit"] == 0  # not while the command runs, nor after it
     assert run(LATE_CHECK, *args)["frozen_at_exit"] > 1000  # then everything, at exit
