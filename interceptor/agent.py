@@ -11,17 +11,16 @@ thread and only reads.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
 
+from interceptor import collector
 from interceptor.app import (
     Output,
     StatsFile,
@@ -118,17 +117,11 @@ def render_table(spaces: list[Namespace], taps: list[Any], skips: list[Any]) -> 
 
 
 # -- run ------------------------------------------------------------------------------------------
-@contextmanager
-def startup_heap_frozen() -> Iterator[None]:
+def startup_heap_frozen() -> AbstractContextManager[None]:
     """While the capture loop runs, what start-up made (modules, config, sinks, the cluster index)
-    is out of the cyclic collector's sight: a full collection then walks only what the traffic
-    made (as ``replay`` does; ~1 % of a pair's instructions). Given back when the loop ends."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    is out of the cyclic collector's sight (interceptor.collector; as ``replay`` does). Collected first:
+    the agent lives long, so start-up's garbage is freed rather than frozen."""
+    return collector.frozen(collect=True)
 
 
 def capture_clock(wall: float, newest: float, reading: bool) -> float:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from interceptor import __version__
+from interceptor import __version__, collector
 from interceptor.app import (
     Output,
     StatsFile,
@@ -31,6 +30,7 @@ TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
 
 
 def main(argv: list[str] | None = None) -> int:
+    collector.skip_exit_collections()
     parser = argparse.ArgumentParser(prog="interceptor", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,28 +150,27 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
     shown = 0
     # What exists now (modules, config, the sinks) outlives the replay: out of the collector's
     # sight, a full collection walks only what the replay made (~1 % of a replay's instructions,
-    # measured with callgrind). Given back at the end (a caller's garbage is still collected).
-    gc.freeze()
-    try:
-        for batch in reader.batches() if batches is None else batches:
-            i, n = 0, len(batch)
-            while i < n:
-                i = feeder.feed(batch, i)
-                if feeder.tick_due:
-                    feeder.tick_due = False
-                    pipeline.tick(feeder.due)
-                    output.poll()
-                    if output.coverage is not None:
-                        output.coverage.take(pipeline.coverage)
-            if feeder.fed - shown > 0x3FFF:
-                shown = feeder.fed
-                progress.show(reader, pipeline)
-        return None
-    except CaptureError as e:
-        return e
-    finally:
-        pipeline.close()
-        gc.unfreeze()
+    # measured with callgrind).
+    with collector.frozen():
+        try:
+            for batch in reader.batches() if batches is None else batches:
+                i, n = 0, len(batch)
+                while i < n:
+                    i = feeder.feed(batch, i)
+                    if feeder.tick_due:
+                        feeder.tick_due = False
+                        pipeline.tick(feeder.due)
+                        output.poll()
+                        if output.coverage is not None:
+                            output.coverage.take(pipeline.coverage)
+                if feeder.fed - shown > 0x3FFF:
+                    shown = feeder.fed
+                    progress.show(reader, pipeline)
+            return None
+        except CaptureError as e:
+            return e
+        finally:
+            pipeline.close()
 
 
 class Progress:

@@ -64,7 +64,7 @@ class Connection:
     until the first bytes choose another); ``over`` is set, with ``reason``, once it has ended."""
 
     __slots__ = ("a", "ctx", "h2limits", "streams", "layer", "last_seen", "closed", "deferred", "cov",
-                 "over", "reason", "max_deferred", "alpn")
+                 "over", "reason", "max_deferred", "alpn", "key", "tag", "cov_bytes", "sniffing")
 
     def __init__(self, a: Address, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any], ts: float,
                  ctx: Context, h2limits: H2Limits, max_out_of_order: int, synced: bool) -> None:
@@ -80,6 +80,13 @@ class Connection:
         self.closed = [False, False]
         self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
         self.cov: Any = None  # the coverage account's record of the connection
+        # Kept here, natively, and given to ``cov`` when the connection ends (per packet, ``cov``'s
+        # own attributes would be generic Python attribute accesses): the payload bytes seen, and
+        # whether the coverage account still reads the first bytes (``cov.sniffing``).
+        self.cov_bytes = 0
+        self.sniffing = False
+        self.key = b""  # the pipeline's flow table key (packets.flow_key) ...
+        self.tag = b""  # ... and direction 0's Segment.tag
         self.over = False
         self.reason = ""
         self.max_deferred = MAX_DEFERRED

@@ -1,17 +1,20 @@
 """``interceptor replay FILE --workers N``: one capture file replayed by N processes, each its own
-pipeline for the connections that hash to it.
+pipeline for the connections that belong to it.
 
 Every worker reads the whole file (no packet crosses a process boundary; so the file must be a
-regular file, not a pipe; a gzipped one is decompressed N times) and feeds its pipeline only the
-packets of its connections (``Sharder``: dealt out in turn by first appearance, both directions of
-a connection to one worker). Whose a record is, is decided on its bytes in the block read, before
-any per-packet object is made (``capture.records`` with ``sharding.Sharder``, compiled): another
-worker's record costs ~1k instructions (~1 % of one of its own, ~110k), so what keeps N workers under N
-times one process is the start-up they share and lumpy shares. Packets that are not TCP (counted
-as skipped or dropped) go to worker 0, so each is counted once. The workers append whole lines to
-the one ``--out`` under a lock (``sinks/jsonl.LineWriter``, as ``capture.workers`` does): the
-file holds every pair once, in worker-sized chunks rather than capture order. Each worker sends its
-final counters to the parent, which adds them up exactly for the summary and ``--stats``.
+regular file, not a pipe) and feeds its pipeline only the packets of its connections (``Sharder``:
+dealt out in turn by first appearance, both directions of a connection to one worker). A gzipped
+file is decompressed once, by the parent, which writes every block to each worker's pipe (inflating
+is about a third of a worker's share: N workers each doing it would waste N-1 of them). Whose a
+record is, is decided on its bytes in the block read, before any per-packet object is made
+(``capture.records`` with ``sharding.Sharder``, compiled): another worker's record costs ~1k
+instructions (~1 % of one of its own, ~110k), so what keeps N workers under N times one process is
+the start-up before the fork. Packets that are not TCP (counted as skipped or dropped) go to worker
+0, so each is counted once. The workers append whole lines to the one ``--out`` under a lock
+(``sinks/jsonl.LineWriter``, as ``capture.workers`` does): the file holds every pair once, each
+connection's in capture order, in worker-sized chunks rather than capture order overall. Each
+worker sends its final counters and its timeline to the parent, which adds the counters up exactly
+for the summary and ``--stats``.
 
 Each worker gets its share of the core's bounds (``app.worker_config``), so N workers hold no more
 than one process would.
@@ -20,6 +23,7 @@ than one process would.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gc
 import os
 import resource
@@ -27,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -41,6 +45,7 @@ from interceptor.sharding import Sharder, connection_key
 __all__ = ["MAX_WORKERS", "Sharder", "connection_key", "run"]
 
 MAX_WORKERS = 64
+FEED_PIPE_BYTES = 1 << 20  # a compressed file's stream to each worker: a block in flight
 
 
 def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
@@ -56,7 +61,8 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
                          "read once): drop --workers or save the capture first")
     stats = StatsFile(args.stats, args.out)
     try:
-        CaptureReader(args.file).close()
+        with CaptureReader(args.file) as probe:
+            compressed = probe.compressed
     except CaptureError as e:
         print(f"interceptor: {e}", file=sys.stderr)
         return 1
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     # collection in a worker does not write to (and so copy) every page of it.
     gc.freeze()
     try:
-        results = _fork_and_wait(args, configs, lock, started)
+        results, fed = _fork_and_wait(args, configs, lock, started, compressed)
     finally:
         gc.unfreeze()
         os.unlink(lock)
@@ -87,6 +93,10 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     first = results[0]
     reports = [r for res in results for r in res.get("reports", [])]
     errors = [res["error"] for res in results if res.get("error")]
+    if fed is not None and "offset" in first:
+        # The parent's read failed (a damaged gzip stream): the error one process would give, at
+        # the offset every worker stopped at (the first record not whole), not the workers' "cut short".
+        errors = [str(CaptureError(args.file, first["offset"], fed.message))]
     crashed = [res["crashed"] for res in results if res.get("crashed")]
     # Each worker's CPU time: start-up and the largest is the replay's critical path on free cores
     # (the wall time without other load); their sum against one process's is what sharding costs.
@@ -104,18 +114,25 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     return 1 if crashed else code
 
 
-def _fork_and_wait(args: argparse.Namespace, configs: list[Any], lock: str, started: float) -> list[dict[str, Any]]:
+def _fork_and_wait(args: argparse.Namespace, configs: list[Any], lock: str, started: float,
+                   compressed: bool) -> tuple[list[dict[str, Any]], CaptureError | None]:
+    """Fork a worker per config and add up what they send back; with ``compressed``, this process
+    decompresses the file once and sends every worker its own copy of the stream (a worker would
+    otherwise spend about a third of its share inflating it again); the read error, if any."""
     children: list[tuple[int, int]] = []
+    feeds: list[int] = []  # the write ends of the workers' streams (compressed only)
     for index, wcfg in enumerate(configs):
         read_end, write_end = os.pipe()
+        feed_read, feed_write = _feed_pipe() if compressed else (-1, -1)
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the parent's code
             code = 1
             try:
                 os.close(read_end)
-                for _, fd in children:
+                for fd in [fd for _, fd in children] + feeds + ([feed_write] if compressed else []):
                     os.close(fd)
-                result = _work(args, wcfg, index, len(configs), lock, started)
+                stream = os.fdopen(feed_read, "rb") if compressed else None
+                result = _work(args, wcfg, index, len(configs), lock, started, stream)
                 with os.fdopen(write_end, "wb") as out:
                     out.write(orjson.dumps(result))
                 code = 0
@@ -124,7 +141,11 @@ def _fork_and_wait(args: argparse.Namespace, configs: list[Any], lock: str, star
             finally:
                 os._exit(code)
         os.close(write_end)
+        if compressed:
+            os.close(feed_read)
+            feeds.append(feed_write)
         children.append((pid, read_end))
+    fed = _feed(args.file, feeds) if compressed else None
     results = []
     for index, (pid, fd) in enumerate(children):
         with os.fdopen(fd, "rb") as f:
@@ -138,7 +159,40 @@ def _fork_and_wait(args: argparse.Namespace, configs: list[Any], lock: str, star
         result = orjson.loads(data)
         result["timeline"]["joined_s"] = joined  # its exit seen by the parent
         results.append(result)
-    return results
+    return results, fed
+
+
+def _feed_pipe() -> tuple[int, int]:
+    read_end, write_end = os.pipe()
+    try:  # a MiB in flight: the workers read whole blocks, as from a file
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, FEED_PIPE_BYTES)
+    except OSError:  # above the system's pipe-max-size: the default (64 KiB) still works
+        pass
+    return read_end, write_end
+
+
+def _feed(path: str, feeds: list[int]) -> CaptureError | None:
+    """Decompress ``path`` once, writing every block to every worker's stream, then close them
+    (the workers see the end of the file). A worker that exits early (its pipe broken) is left
+    out; the parent reports it as crashed. The error that stopped the read, if any."""
+    alive = list(feeds)
+    error = None
+    try:
+        with CaptureReader(path) as reader:
+            for block in reader.blocks():
+                for fd in list(alive):
+                    try:
+                        view = memoryview(block)
+                        while view:
+                            view = view[os.write(fd, view):]
+                    except BrokenPipeError:
+                        alive.remove(fd)
+    except CaptureError as e:
+        error = e
+    finally:
+        for fd in feeds:
+            os.close(fd)
+    return error
 
 
 class Marks:
@@ -162,14 +216,16 @@ class Marks:
         self.mark("fed_s")
 
 
-def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: str, started: float) -> dict[str, Any]:
-    """One worker: its own sinks and pipeline over its connections of the file."""
+def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: str, started: float,
+          stream: BinaryIO | None) -> dict[str, Any]:
+    """One worker: its own sinks and pipeline over its connections of the file (or of ``stream``,
+    the parent's decompressed copy of it)."""
     from interceptor.cli import Progress, replay_file
 
     marks = Marks(started)
     marks.mark("forked_s")
     counters = Counters()
-    reader = CaptureReader(args.file)
+    reader = CaptureReader(args.file, stream)
     output = Output(cfg, counters, open_sinks(args, cfg, counters, shared_lock=lock if args.out else None),
                     wait_for_sync=True)
     pipeline = Pipeline(cfg, counters, output.stages, source={"kind": "pcap-file", "file": str(args.file)})
@@ -185,7 +241,7 @@ def _work(args: argparse.Namespace, cfg: Any, index: int, workers: int, lock: st
     usage = resource.getrusage(resource.RUSAGE_SELF)
     timeline = {"worker": index, **marks.at, "user_s": round(usage.ru_utime, 3), "sys_s": round(usage.ru_stime, 3),
                 "minor_faults": usage.ru_minflt, "max_rss_kib": usage.ru_maxrss}
-    return {"counters": counters.snapshot(), "packets": reader.packets, "format": reader.format,
+    return {"counters": counters.snapshot(), "packets": reader.packets, "format": reader.format, "offset": reader.offset,
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "timeline": timeline,
             "linktypes": sorted(reader.linktypes), "error": str(error) if error else None, "reports": reports}
 

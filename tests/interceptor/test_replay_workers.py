@@ -26,12 +26,20 @@ def _replay(capture: Path, out: str, stats: Path, *extra: str) -> subprocess.Com
 
 def _pairs(lines: list[bytes]) -> list[str]:
     """The records without their ids (unique per process), sorted: order across workers is not kept."""
+    return sorted(_by_connection(lines)[1])
+
+
+def _by_connection(lines: list[bytes]) -> tuple[dict[tuple, list[str]], list[str]]:
+    """Each connection's records (without their ids) in the order the output holds them; and all."""
+    conns: dict[tuple, list[str]] = {}
     out = []
     for line in lines:
         rec: dict[str, Any] = json.loads(line)
         rec.pop("id")
-        out.append(json.dumps(rec, sort_keys=True))
-    return sorted(out)
+        text = json.dumps(rec, sort_keys=True)
+        conns.setdefault((rec["src"]["ip"], rec["src"]["port"], rec["dst"]["ip"], rec["dst"]["port"]), []).append(text)
+        out.append(text)
+    return conns, out
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +57,9 @@ def _one_and_two(capture: Path, tmp_path: Path) -> tuple[subprocess.CompletedPro
     assert one.returncode == two.returncode == 0, two.stderr.decode()
     a, b = (tmp_path / "one.jsonl").read_bytes().splitlines(), (tmp_path / "two.jsonl").read_bytes().splitlines()
     assert len(a) == 600 and _pairs(a) == _pairs(b)
+    # The order users get (README): each connection's pairs in capture order, as one process gives
+    # them; only the connections' interleaving differs.
+    assert _by_connection(a)[0] == _by_connection(b)[0]
     sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
     assert sa["counts"] == sb["counts"]
     return two, sa, sb
@@ -132,6 +143,26 @@ def test_a_cut_file_is_reported_once_with_the_same_counts(capture: Path, tmp_pat
     sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
     assert sa["counts"] == sb["counts"] and sa["dropped"] == sb["dropped"]
     assert two.stderr.decode().count("processed") == 1
+
+
+def test_a_damaged_gzip_is_reported_as_one_process_reports_it(capture: Path, tmp_path: Path) -> None:
+    """The parent decompresses a gzipped file once for every worker: a stream that breaks off
+    gives the one process's counts and its one error line (the read error, at the same offset)."""
+    import gzip
+
+    data = gzip.compress(capture.read_bytes())
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    one = _replay(cut, str(tmp_path / "one.jsonl"), tmp_path / "one.json")
+    two = _replay(cut, str(tmp_path / "two.jsonl"), tmp_path / "two.json", "--workers", "2")
+    assert one.returncode == two.returncode == 0, two.stderr.decode()
+    sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
+    assert sa["counts"] == sb["counts"] and sa["counts"]["pairs.emitted"] > 0
+    assert "read error" in sa["error"] and sa["error"] == sb["error"]
+    error_lines = [line for line in two.stderr.decode().splitlines() if "processed" in line]
+    assert error_lines == [line for line in one.stderr.decode().splitlines() if "processed" in line]
+    a, b = (tmp_path / "one.jsonl").read_bytes().splitlines(), (tmp_path / "two.jsonl").read_bytes().splitlines()
+    assert _by_connection(a)[0] == _by_connection(b)[0]
 
 
 @pytest.mark.parametrize("extra,message", [
