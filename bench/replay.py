@@ -473,6 +473,7 @@ def bench_http2(args: argparse.Namespace) -> None:
     n = args.h2_exchanges
     cases = [("h2", f"h2load-{n}", lambda p: generate_h2load(p, n, 4)),
              ("grpc", f"grpc-go-{n}", lambda p: generate_grpc(p, n, 2))]
+    cases = [case for case in cases if case[0] in args.h2_cases.split(",")]
     cpu = pin_one_core()
     compile_bytecode()
     modes = build_modes()
@@ -608,6 +609,7 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="print the core's top functions (cProfile)")
     ap.add_argument("--http2", action="store_true", help="HTTP/2 and gRPC captures instead of HTTP/1")
     ap.add_argument("--h2-exchanges", type=int, default=20_000)
+    ap.add_argument("--h2-cases", default="h2,grpc", help="with --http2: which captures (h2 = h2load, grpc = Go gRPC)")
     ap.add_argument("--core-json", type=Path, help=argparse.SUPPRESS)  # (run_core_child: the core on this file)
     args = ap.parse_args()
     if args.core_json:

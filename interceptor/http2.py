@@ -34,7 +34,7 @@ import brotli  # type: ignore[import-untyped]
 from interceptor.counters import Counters
 from interceptor.descriptors import Schemas
 from interceptor.grpc import GrpcCall, call_of, framed, is_grpc
-from interceptor.hpack_decoder import Decoder, HeaderBlock, Headers, HpackError
+from interceptor.hpack_decoder import Appended, Decoder, HeaderBlock, Headers, HpackError
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Request, Response
 from interceptor.reassembly import Budget
@@ -210,7 +210,9 @@ class Http2Connection:
         self._read(direction, r, ts)
         if r.buf or r.held:
             self._hold(direction, r)
-        events, self.events = self.events, []
+        events = self.events
+        if events:  # else the (empty) list itself: read before the next call, no new list per packet
+            self.events = []
         return events
 
     def _hold(self, d: int, r: _Reader) -> None:
@@ -529,12 +531,10 @@ class Http2Connection:
             half.headers, half.index, half.status, half.ts = block.headers, index, block.status, ts
             if d == client:
                 stream.grpc = is_grpc(index.get("content-type", ""))
-        else:  # trailers follow the headers (new objects: the block's are shared)
+        else:  # trailers follow the headers (joined in new objects, shared as the blocks are)
             assert half.index is not None
-            half.headers = half.headers + block.headers
-            merged = dict(index)
-            merged.update(half.index)  # the first value of a name wins
-            half.index = merged
+            joined = Appended.of(half.headers, half.index, block)
+            half.headers, half.index = joined.headers, joined.index
             if half.status is None:
                 half.status = block.status
         half.unknown += block.unknown

@@ -36,9 +36,10 @@ from typing import Any, BinaryIO
 import orjson
 
 from interceptor.app import Output, StatsFile, open_sinks, worker_config
-from interceptor.capture.pcapfile import CaptureError, CaptureReader, Packet
+from interceptor.capture.pcapfile import CHUNK, CaptureError, CaptureReader, Packet
 from interceptor.counters import Counters
 from interceptor.errors import UsageError
+from interceptor.heap import keep_heap
 from interceptor.pipeline import Pipeline
 from interceptor.sharding import Sharder, connection_key
 
@@ -73,8 +74,10 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
             raise UsageError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
     fd, lock = tempfile.mkstemp(prefix="interceptor-replay-", suffix=".lock")
     os.close(fd)
-    # Every worker's config made once, before the fork (nothing start-up does is done N times).
+    # Every worker's config made once, before the fork (nothing start-up does is done N times), and
+    # the heap's setting (cli.replay_file) with it: glibc found once, the workers inherit it.
     configs = [worker_config(cfg, index, workers) for index in range(workers)]
+    keep_heap(CHUNK)
     started = time.monotonic()
     usage = resource.getrusage(resource.RUSAGE_SELF)  # start-up, before the workers share the rest
     # What start-up made is shared with the workers copy-on-write: out of the collector's sight, a
