@@ -27,6 +27,7 @@ from interceptor.replayfeed import Feeder
 
 SKIPPED_PREFIX = "packets.skipped."  # not traffic we could use (not IP/TCP, unknown link type): not drops
 TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
+AGENT_COMMANDS = ("run", "coverage", "discover")  # interceptor.agent's (its register() adds them)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,10 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_replay(sub)
-    if not _is_replay(sys.argv[1:] if argv is None else argv):
-        # ``run`` needs the live-capture, Kafka and Kubernetes modules: a replay does not import them
-        # (about half of the start-up time of a replay).
+    # A command's modules are imported only when it runs: ``run`` needs the live-capture, Kafka and
+    # Kubernetes modules (a replay does not import them: about half of a replay's start-up), the
+    # demo its lab (~10 % of an agent's start). Without a known command (--help, a typo), all.
+    command = _command(sys.argv[1:] if argv is None else argv)
+    if command not in ("replay", "demo"):
         _register_agent(sub)
+    if command not in ("replay", *AGENT_COMMANDS):
         _register_demo(sub)
     args = parser.parse_args(argv)
     try:
@@ -53,10 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _is_replay(argv: list[str]) -> bool:
-    """Whether the command is ``replay`` (the first word that is not an option)."""
-    words = [a for a in argv if not a.startswith("-")]
-    return bool(words) and words[0] == "replay"
+def _command(argv: list[str]) -> str | None:
+    """The command word (the first that is not an option: the top level has only --help/--version)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _register_agent(sub: Any) -> None:
