@@ -17,8 +17,9 @@ printed too: they share the 2 cores with the agent, as on a node. For each
 mode (capture.source:capture.workers) and step a fresh ``interceptor run --out /dev/null`` taps the
 pod's host-side veth while tcpdump records the same interface; the step prints the client's request
 rate, the pairs emitted per second, the kernel drops of the agent's taps (every worker's ring), the
-agent's CPU per pair (its whole process tree, from the start to the end of the load), and the CPU
-per pair of ``interceptor replay`` (to the same sink) on tcpdump's file of that very traffic (its start-up
+agent's CPU per pair (its whole process tree, from the start of the load until it has read its
+backlog; split into user and system time, with its page faults, sleeps and preemptions), the
+traffic's packets per pair (and how many carry no payload), and the CPU per pair of ``interceptor replay`` (to the same sink) on tcpdump's file of that very traffic (its start-up
 cost, measured on an empty capture, subtracted). Before each rate a step with no agent (and no tcpdump)
 shows what the load generator reaches against nginx alone on the machine as it is loaded then: a
 rate the machine cannot offer is printed as not reached, never assumed. Needs root. Target (issue 11): 0 kernel drops at
@@ -621,7 +622,8 @@ def main() -> int:
             continue
         print(f"{mode}: highest rate with 0 kernel drops {best['pairs_per_s']} pairs/s"
               + (f" ({best['offered']} req/s offered)" if best["offered"] else "") + ", "
-              f"{best['agent_us_per_pair']} us CPU per pair (replay {best['replay_us_per_pair']}); "
+              f"{best['agent_us_per_pair']} us CPU per pair (user {best['agent_user_us_per_pair']} + sys "
+              f"{best['agent_sys_us_per_pair']}; replay {best['replay_us_per_pair']}); "
               f"target 0 drops at 20k pairs/s offered (and reached) and <= 25 us per pair: "
               f"{'met' if best['req_per_s'] >= 19000 and best['agent_us_per_pair'] <= 25 else 'NOT met'}")
     if args.json:

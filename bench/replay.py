@@ -528,7 +528,7 @@ def bench_workers(args: argparse.Namespace, captures: list[tuple[str, Path]]) ->
                 pass
         runs: dict[int, list[dict]] = {1: [], args.workers: []}
         load0 = os.getloadavg()[0]
-        for r in range(args.cli_repeat):
+        for r in range(args.workers_repeat):
             for w in ((1, args.workers) if r % 2 == 0 else (args.workers, 1)):
                 runs[w].append(run_cli(path, None, w))
         load1 = os.getloadavg()[0]
@@ -537,7 +537,7 @@ def bench_workers(args: argparse.Namespace, captures: list[tuple[str, Path]]) ->
         cpu1, cpun = min(x["cpu_s"] for x in one), min(x["cpu_s"] for x in many)
         best = min(many, key=lambda x: x["s"])
         largest = min(x["start_cpu_s"] + max(x["worker_cpu_s"] or [float("nan")]) for x in many)
-        print(f"--workers {args.workers} vs one process, {label} ({path.name}), best of {args.cli_repeat} alternating, "
+        print(f"--workers {args.workers} vs one process, {label} ({path.name}), best of {args.workers_repeat} alternating, "
               f"load {load0:.1f} -> {load1:.1f} on {os.cpu_count()} cores:")
         print(f"  one process: {one[0]['pairs']} pairs, {wall1:.2f} s wall, {cpu1:.2f} cpu-s; --workers {args.workers}: "
               f"{best['pairs']} pairs, {walln:.2f} s wall, {cpun:.2f} cpu-s in all -> {wall1 / walln:.2f}x wall "
@@ -580,12 +580,12 @@ def side_by_side(args: argparse.Namespace, path: Path) -> None:
     alone, alternating: 2 x alone / together is what two cores of this machine give over one."""
     cpus = sorted(ALL_CPUS)[:2]
     alone, together = [], []
-    for _ in range(args.cli_repeat):
+    for _ in range(args.workers_repeat):
         alone.append(run_cli(path, cpus[0])["s"])
         with concurrent.futures.ThreadPoolExecutor(2) as pool:  # each run waits on its own process
             together.append(max(pool.map(lambda c: run_cli(path, c)["s"], cpus)))
     a, t = min(alone), min(together)
-    print(f"machine ceiling ({path.name}, best of {args.cli_repeat}, load {os.getloadavg()[0]:.1f}): one process "
+    print(f"machine ceiling ({path.name}, best of {args.workers_repeat}, load {os.getloadavg()[0]:.1f}): one process "
           f"pinned alone {a:.2f} s, two at once (one per core) {t:.2f} s -> two cores give {2 * a / t:.2f}x one "
           "(what --workers 2 could reach at most here)")
 
@@ -603,6 +603,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="also time replay --workers N (1: skip)")
     ap.add_argument("--workers-connections", type=int, default=32,
                     help="connections of the capture --workers is measured on (its own cached capture)")
+    ap.add_argument("--workers-repeat", type=int, default=3,
+                    help="alternating runs of one process and --workers N per capture, and of the ceiling (best printed)")
     ap.add_argument("--workers-only", action="store_true",
                     help="only --workers N vs one process on both captures, and the machine's two-core ceiling")
     ap.add_argument("--skip-rss", action="store_true", help="skip the 10k open flows peak RSS run")

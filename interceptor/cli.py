@@ -27,6 +27,7 @@ from interceptor.replayfeed import Feeder
 
 SKIPPED_PREFIX = "packets.skipped."  # not traffic we could use (not IP/TCP, unknown link type): not drops
 TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
+AGENT_COMMANDS = ("run", "coverage", "discover")  # interceptor.agent's (its register() adds them)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,10 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_replay(sub)
-    if not _is_replay(sys.argv[1:] if argv is None else argv):
-        # ``run`` needs the live-capture, Kafka and Kubernetes modules: a replay does not import them
-        # (about half of the start-up time of a replay).
+    # A command's modules are imported only when it runs: ``run`` needs the live-capture, Kafka and
+    # Kubernetes modules (a replay does not import them: about half of a replay's start-up), the
+    # demo its lab (~10 % of an agent's start). Without a known command (--help, a typo), all.
+    command = _command(sys.argv[1:] if argv is None else argv)
+    if command not in ("replay", "demo"):
         _register_agent(sub)
+    if command not in ("replay", *AGENT_COMMANDS):
         _register_demo(sub)
     args = parser.parse_args(argv)
     try:
@@ -53,10 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _is_replay(argv: list[str]) -> bool:
-    """Whether the command is ``replay`` (the first word that is not an option)."""
-    words = [a for a in argv if not a.startswith("-")]
-    return bool(words) and words[0] == "replay"
+def _command(argv: list[str]) -> str | None:
+    """The command word (the first that is not an option: the top level has only --help/--version)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _register_agent(sub: Any) -> None:
@@ -146,6 +149,14 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
                 batches: Iterable[list[Packet]] | None = None) -> CaptureError | None:
     """Feed every readable packet (or those of ``batches``: a worker's share of the reader's);
     return the error that stopped the read, if any."""
+    from interceptor.capture.pcapfile import CHUNK
+    from interceptor.heap import keep_heap
+
+    # The blocks read and the sinks' buffers (~1 MiB each) served from glibc's heap, kept mapped,
+    # not each a fresh mmap faulted in page by page: a --workers worker took 70-94k minor faults
+    # and ~0.33 s of system time on its half of the 100k-pair 4-connection capture, 3.5k and ~0.09
+    # s with it (interceptor/heap.py; one process: 19.6k faults). Already set in a worker (a no-op).
+    keep_heap(CHUNK)
     feeder = Feeder(pipeline, TICK_S)  # the per-packet loop, compiled
     shown = 0
     # What exists now (modules, config, the sinks) outlives the replay: out of the collector's

@@ -20,6 +20,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 import brotli
 
@@ -50,13 +51,14 @@ RESYNC_REQUEST = re.compile(
 RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
 # A message start, or the beginning of one (a method of up to 32 token characters may arrive split).
 START_PREFIX = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}(?: |\Z)|HTTP/1\.")
-CRLF2 = b"\r\n\r\n"
-CRLF_START = (b"\r", b"\n")
-HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
+# (Final, here and below: compiled, read as constants, not looked up in the module's dict per use)
+CRLF2: Final = b"\r\n\r\n"
+CRLF_START: Final = (b"\r", b"\n")
+HTTP_VERSIONS: Final = ("HTTP/1.1", "HTTP/1.0")
 METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # any token (RFC 9110 9.1)
-KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
-WSP = (" ", "\t")
-BODILESS = ("HEAD", "CONNECT")  # a response to these has no body whatever its headers say
+KNOWN_METHODS: Final = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
+WSP: Final = (" ", "\t")
+BODILESS: Final = ("HEAD", "CONNECT")  # a response to these has no body whatever its headers say
 
 
 class State(enum.Enum):
@@ -69,6 +71,12 @@ class State(enum.Enum):
     TRAILERS = "trailers"
     BODY_CLOSE = "body_close"
     DEAD = "dead"  # not HTTP, or upgraded to another protocol: ignore the rest
+
+
+# The states tested for every segment, as constants: compiled, ``State.X`` is a generic attribute
+# lookup on the enum class each time (an enum is not a native class), a Final a C static.
+DETECT: Final = State.DETECT
+DEAD: Final = State.DEAD
 
 
 # Small records of the hot path are plain classes (one or two per message or segment): compiled,
@@ -115,7 +123,7 @@ class StatusLine:
 StartLine = RequestLine | StatusLine
 
 
-MAX_CHUNK_ENDS = 8  # chunk ends kept for ``prior_ack`` (a response's lead is among the last few)
+MAX_CHUNK_ENDS: Final = 8  # chunk ends searched for ``prior_ack`` (a response's lead is among the last few)
 
 
 class AckMark:
@@ -265,7 +273,7 @@ class MessageParser:
         """Take the next bytes of the direction; ``offset``: their stream offset, ``ack``: the other
         direction's offset their segment acknowledged (both None for byte streams). Call
         ``next_event`` until it returns None afterwards."""
-        if self.state is State.DEAD:
+        if self.state is DEAD:
             return
         self.settled = False
         n = len(data)
@@ -278,8 +286,8 @@ class MessageParser:
             self.stream_end = offset + n
             ends = self.chunk_ends
             ends.append(AckMark(offset + n, ack))
-            if len(ends) > MAX_CHUNK_ENDS:
-                del ends[0]
+            if len(ends) >= 4 * MAX_CHUNK_ENDS:  # (trimmed now and then: _span reads the last ones only)
+                del ends[: len(ends) - MAX_CHUNK_ENDS]
         wait = self.wait
         if wait is not None:
             if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
@@ -307,7 +315,7 @@ class MessageParser:
             return None  # an unfinished head's piece was only kept (and accounted) by feed
         ts = self.cur_ts
         while self.buf and self.wait is None:
-            if self.state is State.DETECT:
+            if self.state is DETECT:
                 progressed = None
                 if self.role is not None and self.buf[:1] not in CRLF_START:
                     progressed = self._express(ts)  # the common case, in one pass
@@ -361,7 +369,8 @@ class MessageParser:
             lead = span.lead
             ends = self.chunk_ends
             i = len(ends) - 1
-            while i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
+            oldest = i - MAX_CHUNK_ENDS  # (the last MAX_CHUNK_ENDS only, however many are kept)
+            while i > oldest and i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
                 mark = ends[i]
                 if mark.offset == lead:  # (the offset just past the chunk)
                     span.prior_ack = mark.ack

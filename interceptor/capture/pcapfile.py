@@ -28,7 +28,7 @@ from typing import BinaryIO
 from interceptor.capture.records import MAX_RECORD, Cutter, Packet, PcapCutter, PcapngCutter
 from interceptor.sharding import Sharder
 
-__all__ = ["MAX_RECORD", "CaptureError", "CaptureReader", "Packet"]
+__all__ = ["CHUNK", "MAX_RECORD", "CaptureError", "CaptureReader", "Packet"]
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),

@@ -66,3 +66,21 @@ def test_the_heap_is_frozen_at_exit(tmp_path: Path) -> None:
     assert run(SCRIPT, *args)["frozen_at_exit"] == 0  # not while the command runs, nor after it
     assert run(LATE_CHECK, *args)["frozen_at_exit"] > 1000  # then everything, at exit
     assert len((tmp_path / "p.jsonl").read_bytes().splitlines()) == 3
+
+
+AGENT_IMPORTS = """
+import json, sys
+import interceptor.agent, interceptor.captures.service, interceptor.enrich
+before = sorted(sys.modules)
+from interceptor.enrich import KubeWatcher
+print(json.dumps({"before": before, "after": sorted(sys.modules)}))
+"""
+
+
+def test_the_agent_imports_the_kubernetes_client_only_to_watch() -> None:
+    """`run` with the capture API (the default) reads the enrich package's pod model; the Kubernetes
+    client under it (pydantic, requests...: ~1.2G instructions) loads only when a watch needs it."""
+    got = run(AGENT_IMPORTS)
+    heavy = ("kubernetes", "pydantic", "requests", "interceptor.enrich.watch")
+    assert [m for m in got["before"] if m.split(".")[0] in heavy or m in heavy] == []
+    assert "kubernetes" in got["after"] and "interceptor.enrich.watch" in got["after"]
