@@ -17,8 +17,9 @@ printed too: they share the 2 cores with the agent, as on a node. For each
 mode (capture.source:capture.workers) and step a fresh ``interceptor run --out /dev/null`` taps the
 pod's host-side veth while tcpdump records the same interface; the step prints the client's request
 rate, the pairs emitted per second, the kernel drops of the agent's taps (every worker's ring), the
-agent's CPU per pair (its whole process tree, from the start to the end of the load), and the CPU
-per pair of ``interceptor replay`` (to the same sink) on tcpdump's file of that very traffic (its start-up
+agent's CPU per pair (its whole process tree, from the start of the load until it has read its
+backlog; split into user and system time, with its page faults, sleeps and preemptions), the
+traffic's packets per pair (and how many carry no payload), and the CPU per pair of ``interceptor replay`` (to the same sink) on tcpdump's file of that very traffic (its start-up
 cost, measured on an empty capture, subtracted). Before each rate a step with no agent (and no tcpdump)
 shows what the load generator reaches against nginx alone on the machine as it is loaded then: a
 rate the machine cannot offer is printed as not reached, never assumed. Needs root. Target (issue 11): 0 kernel drops at
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -205,14 +207,70 @@ def wait_caught_up(port: int, timeout_s: float = 120.0) -> float:
 
 def tree_cpu(proc: psutil.Process) -> float:
     """User + system seconds of a process and its children (the workers)."""
-    total = 0.0
+    t = tree_times(proc)
+    return t.user + t.system
+
+
+@dataclass(slots=True)
+class ProcTimes:
+    """What a process tree spent: CPU split into user and kernel time, the times it went to sleep
+    (voluntary context switches: one per poll that found nothing ready), the times it was
+    preempted, and minor page faults (fresh memory touched)."""
+
+    user: float = 0.0
+    system: float = 0.0
+    sleeps: int = 0
+    preempted: int = 0
+    minor_faults: int = 0
+
+    def __sub__(self, other: ProcTimes) -> ProcTimes:
+        return ProcTimes(self.user - other.user, self.system - other.system, self.sleeps - other.sleeps,
+                         self.preempted - other.preempted, self.minor_faults - other.minor_faults)
+
+
+def tree_times(proc: psutil.Process) -> ProcTimes:
+    """``ProcTimes`` of a process and its children (the workers), 0 for those gone."""
+    total = ProcTimes()
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
+            t, ctx = p.cpu_times(), p.num_ctx_switches()
+            stat = Path(f"/proc/{p.pid}/stat").read_text()
+        except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+            continue
+        total.user += t.user
+        total.system += t.system
+        total.sleeps += ctx.voluntary
+        total.preempted += ctx.involuntary
+        total.minor_faults += int(stat.rsplit(")", 1)[1].split()[7])  # field 10, minflt (comm may hold spaces)
     return total
+
+
+@dataclass(slots=True)
+class TrafficShape:
+    """Packets of a step's capture, per pair: how many, and how many carry no TCP payload (pure
+    ACKs, SYN/FIN handshakes), which the core reads for ACK gating but cannot parse."""
+
+    packets: int
+    bare: int
+    payload_bytes: int
+
+
+def traffic_shape(path: Path) -> TrafficShape:
+    from interceptor.capture.packets import Segment, decode
+    from interceptor.capture.pcapfile import CaptureReader
+
+    packets = bare = payload = 0
+    reader = CaptureReader(str(path))
+    try:
+        for _ts, linktype, frame in reader:
+            packets += 1
+            seg = decode(linktype, frame)
+            if type(seg) is Segment:
+                payload += len(seg.payload)
+                bare += not seg.payload
+    finally:
+        reader.close()
+    return TrafficShape(packets, bare, payload)
 
 
 def cpu_of(procs: list[psutil.Process]) -> float:
@@ -392,7 +450,7 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     time.sleep(0.5)
     if proc.poll() is not None:
         raise RuntimeError(f"interceptor exited: {proc.stderr.read() if proc.stderr else ''}")
-    c0 = tree_cpu(me)
+    t0 = tree_times(me)
     others0 = (cpu_of(server), cpu_of([psutil.Process(dump.pid)]), resource.getrusage(resource.RUSAGE_CHILDREN))
     busy0 = machine_busy()
     requests, took = run_load(pod, load, conns, seconds, paced)
@@ -402,7 +460,7 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     server_s = cpu_of(server) - others0[0]
     dump_s = cpu_of([psutil.Process(dump.pid)]) - others0[1]
     lag = wait_caught_up(metrics_port)  # what the taps still hold is read (blocks retire every 50 ms)
-    c1 = tree_cpu(me)
+    spent = tree_times(me) - t0
     rss = sum(p.memory_info().rss for p in [me, *me.children(recursive=True)])
     dump.send_signal(signal.SIGINT)
     dump_err = dump.communicate(timeout=60)[1].decode(errors="replace")
@@ -410,8 +468,9 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     err = proc.communicate(timeout=120)[1]
     data = json.loads(stats.read_text())
     pairs = data["counts"].get("pairs.emitted", 0)
-    cpu_s = c1 - c0
+    cpu_s = spent.user + spent.system
     replay_s = max(0.0, replay_cpu(pcap_path, build) - startup_cpu)
+    shape = traffic_shape(pcap_path)
     m = re.search(r"(\d+) packets dropped by kernel", dump_err)
     if keep is not None:  # for bench/livepath.py: the same traffic, stage by stage
         keep.mkdir(parents=True, exist_ok=True)
@@ -436,6 +495,15 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
         "agent_cores": round(cpu_s / (took + lag), 3),
         "catch_up_s": round(lag, 1),  # how long after the load the agent was still reading its backlog
         "agent_us_per_pair": round(cpu_s / max(pairs, 1) * 1e6, 1),
+        "agent_user_us_per_pair": round(spent.user / max(pairs, 1) * 1e6, 1),
+        "agent_sys_us_per_pair": round(spent.system / max(pairs, 1) * 1e6, 1),
+        # wake-ups: the agent's voluntary sleeps (a poll that found no block ready) per second of
+        # load and catch-up; faults: fresh pages touched per pair
+        "agent_sleeps_per_s": round(spent.sleeps / (took + lag)),
+        "agent_preempted_per_s": round(spent.preempted / (took + lag)),
+        "agent_faults_per_pair": round(spent.minor_faults / max(pairs, 1), 2),
+        "packets_per_pair": round(shape.packets / max(requests, 1), 2),
+        "bare_per_pair": round(shape.bare / max(requests, 1), 2),
         "replay_us_per_pair": round(replay_s / max(requests, 1) * 1e6, 1),
         "tcpdump_drops": int(m.group(1)) if m else None,
         "rss_mib": round(rss / 2**20, 1),
@@ -534,6 +602,10 @@ def main() -> int:
                       + (f"  other drops {r['other_drops']}" if r["other_drops"] else "")
                       + ("" if r["pairs"] >= r["requests"] else f"  pairs {r['pairs']} < requests {r['requests']}"),
                       flush=True)
+                print(f"{'':>15} agent per pair: user {r['agent_user_us_per_pair']} + sys {r['agent_sys_us_per_pair']} us, "
+                      f"{r['agent_faults_per_pair']} page faults; {r['agent_sleeps_per_s']} sleeps/s, "
+                      f"{r['agent_preempted_per_s']} preemptions/s; traffic {r['packets_per_pair']} packets per pair "
+                      f"({r['bare_per_pair']} without payload)", flush=True)
     finally:
         node.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -550,7 +622,8 @@ def main() -> int:
             continue
         print(f"{mode}: highest rate with 0 kernel drops {best['pairs_per_s']} pairs/s"
               + (f" ({best['offered']} req/s offered)" if best["offered"] else "") + ", "
-              f"{best['agent_us_per_pair']} us CPU per pair (replay {best['replay_us_per_pair']}); "
+              f"{best['agent_us_per_pair']} us CPU per pair (user {best['agent_user_us_per_pair']} + sys "
+              f"{best['agent_sys_us_per_pair']}; replay {best['replay_us_per_pair']}); "
               f"target 0 drops at 20k pairs/s offered (and reached) and <= 25 us per pair: "
               f"{'met' if best['req_per_s'] >= 19000 and best['agent_us_per_pair'] <= 25 else 'NOT met'}")
     if args.json:

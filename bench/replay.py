@@ -6,6 +6,7 @@ peak RSS with 10k concurrent open flows.
     python3 bench/replay.py --exchanges 20000 --skip-tshark
     python3 bench/replay.py --profile       # + cProfile top functions of the core
     python3 bench/replay.py --http2         # HTTP/2 (h2load -> nghttpd) and gRPC (Go) captures instead
+    python3 bench/replay.py --workers-only  # only --workers 2 vs one process (4 and 32 connections)
 
 The large capture is real traffic: a raw-socket keep-alive client POSTing ~1 KB JSON to nginx, which
 answers ~1 KB JSON, in two network namespaces joined by a veth, captured by tcpdump (needs root).
@@ -19,6 +20,7 @@ Targets (issue 2): >= 50k pairs/s on one core, >= 5x tshark, <= 200 MiB peak RSS
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import random
@@ -440,7 +442,7 @@ def run_cli(path: Path, cpu: int | None, workers: int = 1, mode: str = "") -> di
     report = json.loads(stats.read_text())
     shutil.rmtree(out.parent, ignore_errors=True)
     return {"pairs": pairs, "s": took, "cpu_s": cpu_s, "worker_cpu_s": report.get("worker_cpu_s"),
-            "start_cpu_s": report.get("start_cpu_s", 0.0)}
+            "start_cpu_s": report.get("start_cpu_s", 0.0), "timeline": report.get("timeline")}
 
 
 def _children_cpu() -> float:
@@ -471,6 +473,7 @@ def bench_http2(args: argparse.Namespace) -> None:
     n = args.h2_exchanges
     cases = [("h2", f"h2load-{n}", lambda p: generate_h2load(p, n, 4)),
              ("grpc", f"grpc-go-{n}", lambda p: generate_grpc(p, n, 2))]
+    cases = [case for case in cases if case[0] in args.h2_cases.split(",")]
     cpu = pin_one_core()
     compile_bytecode()
     modes = build_modes()
@@ -511,29 +514,80 @@ def bench_http2(args: argparse.Namespace) -> None:
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the machine is shared, figures are noisy)")
 
 
-def bench_workers(args: argparse.Namespace, real: bool, kind: str) -> None:
-    """``--workers N`` against one process on a capture of many connections (the 4 of the main
-    capture cannot be shared out evenly), alternating, every core allowed to both. Besides the wall
-    time, each worker's CPU time: on a shared machine the wall time says little, while one process's
-    CPU time over the largest worker's is the speed-up on N free cores."""
+def bench_workers(args: argparse.Namespace, captures: list[tuple[str, Path]]) -> None:
+    """``--workers N`` against one process on each capture (the main one's 4 connections and a
+    capture of many), fairly: the file read once first (warm page cache), the same output folder,
+    every core allowed to both, alternating in turns whose order flips each round (the VM's speed
+    drifts), the best of ``--cli-repeat`` by wall and by CPU time taken separately. Then where the
+    best 2-worker run's time went (``--stats``' timeline), and the machine's own ceiling: two
+    one-process replays at once, one pinned to each core, against one alone: no --workers can beat
+    what two independent processes get out of these cores."""
+    for label, path in captures:
+        with open(path, "rb") as f:  # warm: both sides read it from the page cache
+            while f.read(1 << 24):
+                pass
+        runs: dict[int, list[dict]] = {1: [], args.workers: []}
+        load0 = os.getloadavg()[0]
+        for r in range(args.workers_repeat):
+            for w in ((1, args.workers) if r % 2 == 0 else (args.workers, 1)):
+                runs[w].append(run_cli(path, None, w))
+        load1 = os.getloadavg()[0]
+        one, many = runs[1], runs[args.workers]
+        wall1, walln = min(x["s"] for x in one), min(x["s"] for x in many)
+        cpu1, cpun = min(x["cpu_s"] for x in one), min(x["cpu_s"] for x in many)
+        best = min(many, key=lambda x: x["s"])
+        largest = min(x["start_cpu_s"] + max(x["worker_cpu_s"] or [float("nan")]) for x in many)
+        print(f"--workers {args.workers} vs one process, {label} ({path.name}), best of {args.workers_repeat} alternating, "
+              f"load {load0:.1f} -> {load1:.1f} on {os.cpu_count()} cores:")
+        print(f"  one process: {one[0]['pairs']} pairs, {wall1:.2f} s wall, {cpu1:.2f} cpu-s; --workers {args.workers}: "
+              f"{best['pairs']} pairs, {walln:.2f} s wall, {cpun:.2f} cpu-s in all -> {wall1 / walln:.2f}x wall "
+              f"(every run, one: {walls(one)}; workers: {walls(many)} s)")
+        print(f"  CPU model: one process's CPU / (start-up + the largest worker's) = {cpu1 / largest:.2f}x (the "
+              f"speed-up on {args.workers} free cores)")
+        print("  " + timeline_text(best))
+    side_by_side(args, captures[-1][1])
+
+
+def walls(runs: list[dict]) -> str:
+    return ", ".join(f"{x['s']:.2f}" for x in runs)
+
+
+def workers_capture(args: argparse.Namespace, real: bool, kind: str) -> tuple[str, Path]:
+    """The capture of many connections (``--workers-connections``) of the same exchanges (cached)."""
     conns, n = args.workers_connections, args.exchanges
     make = (lambda p: generate_real(p, n, conns)) if real else (lambda p: synth_keepalive(p, n, conns))
     path, info = get_capture(f"keepalive-{kind}-{n}-c{conns}", args.regen, make)
     print(f"workers capture: {path} ({info['bytes'] / 1e6:.0f} MB, {info})")
-    best: dict[int, dict] = {}
-    for _ in range(args.cli_repeat):
-        for w in (1, args.workers):
-            res = run_cli(path, None, w)
-            if w not in best or res["cpu_s"] < best[w]["cpu_s"]:
-                best[w] = res
-    one, many = best[1], best[args.workers]
-    largest = many["start_cpu_s"] + max(many["worker_cpu_s"] or [float("nan")])  # the critical path
-    print(f"  one process: {one['pairs']} pairs in {one['s']:.2f} s, {one['cpu_s']:.2f} cpu-s; --workers {args.workers}: "
-          f"{many['pairs']} pairs in {many['s']:.2f} s = {one['s'] / many['s']:.2f}x wall, {many['cpu_s']:.2f} cpu-s in all "
-          f"(start-up {many['start_cpu_s']:.2f}, workers {', '.join(f'{c:.2f}' for c in many['worker_cpu_s'] or [])} cpu-s)")
-    print(f"  one process's CPU time / start-up + the largest worker's: {one['cpu_s'] / largest:.2f}x (the speed-up on "
-          f"{args.workers} free cores; each worker also reads and looks at every packet of the file)")
-    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the machine is shared, wall times are noisy)")
+    return f"{conns} connections", path
+
+
+def timeline_text(run: dict) -> str:
+    """The ``--stats`` timeline of a ``--workers`` run as one line: seconds after the first fork."""
+    tl = run.get("timeline") or {}
+    parent = tl.get("parent", {})
+    parts = [f"start-up {parent.get('start_user_s', 0) + parent.get('start_sys_s', 0):.2f} cpu-s, parent after "
+             f"the fork {parent.get('after_fork_cpu_s', 0):.3f} cpu-s"]
+    for w in tl.get("workers", []):
+        parts.append(f"worker {w['worker']}: forked +{w.get('forked_s', 0):.3f}, ready +{w.get('ready_s', 0):.3f}, "
+                     f"first block +{w.get('first_batch_s', 0):.3f}, fed +{w.get('fed_s', 0):.2f}, closed "
+                     f"+{w.get('closed_s', 0):.2f}, exit seen +{w.get('joined_s', 0):.2f} s; {w.get('user_s', 0):.2f} "
+                     f"user + {w.get('sys_s', 0):.2f} sys cpu-s, {w.get('minor_faults', 0)} faults")
+    return "timeline of the best: " + "; ".join(parts)
+
+
+def side_by_side(args: argparse.Namespace, path: Path) -> None:
+    """Two one-process replays of ``path`` at once (one pinned to each of two cores) against one
+    alone, alternating: 2 x alone / together is what two cores of this machine give over one."""
+    cpus = sorted(ALL_CPUS)[:2]
+    alone, together = [], []
+    for _ in range(args.workers_repeat):
+        alone.append(run_cli(path, cpus[0])["s"])
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:  # each run waits on its own process
+            together.append(max(pool.map(lambda c: run_cli(path, c)["s"], cpus)))
+    a, t = min(alone), min(together)
+    print(f"machine ceiling ({path.name}, best of {args.workers_repeat}, load {os.getloadavg()[0]:.1f}): one process "
+          f"pinned alone {a:.2f} s, two at once (one per core) {t:.2f} s -> two cores give {2 * a / t:.2f}x one "
+          "(what --workers 2 could reach at most here)")
 
 
 def main() -> int:
@@ -549,10 +603,15 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="also time replay --workers N (1: skip)")
     ap.add_argument("--workers-connections", type=int, default=32,
                     help="connections of the capture --workers is measured on (its own cached capture)")
+    ap.add_argument("--workers-repeat", type=int, default=3,
+                    help="alternating runs of one process and --workers N per capture, and of the ceiling (best printed)")
+    ap.add_argument("--workers-only", action="store_true",
+                    help="only --workers N vs one process on both captures, and the machine's two-core ceiling")
     ap.add_argument("--skip-rss", action="store_true", help="skip the 10k open flows peak RSS run")
     ap.add_argument("--profile", action="store_true", help="print the core's top functions (cProfile)")
     ap.add_argument("--http2", action="store_true", help="HTTP/2 and gRPC captures instead of HTTP/1")
     ap.add_argument("--h2-exchanges", type=int, default=20_000)
+    ap.add_argument("--h2-cases", default="h2,grpc", help="with --http2: which captures (h2 = h2load, grpc = Go gRPC)")
     ap.add_argument("--core-json", type=Path, help=argparse.SUPPRESS)  # (run_core_child: the core on this file)
     args = ap.parse_args()
     if args.core_json:
@@ -572,6 +631,13 @@ def main() -> int:
         lambda p: synth_keepalive(p, args.exchanges, args.connections))
     path, info = get_capture(name, args.regen, make)
     print(f"capture: {path} ({info['bytes'] / 1e6:.0f} MB, {info})")
+    if args.workers_only:  # only --workers N against one process (and the machine's ceiling)
+        from interceptor import compiled
+
+        print(f"build: {compiled.STATUS}")
+        compile_bytecode()
+        bench_workers(args, [(f"{args.connections} connections", path), workers_capture(args, bool(real), kind)])
+        return 0
 
     cpu = pin_one_core()
     modes = build_modes()
@@ -644,7 +710,7 @@ def main() -> int:
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
 
     if len(ALL_CPUS) > 1 and args.workers > 1:
-        bench_workers(args, bool(real), kind)
+        bench_workers(args, [(f"{args.connections} connections", path), workers_capture(args, bool(real), kind)])
     if args.skip_rss:
         return 0
     flows_path, _ = get_capture(f"open-flows-{args.flows}", args.regen,

@@ -11,17 +11,16 @@ thread and only reads.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
 
+from interceptor import collector
 from interceptor.app import (
     Output,
     StatsFile,
@@ -32,10 +31,13 @@ from interceptor.app import (
     open_sinks,
 )
 from interceptor.capture.live import TapSet
+from interceptor.capture.ring import ring_geometry
 from interceptor.config import Config, ConfigError
 from interceptor.counters import Counters
 from interceptor.discovery.plan import plan_taps
 from interceptor.discovery.scan import Namespace, scan
+from interceptor.heap import keep_heap
+from interceptor.heap import release as release_heap
 from interceptor.metrics import CpuGuard, Health, MemoryGuard, MetricsServer
 from interceptor.pipeline import Pipeline
 from interceptor.sinks.base import Sink
@@ -115,17 +117,11 @@ def render_table(spaces: list[Namespace], taps: list[Any], skips: list[Any]) -> 
 
 
 # -- run ------------------------------------------------------------------------------------------
-@contextmanager
-def startup_heap_frozen() -> Iterator[None]:
+def startup_heap_frozen() -> AbstractContextManager[None]:
     """While the capture loop runs, what start-up made (modules, config, sinks, the cluster index)
-    is out of the cyclic collector's sight: a full collection then walks only what the traffic
-    made (as ``replay`` does; ~1 % of a pair's instructions). Given back when the loop ends."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    is out of the cyclic collector's sight (interceptor.collector; as ``replay`` does). Collected first:
+    the agent lives long, so start-up's garbage is freed rather than frozen."""
+    return collector.frozen(collect=True)
 
 
 def capture_clock(wall: float, newest: float, reading: bool) -> float:
@@ -199,6 +195,9 @@ class Agent:
             self.tls = start_tls_source(cfg, counters, stream_sink, self._tls_scope())
         self.coverage = NodeCoverage(cfg, counters, self.pipeline, self.tls, self.output, node, coverage_path)
         self.guard = MemoryGuard(cfg.metrics.memory_limit_bytes, counters)
+        # The heap top stays mapped while capturing: no fresh (faulted, zeroed) pages per block
+        # copied out of a ring (interceptor/heap.py: ~10 % of the agent's CPU was system time).
+        keep_heap(ring_geometry(cfg.capture.buffer_bytes, cfg.capture.snaplen)[0])
         self.cpu_guard = CpuGuard(cfg.metrics.cpu_limit, counters)
         # Packets go straight to the pipeline (which counts its own failures); while the memory
         # guard is over its limit the taps get ``drop_packet`` instead (see housekeeping).
@@ -235,7 +234,10 @@ class Agent:
         self.coverage.tick(now)
         self.output.poll()
         self.taps.refresh_stats()
-        self.taps.on_packet = self.drop_packet if self.guard.check() else self.pipeline.feed_packet
+        over = self.guard.check()
+        if over:  # what the heap keeps counts in RSS: give it back so RSS can fall under the mark
+            release_heap()
+        self.taps.on_packet = self.drop_packet if over else self.pipeline.feed_packet
         self.pipeline.accept_new_flows = not self.cpu_guard.check()
         self.health.beat()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import time
 from typing import Any
@@ -81,7 +80,12 @@ def worker_config(cfg: Config, index: int, workers: int) -> Config:
 def node_name(cfg: Config, override: str | None = None) -> str:
     """The one rule for this node's name: the flag, the config (top level, then kubernetes), the
     downward API's NODE_NAME, the hostname."""
-    return override or cfg.node_name or cfg.kubernetes.node_name or os.environ.get("NODE_NAME") or socket.gethostname()
+    name = override or cfg.node_name or cfg.kubernetes.node_name or os.environ.get("NODE_NAME")
+    if name:
+        return name
+    import socket  # here: a replay names no node, and importing socket is ~15M instructions of its start
+
+    return socket.gethostname()
 
 
 def open_sinks(args: argparse.Namespace, cfg: Config, counters: Counters, shared_lock: str | None = None) -> list[Sink]:

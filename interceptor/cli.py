@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from interceptor import __version__
+from interceptor import __version__, collector
 from interceptor.app import (
     Output,
     StatsFile,
@@ -28,17 +27,22 @@ from interceptor.replayfeed import Feeder
 
 SKIPPED_PREFIX = "packets.skipped."  # not traffic we could use (not IP/TCP, unknown link type): not drops
 TICK_S = 1.0  # how often (in capture time) timeouts are checked during a replay
+AGENT_COMMANDS = ("run", "coverage", "discover")  # interceptor.agent's (its register() adds them)
 
 
 def main(argv: list[str] | None = None) -> int:
+    collector.skip_exit_collections()
     parser = argparse.ArgumentParser(prog="interceptor", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_replay(sub)
-    if not _is_replay(sys.argv[1:] if argv is None else argv):
-        # ``run`` needs the live-capture, Kafka and Kubernetes modules: a replay does not import them
-        # (about half of the start-up time of a replay).
+    # A command's modules are imported only when it runs: ``run`` needs the live-capture, Kafka and
+    # Kubernetes modules (a replay does not import them: about half of a replay's start-up), the
+    # demo its lab (~10 % of an agent's start). Without a known command (--help, a typo), all.
+    command = _command(sys.argv[1:] if argv is None else argv)
+    if command not in ("replay", "demo"):
         _register_agent(sub)
+    if command not in ("replay", *AGENT_COMMANDS):
         _register_demo(sub)
     args = parser.parse_args(argv)
     try:
@@ -53,10 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _is_replay(argv: list[str]) -> bool:
-    """Whether the command is ``replay`` (the first word that is not an option)."""
-    words = [a for a in argv if not a.startswith("-")]
-    return bool(words) and words[0] == "replay"
+def _command(argv: list[str]) -> str | None:
+    """The command word (the first that is not an option: the top level has only --help/--version)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _register_agent(sub: Any) -> None:
@@ -146,32 +149,39 @@ def replay_file(reader: CaptureReader, pipeline: Pipeline, output: Output, progr
                 batches: Iterable[list[Packet]] | None = None) -> CaptureError | None:
     """Feed every readable packet (or those of ``batches``: a worker's share of the reader's);
     return the error that stopped the read, if any."""
+    from interceptor.capture.pcapfile import CHUNK
+    from interceptor.heap import keep_heap
+
+    # The blocks read and the sinks' buffers (~1 MiB each) served from glibc's heap, kept mapped,
+    # not each a fresh mmap faulted in page by page: a --workers worker took 70-94k minor faults
+    # and ~0.33 s of system time on its half of the 100k-pair 4-connection capture, 3.5k and ~0.09
+    # s with it (interceptor/heap.py; one process: 19.6k faults). Already set in a worker (a no-op).
+    keep_heap(CHUNK)
     feeder = Feeder(pipeline, TICK_S)  # the per-packet loop, compiled
     shown = 0
     # What exists now (modules, config, the sinks) outlives the replay: out of the collector's
     # sight, a full collection walks only what the replay made (~1 % of a replay's instructions,
-    # measured with callgrind). Given back at the end (a caller's garbage is still collected).
-    gc.freeze()
-    try:
-        for batch in reader.batches() if batches is None else batches:
-            i, n = 0, len(batch)
-            while i < n:
-                i = feeder.feed(batch, i)
-                if feeder.tick_due:
-                    feeder.tick_due = False
-                    pipeline.tick(feeder.due)
-                    output.poll()
-                    if output.coverage is not None:
-                        output.coverage.take(pipeline.coverage)
-            if feeder.fed - shown > 0x3FFF:
-                shown = feeder.fed
-                progress.show(reader, pipeline)
-        return None
-    except CaptureError as e:
-        return e
-    finally:
-        pipeline.close()
-        gc.unfreeze()
+    # measured with callgrind).
+    with collector.frozen():
+        try:
+            for batch in reader.batches() if batches is None else batches:
+                i, n = 0, len(batch)
+                while i < n:
+                    i = feeder.feed(batch, i)
+                    if feeder.tick_due:
+                        feeder.tick_due = False
+                        pipeline.tick(feeder.due)
+                        output.poll()
+                        if output.coverage is not None:
+                            output.coverage.take(pipeline.coverage)
+                if feeder.fed - shown > 0x3FFF:
+                    shown = feeder.fed
+                    progress.show(reader, pipeline)
+            return None
+        except CaptureError as e:
+            return e
+        finally:
+            pipeline.close()
 
 
 class Progress:

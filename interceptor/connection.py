@@ -47,9 +47,16 @@ def layer_events(host: Host, ts: float) -> None:
     post-pair stages (``Context.emit``), the rest is acted on by ``layers.layer_event``. (Here, not
     in ``layers``: this runs for every pair, and this module is compiled.)"""
     layer = host.layer
-    events = layer.events
-    layer.events = []
-    emit = host.ctx.emit
+    # (Narrowed to the usual types first: compiled, their attributes are then read natively, where
+    # through the protocols each is a generic attribute access; this runs for every pair.)
+    if isinstance(layer, Conversation):
+        events = layer.events
+        layer.events = []
+    else:
+        events = layer.events
+        layer.events = []
+    ctx = host.ctx if isinstance(host, Connection) else host.ctx
+    emit = ctx.emit
     for event in events:
         if isinstance(event, Pair):
             emit(event)
@@ -64,7 +71,7 @@ class Connection:
     until the first bytes choose another); ``over`` is set, with ``reason``, once it has ended."""
 
     __slots__ = ("a", "ctx", "h2limits", "streams", "layer", "last_seen", "closed", "deferred", "cov",
-                 "over", "reason", "max_deferred", "alpn")
+                 "over", "reason", "max_deferred", "alpn", "key", "tag", "cov_bytes", "sniffing")
 
     def __init__(self, a: Address, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any], ts: float,
                  ctx: Context, h2limits: H2Limits, max_out_of_order: int, synced: bool) -> None:
@@ -80,6 +87,13 @@ class Connection:
         self.closed = [False, False]
         self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
         self.cov: Any = None  # the coverage account's record of the connection
+        # Kept here, natively, and given to ``cov`` when the connection ends (per packet, ``cov``'s
+        # own attributes would be generic Python attribute accesses): the payload bytes seen, and
+        # whether the coverage account still reads the first bytes (``cov.sniffing``).
+        self.cov_bytes = 0
+        self.sniffing = False
+        self.key = b""  # the pipeline's flow table key (packets.flow_key) ...
+        self.tag = b""  # ... and direction 0's Segment.tag
         self.over = False
         self.reason = ""
         self.max_deferred = MAX_DEFERRED
@@ -95,7 +109,9 @@ class Connection:
     def receive(self, direction: int, seq: int, ack: int, flags: int, payload: bytes, ts: float) -> None:
         """One segment of ``direction`` (raw sequence and acknowledgement numbers)."""
         layer = self.layer
-        if layer.dead:  # nothing will be read again (not a protocol we read, a tunnel...)
+        # (The HTTP/1 layer narrowed first: compiled, then read natively, not through the protocol.)
+        dead = layer.dead if isinstance(layer, Conversation) else layer.dead
+        if dead:  # nothing will be read again (not a protocol we read, a tunnel...)
             if flags & (TCP_FIN | TCP_RST):
                 self.end(ts, "")
             return
@@ -130,7 +146,8 @@ class Connection:
         if payload:
             self.ctx.counts["tcp.payload_bytes"] += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
-            if self.layer.events:
+            layer = self.layer
+            if layer.events if isinstance(layer, Conversation) else layer.events:
                 layer_events(self, ts)
         if flags & TCP_FIN:
             stream.fin(seq + (1 if flags & TCP_SYN else 0), len(payload))

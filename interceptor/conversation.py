@@ -36,7 +36,7 @@ from functools import partial
 from typing import Any
 
 from interceptor.counters import Counters
-from interceptor.http import BODILESS, Limits, MessageParser, RequestLine, State
+from interceptor.http import BODILESS, DEAD, Limits, MessageParser, RequestLine, State
 from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span
 from interceptor.layerevents import LayerEvent, Switch
 from interceptor.pairs import Endpoint, Pair, Request, Response
@@ -88,7 +88,10 @@ class Waiting:
 
 def held_bytes(request: Request) -> int:
     """What a queued request keeps in memory: its body and fields (with a per-field overhead)."""
-    return len(request.body) + sum(len(n) + len(v) + 64 for n, v in request.headers) + 256
+    held = len(request.body) + 256
+    for name, value in request.headers:  # (a loop: compiled, a generator is an object per request)
+        held += len(name) + len(value) + 64
+    return held
 
 
 class Input(NativeConsumer):
@@ -152,7 +155,11 @@ class Conversation:
         self.switched: Request | None = None  # the request a 101 answered
         self.pairs = 0  # exchanges paired on this connection (the coverage account counts them)
         # (client epoch, server epoch) in which pairing by order holds; None: only a proof pairs
-        self.anchor: tuple[int, int] | None = (0, 0) if synced else None
+        # (client epoch, server epoch) in which pairing by order holds, when ``anchored``; else only
+        # a proof pairs. (Two native ints, not a tuple: compared and set for every response.)
+        self.anchored = synced
+        self.anchor_c = 0
+        self.anchor_s = 0
         self.origins: list[int | None] = [None, None]  # stream offset after each direction's SYN
         self.pipelined = False  # seen sending a request before the previous response arrived
         self.last_request: Sent | None = None  # the latest request
@@ -165,9 +172,14 @@ class Conversation:
         return f"<Conversation client={self.client} waiting={len(self.queue)} anchor={self.anchor} {self.readers}>"
 
     @property
+    def anchor(self) -> tuple[int, int] | None:
+        """(client epoch, server epoch) in which pairing by order holds; None: only a proof pairs."""
+        return (self.anchor_c, self.anchor_s) if self.anchored else None
+
+    @property
     def dead(self) -> bool:
         """Neither direction will ever yield a message again (not HTTP, upgraded, or closed)."""
-        return self.readers[0].state is State.DEAD and self.readers[1].state is State.DEAD
+        return self.readers[0].state is DEAD and self.readers[1].state is DEAD
 
     def set_client(self, direction: int) -> None:
         """The TCP handshake (or the content) told us who the client is."""
@@ -278,7 +290,7 @@ class Conversation:
                 self.pipelined = True  # two requests sent with no response byte received between
         if len(queue) >= self.ctx.max_pending_requests:
             oldest = self._dequeue()
-            self.anchor = None  # the order no longer holds
+            self.anchored = False  # the order no longer holds
             if not oldest.failed:
                 self.ctx.counters.drop("pipeline_depth")
         queue.append(waiting)
@@ -319,10 +331,10 @@ class Conversation:
     # -- pairing ----------------------------------------------------------------------------------
     def _by_order(self, span: Span | None) -> Waiting | None:
         """The queued request the response answers by order since the anchor, if the order holds."""
-        if self.anchor is None or not self.queue or span is None:
+        if not self.anchored or not self.queue or span is None:
             return None
         first = self.queue[0]
-        return first if (first.epoch, span.epoch) == self.anchor else None
+        return first if first.epoch == self.anchor_c and span.epoch == self.anchor_s else None
 
     def _by_ack(self, lead: int) -> Waiting | None:
         """The queued request whose first segment acknowledged exactly ``lead``."""
@@ -372,7 +384,7 @@ class Conversation:
             counters.inc("http.order_contradicted")
             waiting = None
         if waiting is None:
-            self.anchor = None
+            self.anchored = False
             if span is not None and span.start is not None:
                 waiting = self._proven(span)
             elif span is not None:
@@ -386,7 +398,9 @@ class Conversation:
                 counters.drop("ambiguous_after_loss")
         self._dequeue()
         if span is not None:
-            self.anchor = (waiting.epoch, span.epoch)
+            self.anchored = True
+            self.anchor_c = waiting.epoch
+            self.anchor_s = span.epoch
         return waiting
 
     def _by_time(self, ts: float) -> Waiting | None:
@@ -421,7 +435,7 @@ class Conversation:
             if resp_parser is not None and resp_parser.msg is not None and resp_parser.msg.ts >= queue[0].ts:
                 return
             waiting = self._dequeue()
-            self.anchor = None  # its response may still come: the order no longer holds
+            self.anchored = False  # its response may still come: the order no longer holds
             if not waiting.failed:
                 self.ctx.counters.drop("response_timeout")
 

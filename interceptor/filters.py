@@ -25,9 +25,12 @@ def url_path(target: str) -> str:
         rest = target.split("://", 1)[1]
         slash = rest.find("/")
         target = rest[slash:] if slash >= 0 else "/"
-    target = target.partition("?")[0]
-    if "#" in target:
-        target = target.partition("#")[0]
+    query = target.find("?")
+    if query >= 0:
+        target = target[:query]
+    fragment = target.find("#")
+    if fragment >= 0:
+        target = target[:fragment]
     return target or "/"
 
 
@@ -49,6 +52,7 @@ class PairFilter:
         self.json_suffix = cfg.json_suffix
         self.user_agents = tuple(p.lower() for p in cfg.drop_user_agent_prefixes)
         self.request_headers = {h.lower() for h in cfg.drop_request_headers}
+        self.header_names = sorted(self.request_headers)  # (a list: looked up natively one by one)
         self.statuses, self.status_classes = _statuses(cfg.drop_statuses)
         self.urls = {u.rstrip("/") or "/" for u in cfg.drop_urls}
         self.seen: dict[str, bool] = {}  # Content-Type values met -> wanted (at most MAX_SEEN)
@@ -60,12 +64,14 @@ class PairFilter:
         if status in self.statuses or status // 100 in self.status_classes:
             return "filtered_status"
         request = pair.request
-        path = url_path(request.target).rstrip("/") or "/"
-        if path in self.urls:
-            return "filtered_url"
+        if self.urls:
+            path = url_path(request.target).rstrip("/") or "/"
+            if path in self.urls:
+                return "filtered_url"
         index = request.index if request.index is not None else {n.lower(): v for n, v in reversed(request.headers)}
-        if self.request_headers and not self.request_headers.isdisjoint(index):
-            return "filtered_header"
+        for name in self.header_names:
+            if name in index:
+                return "filtered_header"
         agent = index.get("user-agent")
         if agent is not None and agent.lower().startswith(self.user_agents):
             return "filtered_user_agent"

@@ -11,7 +11,7 @@ from typing import Any
 from interceptor import descriptors
 from interceptor.config import Config, ConfigError
 from interceptor.conversation import Context
-from interceptor.http2 import H2Limits, Http2Connection
+from interceptor.http2 import Exchange, H2Limits, Http2Connection
 from interceptor.layerevents import LayerEvent
 from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import NativeConsumer
@@ -72,7 +72,7 @@ class H2Conversation:
         """Streams waiting (the pipeline's tick expires them)."""
         return bool(self.layer.streams)
 
-    def emit(self, events: list[Any]) -> None:
+    def emit(self, events: list[Exchange]) -> None:
         if not events:
             return
         layer = self.layer

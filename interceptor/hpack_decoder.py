@@ -4,8 +4,10 @@ cannot know.
 ``hpack.Decoder`` (python-hyper) is an endpoint's decoder: it raises ``InvalidTableIndex`` on the
 first reference to an entry it never saw and its state is unusable afterwards, so a connection
 joined mid-way (agent started late, capture began late) or one with capture loss yields nothing.
-This decoder keeps hpack's static table and Huffman code but owns the dynamic table so that it can
-say *which* fields it does not know instead of failing:
+This decoder owns the dynamic table so that it can say *which* fields it does not know instead of
+failing (and carries the RFC's static table and Huffman code itself: importing ``hpack`` for them
+cost ~26M instructions at every start, most of it ``logging`` and a 4k-entry decoding table that a
+steady connection, whose blocks repeat, hardly uses; ``hpack`` stays the tests' reference):
 
 - Entries are numbered from the newest (index 62), so the entries inserted since we started
   watching keep exact positions whatever came before: a reference to one of them is decoded
@@ -25,17 +27,26 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from hpack.huffman_table import decode_huffman
-from hpack.table import HeaderTable
-
 Headers = list[tuple[str, str]]
 
 DEFAULT_TABLE_SIZE: Final = 4096
 MAX_TABLE_SIZE: Final = 64 * 1024  # our bound on one direction's table, whatever SETTINGS allow
 ENTRY_OVERHEAD: Final = 32  # RFC 7541 4.1
 SEEN_BLOCKS: Final = 64  # decoded blocks remembered per direction while the table does not change
-STATIC: Final = tuple(
-    (n.decode("latin-1"), v.decode("latin-1")) for n, v in HeaderTable.STATIC_TABLE
+STATIC: Final = (  # RFC 7541 Appendix A, indexes 1..61
+    (':authority', ''), (':method', 'GET'), (':method', 'POST'), (':path', '/'), (':path', '/index.html'),
+    (':scheme', 'http'), (':scheme', 'https'), (':status', '200'), (':status', '204'), (':status', '206'),
+    (':status', '304'), (':status', '400'), (':status', '404'), (':status', '500'), ('accept-charset', ''),
+    ('accept-encoding', 'gzip, deflate'), ('accept-language', ''), ('accept-ranges', ''), ('accept', ''),
+    ('access-control-allow-origin', ''), ('age', ''), ('allow', ''), ('authorization', ''),
+    ('cache-control', ''), ('content-disposition', ''), ('content-encoding', ''), ('content-language', ''),
+    ('content-length', ''), ('content-location', ''), ('content-range', ''), ('content-type', ''),
+    ('cookie', ''), ('date', ''), ('etag', ''), ('expect', ''), ('expires', ''), ('from', ''), ('host', ''),
+    ('if-match', ''), ('if-modified-since', ''), ('if-none-match', ''), ('if-range', ''),
+    ('if-unmodified-since', ''), ('last-modified', ''), ('link', ''), ('location', ''), ('max-forwards', ''),
+    ('proxy-authenticate', ''), ('proxy-authorization', ''), ('range', ''), ('referer', ''), ('refresh', ''),
+    ('retry-after', ''), ('server', ''), ('set-cookie', ''), ('strict-transport-security', ''),
+    ('transfer-encoding', ''), ('user-agent', ''), ('vary', ''), ('via', ''), ('www-authenticate', ''),
 )
 N_STATIC: Final = len(STATIC)  # 61
 _UNKNOWN = None  # a placeholder entry: learned position, unknown name
@@ -50,7 +61,7 @@ class HeaderBlock:
     still (the decoder remembers it): read it, never change it. (A plain class: a dataclass costs
     ~2M instructions to create at import, and its ``__init__`` stays interpreted compiled.)"""
 
-    __slots__ = ("headers", "unknown", "index", "status")
+    __slots__ = ("headers", "unknown", "index", "status", "appended")
 
     def __init__(self, headers: Headers, unknown: int = 0, index: dict[str, str] | None = None,
                  status: int | None = None) -> None:
@@ -58,6 +69,7 @@ class HeaderBlock:
         self.unknown = unknown  # fields left out: they referenced table entries we never saw
         self.index: dict[str, str] = index if index is not None else {}  # lower-case name -> first value
         self.status = status  # ``:status`` when it is three digits
+        self.appended: list[Appended] | None = None  # this block (trailers) appended to others, newest last
 
     def __repr__(self) -> str:
         return f"HeaderBlock(headers={self.headers!r}, unknown={self.unknown}, status={self.status})"
@@ -68,8 +80,42 @@ class HeaderBlock:
         # first value of a name wins (reversed: later duplicates are overwritten by earlier ones).
         index = {name.lower(): value for name, value in reversed(headers)}
         code = index.get(":status")
-        status = int(code) if code is not None and len(code) == 3 and code.isdigit() else None
+        # isascii too: str.isdigit also holds for "²" or "٣", which int() rejects or reads as a digit
+        status = int(code) if code is not None and len(code) == 3 and code.isascii() and code.isdigit() else None
         return cls(headers, unknown, index, status)
+
+
+APPENDED_BASES: Final = 4  # joins remembered per trailer block (one per response header block it follows)
+
+
+class Appended:
+    """A block (trailers) appended to the fields before it (``base``): the joined list and index,
+    remembered on the block, so streams that repeat both blocks share them as they share the blocks
+    (a gRPC call's trailers follow one of a few response header blocks: with and without
+    grpc-encoding, say). Read, never changed."""
+
+    __slots__ = ("base", "base_index", "headers", "index")
+
+    def __init__(self, base: Headers, base_index: dict[str, str], block: HeaderBlock) -> None:
+        self.base = base
+        self.base_index = base_index
+        self.headers = base + block.headers
+        self.index = dict(block.index)
+        self.index.update(base_index)  # the first value of a name wins
+
+    @staticmethod
+    def of(base: Headers, base_index: dict[str, str], block: HeaderBlock) -> Appended:
+        known = block.appended
+        if known is None:
+            known = block.appended = []
+        for joined in known:
+            if joined.base is base and joined.base_index is base_index:
+                return joined
+        if len(known) >= APPENDED_BASES:
+            del known[0]
+        joined = Appended(base, base_index, block)
+        known.append(joined)
+        return joined
 
 
 class Decoder:
@@ -227,8 +273,123 @@ def _string(data: bytes, pos: int) -> tuple[str, int]:
         raise HpackError("string runs past the block")
     raw = data[pos:end]
     if huffman:
-        try:
-            raw = decode_huffman(raw)
-        except Exception as e:  # hpack's HPACKDecodingError: bad padding or EOS inside
-            raise HpackError(f"bad Huffman string: {e}") from None
+        raw = decode_huffman(raw)
     return raw.decode("latin-1"), end
+
+
+# RFC 7541 Appendix B: each symbol's code length in bits (0..255, then 256 = EOS). The code is
+# canonical (codes given out in order of length, then symbol), so the lengths are the whole code.
+HUFFMAN_LENGTHS: Final = (
+    13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28, 28, 28,
+    28, 28, 28, 28, 28, 28, 6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6, 5, 5, 5, 6, 6, 6, 6, 6, 6,
+    6, 7, 8, 15, 6, 12, 10, 13, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 8,
+    13, 19, 13, 14, 6, 15, 5, 6, 5, 6, 5, 6, 6, 6, 5, 7, 7, 6, 6, 6, 5, 6, 7, 6, 5, 5, 6, 7, 7, 7, 7, 7, 15,
+    11, 14, 13, 28, 20, 22, 20, 20, 22, 22, 22, 23, 22, 23, 23, 23, 23, 23, 24, 23, 24, 24, 22, 23, 24, 23,
+    23, 23, 23, 21, 22, 23, 22, 23, 23, 24, 22, 21, 20, 22, 22, 23, 23, 21, 23, 22, 22, 24, 21, 22, 23, 23,
+    21, 21, 22, 21, 23, 22, 23, 23, 20, 22, 22, 22, 23, 22, 22, 23, 26, 26, 20, 19, 22, 23, 22, 25, 26, 26,
+    26, 27, 27, 26, 24, 25, 19, 21, 26, 27, 27, 26, 27, 24, 21, 21, 26, 26, 28, 27, 27, 27, 20, 24, 20, 21,
+    22, 21, 21, 23, 22, 22, 25, 25, 24, 24, 26, 23, 26, 27, 26, 26, 27, 27, 27, 27, 27, 28, 27, 27, 27, 27,
+    27, 26, 30
+)
+EOS: Final = 256
+SHORT_BITS: Final = 8  # codes up to this long are decoded by one table lookup (every printable ASCII byte's is)
+LONGEST: Final = 30
+
+
+class _HuffmanCode:
+    """The canonical code's decoding tables, built at the first Huffman-coded string (~2k steps).
+
+    ``short[next 8 bits]`` is ``symbol * 16 + length`` when a code of at most 8 bits starts there
+    (0: a longer one). A longer code of length L is the L bits whose value minus ``first[L]`` is
+    below ``count[L]``; it is symbol ``symbols[offset[L] + that]`` (canonical: codes of one length
+    are consecutive, in symbol order)."""
+
+    __slots__ = ("short", "first", "count", "offset", "symbols")
+
+    def __init__(self) -> None:
+        self.symbols = sorted(range(EOS + 1), key=_code_order)
+        self.first = [0] * (LONGEST + 1)
+        self.count = [0] * (LONGEST + 1)
+        self.offset = [0] * (LONGEST + 1)
+        self.short = [0] * (1 << SHORT_BITS)
+        code, previous = -1, 0
+        for i, symbol in enumerate(self.symbols):
+            length = HUFFMAN_LENGTHS[symbol]
+            code = (code + 1) << (length - previous)
+            previous = length
+            if not self.count[length]:
+                self.first[length], self.offset[length] = code, i
+            self.count[length] += 1
+            if length <= SHORT_BITS:
+                base = code << (SHORT_BITS - length)
+                for peek in range(base, base + (1 << (SHORT_BITS - length))):
+                    self.short[peek] = symbol * 16 + length
+
+
+def _code_order(symbol: int) -> tuple[int, int]:
+    return HUFFMAN_LENGTHS[symbol], symbol
+
+
+_huffman: _HuffmanCode | None = None
+
+
+def decode_huffman(data: bytes) -> bytes:
+    """RFC 7541 5.2 Huffman-coded octets decoded. ``HpackError`` when EOS is inside or the padding
+    is not a prefix of EOS (all ones) of at most 7 bits (RFC 7541 5.2)."""
+    global _huffman
+    code = _huffman
+    if code is None:
+        code = _huffman = _HuffmanCode()
+    short = code.short
+    out = bytearray()
+    acc = bits = 0  # the bits read and not yet decoded: the low ``bits`` bits of ``acc``
+    pos, n = 0, len(data)
+    while True:
+        if bits < SHORT_BITS:
+            if pos < n:
+                acc = acc << 8 | data[pos]
+                pos += 1
+                bits += 8
+                continue
+            if not bits:
+                break
+            pad = SHORT_BITS - bits  # the end: a short code may still fit, else this is the padding
+            entry = short[acc << pad | ((1 << pad) - 1)]
+            if entry and entry & 15 <= bits:
+                out.append(entry >> 4)
+                bits -= entry & 15
+                acc &= (1 << bits) - 1
+                continue
+            if acc != (1 << bits) - 1:
+                raise HpackError("bad Huffman string: padding is not a prefix of EOS")
+            break
+        entry = short[acc >> (bits - SHORT_BITS)]
+        if entry:
+            out.append(entry >> 4)
+            bits -= entry & 15
+            acc &= (1 << bits) - 1
+            continue
+        while bits < LONGEST and pos < n:
+            acc = acc << 8 | data[pos]
+            pos += 1
+            bits += 8
+        symbol, length = _long_code(code, acc, bits)
+        if symbol < 0:
+            raise HpackError("bad Huffman string: padding over 7 bits")
+        if symbol == EOS:
+            raise HpackError("bad Huffman string: EOS inside")
+        out.append(symbol)
+        bits -= length
+        acc &= (1 << bits) - 1
+    return bytes(out)
+
+
+def _long_code(code: _HuffmanCode, acc: int, bits: int) -> tuple[int, int]:
+    """The symbol and length of the code over 8 bits at the top of ``acc``'s ``bits`` bits; -1 if
+    the bits end first (all that is left is more than 7 bits of padding, or not a code)."""
+    first, count = code.first, code.count
+    for length in range(SHORT_BITS + 1, min(bits, LONGEST) + 1):
+        i = (acc >> (bits - length)) - first[length]
+        if 0 <= i < count[length]:
+            return code.symbols[code.offset[length] + i], length
+    return -1, 0

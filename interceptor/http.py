@@ -20,6 +20,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 import brotli
 
@@ -35,8 +36,8 @@ from interceptor.httpsyntax import (
     body_framing,
     crlf_lines,
     decode_text,
+    known_fields,
     length_digits,
-    plain_fields,
     remember,
 )
 from interceptor.pairs import Headers, Request, Response
@@ -50,13 +51,14 @@ RESYNC_REQUEST = re.compile(
 RESYNC_STATUS = re.compile(rb"HTTP/1\.[01] [1-9][0-9][0-9][^\r\n]*\r\n")
 # A message start, or the beginning of one (a method of up to 32 token characters may arrive split).
 START_PREFIX = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}(?: |\Z)|HTTP/1\.")
-CRLF2 = b"\r\n\r\n"
-CRLF_START = (b"\r", b"\n")
-HTTP_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
+# (Final, here and below: compiled, read as constants, not looked up in the module's dict per use)
+CRLF2: Final = b"\r\n\r\n"
+CRLF_START: Final = (b"\r", b"\n")
+HTTP_VERSIONS: Final = ("HTTP/1.1", "HTTP/1.0")
 METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # any token (RFC 9110 9.1)
-KNOWN_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
-WSP = (" ", "\t")
-BODILESS = ("HEAD", "CONNECT")  # a response to these has no body whatever its headers say
+KNOWN_METHODS: Final = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
+WSP: Final = (" ", "\t")
+BODILESS: Final = ("HEAD", "CONNECT")  # a response to these has no body whatever its headers say
 
 
 class State(enum.Enum):
@@ -69,6 +71,12 @@ class State(enum.Enum):
     TRAILERS = "trailers"
     BODY_CLOSE = "body_close"
     DEAD = "dead"  # not HTTP, or upgraded to another protocol: ignore the rest
+
+
+# The states tested for every segment, as constants: compiled, ``State.X`` is a generic attribute
+# lookup on the enum class each time (an enum is not a native class), a Final a C static.
+DETECT: Final = State.DETECT
+DEAD: Final = State.DEAD
 
 
 # Small records of the hot path are plain classes (one or two per message or segment): compiled,
@@ -115,6 +123,9 @@ class StatusLine:
 StartLine = RequestLine | StatusLine
 
 
+MAX_CHUNK_ENDS: Final = 8  # chunk ends searched for ``prior_ack`` (a response's lead is among the last few)
+
+
 class AckMark:
     """From ``offset`` on (up to the next mark), the direction's bytes came in segments that
     acknowledged ``ack`` of the other direction. (Two are made per segment: a plain class, which
@@ -128,6 +139,17 @@ class AckMark:
 
     def __repr__(self) -> str:
         return f"AckMark({self.offset}, {self.ack})"
+
+
+def drop_marks_before(marks: list[AckMark], offset: int) -> None:
+    """Drop the leading marks whose bytes all lie before ``offset`` (the mark holding it stays
+    first), in one deletion."""
+    i = 0
+    n = len(marks)
+    while i + 1 < n and marks[i + 1].offset <= offset:
+        i += 1
+    if i:
+        del marks[:i]
 
 
 @dataclass(slots=True)
@@ -228,8 +250,10 @@ class MessageParser:
         # far; per fed chunk its start offset and the acknowledgement it carried (only the chunks
         # still in ``buf``), and the last chunks' end offsets with their acks (for ``prior_ack``).
         self.stream_end: int | None = None
-        self.acks: deque[AckMark] = deque()
-        self.chunk_ends: deque[AckMark] = deque(maxlen=8)
+        # (Lists, not deques: compiled, a list's append and del are native, a deque's methods are
+        # generic Python calls, three a segment.)
+        self.acks: list[AckMark] = []
+        self.chunk_ends: list[AckMark] = []  # the last MAX_CHUNK_ENDS
         self.cur_ack: int | None = None
         self.cur_ts = 0.0
         self.cur_len = 0
@@ -249,7 +273,7 @@ class MessageParser:
         """Take the next bytes of the direction; ``offset``: their stream offset, ``ack``: the other
         direction's offset their segment acknowledged (both None for byte streams). Call
         ``next_event`` until it returns None afterwards."""
-        if self.state is State.DEAD:
+        if self.state is DEAD:
             return
         self.settled = False
         n = len(data)
@@ -260,7 +284,10 @@ class MessageParser:
             self.stream_end = None
         else:
             self.stream_end = offset + n
-            self.chunk_ends.append(AckMark(offset + n, ack))
+            ends = self.chunk_ends
+            ends.append(AckMark(offset + n, ack))
+            if len(ends) >= 4 * MAX_CHUNK_ENDS:  # (trimmed now and then: _span reads the last ones only)
+                del ends[: len(ends) - MAX_CHUNK_ENDS]
         wait = self.wait
         if wait is not None:
             if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
@@ -269,8 +296,9 @@ class MessageParser:
             self._unwait()
         if offset is not None:  # bytes that wait in ``buf``: remember the ack they came with
             if not self.buf and self.wait is None:
-                self.acks.clear()
-            self.acks.append(AckMark(offset, ack))
+                self.acks = [AckMark(offset, ack)]
+            else:
+                self.acks.append(AckMark(offset, ack))
         if self.buf:
             self.buf += data
         else:
@@ -287,7 +315,7 @@ class MessageParser:
             return None  # an unfinished head's piece was only kept (and accounted) by feed
         ts = self.cur_ts
         while self.buf and self.wait is None:
-            if self.state is State.DETECT:
+            if self.state is DETECT:
                 progressed = None
                 if self.role is not None and self.buf[:1] not in CRLF_START:
                     progressed = self._express(ts)  # the common case, in one pass
@@ -318,8 +346,7 @@ class MessageParser:
         acks = self.acks
         if len(acks) > 1 and self.stream_end is not None:
             first = self.stream_end - len(self.buf) - (self.wait.size if self.wait is not None else 0)
-            while len(acks) > 1 and acks[1].offset <= first:
-                acks.popleft()
+            drop_marks_before(acks, first)
 
     def _pos(self) -> int | None:
         """Stream offset of the first byte not consumed yet."""
@@ -332,8 +359,7 @@ class MessageParser:
         if offset is None:
             return None
         acks = self.acks
-        while len(acks) > 1 and acks[1].offset <= offset:
-            acks.popleft()
+        drop_marks_before(acks, offset)
         return acks[0].ack if acks and acks[0].offset <= offset else None
 
     def _span(self, start: int | None, ack: int | None, is_request: bool) -> Span:
@@ -343,7 +369,8 @@ class MessageParser:
             lead = span.lead
             ends = self.chunk_ends
             i = len(ends) - 1
-            while i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
+            oldest = i - MAX_CHUNK_ENDS  # (the last MAX_CHUNK_ENDS only, however many are kept)
+            while i > oldest and i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
                 mark = ends[i]
                 if mark.offset == lead:  # (the offset just past the chunk)
                     span.prior_ack = mark.ack
@@ -393,18 +420,26 @@ class MessageParser:
         if end < 0 or end > limits.max_header_bytes:
             return None
         raw_head = data[:end]
-        first, crlf, block = decode_text(raw_head).partition("\r\n")
-        # The usual head is checked by tables of the lines met before and ``str.isprintable``; any
-        # other (bare LF, a tab, folding, an unusual name...) by the regex, in the general path for
-        # its start line, here for its fields (HEAD_CRLF: no refusal, CRLF line ends).
+        # The usual head is checked by tables of the lines (and field blocks) met before and
+        # ``str.isprintable``; any other (bare LF, a tab, folding, an unusual name...) by the regex,
+        # in the general path for its start line, here for its fields (HEAD_CRLF: no refusal, CRLF
+        # line ends). (Start line and fields are decoded apart: CRLF is ASCII, so this gives what
+        # decoding the whole head and splitting it at the first CRLF gives.)
+        eol = raw_head.find(b"\r\n")
+        first = decode_text(raw_head[:eol] if eol >= 0 else raw_head)
         start = plain_start_line(first, raw_head, self.role)
         if start is None:
             return None
-        fields = plain_fields(block) if crlf else ([], {})
-        if fields is None:
-            if not HEAD_CRLF.fullmatch(raw_head):
-                return None
-            fields = parse_headers(block)
+        if eol < 0:
+            fields: tuple[Headers, dict[str, str]] | None = ([], {})
+        else:
+            raw_block = raw_head[eol + 2:]
+            fields = known_fields(raw_block)
+            if fields is None:
+                if not HEAD_CRLF.fullmatch(raw_head):
+                    return None
+                fields = parse_headers(decode_text(raw_block))
+        assert fields is not None
         headers, index = fields
         if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
             return None

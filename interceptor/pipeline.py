@@ -17,7 +17,18 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from interceptor.capture.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Rejected, Segment, decode, ip_text
+from interceptor.capture.packets import (
+    TCP_ACK,
+    TCP_FIN,
+    TCP_RST,
+    TCP_SYN,
+    Rejected,
+    Segment,
+    decode,
+    flow_key,
+    ip_text,
+    reverse_tag,
+)
 from interceptor.config import Config
 from interceptor.connection import Address, Connection, Plaintext
 from interceptor.conversation import Context
@@ -44,7 +55,7 @@ def ip_bytes(ip: str) -> bytes:
 class Closed:
     """What is kept of an ended connection: the sequence range each direction used."""
 
-    a: Address  # the address that sent direction 0
+    tag: bytes  # the ``Segment.tag`` of direction 0
     # Per direction, raw sequence numbers: the first followed (the SYN's when seen), just past the last.
     spans: tuple[tuple[int, int] | None, tuple[int, int] | None]
     ts: float
@@ -73,8 +84,15 @@ class Pipeline:
                         core.on_gap == "partial")
         self.ctx = Context(limits, counters, self.budget, core.response_timeout_s, core.max_pending_requests, self._emit)
         self.h2limits = h2_limits(config)
-        self.flows: OrderedDict[tuple[Address, Address], Connection] = OrderedDict()
-        self.closed: OrderedDict[tuple[Address, Address], Closed] = OrderedDict()  # recently ended flows
+        # The flow table: the connection by its key (``packets.flow_key``), oldest activity first
+        # (a plain dict kept in that order by moving a flow to the end when a packet comes: a native
+        # delete and insert, where OrderedDict.move_to_end is a generic method call), and by each
+        # direction's ``Segment.tag`` (``index``: one lookup per packet of the bytes cut from the
+        # frame, which also says the direction).
+        self.flows: dict[bytes, Connection] = {}
+        self.index: dict[bytes, Connection] = {}
+        self.newest: Connection | None = None  # the flow at the end of ``flows`` (moved there already)
+        self.closed: OrderedDict[bytes, Closed] = OrderedDict()  # recently ended flows
         self.closed_memory_s = max(2.0, 4 * core.reorder_wait_s)  # longer than taps lag behind each other
         self.streams: dict[Hashable, Plaintext] = {}
         self.stream_seen: dict[Hashable, float] = {}
@@ -115,43 +133,46 @@ class Pipeline:
 
     def _segment(self, seg: Segment, ts: float, source: dict[str, Any] | None) -> None:
         seq, flags, payload = seg.seq, seg.flags, seg.payload
-        src, sport, dst, dport = seg.src, seg.sport, seg.dst, seg.dport
-        a = (src, sport)
-        b = (dst, dport)
-        # (a < b, field by field: compiled, comparing the tuples boxes both and compares generically)
-        key = (a, b) if src < dst or src == dst and sport < dport else (b, a)
-        flows = self.flows
-        flow = flows.get(key)
+        tag = seg.tag
+        flow = self.index.get(tag)
         if flow is None:
             if flags & TCP_RST or not (payload or flags & TCP_SYN):
                 return  # a bare ACK or FIN of a connection we do not track
             # A late copy of a connection that ended (a second tap lagging): not a new one. The
             # sequence numbers decide (a SYN too); coverage accounts for it either way.
-            late = key in self.closed and self._after_close(key, a, seq, flags, payload)
+            key = flow_key(tag)
+            late = key in self.closed and self._after_close(key, tag, seq, flags, payload)
             if self.coverage.tail(key, bool(flags & TCP_SYN) and not late, len(payload), ts) or late:
                 return
-            flow = self._new_flow(key, a, b, flags, ts, source)
+            flow = self._new_flow(key, tag, seg, flags, ts, source)
             if flow is None:
                 return
         else:
-            flows.move_to_end(key)
+            if flow is not self.newest:  # least recently used first (what _expire_idle reads)
+                flows = self.flows
+                key = flow.key
+                del flows[key]
+                flows[key] = flow
+                self.newest = flow
             flow.last_seen = ts
             if not payload and not flags & (TCP_SYN | TCP_FIN | TCP_RST):
                 return  # a bare ACK: nothing to reassemble (the common third of all packets)
-        direction = 0 if a == flow.a else 1
+        direction = 0 if tag == flow.tag else 1
         if payload:
-            cov = flow.cov
-            if cov is not None:  # coverage: bytes as in tcp.payload_bytes; the first bytes name the protocol
-                cov.bytes += len(payload)
-                if cov.sniffing:
-                    self.coverage.data(cov, direction, seq, payload)
+            flow.cov_bytes += len(payload)  # (coverage: bytes as in tcp.payload_bytes, added at the end)
+            if flow.sniffing:  # coverage: the first bytes name the protocol
+                cov = flow.cov
+                self.coverage.data(cov, direction, seq, payload)
+                flow.sniffing = cov.sniffing
         flow.receive(direction, seq, seg.ack, flags, payload, ts)
         if flow.over:
-            self._ended(key, flow, ts)
+            self._ended(flow.key, flow, ts)
 
     def _new_flow(
-        self, key: tuple[Address, Address], a: Address, b: Address, flags: int, ts: float, source: dict[str, Any] | None
+        self, key: bytes, tag: bytes, seg: Segment, flags: int, ts: float, source: dict[str, Any] | None
     ) -> Connection | None:
+        a: Address = (seg.src, seg.sport)
+        b: Address = (seg.dst, seg.dport)
         if not self.accept_new_flows:  # shedding load (the agent's CPU guard)
             self.counters.drop("cpu_limit")
             self._untracked(a, b, flags, "cpu_limit")
@@ -168,48 +189,64 @@ class Pipeline:
         source = source or self.source
         flow = Connection(a, endpoints, source, ts, self.ctx, self.h2limits,
                           self.config.core.max_out_of_order_segments, synced=syn)
+        flow.key = key
+        flow.tag = tag
         flow.cov = self.coverage.open(endpoints, source.get("kind", ""), syn,
                                       (1 if flags & TCP_ACK else 0) if syn else None, ts)
+        flow.sniffing = flow.cov is not None and flow.cov.sniffing
         self.flows[key] = flow
+        self.newest = flow
+        self.index[tag] = flow
+        self.index[reverse_tag(tag)] = flow
         self.counters.inc("flows")
         if not flags & TCP_SYN:
             self.counters.inc("flows.midstream")
         return flow
 
-    def _end(self, key: tuple[Address, Address], flow: Connection, ts: float, reason: str) -> None:
+    def _end(self, key: bytes, flow: Connection, ts: float, reason: str) -> None:
         """End a connection from here (idle, end of input): it completes what it can, then is forgotten."""
         flow.end(ts, reason)
         self._ended(key, flow, ts)
 
-    def _ended(self, key: tuple[Address, Address], flow: Connection, ts: float) -> None:
+    def _ended(self, key: bytes, flow: Connection, ts: float) -> None:
         """The connection is over: out of the table, its sequence ranges remembered, accounted."""
         if self.flows.pop(key, None) is None:
             return
+        self._unindex(flow)
         self._remember_closed(key, flow, ts)
         if flow.cov is not None:
+            flow.cov.bytes += flow.cov_bytes
+            flow.cov_bytes = 0
             self.coverage.handshake(flow.cov, flow.hellos())
             self.coverage.close(flow.cov, ts, flow.layer.pairs, key,
                                 closed=flow.reason not in ("flow_idle_timeout", "end_of_capture"))
+
+    def _unindex(self, flow: Connection) -> None:
+        """The connection leaves the per-direction index (and is no longer the newest)."""
+        self.index.pop(flow.tag, None)
+        self.index.pop(reverse_tag(flow.tag), None)
+        if self.newest is flow:
+            self.newest = None
 
     def _untracked(self, a: Address, b: Address, flags: int, reason: str) -> None:
         """A connection attempt (a SYN) not followed still counts in the coverage account."""
         if flags & TCP_SYN and not flags & TCP_ACK:
             self.coverage.untracked((Endpoint(ip_text(a[0]), a[1]), Endpoint(ip_text(b[0]), b[1])), reason)
 
-    def _remember_closed(self, key: tuple[Address, Address], flow: Connection, ts: float) -> None:
+    def _remember_closed(self, key: bytes, flow: Connection, ts: float) -> None:
         """Keep where each direction ended, so that a second tap's late copies of the connection's
         last packets are recognised instead of starting a new flow (and pairing them again)."""
         closed = self.closed
         limit = ts - self.closed_memory_s
         while closed and (len(closed) >= self.config.core.max_flows or next(iter(closed.values())).ts < limit):
             closed.popitem(last=False)
-        closed[key] = Closed(flow.a, flow.spans(), ts)
+        closed[key] = Closed(flow.tag, flow.spans(), ts)
 
-    def _after_close(self, key: tuple[Address, Address], a: Address, seq: int, flags: int, payload: bytes) -> bool:
+    def _after_close(self, key: bytes, tag: bytes, seq: int, flags: int, payload: bytes) -> bool:
         """A segment of a connection that has ended (True: a late copy, ignored) or of a new one
         on the same addresses (False: the memory of the old one is dropped)."""
         tomb = self.closed[key]
-        span = tomb.spans[0 if a == tomb.a else 1]
+        span = tomb.spans[0 if tag == tomb.tag else 1]
         if span is not None:  # inside the sequence range the old connection used: a copy of it
             # (with some room before where we started following it: its SYN or first segments may
             # have been lost on this tap and not on the other)
@@ -226,10 +263,13 @@ class Pipeline:
 
     def _forget(self, seg: Segment) -> None:
         """Drop a flow whose processing failed, returning everything it held to the budget."""
-        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
-        flow = self.flows.pop((a, b) if a < b else (b, a), None)
+        flow = self.index.get(seg.tag)
         if flow is not None:
+            self.flows.pop(flow.key, None)
+            self._unindex(flow)
             if flow.cov is not None:
+                flow.cov.bytes += flow.cov_bytes
+                flow.cov_bytes = 0
                 self.coverage.handshake(flow.cov, flow.hellos())
                 self.coverage.close(flow.cov, self.now, flow.layer.pairs, None, closed=False,
                                     reason="internal_error")
@@ -272,10 +312,10 @@ class Pipeline:
     def _alpn(self, a: Endpoint, b: Endpoint) -> str:
         """The ALPN protocol the packet view of the same connection saw agreed, if it is followed."""
         try:
-            x, y = (ip_bytes(a.ip), a.port), (ip_bytes(b.ip), b.port)
-        except OSError:
+            tag = ip_bytes(a.ip) + ip_bytes(b.ip) + a.port.to_bytes(2, "big") + b.port.to_bytes(2, "big")
+        except (OSError, OverflowError):
             return ""  # addresses unknown
-        flow = self.flows.get((x, y) if x < y else (y, x))
+        flow = self.index.get(tag)
         if flow is None or not flow.alpn:
             return ""
         self.counters.inc("stream.alpn_from_packets")

@@ -115,12 +115,14 @@ def _message(data: bytes, pos: int, end: int, depth: int, budget: _Budget) -> di
         elif wire == 1:
             if pos + 8 > end:
                 raise NotProtobuf("fixed64 past the end")
+            # (int.from_bytes: a double's high bits make it a big int, which mypyc's inline
+            # arithmetic would build through its slow path at a higher cost than this call)
             value = int.from_bytes(data[pos:pos + 8], "little")
             pos += 8
         elif wire == 5:
             if pos + 4 > end:
                 raise NotProtobuf("fixed32 past the end")
-            value = int.from_bytes(data[pos:pos + 4], "little")
+            value = _fixed32(data, pos)
             pos += 4
         else:  # 3/4: groups (deprecated since proto2), 6/7: invalid
             raise NotProtobuf(f"wire type {wire}")
@@ -140,6 +142,12 @@ def _message(data: bytes, pos: int, end: int, depth: int, budget: _Budget) -> di
                 out[name] = [prev, value]
     budget.left = left - count
     return out
+
+
+def _fixed32(data: bytes, pos: int) -> int:
+    """A little-endian 4-byte number (``pos + 4 <= len(data)``): compiled, four native loads joined
+    by * and + (``int.from_bytes`` of a slice is a slice and a method call: ~950 instructions)."""
+    return data[pos] + data[pos + 1] * 256 + data[pos + 2] * 65536 + data[pos + 3] * 16777216
 
 
 def _nested(data: bytes, pos: int, stop: int, depth: int, budget: _Budget) -> dict[str, Any] | None:

@@ -47,26 +47,49 @@ _u32be = struct.Struct("!I").unpack_from
 
 
 class Segment:
-    """One TCP segment. Addresses are packed bytes (4 or 16); ``ip_text`` renders them. (A plain
-    class, read by name: compiled, it is built and read natively, where a NamedTuple is built by a
-    Python-level call and read through boxed tuple items.)"""
+    """One TCP segment. ``tag`` is its addresses as on the wire, source then destination: the IP
+    addresses (4 or 16 bytes each) and the two ports (2 bytes each) — the flow table's key of this
+    direction, cut out of the frame in one slice for Ethernet + IPv4 (no tuples of boxed values to
+    build and hash per packet). ``src`` and ``dst`` are read from it; ``ip_text`` renders them.
+    (A plain class, read by name: compiled, it is built and read natively, where a NamedTuple is
+    built by a Python-level call and read through boxed tuple items.)"""
 
-    __slots__ = ("src", "sport", "dst", "dport", "seq", "ack", "flags", "payload")
+    __slots__ = ("tag", "sport", "dport", "seq", "ack", "flags", "payload")
 
-    def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, seq: int, ack: int, flags: int,
-                 payload: bytes) -> None:
-        self.src = src
+    def __init__(self, tag: bytes, sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes) -> None:
+        self.tag = tag
         self.sport = sport
-        self.dst = dst
         self.dport = dport
         self.seq = seq
         self.ack = ack
         self.flags = flags
         self.payload = payload
 
+    @property
+    def src(self) -> bytes:
+        return self.tag[: (len(self.tag) - 4) >> 1]
+
+    @property
+    def dst(self) -> bytes:
+        n = (len(self.tag) - 4) >> 1
+        return self.tag[n : 2 * n]
+
     def __repr__(self) -> str:
         return (f"Segment({ip_text(self.src)}:{self.sport} > {ip_text(self.dst)}:{self.dport} seq={self.seq} "
                 f"ack={self.ack} flags={self.flags:#x} payload={len(self.payload)} B)")
+
+
+def reverse_tag(tag: bytes) -> bytes:
+    """The ``Segment.tag`` of the other direction of the same connection."""
+    n = (len(tag) - 4) >> 1
+    return tag[n : 2 * n] + tag[:n] + tag[2 * n + 2 :] + tag[2 * n : 2 * n + 2]
+
+
+def flow_key(tag: bytes) -> bytes:
+    """One key for both directions of a connection: the smaller of the two tags (byte order: the
+    lower address first, then the lower port — the order the flow table has always used)."""
+    rtag = reverse_tag(tag)
+    return tag if tag <= rtag else rtag
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +131,9 @@ def decode(linktype: int, frame: bytes) -> Segment | Rejected:
         if start <= end and doff >= 0x50:
             seq = frame[38] << 24 | frame[39] << 16 | frame[40] << 8 | frame[41]
             ack = frame[42] << 24 | frame[43] << 16 | frame[44] << 8 | frame[45]
-            return Segment(frame[26:30], frame[34] << 8 | frame[35], frame[30:34], frame[36] << 8 | frame[37], seq, ack,
-                           frame[47], frame[start:end])
+            # (bytes 26..37: source and destination address, source and destination port: the tag)
+            return Segment(frame[26:38], frame[34] << 8 | frame[35], frame[36] << 8 | frame[37], seq, ack, frame[47],
+                           frame[start:end])
     return _decode(linktype, frame)
 
 
@@ -209,4 +233,4 @@ def _tcp_segment(frame: bytes, p: int, end: int, src: bytes, dst: bytes) -> Segm
     hlen = (doff >> 4) * 4
     if hlen < 20 or p + hlen > end:
         return TRUNCATED_TCP
-    return Segment(src, sport, dst, dport, seq, ack, flags, frame[p + hlen : end])
+    return Segment(src + dst + frame[p : p + 4], sport, dport, seq, ack, flags, frame[p + hlen : end])

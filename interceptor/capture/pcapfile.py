@@ -28,7 +28,7 @@ from typing import BinaryIO
 from interceptor.capture.records import MAX_RECORD, Cutter, Packet, PcapCutter, PcapngCutter
 from interceptor.sharding import Sharder
 
-__all__ = ["MAX_RECORD", "CaptureError", "CaptureReader", "Packet"]
+__all__ = ["CHUNK", "MAX_RECORD", "CaptureError", "CaptureReader", "Packet"]
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -72,9 +72,9 @@ class _Prefixed(io.RawIOBase):
             buffer[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        # Straight into the caller's buffer: read() then a copy would copy the whole file once more
+        # in user space (~1 % of a replay's instructions; each ``--workers`` worker reads it all).
+        return self._rest.readinto(buffer)  # type: ignore[attr-defined]
 
 
 class CaptureReader:
@@ -82,18 +82,37 @@ class CaptureReader:
     records cut so far (a batch at a time: the one being iterated over is counted whole);
     ``linktypes`` holds every link type the file declared."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, stream: BinaryIO | None = None) -> None:
+        """``stream``: read the capture from it (closed with the reader) rather than from ``path``,
+        which then only names it in messages (a ``replay --workers`` worker's copy of the file)."""
         self.path = str(path)
         self.packets = 0
         self.offset = 0
         self.format = ""
         self.linktypes: set[int] = set()
-        self._raw: BinaryIO | None = None
+        self._raw: BinaryIO | None = stream
         self._fh = self._open()
 
+    @property
+    def compressed(self) -> bool:
+        """Whether the file is gzip-compressed (what is read from it is decompressed)."""
+        return isinstance(self._fh, gzip.GzipFile)
+
+    def blocks(self) -> Iterator[bytes]:
+        """The (decompressed) file itself, from its start, as it reads: for ``replay --workers``'
+        parent to decompress once for every worker. A read error is a ``CaptureError``."""
+        while True:
+            data = self._read1(CHUNK)
+            if not data:
+                return
+            self.offset += len(data)
+            yield data
+
     def _open(self) -> BinaryIO:
-        if self.path == "-":
-            raw: BinaryIO = sys.stdin.buffer
+        if self._raw is not None:
+            raw: BinaryIO = self._raw
+        elif self.path == "-":
+            raw = sys.stdin.buffer
         else:
             try:
                 raw = open(self.path, "rb")  # noqa: SIM115 - closed by close()

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from mmap import mmap
 from typing import Any, Final
 
+from interceptor.pipeline import Pipeline
+
 TP_STATUS_KERNEL = 0
 TP_STATUS_USER = 1
 
@@ -38,6 +40,12 @@ def _u32(b: bytes, at: int) -> int:
     return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | b[at + 3] << 24
 
 
+def pipeline_of(on_packet: OnPacket) -> Pipeline | None:
+    """The pipeline whose own ``feed_packet`` ``on_packet`` is (bound to it), else None."""
+    owner = getattr(on_packet, "__self__", None)
+    return owner if isinstance(owner, Pipeline) and on_packet == owner.feed_packet else None
+
+
 class RingCursor:
     """A reader's position in a ring of ``block_count`` blocks of ``block_size`` bytes.
 
@@ -56,7 +64,10 @@ class RingCursor:
     def dispatch(self, ring: mmap, max_packets: int, linktype: int, on_packet: OnPacket, arg: Any) -> int:
         """Hand up to ``max_packets`` ready packets to ``on_packet(ts, frame, linktype, arg)``;
         returns the count. A packet whose ``on_packet`` raised counts as read (the exception goes
-        up; the next dispatch starts after it)."""
+        up; the next dispatch starts after it). When ``on_packet`` is a pipeline's own
+        ``feed_packet`` it is called as a method of the compiled class: a C call with the timestamp
+        unboxed and no argument parsing (~300 instructions a packet less than a Python-level call)."""
+        pipe = pipeline_of(on_packet)
         n = 0
         while n < max_packets:
             if self.left == 0:
@@ -67,10 +78,11 @@ class RingCursor:
                     continue
             take = min(self.left, max_packets - n)
             n += take
-            self._walk(ring, take, linktype, on_packet, arg)
+            self._walk(ring, take, linktype, on_packet, pipe, arg)
         return n
 
-    def _walk(self, ring: mmap, take: int, linktype: int, on_packet: OnPacket, arg: Any) -> None:
+    def _walk(self, ring: mmap, take: int, linktype: int, on_packet: OnPacket, pipe: Pipeline | None,
+              arg: Any) -> None:
         """The next ``take`` packets of the block being read (it has at least that many left)."""
         data = self.data
         off = self.offset
@@ -93,7 +105,10 @@ class RingCursor:
                 left -= 1
                 if left == 0:
                     self._release(ring)
-                on_packet(ts, frame, linktype, arg)
+                if pipe is not None:
+                    pipe.feed_packet(ts, frame, linktype, arg)
+                else:
+                    on_packet(ts, frame, linktype, arg)
         finally:
             self.offset = off
             self.left = left

@@ -106,7 +106,7 @@ class Tracker:
 
     def data(self, cov: FlowCoverage, direction: int, seq: int, payload: bytes) -> None:
         """A payload segment while the connection is still being recognised (``cov.sniffing``; the
-        pipeline adds every segment's length to ``cov.bytes`` itself, inline: the one per-packet cost).
+        pipeline counts every segment's length itself, natively, and adds it to ``cov.bytes`` at the end).
         Bytes are taken in sequence order only; a segment after a hole waits for its retransmission."""
         nxt = cov.nexts[direction]
         skip = 0 if nxt is None else (nxt - seq) & MASK32  # bytes of it already taken

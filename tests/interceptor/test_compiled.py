@@ -47,14 +47,66 @@ def test_compiled_modules_pass_mypy() -> None:
 
 def test_the_build_key_is_the_sources(tmp_path: Path) -> None:
     """A build's directory is named by its sources' hash: one edited byte gives another key."""
-    for m in compiled.MODULES:
-        dst = compiled.source_path(m, tmp_path)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(compiled.source_path(m, REPO), dst)
+    _copy_sources(tmp_path)
     assert compiled.build_key(root=tmp_path) == compiled.build_key()
     edited = compiled.source_path("interceptor.http", tmp_path)
     edited.write_bytes(edited.read_bytes() + b"\n# edited\n")
     assert compiled.build_key(root=tmp_path) != compiled.build_key()
+
+
+def test_the_abi_is_the_interpreters_extension_suffix() -> None:
+    """The key hashes ``EXTENSION_SUFFIXES[0]`` (no ``sysconfig`` import at start): the same string."""
+    import importlib.machinery
+    import sysconfig
+
+    assert importlib.machinery.EXTENSION_SUFFIXES[0] == sysconfig.get_config_var("EXT_SUFFIX")
+
+
+def _copy_sources(root: Path) -> None:
+    for m in compiled.MODULES:
+        dst = compiled.source_path(m, root)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(compiled.source_path(m, REPO), dst)
+
+
+@needs_build
+def test_a_stamp_stands_for_the_hash_until_a_source_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start with a stamp hashes nothing; any write to a source (even of the same size, its mtime
+    put back) voids the stamp, and the hash then finds no build for the edited sources."""
+    import os
+    import time
+
+    root, base = tmp_path / "src", tmp_path / "cache"
+    _copy_sources(root)
+    base.mkdir()
+    real = compiled.find_build(compiled.build_key())
+    assert real is not None
+    (base / real.name).symlink_to(real)
+    monkeypatch.setenv("PRIVACY_SENSOR_COMPILED_DIR", str(base))
+    assert compiled.read_stamp(root) is None
+    found, _ = compiled.look_up(root)
+    assert found is not None and found.key == real.name
+    compiled.write_stamp(root, found)  # the copies were written just now: too recent to stamp
+    assert compiled.read_stamp(root) is None
+    monkeypatch.setattr(compiled, "RACY_S", 0.05)
+    time.sleep(0.1)
+    compiled.write_stamp(root, found)
+
+    def no_hashing(*_: object, **__: object) -> str:
+        raise AssertionError("hashed")
+
+    with monkeypatch.context() as m:
+        m.setattr(compiled, "build_key", no_hashing)
+        hit = compiled.read_stamp(root)
+    assert hit is not None and (hit.key, hit.build, hit.files) == (found.key, found.build, found.files)
+    assert hit.complete()
+    http = compiled.source_path("interceptor.http", root)
+    before, data = http.stat(), http.read_bytes()
+    http.write_bytes(data.replace(b"the", b"THE", 1))
+    os.utime(http, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (http.stat().st_size, http.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert compiled.read_stamp(root) is None
+    assert compiled.look_up(root)[0] is None
 
 
 def test_no_build_or_pure_runs_python(tmp_path: Path) -> None:

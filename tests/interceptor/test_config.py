@@ -45,3 +45,34 @@ def test_env_errors_name_the_variable() -> None:
 def test_missing_file() -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config("/nonexistent/sensor.yaml", env={})
+
+
+def test_sections_behave_as_dataclasses() -> None:
+    """The sections are dataclasses whose three methods are Section's, not generated per class:
+    construction, repr, equality, copies and ``dataclasses`` functions work as ``@dataclass``'s."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from interceptor.config import CaptureConfig, Config, CoreConfig, FalcoRuleConfig, Http2Config
+
+    assert dataclasses.is_dataclass(Config) and [f.name for f in dataclasses.fields(Http2Config)] == [
+        "max_streams", "grpc_max_messages"]
+    assert repr(Http2Config()) == "Http2Config(max_streams=100, grpc_max_messages=64)"
+    assert Http2Config(7).max_streams == 7 and Http2Config(7, grpc_max_messages=3).grpc_max_messages == 3
+    a, b = CaptureConfig(), CaptureConfig()
+    assert a == b and a.exclude_interfaces == b.exclude_interfaces
+    assert a.exclude_interfaces is not b.exclude_interfaces  # a fresh list each (default_factory)
+    assert Config().captures.falco_rules == [FalcoRuleConfig()]
+    assert CoreConfig() != CoreConfig(max_flows=1) and CoreConfig() != Http2Config()
+    assert (CoreConfig() == object()) is False
+    cfg = load_config(env={})
+    assert copy.deepcopy(cfg) == cfg and pickle.loads(pickle.dumps(cfg)) == cfg
+    assert dataclasses.replace(cfg.capture, snaplen=5).snaplen == 5 and cfg.capture.snaplen == 262144
+    assert dataclasses.asdict(cfg)["http2"] == {"max_streams": 100, "grpc_max_messages": 64}
+    for bad, message in [(lambda: Http2Config(1, 2, 3), "2 positional arguments but 3"),
+                         (lambda: Http2Config(1, max_streams=2), "multiple values for argument 'max_streams'"),
+                         (lambda: Http2Config(bogus=1), "unexpected keyword argument 'bogus'"),
+                         (lambda: hash(Http2Config()), "unhashable")]:
+        with pytest.raises(TypeError, match=message):
+            bad()

@@ -18,7 +18,7 @@ from interceptor.http import (
     parse_start_line,
     plain_start_line,
 )
-from interceptor.httpsyntax import HEAD_CRLF, decode_text, length_digits, plain_fields
+from interceptor.httpsyntax import HEAD_CRLF, decode_text, known_fields, length_digits, plain_fields
 from interceptor.pairs import Endpoint
 from interceptor.pipeline import Pipeline
 from tests.interceptor.packetgen import http_request, http_response
@@ -301,6 +301,12 @@ def test_express_head_checks_imply_the_regex(lines: list, role: str | None) -> N
         assert HEAD_CRLF.fullmatch(raw) is not None, raw
         assert start == parse_start_line(first, role)
         assert fields == parse_headers(block) == (plain_fields(block) if crlf else ([], {}))  # (from the table)
+    if crlf:  # the block table (the raw bytes after the first CRLF) answers what plain_fields does
+        raw_block = raw[raw.index(b"\r\n") + 2:]
+        once, again = known_fields(raw_block), known_fields(raw_block)  # (the second from the table)
+        assert once == again == fields
+        if once is not None and again is not None:  # each caller gets its own list and index
+            assert once[0] is not again[0] and once[1] is not again[1]
 
 
 def test_express_head_checks_take_the_usual_heads() -> None:

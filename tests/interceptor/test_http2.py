@@ -429,6 +429,90 @@ def test_hpack_errors_are_errors() -> None:
     assert Decoder(joined_late=True).decode(b"\xff\x00").unknown == 1
 
 
+def test_frames_counted_in_batches_and_at_close() -> None:
+    from interceptor.http2 import FRAMES_FLUSH
+
+    c = Conn()
+    c.start()  # 3 frames: the client's SETTINGS, the server's two
+    rounds = FRAMES_FLUSH // 3
+    for _ in range(rounds):
+        c.feed(C, control_frames())  # 5 frames each
+    sent = 3 + 5 * rounds
+    assert c.counters.get("h2.frames") + c.layer.frames == sent and c.counters.get("h2.frames") >= FRAMES_FLUSH
+    assert c.layer.frames < FRAMES_FLUSH
+    c.layer.close()
+    assert c.counters.get("h2.frames") == sent and c.layer.frames == 0
+
+
+def test_huffman_code_matches_python_hyper() -> None:
+    """Our Huffman decoder (the RFC's table, not hpack's module) against hpack's on every symbol,
+    random strings, and malformed input: the same bytes or both an error."""
+    from hpack.exceptions import HPACKDecodingError
+    from hpack.huffman import HuffmanEncoder
+    from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
+    from hpack.huffman_table import decode_huffman as theirs
+
+    from interceptor.hpack_decoder import HUFFMAN_LENGTHS, decode_huffman
+
+    assert list(HUFFMAN_LENGTHS) == list(REQUEST_CODES_LENGTH)
+    enc = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)
+    rng = random.Random(7)
+    samples = [bytes([b]) for b in range(256)] + [bytes(range(256))]
+    samples += [bytes(rng.randrange(256) for _ in range(rng.randrange(40))) for _ in range(500)]
+    for raw in samples:
+        assert decode_huffman(enc.encode(raw)) == raw == theirs(enc.encode(raw))
+    for _ in range(3000):  # random bytes: a valid code or not, padding right or wrong, EOS inside
+        junk = enc.encode(bytes(rng.randrange(256) for _ in range(rng.randrange(4))))
+        junk += bytes(rng.randrange(256) for _ in range(rng.randrange(5))) + b"\xff" * rng.randrange(3)
+        try:
+            want: bytes | None = theirs(junk)
+        except HPACKDecodingError:
+            want = None
+        try:
+            got: bytes | None = decode_huffman(junk)
+        except HpackError:
+            got = None
+        assert got == want, junk
+    for bad in (b"\xff", b"\x1f\xff", b"\xff\xff\xff\xfc", b"\x00"):  # padding 8 ones, EOS, 0-bit padding
+        with pytest.raises(HpackError):
+            decode_huffman(bad)
+
+
+def test_non_ascii_digits_are_not_a_status() -> None:
+    """str.isdigit holds for "²": a :status or grpc-status of such digits is no number, not a crash."""
+    from interceptor.grpc import _status
+
+    block = b"\x08\x03" + "\u00b2\u00b2\u00b2".encode("latin-1")  # :status (name 8), a raw 3-byte value
+    got = Decoder().decode(block)
+    assert got.headers == [(":status", "\u00b2\u00b2\u00b2")] and got.status is None
+    assert [_status(t) for t in ("0", "14", "\u00b2", "\u0663", "", None, "-1")] == [0, 14, None, None, None, None, None]
+
+
+def test_trailers_joined_once_per_repeated_blocks() -> None:
+    """Calls whose response headers and trailers repeat share one joined list and index; a new
+    header block before the same trailers gets its own, correct join."""
+    c = Conn()
+    c.start()
+    trailers = [("grpc-status", "0"), ("grpc-message", "")]
+    for sid in (1, 3, 5):
+        c.feed(C, c.request(sid, grpc_message(b"\x08\x01"), path="/a.B/C", content_type="application/grpc"))
+        c.feed(S, c.response(sid, grpc_message(b"\x08\x02"), content_type="application/grpc", trailers=trailers))
+    for sid, status in ((7, 201), (9, 200), (11, 201), (13, 200)):  # known blocks alternating before one trailer block
+        c.feed(C, c.request(sid, grpc_message(b"\x08\x01"), path="/a.B/C", content_type="application/grpc"))
+        c.feed(S, c.response(sid, grpc_message(b"\x08\x02"), status=status, content_type="application/grpc",
+                             trailers=trailers))
+    first, second, third, other, *alternating = (e.response for e in c.events)
+    assert [(r.status, r.header(":status"), r.header("grpc-status"), len(r.headers)) for r in alternating] == [
+        (200, "200", "0", 4), (201, "201", "0", 4), (200, "200", "0", 4)]
+    assert alternating[0].index is alternating[2].index  # each base keeps its join while the other is used
+    # the first call's blocks insert into the table (other bytes); the next two repeat them exactly
+    assert first.headers == second.headers == third.headers and first.index == second.index
+    assert second.index is third.index and second.headers is not third.headers  # each pair's own list
+    assert [v for n, v in other.headers if n == ":status"] == ["201"] and other.index is not first.index
+    assert other.header(":status") == "201" and other.header("grpc-status") == "0" and other.status == 201
+    assert [n for n, _ in first.headers][-2:] == ["grpc-status", "grpc-message"]
+
+
 def test_hpack_table_size_update_evicts() -> None:
     enc, dec = Encoder(), Decoder()
     dec.decode(enc.encode([("x-a", "1" * 100), ("x-b", "2" * 100)]))

@@ -26,12 +26,20 @@ def _replay(capture: Path, out: str, stats: Path, *extra: str) -> subprocess.Com
 
 def _pairs(lines: list[bytes]) -> list[str]:
     """The records without their ids (unique per process), sorted: order across workers is not kept."""
+    return sorted(_by_connection(lines)[1])
+
+
+def _by_connection(lines: list[bytes]) -> tuple[dict[tuple, list[str]], list[str]]:
+    """Each connection's records (without their ids) in the order the output holds them; and all."""
+    conns: dict[tuple, list[str]] = {}
     out = []
     for line in lines:
         rec: dict[str, Any] = json.loads(line)
         rec.pop("id")
-        out.append(json.dumps(rec, sort_keys=True))
-    return sorted(out)
+        text = json.dumps(rec, sort_keys=True)
+        conns.setdefault((rec["src"]["ip"], rec["src"]["port"], rec["dst"]["ip"], rec["dst"]["port"]), []).append(text)
+        out.append(text)
+    return conns, out
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +57,9 @@ def _one_and_two(capture: Path, tmp_path: Path) -> tuple[subprocess.CompletedPro
     assert one.returncode == two.returncode == 0, two.stderr.decode()
     a, b = (tmp_path / "one.jsonl").read_bytes().splitlines(), (tmp_path / "two.jsonl").read_bytes().splitlines()
     assert len(a) == 600 and _pairs(a) == _pairs(b)
+    # The order users get (README): each connection's pairs in capture order, as one process gives
+    # them; only the connections' interleaving differs.
+    assert _by_connection(a)[0] == _by_connection(b)[0]
     sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
     assert sa["counts"] == sb["counts"]
     return two, sa, sb
@@ -59,6 +70,15 @@ def test_two_workers_give_the_pairs_and_counters_of_one(capture: Path, tmp_path:
     assert sa["dropped"] == sb["dropped"] == {}
     assert sb["workers"] == 2 and len(sb["sinks"]) == 2
     assert b"600 pairs emitted" in two.stderr
+    # Where the time went: each worker's steps in order, after the fork, on one clock with the parent's.
+    steps = ["forked_s", "ready_s", "first_batch_s", "fed_s", "replayed_s", "closed_s", "joined_s"]
+    timeline = sb["timeline"]
+    assert [w["worker"] for w in timeline["workers"]] == [0, 1]
+    for w in timeline["workers"]:
+        marks = [w[step] for step in steps]
+        assert 0 <= marks[0] and marks == sorted(marks) and marks[-1] <= sb["elapsed_s"] + 0.001  # (ms)
+        assert w["user_s"] > 0 and w["minor_faults"] > 0
+    assert timeline["parent"]["start_user_s"] > 0
     with CaptureReader(capture) as reader:  # 12 connections: 6 each
         sharder = Sharder(2)
         shares = [sharder.owner(lt, frame) for _, lt, frame in reader]
@@ -125,13 +145,51 @@ def test_a_cut_file_is_reported_once_with_the_same_counts(capture: Path, tmp_pat
     assert two.stderr.decode().count("processed") == 1
 
 
+def test_a_capture_on_standard_input_is_shared_out_too(capture: Path, tmp_path: Path) -> None:
+    """A pipe is read once, by the parent, which sends each worker a copy: the pairs, per-connection
+    order and counters of one process reading it; text that is no capture is said once."""
+    def from_stdin(name: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+        with capture.open("rb") as stdin:
+            return subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", "-", "--out",
+                                   str(tmp_path / f"{name}.jsonl"), "--stats", str(tmp_path / f"{name}.json"),
+                                   "--keep-all", *extra], stdin=stdin, capture_output=True, timeout=120, cwd=REPO)
+
+    one, two = from_stdin("one"), from_stdin("two", "--workers", "2")
+    assert one.returncode == two.returncode == 0, two.stderr.decode()
+    a, b = (tmp_path / "one.jsonl").read_bytes().splitlines(), (tmp_path / "two.jsonl").read_bytes().splitlines()
+    assert len(a) == 600 and _by_connection(a)[0] == _by_connection(b)[0]
+    sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
+    assert sa["counts"] == sb["counts"] and sb["workers"] == 2
+    bad = subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", "-", "--out", str(tmp_path / "x.jsonl"),
+                          "--workers", "2"], input=b"no capture here", capture_output=True, timeout=120, cwd=REPO)
+    lines = [line for line in bad.stderr.decode().splitlines() if line.startswith("interceptor:")]
+    assert bad.returncode == 1 and len(lines) == 1 and "not a pcap or pcapng capture" in lines[0]
+
+
+def test_a_damaged_gzip_is_reported_as_one_process_reports_it(capture: Path, tmp_path: Path) -> None:
+    """The parent decompresses a gzipped file once for every worker: a stream that breaks off
+    gives the one process's counts and its one error line (the read error, at the same offset)."""
+    import gzip
+
+    data = gzip.compress(capture.read_bytes())
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    one = _replay(cut, str(tmp_path / "one.jsonl"), tmp_path / "one.json")
+    two = _replay(cut, str(tmp_path / "two.jsonl"), tmp_path / "two.json", "--workers", "2")
+    assert one.returncode == two.returncode == 0, two.stderr.decode()
+    sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
+    assert sa["counts"] == sb["counts"] and sa["counts"]["pairs.emitted"] > 0
+    assert "read error" in sa["error"] and sa["error"] == sb["error"]
+    error_lines = [line for line in two.stderr.decode().splitlines() if "processed" in line]
+    assert error_lines == [line for line in one.stderr.decode().splitlines() if "processed" in line]
+    a, b = (tmp_path / "one.jsonl").read_bytes().splitlines(), (tmp_path / "two.jsonl").read_bytes().splitlines()
+    assert _by_connection(a)[0] == _by_connection(b)[0]
+
+
 @pytest.mark.parametrize("extra,message", [
     (["--workers", "0"], "--workers 0: give 2..64"),
     (["--workers", "2", "--coverage", "cov.jsonl"], "--coverage needs one process"),
-    (["--workers", "2", "-"], "- is not a regular file"),
 ])
 def test_refused_combinations_say_why(capture: Path, tmp_path: Path, extra: list[str], message: str) -> None:
-    if "-" in extra:  # the capture from stdin instead of the file
-        extra, capture = [e for e in extra if e != "-"], Path("-")
     res = _replay(capture, str(tmp_path / "o.jsonl"), tmp_path / "s.json", *extra)
     assert res.returncode == 2 and message in res.stderr.decode()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 from interceptor.capture.ring import RingSocket, pack_blocks
-from interceptor.capture.ringwalk import TP_STATUS_KERNEL, TP_STATUS_USER
+from interceptor.capture.ringwalk import TP_STATUS_KERNEL, TP_STATUS_USER, pipeline_of
 
 
 def _frames(n: int) -> list[tuple[float, bytes]]:
@@ -79,3 +79,36 @@ def test_pack_blocks_refuses_a_frame_larger_than_a_block() -> None:
         assert "does not fit" in str(e)
     else:
         raise AssertionError("a 5000-byte frame was packed into a 4096-byte block")
+
+
+def test_a_pipeline_fed_straight_from_the_ring_gets_what_a_callback_would_give_it() -> None:
+    """The walk calls a pipeline's own ``feed_packet`` as a method of the compiled class (no
+    Python-level call); the pairs, their sources and the counters are those of the same frames fed
+    through a plain callback."""
+    from interceptor.counters import Counters
+    from interceptor.pipeline import Pipeline
+    from tests.interceptor.packetgen import Conn, http_request, http_response, keep_all_config
+
+    conn = Conn().handshake()
+    for i in range(20):
+        conn.request(http_request("POST", f"/api/orders/{i}", b'{"email":"a@b.c","n":%d}' % i))
+        conn.response(http_response(201, b'{"id":%d}' % i + b" " * (i * 97)))
+    frames = conn.close().frames
+    source = {"kind": "pcap-veth", "interface": "veth-a", "netns": "net:[1]", "node": "n1"}
+    runs = []
+    for direct in (True, False):
+        pairs: list = []
+        counters = Counters()
+        pipe = Pipeline(keep_all_config(), counters, pairs.append)  # type: ignore[arg-type]
+        ring = RingSocket.mapped(frames, block_size=8 << 10)
+        wrapped = pipe.feed_packet if direct else (lambda ts, f, lt, a, feed=pipe.feed_packet: feed(ts, f, lt, a))
+        assert (pipeline_of(wrapped) is pipe) is direct
+        while ring.dispatch(5, wrapped, source):
+            pass
+        pipe.close()
+        ring.close()
+        runs.append(([(p.request.target, p.response.status, p.response.body, p.source) for p in pairs],
+                     counters.snapshot()))
+    assert runs[0] == runs[1]
+    assert [t for t, *_ in runs[0][0]] == [f"/api/orders/{i}" for i in range(20)]
+    assert {s["interface"] for *_, s in runs[0][0]} == {"veth-a"}
