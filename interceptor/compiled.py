@@ -42,7 +42,6 @@ from types import ModuleType
 # that mypy checks cleanly with true types.
 MODULES: tuple[str, ...] = (
     "interceptor.pairs",  # the pair model: built per exchange by the parsers, a record per pair by the sinks
-    "interceptor.sinks.jsonl",  # the JSON Lines sink: once per pair
     "interceptor.httpsyntax",
     "interceptor.httpevents",
     "interceptor.http",

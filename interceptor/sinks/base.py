@@ -1,4 +1,4 @@
-"""The sink protocol every output implements, and the JSON Lines writer's error."""
+"""The sink protocol every output implements."""
 
 from __future__ import annotations
 
@@ -18,14 +18,3 @@ class Sink(Protocol):
 
     def close(self, timeout_s: float) -> dict[str, Any]:
         """Flush within ``timeout_s``; return a report of what was delivered and what was not."""
-
-
-class WriteFailed(OSError):
-    """A flush of interceptor/sinks/jsonl.py that failed part-way: ``lost`` lines did not go out.
-
-    Here, not in jsonl.py: that module is compiled (mypyc), and mypyc does not compile a subclass
-    of ``OSError``; an interpreted exception class raised and caught by compiled code works."""
-
-    def __init__(self, error: OSError, lost: int) -> None:
-        super().__init__(error.errno, error.strerror or str(error))
-        self.lost = lost

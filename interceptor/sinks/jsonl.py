@@ -10,8 +10,6 @@ every later one (``dropped.sink_write_error``).
 ``shared_lock`` is for ``capture.workers`` processes (and ``replay --workers``) writing one output
 together: each appends (O_APPEND) whole lines only, a buffer at a time, under an exclusive
 ``flock`` on that lock file, so lines of different workers never interleave, on a file or on a pipe.
-
-Compiled with the hot path (interceptor/compiled.py): ``publish`` runs once per pair.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from typing import Any
 
 from interceptor.counters import Counters
 from interceptor.pairs import Pair
-from interceptor.sinks.base import WriteFailed
 
 FLUSH_INTERVAL_S = 1.0
 BUFFER_BYTES = 1 << 20  # the most a sink holds before writing (~500 pairs of ~2 KB)
@@ -94,6 +91,14 @@ class LineWriter:
             os.close(self._fd)
             if self._lock >= 0:
                 os.close(self._lock)
+
+
+class WriteFailed(OSError):
+    """A flush that failed part-way: ``lost`` lines did not go out."""
+
+    def __init__(self, error: OSError, lost: int) -> None:
+        super().__init__(error.errno, error.strerror or str(error))
+        self.lost = lost
 
 
 class JsonlSink:
