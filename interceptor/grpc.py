@@ -14,6 +14,7 @@ from __future__ import annotations
 import urllib.parse
 import zlib
 from typing import Any, Final
+from zlib import decompress as _inflate  # a global: compiled, zlib.decompress was an attribute lookup
 
 from interceptor import protobuf
 from interceptor.counters import Counters
@@ -48,6 +49,7 @@ _METHODS: dict[str, tuple[str, str]] = {}
 # Deflate expands at most ~1032:1, so a compressed message this many times smaller than the bound
 # cannot pass it: decompressed in one call, without the streaming decompressor's set-up.
 DEFLATE_MAX_RATIO: Final = 1032
+GZIP_WBITS: Final = 31  # zlib.MAX_WBITS | 16: a gzip header and trailer (a constant: compiled, no module attribute lookup)
 
 
 def framed(body: bytes) -> bool:
@@ -275,7 +277,7 @@ def _encoding(named: str, data: bytes) -> str:
 def _decompress(encoding: str, data: bytes, limit: int, counters: Counters) -> bytes | None:
     if encoding == "gzip" and len(data) * DEFLATE_MAX_RATIO < limit:
         try:
-            return zlib.decompress(data, zlib.MAX_WBITS | 16)
+            return _inflate(data, GZIP_WBITS)
         except zlib.error:
             pass  # damaged or cut: the streaming path below decides, as for any other message
     try:

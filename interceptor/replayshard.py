@@ -1,11 +1,12 @@
 """``interceptor replay FILE --workers N``: one capture file replayed by N processes, each its own
 pipeline for the connections that belong to it.
 
-Every worker reads the whole file (no packet crosses a process boundary; so the file must be a
-regular file, not a pipe) and feeds its pipeline only the packets of its connections (``Sharder``:
-dealt out in turn by first appearance, both directions of a connection to one worker). A gzipped
-file is decompressed once, by the parent, which writes every block to each worker's pipe (inflating
-is about a third of a worker's share: N workers each doing it would waste N-1 of them). Whose a
+Every worker reads the whole file (no packet crosses a process boundary) and feeds its pipeline
+only the packets of its connections (``Sharder``: dealt out in turn by first appearance, both
+directions of a connection to one worker). A gzipped file is decompressed once, by the parent, which
+writes every block to each worker's pipe (inflating is about a third of a worker's share: N workers
+each doing it would waste N-1 of them); a pipe or standard input, which can be read only once, is
+shared out the same way. Whose a
 record is, is decided on its bytes in the block read, before any per-packet object is made
 (``capture.records`` with ``sharding.Sharder``, compiled): another worker's record costs ~1k
 instructions (~1 % of one of its own, ~110k), so what keeps N workers under N times one process is
@@ -57,16 +58,18 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
         raise UsageError(f"--workers {workers}: give 2..{MAX_WORKERS} (1 is the default, one process)")
     if getattr(args, "coverage", None):
         raise UsageError("--coverage needs one process (the account sees every connection): drop --workers")
-    if args.file == "-" or not os.path.isfile(args.file):
-        raise UsageError(f"--workers: {args.file} is not a regular file (each worker reads it; a pipe can be "
-                         "read once): drop --workers or save the capture first")
     stats = StatsFile(args.stats, args.out)
-    try:
-        with CaptureReader(args.file) as probe:
-            compressed = probe.compressed
-    except CaptureError as e:
-        print(f"interceptor: {e}", file=sys.stderr)
-        return 1
+    # A pipe (or ``-``) can be read once: this process reads it and sends every worker a copy, as it
+    # does a gzipped file's decompressed stream; so it is not looked into first either.
+    fed = args.file == "-" or (os.path.exists(args.file) and not os.path.isfile(args.file)
+                               and not os.path.isdir(args.file))
+    if not fed:
+        try:
+            with CaptureReader(args.file) as probe:
+                fed = probe.compressed
+        except CaptureError as e:
+            print(f"interceptor: {e}", file=sys.stderr)
+            return 1
     if args.out and args.out != "-":
         try:
             open(args.out, "wb").close()  # the workers append to it
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     # collection in a worker does not write to (and so copy) every page of it.
     gc.freeze()
     try:
-        results, fed = _fork_and_wait(args, configs, lock, started, compressed)
+        results, read_error = _fork_and_wait(args, configs, lock, started, fed)
     finally:
         gc.unfreeze()
         os.unlink(lock)
@@ -96,10 +99,10 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
     first = results[0]
     reports = [r for res in results for r in res.get("reports", [])]
     errors = [res["error"] for res in results if res.get("error")]
-    if fed is not None and "offset" in first:
+    if read_error is not None and "offset" in first:
         # The parent's read failed (a damaged gzip stream): the error one process would give, at
         # the offset every worker stopped at (the first record not whole), not the workers' "cut short".
-        errors = [str(CaptureError(args.file, first["offset"], fed.message))]
+        errors = [str(CaptureError(args.file, first["offset"], read_error.message))]
     crashed = [res["crashed"] for res in results if res.get("crashed")]
     # Each worker's CPU time: start-up and the largest is the replay's critical path on free cores
     # (the wall time without other load); their sum against one process's is what sharding costs.
@@ -119,9 +122,10 @@ def run(args: argparse.Namespace, cfg: Any, workers: int) -> int:
 
 def _fork_and_wait(args: argparse.Namespace, configs: list[Any], lock: str, started: float,
                    compressed: bool) -> tuple[list[dict[str, Any]], CaptureError | None]:
-    """Fork a worker per config and add up what they send back; with ``compressed``, this process
-    decompresses the file once and sends every worker its own copy of the stream (a worker would
-    otherwise spend about a third of its share inflating it again); the read error, if any."""
+    """Fork a worker per config and add up what they send back; with ``compressed`` (a gzipped
+    file, or a pipe), this process reads the file once and sends every worker its own copy of the
+    stream (a worker would otherwise spend about a third of its share inflating it again; a pipe can
+    be read only once); the read error, if any."""
     children: list[tuple[int, int]] = []
     feeds: list[int] = []  # the write ends of the workers' streams (compressed only)
     for index, wcfg in enumerate(configs):

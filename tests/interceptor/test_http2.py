@@ -429,6 +429,21 @@ def test_hpack_errors_are_errors() -> None:
     assert Decoder(joined_late=True).decode(b"\xff\x00").unknown == 1
 
 
+def test_frames_counted_in_batches_and_at_close() -> None:
+    from interceptor.http2 import FRAMES_FLUSH
+
+    c = Conn()
+    c.start()  # 3 frames: the client's SETTINGS, the server's two
+    rounds = FRAMES_FLUSH // 3
+    for _ in range(rounds):
+        c.feed(C, control_frames())  # 5 frames each
+    sent = 3 + 5 * rounds
+    assert c.counters.get("h2.frames") + c.layer.frames == sent and c.counters.get("h2.frames") >= FRAMES_FLUSH
+    assert c.layer.frames < FRAMES_FLUSH
+    c.layer.close()
+    assert c.counters.get("h2.frames") == sent and c.layer.frames == 0
+
+
 def test_huffman_code_matches_python_hyper() -> None:
     """Our Huffman decoder (the RFC's table, not hpack's module) against hpack's on every symbol,
     random strings, and malformed input: the same bytes or both an error."""

@@ -145,6 +145,27 @@ def test_a_cut_file_is_reported_once_with_the_same_counts(capture: Path, tmp_pat
     assert two.stderr.decode().count("processed") == 1
 
 
+def test_a_capture_on_standard_input_is_shared_out_too(capture: Path, tmp_path: Path) -> None:
+    """A pipe is read once, by the parent, which sends each worker a copy: the pairs, per-connection
+    order and counters of one process reading it; text that is no capture is said once."""
+    def from_stdin(name: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+        with capture.open("rb") as stdin:
+            return subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", "-", "--out",
+                                   str(tmp_path / f"{name}.jsonl"), "--stats", str(tmp_path / f"{name}.json"),
+                                   "--keep-all", *extra], stdin=stdin, capture_output=True, timeout=120, cwd=REPO)
+
+    one, two = from_stdin("one"), from_stdin("two", "--workers", "2")
+    assert one.returncode == two.returncode == 0, two.stderr.decode()
+    a, b = (tmp_path / "one.jsonl").read_bytes().splitlines(), (tmp_path / "two.jsonl").read_bytes().splitlines()
+    assert len(a) == 600 and _by_connection(a)[0] == _by_connection(b)[0]
+    sa, sb = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
+    assert sa["counts"] == sb["counts"] and sb["workers"] == 2
+    bad = subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", "-", "--out", str(tmp_path / "x.jsonl"),
+                          "--workers", "2"], input=b"no capture here", capture_output=True, timeout=120, cwd=REPO)
+    lines = [line for line in bad.stderr.decode().splitlines() if line.startswith("interceptor:")]
+    assert bad.returncode == 1 and len(lines) == 1 and "not a pcap or pcapng capture" in lines[0]
+
+
 def test_a_damaged_gzip_is_reported_as_one_process_reports_it(capture: Path, tmp_path: Path) -> None:
     """The parent decompresses a gzipped file once for every worker: a stream that breaks off
     gives the one process's counts and its one error line (the read error, at the same offset)."""
@@ -168,10 +189,7 @@ def test_a_damaged_gzip_is_reported_as_one_process_reports_it(capture: Path, tmp
 @pytest.mark.parametrize("extra,message", [
     (["--workers", "0"], "--workers 0: give 2..64"),
     (["--workers", "2", "--coverage", "cov.jsonl"], "--coverage needs one process"),
-    (["--workers", "2", "-"], "- is not a regular file"),
 ])
 def test_refused_combinations_say_why(capture: Path, tmp_path: Path, extra: list[str], message: str) -> None:
-    if "-" in extra:  # the capture from stdin instead of the file
-        extra, capture = [e for e in extra if e != "-"], Path("-")
     res = _replay(capture, str(tmp_path / "o.jsonl"), tmp_path / "s.json", *extra)
     assert res.returncode == 2 and message in res.stderr.decode()
