@@ -32,11 +32,10 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from interceptor.counters import Counters
-from interceptor.http import BODILESS, DEAD, Limits, MessageParser, RequestLine, State
+from interceptor.http import BODILESS, DEAD, Limits, MessageParser, MethodSource, RequestLine, State
 from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span
 from interceptor.layerevents import LayerEvent, Switch
 from interceptor.pairs import Endpoint, Pair, Request, Response
@@ -134,7 +133,7 @@ class Input(NativeConsumer):
         return self.conv.readers[self.d].state
 
 
-class Conversation:
+class Conversation(MethodSource):
     """``endpoints[d]`` sends direction ``d``; ``readers[d]`` frames it, fed through ``parsers[d]``
     (the stream consumer, named as the HTTP/2 conversation's)."""
 
@@ -166,7 +165,7 @@ class Conversation:
 
     def _reader(self, d: int, synced: bool) -> MessageParser:
         ctx = self.ctx
-        return MessageParser(ctx.limits, ctx.counters, ctx.budget, partial(self._request_method, d), synced)
+        return MessageParser(ctx.limits, ctx.counters, ctx.budget, None, synced, owner=self, direction=d)
 
     def __repr__(self) -> str:
         return f"<Conversation client={self.client} waiting={len(self.queue)} anchor={self.anchor} {self.readers}>"
@@ -240,7 +239,7 @@ class Conversation:
             assert isinstance(message, Response)
             self._response(message, "", event.ts, event.span)
 
-    def _request_method(self, direction: int) -> str | None:
+    def request_method(self, direction: int) -> str | None:
         """Method of the request the response being framed in ``direction`` answers (HEAD and
         CONNECT frame it)."""
         if self.client is None:

@@ -70,7 +70,7 @@ COUNTS: dict[str, str] = {
     "layer.tls.hellos": "TLS hellos read (ClientHello, ServerHello)",
     "layer.tls.hellos_unread": "TLS directions whose hello could not be read (joined after it, cut, malformed)",
     "layer.opaque": "connections not read further after an HTTP/1 tunnel or protocol switch (CONNECT, WebSocket)",
-    "h2.frames": "HTTP/2 frames read",
+    "h2.frames": "HTTP/2 frames read (added every 1024 frames of a connection and at its end)",
     "h2.exchanges": "HTTP/2 request/response exchanges completed",
     "h2.interim_responses": "HTTP/2 1xx header blocks (replaced by the final response)",
     "h2.push_promises": "PUSH_PROMISE frames seen",

@@ -126,6 +126,17 @@ StartLine = RequestLine | StatusLine
 MAX_CHUNK_ENDS: Final = 8  # chunk ends searched for ``prior_ack`` (a response's lead is among the last few)
 
 
+class MethodSource:
+    """Base of what a response reader asks the method of the request it answers (the conversation,
+    which holds both directions): compiled, a native call, where a function kept by the reader
+    (``functools.partial`` of a bound method) is a generic one per response."""
+
+    __slots__ = ()
+
+    def request_method(self, direction: int) -> str | None:
+        raise NotImplementedError
+
+
 class AckMark:
     """From ``offset`` on (up to the next mark), the direction's bytes came in segments that
     acknowledged ``ack`` of the other direction. (Two are made per segment: a plain class, which
@@ -229,15 +240,20 @@ class MessageParser:
         limits: Limits,
         counters: Counters,
         budget: Budget,
-        request_method: Callable[[], str | None],
+        request_method: Callable[[], str | None] | None,
         synced: bool,
+        owner: MethodSource | None = None,
+        direction: int = 0,
     ) -> None:
         self.limits = limits
         self.counters = counters
         self.budget = budget
         # The method of the request the response being framed answers (HEAD and CONNECT frame it):
-        # asked of the owner of both directions, as h11's connection remembers the request method.
+        # asked of the owner of both directions, as h11's connection remembers the request method —
+        # ``owner.request_method(direction)``, else the function given.
         self.request_method = request_method
+        self.owner = owner
+        self.direction = direction
         self.events: deque[Event] = deque()  # produced, not taken by next_event yet
         self.done: Complete | None = None  # the message _express completed (next_event returns it at once)
         self.settled = False  # everything fed is framed and accounted: next_event would only say None
@@ -341,6 +357,13 @@ class MessageParser:
             self._trim_acks()
         return events.popleft() if events else None
 
+    def _request_method(self) -> str | None:
+        owner = self.owner
+        if owner is not None:
+            return owner.request_method(self.direction)
+        assert self.request_method is not None
+        return self.request_method()
+
     def _trim_acks(self) -> None:
         """Keep only the chunks that hold bytes still in the buffer (or waiting head pieces)."""
         acks = self.acks
@@ -367,15 +390,16 @@ class MessageParser:
         if not is_request:
             span.lead = self.run_start if self.run_end is not None and self.run_end == start else start
             lead = span.lead
-            ends = self.chunk_ends
-            i = len(ends) - 1
-            oldest = i - MAX_CHUNK_ENDS  # (the last MAX_CHUNK_ENDS only, however many are kept)
-            while i > oldest and i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
-                mark = ends[i]
-                if mark.offset == lead:  # (the offset just past the chunk)
-                    span.prior_ack = mark.ack
-                    break
-                i -= 1
+            if lead is not None:  # (byte streams have no offsets; an int compared natively)
+                ends = self.chunk_ends
+                i = len(ends) - 1
+                oldest = i - MAX_CHUNK_ENDS  # (the last MAX_CHUNK_ENDS only, however many are kept)
+                while i > oldest and i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
+                    mark = ends[i]
+                    if mark.offset == lead:  # (the offset just past the chunk)
+                        span.prior_ack = mark.ack
+                        break
+                    i -= 1
         self.head = span
         return span
 
@@ -425,7 +449,15 @@ class MessageParser:
         # in the general path for its start line, here for its fields (HEAD_CRLF: no refusal, CRLF
         # line ends). (Start line and fields are decoded apart: CRLF is ASCII, so this gives what
         # decoding the whole head and splitting it at the first CRLF gives.)
-        eol = raw_head.find(b"\r\n")
+        # (The first line end found by a native loop: a ``find`` is a generic method call, ~1k
+        # instructions; a start line is tens of bytes. A bare CR before it: the general path.)
+        eol = 0
+        while eol < end and data[eol] != 13:
+            eol += 1
+        if eol == end:
+            eol = -1
+        elif eol + 1 >= end or data[eol + 1] != 10:
+            return None
         first = decode_text(raw_head[:eol] if eol >= 0 else raw_head)
         start = plain_start_line(first, raw_head, self.role)
         if start is None:
@@ -461,7 +493,7 @@ class MessageParser:
         # The ack of the segment that brought the first byte: the latest one's, when all of the
         # buffer came with it (the common case), else looked up.
         span = self._span(here, self.cur_ack if len(data) <= self.cur_len else self._ack_at(here), is_request)
-        if not is_request and self.request_method() in BODILESS:
+        if not is_request and self._request_method() in BODILESS:
             return None
         msg_ts = self.buf_ts
         if body_end > len(data):  # the body comes later (often the next write): frame it from here
@@ -766,7 +798,7 @@ class MessageParser:
             if status < 200:
                 return self._interim(status, span)
             self.run_start = self.run_end = None  # the 1xx run before it is its lead (in ``span``)
-            method = self.request_method()
+            method = self._request_method()
             span.bodiless = method in BODILESS
             msg.unsure = method is None
             if method == "HEAD" or status in (204, 304):

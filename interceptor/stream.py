@@ -23,12 +23,15 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from interceptor.counters import Counters
-from interceptor.kfl import KflError, Query, compile_query
+from interceptor.kfl import KflError
+
+if TYPE_CHECKING:
+    from interceptor.kfl import Query
 
 POLICY_VIOLATION = 1008
 DEFAULT_QUEUE = 1000
@@ -40,6 +43,8 @@ def error_frame(err: KflError) -> str:
 
 
 def parse_query(text: str) -> Query | KflError:
+    from interceptor.kfl import compile_query  # (with the first query: interceptor/kfl/__init__.py)
+
     try:
         return compile_query(text)
     except KflError as e:

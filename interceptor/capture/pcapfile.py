@@ -182,7 +182,7 @@ class CaptureReader:
                 # A record cut by the block's end: read just what it lacks (so the next block is
                 # cut as read, not copied onto the tail of this one; a record larger than a block
                 # is read whole, its bytes being no use without the rest).
-                data = self._read(cutter.need - (len(buf) - pos))
+                data = self._read_exact(cutter.need - (len(buf) - pos))
                 buf, base, pos = buf[pos:] + data, base + pos, 0
             else:
                 # The next block, as much as one read gives: from a damaged gzip stream, every
@@ -208,6 +208,18 @@ class CaptureReader:
             return self._fh.read(n)
         except READ_ERRORS as e:  # gzip stream cut short or corrupt, disk error
             raise CaptureError(self.path, self.offset, f"read error ({type(e).__name__}: {e})") from None
+
+    def _read_exact(self, n: int) -> bytes:
+        """``n`` bytes (fewer only at the end of the file) in reads of their own: ``read(n)`` would
+        fill the 1 MiB buffer, and the next block would be a copy out of it -- a second copy of
+        nearly the whole file (callgrind: 93 M instructions per 90 MB)."""
+        data = self._read1(n)
+        while 0 < len(data) < n:
+            more = self._read1(n - len(data))
+            if not more:
+                break
+            data += more
+        return data
 
     def _read1(self, n: int) -> bytes:
         """Up to ``n`` bytes, as many as one read gives (a pipe: what has arrived, at least 1)."""

@@ -84,3 +84,22 @@ def test_the_agent_imports_the_kubernetes_client_only_to_watch() -> None:
     heavy = ("kubernetes", "pydantic", "requests", "interceptor.enrich.watch")
     assert [m for m in got["before"] if m.split(".")[0] in heavy or m in heavy] == []
     assert "kubernetes" in got["after"] and "interceptor.enrich.watch" in got["after"]
+
+
+STREAM_IMPORTS = """
+import json, sys
+import interceptor.agent, interceptor.streamagent, interceptor.stream
+before = sorted(sys.modules)
+from interceptor.stream import parse_query
+query = parse_query("http and response.status == 200")
+print(json.dumps({"before": before, "after": sorted(sys.modules), "query": type(query).__name__}))
+"""
+
+
+def test_the_stream_filter_language_loads_with_the_first_query() -> None:
+    """The agent's /ws stream is set up at every start; KFL's parser and compiler (~60M instructions
+    of node types) load only when a client sends a query."""
+    got = run(STREAM_IMPORTS)
+    assert "interceptor.kfl" in got["before"]  # (its error type)
+    assert "interceptor.kfl.parser" not in got["before"] and "interceptor.kfl.compiler" not in got["before"]
+    assert got["query"] == "Query" and "interceptor.kfl.compiler" in got["after"]
