@@ -2,7 +2,7 @@
 byte, ``orjson.dumps(pair.to_record())`` — on replayed traffic and on pairs with every odd part:
 meta, meta naming ``ip``, meta filled in after a first record, lost bodies, binary and non-ASCII
 bodies, control characters, long and non-ASCII strings, a source changed in place. The UTF-8
-test that skips the decoder's exception answers as the decoder does."""
+test answers as the decoder does."""
 
 from __future__ import annotations
 
