@@ -15,7 +15,6 @@ when RSS is over the limit, so RSS can fall under the resume mark).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from typing import Any
 
 M_TRIM_THRESHOLD = -1
@@ -29,7 +28,9 @@ _LIBC: list[Any] = []
 def _libc() -> Any:
     if not _LIBC:
         try:
-            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            # the process's own symbols (dlopen(NULL)): libc is already loaded, and
+            # ctypes.util.find_library would spawn `ldconfig -p` at every replay and agent start
+            lib = ctypes.CDLL(None)
             lib.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
             lib.malloc_trim.argtypes = [ctypes.c_size_t]
         except (OSError, AttributeError):  # not glibc: nothing to tune
