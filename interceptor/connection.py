@@ -143,11 +143,14 @@ class Connection:
         acked = None  # the other direction's offset this segment acknowledges (unwrapped)
         if payload or flags & (TCP_FIN | TCP_RST):  # a FIN or RST waits for what it acknowledges too
             peer = streams[1 - direction]
-            peer_next = peer.next
-            if flags & TCP_ACK and peer_next is not None:
-                acked = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
+            ahead = False  # (decided on native ints before ``acked`` is boxed)
+            if flags & TCP_ACK and peer.started:
+                peer_next = peer.pos
+                unwrapped = peer_next + (((ack - peer_next + HALF32) & MASK32) - HALF32)
+                ahead = unwrapped > peer_next and unwrapped > received(peer)
+                acked = unwrapped
             deferred = self.deferred[direction]
-            if deferred or acked is not None and acked > peer_next and acked > received(peer):  # type: ignore[operator]
+            if deferred or ahead:
                 # It acknowledges bytes of the other direction that have not arrived yet (taps read
                 # out of step, reordering): hold it so a response never overtakes its request.
                 if len(deferred) < self.max_deferred and self.ctx.budget.reserve(len(payload)):
@@ -192,7 +195,7 @@ class Connection:
         peer = self.streams[1 - direction]
         while deferred and not self.over:
             held = deferred[0]
-            if held.acked is not None and peer.next is not None and held.acked > received(peer):
+            if held.acked is not None and peer.started and held.acked > received(peer):
                 return
             deferred.popleft()
             self.ctx.budget.release(len(held.payload))
@@ -210,7 +213,7 @@ class Connection:
             # Cumulative ACKs prove the peer's missing bytes were received, only not captured:
             # give up on those holes first, so the peer's later data is paired in order.
             acked = held.acked
-            while peer.pending and acked is not None and peer.next is not None and acked > peer.next:
+            while peer.pending and acked is not None and peer.started and acked > peer.pos:
                 peer.skip_gap(held.ts)
             if self.layer.events:  # (what the peer's held data completed)
                 layer_events(self, held.ts)
@@ -275,9 +278,10 @@ class Connection:
 
 def received(stream: TcpStream) -> int:
     """How far a direction's stream has been delivered, its FIN (one sequence number) included."""
-    nxt = stream.next
-    assert nxt is not None
-    return nxt + 1 if stream.fin_at is not None and nxt >= stream.fin_at else nxt
+    assert stream.started
+    nxt = stream.pos
+    fin_at = stream.fin_at
+    return nxt + 1 if fin_at is not None and nxt >= fin_at else nxt
 
 
 class Plaintext:

@@ -59,8 +59,11 @@ class PairFilter:
         self.status_drops = bytes(self._status_dropped(s) for s in range(STATUS_TABLE))
         self.urls = {u.rstrip("/") or "/" for u in cfg.drop_urls}
         # A target whose path is one of ``urls`` starts with it (without "://", its path is a prefix
-        # of it; an empty one is "/"): one C-level startswith rules most out before a path is cut.
-        self.url_prefixes = tuple(sorted(self.urls))
+        # of it; an empty one is "/"), so its first ``url_head`` characters are one of ``url_heads``:
+        # one slice and set lookup rule most targets out before a path is cut (a startswith of
+        # every drop URL cost ~3x that).
+        self.url_head = min((len(u) for u in self.urls), default=0)
+        self.url_heads = {u[:self.url_head] for u in self.urls}
         self.seen: dict[str, bool] = {}  # Content-Type values met -> wanted (at most MAX_SEEN)
         self.agents: dict[str, bool] = {}  # User-Agent values met -> dropped (at most MAX_SEEN)
 
@@ -76,7 +79,7 @@ class PairFilter:
         request = pair.request
         if self.urls:
             target = request.target
-            if not target or "://" in target or target.startswith(self.url_prefixes):
+            if not target or "://" in target or target[:self.url_head] in self.url_heads:
                 path = url_path(target).rstrip("/") or "/"
                 if path in self.urls:
                     return "filtered_url"

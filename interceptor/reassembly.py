@@ -70,41 +70,53 @@ class Budget:
 class TcpStream:
     """One direction. ``segment`` takes a raw sequence number and payload and delivers in order."""
 
-    __slots__ = ("consumer", "counters", "budget", "max_pending", "next", "pending", "pending_bytes", "fin_at",
-                 "start")
+    __slots__ = ("consumer", "counters", "budget", "max_pending", "started", "pos", "pending", "pending_bytes",
+                 "fin_at", "start")
 
     def __init__(self, consumer: StreamConsumer, counters: Counters, budget: Budget, max_pending: int) -> None:
         self.consumer = consumer
         self.counters = counters
         self.budget = budget
         self.max_pending = max_pending
-        self.next: int | None = None  # next expected stream offset (unwrapped)
+        # The next expected stream offset (unwrapped), once ``started`` (``next`` reads both). (A
+        # native int and a flag, not an ``int | None``: that is a boxed int, unboxed at each use and
+        # allocated anew at each segment.)
+        self.started = False
+        self.pos = 0
         self.pending: dict[int, Held] = {}  # offset -> held segment, waiting for a hole to fill
         self.pending_bytes = 0
         self.fin_at: int | None = None
         self.start: int | None = None  # offset of the first byte followed (the SYN's, when seen)
 
+    @property
+    def next(self) -> int | None:
+        """The next expected stream offset (unwrapped); None until the stream has started."""
+        return self.pos if self.started else None
+
     def syn(self, seq: int) -> None:
-        if self.next is None:
-            self.next = (seq + 1) & MASK32
+        if not self.started:
+            self.started = True
+            self.pos = (seq + 1) & MASK32
             self.start = seq
 
     def offset(self, seq: int) -> int:
         """Unwrap a 32-bit sequence number to the offset nearest to ``next``."""
-        nxt = self.next
-        assert nxt is not None
+        assert self.started
+        nxt = self.pos
         return nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
 
     def segment(self, seq: int, payload: bytes, ts: float, ack: int | None = None) -> None:
         """Take a segment. ``ack`` is the segment's acknowledgement unwrapped into the other
         direction's offsets (None when unknown); it travels with the bytes to the consumer."""
-        nxt = self.next
-        if nxt is None:  # no SYN seen: take this segment as the start; what preceded it is unknown
-            self.next = nxt = self.start = seq
+        if not self.started:  # no SYN seen: take this segment as the start; what preceded it is unknown
+            self.started = True
+            self.pos = seq
+            self.start = seq
             self.consumer.gap(None)
+        nxt = self.pos
         start = nxt + (((seq - nxt + HALF32) & MASK32) - HALF32)
         if start == nxt and not self.pending:  # in order, nothing held: the common case
-            self.next = nxt + len(payload)
+            self.pos = nxt + len(payload)
             consumer = self.consumer
             if isinstance(consumer, NativeConsumer):
                 consumer.data(payload, ts, start, ack)
@@ -114,8 +126,7 @@ class TcpStream:
         self._place(start, payload, ts, ack)
 
     def _place(self, start: int, payload: bytes, ts: float, ack: int | None) -> None:
-        nxt = self.next
-        assert nxt is not None
+        nxt = self.pos
         end = start + len(payload)
         if end <= nxt:
             self.counters.inc("tcp.retransmitted_segments")
@@ -125,7 +136,7 @@ class TcpStream:
             payload = payload[nxt - start :]
             start = nxt
         if start == nxt:
-            self.next = end
+            self.pos = end
             self.consumer.data(payload, ts, start, ack)
             if self.pending:
                 self._drain()
@@ -133,13 +144,15 @@ class TcpStream:
         self._hold(start, payload, ts, ack)
 
     def fin(self, seq: int, payload_len: int) -> None:
-        if self.next is None:
-            self.next = seq
+        if not self.started:
+            self.started = True
+            self.pos = seq
         self.fin_at = self.offset(seq) + payload_len
 
     @property
     def finished(self) -> bool:
-        return self.fin_at is not None and self.next is not None and self.next >= self.fin_at and not self.pending
+        fin_at = self.fin_at
+        return fin_at is not None and self.started and self.pos >= fin_at and not self.pending
 
     def _hold(self, start: int, payload: bytes, ts: float, ack: int | None) -> None:
         pending = self.pending
@@ -162,11 +175,10 @@ class TcpStream:
         self._place(start, payload, ts, ack)
 
     def _jump(self, offset: int) -> None:
-        nxt = self.next
-        assert nxt is not None
+        nxt = self.pos
         self.counters.inc("tcp.gaps")
         self.counters.inc("tcp.gap_bytes", offset - nxt)
-        self.next = offset
+        self.pos = offset
         self.consumer.gap(offset - nxt)  # the exact size: a body's framing can survive it
 
     def _forget(self, start: int) -> Held:
@@ -179,15 +191,14 @@ class TcpStream:
         pending = self.pending
         while pending:
             start = min(pending)
-            nxt = self.next
-            assert nxt is not None
+            nxt = self.pos
             if start > nxt:
                 return
             held = self._forget(start)
             end = start + len(held.payload)
             if end <= nxt:
                 continue
-            self.next = end
+            self.pos = end
             self.consumer.data(held.payload[nxt - start :], held.ts, nxt, held.ack)
 
     def skip_gap(self, ts: float = 0.0) -> None:
@@ -201,8 +212,9 @@ class TcpStream:
         tell the consumer about bytes lost before the FIN (a close-delimited body is cut)."""
         while self.pending:
             self.skip_gap(ts)
-        if self.fin_at is not None and self.next is not None and self.next < self.fin_at:
-            self._jump(self.fin_at)
+        fin_at = self.fin_at
+        if fin_at is not None and self.started and self.pos < fin_at:
+            self._jump(fin_at)
 
     def release(self) -> None:
         """Return held bytes to the budget (flow evicted)."""
