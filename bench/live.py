@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import resource
@@ -319,7 +320,7 @@ def replay_under_load(pod, path: Path, build: str, load: str, conns: int, paced:
     import threading
 
     done: dict[str, tuple[int, float]] = {}
-    seconds = max(4.0, 3 * replay_s + 2.0)
+    seconds = float(max(4, math.ceil(3 * replay_s + 2)))  # whole seconds: h2load -D takes no fraction
 
     def offer() -> None:
         try:
@@ -565,7 +566,7 @@ def print_spread(results: list[dict]) -> None:
         runs = [r for r in results if r["mode"] == mode and r["conns"] == conns]
         ratios = [r["agent_us_per_pair"] / r["replay_us_per_pair"] for r in runs if r["replay_us_per_pair"]]
         print(f"{mode} at {conns}: agent us/pair {[r['agent_us_per_pair'] for r in runs]} (median "
-              f"{statistics.median(r['agent_us_per_pair'] for r in runs)}), replay {[r['replay_us_per_pair'] for r in runs]}, "
+              f"{statistics.median(r['agent_us_per_pair'] for r in runs):.1f}), replay {[r['replay_us_per_pair'] for r in runs]}, "
               f"live/replay median {statistics.median(ratios) if ratios else float('nan'):.2f}"
               + (f", replay under the load alone {[r['replay_loaded_us_per_pair'] for r in runs]}"
                  if runs[0]["replay_loaded_us_per_pair"] is not None else "")
