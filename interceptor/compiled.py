@@ -40,6 +40,7 @@ from types import ModuleType
 # The compiled modules (one mypyc group). Order does not matter; keep it to modules of the hot path
 # that mypy checks cleanly with true types.
 MODULES: tuple[str, ...] = (
+    "interceptor.hotcounts",  # the counts taken per packet and per pair (Counters.hot)
     "interceptor.pairs",  # the pair model: built per exchange by the parsers, a record per pair by the sinks
     "interceptor.httpsyntax",
     "interceptor.httpevents",
