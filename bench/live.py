@@ -604,7 +604,8 @@ def main() -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the load-alone step before each rate")
     ap.add_argument("--idle", type=float, default=0.0, metavar="S",
                     help="before each step's load, measure the agent's CPU for S seconds with its taps open "
-                         "and no traffic (its background work: polls, housekeeping, workers' reports)")
+                         "and no traffic (its background work: polls, housekeeping, workers' reports; CPU times come in "
+                         "10 ms ticks: 10 s or more)")
     ap.add_argument("--replay-under-load", action="store_true",
                     help="also replay each step's capture while the step's load runs alone (no agent): "
                          "the machine's sharing with client and server, apart from the live path")
