@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import resource
@@ -106,6 +107,7 @@ LOAD_CPU: list[str] = []  # taskset prefix for the load generator and nginx (the
 SESSION: list[str] = ["setsid"]
 BUFFER_MIB = [64]  # kernel buffer of the tap (capture.buffer_bytes)
 KAFKA: list[str] = []  # --kafka BOOTSTRAP: the agent publishes there instead of writing /dev/null
+IDLE_S = [0.0]  # --idle S: the agent's CPU with its taps open and no traffic, measured before each load
 REPLAY_UNDER_LOAD = [False]  # --replay-under-load: also replay each step's capture while its load runs alone
 
 
@@ -319,7 +321,7 @@ def replay_under_load(pod, path: Path, build: str, load: str, conns: int, paced:
     import threading
 
     done: dict[str, tuple[int, float]] = {}
-    seconds = max(4.0, 3 * replay_s + 2.0)
+    seconds = float(max(4, math.ceil(3 * replay_s + 2)))  # whole seconds: h2load -D takes no fraction
 
     def offer() -> None:
         try:
@@ -482,6 +484,12 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     time.sleep(0.5)
     if proc.poll() is not None:
         raise RuntimeError(f"interceptor exited: {proc.stderr.read() if proc.stderr else ''}")
+    idle = None
+    if IDLE_S[0]:  # the agent with its taps open and no traffic: its background work, per second
+        i0, w0 = tree_times(me), time.monotonic()
+        time.sleep(IDLE_S[0])
+        d = tree_times(me) - i0
+        idle = ((d.user + d.system) / (time.monotonic() - w0), d.sleeps / (time.monotonic() - w0))
     t0 = tree_times(me)
     others0 = (cpu_of(server), cpu_of([psutil.Process(dump.pid)]), resource.getrusage(resource.RUSAGE_CHILDREN))
     busy0 = machine_busy()
@@ -543,6 +551,9 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
         "replay_loaded_us_per_pair": (round(max(0.0, loaded[0] - startup_cpu) / max(requests, 1) * 1e6, 1)
                                       if loaded else None),
         "replay_load_req_per_s": loaded[1] if loaded else None,
+        # --idle S: the agent's CPU (ms a second) and wake-ups a second before the load, taps open
+        "agent_idle_ms_per_s": round(idle[0] * 1e3, 2) if idle else None,
+        "agent_idle_sleeps_per_s": round(idle[1]) if idle else None,
         "tcpdump_drops": int(m.group(1)) if m else None,
         "rss_mib": round(rss / 2**20, 1),
         "load_average": round(os.getloadavg()[0], 1),
@@ -565,7 +576,7 @@ def print_spread(results: list[dict]) -> None:
         runs = [r for r in results if r["mode"] == mode and r["conns"] == conns]
         ratios = [r["agent_us_per_pair"] / r["replay_us_per_pair"] for r in runs if r["replay_us_per_pair"]]
         print(f"{mode} at {conns}: agent us/pair {[r['agent_us_per_pair'] for r in runs]} (median "
-              f"{statistics.median(r['agent_us_per_pair'] for r in runs)}), replay {[r['replay_us_per_pair'] for r in runs]}, "
+              f"{statistics.median(r['agent_us_per_pair'] for r in runs):.1f}), replay {[r['replay_us_per_pair'] for r in runs]}, "
               f"live/replay median {statistics.median(ratios) if ratios else float('nan'):.2f}"
               + (f", replay under the load alone {[r['replay_loaded_us_per_pair'] for r in runs]}"
                  if runs[0]["replay_loaded_us_per_pair"] is not None else "")
@@ -591,6 +602,10 @@ def main() -> int:
     ap.add_argument("--instructions", type=int, metavar="RATE", default=0,
                     help="instead: instructions per pair (cachegrind) of the agent and of replay at RATE req/s")
     ap.add_argument("--no-baseline", action="store_true", help="skip the load-alone step before each rate")
+    ap.add_argument("--idle", type=float, default=0.0, metavar="S",
+                    help="before each step's load, measure the agent's CPU for S seconds with its taps open "
+                         "and no traffic (its background work: polls, housekeeping, workers' reports; CPU times come in "
+                         "10 ms ticks: 10 s or more)")
     ap.add_argument("--replay-under-load", action="store_true",
                     help="also replay each step's capture while the step's load runs alone (no agent): "
                          "the machine's sharing with client and server, apart from the live path")
@@ -612,6 +627,7 @@ def main() -> int:
         SESSION.clear()
     KAFKA[:] = [args.kafka] if args.kafka else []
     REPLAY_UNDER_LOAD[0] = args.replay_under_load
+    IDLE_S[0] = args.idle
     if args.cpu is not None:
         others = [str(c) for c in range(os.cpu_count() or 1) if c != args.cpu]
         LOAD_CPU[:] = ["taskset", "-c", ",".join(others)] if others else []
@@ -676,7 +692,10 @@ def main() -> int:
                       f"{r['agent_preempted_per_s']} preemptions/s; traffic {r['packets_per_pair']} packets per pair "
                       f"({r['bare_per_pair']} without payload)"
                       + (f"; replay under the load alone {r['replay_loaded_us_per_pair']} us/pair (load reached "
-                         f"{r['replay_load_req_per_s']} req/s)" if r["replay_loaded_us_per_pair"] is not None else ""),
+                         f"{r['replay_load_req_per_s']} req/s)" if r["replay_loaded_us_per_pair"] is not None else "")
+                      + (f"; idle before the load {r['agent_idle_ms_per_s']} ms CPU/s, {r['agent_idle_sleeps_per_s']} "
+                         f"wake-ups/s ({r['agent_idle_ms_per_s'] / max(1, r['pairs_per_s']) * 1e3:.2f} us a pair at "
+                         "the step's pairs/s)" if r["agent_idle_ms_per_s"] is not None else ""),
                       flush=True)
     finally:
         node.close()

@@ -18,6 +18,7 @@ from interceptor.filters import PairFilter
 from interceptor.hotcounts import HotCounts
 from interceptor.pairs import Pair
 from interceptor.sinks.base import Sink
+from interceptor.sinks.jsonl import JsonlSink
 
 
 class Stage(Protocol):
@@ -182,7 +183,10 @@ class Publish(NativeStage):
 
     def pair(self, pair: Pair) -> Pair | None:
         for sink in self.sinks:
-            sink.publish(pair)
+            if isinstance(sink, JsonlSink):  # compiled, a native call (a protocol's is a generic one)
+                sink.publish(pair)
+            else:
+                sink.publish(pair)
         return pair
 
 
