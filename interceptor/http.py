@@ -550,15 +550,33 @@ class MessageParser:
         # whole head and splitting it at the first CRLF gives. The first line end found by a native
         # loop: a ``find`` is a generic method call, ~1k instructions; a start line is tens of
         # bytes. A bare CR before it: the general path.)
+        # (The same loop notes the spaces and whether the line is printable ASCII (``plain``), for requests.)
         eol = 0
-        while eol < end and data[eol] != 13:
+        spaces = sp1 = sp2 = 0
+        plain = True
+        while eol < end:
+            c = data[eol]
+            if c == 13:
+                break
+            if c == 32:
+                spaces += 1
+                if spaces == 1:
+                    sp1 = eol
+                elif spaces == 2:
+                    sp2 = eol
+            elif c < 33 or c > 126:
+                plain = False
             eol += 1
+        line_end = eol
         if eol == end:
             eol = -1
         elif eol + 1 >= end or data[eol + 1] != 10:
             return None
-        first = decode_text(data[:eol] if eol >= 0 else data[:end])
-        start = plain_start_line(first, data, self.role)
+        start: StartLine | None
+        if plain and spaces == 2 and self.role == "request" and not data.startswith(b"HTTP/1."):
+            start = ascii_request_line(decode_text(data[:line_end]), sp1, sp2)
+        else:
+            start = plain_start_line(decode_text(data[:line_end]), data, self.role)
         if start is None:
             return None
         if eol < 0:
@@ -1154,6 +1172,20 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     if method not in KNOWN_METHODS and (len(method) > 32 or not METHOD.fullmatch(method)):
         return None
     return RequestLine(method, parts[1], parts[2])
+
+
+def ascii_request_line(line: str, sp1: int, sp2: int) -> RequestLine | None:
+    """``parse_start_line(line, "request")`` of a line of printable ASCII (so ``isprintable``)
+    whose only two spaces are at ``sp1`` < ``sp2``, not starting with "HTTP/1.": the three parts
+    sliced where the spaces are instead of split, the usual method and version compared first."""
+    version = line[sp2 + 1:]
+    if (version != "HTTP/1.1" and version != "HTTP/1.0") or sp2 == sp1 + 1:
+        return None
+    method = line[:sp1]
+    if (method != "GET" and method != "POST" and method not in KNOWN_METHODS
+            and (len(method) > 32 or not METHOD.fullmatch(method))):
+        return None
+    return RequestLine(method, line[sp1 + 1:sp2], version)
 
 
 # Status lines met before (exact text) -> the parsed line (shared: never changed). Bounded as
