@@ -331,7 +331,7 @@ class Pipeline:
         stream = self.streams.get(conn_id)
         if stream is None:
             if conn_id in self.mirrors or self.config.tls.one_pair_per_connection and self._is_mirror(conn_id, a, b):
-                self.counters.counts["stream.mirrored_bytes"] += len(data)
+                self.ctx.counts["stream.mirrored_bytes"] += len(data)
                 return False
             # Its layer is chosen by its first bytes, as a TCP connection's (the HTTP/2 preface
             # after ALPN h2); the packet view's handshake, when it showed ALPN, decides a stream
@@ -340,7 +340,8 @@ class Pipeline:
             stream = self.streams[conn_id] = Plaintext(self.ctx, self.h2limits, (a, b), source, alpn)
             self.coverage.stream_seen(a, b, source.get("kind", ""), ts)
             self.counters.inc("streams")
-        self.counters.counts["stream.bytes"] += len(data)
+        # (the counts dict itself: ``Counters.counts`` writes the hot counts in at each read)
+        self.ctx.counts["stream.bytes"] += len(data)
         try:
             return stream.receive(direction, data, ts)
         except Exception:  # noqa: BLE001 - never crash on traffic
