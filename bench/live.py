@@ -3,10 +3,12 @@ agent not pinned — with the CPU it spends per pair next to `interceptor replay
 
     python3 bench/live.py                              # ring source, 1 and 2 workers, at 10k and 20k req/s offered
     python3 bench/live.py --rates 20000 --modes ring:2 --seconds 10
+    python3 bench/live.py --rates 20000 --repeat 3 --no-baseline   # ring:1, ring:2 three times, alternating
     python3 bench/live.py --cpu 1                       # pin the agent to core 1, load to the others
     python3 bench/live.py --kafka 127.0.0.1:9092         # the agent publishes to Kafka (JSONL to /dev/null otherwise)
     python3 bench/live.py --load wrk --conns 10,20      # wrk paced by 1 ms per request instead of h2load
     python3 bench/live.py --load python                 # neither: a bounded Python keep-alive client
+    python3 bench/live.py --uris 1000                   # h2load cycles 1000 distinct URIs (heads differ exchange to exchange)
 
 A test "node": one pod (network namespace with a veth to the root namespace) runs nginx answering
 ~1 KB JSON; h2load (HTTP/1.1, ``--h1``) in the root namespace loads it over the veth at a fixed
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import resource
@@ -105,6 +108,8 @@ LOAD_CPU: list[str] = []  # taskset prefix for the load generator and nginx (the
 SESSION: list[str] = ["setsid"]
 BUFFER_MIB = [64]  # kernel buffer of the tap (capture.buffer_bytes)
 KAFKA: list[str] = []  # --kafka BOOTSTRAP: the agent publishes there instead of writing /dev/null
+IDLE_S = [0.0]  # --idle S: the agent's CPU with its taps open and no traffic, measured before each load
+REPLAY_UNDER_LOAD = [False]  # --replay-under-load: also replay each step's capture while its load runs alone
 
 
 def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple[int, float]:
@@ -123,6 +128,29 @@ def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple
 
 
 H2LOAD_CONNS = [100]  # --clients: keep-alive connections of h2load
+URIS = [1]
+H2LOAD_URIS: list[Path] = []  # --uris: a file of distinct URIs h2load cycles through (empty: one URI)
+
+
+def uri_file(path: Path, n: int, host: str) -> Path:
+    """``n`` distinct request targets of varied length (seeded, so runs compare), one per line, for
+    h2load's ``-i``: each connection walks them in turn, so consecutive exchanges on a connection
+    differ in the request line and — nginx echoes the path in its JSON — in the response's
+    Content-Length and body, as an API's traffic does (one repeated URI lets per-connection
+    memos of the last head hit on every exchange)."""
+    import random
+
+    rnd = random.Random(11)
+    kinds = ("users", "orders", "accounts", "invoices", "sessions")
+    lines = []
+    for i in range(n):
+        uid = rnd.randrange(1, 10 ** rnd.randrange(1, 9))
+        target = f"/api/{kinds[i % len(kinds)]}/{uid}"
+        if rnd.random() < 0.5:
+            target += f"?page={rnd.randrange(1, 500)}&sort={rnd.choice(('created', 'name', 'id'))}"
+        lines.append(f"http://{host}:{PORT}{target}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def load_h2load(host: str, rate: int, seconds: float, conns: int | None = None) -> tuple[int, float]:
@@ -136,7 +164,8 @@ def load_h2load(host: str, rate: int, seconds: float, conns: int | None = None) 
     conns = conns or H2LOAD_CONNS[0]
     out = subprocess.run(
         [*SESSION, *LOAD_CPU, "h2load", "--h1", f"-c{conns}", "-t1", f"--rps={max(1, rate // conns)}", f"-D{seconds:g}",
-         "-H", "Accept: application/json", f"http://{host}:{PORT}/api/users/42"],
+         "-H", "Accept: application/json",
+         *(["-i", str(uri_file(H2LOAD_URIS[0], URIS[0], host))] if H2LOAD_URIS else [f"http://{host}:{PORT}/api/users/42"])],
         capture_output=True, text=True, timeout=seconds + 60,
     ).stdout
     m = re.search(r"finished in ([\d.]+)(m?s)", out)
@@ -296,14 +325,44 @@ def build_env(build: str) -> dict[str, str]:
 
 
 def replay_cpu(path: Path, build: str = "default") -> float:
-    """CPU seconds of ``interceptor replay PATH --out /dev/null`` (a child process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """CPU seconds of ``interceptor replay PATH --out /dev/null`` (a child process; its own
+    rusage, so a load generator ending meanwhile is not counted in it)."""
     sink = ["--kafka", KAFKA[0], "--topic", f"bench-replay-{os.getpid()}"] if KAFKA else ["--out", "/dev/null"]
-    subprocess.run([sys.executable, "-m", "interceptor.cli", "replay", str(path), *sink,
-                    "--keep-all", "--no-progress"], cwd=REPO, check=True, capture_output=True, timeout=600,
-                   env=build_env(build))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    proc = subprocess.Popen([sys.executable, "-m", "interceptor.cli", "replay", str(path), *sink,
+                             "--keep-all", "--no-progress"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=build_env(build))
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"interceptor replay {path} exited with {proc.returncode}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def replay_under_load(pod, path: Path, build: str, load: str, conns: int, paced: bool,
+                      replay_s: float) -> tuple[float, int]:
+    """(CPU seconds, req/s the load reached) of the same replay while the step's load runs alone
+    against nginx (no agent, no tcpdump): what the machine's sharing with client and server costs
+    the same work, next to the agent's figure. The load starts first and outlasts the replay."""
+    import threading
+
+    done: dict[str, tuple[int, float]] = {}
+    seconds = float(max(4, math.ceil(3 * replay_s + 2)))  # whole seconds: h2load -D takes no fraction
+
+    def offer() -> None:
+        try:
+            done["r"] = run_load(pod, load, conns, seconds, paced)
+        except (RuntimeError, subprocess.SubprocessError) as e:  # shown as 0 req/s reached
+            print(f"bench/live: the load beside the replay failed: {e}", file=sys.stderr)
+
+    thread = threading.Thread(target=offer)
+    thread.start()
+    time.sleep(1.0)
+    try:
+        cpu = replay_cpu(path, build)
+    finally:
+        thread.join()
+    requests, took = done.get("r", (0, 1.0))
+    return cpu, round(requests / took)
 
 
 def empty_pcap(path: Path) -> Path:
@@ -450,6 +509,12 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     time.sleep(0.5)
     if proc.poll() is not None:
         raise RuntimeError(f"interceptor exited: {proc.stderr.read() if proc.stderr else ''}")
+    idle = None
+    if IDLE_S[0]:  # the agent with its taps open and no traffic: its background work, per second
+        i0, w0 = tree_times(me), time.monotonic()
+        time.sleep(IDLE_S[0])
+        d = tree_times(me) - i0
+        idle = ((d.user + d.system) / (time.monotonic() - w0), d.sleeps / (time.monotonic() - w0))
     t0 = tree_times(me)
     others0 = (cpu_of(server), cpu_of([psutil.Process(dump.pid)]), resource.getrusage(resource.RUSAGE_CHILDREN))
     busy0 = machine_busy()
@@ -470,6 +535,8 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     pairs = data["counts"].get("pairs.emitted", 0)
     cpu_s = spent.user + spent.system
     replay_s = max(0.0, replay_cpu(pcap_path, build) - startup_cpu)
+    loaded = (replay_under_load(pod, pcap_path, build, load, conns, paced, replay_s) if REPLAY_UNDER_LOAD[0]
+              else None)
     shape = traffic_shape(pcap_path)
     m = re.search(r"(\d+) packets dropped by kernel", dump_err)
     if keep is not None:  # for bench/livepath.py: the same traffic, stage by stage
@@ -495,6 +562,10 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
         "agent_cores": round(cpu_s / (took + lag), 3),
         "catch_up_s": round(lag, 1),  # how long after the load the agent was still reading its backlog
         "agent_us_per_pair": round(cpu_s / max(pairs, 1) * 1e6, 1),
+        # per request the client completed, as replay's figure is: with kernel drops the agent still
+        # spends CPU on the exchanges the drops broke, which per pair emitted inflates by
+        # requests / pairs (replay reads tcpdump's capture, which has them all)
+        "agent_us_per_request": round(cpu_s / max(requests, 1) * 1e6, 1),
         "agent_user_us_per_pair": round(spent.user / max(pairs, 1) * 1e6, 1),
         "agent_sys_us_per_pair": round(spent.system / max(pairs, 1) * 1e6, 1),
         # wake-ups: the agent's voluntary sleeps (a poll that found no block ready) per second of
@@ -505,6 +576,13 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
         "packets_per_pair": round(shape.packets / max(requests, 1), 2),
         "bare_per_pair": round(shape.bare / max(requests, 1), 2),
         "replay_us_per_pair": round(replay_s / max(requests, 1) * 1e6, 1),
+        # the same replay while the step's load runs alone (--replay-under-load), and what it reached
+        "replay_loaded_us_per_pair": (round(max(0.0, loaded[0] - startup_cpu) / max(requests, 1) * 1e6, 1)
+                                      if loaded else None),
+        "replay_load_req_per_s": loaded[1] if loaded else None,
+        # --idle S: the agent's CPU (ms a second) and wake-ups a second before the load, taps open
+        "agent_idle_ms_per_s": round(idle[0] * 1e3, 2) if idle else None,
+        "agent_idle_sleeps_per_s": round(idle[1]) if idle else None,
         "tcpdump_drops": int(m.group(1)) if m else None,
         "rss_mib": round(rss / 2**20, 1),
         "load_average": round(os.getloadavg()[0], 1),
@@ -513,10 +591,35 @@ def run_step(node, pod, mode: str, conns: int, seconds: float, cpu: int | None, 
     }
 
 
+def print_spread(results: list[dict]) -> None:
+    """Each mode and rate over its repeated runs: every run's agent and replay CPU per pair, and the
+    median of their ratio (live over replay on the same capture, in the same minutes: the figure a
+    slow stretch of the VM moves least)."""
+    import statistics
+
+    keys: list[tuple[str, int]] = []
+    for r in results:
+        if (r["mode"], r["conns"]) not in keys:
+            keys.append((r["mode"], r["conns"]))
+    for mode, conns in keys:
+        runs = [r for r in results if r["mode"] == mode and r["conns"] == conns]
+        ratios = [r["agent_us_per_pair"] / r["replay_us_per_pair"] for r in runs if r["replay_us_per_pair"]]
+        per_request = [r["agent_us_per_request"] / r["replay_us_per_pair"] for r in runs if r["replay_us_per_pair"]]
+        print(f"{mode} at {conns}: agent us/pair {[r['agent_us_per_pair'] for r in runs]} (median "
+              f"{statistics.median(r['agent_us_per_pair'] for r in runs):.1f}), replay {[r['replay_us_per_pair'] for r in runs]}, "
+              f"live/replay median {statistics.median(ratios) if ratios else float('nan'):.2f} per pair, "
+              f"{statistics.median(per_request) if per_request else float('nan'):.2f} per request done"
+              + (f", replay under the load alone {[r['replay_loaded_us_per_pair'] for r in runs]}"
+                 if runs[0]["replay_loaded_us_per_pair"] is not None else "")
+              + f", kernel drops {[r['kernel_drops'] for r in runs]}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="10000,20000", help="h2load: offered req/s to step through")
     ap.add_argument("--clients", type=int, default=100, help="h2load: keep-alive connections (rate / clients each)")
+    ap.add_argument("--uris", type=int, default=1,
+                    help="h2load: distinct URIs cycled per connection (varied lengths; 1: the same GET every time)")
     ap.add_argument("--conns", default="10,20", help="wrk/python: connection counts to step through (~1k req/s each with wrk)")
     ap.add_argument("--load", choices=("h2load", "wrk", "python"), default=None,
                     help="load generator (default h2load, else wrk, else the Python client)")
@@ -532,6 +635,16 @@ def main() -> int:
     ap.add_argument("--instructions", type=int, metavar="RATE", default=0,
                     help="instead: instructions per pair (cachegrind) of the agent and of replay at RATE req/s")
     ap.add_argument("--no-baseline", action="store_true", help="skip the load-alone step before each rate")
+    ap.add_argument("--idle", type=float, default=0.0, metavar="S",
+                    help="before each step's load, measure the agent's CPU for S seconds with its taps open "
+                         "and no traffic (its background work: polls, housekeeping, workers' reports; CPU times come in "
+                         "10 ms ticks: 10 s or more)")
+    ap.add_argument("--replay-under-load", action="store_true",
+                    help="also replay each step's capture while the step's load runs alone (no agent): "
+                         "the machine's sharing with client and server, apart from the live path")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run each rate's modes N times, alternating (ring:1, ring:2, ring:1, ...), each run "
+                         "printed: a slow stretch of the VM shows as one run, not as a mode's figure")
     ap.add_argument("--one-group", action="store_true",
                     help="client and agent in this process's session (one autogroup) instead of one each")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -543,9 +656,12 @@ def main() -> int:
     steps = args.rates if load == "h2load" else args.conns
     BUFFER_MIB[0] = args.buffer_mib
     H2LOAD_CONNS[0] = args.clients
+    URIS[0] = args.uris
     if args.one_group:
         SESSION.clear()
     KAFKA[:] = [args.kafka] if args.kafka else []
+    REPLAY_UNDER_LOAD[0] = args.replay_under_load
+    IDLE_S[0] = args.idle
     if args.cpu is not None:
         others = [str(c) for c in range(os.cpu_count() or 1) if c != args.cpu]
         LOAD_CPU[:] = ["taskset", "-c", ",".join(others)] if others else []
@@ -571,7 +687,10 @@ def main() -> int:
         nginx = node.lab.start_server(pod.ns, [*LOAD_CPU, "nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT,
                                       name="nginx")
         server = [psutil.Process(nginx.pid)]
-        what = {"h2load": f"h2load --h1, {args.clients} keep-alive conns, offered rate per step",
+        if args.uris > 1:
+            H2LOAD_URIS.append(work / "uris.txt")
+        what = {"h2load": f"h2load --h1, {args.clients} keep-alive conns, offered rate per step, "
+                          + (f"{args.uris} distinct URIs in turn" if args.uris > 1 else "one URI"),
                 "wrk": "wrk" + ("" if args.unpaced else " paced ~1k req/s per conn"), "python": "python client"}[load]
         print(f"core: {core_build()}; load: {what}, "
               f"{args.seconds:g}s per step, agent on {'core ' + str(args.cpu) if args.cpu is not None else 'any core'}, "
@@ -591,21 +710,31 @@ def main() -> int:
                       f"{b['client_cores']:>6} {b['server_cores']:>6} {'-':>7} {b['machine_busy']:>5} {'-':>13} "
                       f"{'-':>14} {'-':>5} {'-':>8} {b['load_average']:>7}  (the load alone: offered "
                       f"{b['offered'] or '?'}, reached {b['req_per_s']} req/s)", flush=True)
-            for mode, build in [(m, b) for m in args.modes.split(",") for b in builds]:
+            runs = [(m, b) for m in args.modes.split(",") for b in builds] * max(1, args.repeat)
+            for i, (mode, build) in enumerate(runs):
                 r = run_step(node, pod, mode, conns, args.seconds, args.cpu, load, work, not args.unpaced,
                              startup[build], server, build, Path(args.keep_pcap) if args.keep_pcap else None)
+                r["run"] = i * max(1, args.repeat) // len(runs) + 1
                 results.append(r)
                 print(f"{r['mode']:>7} {r['conns']:>5} {r['req_per_s']:>7} {r['pairs_per_s']:>7} {r['kernel_drops']:>7} "
                       f"{r['agent_cores']:>6} {r['client_cores']:>6} {r['server_cores']:>6} {r['tcpdump_cores']:>7} "
                       f"{r['machine_busy']:>5} {r['agent_us_per_pair']:>13} {r['replay_us_per_pair']:>14} {r['catch_up_s']:>5} "
                       f"{r['rss_mib']:>8} {r['load_average']:>7}  {r['workers'] or ''}"
                       + (f"  other drops {r['other_drops']}" if r["other_drops"] else "")
-                      + ("" if r["pairs"] >= r["requests"] else f"  pairs {r['pairs']} < requests {r['requests']}"),
+                      + ("" if r["pairs"] >= r["requests"] else f"  pairs {r['pairs']} < requests {r['requests']}")
+                      + (f"  (run {r['run']} of {args.repeat})" if args.repeat > 1 else ""),
                       flush=True)
-                print(f"{'':>15} agent per pair: user {r['agent_user_us_per_pair']} + sys {r['agent_sys_us_per_pair']} us, "
+                print(f"{'':>15} agent per request done {r['agent_us_per_request']} us (replay's unit); "
+                      f"per pair: user {r['agent_user_us_per_pair']} + sys {r['agent_sys_us_per_pair']} us, "
                       f"{r['agent_faults_per_pair']} page faults; {r['agent_sleeps_per_s']} sleeps/s, "
                       f"{r['agent_preempted_per_s']} preemptions/s; traffic {r['packets_per_pair']} packets per pair "
-                      f"({r['bare_per_pair']} without payload)", flush=True)
+                      f"({r['bare_per_pair']} without payload)"
+                      + (f"; replay under the load alone {r['replay_loaded_us_per_pair']} us/pair (load reached "
+                         f"{r['replay_load_req_per_s']} req/s)" if r["replay_loaded_us_per_pair"] is not None else "")
+                      + (f"; idle before the load {r['agent_idle_ms_per_s']} ms CPU/s, {r['agent_idle_sleeps_per_s']} "
+                         f"wake-ups/s ({r['agent_idle_ms_per_s'] / max(1, r['pairs_per_s']) * 1e3:.2f} us a pair at "
+                         "the step's pairs/s)" if r["agent_idle_ms_per_s"] is not None else ""),
+                      flush=True)
     finally:
         node.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -626,6 +755,8 @@ def main() -> int:
               f"{best['agent_sys_us_per_pair']}; replay {best['replay_us_per_pair']}); "
               f"target 0 drops at 20k pairs/s offered (and reached) and <= 25 us per pair: "
               f"{'met' if best['req_per_s'] >= 19000 and best['agent_us_per_pair'] <= 25 else 'NOT met'}")
+    if args.repeat > 1:
+        print_spread([r for r in results if r["mode"] != "no agent"])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -14,6 +14,9 @@ runs on the same first ``--packets`` frames of it, in this process:
 - ``core``: ``Pipeline.feed_packet`` from frames in memory, no sink (decode included).
 - ``live``: the ring walked straight into ``Pipeline.feed_packet``, no sink: the agent's hot path.
 - ``jsonl``: ``core`` plus the JSON Lines sink writing to /dev/null (the record, orjson, the write).
+- ``agent``: the ring walked into ``Pipeline.feed_packet`` with the JSON Lines sink to /dev/null and
+  the agent's tap ``source``: what ``interceptor run`` does per packet (``agent`` minus ``jsonl`` is
+  the live source's own cost, next to ``file`` for replay).
 
 CPU time is noisy on a shared machine (alternate runs, compare ratios); ``--instructions`` runs each
 stage alone under ``valgrind --tool=cachegrind`` and subtracts a run that only loads the frames and
@@ -43,7 +46,8 @@ from interceptor.config import Config  # noqa: E402
 from interceptor.counters import Counters  # noqa: E402
 from interceptor.pipeline import Pipeline  # noqa: E402
 
-STAGES = ("ring", "file", "decode", "core", "live", "jsonl")
+STAGES = ("ring", "file", "decode", "core", "live", "jsonl", "agent")
+TAP_SOURCE = {"kind": "pcap-veth", "interface": "bench", "netns": "-", "node": "bench"}  # as a RingTap passes it
 Frames = list[tuple[float, int, bytes]]
 
 
@@ -111,11 +115,11 @@ def stage_runner(stage: str, frames: Frames, path: str, ring: RingSocket) -> Cal
         return read
     if stage == "decode":
         return lambda: (sum(1 for _, lt, f in frames if decode(lt, f) is not None), 0)[1]
-    p, output, counters = pipeline(sink=stage == "jsonl")
+    p, output, counters = pipeline(sink=stage in ("jsonl", "agent"))
 
     def through() -> int:
-        if stage == "live":
-            walk(p.feed_packet, {"kind": "pcap-veth", "interface": "bench", "netns": "-", "node": "bench"})
+        if stage in ("live", "agent"):
+            walk(p.feed_packet, TAP_SOURCE)
         else:
             feed = p.feed_packet
             for ts, lt, f in frames:
@@ -178,8 +182,8 @@ def main() -> int:
         counts = {s: instructions(args.capture, args.packets, s) - base for s in STAGES}
     print(f"{args.capture}: {n} packets, {pairs} pairs ({n / pairs:.2f} packets per pair); core: {core_build()}; "
           f"best of {args.reps} CPU, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores shared")
-    print(f"{'stage':>7} {'us/packet':>10} {'us/pair':>8} {'instr/pair':>11} {'share of jsonl':>15}")
-    total = counts.get("jsonl") or best["jsonl"][0]
+    print(f"{'stage':>7} {'us/packet':>10} {'us/pair':>8} {'instr/pair':>11} {'share of agent':>15}")
+    total = counts.get("agent") or best["agent"][0]
     for stage in STAGES:
         secs = best[stage][0]
         share = (counts[stage] if counts else secs) / total

@@ -40,6 +40,7 @@ from types import ModuleType
 # The compiled modules (one mypyc group). Order does not matter; keep it to modules of the hot path
 # that mypy checks cleanly with true types.
 MODULES: tuple[str, ...] = (
+    "interceptor.hotcounts",  # the counts taken per packet and per pair (Counters.hot)
     "interceptor.pairs",  # the pair model: built per exchange by the parsers, a record per pair by the sinks
     "interceptor.httpsyntax",
     "interceptor.httpevents",
@@ -56,6 +57,7 @@ MODULES: tuple[str, ...] = (
     "interceptor.connection",
     "interceptor.pipeline",
     "interceptor.stages",
+    "interceptor.sinks.jsonl",  # the JSON Lines sink: its publish is a native call from Publish
     "interceptor.filters",
     "interceptor.http2",
     "interceptor.hpack_decoder",

@@ -26,6 +26,7 @@ from interceptor.http2 import H2Limits
 from interceptor.layers import Chooser, Host, Input, ProtocolLayer, TlsHandshake, layer_event
 from interceptor.pairs import Endpoint, Pair
 from interceptor.reassembly import HALF32, MASK32, TcpStream
+from interceptor.stages import Emit
 
 Address = tuple[bytes, int]
 MAX_DEFERRED = 64  # segments per direction waiting for the peer
@@ -46,23 +47,31 @@ def layer_events(host: Host, ts: float) -> None:
     """Take what the host's layer made (called when ``layer.events`` is not empty): pairs go to the
     post-pair stages (``Context.emit``), the rest is acted on by ``layers.layer_event``. (Here, not
     in ``layers``: this runs for every pair, and this module is compiled.)"""
-    layer = host.layer
     # (Narrowed to the usual types first: compiled, their attributes are then read natively, where
     # through the protocols each is a generic attribute access; this runs for every pair.)
+    if isinstance(host, Connection):
+        layer = host.layer
+        ctx = host.ctx
+    else:
+        layer = host.layer
+        ctx = host.ctx
     if isinstance(layer, Conversation):
         events = layer.events
         layer.events = []
     else:
         events = layer.events
         layer.events = []
-    ctx = host.ctx if isinstance(host, Connection) else host.ctx
     emit = ctx.emit
     for event in events:
         if isinstance(event, Pair):
-            emit(event)
+            if isinstance(emit, Emit):  # (the pipeline's: a native call)
+                emit.pair(event)
+            else:
+                emit(event)
         else:
             layer_event(host, layer, event, ts)
-    if host.layer is not layer and host.layer.events:  # the new layer read the switch's leftover
+    now = host.layer if isinstance(host, Connection) else host.layer
+    if now is not layer and now.events:  # the new layer read the switch's leftover
         layer_events(host, ts)
 
 
@@ -71,7 +80,7 @@ class Connection:
     until the first bytes choose another); ``over`` is set, with ``reason``, once it has ended."""
 
     __slots__ = ("a", "ctx", "h2limits", "streams", "layer", "last_seen", "closed", "deferred", "cov",
-                 "over", "reason", "max_deferred", "alpn", "key", "tag", "cov_bytes", "sniffing")
+                 "over", "reason", "max_deferred", "alpn", "key", "tag", "cov_bytes", "sniffing", "older", "newer")
 
     def __init__(self, a: Address, endpoints: tuple[Endpoint, Endpoint], source: dict[str, Any], ts: float,
                  ctx: Context, h2limits: H2Limits, max_out_of_order: int, synced: bool) -> None:
@@ -81,11 +90,14 @@ class Connection:
         self.layer: ProtocolLayer = Conversation(ctx, endpoints, source, synced=synced)
         self.alpn = ""  # what the TLS handshake agreed on, when it shows it
         # The first bytes choose the protocol layer (HTTP/1, HTTP/2, TLS): until then, a Chooser.
-        self.streams = (TcpStream(Chooser(self, 0, synced), ctx.counters, ctx.budget, max_out_of_order),
-                        TcpStream(Chooser(self, 1, synced), ctx.counters, ctx.budget, max_out_of_order))
+        # (Both pairs typed as tuples of any length: compiled, a ``tuple[X, X]`` is kept unboxed,
+        # and indexing it by direction built a new tuple object each time, four a packet.)
+        self.streams: tuple[TcpStream, ...] = (
+            TcpStream(Chooser(self, 0, synced), ctx.counters, ctx.budget, max_out_of_order),
+            TcpStream(Chooser(self, 1, synced), ctx.counters, ctx.budget, max_out_of_order))
         self.last_seen = ts
         self.closed = [False, False]
-        self.deferred: tuple[deque[Deferred], deque[Deferred]] = (deque(), deque())
+        self.deferred: tuple[deque[Deferred], ...] = (deque(), deque())
         self.cov: Any = None  # the coverage account's record of the connection
         # Kept here, natively, and given to ``cov`` when the connection ends (per packet, ``cov``'s
         # own attributes would be generic Python attribute accesses): the payload bytes seen, and
@@ -94,6 +106,10 @@ class Connection:
         self.sniffing = False
         self.key = b""  # the pipeline's flow table key (packets.flow_key) ...
         self.tag = b""  # ... and direction 0's Segment.tag
+        # The pipeline's order of activity (``Pipeline.by_age``): the flows active just before and
+        # just after this one.
+        self.older: Connection | None = None
+        self.newer: Connection | None = None
         self.over = False
         self.reason = ""
         self.max_deferred = MAX_DEFERRED
@@ -144,7 +160,7 @@ class Connection:
     def _deliver(self, direction: int, seq: int, acked: int | None, flags: int, payload: bytes, ts: float) -> None:
         stream = self.streams[direction]
         if payload:
-            self.ctx.counts["tcp.payload_bytes"] += len(payload)
+            self.ctx.hot.payload_bytes += len(payload)
             stream.segment(seq, payload, ts, acked)  # the acknowledged offset travels with the bytes
             layer = self.layer
             if layer.events if isinstance(layer, Conversation) else layer.events:

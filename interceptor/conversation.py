@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from interceptor.counters import Counters
+from interceptor.hotcounts import HotCounts
 from interceptor.http import BODILESS, DEAD, Limits, MessageParser, MethodSource, RequestLine, State
 from interceptor.httpevents import Complete, Event, Failed, RoleKnown, Span
 from interceptor.layerevents import LayerEvent, Switch
@@ -43,46 +44,45 @@ from interceptor.reassembly import Budget, NativeConsumer
 
 
 class Context:
-    """What all conversations of a pipeline share. ``counts`` is ``counters.counts`` (the hot
-    counters, incremented in place: one native attribute read instead of two lookups)."""
+    """What all conversations of a pipeline share. ``counts`` is ``counters.counts`` (incremented in
+    place: one native attribute read instead of two lookups), ``hot`` its per-packet and per-pair
+    counts (native ints)."""
 
     def __init__(self, limits: Limits, counters: Counters, budget: Budget, response_timeout_s: float,
                  max_pending_requests: int, emit: Callable[[Pair], None]) -> None:
         self.limits = limits
         self.counters = counters
         self.counts: defaultdict[str, int] = counters.counts
+        self.hot: HotCounts = counters.hot
         self.budget = budget
         self.response_timeout_s = response_timeout_s
         self.max_pending_requests = max_pending_requests
         self.emit = emit
 
 
-class Sent:
-    """Where a request ended in the client's stream, and the ack its first segment carried (set
-    once; plain classes, not dataclasses, here and below: mypyc compiles their ``__init__``)."""
-
-    __slots__ = ("end", "ack")
-
-    def __init__(self, end: int, ack: int) -> None:
-        self.end = end
-        self.ack = ack
-
-
 class Waiting:
-    """A request (complete, or failed with ``failed`` as the reason) waiting for its response."""
+    """A request (complete, or failed with ``failed`` as the reason) waiting for its response. (A
+    plain class, not a dataclass: mypyc compiles its ``__init__``.)"""
 
-    __slots__ = ("ts", "method", "request", "failed", "span", "held", "before", "epoch")
+    __slots__ = ("ts", "method", "request", "failed", "span", "held", "epoch", "before", "before_end",
+                 "before_ack")
 
     def __init__(self, ts: float, method: str, request: Request | None, failed: str = "", span: Span | None = None,
-                 held: int = 0, before: Sent | None = None, epoch: int = -1) -> None:
+                 held: int = 0, epoch: int = -1, before: bool = False, before_end: int = 0,
+                 before_ack: int = 0) -> None:
         self.ts = ts
         self.method = method
         self.request = request
         self.failed = failed
         self.span = span  # where it lies in the client's stream (None: byte stream)
         self.held = held  # bytes reserved in the global budget while it waits
-        self.before = before  # the request before it in the client's stream
         self.epoch = epoch  # the span's (given at construction: read for every response)
+        # The request before it in the client's stream, when its place is known (``before``): where
+        # it ended and the ack its first segment carried. (Native ints, not an object: one fewer
+        # allocation a request.)
+        self.before = before
+        self.before_end = before_end
+        self.before_ack = before_ack
 
 
 def held_bytes(request: Request) -> int:
@@ -161,7 +161,10 @@ class Conversation(MethodSource):
         self.anchor_s = 0
         self.origins: list[int | None] = [None, None]  # stream offset after each direction's SYN
         self.pipelined = False  # seen sending a request before the previous response arrived
-        self.last_request: Sent | None = None  # the latest request
+        # The latest request's end and first ack, when ``last_known`` (a Waiting's ``before_*``).
+        self.last_known = False
+        self.last_end = 0
+        self.last_ack = 0
 
     def _reader(self, d: int, synced: bool) -> MessageParser:
         ctx = self.ctx
@@ -259,20 +262,26 @@ class Conversation(MethodSource):
 
     def _request(self, request: Request | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
-        before = self.last_request
-        self.last_request = None if span is None or span.end is None or span.ack is None else Sent(span.end, span.ack)
+        before, before_end, before_ack = self.last_known, self.last_end, self.last_ack
+        epoch = -1
+        self.last_known = False
+        if span is not None:
+            epoch = span.epoch
+            end, ack = span.end, span.ack
+            if end is not None and ack is not None:
+                self.last_known, self.last_end, self.last_ack = True, end, ack
         if request is None:
             counters.drop(reason)
-            self._enqueue(Waiting(ts, "", None, reason, span, 0, before, -1 if span is None else span.epoch))
+            self._enqueue(Waiting(ts, "", None, reason, span, 0, epoch, before, before_end, before_ack))
         else:
-            self.ctx.counts["http.requests"] += 1
+            self.ctx.hot.requests += 1
             held = held_bytes(request)
             if not self.ctx.budget.reserve(held):  # answered or not, it cannot be kept: counted
                 counters.drop("memory_budget")
-                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span, 0, before,
-                                      -1 if span is None else span.epoch))
+                self._enqueue(Waiting(ts, request.method, None, "memory_budget", span, 0, epoch, before, before_end,
+                                      before_ack))
                 return
-            self._enqueue(Waiting(ts, request.method, request, "", span, held, before, -1 if span is None else span.epoch))
+            self._enqueue(Waiting(ts, request.method, request, "", span, held, epoch, before, before_end, before_ack))
 
     def _dequeue(self) -> Waiting:
         """The oldest waiting request leaves the queue: its held bytes go back to the budget."""
@@ -297,7 +306,7 @@ class Conversation(MethodSource):
     def _response(self, response: Response | None, reason: str, ts: float, span: Span | None) -> None:
         counters = self.ctx.counters
         if response is not None:
-            self.ctx.counts["http.responses"] += 1
+            self.ctx.hot.responses += 1
         waiting = self._match(span, ts)
         if waiting is None:
             if response is None:
@@ -322,8 +331,10 @@ class Conversation(MethodSource):
         assert waiting.request is not None
         if response.status == 101:
             self.switched = waiting.request
-        c, s = self.client, 1 - (self.client or 0)
-        src, dst = self.endpoints[c or 0], self.endpoints[s]
+        # (Unpacked, not indexed by the client's direction: compiled, the pair of endpoints is kept
+        # unboxed and indexing it by a variable built a tuple object.)
+        a, b = self.endpoints
+        src, dst = (b, a) if self.client == 1 else (a, b)
         self.pairs += 1
         self.events.append(Pair(waiting.request, response, src, dst, self.source))
 
@@ -369,8 +380,7 @@ class Conversation(MethodSource):
         origin_c, origin_s = self.origins[self.client], self.origins[1 - self.client]
         if span.prior_ack == start or (start == origin_c and span.lead == origin_s and origin_c is not None):
             return waiting  # the server had exactly the requests before this one: it is no burst's second
-        before = waiting.before
-        if before is not None and before.end == start and before.ack < span.lead:
+        if waiting.before and waiting.before_end == start and waiting.before_ack < span.lead:
             return waiting  # the request right before it was sent before some response came
         return None
 

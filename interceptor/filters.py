@@ -43,6 +43,7 @@ def content_type(message: Message) -> str:
 
 
 MAX_SEEN = 256
+STATUS_TABLE = 1000  # statuses below this are looked up in a table made at construction
 
 
 class PairFilter:
@@ -54,30 +55,51 @@ class PairFilter:
         self.request_headers = {h.lower() for h in cfg.drop_request_headers}
         self.header_names = sorted(self.request_headers)  # (a list: looked up natively one by one)
         self.statuses, self.status_classes = _statuses(cfg.drop_statuses)
+        # Per status, 1 if dropped (a byte read natively: two set lookups of boxed ints cost ~20x).
+        self.status_drops = bytes(self._status_dropped(s) for s in range(STATUS_TABLE))
         self.urls = {u.rstrip("/") or "/" for u in cfg.drop_urls}
+        # A target whose path is one of ``urls`` starts with it (without "://", its path is a prefix
+        # of it; an empty one is "/"): one C-level startswith rules most out before a path is cut.
+        self.url_prefixes = tuple(sorted(self.urls))
         self.seen: dict[str, bool] = {}  # Content-Type values met -> wanted (at most MAX_SEEN)
+        self.agents: dict[str, bool] = {}  # User-Agent values met -> dropped (at most MAX_SEEN)
+
+    def _status_dropped(self, status: int) -> bool:
+        return status in self.statuses or status // 100 in self.status_classes
 
     def reason(self, pair: Pair) -> str | None:
         if self.keep_all:
             return None
         status = pair.response.status
-        if status in self.statuses or status // 100 in self.status_classes:
+        if self.status_drops[status] if 0 <= status < STATUS_TABLE else self._status_dropped(status):
             return "filtered_status"
         request = pair.request
         if self.urls:
-            path = url_path(request.target).rstrip("/") or "/"
-            if path in self.urls:
-                return "filtered_url"
+            target = request.target
+            if not target or "://" in target or target.startswith(self.url_prefixes):
+                path = url_path(target).rstrip("/") or "/"
+                if path in self.urls:
+                    return "filtered_url"
         index = request.index if request.index is not None else {n.lower(): v for n, v in reversed(request.headers)}
         for name in self.header_names:
             if name in index:
                 return "filtered_header"
         agent = index.get("user-agent")
-        if agent is not None and agent.lower().startswith(self.user_agents):
+        if agent is not None and self.agent_dropped(agent):
             return "filtered_user_agent"
         if not (self.wanted(content_type(request)) or self.wanted(content_type(pair.response))):
             return "filtered_content_type"
         return None
+
+    def agent_dropped(self, agent: str) -> bool:
+        known = self.agents.get(agent)  # (user agents repeat: the answer is kept, bounded)
+        if known is not None:
+            return known
+        dropped = agent.lower().startswith(self.user_agents)
+        if len(self.agents) >= MAX_SEEN:
+            self.agents.clear()
+        self.agents[agent] = dropped
+        return dropped
 
     def wanted(self, content_type: str) -> bool:
         known = self.seen.get(content_type)  # (content types repeat: the answer is kept, bounded)

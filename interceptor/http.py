@@ -32,6 +32,7 @@ from interceptor.httpsyntax import (
     HEAD_ANY_EOL,
     HEAD_CRLF,
     HEAD_END,
+    MAX_BLOCK,
     FramingError,
     body_framing,
     crlf_lines,
@@ -123,7 +124,33 @@ class StatusLine:
 StartLine = RequestLine | StatusLine
 
 
-MAX_CHUNK_ENDS: Final = 8  # chunk ends searched for ``prior_ack`` (a response's lead is among the last few)
+MAX_CHUNK_ENDS: Final = 8  # chunk ends kept for ``prior_ack`` (a response's lead is among the last few)
+
+
+class ExpressHead:
+    """A head the express path can frame the message of, parsed: its bytes through the blank line
+    (``raw``; ``end``: where the blank line starts), the start line, the fields, their index and
+    the Content-Length (0: none). Each parser keeps the last one (``MessageParser.memo``): most
+    heads of a connection repeat the one before byte for byte (a client asking one endpoint again,
+    a server's responses within one second of their Date), and a repeated head costs a memcmp
+    instead of the search for its end, the decoding, the checks and the table lookups. Its lists
+    are never changed (each message gets copies)."""
+
+    __slots__ = ("raw", "end", "start", "headers", "index", "length")
+
+    def __init__(self, raw: bytes, end: int, start: StartLine, headers: Headers, index: dict[str, str],
+                 length: int) -> None:
+        self.raw = raw
+        self.end = end
+        self.start = start
+        self.headers = headers
+        self.index = index
+        self.length = length
+
+
+# The longest head a parser keeps as its memo: bounds what an idle connection holds (two of these
+# at most), as httpsyntax bounds its table of field blocks.
+MAX_MEMO_HEAD: Final = MAX_BLOCK
 
 
 class MethodSource:
@@ -138,18 +165,23 @@ class MethodSource:
 
 
 class AckMark:
-    """From ``offset`` on (up to the next mark), the direction's bytes came in segments that
-    acknowledged ``ack`` of the other direction. (Two are made per segment: a plain class, which
-    compiled is built by a native call, where a NamedTuple takes a Python-level one.)"""
+    """A fed chunk: from ``offset`` on (up to the next mark), the direction's bytes came in
+    segments that acknowledged ``ack`` of the other direction; ``end``: just past the chunk. (One
+    per segment, in the parser's list of chunks still buffered and its ring of the last chunk
+    ends: a plain class, which compiled is built by a native call.)"""
 
-    __slots__ = ("offset", "ack")
+    __slots__ = ("offset", "ack", "end")
 
-    def __init__(self, offset: int, ack: int | None) -> None:
+    def __init__(self, offset: int, ack: int | None, end: int) -> None:
         self.offset = offset
         self.ack = ack
+        self.end = end
 
     def __repr__(self) -> str:
-        return f"AckMark({self.offset}, {self.ack})"
+        return f"AckMark({self.offset}, {self.ack}, {self.end})"
+
+
+NO_MARK: Final = AckMark(-1, None, -1)  # an empty place of the ring of chunk ends (no offset is -1)
 
 
 def drop_marks_before(marks: list[AckMark], offset: int) -> None:
@@ -269,7 +301,10 @@ class MessageParser:
         # (Lists, not deques: compiled, a list's append and del are native, a deque's methods are
         # generic Python calls, three a segment.)
         self.acks: list[AckMark] = []
-        self.chunk_ends: list[AckMark] = []  # the last MAX_CHUNK_ENDS
+        # The last MAX_CHUNK_ENDS chunks (for their ends), a ring: ``next_end`` is where the next goes.
+        # (A slot written per segment: no append, and no deletion now and then.)
+        self.chunk_ends: list[AckMark] = [NO_MARK] * MAX_CHUNK_ENDS
+        self.next_end = 0
         self.cur_ack: int | None = None
         self.cur_ts = 0.0
         self.cur_len = 0
@@ -279,6 +314,7 @@ class MessageParser:
         self.msg: Partial | None = None
         self.messages = 0
         self.wait: HeadWait | None = None  # pieces of an unfinished head (DETECT only)
+        self.memo: ExpressHead | None = None  # the last head the express path framed
         self.held = 0  # bytes of ``buf`` and ``wait`` reserved in the budget
 
     def __repr__(self) -> str:
@@ -296,14 +332,15 @@ class MessageParser:
         self.cur_ack = ack
         self.cur_ts = ts
         self.cur_len = n
+        mark = NO_MARK
         if offset is None:
             self.stream_end = None
         else:
             self.stream_end = offset + n
-            ends = self.chunk_ends
-            ends.append(AckMark(offset + n, ack))
-            if len(ends) >= 4 * MAX_CHUNK_ENDS:  # (trimmed now and then: _span reads the last ones only)
-                del ends[: len(ends) - MAX_CHUNK_ENDS]
+            mark = AckMark(offset, ack, offset + n)
+            i = self.next_end
+            self.chunk_ends[i] = mark
+            self.next_end = i + 1 if i + 1 < MAX_CHUNK_ENDS else 0
         wait = self.wait
         if wait is not None:
             if wait.keep(data, self.limits.max_header_bytes + 4 - len(self.buf)):
@@ -311,10 +348,13 @@ class MessageParser:
                 return
             self._unwait()
         if offset is not None:  # bytes that wait in ``buf``: remember the ack they came with
-            if not self.buf and self.wait is None:
-                self.acks = [AckMark(offset, ack)]
+            acks = self.acks
+            if self.buf or self.wait is not None:
+                acks.append(mark)
+            elif len(acks) == 1:  # (the list kept: a slot written, no new list per segment)
+                acks[0] = mark
             else:
-                self.acks.append(AckMark(offset, ack))
+                self.acks = [mark]
         if self.buf:
             self.buf += data
         else:
@@ -392,14 +432,15 @@ class MessageParser:
             lead = span.lead
             if lead is not None:  # (byte streams have no offsets; an int compared natively)
                 ends = self.chunk_ends
-                i = len(ends) - 1
-                oldest = i - MAX_CHUNK_ENDS  # (the last MAX_CHUNK_ENDS only, however many are kept)
-                while i > oldest and i >= 0:  # the newest first (indexed: compiled, reversed() is a generic call)
+                i = self.next_end
+                k = 0
+                while k < MAX_CHUNK_ENDS:  # the newest first (indexed: compiled, reversed() is a generic call)
+                    i = i - 1 if i else MAX_CHUNK_ENDS - 1
                     mark = ends[i]
-                    if mark.offset == lead:  # (the offset just past the chunk)
+                    if mark.end == lead:
                         span.prior_ack = mark.ack
                         break
-                    i -= 1
+                    k += 1
         self.head = span
         return span
 
@@ -438,56 +479,22 @@ class MessageParser:
         the start of ``buf``, of a direction whose role is known. None when the message needs the
         general path (``_head``): that is the one that defines the behaviour, this only skips work
         (the regex search for the head's end, the Partial of a body already all here)."""
-        limits = self.limits
         data = self.buf
-        end = data.find(CRLF2)
-        if end < 0 or end > limits.max_header_bytes:
-            return None
-        raw_head = data[:end]
-        # The usual head is checked by tables of the lines (and field blocks) met before and
-        # ``str.isprintable``; any other (bare LF, a tab, folding, an unusual name...) by the regex,
-        # in the general path for its start line, here for its fields (HEAD_CRLF: no refusal, CRLF
-        # line ends). (Start line and fields are decoded apart: CRLF is ASCII, so this gives what
-        # decoding the whole head and splitting it at the first CRLF gives.)
-        # (The first line end found by a native loop: a ``find`` is a generic method call, ~1k
-        # instructions; a start line is tens of bytes. A bare CR before it: the general path.)
-        eol = 0
-        while eol < end and data[eol] != 13:
-            eol += 1
-        if eol == end:
-            eol = -1
-        elif eol + 1 >= end or data[eol + 1] != 10:
-            return None
-        first = decode_text(raw_head[:eol] if eol >= 0 else raw_head)
-        start = plain_start_line(first, raw_head, self.role)
-        if start is None:
-            return None
-        if eol < 0:
-            fields: tuple[Headers, dict[str, str]] | None = ([], {})
-        else:
-            raw_block = raw_head[eol + 2:]
-            fields = known_fields(raw_block)
-            if fields is None:
-                if not HEAD_CRLF.fullmatch(raw_head):
-                    return None
-                fields = parse_headers(decode_text(raw_block))
-        assert fields is not None
-        headers, index = fields
-        if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
-            return None
-        cl = index.get("content-length")
-        is_request = isinstance(start, RequestLine)
-        if isinstance(start, RequestLine):
-            if start.method == "CONNECT":
+        head = self.memo
+        # A head that begins ``buf`` byte for byte as the last one did is that head again: its end
+        # is the first blank line, inside those bytes, and what the checks made of it depends on
+        # nothing else (the role is set once). (``startswith`` of bytes is a native memcmp.)
+        if head is None or not data.startswith(head.raw):
+            head = self._express_head(data)
+            if head is None:
                 return None
-        elif start.status < 200 or start.status in (204, 304) or cl is None:
-            return None
-        if cl is not None and not length_digits(cl):
-            return None
-        length = int(cl) if cl is not None else 0
+            if len(head.raw) <= MAX_MEMO_HEAD:
+                self.memo = head
+        start = head.start
+        length = head.length
+        end = head.end
+        is_request = type(start) is RequestLine
         body_end = end + 4 + length
-        if length < 0 or length > limits.max_message_bytes:
-            return None
         stream_end = self.stream_end  # (no head pieces wait in DETECT: _pos() is this)
         here = None if stream_end is None else stream_end - len(data)
         # The ack of the segment that brought the first byte: the latest one's, when all of the
@@ -496,13 +503,15 @@ class MessageParser:
         if not is_request and self._request_method() in BODILESS:
             return None
         msg_ts = self.buf_ts
+        headers = list(head.headers)  # (the message's own: the memo keeps the originals)
+        index = head.index.copy()
         if body_end > len(data):  # the body comes later (often the next write): frame it from here
             self.buf = data[end + 4:]
             self.buf_ts = ts
             return self._begin(is_request, start, headers, index, msg_ts, end + 4, span)
         body = data[end + 4 : body_end]
         encoding = index.get("content-encoding")
-        if encoding and limits.decode and body:
+        if encoding and self.limits.decode and body:
             return None  # decoding has its own bounds and accounting: the general path
         self.messages += 1
         self.run_start = self.run_end = None
@@ -526,6 +535,75 @@ class MessageParser:
                 self._trim_acks()
             self.settled = True
         return True
+
+    def _express_head(self, data: bytes) -> ExpressHead | None:
+        """The head at the start of ``data`` when the express path can frame its message: the
+        usual head, checked by tables of the lines (and field blocks) met before and
+        ``str.isprintable``; any other (bare LF, a tab, folding, an unusual name...) by the regex,
+        in the general path for its start line, here for its fields (HEAD_CRLF: no refusal, CRLF
+        line ends). None when the general path must decide (or the head is not all here)."""
+        limits = self.limits
+        end = data.find(CRLF2)
+        if end < 0 or end > limits.max_header_bytes:
+            return None
+        # (Start line and fields are decoded apart: CRLF is ASCII, so this gives what decoding the
+        # whole head and splitting it at the first CRLF gives. The first line end found by a native
+        # loop: a ``find`` is a generic method call, ~1k instructions; a start line is tens of
+        # bytes. A bare CR before it: the general path.)
+        # (The same loop notes the spaces and whether the line is printable ASCII (``plain``), for requests.)
+        eol = 0
+        spaces = sp1 = sp2 = 0
+        plain = True
+        while eol < end:
+            c = data[eol]
+            if c == 13:
+                break
+            if c == 32:
+                spaces += 1
+                if spaces == 1:
+                    sp1 = eol
+                elif spaces == 2:
+                    sp2 = eol
+            elif c < 33 or c > 126:
+                plain = False
+            eol += 1
+        line_end = eol
+        if eol == end:
+            eol = -1
+        elif eol + 1 >= end or data[eol + 1] != 10:
+            return None
+        start: StartLine | None
+        if plain and spaces == 2 and self.role == "request" and not data.startswith(b"HTTP/1."):
+            start = ascii_request_line(decode_text(data[:line_end]), sp1, sp2)
+        else:
+            start = plain_start_line(decode_text(data[:line_end]), data, self.role)
+        if start is None:
+            return None
+        if eol < 0:
+            fields: tuple[Headers, dict[str, str]] | None = ([], {})
+        else:
+            raw_block = data[eol + 2:end]
+            fields = known_fields(raw_block)
+            if fields is None:
+                if not HEAD_CRLF.fullmatch(data, 0, end):
+                    return None
+                fields = parse_headers(decode_text(raw_block))
+        assert fields is not None
+        headers, index = fields
+        if "transfer-encoding" in index or len(index) != len(headers):  # framing rules: general path
+            return None
+        cl = index.get("content-length")
+        if isinstance(start, RequestLine):
+            if start.method == "CONNECT":
+                return None
+        elif start.status < 200 or start.status in (204, 304) or cl is None:
+            return None
+        if cl is not None and not length_digits(cl):
+            return None
+        length = int(cl) if cl is not None else 0
+        if length > limits.max_message_bytes:
+            return None
+        return ExpressHead(data[:end + 4], end, start, headers, index, length)
 
     def gap(self, size: int | None = None) -> None:
         """``size`` bytes were lost (None: an unknown amount). Inside a body whose framing survives,
@@ -1094,6 +1172,20 @@ def parse_start_line(line: str, role: str | None) -> StartLine | None:
     if method not in KNOWN_METHODS and (len(method) > 32 or not METHOD.fullmatch(method)):
         return None
     return RequestLine(method, parts[1], parts[2])
+
+
+def ascii_request_line(line: str, sp1: int, sp2: int) -> RequestLine | None:
+    """``parse_start_line(line, "request")`` of a line of printable ASCII (so ``isprintable``)
+    whose only two spaces are at ``sp1`` < ``sp2``, not starting with "HTTP/1.": the three parts
+    sliced where the spaces are instead of split, the usual method and version compared first."""
+    version = line[sp2 + 1:]
+    if (version != "HTTP/1.1" and version != "HTTP/1.0") or sp2 == sp1 + 1:
+        return None
+    method = line[:sp1]
+    if (method != "GET" and method != "POST" and method not in KNOWN_METHODS
+            and (len(method) > 32 or not METHOD.fullmatch(method))):
+        return None
+    return RequestLine(method, line[sp1 + 1:sp2], version)
 
 
 # Status lines met before (exact text) -> the parsed line (shared: never changed). Bounded as

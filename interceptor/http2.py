@@ -34,6 +34,7 @@ import brotli  # type: ignore[import-untyped]
 from interceptor.counters import Counters
 from interceptor.descriptors import Schemas
 from interceptor.grpc import GrpcCall, call_of, framed, is_grpc
+from interceptor.hotcounts import HotCounts
 from interceptor.hpack_decoder import Appended, Decoder, HeaderBlock, Headers, HpackError
 from interceptor.http import UnsupportedEncoding, decode_content
 from interceptor.pairs import Request, Response
@@ -193,6 +194,7 @@ class Http2Connection:
         # The counts dict itself, for the per-frame and per-exchange counts: compiled, reading it
         # through ``Counters`` (an interpreted class) was an attribute lookup each time.
         self.counts: dict[str, int] = counters.counts
+        self.hot: HotCounts = counters.hot  # (the exchange counts: native ints)
         self.budget = budget
         self.client = client
         state = ReadState.RESYNC if joined_late else ReadState.START
@@ -611,10 +613,10 @@ class Http2Connection:
             return
         half.ended = True
         if d != self.client:
-            self.counts["http.responses"] += 1
+            self.hot.responses += 1
             self._complete(stream)
         else:
-            self.counts["http.requests"] += 1
+            self.hot.requests += 1
 
     def _reset(self, sid: int) -> None:
         stream = self.streams.get(sid)

@@ -133,15 +133,15 @@ MAX_BLOCK = 2048
 
 def known_fields(raw: bytes) -> tuple[Headers, dict[str, str]] | None:
     """``plain_fields(decode_text(raw))``, from the table of blocks met before when it is there.
-    The header list and index are the caller's own (copies: the table keeps its originals)."""
+    The header list and index may be the table's own: never change them (copy them for a message)."""
     known = _BLOCKS.get(raw)
     if known is not None:
-        return list(known[0]), known[1].copy()
+        return known
     fields = plain_fields(decode_text(raw))
     if fields is not None and len(raw) <= MAX_BLOCK:
         if len(_BLOCKS) >= MAX_BLOCKS:
             _BLOCKS.clear()
-        _BLOCKS[raw] = (list(fields[0]), fields[1].copy())
+        _BLOCKS[raw] = fields
     return fields
 
 

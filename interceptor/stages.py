@@ -15,8 +15,10 @@ from typing import Any, Protocol
 from interceptor.config import CoreConfig, FilterConfig
 from interceptor.counters import Counters
 from interceptor.filters import PairFilter
+from interceptor.hotcounts import HotCounts
 from interceptor.pairs import Pair
 from interceptor.sinks.base import Sink
+from interceptor.sinks.jsonl import JsonlSink
 
 
 class Stage(Protocol):
@@ -59,6 +61,30 @@ class Stages:
         """Usable where a pair callback is expected (a method: mypyc compiles a class-level alias
         into an unset attribute)."""
         return self.pair(pair)
+
+
+class Emit:
+    """Where a pipeline's layers hand each pair (``conversation.Context.emit``): counts it
+    (``pairs.matched``) and runs the stages; a failing stage (a sink's disk full...) is counted as
+    ``output_error`` and must not tear down the flow. (A native class, called natively by
+    ``connection.layer_events``: a bound method kept as a callable costs a generic call a pair.)"""
+
+    __slots__ = ("stages", "hot", "counters")
+
+    def __init__(self, stages: Stages, counters: Counters) -> None:
+        self.stages = stages
+        self.hot: HotCounts = counters.hot
+        self.counters = counters
+
+    def pair(self, pair: Pair) -> None:
+        self.hot.matched += 1
+        try:
+            self.stages.pair(pair)
+        except Exception:  # noqa: BLE001 - see above
+            self.counters.drop("output_error")
+
+    def __call__(self, pair: Pair) -> None:
+        self.pair(pair)
 
 
 class Bounds(NativeStage):
@@ -112,13 +138,13 @@ class Filters(NativeStage):
 class Emitted(NativeStage):
     """Counts the pairs that passed the bounds and filters (``pairs.emitted``)."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("hot",)
 
     def __init__(self, counters: Counters) -> None:
-        self.counts = counters.counts
+        self.hot: HotCounts = counters.hot
 
     def pair(self, pair: Pair) -> Pair | None:
-        self.counts["pairs.emitted"] += 1
+        self.hot.emitted += 1
         return pair
 
 
@@ -146,7 +172,10 @@ class Publish(NativeStage):
 
     def pair(self, pair: Pair) -> Pair | None:
         for sink in self.sinks:
-            sink.publish(pair)
+            if isinstance(sink, JsonlSink):  # compiled, a native call (a protocol's is a generic one)
+                sink.publish(pair)
+            else:
+                sink.publish(pair)
         return pair
 
 

@@ -208,6 +208,12 @@ class TapSet:
         self.counters.set_gauge("capture.taps", len(self.taps))
         log.info("tap %s on %s (%s)", spec.kind, spec.interface, spec.netns)
 
+    def wake_on(self, fd: int) -> None:
+        """End a poll wait also when ``fd`` (not a tap: a worker's control socket) is readable, so
+        the caller can wait long with nothing to read and still answer it at once; a turn woken by
+        it reads nothing and the caller looks at ``fd`` itself."""
+        self._poller.register(fd, select.POLLIN)
+
     def drop_tap(self, key: tuple[str, str, str]) -> None:
         """Stop reading a tap the plan no longer has (told by the supervisor)."""
         if key in self.taps:

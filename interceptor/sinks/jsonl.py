@@ -76,7 +76,10 @@ class LineWriter:
             fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
             while data:
-                data = data[os.write(self._fd, data):]
+                # Two statements: mypyc 2.4.1 evaluates a call inside a memoryview's slice twice
+                # (``data[os.write(fd, data):]`` wrote every buffer twice once compiled).
+                written = os.write(self._fd, data)
+                data = data[written:]
         except OSError as e:
             raise WriteFailed(e, bytes(data).count(b"\n")) from e  # the lines not (wholly) written
         finally:
@@ -93,11 +96,13 @@ class LineWriter:
                 os.close(self._lock)
 
 
-class WriteFailed(OSError):
-    """A flush that failed part-way: ``lost`` lines did not go out."""
+class WriteFailed(Exception):
+    """A flush that failed part-way: ``lost`` lines did not go out. (Not an ``OSError`` subclass:
+    compiled, a class can derive from ``Exception`` but not from ``OSError``.)"""
 
     def __init__(self, error: OSError, lost: int) -> None:
-        super().__init__(error.errno, error.strerror or str(error))
+        super().__init__(error.strerror or str(error))
+        self.strerror = error.strerror or str(error)
         self.lost = lost
 
 
@@ -124,7 +129,7 @@ class JsonlSink:
             written = self._out.flush()
         except WriteFailed as e:
             if self.error is None:
-                self.error = f"--out {self.path}: write failed: {e.strerror or e}"
+                self.error = f"--out {self.path}: write failed: {e.strerror}"
             self.counters.drop("sink_write_error", e.lost)
             return
         if written:
@@ -142,7 +147,7 @@ class JsonlSink:
         self._flush()
         try:
             self._out.close()
-        except OSError as e:
+        except (OSError, WriteFailed) as e:
             if self.error is None:
                 self.error = f"--out {self.path}: close failed: {e.strerror or e}"
         report: dict[str, Any] = {"sink": "jsonl", "path": self.path, "written": self.counters.get("sink.jsonl.written")}

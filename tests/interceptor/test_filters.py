@@ -53,3 +53,25 @@ def test_bad_status_spec() -> None:
 def test_helpers() -> None:
     assert media_type(" Application/JSON ; charset=UTF-8") == "application/json"
     assert url_path("https://h:1/a/b?q#f") == "/a/b" and url_path("http://h") == "/" and url_path("/x?y") == "/x"
+
+
+@pytest.mark.parametrize("target", [
+    "/", "//", "/?x", "/metrics", "/metrics/", "/metrics?x#y", "/metrics#frag", "/metricsx", "/api/health//",
+    "/api/healthz", "/a?to=http://h/metrics", "http://h", "https://h:1/healthz?q", "/x://y/api/v2/detect",
+    "*", "", "/API/health", "/api/v2/alive/", "/api/v2/alive/x",
+])
+@pytest.mark.parametrize("urls", [None, ["/"], ["/metrics/", "/api"], []])
+def test_url_rule_is_the_paths(target: str, urls: list[str] | None) -> None:
+    """The URL rule's quick rejection (no "://" and no drop URL as a prefix) decides as the path does."""
+    cfg = FilterConfig() if urls is None else FilterConfig(drop_urls=urls)
+    expected = "filtered_url" if (url_path(target).rstrip("/") or "/") in {u.rstrip("/") or "/" for u in cfg.drop_urls} else None
+    assert PairFilter(cfg).reason(pair(target=target)) == expected
+
+
+def test_status_rule_beyond_the_table_and_repeated_agents() -> None:
+    f = PairFilter(FilterConfig(drop_statuses=["1500", "4xx"]))
+    assert f.reason(pair(status=1500)) == "filtered_status" and f.reason(pair(status=1499)) is None
+    assert f.reason(pair(status=-1)) is None and f.reason(pair(status=404)) == "filtered_status"
+    probe = [("User-Agent", "Kube-Probe/1.30")]
+    assert [f.reason(pair(headers=probe)) for _ in range(2)] == ["filtered_user_agent"] * 2
+    assert [f.reason(pair(headers=[("User-Agent", "curl/8")])) for _ in range(2)] == [None, None]

@@ -13,6 +13,7 @@ from interceptor.counters import Counters
 from interceptor.http import (
     RequestLine,
     StatusLine,
+    ascii_request_line,
     decode_content,
     parse_headers,
     parse_start_line,
@@ -305,8 +306,23 @@ def test_express_head_checks_imply_the_regex(lines: list, role: str | None) -> N
         raw_block = raw[raw.index(b"\r\n") + 2:]
         once, again = known_fields(raw_block), known_fields(raw_block)  # (the second from the table)
         assert once == again == fields
-        if once is not None and again is not None:  # each caller gets its own list and index
-            assert once[0] is not again[0] and once[1] is not again[1]
+
+
+_LINE_PIECES = [b"GET", b"POST", b"PUT", b"SUBSCRIBE", b"G@T", b"M" * 33, b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.2",
+                b"HTTP/2.0", b"/", b"/a?b=1", b"*", b"x", b"", b" ", b"~", b"\t", b"\xc3\xa9", b"\x7f"]
+
+
+@given(st.lists(st.sampled_from(_LINE_PIECES), max_size=7))
+@settings(max_examples=600, deadline=None)
+def test_ascii_request_line_is_parse_start_line(pieces: list) -> None:
+    """The express path's request line from the positions of its two spaces parses what
+    ``plain_start_line`` does, for every line that qualifies (printable ASCII, two spaces)."""
+    raw = b"".join(pieces)
+    line = raw.decode("utf-8", "backslashreplace")
+    spaces = [i for i, c in enumerate(raw) if c == 32]
+    if len(spaces) != 2 or not all(32 <= c <= 126 for c in raw) or raw.startswith(b"HTTP/1."):
+        return
+    assert ascii_request_line(line, spaces[0], spaces[1]) == plain_start_line(line, raw, "request")
 
 
 def test_express_head_checks_take_the_usual_heads() -> None:

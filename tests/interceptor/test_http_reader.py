@@ -155,3 +155,23 @@ def test_budget_held_by_a_waiting_head_is_returned() -> None:
     p.feed(b"Content-Length: 0\r\n\r\n", 2.0, None, None)
     assert [type(e) for e in pull(p)] == [RoleKnown, Complete]
     assert budget.used == 0
+
+
+def test_a_repeated_head_parses_as_the_first_from_the_memo() -> None:
+    """A head that begins the buffer as the last one did is taken from the parser's memo: the same
+    messages as parsing each anew, each with header lists of its own; a head that differs (a
+    longer Content-Length) is parsed again, and stray line breaks after a repeated one are skipped."""
+    p = reader()
+    longer = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n" + b"h" * 50
+    chunks = [REQ, REQ + REQ, longer, REQ, REQ + b"\r\n" + REQ]
+    got = messages(feed_all(p, chunks))
+    fresh = [m for chunk in chunks for m in messages(feed_all(reader(), [chunk]))]
+
+    def seen(m: Request | Response) -> tuple:
+        assert isinstance(m, Request)
+        return m.method, m.target, m.version, m.headers, m.index, m.body, m.body_size, m.wire_bytes
+
+    assert [seen(m) for m in got] == [seen(m) for m in fresh] and len(got) == 7
+    assert got[3].body == b"h" * 50 and got[6].body == b"hello"
+    assert got[0].headers is not got[1].headers and got[0].index is not got[1].index
+    assert p.memo is not None and p.memo.raw == REQ[:-5]

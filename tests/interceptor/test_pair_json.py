@@ -113,3 +113,19 @@ def test_strings_with_json_punctuation(target: str, reason: str, pid: str,
     req = Request("HTTP/1.1", headers, body.encode(), 3, False, 1.5, method="GET", target=target)
     resp = Response("HTTP/1.1", resp_headers, body[::-1].encode(), 3, True, 2.5, status=200, reason=reason)
     _same(Pair(req, resp, Endpoint("::1", 1), Endpoint("::1", 2), {"kind": "t"}, "h2", False, None, pid or "x"))
+
+
+def test_remembered_heads_are_written_as_each_pairs_own() -> None:
+    # Heads are remembered by value (interceptor/pairs.py: _request_heads, _response_heads): pairs that
+    # share header tuples but differ in any other head field, more heads than the tables keep (they
+    # are emptied when full), and headers given as lists (not hashable: made each time).
+    shared = [("Host", "a"), ("Accept", "*/*")]
+    for i in range(700):
+        req = Request(f"HTTP/1.{i % 2}", list(shared), b"", 0, False, 1.5, method=("GET", "POST", "M\"")[i % 3],
+                      target=f"/u/{i % 5}")
+        resp = Response("HTTP/1.1", list(shared) + [("N", str(i))], b"x", 1 + i % 3, i % 7 == 0, 2.5,
+                        status=200 + i % 4, reason=("OK", "", "é")[i % 3])
+        _same(Pair(req, resp, Endpoint("::1", 1), Endpoint("::1", 2), {"kind": "t"}))
+    listed = [["Host", "a"]]  # what a record read back without _read_headers would hold
+    _same(Pair(Request("HTTP/1.1", listed, b"", 0, False, 1.0), Response("HTTP/1.1", listed, b"", 0, False, 2.0),
+               Endpoint("::1", 1), Endpoint("::1", 2), {"kind": "t"}))

@@ -131,3 +131,34 @@ def test_unknown_keys_are_ignored_as_the_schema_says() -> None:
     rec["request"]["body"] = base64.b64encode(b"\x00\x01").decode()
     back = Pair.from_record(rec)
     assert back.request.body == b"\x00\x01" and "added_in_v1_later" not in back.to_record()
+
+
+def test_ids_are_the_prefix_and_the_counter_in_hex() -> None:
+    from interceptor.pairs import _Ids
+
+    ids = _Ids()
+    got = [ids.next() for _ in range(70_000)]  # past the table's 256 and 65,536 boundaries
+    assert got == [f"{ids.prefix}{n:x}" for n in range(1, 70_001)]
+
+
+def test_a_forked_process_makes_its_own_ids() -> None:
+    # capture.workers and replay --workers fork after the import: a copied counter would repeat ids.
+    import os
+
+    parent = _pair_id()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first id, then out at once (no pytest teardown in the copy)
+        os.write(w, _pair_id().encode())
+        os._exit(0)
+    os.close(w)
+    child = os.read(r, 100).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert child.rsplit("-", 1)[0] != parent.rsplit("-", 1)[0]
+
+
+def _pair_id() -> str:
+    req = Request("HTTP/1.1", [], b"", 0, False, 1.0)
+    return Pair(req, Response("HTTP/1.1", [], b"", 0, False, 2.0), Endpoint("::1", 1), Endpoint("::1", 2),
+                {"kind": "t"}).id
