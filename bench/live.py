@@ -8,6 +8,7 @@ agent not pinned — with the CPU it spends per pair next to `interceptor replay
     python3 bench/live.py --kafka 127.0.0.1:9092         # the agent publishes to Kafka (JSONL to /dev/null otherwise)
     python3 bench/live.py --load wrk --conns 10,20      # wrk paced by 1 ms per request instead of h2load
     python3 bench/live.py --load python                 # neither: a bounded Python keep-alive client
+    python3 bench/live.py --uris 1000                   # h2load cycles 1000 distinct URIs (heads differ exchange to exchange)
 
 A test "node": one pod (network namespace with a veth to the root namespace) runs nginx answering
 ~1 KB JSON; h2load (HTTP/1.1, ``--h1``) in the root namespace loads it over the veth at a fixed
@@ -127,6 +128,29 @@ def load_wrk(host: str, conns: int, seconds: float, paced: bool = True) -> tuple
 
 
 H2LOAD_CONNS = [100]  # --clients: keep-alive connections of h2load
+URIS = [1]
+H2LOAD_URIS: list[Path] = []  # --uris: a file of distinct URIs h2load cycles through (empty: one URI)
+
+
+def uri_file(path: Path, n: int, host: str) -> Path:
+    """``n`` distinct request targets of varied length (seeded, so runs compare), one per line, for
+    h2load's ``-i``: each connection walks them in turn, so consecutive exchanges on a connection
+    differ in the request line and — nginx echoes the path in its JSON — in the response's
+    Content-Length and body, as an API's traffic does (one repeated URI lets per-connection
+    memos of the last head hit on every exchange)."""
+    import random
+
+    rnd = random.Random(11)
+    kinds = ("users", "orders", "accounts", "invoices", "sessions")
+    lines = []
+    for i in range(n):
+        uid = rnd.randrange(1, 10 ** rnd.randrange(1, 9))
+        target = f"/api/{kinds[i % len(kinds)]}/{uid}"
+        if rnd.random() < 0.5:
+            target += f"?page={rnd.randrange(1, 500)}&sort={rnd.choice(('created', 'name', 'id'))}"
+        lines.append(f"http://{host}:{PORT}{target}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def load_h2load(host: str, rate: int, seconds: float, conns: int | None = None) -> tuple[int, float]:
@@ -140,7 +164,8 @@ def load_h2load(host: str, rate: int, seconds: float, conns: int | None = None) 
     conns = conns or H2LOAD_CONNS[0]
     out = subprocess.run(
         [*SESSION, *LOAD_CPU, "h2load", "--h1", f"-c{conns}", "-t1", f"--rps={max(1, rate // conns)}", f"-D{seconds:g}",
-         "-H", "Accept: application/json", f"http://{host}:{PORT}/api/users/42"],
+         "-H", "Accept: application/json",
+         *(["-i", str(uri_file(H2LOAD_URIS[0], URIS[0], host))] if H2LOAD_URIS else [f"http://{host}:{PORT}/api/users/42"])],
         capture_output=True, text=True, timeout=seconds + 60,
     ).stdout
     m = re.search(r"finished in ([\d.]+)(m?s)", out)
@@ -593,6 +618,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="10000,20000", help="h2load: offered req/s to step through")
     ap.add_argument("--clients", type=int, default=100, help="h2load: keep-alive connections (rate / clients each)")
+    ap.add_argument("--uris", type=int, default=1,
+                    help="h2load: distinct URIs cycled per connection (varied lengths; 1: the same GET every time)")
     ap.add_argument("--conns", default="10,20", help="wrk/python: connection counts to step through (~1k req/s each with wrk)")
     ap.add_argument("--load", choices=("h2load", "wrk", "python"), default=None,
                     help="load generator (default h2load, else wrk, else the Python client)")
@@ -629,6 +656,7 @@ def main() -> int:
     steps = args.rates if load == "h2load" else args.conns
     BUFFER_MIB[0] = args.buffer_mib
     H2LOAD_CONNS[0] = args.clients
+    URIS[0] = args.uris
     if args.one_group:
         SESSION.clear()
     KAFKA[:] = [args.kafka] if args.kafka else []
@@ -659,7 +687,10 @@ def main() -> int:
         nginx = node.lab.start_server(pod.ns, [*LOAD_CPU, "nginx", "-p", str(work / "ng"), "-c", str(conf)], PORT,
                                       name="nginx")
         server = [psutil.Process(nginx.pid)]
-        what = {"h2load": f"h2load --h1, {args.clients} keep-alive conns, offered rate per step",
+        if args.uris > 1:
+            H2LOAD_URIS.append(work / "uris.txt")
+        what = {"h2load": f"h2load --h1, {args.clients} keep-alive conns, offered rate per step, "
+                          + (f"{args.uris} distinct URIs in turn" if args.uris > 1 else "one URI"),
                 "wrk": "wrk" + ("" if args.unpaced else " paced ~1k req/s per conn"), "python": "python client"}[load]
         print(f"core: {core_build()}; load: {what}, "
               f"{args.seconds:g}s per step, agent on {'core ' + str(args.cpu) if args.cpu is not None else 'any core'}, "

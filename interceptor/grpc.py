@@ -122,12 +122,12 @@ class GrpcCall:
         counters = u.counters
         req = messages(u.request, counters, u.max_messages, u.limit)
         resp = messages(u.response, counters, u.max_messages, u.limit)
-        counters.counts["grpc.messages"] += req.seen + resp.seen  # (once a call: an increment is ~450 instructions)
+        counters.inc("grpc.messages", req.seen + resp.seen)  # (once a call: an increment is ~450 instructions)
         if u.schemas is not None:  # field names where the method is in a descriptor set
             named = u.schemas.name(u.path, True, req.values), u.schemas.name(u.path, False, resp.values)
             if named[0] is not None and named[1] is not None:
                 req.values, resp.values = named[0], named[1]
-                counters.counts["grpc.calls_named"] += 1
+                counters.inc("grpc.calls_named")
         self._request, self._response, self._omitted = req.values, resp.values, req.omitted + resp.omitted
 
     def __eq__(self, other: object) -> bool:
@@ -173,7 +173,7 @@ def call_of(request: Message, response: Message, path: str, counters: Counters, 
     service, method = service_method(path)
     status = _status(_header(response, "grpc-status"))
     message = _header(response, "grpc-message")
-    counters.counts["grpc.calls"] += 1
+    counters.inc("grpc.calls")
     call = GrpcCall(service, method, status, urllib.parse.unquote(message) if message else "")
     call._undecoded = _Undecoded(request, response, path, counters, max_messages, limit, schemas)
     return call

@@ -115,8 +115,8 @@ class Account:
         agg.connections += 1
         agg.bytes += c.bytes
         agg.pairs += c.pairs
-        self.counters.counts["coverage.connections." + c.verdict] += 1
-        self.counters.counts["coverage.bytes." + c.verdict] += c.bytes
+        self.counters.inc("coverage.connections." + c.verdict)
+        self.counters.inc("coverage.bytes." + c.verdict, c.bytes)
         return key
 
     def add_pairs(self, key: Key, n: int) -> None:
@@ -134,7 +134,7 @@ class Account:
             verdict = agg.conn.verdict
         else:  # its interval was flushed: the bytes still count, without a connection
             verdict = key[3]
-        self.counters.counts["coverage.bytes." + verdict] += n
+        self.counters.inc("coverage.bytes." + verdict, n)
 
     def flush_view(self, now: float, node: str = "") -> list[dict[str, Any]]:
         """The interval so far, as records, without ending it (what ``interceptor coverage`` shows)."""

@@ -239,7 +239,7 @@ class TlsSource:
         if gap:
             self.counters.inc(f"tls.{ev.kind}.gaps")
             self.pipeline.stream_gap(st.conn_id, ev.dir)
-        self.counters.counts[BYTES_KEY[ev.kind]] += len(ev.data)
+        self.counters.inc(BYTES_KEY[ev.kind], len(ev.data))
         if not self.pipeline.feed_stream(st.conn_id, ev.dir, ts, ev.data, st.a, st.b, st.source) and not st.muted:
             self._mute(ev, st)
 
