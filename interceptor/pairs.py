@@ -286,6 +286,7 @@ class _Ids:
         self.prefix = os.urandom(8).hex() + "-"
         self.n = 0
         self.high = self.prefix  # the prefix and the counter's hex digits but the last two (n >= 256)
+        self.last = ""  # the last id made: hex digits, nothing in it for JSON to escape
 
     def next(self) -> str:
         """``prefix + format(n, "x")``: the last two digits from a table, the others made every 256
@@ -294,10 +295,13 @@ class _Ids:
         self.n = n
         low = n & 255
         if n < 256:
-            return self.prefix + _HEX_DIGITS[low]
-        if low == 0:
-            self.high = self.prefix + format(n >> 8, "x")
-        return self.high + _HEX_PAIRS[low]
+            made = self.prefix + _HEX_DIGITS[low]
+        else:
+            if low == 0:
+                self.high = self.prefix + format(n >> 8, "x")
+            made = self.high + _HEX_PAIRS[low]
+        self.last = made
+        return made
 
 
 _HEX_DIGITS: Final = [format(i, "x") for i in range(256)]
@@ -307,95 +311,117 @@ os.register_at_fork(after_in_child=_ids.reset)
 
 
 # -- the record's JSON ------------------------------------------------------------------------------
-# ``Pair.to_json`` joins pieces once: literal key text, the JSON of parts met before (a message's
-# head -- status or method, reason, version, header list --, the endpoints, the source) kept as bytes,
-# and orjson only for what changes per pair (id, timestamps, target, bodies). orjson writes an
-# object's members the same at any depth and without spaces, so a member's JSON made apart and
-# spliced in gives ``orjson.dumps(pair.to_record())`` byte for byte (tests/interceptor/test_pair_json.py).
-# Measured (callgrind, compiled, the 20k-pairs/s reference capture): the record and its line went from
-# ~23.6k instructions a pair (dicts for every object, then one orjson walk) to ~N.
+# ``Pair.to_json`` writes the record as one bytes template (``b"..%s.." % (...)``: compiled, mypyc
+# makes it a single copy of the pieces, no list, no join), its pieces: the JSON of parts met before
+# kept as bytes (a message's head -- status or method, reason, version, header list --, the
+# endpoints, the source) and orjson only for what changes per pair (id, timestamps, target,
+# bodies). orjson writes an object's members the same at any depth and without spaces, so a part's
+# JSON made apart and spliced in gives ``orjson.dumps(pair.to_record())`` byte for byte
+# (tests/interceptor/test_pair_json.py). Measured: see the README's "Compiled core".
+_dumps: Final = orjson.dumps  # (a module attribute read is a generic lookup per use)
 _HEADS_MAX: Final = 512  # heads remembered (each table; emptied when full: bounded memory)
 _HEAD_JSON_MAX: Final = 4096  # bytes: a bigger head is made every time, never kept
-_request_heads: Final[dict[tuple[Any, ...], tuple[bytes, bytes]]] = {}
-_response_heads: Final[dict[tuple[Any, ...], bytes]] = {}
-_sizes: Final[dict[int, bytes]] = {}  # body_size -> its digits (sizes repeat)
-_PROTOCOLS_JSON: Final = {p: b',"protocol":' + orjson.dumps(p) for p in PROTOCOLS}
 
 
-def _request_json(req: Request, parts: list[bytes]) -> None:
-    """The request object: ``{"method":..,"target":`` and ``,"version":..,"headers":[..]`` remembered
-    per method, version and header list; the target (varies with ids in paths) made each time."""
-    # The key by value: the header tuples are usually the parser's shared ones (compared by identity).
-    key = (req.method, req.version, tuple(req.headers))
-    keep = True
-    try:
-        got = _request_heads.get(key)
-    except TypeError:  # a header that is not a tuple (not hashable): made, not remembered
-        keep, got = False, None
-    if got is None:
-        got = (orjson.dumps({"method": req.method})[:-1] + b',"target":',
-               b"," + orjson.dumps({"version": req.version, "headers": req.headers})[1:-1])
-        if keep and len(got[1]) <= _HEAD_JSON_MAX:
-            if len(_request_heads) >= _HEADS_MAX:
-                _request_heads.clear()
-            _request_heads[key] = got
-    parts.append(got[0])
-    parts.append(orjson.dumps(req.target))
-    parts.append(got[1])
-    _message_tail(req, parts)
+class _Head:
+    """A message head's JSON (``pre``, and ``post`` after a request's target) and what it was made
+    from: the start line's fields and the header tuples themselves. A head is found by the identity
+    of its first header tuple and matches only when every tuple is the same object (the parser
+    shares the tuples of a field block met before, httpsyntax.known_fields): comparing is a
+    pointer test per header, no hashing; holding the tuples keeps their ids from being reused."""
+
+    __slots__ = ("headers", "word", "code", "version", "pre", "post")
+
+    def __init__(self, headers: list[Any], word: str, code: int, version: str, pre: bytes, post: bytes) -> None:
+        # Our own copy (the message's list is its own). ``list[Any]``, not ``Headers``: compiled, an
+        # item read from a ``list[tuple[str, str]]`` is unboxed into a new native tuple, which has no
+        # identity to compare (and a list item would raise).
+        self.headers = list(headers)
+        self.word = word  # the method, or the reason
+        self.code = code  # the status (0 for a request)
+        self.version = version
+        self.pre = pre
+        self.post = post
+
+    def matches(self, headers: list[Any], word: str, code: int, version: str) -> bool:
+        mine = self.headers
+        n = len(mine)
+        if n != len(headers) or code != self.code or word != self.word or version != self.version:
+            return False
+        for i in range(n):
+            if headers[i] is not mine[i]:
+                return False
+        return True
 
 
-def _response_head(resp: Response) -> bytes:
-    """``{"status":..,"reason":..,"version":..,"headers":[..]`` remembered per head."""
-    key = (resp.status, resp.reason, resp.version, tuple(resp.headers))
-    keep = True
-    try:
-        got = _response_heads.get(key)
-    except TypeError:
-        keep, got = False, None
-    if got is None:
-        got = orjson.dumps({"status": resp.status, "reason": resp.reason, "version": resp.version,
-                            "headers": resp.headers})[:-1]
-        if keep and len(got) <= _HEAD_JSON_MAX:
-            if len(_response_heads) >= _HEADS_MAX:
-                _response_heads.clear()
-            _response_heads[key] = got
-    return got
+_request_heads: Final[dict[int, _Head]] = {}
+_response_heads: Final[dict[int, _Head]] = {}
+_PROTOCOLS_JSON: Final = {p: orjson.dumps(p) for p in PROTOCOLS}
 
 
-def _message_tail(m: Message, parts: list[bytes]) -> None:
-    """The message's members after its headers, as ``Message._record`` orders them, and its ``}``."""
+def _head_of(table: dict[int, _Head], headers: list[Any], word: str, code: int, version: str) -> _Head | None:
+    head = table.get(id(headers[0]) if headers else 0)
+    if head is not None and head.matches(headers, word, code, version):
+        return head
+    return None
+
+
+def _remember(table: dict[int, _Head], head: _Head) -> None:
+    if len(head.pre) + len(head.post) > _HEAD_JSON_MAX:
+        return
+    for h in head.headers:
+        if type(h) is not tuple:  # (a list could change in place: only immutable tuples are kept)
+            return
+    if len(table) >= _HEADS_MAX:
+        table.clear()
+    table[id(head.headers[0]) if head.headers else 0] = head
+
+
+def _request_head(req: Request) -> _Head:
+    """``{"method":..,"target":`` and ``,"version":..,"headers":[..]``: the target (it varies with
+    the ids in paths) is written between them, each time."""
+    head = _head_of(_request_heads, req.headers, req.method, 0, req.version)
+    if head is None:
+        head = _Head(req.headers, req.method, 0, req.version, _dumps({"method": req.method})[:-1] + b',"target":',
+                     b"," + _dumps({"version": req.version, "headers": req.headers})[1:-1])
+        _remember(_request_heads, head)
+    return head
+
+
+def _response_head(resp: Response) -> _Head:
+    """``{"status":..,"reason":..,"version":..,"headers":[..]``."""
+    head = _head_of(_response_heads, resp.headers, resp.reason, resp.status, resp.version)
+    if head is None:
+        head = _Head(resp.headers, resp.reason, resp.status, resp.version,
+                     _dumps({"status": resp.status, "reason": resp.reason, "version": resp.version,
+                             "headers": resp.headers})[:-1], b"")
+        _remember(_response_heads, head)
+    return head
+
+
+def _body_json(m: Message) -> tuple[bytes, bytes]:
+    """The body as the record's JSON string, and its encoding's name."""
     body = m.body
     if not body:
-        parts.append(b',"body":"","body_encoding":"utf-8","body_size":')
-    else:
-        text = body_text(body)
-        if text is not None:
-            parts.append(b',"body":')
-            parts.append(orjson.dumps(text))
-            parts.append(b',"body_encoding":"utf-8","body_size":')
-        else:  # base64's alphabet needs no escaping in a JSON string
-            parts.append(b',"body":"')
-            parts.append(base64.b64encode(body))
-            parts.append(b'","body_encoding":"base64","body_size":')
-    parts.append(_size_digits(m.body_size))
+        return b'""', b"utf-8"
+    text = body_text(body)
+    if text is not None:
+        return _dumps(text), b"utf-8"
+    return b'"%s"' % base64.b64encode(body), b"base64"  # (base64's alphabet needs no escaping)
+
+
+def _flags_json(m: Message) -> bytes:
+    """``"truncated"`` and what the capture lost of the body, the message's last members."""
+    truncated = b"true" if m.truncated else b"false"
     if m.body_incomplete:
-        parts.append(b',"truncated":true,"body_incomplete":true,"body_missing_bytes":' if m.truncated
-                     else b',"truncated":false,"body_incomplete":true,"body_missing_bytes":')
-        parts.append(_size_digits(m.body_missing))
-        parts.append(b"}")
-    else:
-        parts.append(b',"truncated":true}' if m.truncated else b',"truncated":false}')
+        return b'%s,"body_incomplete":true,"body_missing_bytes":%d' % (truncated, m.body_missing)
+    return truncated
 
 
-def _size_digits(n: int) -> bytes:
-    got = _sizes.get(n)
-    if got is None:
-        got = str(n).encode()
-        if len(_sizes) >= _HEADS_MAX:
-            _sizes.clear()
-        _sizes[n] = got
-    return got
+def _id_json(id_: str) -> bytes:
+    if id_ is _ids.last:  # made by _Ids just now (a pair is written as it is made): nothing to escape
+        return b'"%s"' % id_.encode()
+    return _dumps(id_)
 
 
 class Pair:
@@ -471,28 +497,28 @@ class Pair:
         return rec
 
     def _json(self, end: bytes) -> bytes:
-        """The record's JSON and ``end``: pieces joined once (see "the record's JSON" above)."""
+        """The record's JSON and ``end`` (see "the record's JSON" above)."""
         req, resp = self.request, self.response
-        parts = [
-            # the first members, as orjson writes them (less the closing brace)
-            orjson.dumps({"schema_version": SCHEMA_VERSION, "id": self.id, "ts_request": req.ts,
-                          "ts_response": resp.ts})[:-1],
-            b',"src":', self.src._record_json(), b',"dst":', self.dst._record_json(), b',"request":',
-        ]
-        _request_json(req, parts)
-        parts.append(b',"response":')
-        parts.append(_response_head(resp))
-        _message_tail(resp, parts)
-        parts.append(b',"source":')
-        parts.append(_source_json(self.source))
-        parts.append(_PROTOCOLS_JSON.get(self.protocol) or b',"protocol":' + orjson.dumps(self.protocol))
+        qhead, rhead = _request_head(req), _response_head(resp)
+        qbody, qenc = _body_json(req)
+        rbody, renc = _body_json(resp)
+        protocol = _PROTOCOLS_JSON.get(self.protocol)
+        if protocol is None:
+            protocol = _dumps(self.protocol)
+        extra = b""
         if self.headers_incomplete:
-            parts.append(b',"headers_incomplete":true')
+            extra = b',"headers_incomplete":true'
         if self.grpc is not None:
-            parts.append(b',"grpc":')
-            parts.append(orjson.dumps(self.grpc.to_record()))
-        parts.append(end)
-        return b"".join(parts)
+            extra += b',"grpc":' + _dumps(self.grpc.to_record())
+        return (b'{"schema_version":%d,"id":%s,"ts_request":%s,"ts_response":%s,"src":%s,"dst":%s,'
+                b'"request":%s%s%s,"body":%s,"body_encoding":"%s","body_size":%d,"truncated":%s},'
+                b'"response":%s,"body":%s,"body_encoding":"%s","body_size":%d,"truncated":%s},'
+                b'"source":%s,"protocol":%s%s%s') % (
+            SCHEMA_VERSION, _id_json(self.id), _dumps(req.ts), _dumps(resp.ts),
+            self.src._record_json(), self.dst._record_json(),
+            qhead.pre, _dumps(req.target), qhead.post, qbody, qenc, req.body_size, _flags_json(req),
+            rhead.pre, rbody, renc, resp.body_size, _flags_json(resp),
+            _source_json(self.source), protocol, extra, end)
 
     def to_json(self) -> bytes:
         """The record as JSON: ``orjson.dumps(self.to_record())``, byte for byte."""
