@@ -35,10 +35,10 @@ from interceptor.httpsyntax import (
     MAX_BLOCK,
     FramingError,
     body_framing,
+    content_length,
     crlf_lines,
     decode_text,
     known_fields,
-    length_digits,
     remember,
 )
 from interceptor.pairs import Headers, Request, Response
@@ -136,16 +136,17 @@ class ExpressHead:
     instead of the search for its end, the decoding, the checks and the table lookups. Its lists
     are never changed (each message gets copies)."""
 
-    __slots__ = ("raw", "end", "start", "headers", "index", "length")
+    __slots__ = ("raw", "end", "start", "headers", "index", "length", "encoded")
 
     def __init__(self, raw: bytes, end: int, start: StartLine, headers: Headers, index: dict[str, str],
-                 length: int) -> None:
+                 length: int, encoded: bool) -> None:
         self.raw = raw
         self.end = end
         self.start = start
         self.headers = headers
         self.index = index
         self.length = length
+        self.encoded = encoded  # it has a Content-Encoding
 
 
 # The longest head a parser keeps as its memo: bounds what an idle connection holds (two of these
@@ -510,8 +511,7 @@ class MessageParser:
             self.buf_ts = ts
             return self._begin(is_request, start, headers, index, msg_ts, end + 4, span)
         body = data[end + 4 : body_end]
-        encoding = index.get("content-encoding")
-        if encoding and self.limits.decode and body:
+        if head.encoded and self.limits.decode and body:
             return None  # decoding has its own bounds and accounting: the general path
         self.messages += 1
         self.run_start = self.run_end = None
@@ -598,12 +598,10 @@ class MessageParser:
                 return None
         elif start.status < 200 or start.status in (204, 304) or cl is None:
             return None
-        if cl is not None and not length_digits(cl):
+        length = content_length(cl) if cl is not None else 0
+        if length < 0 or length > limits.max_message_bytes:
             return None
-        length = int(cl) if cl is not None else 0
-        if length > limits.max_message_bytes:
-            return None
-        return ExpressHead(data[:end + 4], end, start, headers, index, length)
+        return ExpressHead(data[:end + 4], end, start, headers, index, length, bool(index.get("content-encoding")))
 
     def gap(self, size: int | None = None) -> None:
         """``size`` bytes were lost (None: an unknown amount). Inside a body whose framing survives,

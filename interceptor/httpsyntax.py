@@ -156,6 +156,24 @@ def length_digits(value: str) -> bool:
     return True
 
 
+# Content-Length values met before -> their integer (bounded as the tables of lines above).
+_LENGTHS: dict[str, int] = {}
+
+
+def content_length(value: str) -> int:
+    """``int(value)`` when ``length_digits(value)``, else -1: a value met before from a table (a
+    repeated field line's value is the same string, its hash kept), in place of the digit check
+    and the conversion."""
+    known = _LENGTHS.get(value)
+    if known is not None:
+        return known
+    if not length_digits(value):
+        return -1
+    length = int(value)
+    remember(_LENGTHS, value, length)
+    return length
+
+
 def decode_text(raw: bytes) -> str:
     """Wire bytes of a head as text: UTF-8, and a byte that is not part of valid UTF-8 as the four
     characters ``\\xHH`` (the schema documents this), so a UTF-8 URL stays readable and nothing

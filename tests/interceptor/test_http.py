@@ -19,7 +19,14 @@ from interceptor.http import (
     parse_start_line,
     plain_start_line,
 )
-from interceptor.httpsyntax import HEAD_CRLF, decode_text, known_fields, length_digits, plain_fields
+from interceptor.httpsyntax import (
+    HEAD_CRLF,
+    content_length,
+    decode_text,
+    known_fields,
+    length_digits,
+    plain_fields,
+)
 from interceptor.pairs import Endpoint
 from interceptor.pipeline import Pipeline
 from tests.interceptor.packetgen import http_request, http_response
@@ -346,3 +353,6 @@ def test_express_head_checks_take_the_usual_heads() -> None:
     assert plain_start_line(digits, digits.encode(), "response") is None  # ...HEAD_CRLF does not
     assert [length_digits(v) for v in ("0", "1043", "1" * 18, "1" * 19, "", "+1", "\u0661", "1 ")] == [
         True, True, True, False, False, False, False, False]
+    for _ in range(2):  # parsed, then from the table of values met before: the same
+        assert [content_length(v) for v in ("0", "1043", "007", "1" * 18, "1" * 19, "", "+1", "\u0661", "1 ")] == [
+            0, 1043, 7, int("1" * 18), -1, -1, -1, -1, -1]

@@ -101,7 +101,7 @@ def test_agent_stream_filters_masks_and_never_blocks(node_lab, tmp_path: Path) -
         node_lab.client(pod.pod_ip, 8080, 5, "b")
         got, got_raw = got_c.result(), raw_c.result()
         tail_out, tail_err = tail.communicate(timeout=60)
-        wscat_rc, wscat_out, wscat_err = _finish(wscat)
+        wscat_rc, wscat_out, wscat_err = _finish(wscat, records=5)
         assert tail.returncode == 0, tail_err
         assert len(tail_out.splitlines()) == 3 and all(" POST /api/b/" in ln for ln in tail_out.splitlines())
         assert wscat_rc == 0, wscat_err

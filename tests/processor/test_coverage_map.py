@@ -123,6 +123,7 @@ def test_api_and_page_in_headless_chromium(tmp_path: Path) -> None:
         assert (shots / name).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.kafka
 def test_replay_to_connections_topic_to_map(kafka_broker_control, tmp_path: Path) -> None:
     """``interceptor replay --kafka`` publishes the account on the connections topic; ``processor

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -44,11 +45,33 @@ def _wscat(url: str, query: str, token: str | None = TOKEN, wait_s: int = 3) -> 
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[int, str, str]:
-    rc = proc.wait(timeout)
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+def _finish(proc: subprocess.Popen, timeout: float = 30, records: int = 0) -> tuple[int, str, str]:
+    """wscat's exit status and output. With ``records``, once that many records came (and half a
+    second more, for any record too many), its input is closed: wscat then closes its websocket and
+    exits 0 as its own ``-w`` timer would have it do, without waiting out the rest of the timer."""
+    if not records:
+        rc = proc.wait(timeout)
+        out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+        return rc, out, err
+    lines: list[str] = []
+    enough = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if sum(ln.startswith("{") for ln in lines) >= records:
+                enough.set()
+        enough.set()  # wscat ended by itself
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    enough.wait(timeout)
+    time.sleep(0.5)
     proc.stdin.close()  # type: ignore[union-attr]
-    return rc, out, err
+    rc = proc.wait(timeout)
+    reader.join(timeout)
+    return rc, "".join(lines), proc.stderr.read()  # type: ignore[union-attr]
 
 
 def _wait_clients(port: int, n: int, timeout_s: float = 30.0, scheme: str = "http") -> None:
@@ -112,7 +135,7 @@ def test_hub_streams_joined_masked_records_to_real_clients(kafka_broker: str, tm
         got_c, raw_c = Collector(masked, 10, 20), Collector(raw, 4, 20)
         _produce(producer, pairs_t, "a", 20)
         got, got_raw = got_c.result(), raw_c.result()
-        wscat_rc, wscat_out, wscat_err = _finish(wscat)
+        wscat_rc, wscat_out, wscat_err = _finish(wscat, records=20)
         tail_out, tail_err = tail.communicate(timeout=30)
 
         assert [f["request"]["target"] for _, f in got] == [f"/orders/a/{i}" for i in range(0, 20, 2)]

@@ -27,21 +27,24 @@ def silent_port() -> Iterator[int]:
     s.close()
 
 
-def running(argv: list[str], settle: float = 0.5) -> subprocess.Popen[bytes]:
+def running(argv: list[str], settle: float = 0.2) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(settle)
     assert proc.poll() is None, f"{argv[0]} exited"
     return proc
 
 
-def library_of_running(argv: list[str], settle: float = 0.5, wait_for: str = "") -> Library | None:
+def library_of_running(argv: list[str], wait_for: str, settle: float = 0.2) -> Library | None:
+    """The library of ``argv`` once it reads as ``wait_for`` (or what it reads as after 20 s): a
+    program maps its TLS library a moment after it starts (a JVM, or Python importing ssl on a
+    loaded machine), so a fixed wait either wastes time or reads it too early."""
     proc = running(argv, settle)
     cache = MarkerCache()
     try:
         deadline = time.monotonic() + 20
-        while True:  # a JVM maps its libraries a moment after it starts
+        while True:
             lib = library_of(proc.pid, cache)
-            if not wait_for or (lib is not None and lib.name == wait_for) or time.monotonic() > deadline:
+            if (lib is not None and lib.name == wait_for) or time.monotonic() > deadline:
                 return lib
             time.sleep(0.2)
     finally:
@@ -50,19 +53,19 @@ def library_of_running(argv: list[str], settle: float = 0.5, wait_for: str = "")
 
 
 def test_python_ssl_is_dynamic_openssl() -> None:
-    lib = library_of_running(["python3", "-c", "import ssl, time; time.sleep(30)"])
+    lib = library_of_running(["python3", "-c", "import ssl, time; time.sleep(30)"], wait_for="openssl")
     assert lib is not None and (lib.name, lib.linkage) == ("openssl", "dynamic") and lib.probed
     assert "libssl.so" in lib.file
 
 
 def test_curl_is_openssl_even_with_gnutls_mapped(silent_port: int) -> None:
-    lib = library_of_running(["curl", "-sk", "-m", "20", f"https://127.0.0.1:{silent_port}/"])
+    lib = library_of_running(["curl", "-sk", "-m", "20", f"https://127.0.0.1:{silent_port}/"], wait_for="openssl")
     assert lib is not None and lib.name == "openssl"
 
 
 @pytest.mark.skipif(shutil.which("gnutls-cli") is None, reason="gnutls-cli not installed (apt gnutls-bin)")
 def test_gnutls_cli(silent_port: int) -> None:
-    lib = library_of_running(["gnutls-cli", "--insecure", "-p", str(silent_port), "127.0.0.1"])
+    lib = library_of_running(["gnutls-cli", "--insecure", "-p", str(silent_port), "127.0.0.1"], wait_for="gnutls")
     assert lib is not None and (lib.name, lib.linkage) == ("gnutls", "dynamic") and lib.probed
     assert why_unread(lib, TlsState(True, attached=True)) == "attached_too_late"
     assert why_unread(lib, TlsState(True, probed=frozenset({"openssl", "go"}))) == "no_probe_for_library"  # tls.gnutls off
@@ -77,13 +80,13 @@ def test_jvm_is_jsse(tmp_path: Path) -> None:
         argv = ["java", "-cp", str(tmp_path), "Sleep"]
     else:
         argv = ["java", str(src)]
-    lib = library_of_running(argv, settle=0.5, wait_for="jsse")
+    lib = library_of_running(argv, wait_for="jsse")
     assert lib is not None and lib.name == "jsse" and lib.label == "JSSE" and not lib.probed
 
 
 def test_go_binary(go_tlsprog: tuple[str, str], silent_port: int) -> None:  # noqa: F811
     for build in go_tlsprog:  # the stripped build too: the build info stays
-        lib = library_of_running([build, "client", f"127.0.0.1:{silent_port}", "10"])
+        lib = library_of_running([build, "client", f"127.0.0.1:{silent_port}", "10"], wait_for="go")
         assert lib is not None and (lib.name, lib.linkage) == ("go", "static") and lib.probed
 
 
@@ -116,6 +119,6 @@ def test_python_with_grpcio_is_boringssl() -> None:
 
     if importlib.util.find_spec("grpc") is None:
         pytest.skip("grpcio not installed")
-    lib = library_of_running([sys.executable, "-c", "import grpc, ssl, time; time.sleep(30)"], settle=2.0)
+    lib = library_of_running([sys.executable, "-c", "import grpc, ssl, time; time.sleep(30)"], wait_for="boringssl")
     assert lib is not None and (lib.name, lib.linkage) == ("boringssl", "static") and "cygrpc" in lib.file
     assert lib.probed  # by signature (interceptor/tls/boringssl.py)

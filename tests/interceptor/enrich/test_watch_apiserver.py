@@ -184,7 +184,8 @@ def test_watch_resumes_from_its_resource_version_without_relisting(kube_apiserve
     w.start()
     try:
         assert w.wait_synced(30)
-        time.sleep(3.5)  # the server ends each watch after 1 s
+        # The server ends each watch after 1 s: wait until two were resumed (not a fixed 3.5 s).
+        wait_for(lambda: counters.get("k8s.pods.watch_resumed") >= 2, what="two resumed watches")
         create_pod(core, ns, "late", "10.244.1.70")
         wait_for(lambda: lookup(w, "10.244.1.70", 8080).get("pod") == "late", what="pod after resumed watches")
         assert counters.get("k8s.pods.watch_resumed") >= 2

@@ -40,7 +40,7 @@ def grpcapp_binary() -> Path | None:
     binary = GO_CACHE / f"grpcapp-{digest.hexdigest()[:12]}"
     if not binary.exists():
         GO_CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = binary.with_suffix(".tmp")
+        tmp = binary.with_suffix(f".{os.getpid()}.tmp")  # two pytest processes may build at once (scripts/test.sh)
         env = {**os.environ, "GOCACHE": str(GO_CACHE / "gocache"), "GOMODCACHE": str(GOMODCACHE),
                "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
         subprocess.run(["nice", go, "build", "-o", str(tmp), "."], check=True, env=env, cwd=GRPCAPP,

@@ -215,7 +215,7 @@ def goapp_binary() -> Path | None:
     binary = GO_CACHE / f"goapp-{hashlib.sha256(src.read_bytes()).hexdigest()[:12]}"
     if not binary.exists():
         GO_CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = binary.with_suffix(".tmp")
+        tmp = binary.with_suffix(f".{os.getpid()}.tmp")  # two pytest processes may build at once (scripts/test.sh)
         env = {**os.environ, "GO111MODULE": "off", "GOCACHE": str(GO_CACHE / "gocache")}
         subprocess.run(["nice", str(go), "build", "-o", str(tmp), str(src)], check=True, env=env,
                        capture_output=True, timeout=600)
